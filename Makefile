@@ -1,0 +1,133 @@
+# Flopmarket — one hand-written Makefile for the whole tree.
+#
+#   make            build the library, the flopmarket binary and the tests
+#   make test       install what is missing, build, run every test
+#   make demo       install what is missing, build, run the main job
+#   make asan       build and run the unit tests under ASan+UBSan
+#   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60)
+#   make bench      run the benchmarks under bench/
+#
+# Layout (arrows point one way): src/core <- src/eth <- src/escrow <-
+# src/{market,store,net} <- binaries (src/cli, src/server, src/agent).
+
+CC       ?= cc
+BUILD    ?= build
+OPT      ?= -O2 -g
+SAN      ?=
+CFLAGS   += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE $(OPT) $(SAN) \
+            -Isrc -I$(BUILD)/gen -MMD -MP
+LDLIBS   += -lsecp256k1 -lnettle -lsodium -lcurl -ljansson -lsqlite3 -lpthread -lm
+LDFLAGS  += $(SAN)
+
+LIB_DIRS := src/core src/eth src/escrow src/market src/store src/net
+BIN_DIRS := src/cli src/server src/agent
+LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
+BIN_SRC  := $(foreach d,$(BIN_DIRS),$(wildcard $(d)/*.c))
+GEN_SRC  := $(BUILD)/gen/bip39_english.c
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/bip39_english.o
+BIN_OBJ  := $(BIN_SRC:%.c=$(BUILD)/obj/%.o)
+LIB      := $(BUILD)/libflop.a
+BIN      := $(BUILD)/flopmarket
+
+SUPPORT_SRC := $(wildcard tests/support/*.c)
+SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+INTEG_SRC := $(wildcard tests/integration/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
+BENCH_SRC := $(wildcard bench/bench_*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_SECONDS ?= 60
+
+.PHONY: all setup test unit demo asan fuzz fuzz-smoke bench contracts clean
+all: $(LIB) $(BIN) $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN)
+
+setup:
+	@scripts/setup
+
+$(BUILD)/gen/bip39_english.c: scripts/gen-wordlist
+	@mkdir -p $(dir $@)
+	scripts/gen-wordlist > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/bip39_english.o: $(BUILD)/gen/bip39_english.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c | $(GEN_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(BIN_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) $(BIN_OBJ) $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(SUPPORT_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(SUPPORT_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Contracts: compiled offline with npm solc through forge (see foundry.toml).
+contracts:
+	scripts/build-contracts
+
+test: setup
+	$(MAKE) all contracts
+	$(MAKE) fuzz-bin
+	scripts/run-tests
+
+unit: all
+	scripts/run-tests --unit-only
+
+demo: setup
+	$(MAKE) all contracts
+	scripts/demo
+
+# ASan + UBSan build of the library and the unit tests, in its own tree.
+asan:
+	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
+		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all
+	BUILD=build/asan scripts/run-tests --unit-only
+
+# libFuzzer targets (clang), one per parser; built with ASan+UBSan.
+FUZZ_CFLAGS := -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -O1 -g -Isrc -I$(BUILD)/fuzz/gen \
+	-fsanitize=fuzzer-no-link,address,undefined
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o) $(BUILD)/fuzz/obj/gen/bip39_english.o
+
+$(BUILD)/fuzz/obj/gen/bip39_english.o: $(BUILD)/gen/bip39_english.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+
+$(BUILD)/fuzz/obj/%.o: %.c | $(GEN_SRC)
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c $< -o $@
+
+$(BUILD)/fuzz/%: $(BUILD)/fuzz/obj/tests/fuzz/%.o $(FUZZ_LIB_OBJ)
+	clang -fsanitize=fuzzer,address,undefined $^ $(LDLIBS) -o $@
+
+.PHONY: fuzz-bin
+fuzz-bin: $(FUZZ_BIN)
+
+fuzz: setup fuzz-bin
+	scripts/run-fuzz $(FUZZ_SECONDS)
+
+bench: setup
+	$(MAKE) all contracts
+	scripts/run-bench
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj $(BUILD)/fuzz/obj -name '*.d' 2>/dev/null)
