@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: MIT
+// Invariant tests for RentalEscrow. A handler opens rentals in four tokens (native coin, USDC-like with
+// blacklist, USDT-like without return values, DAI-like) and calls open/extend/claim/reclaim/stop/settle/
+// dispute/attested resolve/arbiter rule/warp/blacklist in random order. After every step:
+//  (1) per rental: provider paid + fee + renter refunded + still held == total deposited, to the unit;
+//  (2) per token: escrow balance == sum of held + sum of credited (owed) amounts;
+//  (3) nobody gets more than the rules give: provider side <= cost(min(paid secs, secs since open)),
+//      fee == floor(provider gross * feeBps / 1e4) exactly, refund <= deposited - provider gross;
+//  (4) a closed rental never pays again (the handler keeps trying; any success is counted).
+// forge-std 1.1.2 has no StdInvariant, so targetContracts()/targetSelectors() are declared here.
+pragma solidity ^0.8.30;
+
+import {Fixture} from "./utils/Fixture.sol";
+import {TestBase} from "./utils/Test.sol";
+import {RentalEscrow} from "../RentalEscrow.sol";
+
+contract Handler is Fixture {
+    address[4] public tokens;
+    uint256[] public ids;
+    mapping(uint256 => uint256) public openedAt;
+    mapping(uint256 => uint256) public depositedGhost; // measured by the escrow's balance delta
+    mapping(uint256 => uint256) public feeGhost; // sum of fee amounts from events
+    uint256 public closedPaid; // (4): successful calls on closed rentals
+    uint256 public calls;
+
+    constructor() {
+        setUp();
+        tokens = [address(0), address(usdc), address(usdt), address(dai)];
+    }
+
+    function count() external view returns (uint256) {
+        return ids.length;
+    }
+
+    function terms(uint256 id) external view returns (RentalEscrow.Terms memory) {
+        return T[id];
+    }
+
+    function state(uint256 id) external view returns (RentalEscrow.State memory) {
+        return S[id];
+    }
+
+    function isClosed(uint256 id) external view returns (bool) {
+        return closed[id];
+    }
+
+    function renterOf(uint256 n) public pure returns (address) {
+        return address(uint160(0x100000 + n));
+    }
+
+    function payoutOf(uint256 n) public pure returns (address) {
+        return address(uint160(0x200000 + n));
+    }
+
+    function pick(uint256 seed) internal view returns (uint256) {
+        return ids[seed % ids.length];
+    }
+
+    function escBal(address token) internal view returns (uint256) {
+        return bal(token, address(esc));
+    }
+
+    // ------------------------------------------------------------------ actions
+
+    function open(uint256 tokenSeed, uint256 rateSeed, uint256 secsSeed, uint256 paramSeed) external {
+        uint256 n = ids.length + 1;
+        RentalEscrow.Offer memory o = baseOffer(tokens[tokenSeed % 4]);
+        o.payout = payoutOf(n);
+        o.rate = uint128(bound(rateSeed, 1e12, 1e24));
+        o.minSecs = 1;
+        o.interruptible = paramSeed % 2 == 0;
+        o.noticeSecs = uint32(bound(paramSeed >> 8, 0, 3600));
+        o.graceSecs = uint32(bound(paramSeed >> 24, 0, 3600));
+        o.disputeSecs = uint32(bound(paramSeed >> 40, 0, 7200));
+        o.nonce = uint64(n);
+        uint256 secs = bound(secsSeed, 1, 3 days);
+        uint256 amount = (secs * o.rate + 1e18 - 1) / 1e18;
+        if (amount == 0) return;
+        uint256 before = escBal(o.token);
+        uint256 id = doOpen(o, renterOf(n), amount);
+        ids.push(id);
+        openedAt[id] = block.timestamp;
+        depositedGhost[id] = escBal(o.token) - before;
+        calls++;
+    }
+
+    function extend(uint256 seed, uint256 amountSeed) external {
+        if (ids.length == 0) return;
+        uint256 id = pick(seed);
+        if (closed[id] || S[id].endedAt != 0) return;
+        if (S[id].stopAt != 0 && block.timestamp >= S[id].stopAt) return;
+        if (block.timestamp > uint256(S[id].paidUntil) + T[id].graceSecs) return;
+        uint256 amount = bound(amountSeed, 1, uint256(T[id].rate) * 1 days / 1e18 + 1);
+        uint256 before = escBal(T[id].token);
+        doExtend(id, amount);
+        depositedGhost[id] += escBal(T[id].token) - before;
+        calls++;
+    }
+
+    function claim(uint256 seed) external {
+        if (ids.length == 0) return;
+        uint256 id = pick(seed);
+        if (closed[id]) return tryClosed(id);
+        doClaim(id);
+        feeGhost[id] += lastFee;
+        calls++;
+    }
+
+    function reclaim(uint256 seed) external {
+        if (ids.length == 0) return;
+        uint256 id = pick(seed);
+        if (closed[id]) return tryClosed(id);
+        doReclaim(id);
+        calls++;
+    }
+
+    function stop(uint256 seed) external {
+        if (ids.length == 0) return;
+        uint256 id = pick(seed);
+        if (closed[id]) return tryClosed(id);
+        doStop(id);
+        feeGhost[id] += lastFee;
+        calls++;
+    }
+
+    function settle(uint256 seed) external {
+        if (ids.length == 0) return;
+        uint256 id = pick(seed);
+        if (closed[id]) return tryClosed(id);
+        lastFee = 0;
+        doSettle(id);
+        feeGhost[id] += lastFee;
+        calls++;
+    }
+
+    function dispute(uint256 seed) external {
+        if (ids.length == 0) return;
+        uint256 id = pick(seed);
+        if (closed[id]) return tryClosed(id);
+        doDispute(id);
+        calls++;
+    }
+
+    function attestResolve(uint256 seed, uint32 up) external {
+        if (ids.length == 0) return;
+        uint256 id = pick(seed);
+        if (closed[id]) return tryClosed(id);
+        doAttest(id, up, up);
+        feeGhost[id] += lastFee;
+        calls++;
+    }
+
+    function arbiterRule(uint256 seed, uint32 secs) external {
+        if (ids.length == 0) return;
+        uint256 id = pick(seed);
+        if (closed[id]) return tryClosed(id);
+        doRule(id, secs);
+        feeGhost[id] += lastFee;
+        calls++;
+    }
+
+    function warp(uint256 secs) external {
+        vm.warp(block.timestamp + bound(secs, 1, 4 hours));
+    }
+
+    function blacklist(uint256 seed, bool on) external {
+        if (ids.length == 0) return;
+        uint256 n = seed % ids.length + 1;
+        address who = seed % 3 == 0 ? renterOf(n) : payoutOf(n);
+        usdc.setBlacklisted(who, on);
+        usdt.setBlacklisted(who, on);
+    }
+
+    /// (4): every path on a closed rental must fail.
+    function tryClosed(uint256 id) internal {
+        RentalEscrow.Terms memory t = T[id];
+        RentalEscrow.State memory s = S[id];
+        vm.prank(t.provider);
+        try esc.claim(id, t, s) {
+            closedPaid++;
+        } catch {}
+        try esc.settle(id, t, s) {
+            closedPaid++;
+        } catch {}
+        vm.prank(t.renter);
+        try esc.stop(id, t, s) {
+            closedPaid++;
+        } catch {}
+    }
+
+    // ------------------------------------------------------------------ ghost views for the invariants
+
+    function providerPaid(uint256 id) public view returns (uint256) {
+        address p = T[id].payout;
+        return bal(T[id].token, p) + esc.owed(T[id].token, p);
+    }
+
+    function renterRefunded(uint256 id) public view returns (uint256) {
+        address r = T[id].renter;
+        return bal(T[id].token, r) + esc.owed(T[id].token, r);
+    }
+
+    function heldOf(uint256 id) public view returns (uint256) {
+        return held(id);
+    }
+
+    function owedTotal(address token) public view returns (uint256 sum) {
+        for (uint256 i = 0; i < ids.length; i++) {
+            uint256 id = ids[i];
+            sum += esc.owed(token, T[id].payout) + esc.owed(token, T[id].renter);
+        }
+        sum += esc.owed(token, TREASURY);
+    }
+
+    function tokenAt(uint256 i) external view returns (address) {
+        return tokens[i];
+    }
+
+    function escrow() external view returns (RentalEscrow) {
+        return esc;
+    }
+}
+
+struct FuzzSelector {
+    address addr;
+    bytes4[] selectors;
+}
+
+contract RentalEscrowInvariantTest is TestBase {
+    Handler internal h;
+
+    function setUp() public {
+        h = new Handler();
+    }
+
+    function targetContracts() public view returns (address[] memory a) {
+        a = new address[](1);
+        a[0] = address(h);
+    }
+
+    function targetSelectors() public view returns (FuzzSelector[] memory f) {
+        bytes4[] memory s = new bytes4[](11);
+        s[0] = Handler.open.selector;
+        s[1] = Handler.extend.selector;
+        s[2] = Handler.claim.selector;
+        s[3] = Handler.reclaim.selector;
+        s[4] = Handler.stop.selector;
+        s[5] = Handler.settle.selector;
+        s[6] = Handler.dispute.selector;
+        s[7] = Handler.attestResolve.selector;
+        s[8] = Handler.arbiterRule.selector;
+        s[9] = Handler.warp.selector;
+        s[10] = Handler.blacklist.selector;
+        f = new FuzzSelector[](1);
+        f[0] = FuzzSelector(address(h), s);
+    }
+
+    /// (1) and (3), per rental.
+    function invariant_perRentalConservationAndBounds() public view {
+        uint256 n = h.count();
+        for (uint256 i = 0; i < n; i++) {
+            uint256 id = h.ids(i);
+            RentalEscrow.Terms memory t = h.terms(id);
+            RentalEscrow.State memory s = h.state(id);
+            uint256 dep = h.depositedGhost(id);
+            uint256 prov = h.providerPaid(id);
+            uint256 fee = h.feeGhost(id);
+            uint256 refund = h.renterRefunded(id);
+            uint256 heldNow = h.heldOf(id);
+            assertEq(prov + fee + refund + heldNow, dep, "(1) paid + fee + refunded + held == deposited");
+            assertEq(s.deposited, dep, "(1) state deposited == measured deposits");
+            uint256 maxSecs = dep * 1e18 / t.rate;
+            uint256 since = block.timestamp - h.openedAt(id);
+            if (since < maxSecs) maxSecs = since;
+            assertLe(prov + fee, uint256(t.rate) * maxSecs / 1e18, "(3) provider side <= cost(possible secs)");
+            assertEq(fee, (prov + fee) * t.feeBps / 10_000, "(3) fee exactly on cumulative gross");
+            assertLe(refund, dep - (prov + fee), "(3) refund <= deposited - provider side");
+        }
+    }
+
+    /// (2) per token.
+    function invariant_tokenBalancesMatchHeldPlusOwed() public view {
+        RentalEscrow esc = h.escrow();
+        for (uint256 k = 0; k < 4; k++) {
+            address token = h.tokenAt(k);
+            uint256 sum = h.owedTotal(token);
+            uint256 n = h.count();
+            for (uint256 i = 0; i < n; i++) {
+                uint256 id = h.ids(i);
+                if (h.terms(id).token == token) sum += h.heldOf(id);
+            }
+            uint256 b = token == address(0) ? address(esc).balance : IBal(token).balanceOf(address(esc));
+            assertEq(b, sum, "(2) balance == held + owed");
+        }
+    }
+
+    /// (4)
+    function invariant_closedNeverPays() public view {
+        assertEq(h.closedPaid(), 0, "(4) closed rental paid again");
+    }
+}
+
+interface IBal {
+    function balanceOf(address) external view returns (uint256);
+}

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: MIT
+// Shared fixture for RentalEscrow tests: deploys the escrow and dev tokens, builds and signs offers,
+// and wraps every escrow call so the test keeps each rental's Terms/State exactly as an off-chain client
+// would: by decoding the escrow's events (vm.recordLogs). This also checks that events alone suffice.
+pragma solidity ^0.8.30;
+
+import {TestBase, VmLog} from "./Test.sol";
+import {RentalEscrow} from "../../RentalEscrow.sol";
+import {DevUSDC} from "../../dev/DevUSDC.sol";
+import {DevUSDT} from "../../dev/DevUSDT.sol";
+import {DevDAI} from "../../dev/DevDAI.sol";
+
+interface IMintable {
+    function mint(address to, uint256 amount) external;
+    function approve(address spender, uint256 amount) external;
+    function balanceOf(address) external view returns (uint256);
+}
+
+abstract contract Fixture is TestBase {
+    RentalEscrow internal esc;
+    DevUSDC internal usdc;
+    DevUSDT internal usdt;
+    DevDAI internal dai;
+
+    uint256 internal constant PROVIDER_KEY = 0xA11CE;
+    uint256 internal constant MONITOR_KEY = 0xB0B;
+    uint256 internal constant RENTER_KEY = 0xCAFE;
+    address internal provider;
+    address internal monitor;
+    address internal renter;
+    address internal constant PAYOUT = address(0x9A1D);
+    address internal constant TREASURY = address(0x7EA5);
+    address internal constant OWNER = address(0x0E1);
+    address internal constant ARBITER = address(0xA4B);
+    uint16 internal constant FEE_BPS = 1000; // 10 %
+    uint32 internal constant ARB_WINDOW = 7 days;
+    uint256 internal constant T0 = 1_700_000_000;
+
+    mapping(uint256 => RentalEscrow.Terms) internal T;
+    mapping(uint256 => RentalEscrow.State) internal S;
+    mapping(uint256 => bool) internal closed;
+    // amounts of the last payout event seen
+    uint256 internal lastNet;
+    uint256 internal lastFee;
+    uint256 internal lastRefund;
+    uint256 internal lastAmount;
+
+    function setUp() public virtual {
+        vm.warp(T0);
+        provider = vm.addr(PROVIDER_KEY);
+        monitor = vm.addr(MONITOR_KEY);
+        renter = vm.addr(RENTER_KEY);
+        esc = new RentalEscrow(OWNER, TREASURY, monitor, FEE_BPS, ARB_WINDOW);
+        usdc = new DevUSDC();
+        usdt = new DevUSDT();
+        dai = new DevDAI();
+    }
+
+    /// $/h price in 6-decimal units per hour -> scaled per-second rate.
+    function ratePerHour(uint256 unitsPerHour) internal pure returns (uint128) {
+        return uint128(unitsPerHour * 1e18 / 3600);
+    }
+
+    /// A default offer: 1 USDC/h, 1 min .. 30 days, 10 min grace, 1 h dispute window, arbiter set.
+    function baseOffer(address token) internal view returns (RentalEscrow.Offer memory o) {
+        o = RentalEscrow.Offer({
+            provider: provider,
+            payout: PAYOUT,
+            token: token,
+            arbiter: ARBITER,
+            rate: ratePerHour(1e6),
+            minSecs: 60,
+            maxSecs: 30 days,
+            interruptible: true,
+            noticeSecs: 300,
+            graceSecs: 600,
+            disputeSecs: 3600,
+            specHash: keccak256("H100 80GB"),
+            expiry: uint40(block.timestamp + 1 days),
+            nonce: 1
+        });
+    }
+
+    function signOffer(RentalEscrow.Offer memory o) internal returns (bytes memory) {
+        return signDigest(PROVIDER_KEY, esc.offerDigest(o));
+    }
+
+    function fund(address token, address who, uint256 amount) internal {
+        if (token == address(0)) vm.deal(who, who.balance + amount);
+        else IMintable(token).mint(who, amount);
+    }
+
+    function bal(address token, address who) internal view returns (uint256) {
+        return token == address(0) ? who.balance : IMintable(token).balanceOf(who);
+    }
+
+    /// Funds `who`, approves, opens `o` with `amount`; returns the id. State comes from the events.
+    function doOpen(RentalEscrow.Offer memory o, address who, uint256 amount) internal returns (uint256 id) {
+        bytes memory sig = signOffer(o);
+        fund(o.token, who, amount);
+        if (o.token != address(0)) {
+            vm.prank(who);
+            IMintable(o.token).approve(address(esc), amount);
+        }
+        vm.recordLogs();
+        vm.prank(who);
+        id = esc.open{value: o.token == address(0) ? amount : 0}(o, sig, amount);
+        sync();
+    }
+
+    function doExtend(uint256 id, uint256 amount) internal {
+        address token = T[id].token;
+        address who = T[id].renter;
+        fund(token, who, amount);
+        if (token != address(0)) {
+            vm.prank(who);
+            IMintable(token).approve(address(esc), amount);
+        }
+        vm.recordLogs();
+        vm.prank(who);
+        esc.extend{value: token == address(0) ? amount : 0}(id, T[id], S[id], amount);
+        sync();
+    }
+
+    function doClaim(uint256 id) internal {
+        vm.recordLogs();
+        vm.prank(T[id].provider);
+        esc.claim(id, T[id], S[id]);
+        sync();
+    }
+
+    function doStop(uint256 id) internal {
+        vm.recordLogs();
+        vm.prank(T[id].renter);
+        esc.stop(id, T[id], S[id]);
+        sync();
+    }
+
+    function doSettle(uint256 id) internal {
+        vm.recordLogs();
+        vm.prank(address(0xD00D));
+        esc.settle(id, T[id], S[id]);
+        sync();
+    }
+
+    function doReclaim(uint256 id) internal {
+        vm.recordLogs();
+        vm.prank(T[id].provider);
+        esc.reclaim(id, T[id], S[id]);
+        sync();
+    }
+
+    function doDispute(uint256 id) internal {
+        vm.recordLogs();
+        vm.prank(T[id].renter);
+        esc.dispute(id, T[id], S[id]);
+        sync();
+    }
+
+    function attest(uint256 id, uint32 up, uint32 observed, uint256 key) internal returns (bytes memory) {
+        return signDigest(key, esc.uptimeDigest(id, up, observed));
+    }
+
+    function doAttest(uint256 id, uint32 up, uint32 observed) internal {
+        bytes memory sig = attest(id, up, observed, MONITOR_KEY);
+        vm.recordLogs();
+        esc.resolveWithAttestation(id, T[id], S[id], up, observed, sig);
+        sync();
+    }
+
+    function doRule(uint256 id, uint32 secs) internal {
+        vm.recordLogs();
+        vm.prank(T[id].arbiter);
+        esc.rule(id, T[id], S[id], secs);
+        sync();
+    }
+
+    /// Rebuild Terms/State from the escrow's events, exactly as an indexer would.
+    function sync() internal {
+        VmLog[] memory logs = vm.getRecordedLogs();
+        for (uint256 i = 0; i < logs.length; i++) {
+            if (logs[i].emitter != address(esc)) continue;
+            bytes32 sig = logs[i].topics[0];
+            bytes memory d = logs[i].data;
+            uint256 id = logs[i].topics.length > 1 ? uint256(logs[i].topics[1]) : 0;
+            if (sig == RentalEscrow.Opened.selector) {
+                (,, RentalEscrow.Terms memory t, RentalEscrow.State memory s) =
+                    abi.decode(d, (bytes32, bytes32, RentalEscrow.Terms, RentalEscrow.State));
+                T[id] = t;
+                S[id] = s;
+            } else if (sig == RentalEscrow.Extended.selector) {
+                (lastAmount, S[id]) = abi.decode(d, (uint256, RentalEscrow.State));
+            } else if (sig == RentalEscrow.Claimed.selector) {
+                (lastNet, lastFee, S[id]) = abi.decode(d, (uint256, uint256, RentalEscrow.State));
+                lastRefund = 0;
+            } else if (sig == RentalEscrow.Reclaimed.selector || sig == RentalEscrow.Disputed.selector) {
+                S[id] = abi.decode(d, (RentalEscrow.State));
+            } else if (sig == RentalEscrow.Stopped.selector || sig == RentalEscrow.Settled.selector) {
+                (lastNet, lastFee, lastRefund, S[id]) =
+                    abi.decode(d, (uint256, uint256, uint256, RentalEscrow.State));
+            } else if (sig == RentalEscrow.Resolved.selector) {
+                (,, lastNet, lastFee, lastRefund, S[id]) =
+                    abi.decode(d, (uint8, uint32, uint256, uint256, uint256, RentalEscrow.State));
+            } else if (sig == RentalEscrow.Closed.selector) {
+                closed[id] = true;
+            }
+        }
+    }
+
+    function held(uint256 id) internal view returns (uint256) {
+        if (closed[id]) return 0;
+        return uint256(S[id].deposited) - S[id].claimed - S[id].refunded;
+    }
+
+    function cost(uint256 id, uint256 secs) internal view returns (uint256) {
+        return uint256(T[id].rate) * secs / 1e18;
+    }
+}

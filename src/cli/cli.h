@@ -1,0 +1,42 @@
+/*
+ * cli.h — what the flopmarket subcommands share: the command table entry,
+ * the global configuration keys, and exit codes.
+ *
+ * Only main() and cmd_* functions may exit; each cmd_* returns an exit code.
+ * Exit codes (documented in README and docs/cli.md):
+ *   0 ok, 1 failure, 2 usage error, 3 bad input, 4 network/RPC unreachable,
+ *   5 chain refused (revert, wrong network), 6 authentication (passphrase).
+ */
+#ifndef FLOP_CLI_H
+#define FLOP_CLI_H
+
+#include "core/cfg.h"
+
+enum cli_exit {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+	EXIT_INPUT = 3,
+	EXIT_NETWORK = 4,
+	EXIT_CHAIN = 5,
+	EXIT_AUTH = 6,
+};
+
+struct cli_command {
+	const char *name;                   /* subcommand word */
+	int (*run)(int argc, char **argv, struct cfg *cfg); /* argv[0] is the name */
+	const char *summary;                /* one line for `flopmarket help` */
+};
+
+/* Global settings every command may read (defaults < file < env < flags). */
+extern const struct cfg_key cli_cfg_keys[];
+extern const size_t cli_cfg_key_count;
+
+/* Maps an ERR_* code to the exit code a user sees. */
+int cli_exit_for(int err_code);
+
+int cmd_version(int argc, char **argv, struct cfg *cfg);
+int cmd_chain(int argc, char **argv, struct cfg *cfg);
+int cmd_wallet(int argc, char **argv, struct cfg *cfg);
+
+#endif
