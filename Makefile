@@ -15,7 +15,7 @@ BUILD    ?= build
 OPT      ?= -O2 -g
 SAN      ?=
 CFLAGS   += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE $(OPT) $(SAN) \
-            -Isrc -I$(BUILD)/gen -MMD -MP
+            -Isrc -Itests -I$(BUILD)/gen -MMD -MP
 LDLIBS   += -lsecp256k1 -lnettle -lsodium -lcurl -ljansson -lsqlite3 -lpthread -lm
 LDFLAGS  += $(SAN)
 
@@ -41,6 +41,10 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_SECONDS ?= 60
+
+# Keep object files: they are intermediate to make, and deleting them races
+# with parallel builds of other targets that share them.
+.SECONDARY:
 
 .PHONY: all setup test unit demo asan fuzz fuzz-smoke bench contracts clean
 all: $(LIB) $(BIN) $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN)

@@ -63,14 +63,14 @@ int err_set(struct err *e, int code, const char *fmt, ...)
 	return code;
 }
 
-int err_wrap(struct err *e, const char *fmt, ...)
+void err_wrap(struct err *e, const char *fmt, ...)
 {
 	char prefix[128];
 	char old[sizeof e->msg];
 	va_list ap;
 
 	if (!e)
-		return 0;
+		return;
 	va_start(ap, fmt);
 	vsnprintf(prefix, sizeof prefix, fmt, ap);
 	va_end(ap);
@@ -85,7 +85,6 @@ int err_wrap(struct err *e, const char *fmt, ...)
 	size_t m = strnlen(old, room);
 	memcpy(e->msg + n + 2, old, m);
 	e->msg[n + 2 + m] = '\0';
-	return e->code;
 }
 
 void err_clear(struct err *e)

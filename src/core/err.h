@@ -48,8 +48,12 @@ struct err {
 int err_set(struct err *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Prefixes the message already in `e` with "<prefix>: "; returns e->code. */
-int err_wrap(struct err *e, const char *fmt, ...)
+/*
+ * Prefixes the message already in `e` (NULL allowed) with "<prefix>: ".
+ * Returns nothing on purpose: `e` may be NULL, so the caller returns the
+ * code it got, e.g. `if ((rc = f(e))) { err_wrap(e, "field"); return rc; }`.
+ */
+void err_wrap(struct err *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* Clears `e` (NULL allowed). */

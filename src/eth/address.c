@@ -40,8 +40,11 @@ int address_parse(struct eth_address *out, const char *s, struct err *e)
 	if (strlen(s) != 42)
 		return err_set(e, ERR_INVALID, "address must be 0x and 40 hex digits, got %zu digits",
 			       strlen(s) - 2);
-	if (hex_decode_exact(a.b, 20, s, e))
-		return err_wrap(e, "address");
+	int rc = hex_decode_exact(a.b, 20, s, e);
+	if (rc) {
+		err_wrap(e, "address");
+		return rc;
+	}
 	for (const char *p = s + 2; *p; p++) {
 		has_lower |= islower((unsigned char)*p) != 0;
 		has_upper |= isupper((unsigned char)*p) != 0;

@@ -75,7 +75,9 @@ static void test_err(void **state)
 	(void)state;
 	assert_int_equal(err_set(&e, ERR_INVALID, "field %s", "x"), ERR_INVALID);
 	assert_string_equal(e.msg, "field x");
-	assert_int_equal(err_wrap(&e, "config"), ERR_INVALID);
+	err_wrap(&e, "config");
+	err_wrap(NULL, "ignored");
+	assert_int_equal(e.code, ERR_INVALID);
 	assert_string_equal(e.msg, "config: field x");
 	assert_string_equal(err_name(ERR_CHECKSUM), "checksum");
 	assert_string_equal(err_name(ERR_REVERT), "revert");

@@ -128,6 +128,9 @@ static void test_address_bad(void **state)
 		if (!strstr(e.msg, cases[i].says))
 			fail_msg("case %zu: message '%s' lacks '%s'", i, e.msg, cases[i].says);
 		assert_int_equal(a.b[0], 0x77);
+		/* Without a message carrier the code must still say "failed". */
+		assert_int_equal(address_parse(&a, cases[i].in, NULL), cases[i].rc);
+		assert_int_equal(a.b[0], 0x77);
 	}
 }
 
