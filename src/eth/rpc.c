@@ -5,6 +5,7 @@
  * transport with retries, then one small function per Ethereum method.
  */
 #include "eth/rpc.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/hex.h"
 #include "core/json.h"
@@ -321,22 +322,6 @@ static void rpc_curl_global_init(void)
 	rpc_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-static uint64_t rpc_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void rpc_sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) != 0)
-		;
-}
-
 int rpc_init(struct rpc *r, const char *url, const struct rpc_opts *opts, struct err *e)
 {
 	struct rpc tmp;
@@ -514,7 +499,7 @@ int rpc_call_ex(struct rpc *r, json_t **result, const char *method, json_t *para
 		}
 		if (!retry || attempt >= r->opts.max_retries)
 			break;
-		rpc_sleep_ms(delay_ms);
+		clock_sleep_ms(delay_ms);
 		delay_ms = delay_ms > r->opts.backoff_max_ms / 2 ? r->opts.backoff_max_ms
 								 : delay_ms * 2;
 	}
@@ -819,7 +804,7 @@ int rpc_wait_receipt(struct rpc *r, struct rpc_receipt *out, const uint8_t hash3
 		     uint64_t confirmations, unsigned timeout_ms, unsigned poll_ms,
 		     struct err *e)
 {
-	uint64_t deadline = rpc_now_ms() + timeout_ms;
+	uint64_t deadline = clock_mono_ms() + timeout_ms;
 	struct rpc_receipt rec;
 	int rc;
 
@@ -851,10 +836,10 @@ int rpc_wait_receipt(struct rpc *r, struct rpc_receipt *out, const uint8_t hash3
 		}
 		if (rc && rc != ERR_NOT_FOUND && rc != ERR_NET && rc != ERR_TIMEOUT)
 			return rc;
-		if (rpc_now_ms() >= deadline)
+		if (clock_mono_ms() >= deadline)
 			return err_set(e, ERR_TIMEOUT, "no receipt with %llu confirmations within %u ms",
 				       (unsigned long long)confirmations, timeout_ms);
-		rpc_sleep_ms(poll_ms);
+		clock_sleep_ms(poll_ms);
 	}
 }
 

@@ -8,6 +8,7 @@
  */
 #include "eth/sender.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "eth/keccak.h"
 #include "eth/secp.h"
@@ -61,29 +62,6 @@ static const char sender_schema[] =
 	" block_number INTEGER"             /* when mined */
 	");"
 	"CREATE INDEX IF NOT EXISTS sender_tx_nonce ON sender_tx(account, chain_id, nonce);";
-
-static int64_t sender_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static uint64_t sender_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sender_sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 static int sender_db_err(struct sender *s, struct err *e, const char *what)
 {
@@ -478,7 +456,7 @@ int sender_submit(struct sender *s, uint64_t *id, uint8_t hash32[32],
 	}
 	if (!rc)
 		rc = journal_insert(s, nonce, raw.data, raw.len, hash, &max_fee, &tip,
-				    sender_wall_ms(), e);
+				    clock_wall_ms(), e);
 	if (!rc)
 		rc = sender_exec(s, "COMMIT", e);
 	if (rc) {
@@ -594,14 +572,14 @@ static int sender_replace(struct sender *s, const struct attempt *cur, struct bu
 	if (rc)
 		return rc;
 	return journal_insert(s, tx.nonce, raw->data, raw->len, hash, &fee, &tip,
-			      sender_wall_ms(), e);
+			      clock_wall_ms(), e);
 }
 
 /* Rebroadcasts or replaces the current attempt at an open, unmined nonce. */
 static int sender_drive(struct sender *s, struct attempt *a, size_t n, struct err *e)
 {
 	struct attempt *cur = NULL;
-	int64_t now = sender_wall_ms();
+	int64_t now = clock_wall_ms();
 	int rc;
 
 	for (size_t i = n; i-- > 0;) {
@@ -739,7 +717,7 @@ static int sender_unmine(struct sender *s, uint64_t nonce, struct err *e)
 int sender_wait(struct sender *s, uint64_t id, uint64_t confirmations, unsigned timeout_ms,
 		struct rpc_receipt *out, struct err *e)
 {
-	uint64_t deadline = sender_mono_ms() + timeout_ms;
+	uint64_t deadline = clock_mono_ms() + timeout_ms;
 	int rc;
 
 	if (confirmations == 0)
@@ -783,11 +761,11 @@ int sender_wait(struct sender *s, uint64_t id, uint64_t confirmations, unsigned 
 				rpc_receipt_release(&rec);
 			}
 		}
-		if (sender_mono_ms() >= deadline)
+		if (clock_mono_ms() >= deadline)
 			return err_set(e, ERR_TIMEOUT,
 				       "submission %llu not confirmed %llu times within %u ms",
 				       (unsigned long long)id, (unsigned long long)confirmations,
 				       timeout_ms);
-		sender_sleep_ms(s->opts.poll_ms);
+		clock_sleep_ms(s->opts.poll_ms);
 	}
 }

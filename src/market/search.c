@@ -1,0 +1,722 @@
+/*
+ * search.c — columnar offer index with a selection-vector scan and a
+ * bounded-heap top-k (see search.h for the contract).
+ *
+ * Invariants (under the lock):
+ *   - rows[0..n) are derived offers; col[c][r] == offer_col_key(&rows[r], c),
+ *     scol[c][r] is the dictionary id of the row's lower-cased string c,
+ *     expires[r] == rows[r].expires_at, idk[r] == big-endian id32[0..8).
+ *   - slots is a linear-probing table (power-of-two size >= 2*cap) holding
+ *     row+1 for every row, keyed by id; deletion shifts back, no tombstones.
+ *   - dictionaries only grow (ids stay valid while a query holds the lock).
+ * Removal moves the last row into the hole, so rows stay dense.
+ */
+#include "market/search.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "core/err.h"
+#include "core/hex.h"
+
+struct dict {
+	char **strs;        /* id -> lower-case, NUL-terminated string */
+	uint32_t n;         /* strings interned */
+	uint32_t cap;       /* room in strs */
+	uint32_t *slots;    /* open addressing: id+1, 0 = empty */
+	uint32_t nslots;    /* power of two, >= 2*cap */
+};
+
+struct search_index {
+	pthread_rwlock_t lock;
+	size_t n;           /* rows in use */
+	size_t cap;         /* rows allocated */
+	size_t max;         /* hard cap on n */
+	struct offer *rows;
+	int64_t *col[OCOL_NUM_COUNT];  /* offer_col_key per row */
+	uint32_t *scol[OSTR_COUNT];    /* dictionary id per row */
+	int64_t *expires;   /* expires_at per row */
+	uint64_t *idk;      /* first 8 id bytes, big-endian */
+	uint32_t *slots;    /* id -> row+1 */
+	size_t nslots;      /* power of two */
+	uint64_t seed;      /* hash seed, random per index */
+	struct dict dict[OSTR_COUNT];
+};
+
+/* ---- hashing ---- */
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static uint64_t load_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static uint64_t id_hash(const struct search_index *ix, const uint8_t id32[32])
+{
+	return mix64(load_be64(id32) ^ ix->seed) ^ mix64(load_be64(id32 + 8) + ix->seed);
+}
+
+static uint64_t str_hash(uint64_t seed, const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ seed;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c + 32);
+		h = (h ^ (uint8_t)c) * 0x100000001b3ull;
+	}
+	return mix64(h);
+}
+
+/* ---- string dictionaries ---- */
+
+static bool dict_eq(const char *interned, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c + 32);
+		if (interned[i] != c)
+			return false;
+	}
+	return interned[n] == 0;
+}
+
+/* Slot for s: holding its id+1, or the empty slot where it would go. */
+static uint32_t dict_slot(const struct dict *d, uint64_t seed, const char *s, size_t n)
+{
+	uint32_t mask = d->nslots - 1, i = (uint32_t)str_hash(seed, s, n) & mask;
+	while (d->slots[i] != 0 && !dict_eq(d->strs[d->slots[i] - 1], s, n))
+		i = (i + 1) & mask;
+	return i;
+}
+
+/* Id of s, or -1 when never interned. */
+static int64_t dict_find(const struct dict *d, uint64_t seed, const char *s, size_t n)
+{
+	if (d->nslots == 0)
+		return -1;
+	uint32_t v = d->slots[dict_slot(d, seed, s, n)];
+	return v ? (int64_t)v - 1 : -1;
+}
+
+static int dict_intern(struct dict *d, uint32_t *id, uint64_t seed, const char *s,
+		       size_t n, struct err *e)
+{
+	int64_t have = dict_find(d, seed, s, n);
+	if (have >= 0) {
+		*id = (uint32_t)have;
+		return 0;
+	}
+	if (d->n == SEARCH_DICT_MAX)
+		return err_set(e, ERR_TOO_BIG, "search: more than %u distinct strings", SEARCH_DICT_MAX);
+	if (d->n == d->cap) {
+		uint32_t ncap = d->cap ? d->cap * 2 : 64, nslots = ncap * 2;
+		char **strs = realloc(d->strs, ncap * sizeof *strs);
+		if (!strs)
+			return err_set(e, ERR_NOMEM, "search: out of memory");
+		d->strs = strs;
+		uint32_t *slots = calloc(nslots, sizeof *slots);
+		if (!slots)
+			return err_set(e, ERR_NOMEM, "search: out of memory");
+		for (uint32_t k = 0; k < d->n; k++) {
+			const char *t = d->strs[k];
+			uint32_t i = (uint32_t)str_hash(seed, t, strlen(t)) & (nslots - 1);
+			while (slots[i] != 0)
+				i = (i + 1) & (nslots - 1);
+			slots[i] = k + 1;
+		}
+		free(d->slots);
+		d->slots = slots;
+		d->nslots = nslots;
+		d->cap = ncap;
+	}
+	char *copy = malloc(n + 1);
+	if (!copy)
+		return err_set(e, ERR_NOMEM, "search: out of memory");
+	for (size_t i = 0; i < n; i++)
+		copy[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
+	copy[n] = 0;
+	d->slots[dict_slot(d, seed, s, n)] = d->n + 1;
+	d->strs[d->n] = copy;
+	*id = d->n++;
+	return 0;
+}
+
+static void dict_release(struct dict *d)
+{
+	for (uint32_t i = 0; i < d->n; i++)
+		free(d->strs[i]);
+	free(d->strs);
+	free(d->slots);
+}
+
+/* ---- rows and the id table ---- */
+
+/* Slot holding id's row+1, or the empty slot where it would go. */
+static size_t id_slot(const struct search_index *ix, const uint8_t id32[32])
+{
+	size_t mask = ix->nslots - 1, i = id_hash(ix, id32) & mask;
+	while (ix->slots[i] != 0 && memcmp(ix->rows[ix->slots[i] - 1].id32, id32, 32) != 0)
+		i = (i + 1) & mask;
+	return i;
+}
+
+static int grow(struct search_index *ix, struct err *e)
+{
+	size_t ncap = ix->cap ? ix->cap * 2 : 1024;
+	if (ncap > ix->max)
+		ncap = ix->max;
+	void *p;
+#define GROW(ptr)                                                     \
+	do {                                                          \
+		p = realloc(ptr, ncap * sizeof *(ptr));               \
+		if (!p)                                               \
+			return err_set(e, ERR_NOMEM, "search: out of memory"); \
+		ptr = p;                                              \
+	} while (0)
+	GROW(ix->rows);
+	for (int c = 0; c < OCOL_NUM_COUNT; c++)
+		GROW(ix->col[c]);
+	for (int c = 0; c < OSTR_COUNT; c++)
+		GROW(ix->scol[c]);
+	GROW(ix->expires);
+	GROW(ix->idk);
+#undef GROW
+	size_t nslots = ix->nslots;
+	while (nslots < 2 * ncap)
+		nslots *= 2;
+	if (nslots != ix->nslots) {
+		uint32_t *slots = calloc(nslots, sizeof *slots);
+		if (!slots)
+			return err_set(e, ERR_NOMEM, "search: out of memory");
+		for (size_t r = 0; r < ix->n; r++) {
+			size_t i = id_hash(ix, ix->rows[r].id32) & (nslots - 1);
+			while (slots[i] != 0)
+				i = (i + 1) & (nslots - 1);
+			slots[i] = (uint32_t)r + 1;
+		}
+		free(ix->slots);
+		ix->slots = slots;
+		ix->nslots = nslots;
+	}
+	ix->cap = ncap;
+	return 0;
+}
+
+static void write_row(struct search_index *ix, size_t r, const struct offer *o,
+		      const uint32_t sid[OSTR_COUNT])
+{
+	ix->rows[r] = *o;
+	for (int c = 0; c < OCOL_NUM_COUNT; c++)
+		ix->col[c][r] = offer_col_key(o, (enum offer_col)c);
+	for (int c = 0; c < OSTR_COUNT; c++)
+		ix->scol[c][r] = sid[c];
+	ix->expires[r] = o->expires_at;
+	ix->idk[r] = load_be64(o->id32);
+}
+
+static void move_row(struct search_index *ix, size_t to, size_t from)
+{
+	ix->rows[to] = ix->rows[from];
+	for (int c = 0; c < OCOL_NUM_COUNT; c++)
+		ix->col[c][to] = ix->col[c][from];
+	for (int c = 0; c < OSTR_COUNT; c++)
+		ix->scol[c][to] = ix->scol[c][from];
+	ix->expires[to] = ix->expires[from];
+	ix->idk[to] = ix->idk[from];
+}
+
+int search_index_new(struct search_index **out, size_t max_offers, struct err *e)
+{
+	struct search_index *ix;
+	if (max_offers < 1 || max_offers > SEARCH_OFFERS_MAX)
+		return err_set(e, ERR_RANGE, "search: max_offers %zu not in 1..%d", max_offers,
+			       SEARCH_OFFERS_MAX);
+	ix = calloc(1, sizeof *ix);
+	if (!ix)
+		return err_set(e, ERR_NOMEM, "search: out of memory");
+	ix->max = max_offers;
+	ix->nslots = 1;
+	if (getrandom(&ix->seed, sizeof ix->seed, GRND_NONBLOCK) != (ssize_t)sizeof ix->seed)
+		ix->seed = mix64((uint64_t)(uintptr_t)ix);
+	/* writers first: a steady stream of queries must not starve updates */
+	pthread_rwlockattr_t attr;
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	int lrc = pthread_rwlock_init(&ix->lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	if (lrc != 0) {
+		free(ix);
+		return err_set(e, ERR_NOMEM, "search: rwlock init failed");
+	}
+	ix->slots = calloc(1, sizeof *ix->slots);
+	if (!ix->slots) {
+		search_index_free(ix);
+		return err_set(e, ERR_NOMEM, "search: out of memory");
+	}
+	*out = ix;
+	return 0;
+}
+
+void search_index_free(struct search_index *ix)
+{
+	if (!ix)
+		return;
+	pthread_rwlock_destroy(&ix->lock);
+	free(ix->rows);
+	for (int c = 0; c < OCOL_NUM_COUNT; c++)
+		free(ix->col[c]);
+	for (int c = 0; c < OSTR_COUNT; c++)
+		free(ix->scol[c]);
+	for (int c = 0; c < OSTR_COUNT; c++)
+		dict_release(&ix->dict[c]);
+	free(ix->expires);
+	free(ix->idk);
+	free(ix->slots);
+	free(ix);
+}
+
+static int put_locked(struct search_index *ix, const struct offer *in, struct err *e)
+{
+	struct offer o = *in;
+	uint32_t sid[OSTR_COUNT];
+	char buf[OFFER_STR_MAX];
+	int rc = offer_derive(&o, e);
+	if (rc != 0)
+		return rc;
+	size_t slot = id_slot(ix, o.id32);
+	if (ix->slots[slot] == 0 && ix->n == ix->max)
+		return err_set(e, ERR_TOO_BIG, "search: index full (%zu offers)", ix->max);
+	for (int c = 0; c < OSTR_COUNT; c++) {
+		const char *s = offer_col_str(buf, &o, (enum offer_str)c);
+		rc = dict_intern(&ix->dict[c], &sid[c], ix->seed, s, strlen(s), e);
+		if (rc != 0)
+			return rc;
+	}
+	if (ix->slots[slot] != 0) {
+		write_row(ix, ix->slots[slot] - 1, &o, sid);
+		return 0;
+	}
+	if (ix->n == ix->cap) {
+		rc = grow(ix, e);
+		if (rc != 0)
+			return rc;
+		slot = id_slot(ix, o.id32); /* the table may have been rebuilt */
+	}
+	write_row(ix, ix->n, &o, sid);
+	ix->slots[slot] = (uint32_t)ix->n + 1;
+	ix->n++;
+	return 0;
+}
+
+int search_index_put(struct search_index *ix, const struct offer *o, struct err *e)
+{
+	pthread_rwlock_wrlock(&ix->lock);
+	int rc = put_locked(ix, o, e);
+	pthread_rwlock_unlock(&ix->lock);
+	return rc;
+}
+
+static void remove_locked(struct search_index *ix, size_t slot)
+{
+	size_t mask = ix->nslots - 1, i = slot, j = slot;
+	size_t r = ix->slots[slot] - 1, last = ix->n - 1;
+	/* backward-shift deletion from the linear-probing table */
+	ix->slots[i] = 0;
+	for (;;) {
+		j = (j + 1) & mask;
+		if (ix->slots[j] == 0)
+			break;
+		size_t k = id_hash(ix, ix->rows[ix->slots[j] - 1].id32) & mask;
+		bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+		if (stays)
+			continue;
+		ix->slots[i] = ix->slots[j];
+		ix->slots[j] = 0;
+		i = j;
+	}
+	if (r != last) {
+		move_row(ix, r, last);
+		ix->slots[id_slot(ix, ix->rows[r].id32)] = (uint32_t)r + 1;
+	}
+	ix->n--;
+}
+
+int search_index_remove(struct search_index *ix, const uint8_t id32[32], struct err *e)
+{
+	int rc = 0;
+	pthread_rwlock_wrlock(&ix->lock);
+	size_t slot = id_slot(ix, id32);
+	if (ix->slots[slot] == 0)
+		rc = err_set(e, ERR_NOT_FOUND, "search: no offer with that id");
+	else
+		remove_locked(ix, slot);
+	pthread_rwlock_unlock(&ix->lock);
+	return rc;
+}
+
+int search_index_get(struct search_index *ix, struct offer *out,
+		     const uint8_t id32[32], struct err *e)
+{
+	int rc = 0;
+	pthread_rwlock_rdlock(&ix->lock);
+	size_t slot = id_slot(ix, id32);
+	if (ix->slots[slot] == 0)
+		rc = err_set(e, ERR_NOT_FOUND, "search: no offer with that id");
+	else
+		*out = ix->rows[ix->slots[slot] - 1];
+	pthread_rwlock_unlock(&ix->lock);
+	return rc;
+}
+
+size_t search_index_count(struct search_index *ix)
+{
+	pthread_rwlock_rdlock(&ix->lock);
+	size_t n = ix->n;
+	pthread_rwlock_unlock(&ix->lock);
+	return n;
+}
+
+/* ---- query ---- */
+
+enum pred_kind { P_RANGE, P_IN, P_NOTIN, P_SEQ, P_SIN, P_SNOTIN };
+
+/* One compiled clause over one column. */
+struct pred {
+	int kind;               /* enum pred_kind */
+	const int64_t *col;     /* numeric column (P_RANGE/IN/NOTIN) */
+	const uint32_t *scol;   /* string column (P_S*) */
+	int64_t lo, hi;         /* P_RANGE bounds, inclusive */
+	uint32_t n;             /* values in v / ids */
+	int64_t v[FILTER_LIST_MAX];   /* doubled keys */
+	uint32_t ids[FILTER_LIST_MAX]; /* string ids */
+};
+
+/*
+ * Compiles f into preds (string clauses first, then numeric, then expiry).
+ * Returns the number of preds, or -1 when no offer can match.
+ */
+static int compile(struct pred *pr, const struct search_index *ix,
+		   const struct filter *f, int64_t now)
+{
+	int np = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (uint32_t k = 0; k < f->nclauses; k++) {
+			const struct filter_clause *c = &f->clauses[k];
+			const struct filter_field *fd = &filter_fields[c->field];
+			bool is_str = fd->type == FT_STR;
+			if (is_str != (pass == 0))
+				continue;
+			struct pred *p = &pr[np];
+			p->n = 0;
+			if (is_str) {
+				const struct dict *d = &ix->dict[fd->col];
+				p->scol = ix->scol[fd->col];
+				for (unsigned i = 0; i < c->nvals; i++) {
+					const char *s = filter_value_str(f, c, i);
+					int64_t id = dict_find(d, ix->seed, s, strlen(s));
+					if (id >= 0)
+						p->ids[p->n++] = (uint32_t)id;
+				}
+				if (c->op == FOP_EQ) {
+					if (p->n == 0)
+						return -1;
+					p->kind = p->n == 1 ? P_SEQ : P_SIN;
+				} else {
+					if (p->n == 0)
+						continue; /* excludes nothing */
+					p->kind = P_SNOTIN;
+				}
+				np++;
+				continue;
+			}
+			p->col = ix->col[fd->col];
+			if ((c->op == FOP_EQ || c->op == FOP_NE) && c->nvals > 1) {
+				p->kind = c->op == FOP_EQ ? P_IN : P_NOTIN;
+				for (unsigned i = 0; i < c->nvals; i++)
+					p->v[p->n++] = 2 * f->vals[c->first + i].num;
+			} else if (c->op == FOP_NE) {
+				p->kind = P_NOTIN;
+				p->v[p->n++] = 2 * f->vals[c->first].num;
+			} else {
+				p->kind = P_RANGE;
+				filter_clause_range(f, c, &p->lo, &p->hi);
+				if (p->lo > p->hi)
+					return -1;
+			}
+			np++;
+		}
+	}
+	/* live offers only: now < expires_at */
+	if (now == INT64_MAX)
+		return -1;
+	pr[np].kind = P_RANGE;
+	pr[np].col = ix->expires;
+	pr[np].lo = now + 1;
+	pr[np].hi = INT64_MAX;
+	return np + 1;
+}
+
+static inline bool in_set64(int64_t x, const int64_t *v, uint32_t n)
+{
+	bool any = false;
+	for (uint32_t i = 0; i < n; i++)
+		any |= x == v[i];
+	return any;
+}
+
+static inline bool in_set32(uint32_t x, const uint32_t *v, uint32_t n)
+{
+	bool any = false;
+	for (uint32_t i = 0; i < n; i++)
+		any |= x == v[i];
+	return any;
+}
+
+/*
+ * Narrows sel[0..m) (or, when `all`, rows 0..m) to the rows passing p;
+ * returns the new count. Branch-free inner loops.
+ */
+static size_t apply(const struct pred *p, uint32_t *sel, size_t m, bool all)
+{
+	size_t k = 0;
+#define LOOP(COND)                                                    \
+	do {                                                          \
+		if (all) {                                            \
+			for (size_t j = 0; j < m; j++) {              \
+				uint32_t r = (uint32_t)j;             \
+				sel[k] = r;                           \
+				k += (COND);                          \
+			}                                             \
+		} else {                                              \
+			for (size_t j = 0; j < m; j++) {              \
+				uint32_t r = sel[j];                  \
+				sel[k] = r;                           \
+				k += (COND);                          \
+			}                                             \
+		}                                                     \
+	} while (0)
+	switch (p->kind) {
+	case P_RANGE: {
+		const int64_t *c = p->col;
+		uint64_t lo = (uint64_t)p->lo, span = (uint64_t)p->hi - lo;
+		LOOP(((uint64_t)c[r] - lo) <= span);
+		break;
+	}
+	case P_SEQ: {
+		const uint32_t *c = p->scol;
+		uint32_t id = p->ids[0];
+		LOOP(c[r] == id);
+		break;
+	}
+	case P_IN: case P_NOTIN: {
+		const int64_t *c = p->col;
+		bool in = p->kind == P_IN;
+		LOOP(in_set64(c[r], p->v, p->n) == in && c[r] != OFFER_KEY_UNKNOWN);
+		break;
+	}
+	default: { /* P_SIN, P_SNOTIN */
+		const uint32_t *c = p->scol;
+		bool in = p->kind == P_SIN;
+		LOOP(in_set32(c[r], p->ids, p->n) == in);
+		break;
+	}
+	}
+#undef LOOP
+	return k;
+}
+
+/* A match with its sort position: (key, id) ascending. */
+struct item {
+	uint64_t key;           /* sort key, direction folded in */
+	uint64_t idk;           /* first 8 id bytes, big-endian */
+	const uint8_t *id;      /* full id for the rare idk tie */
+	uint32_t row;
+};
+
+static int item_cmp(const struct item *a, const struct item *b)
+{
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	if (a->idk != b->idk)
+		return a->idk < b->idk ? -1 : 1;
+	return memcmp(a->id, b->id, 32);
+}
+
+static int item_qsort_cmp(const void *a, const void *b)
+{
+	return item_cmp(a, b);
+}
+
+/* Ascending key; descending folds so that unknown stays last. */
+static uint64_t sort_key(int64_t k, bool desc)
+{
+	if (!desc || k == OFFER_KEY_UNKNOWN)
+		return (uint64_t)k;
+	return (uint64_t)(OFFER_KEY_KNOWN_MAX - k);
+}
+
+static void sift_down(struct item *h, size_t n, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+		if (l < n && item_cmp(&h[l], &h[m]) > 0)
+			m = l;
+		if (l + 1 < n && item_cmp(&h[l + 1], &h[m]) > 0)
+			m = l + 1;
+		if (m == i)
+			return;
+		struct item t = h[i];
+		h[i] = h[m];
+		h[m] = t;
+		i = m;
+	}
+}
+
+/* Cursor: hex of version(1) field(1) desc(1) key(8, BE) id(32). */
+#define CURSOR_BYTES 43
+
+static void cursor_write(char out[SEARCH_CURSOR_MAX], const struct filter_sort *s,
+			 const struct item *it)
+{
+	uint8_t b[CURSOR_BYTES];
+	b[0] = 1;
+	b[1] = s->field;
+	b[2] = s->desc;
+	for (int i = 0; i < 8; i++)
+		b[3 + i] = (uint8_t)(it->key >> (56 - 8 * i));
+	memcpy(b + 11, it->id, 32);
+	hex_encode(out, b, CURSOR_BYTES);
+}
+
+static int cursor_read(struct item *it, uint8_t id32[32], const struct filter_sort *s,
+		       const char *text, struct err *e)
+{
+	uint8_t b[CURSOR_BYTES];
+	size_t n = 0;
+	size_t len = strnlen(text, SEARCH_CURSOR_MAX);
+	if (len != 2 * CURSOR_BYTES ||
+	    hex_decode(b, sizeof b, &n, text, len, NULL) != 0 || n != CURSOR_BYTES || b[0] != 1)
+		return err_set(e, ERR_INVALID, "search: malformed cursor");
+	if (b[1] != s->field || b[2] != (s->desc ? 1 : 0))
+		return err_set(e, ERR_INVALID, "search: cursor is for a different sort");
+	it->key = load_be64(b + 3);
+	memcpy(id32, b + 11, 32);
+	it->idk = load_be64(id32);
+	it->id = id32;
+	it->row = 0;
+	return 0;
+}
+
+int search_query(struct search_result *out, struct search_index *ix,
+		 const struct filter *f, const struct filter_sort *s,
+		 const struct search_page *page, int64_t now, struct err *e)
+{
+	struct pred pr[FILTER_CLAUSES_MAX + 1];
+	struct item cur = { 0, 0, NULL, 0 };
+	uint8_t cur_id[32];
+	bool has_cursor = page->cursor && page->cursor[0];
+	struct search_result res = { 0, 0, NULL, "" };
+	int rc = 0;
+
+	if (page->limit < 1 || page->limit > SEARCH_LIMIT_MAX)
+		return err_set(e, ERR_RANGE, "search: limit %u not in 1..%d", page->limit, SEARCH_LIMIT_MAX);
+	if (page->offset > SEARCH_OFFSET_MAX)
+		return err_set(e, ERR_RANGE, "search: offset %u above %d (use the cursor)", page->offset,
+			       SEARCH_OFFSET_MAX);
+	if (s->field >= filter_field_count || !filter_fields[s->field].sortable)
+		return err_set(e, ERR_INVALID, "search: bad sort field");
+	if (has_cursor) {
+		if (page->offset != 0)
+			return err_set(e, ERR_INVALID, "search: offset must be 0 with a cursor");
+		rc = cursor_read(&cur, cur_id, s, page->cursor, e);
+		if (rc != 0)
+			return rc;
+	}
+	size_t k = (size_t)page->offset + page->limit;
+
+	pthread_rwlock_rdlock(&ix->lock);
+	uint32_t *sel = NULL;
+	struct item *h = NULL;
+	int np = ix->n ? compile(pr, ix, f, now) : -1;
+	size_t m = 0;
+	if (np > 0) {
+		sel = malloc(ix->n * sizeof *sel);
+		h = malloc((k + 1) * sizeof *h);
+		if (!sel || !h) {
+			rc = err_set(e, ERR_NOMEM, "search: out of memory");
+			goto done;
+		}
+		m = ix->n;
+		for (int i = 0; i < np && m > 0; i++)
+			m = apply(&pr[i], sel, m, i == 0);
+	}
+	res.total = m;
+
+	/* top k of the matches after the cursor, via a max-heap of size k */
+	const int64_t *kc = np > 0 ? ix->col[filter_fields[s->field].col] : NULL;
+	size_t hn = 0, after = 0;
+	for (size_t j = 0; j < m; j++) {
+		uint32_t r = sel[j];
+		struct item it = { sort_key(kc[r], s->desc), ix->idk[r], ix->rows[r].id32, r };
+		if (has_cursor && item_cmp(&it, &cur) <= 0)
+			continue;
+		after++;
+		if (hn < k) {
+			h[hn++] = it;
+			if (hn == k)
+				for (size_t i = k / 2; i-- > 0;)
+					sift_down(h, k, i);
+		} else if (item_cmp(&it, &h[0]) < 0) {
+			h[0] = it;
+			sift_down(h, k, 0);
+		}
+	}
+	if (hn > 1)
+		qsort(h, hn, sizeof *h, item_qsort_cmp);
+	if (hn > page->offset) {
+		res.n = hn - page->offset;
+		res.offers = malloc(res.n * sizeof *res.offers);
+		if (!res.offers) {
+			rc = err_set(e, ERR_NOMEM, "search: out of memory");
+			goto done;
+		}
+		for (size_t i = 0; i < res.n; i++)
+			res.offers[i] = ix->rows[h[page->offset + i].row];
+		if (after > hn)
+			cursor_write(res.next_cursor, s, &h[hn - 1]);
+	}
+done:
+	pthread_rwlock_unlock(&ix->lock);
+	free(sel);
+	free(h);
+	if (rc == 0)
+		*out = res;
+	return rc;
+}
+
+void search_result_release(struct search_result *r)
+{
+	if (!r)
+		return;
+	free(r->offers);
+	r->offers = NULL;
+	r->n = 0;
+	r->total = 0;
+	r->next_cursor[0] = 0;
+}
