@@ -90,7 +90,8 @@ contracts:
 test: setup
 	$(MAKE) all contracts
 	$(MAKE) fuzz-bin
-	scripts/run-tests
+	$(MAKE) asan-bin
+	ASAN_BUILD=build/asan scripts/run-tests
 
 unit: all
 	scripts/run-tests --unit-only
@@ -100,9 +101,16 @@ demo: setup
 	scripts/demo
 
 # ASan + UBSan build of the library and the unit tests, in its own tree.
-asan:
-	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
-		SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" all
+# `make test` runs these too (as asan/<test>), beside the optimised build.
+ASAN_VARS := BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
+	SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
+.PHONY: units asan-bin
+units: $(UNIT_BIN)
+
+asan-bin:
+	$(MAKE) $(ASAN_VARS) units
+
+asan: asan-bin
 	BUILD=build/asan scripts/run-tests --unit-only
 
 # libFuzzer targets (clang), one per parser; built with ASan+UBSan.
