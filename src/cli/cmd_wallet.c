@@ -1,15 +1,28 @@
 /*
- * cmd_wallet.c — `flopmarket wallet derive [--index N]`: prints the address at
- * m/44'/60'/0'/0/N for the BIP-39 mnemonic in FLOPMARKET_MNEMONIC (or the
- * first line of standard input). The key itself is never printed and is
- * wiped before exit. (Keystore-backed `wallet new/import/show/balance`
- * arrive with the renter CLI.)
+ * cmd_wallet.c — `flopmarket wallet ...`: the renter's and provider's keys.
+ *
+ *   wallet new     [--wallet NAME]                  a fresh random key
+ *   wallet import  --mnemonic [--index N] | --private-key   [--wallet NAME]
+ *   wallet show    [--wallet NAME]                  address and file
+ *   wallet balance [--wallet NAME] [--token 0xADDR ...]
+ *   wallet derive  [--index N]                      address of a mnemonic
+ *
+ * Secrets never come from argv (visible in `ps`): a mnemonic or private key
+ * is read from FLOPMARKET_MNEMONIC / FLOPMARKET_PRIVATE_KEY or the first
+ * line of stdin; the passphrase from FLOPMARKET_PASSPHRASE or a prompt.
+ * Keys are never printed or logged, and wiped after use.
  */
 #include "cli.h"
+#include "wallet_file.h"
+#include "core/buf.h"
 #include "core/err.h"
+#include "core/hex.h"
+#include "core/u256.h"
+#include "eth/abi.h"
 #include "eth/address.h"
 #include "eth/bip32.h"
 #include "eth/bip39.h"
+#include "eth/rpc.h"
 #include "eth/secp.h"
 
 #include <errno.h>
@@ -18,78 +31,61 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define WALLET_MAX_TOKENS 8
+
+struct wallet_args {
+	const char *name;              /* --wallet, default "default" */
+	unsigned long index;           /* --index for mnemonics */
+	int mnemonic;                  /* import --mnemonic */
+	int private_key;               /* import --private-key */
+	const char *tokens[WALLET_MAX_TOKENS]; /* balance --token */
+	size_t n_tokens;
+};
+
 static int wallet_usage(void)
 {
-	fprintf(stderr, "usage: flopmarket wallet derive [--index N]   "
-			"(mnemonic from FLOPMARKET_MNEMONIC or stdin)\n");
+	fprintf(stderr,
+		"usage: flopmarket wallet new [--wallet NAME]\n"
+		"       flopmarket wallet import (--mnemonic [--index N] | --private-key) [--wallet NAME]\n"
+		"       flopmarket wallet show [--wallet NAME]\n"
+		"       flopmarket wallet balance [--wallet NAME] [--token 0xADDRESS]...\n"
+		"       flopmarket wallet derive [--index N]\n"
+		"secrets come from FLOPMARKET_MNEMONIC / FLOPMARKET_PRIVATE_KEY or stdin,\n"
+		"the passphrase from FLOPMARKET_PASSPHRASE or a prompt.\n");
 	return EXIT_USAGE;
 }
 
-/* Reads the mnemonic from the environment or stdin into buf (cap bytes). */
-static int wallet_read_mnemonic(char *buf, size_t cap)
+static int wallet_fail(int rc, const struct err *e)
 {
-	const char *env = getenv("FLOPMARKET_MNEMONIC");
-	size_t n;
-
-	if (env) {
-		if (strlen(env) >= cap)
-			return ERR_TOO_BIG;
-		memcpy(buf, env, strlen(env) + 1);
-		return 0;
-	}
-	if (!fgets(buf, (int)cap, stdin))
-		return ERR_INVALID;
-	n = strlen(buf);
-	if (n && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	else if (n == cap - 1)
-		return ERR_TOO_BIG;
-	return 0;
+	fprintf(stderr, "flopmarket: %s\n", e->msg[0] ? e->msg : err_str(rc));
+	return cli_exit_for(rc);
 }
 
-static int wallet_derive(unsigned long index)
+static int wallet_parse_args(struct wallet_args *a, int argc, char **argv)
 {
-	char mnemonic[BIP39_INPUT_MAX + 2];
-	uint8_t key[32];
-	struct eth_address addr;
-	char text[ADDRESS_STR_MAX];
-	struct err e = { 0 };
-	int rc;
-
-	rc = wallet_read_mnemonic(mnemonic, sizeof mnemonic);
-	if (rc) {
-		fprintf(stderr, "flopmarket: %s\n", rc == ERR_TOO_BIG ? "mnemonic is too long"
-			: "no mnemonic: set FLOPMARKET_MNEMONIC or pipe it on stdin");
-		sodium_memzero(mnemonic, sizeof mnemonic);
-		return EXIT_INPUT;
-	}
-	rc = bip32_eth_key_from_mnemonic(key, mnemonic, NULL, (uint32_t)index, &e);
-	if (!rc)
-		rc = secp_address(&addr, key, &e);
-	sodium_memzero(mnemonic, sizeof mnemonic);
-	sodium_memzero(key, sizeof key);
-	if (rc) {
-		fprintf(stderr, "flopmarket: mnemonic: %s\n", e.msg);
-		return cli_exit_for(rc);
-	}
-	address_to_checksum(text, &addr);
-	printf("%s\n", text);
-	return EXIT_OK;
-}
-
-int cmd_wallet(int argc, char **argv, struct cfg *cfg)
-{
-	unsigned long index = 0;
-	(void)cfg;
-
-	if (argc < 2 || strcmp(argv[1], "derive") != 0)
-		return wallet_usage();
+	memset(a, 0, sizeof *a);
+	a->name = "default";
 	for (int i = 2; i < argc; i++) {
-		if (strcmp(argv[i], "--index") == 0 && i + 1 < argc) {
+		const char *arg = argv[i];
+		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(arg, "--mnemonic") == 0) {
+			a->mnemonic = 1;
+		} else if (strcmp(arg, "--private-key") == 0) {
+			a->private_key = 1;
+		} else if (strcmp(arg, "--wallet") == 0 && val) {
+			a->name = argv[++i];
+		} else if (strcmp(arg, "--token") == 0 && val) {
+			if (a->n_tokens == WALLET_MAX_TOKENS) {
+				fprintf(stderr, "flopmarket: at most %d --token\n", WALLET_MAX_TOKENS);
+				return EXIT_INPUT;
+			}
+			a->tokens[a->n_tokens++] = argv[++i];
+		} else if (strcmp(arg, "--index") == 0 && val) {
 			char *end;
 			errno = 0;
-			index = strtoul(argv[++i], &end, 10);
-			if (errno || *end || argv[i][0] < '0' || argv[i][0] > '9' || index >= 0x80000000ul) {
+			a->index = strtoul(argv[++i], &end, 10);
+			if (errno || *end || argv[i][0] < '0' || argv[i][0] > '9' ||
+			    a->index >= 0x80000000ul) {
 				fprintf(stderr, "flopmarket: --index must be a whole number below 2^31\n");
 				return EXIT_INPUT;
 			}
@@ -97,5 +93,278 @@ int cmd_wallet(int argc, char **argv, struct cfg *cfg)
 			return wallet_usage();
 		}
 	}
-	return wallet_derive(index);
+	return EXIT_OK;
+}
+
+/* A secret from the environment variable `env` or the first stdin line. */
+static int wallet_read_secret(char *buf, size_t cap, const char *env_name, struct err *e)
+{
+	const char *env = getenv(env_name);
+	size_t n;
+
+	if (env) {
+		if (strlen(env) >= cap)
+			return err_set(e, ERR_TOO_BIG, "%s is too long", env_name);
+		memcpy(buf, env, strlen(env) + 1);
+		return 0;
+	}
+	if (!fgets(buf, (int)cap, stdin))
+		return err_set(e, ERR_INVALID, "nothing to read: set %s or pipe it on stdin", env_name);
+	n = strlen(buf);
+	if (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	else if (n == cap - 1)
+		return err_set(e, ERR_TOO_BIG, "input is too long");
+	return 0;
+}
+
+static int wallet_key_from_mnemonic(uint8_t key[32], unsigned long index, struct err *e)
+{
+	char mnemonic[BIP39_INPUT_MAX + 2];
+	int rc = wallet_read_secret(mnemonic, sizeof mnemonic, "FLOPMARKET_MNEMONIC", e);
+
+	if (!rc) {
+		rc = bip32_eth_key_from_mnemonic(key, mnemonic, NULL, (uint32_t)index, e);
+		if (rc)
+			err_wrap(e, "mnemonic");
+	}
+	sodium_memzero(mnemonic, sizeof mnemonic);
+	return rc;
+}
+
+static int wallet_key_from_hex(uint8_t key[32], struct err *e)
+{
+	char text[200];
+	int rc = wallet_read_secret(text, sizeof text, "FLOPMARKET_PRIVATE_KEY", e);
+
+	if (!rc && (rc = hex_decode_exact(key, 32, text, NULL)))
+		rc = err_set(e, ERR_INVALID, "private key must be 32 bytes of hex (64 digits)");
+	if (!rc && !secp_seckey_valid(key))
+		rc = err_set(e, ERR_INVALID, "private key is out of range for secp256k1");
+	sodium_memzero(text, sizeof text);
+	return rc;
+}
+
+static unsigned wallet_scrypt_log2n(const struct cfg *cfg)
+{
+	uint64_t v;
+
+	if (!cfg_get(cfg, "keystore_scrypt_log2_n") ||
+	    cfg_get_u64(cfg, "keystore_scrypt_log2_n", &v, NULL) || v < 10 || v > 18)
+		return 0; /* keystore default: 2^18 */
+	return (unsigned)v;
+}
+
+/* Encrypts `key` into the named wallet and prints its address. */
+static int wallet_store_key(const struct wallet_args *a, const struct cfg *cfg, uint8_t key[32])
+{
+	char path[WALLET_PATH_MAX], pass[WALLET_PASS_MAX + 2], text[ADDRESS_STR_MAX];
+	struct eth_address addr;
+	struct err e = { 0 };
+	int rc;
+
+	rc = wallet_path(path, sizeof path, cfg, a->name, &e);
+	if (!rc)
+		rc = secp_address(&addr, key, &e);
+	if (!rc)
+		rc = wallet_passphrase(pass, sizeof pass, "New passphrase: ", true, &e);
+	if (!rc)
+		rc = wallet_save(path, key, pass, wallet_scrypt_log2n(cfg), &e);
+	sodium_memzero(pass, sizeof pass);
+	sodium_memzero(key, 32);
+	if (rc)
+		return wallet_fail(rc, &e);
+	address_to_checksum(text, &addr);
+	printf("wallet:  %s\naddress: %s\nfile:    %s\n", a->name, text, path);
+	return EXIT_OK;
+}
+
+static int wallet_new(const struct wallet_args *a, const struct cfg *cfg)
+{
+	uint8_t key[32];
+	struct err e = { 0 };
+	int rc = secp_seckey_generate(key, &e);
+
+	if (rc)
+		return wallet_fail(rc, &e);
+	return wallet_store_key(a, cfg, key);
+}
+
+static int wallet_import(const struct wallet_args *a, const struct cfg *cfg)
+{
+	uint8_t key[32];
+	struct err e = { 0 };
+	int rc;
+
+	if (a->mnemonic == a->private_key)
+		return wallet_usage();
+	rc = a->mnemonic ? wallet_key_from_mnemonic(key, a->index, &e) : wallet_key_from_hex(key, &e);
+	if (rc) {
+		sodium_memzero(key, sizeof key);
+		return wallet_fail(rc, &e);
+	}
+	return wallet_store_key(a, cfg, key);
+}
+
+static int wallet_show(const struct wallet_args *a, const struct cfg *cfg)
+{
+	char path[WALLET_PATH_MAX], text[ADDRESS_STR_MAX];
+	struct eth_address addr;
+	struct err e = { 0 };
+	int rc = wallet_path(path, sizeof path, cfg, a->name, &e);
+
+	if (!rc)
+		rc = wallet_address(&addr, path, &e);
+	if (rc)
+		return wallet_fail(rc, &e);
+	address_to_checksum(text, &addr);
+	printf("wallet:  %s\naddress: %s\nfile:    %s\n", a->name, text, path);
+	return EXIT_OK;
+}
+
+/* eth_call of a no-argument or one-address getter; result in *out. */
+static int wallet_token_call(struct rpc *rpc, struct buf *out, const struct eth_address *token,
+			     const char *sig, const struct eth_address *arg, struct err *e)
+{
+	struct buf cd;
+	struct abi_value v;
+	struct rpc_call_msg m = { 0 };
+	int rc;
+
+	buf_init(&cd, 1024);
+	if (arg)
+		v = abi_v_address(arg);
+	rc = abi_encode_call(&cd, sig, arg ? &v : NULL, arg ? 1 : 0, e);
+	m.has_to = true;
+	m.to = *token;
+	m.data = cd.data;
+	m.data_len = cd.len;
+	if (!rc)
+		rc = rpc_eth_call(rpc, out, &m, "latest", NULL, e);
+	buf_release(&cd);
+	return rc;
+}
+
+/* Prints one ERC-20 balance: amount, symbol, decimals. */
+static int wallet_token_balance(struct rpc *rpc, const struct eth_address *owner, const char *token_text)
+{
+	struct eth_address token;
+	struct buf out;
+	struct abi_value *dec = NULL, *bal = NULL, *sym = NULL;
+	struct err e = { 0 };
+	char amount[U256_DEC_MAX + 2], symbol[16] = "?";
+	uint64_t decimals;
+	int rc;
+
+	if ((rc = address_parse(&token, token_text, &e))) {
+		fprintf(stderr, "flopmarket: --token: %s\n", e.msg);
+		return EXIT_INPUT;
+	}
+	buf_init(&out, 4096);
+	rc = wallet_token_call(rpc, &out, &token, "decimals()", NULL, &e);
+	if (!rc)
+		rc = abi_decode(&dec, "(uint8)", out.data, out.len, &e);
+	buf_reset(&out);
+	if (!rc)
+		rc = wallet_token_call(rpc, &out, &token, "balanceOf(address)", owner, &e);
+	if (!rc)
+		rc = abi_decode(&bal, "(uint256)", out.data, out.len, &e);
+	buf_reset(&out);
+	if (!rc && !wallet_token_call(rpc, &out, &token, "symbol()", NULL, NULL) &&
+	    !abi_decode(&sym, "(string)", out.data, out.len, NULL)) {
+		size_t n = sym->items[0].len < sizeof symbol - 1 ? sym->items[0].len : sizeof symbol - 1;
+		memcpy(symbol, sym->items[0].data, n);
+		symbol[n] = '\0';
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)symbol[i] < 0x20 || (unsigned char)symbol[i] > 0x7e)
+				symbol[i] = '?';
+	}
+	if (!rc) {
+		u256_to_u64(&decimals, &dec->items[0].num);
+		u256_format_units(amount, &bal->items[0].num, (unsigned)decimals);
+		printf("%-8s %s (token %s, %u decimals)\n", symbol, amount, token_text,
+		       (unsigned)decimals);
+	} else {
+		fprintf(stderr, "flopmarket: token %s: %s (is it an ERC-20 on this chain?)\n",
+			token_text, e.msg);
+	}
+	abi_value_free(dec);
+	abi_value_free(bal);
+	abi_value_free(sym);
+	buf_release(&out);
+	return rc ? cli_exit_for(rc) : EXIT_OK;
+}
+
+static int wallet_balance(const struct wallet_args *a, const struct cfg *cfg)
+{
+	char path[WALLET_PATH_MAX], text[ADDRESS_STR_MAX], amount[U256_DEC_MAX + 2];
+	struct eth_address addr;
+	struct rpc rpc;
+	struct err e = { 0 };
+	u256 wei;
+	int rc = wallet_path(path, sizeof path, cfg, a->name, &e), status = EXIT_OK;
+
+	if (!rc)
+		rc = wallet_address(&addr, path, &e);
+	if (rc)
+		return wallet_fail(rc, &e);
+	if ((rc = rpc_init(&rpc, cfg_get(cfg, "rpc_url"), NULL, &e)))
+		return wallet_fail(rc, &e);
+	rc = rpc_get_balance(&rpc, &wei, &addr, "latest", &e);
+	if (rc) {
+		fprintf(stderr, "flopmarket: cannot reach the chain at %s: %s\n",
+			cfg_get(cfg, "rpc_url"), e.msg);
+		rpc_release(&rpc);
+		return cli_exit_for(rc);
+	}
+	address_to_checksum(text, &addr);
+	u256_format_units(amount, &wei, 18);
+	printf("address  %s\nnative   %s (gas coin, 18 decimals)\n", text, amount);
+	for (size_t i = 0; i < a->n_tokens; i++) {
+		int r = wallet_token_balance(&rpc, &addr, a->tokens[i]);
+		if (r)
+			status = r;
+	}
+	rpc_release(&rpc);
+	return status;
+}
+
+static int wallet_derive(const struct wallet_args *a)
+{
+	uint8_t key[32];
+	struct eth_address addr;
+	char text[ADDRESS_STR_MAX];
+	struct err e = { 0 };
+	int rc = wallet_key_from_mnemonic(key, a->index, &e);
+
+	if (!rc)
+		rc = secp_address(&addr, key, &e);
+	sodium_memzero(key, sizeof key);
+	if (rc)
+		return wallet_fail(rc, &e);
+	address_to_checksum(text, &addr);
+	printf("%s\n", text);
+	return EXIT_OK;
+}
+
+int cmd_wallet(int argc, char **argv, struct cfg *cfg)
+{
+	struct wallet_args a;
+	int rc;
+
+	if (argc < 2)
+		return wallet_usage();
+	if ((rc = wallet_parse_args(&a, argc, argv)))
+		return rc;
+	if (strcmp(argv[1], "new") == 0)
+		return wallet_new(&a, cfg);
+	if (strcmp(argv[1], "import") == 0)
+		return wallet_import(&a, cfg);
+	if (strcmp(argv[1], "show") == 0)
+		return wallet_show(&a, cfg);
+	if (strcmp(argv[1], "balance") == 0)
+		return wallet_balance(&a, cfg);
+	if (strcmp(argv[1], "derive") == 0)
+		return wallet_derive(&a);
+	return wallet_usage();
 }

@@ -17,12 +17,13 @@ const struct cfg_key cli_cfg_keys[] = {
 	{ "chain_id", NULL, "expected chain id; commands refuse a node on another chain" },
 	{ "data_dir", NULL, "where keystores and local state live (default ~/.flopmarket)" },
 	{ "log_level", "info", "debug, info, warn or error" },
+	{ "keystore_scrypt_log2_n", NULL, "scrypt cost of new wallet files, 10..18 (default 18)" },
 };
 const size_t cli_cfg_key_count = sizeof cli_cfg_keys / sizeof cli_cfg_keys[0];
 
 static const struct cli_command commands[] = {
 	{ "chain", cmd_chain, "chain information (chain id, block, balances)" },
-	{ "wallet", cmd_wallet, "keys: derive addresses from a mnemonic" },
+	{ "wallet", cmd_wallet, "keys: new, import, show, balance, derive" },
 	{ "version", cmd_version, "print the version" },
 };
 
