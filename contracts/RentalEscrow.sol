@@ -7,33 +7,38 @@
 // the contract streams payment to the provider per second, refunds the unused rest, and settles disputes
 // by fixed rules. Money moves only by these rules: no address, the owner included, can take escrowed funds.
 //
-// Storage: ONE slot per rental, `commitments[id] = keccak256(abi.encode(Terms, State))`. Callers pass the
-// full `Terms` (fixed at open) and current `State` in calldata; every event carries the new `State` (and
-// `Opened` the `Terms`), so an indexer or client rebuilds every rental from logs alone. A stale or forged
-// struct fails the hash check (`StaleState`). When a rental closes its slot is deleted (gas refund) and it
-// can never pay again (`RentalClosed`). See docs/escrow.md for the full ABI and the reasoning.
+// Storage: ONE slot per rental. Its key is `keccak256(abi.encode(Terms))` (the rental's fixed terms, id
+// included) and its value the rental's mutable state packed into one word (see `State` below for the bit
+// layout). Callers pass the `Terms` in calldata (from the `Opened` event); a forged or altered `Terms`
+// hashes to an empty slot (`UnknownRental`). Every event carries the new packed state word, so an indexer or
+// client rebuilds every rental from logs alone. When a rental closes its slot is deleted (gas refund) and
+// it can never pay again. See docs/escrow.md for the full ABI and the reasoning.
 //
 // Money rules (all amounts integers in the token's smallest unit; rates scaled by RATE_SCALE = 1e18):
 //   cost(secs)    = floor(rate * secs / 1e18), always on CUMULATIVE billed seconds, so extensions and
 //                   partial claims never drift: the payer is rounded in its favour once, not per step.
+//                   The provider side's cumulative gross is always cost(claimedSecs) for a second count.
 //   billed(now)   = usedSecs + max(0, min(now, paidUntil, stopAt) - segStart). When the deposit runs out
 //                   (now > paidUntil) billing pauses; within `graceSecs` the renter may `extend` and billing
 //                   restarts at the extension: the gap is never billed.
 //   fee(gross)    = floor(gross * feeBps / 10000) on the cumulative gross paid to the provider side, so
 //                   many small claims pay exactly the fee of one big claim. feeBps <= MAX_FEE_BPS (15 %),
-//                   fixed per rental at open.
+//                   fixed per rental at open. Each payout's fee stays in escrow with the rental; when the
+//                   rental closes its total fee is credited to `fees[token]` (one write per rental, not per
+//                   payout), which `withdrawFees(token)` (anyone may call it) sends to the treasury.
 //   dispute bound = provider claims lag by `disputeSecs` billed seconds: at any time the provider side
 //                   has received at most cost(max(0, billed - disputeSecs)). After the end the renter may
 //                   dispute for `disputeSecs` seconds; a ruling can only move the held part, so it can
 //                   always be honoured. Rules: monitor attestation -> provider is paid for seconds up only;
 //                   arbiter ruling before `arbiterWindow` ends; otherwise the default rule (billing stands).
 //   invariant     = per rental: provider net + fee + refunded + held == deposited, to the unit;
-//                   per token: balance of this contract == sum of held + sum of `owed` credits.
+//                   per token: balance of this contract == sum over open rentals of (held + fee so far)
+//                   + sum of `owed` + `fees[token]`.
 //   failed payout = a transfer that fails (blacklisted/paused token, reverting receiver) never blocks the
 //                   others: the amount is credited to `owed[token][to]`, pulled later with `withdrawOwed`.
 //
 // Owner powers (Ownable2Step), none of which can move escrowed funds:
-//   setTreasury(addr)   where future fees are sent (fee AMOUNTS are fixed per rental at open);
+//   setTreasury(addr)   where fees are sent by withdrawFees (fee AMOUNTS are fixed per rental at open);
 //   setFeeBps(bps)      fee for NEW rentals, capped at MAX_FEE_BPS;
 //   setMonitor(addr)    uptime-attestation key for NEW rentals (each rental keeps the key it opened with).
 //
@@ -76,8 +81,10 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
         uint64 nonce; // cancellable with cancelOffer(nonce)
     }
 
-    /// A rental's fixed terms, written at open, never changed.
+    /// A rental's fixed terms, written at open, never changed. keccak256(abi.encode(terms)) is the key of
+    /// the rental's storage slot; every per-rental call takes the Terms as its first argument.
     struct Terms {
+        uint64 id; // rental id (1, 2, ...), unique per deployment
         address renter; // who opened; may extend, stop, dispute; receives refunds
         address provider; // offer signer
         address payout; // receives the provider's share
@@ -91,21 +98,27 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
         uint32 graceSecs;
         uint32 disputeSecs;
         uint32 maxSecs;
+        uint40 epoch; // block time at open minus 1: packed times count seconds after it (0 = unset)
     }
 
-    /// A rental's mutable state. Phase: endedAt == 0 -> active (running, paused in grace, or under
-    /// reclaim notice); endedAt != 0 && disputedAt == 0 -> ended; disputedAt != 0 -> disputed;
-    /// commitment deleted -> closed.
+    /// A rental's mutable state, unpacked (views only: `stateOf`, `decodeState`). Storage and events hold the
+    /// packed word: bits [0,96) deposited, [96,128) claimedSecs, [128,160) usedSecs, [160,192) segStart,
+    /// [192,224) stopAt while active / disputedAt once ended, [224,256) endedAt; times are seconds after
+    /// `Terms.epoch` (0 = unset). Derived: claimed = cost(claimedSecs); paidUntil = segStart +
+    /// deposited*1e18/rate - usedSecs; refunded = endedAt == 0 ? 0 : deposited - cost(usedSecs).
+    /// Phase: endedAt == 0 -> active (running, paused in grace, or under reclaim notice);
+    /// endedAt != 0 && disputedAt == 0 -> ended; disputedAt != 0 -> disputed; slot empty -> closed/unknown.
     struct State {
         uint128 deposited; // all deposits credited (amount actually received)
-        uint128 claimed; // gross paid to the provider side so far (provider net + fee)
+        uint128 claimed; // gross paid to the provider side so far (provider net + fee) = cost(claimedSecs)
         uint128 refunded; // paid back to the renter so far
-        uint40 segStart; // start of the current billing segment
-        uint40 paidUntil; // end of the paid time of the current segment
-        uint32 usedSecs; // billed seconds of earlier segments; once ended: all billed seconds
+        uint40 segStart; // start of the current billing segment (unix seconds)
+        uint40 paidUntil; // end of the paid time of the current segment (meaningful while active)
+        uint32 usedSecs; // billed seconds of earlier segments; once ended: all billed (after a ruling: awarded)
         uint40 stopAt; // 0, or when a reclaim notice ends (billing stops there)
         uint40 endedAt; // 0 while active; when the rental ended on chain
         uint40 disputedAt; // 0, or when the renter disputed
+        uint32 claimedSecs; // billed seconds whose cost the provider side has received
     }
 
     /// How a rental's final amounts were decided (`Resolved.rule`).
@@ -120,6 +133,8 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
     uint256 public constant RATE_SCALE = 1e18;
     uint16 public constant MAX_FEE_BPS = 1500;
     uint256 public constant BPS = 10_000;
+    /// Largest total deposit of one rental (the packed state keeps 96 bits).
+    uint256 public constant MAX_DEPOSIT = type(uint96).max;
     /// Gas forwarded with native-coin payouts; enough for contract wallets, bounds griefing.
     uint256 public constant NATIVE_SEND_GAS = 50_000;
 
@@ -141,15 +156,17 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
 
     address public treasury;
 
-    /// id -> keccak256(abi.encode(Terms, State)); 0 = unknown or closed.
-    mapping(uint256 => bytes32) public commitments;
+    /// keccak256(abi.encode(Terms)) -> packed state word; 0 = unknown or closed.
+    mapping(bytes32 => uint256) public rentals;
     /// provider -> offer nonce -> cancelled.
     mapping(address => mapping(uint64 => bool)) public offerCancelled;
     /// token -> account -> amount whose transfer failed, to pull with withdrawOwed.
     mapping(address => mapping(address => uint256)) public owed;
+    /// token -> platform fees not yet sent to the treasury (withdrawFees).
+    mapping(address => uint256) public fees;
 
     // ----------------------------------------------------------------------------------------------
-    // Events (every state change; see docs/escrow.md for the indexer's view)
+    // Events (every state change; `state` is the new packed state word; see docs/escrow.md)
     // ----------------------------------------------------------------------------------------------
 
     event Opened(
@@ -159,26 +176,21 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
         bytes32 offerHash,
         bytes32 specHash,
         Terms terms,
-        State state
+        uint256 state
     );
-    event Extended(uint256 indexed id, uint256 amount, State state);
-    event Claimed(uint256 indexed id, uint256 providerAmount, uint256 feeAmount, State state);
-    event Reclaimed(uint256 indexed id, State state);
-    event Stopped(uint256 indexed id, uint256 providerAmount, uint256 feeAmount, uint256 refundAmount, State state);
-    event Settled(uint256 indexed id, uint256 providerAmount, uint256 feeAmount, uint256 refundAmount, State state);
-    event Disputed(uint256 indexed id, State state);
+    event Extended(uint256 indexed id, uint256 amount, uint256 state);
+    event Claimed(uint256 indexed id, uint256 providerAmount, uint256 feeAmount, uint256 state);
+    event Reclaimed(uint256 indexed id, uint256 state);
+    event Stopped(uint256 indexed id, uint256 providerAmount, uint256 feeAmount, uint256 refundAmount, uint256 state);
+    event Settled(uint256 indexed id, uint256 providerAmount, uint256 feeAmount, uint256 refundAmount, uint256 state);
+    event Disputed(uint256 indexed id, uint256 state);
     event Resolved(
-        uint256 indexed id,
-        uint8 rule,
-        uint32 finalSecs,
-        uint256 providerAmount,
-        uint256 feeAmount,
-        uint256 refundAmount,
-        State state
+        uint256 indexed id, uint8 rule, uint256 providerAmount, uint256 feeAmount, uint256 refundAmount, uint256 state
     );
     event Closed(uint256 indexed id);
     event Credited(address indexed token, address indexed account, uint256 amount);
     event Withdrawn(address indexed token, address indexed account, address to, uint256 amount);
+    event FeesWithdrawn(address indexed token, address to, uint256 amount);
     event OfferCancelled(address indexed provider, uint64 nonce);
     event TreasurySet(address treasury);
     event FeeSet(uint16 feeBps);
@@ -198,9 +210,8 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
     error NoPermitForNative();
     error DepositBelowMinimum(uint256 paidSecs, uint256 minSecs);
     error DepositAboveMaximum(uint256 paidSecs, uint256 maxSecs);
+    error DepositTooLarge(uint256 deposited);
     error UnknownRental(uint256 id);
-    error RentalClosed(uint256 id);
-    error StaleState(uint256 id);
     error NotRenter();
     error NotProvider();
     error NotArbiter();
@@ -221,6 +232,7 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
     error FeeAboveCap(uint16 feeBps);
     error NothingOwed();
     error TransferFailed();
+    error TimeOverflow();
 
     // ----------------------------------------------------------------------------------------------
     // Setup and owner
@@ -242,7 +254,7 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
         emit FeeSet(feeBps_);
     }
 
-    /// Owner: where fees go from now on. Cannot be zero.
+    /// Owner: where fees go from now on (also the fees already credited, at the next withdrawFees).
     function setTreasury(address treasury_) external onlyOwner {
         if (treasury_ == address(0)) revert ZeroAddress();
         treasury = treasury_;
@@ -320,9 +332,11 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
         uint256 paidSecs = received * RATE_SCALE / offer.rate;
         if (paidSecs < offer.minSecs) revert DepositBelowMinimum(paidSecs, offer.minSecs);
         if (paidSecs > offer.maxSecs) revert DepositAboveMaximum(paidSecs, offer.maxSecs);
+        if (received > MAX_DEPOSIT) revert DepositTooLarge(received);
         id = nextId;
         nextId = uint64(id + 1);
         Terms memory t = Terms({
+            id: uint64(id),
             renter: msg.sender,
             provider: offer.provider,
             payout: offer.payout,
@@ -335,22 +349,13 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
             noticeSecs: offer.noticeSecs,
             graceSecs: offer.graceSecs,
             disputeSecs: offer.disputeSecs,
-            maxSecs: offer.maxSecs
+            maxSecs: offer.maxSecs,
+            epoch: uint40(block.timestamp - 1)
         });
-        // received < (maxSecs + 1) * rate / 1e18 < 2^128 because paidSecs <= maxSecs < 2^32.
-        State memory s = State({
-            deposited: uint128(received),
-            claimed: 0,
-            refunded: 0,
-            segStart: uint40(block.timestamp),
-            paidUntil: uint40(block.timestamp + paidSecs),
-            usedSecs: 0,
-            stopAt: 0,
-            endedAt: 0,
-            disputedAt: 0
-        });
-        commitments[id] = keccak256(abi.encode(t, s));
-        emit Opened(id, msg.sender, offer.provider, offerHash, offer.specHash, t, s);
+        // deposited = received, segStart = 1 (now, relative to epoch), everything else 0.
+        uint256 w = received | (uint256(1) << SEG_AT);
+        rentals[keccak256(abi.encode(t))] = w;
+        emit Opened(id, msg.sender, offer.provider, offerHash, offer.specHash, t, w);
     }
 
     // ----------------------------------------------------------------------------------------------
@@ -359,103 +364,98 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
 
     /// Renter: add `amount` to the deposit (native: msg.value == amount). Allowed while running, and after
     /// a runout until paidUntil + graceSecs; after a runout billing restarts now (the gap is not billed).
-    function extend(uint256 id, Terms calldata t, State calldata sIn, uint256 amount)
-        external
-        payable
-        nonReentrant
-    {
-        _verify(id, t, sIn);
+    function extend(Terms calldata t, uint256 amount) external payable nonReentrant {
+        (bytes32 key, Rental memory r) = _load(t);
         if (msg.sender != t.renter) revert NotRenter();
-        if (sIn.endedAt != 0) revert RentalEnded();
-        if (sIn.stopAt != 0 && block.timestamp >= sIn.stopAt) revert RentalOver();
-        if (block.timestamp > uint256(sIn.paidUntil) + t.graceSecs) revert RentalOver();
+        if (r.endedAt != 0) revert RentalEnded();
+        uint256 nowRel = _nowRel(t);
+        if (r.mark != 0 && nowRel >= r.mark) revert RentalOver();
+        uint256 paidUntil = _paidUntil(t, r);
+        if (nowRel > paidUntil + t.graceSecs) revert RentalOver();
         uint256 received = _pull(t.token, amount);
-        State memory s = sIn;
-        if (block.timestamp > s.paidUntil) {
+        if (nowRel > paidUntil) {
             // Paused in grace: close the billed segment at paidUntil, restart billing now.
-            s.usedSecs += uint32(s.paidUntil - s.segStart);
-            s.segStart = uint40(block.timestamp);
+            r.usedSecs += paidUntil - r.segStart;
+            r.segStart = nowRel;
         }
-        uint256 deposited = uint256(s.deposited) + received;
+        uint256 deposited = r.deposited + received;
         uint256 paidSecs = deposited * RATE_SCALE / t.rate;
         if (paidSecs > t.maxSecs) revert DepositAboveMaximum(paidSecs, t.maxSecs);
-        s.deposited = uint128(deposited);
-        s.paidUntil = uint40(s.segStart + (paidSecs - s.usedSecs));
-        commitments[id] = _hash(s);
-        emit Extended(id, received, s);
+        if (deposited > MAX_DEPOSIT) revert DepositTooLarge(deposited);
+        r.deposited = deposited;
+        uint256 w = _pack(r);
+        rentals[key] = w;
+        emit Extended(t.id, received, w);
     }
 
     /// Provider or payout address: pay out what has accrued and is past the dispute lag
     /// (cost(billed - disputeSecs) minus what was paid). After an undisputed end's dispute window it pays
     /// the rest and closes the rental (same as `settle`).
-    function claim(uint256 id, Terms calldata t, State calldata sIn) external nonReentrant {
-        _verify(id, t, sIn);
+    function claim(Terms calldata t) external nonReentrant {
+        (bytes32 key, Rental memory r) = _load(t);
         if (msg.sender != t.provider && msg.sender != t.payout) revert NotProvider();
-        if (sIn.disputedAt != 0) revert RentalDisputed();
-        State memory s = sIn;
-        if (s.endedAt != 0) {
-            if (block.timestamp <= uint256(s.endedAt) + t.disputeSecs) revert NothingToClaim();
-            _release(id, t, s);
+        uint256 nowRel = _nowRel(t);
+        if (r.endedAt != 0) {
+            if (r.mark != 0) revert RentalDisputed();
+            if (nowRel <= r.endedAt + t.disputeSecs) revert NothingToClaim();
+            _release(key, t, r);
             return;
         }
-        uint256 target = _cost(t.rate, _lagged(_billed(s, block.timestamp), t.disputeSecs));
-        if (target <= s.claimed) revert NothingToClaim();
-        (uint256 net, uint256 fee,) = _account(t, s, target, s.refunded);
-        commitments[id] = _hash(s);
-        emit Claimed(id, net, fee, s);
-        _payAll(t, net, fee, 0);
+        uint256 secs = _lagged(_billed(t, r, nowRel), t.disputeSecs);
+        if (_cost(t.rate, secs) <= _cost(t.rate, r.claimedSecs)) revert NothingToClaim();
+        (uint256 net, uint256 fee) = _account(t, r, secs);
+        uint256 w = _pack(r);
+        rentals[key] = w;
+        emit Claimed(t.id, net, fee, w);
+        _send(t.token, t.payout, net);
     }
 
     /// Provider of an interruptible rental: start the notice. Billing and access continue until
     /// now + noticeSecs, then the rental can be settled and the renter is refunded the rest.
-    function reclaim(uint256 id, Terms calldata t, State calldata sIn) external nonReentrant {
-        _verify(id, t, sIn);
+    function reclaim(Terms calldata t) external nonReentrant {
+        (bytes32 key, Rental memory r) = _load(t);
         if (msg.sender != t.provider) revert NotProvider();
         if (!t.interruptible) revert NotInterruptible();
-        if (sIn.endedAt != 0) revert RentalEnded();
-        if (sIn.stopAt != 0) revert AlreadyReclaimed();
-        State memory s = sIn;
-        s.stopAt = uint40(block.timestamp + t.noticeSecs);
-        commitments[id] = _hash(s);
-        emit Reclaimed(id, s);
+        if (r.endedAt != 0) revert RentalEnded();
+        if (r.mark != 0) revert AlreadyReclaimed();
+        r.mark = _nowRel(t) + t.noticeSecs;
+        uint256 w = _pack(r);
+        rentals[key] = w;
+        emit Reclaimed(t.id, w);
     }
 
     /// Renter: end the rental now. Billing stops at min(now, paidUntil, stopAt); the renter is refunded
     /// the rest, the provider paid what is past the dispute lag, all in this transaction.
-    function stop(uint256 id, Terms calldata t, State calldata sIn) external nonReentrant {
-        _verify(id, t, sIn);
+    function stop(Terms calldata t) external nonReentrant {
+        (bytes32 key, Rental memory r) = _load(t);
         if (msg.sender != t.renter) revert NotRenter();
-        if (sIn.endedAt != 0) revert RentalEnded();
-        State memory s = sIn;
-        (uint256 net, uint256 fee, uint256 refund) = _end(t, s);
-        bool closed = _store(id, t, s);
-        emit Stopped(id, net, fee, refund, s);
-        if (closed) emit Closed(id);
-        _payAll(t, net, fee, refund);
+        if (r.endedAt != 0) revert RentalEnded();
+        (uint256 net, uint256 fee, uint256 refund, uint256 w, bool closed) = _end(key, t, r, _nowRel(t));
+        emit Stopped(t.id, net, fee, refund, w);
+        if (closed) emit Closed(t.id);
+        _payAll(t, net, refund, closed ? _feeOf(t, r.claimedSecs) : 0);
     }
 
     /// Anyone: move whatever is due when nobody else will.
     ///  - active and over (now > paidUntil + graceSecs, or a reclaim notice has ended): end it like `stop`;
     ///  - ended, undisputed, dispute window over: pay the provider's held share, close;
     ///  - disputed and the arbiter window over: apply the default rule (billing stands), close.
-    function settle(uint256 id, Terms calldata t, State calldata sIn) external nonReentrant {
-        _verify(id, t, sIn);
-        State memory s = sIn;
-        if (s.endedAt == 0) {
-            bool over = (s.stopAt != 0 && block.timestamp >= s.stopAt)
-                || block.timestamp > uint256(s.paidUntil) + t.graceSecs;
+    function settle(Terms calldata t) external nonReentrant {
+        (bytes32 key, Rental memory r) = _load(t);
+        uint256 nowRel = _nowRel(t);
+        if (r.endedAt == 0) {
+            bool over = (r.mark != 0 && nowRel >= r.mark) || nowRel > _paidUntil(t, r) + t.graceSecs;
             if (!over) revert NotOver();
-            (uint256 net, uint256 fee, uint256 refund) = _end(t, s);
-            bool closed = _store(id, t, s);
-            emit Settled(id, net, fee, refund, s);
-            if (closed) emit Closed(id);
-            _payAll(t, net, fee, refund);
-        } else if (s.disputedAt == 0) {
-            if (block.timestamp <= uint256(s.endedAt) + t.disputeSecs) revert DisputeWindowOpen();
-            _release(id, t, s);
+            (uint256 net, uint256 fee, uint256 refund, uint256 w, bool closed) = _end(key, t, r, nowRel);
+            emit Settled(t.id, net, fee, refund, w);
+            if (closed) emit Closed(t.id);
+            _payAll(t, net, refund, closed ? _feeOf(t, r.claimedSecs) : 0);
+        } else if (r.mark == 0) {
+            if (nowRel <= r.endedAt + t.disputeSecs) revert DisputeWindowOpen();
+            _release(key, t, r);
         } else {
-            if (block.timestamp <= uint256(s.disputedAt) + arbiterWindow) revert ArbiterWindowOpen();
-            _resolve(id, t, s, s.usedSecs, RULE_DEFAULT);
+            if (nowRel <= r.mark + arbiterWindow) revert ArbiterWindowOpen();
+            _resolve(key, t, r, r.usedSecs, RULE_DEFAULT);
         }
     }
 
@@ -465,53 +465,50 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
 
     /// Renter: dispute an ended rental within disputeSecs of its end. Freezes the held share until an
     /// attestation, the arbiter, or (after arbiterWindow) the default rule decides it.
-    function dispute(uint256 id, Terms calldata t, State calldata sIn) external nonReentrant {
-        _verify(id, t, sIn);
+    function dispute(Terms calldata t) external nonReentrant {
+        (bytes32 key, Rental memory r) = _load(t);
         if (msg.sender != t.renter) revert NotRenter();
-        if (sIn.endedAt == 0) revert NotOver();
-        if (sIn.disputedAt != 0) revert RentalDisputed();
-        if (block.timestamp > uint256(sIn.endedAt) + t.disputeSecs) revert DisputeWindowClosed();
-        State memory s = sIn;
-        s.disputedAt = uint40(block.timestamp);
-        commitments[id] = _hash(s);
-        emit Disputed(id, s);
+        if (r.endedAt == 0) revert NotOver();
+        if (r.mark != 0) revert RentalDisputed();
+        uint256 nowRel = _nowRel(t);
+        if (nowRel > r.endedAt + t.disputeSecs) revert DisputeWindowClosed();
+        r.mark = nowRel;
+        uint256 w = _pack(r);
+        rentals[key] = w;
+        emit Disputed(t.id, w);
     }
 
     /// Anyone: resolve a dispute with an EIP-712 `Uptime` attestation signed by the rental's monitor key.
     /// Fixed rule: the provider is paid for min(secondsUp, billed) seconds (never less than the part
     /// already past the dispute lag).
     function resolveWithAttestation(
-        uint256 id,
         Terms calldata t,
-        State calldata sIn,
         uint32 secondsUp,
         uint32 secondsObserved,
         bytes calldata signature
     ) external nonReentrant {
-        _verify(id, t, sIn);
-        if (sIn.disputedAt == 0) revert NotDisputed();
+        (bytes32 key, Rental memory r) = _load(t);
+        if (r.endedAt == 0 || r.mark == 0) revert NotDisputed();
         if (secondsUp > secondsObserved) revert BadAttestation(secondsUp, secondsObserved);
-        bytes32 digest = uptimeDigest(id, secondsUp, secondsObserved);
+        bytes32 digest = uptimeDigest(t.id, secondsUp, secondsObserved);
         if (t.monitor == address(0) || !SignatureChecker.isValidSignatureNowCalldata(t.monitor, digest, signature)) {
             revert BadAttestationSignature();
         }
-        State memory s = sIn;
-        _resolve(id, t, s, secondsUp < s.usedSecs ? secondsUp : s.usedSecs, RULE_ATTESTATION);
+        _resolve(key, t, r, secondsUp < r.usedSecs ? secondsUp : r.usedSecs, RULE_ATTESTATION);
     }
 
     /// Arbiter: rule a dispute before disputedAt + arbiterWindow: the provider is paid for
     /// min(providerSecs, billed) seconds (never less than the part already past the dispute lag).
-    function rule(uint256 id, Terms calldata t, State calldata sIn, uint32 providerSecs) external nonReentrant {
-        _verify(id, t, sIn);
+    function rule(Terms calldata t, uint32 providerSecs) external nonReentrant {
+        (bytes32 key, Rental memory r) = _load(t);
         if (msg.sender != t.arbiter) revert NotArbiter();
-        if (sIn.disputedAt == 0) revert NotDisputed();
-        if (block.timestamp > uint256(sIn.disputedAt) + arbiterWindow) revert ArbiterWindowClosed();
-        State memory s = sIn;
-        _resolve(id, t, s, providerSecs < s.usedSecs ? providerSecs : s.usedSecs, RULE_ARBITER);
+        if (r.endedAt == 0 || r.mark == 0) revert NotDisputed();
+        if (_nowRel(t) > r.mark + arbiterWindow) revert ArbiterWindowClosed();
+        _resolve(key, t, r, providerSecs < r.usedSecs ? providerSecs : r.usedSecs, RULE_ARBITER);
     }
 
     // ----------------------------------------------------------------------------------------------
-    // Credits from failed payouts
+    // Credits: failed payouts and platform fees
     // ----------------------------------------------------------------------------------------------
 
     /// Pull everything credited to msg.sender in `token` (address(0) = native) to `to`. Reverts if the
@@ -522,12 +519,18 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
         if (to == address(0)) revert ZeroAddress();
         owed[token][msg.sender] = 0;
         emit Withdrawn(token, msg.sender, to, amount);
-        if (token == address(0)) {
-            (bool ok,) = to.call{value: amount}("");
-            if (!ok) revert TransferFailed();
-        } else {
-            IERC20(token).safeTransfer(to, amount);
-        }
+        _sendOrRevert(token, to, amount);
+    }
+
+    /// Anyone: send the fees credited in `token` to the treasury. Reverts if the transfer fails, so the
+    /// credit stays.
+    function withdrawFees(address token) external nonReentrant {
+        uint256 amount = fees[token];
+        if (amount == 0) revert NothingOwed();
+        fees[token] = 0;
+        address to = treasury;
+        emit FeesWithdrawn(token, to, amount);
+        _sendOrRevert(token, to, amount);
     }
 
     // ----------------------------------------------------------------------------------------------
@@ -549,82 +552,118 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
         return _domainSeparatorV4();
     }
 
-    /// The commitment stored for (terms, state).
-    function commitmentOf(Terms calldata t, State calldata s) external pure returns (bytes32) {
-        return keccak256(abi.encode(t, s));
+    /// The storage key of the rental with these terms: keccak256(abi.encode(t)).
+    function rentalKey(Terms calldata t) external pure returns (bytes32) {
+        return keccak256(abi.encode(t));
     }
 
-    /// Live figures of an active rental at `atTime`: billed seconds, their cost, what the provider side
-    /// could claim now (gross, before fee), and what is held for disputes. Does not verify the commitment.
-    function quote(Terms calldata t, State calldata s, uint256 atTime)
+    /// The current state of the live rental with these terms (reverts UnknownRental if none).
+    function stateOf(Terms calldata t) external view returns (State memory) {
+        (, Rental memory r) = _load(t);
+        return _decode(t, r);
+    }
+
+    /// Unpacks a state word (from storage or from an event) of the rental with these terms.
+    function decodeState(Terms calldata t, uint256 word) external pure returns (State memory) {
+        return _decode(t, _unpack(word));
+    }
+
+    /// Live figures of the live rental with these terms at unix time `atTime`: billed seconds, their cost,
+    /// what the provider side could claim at that time (gross, before fee), and what is held.
+    function quote(Terms calldata t, uint256 atTime)
         external
-        pure
+        view
         returns (uint256 billedSecs, uint256 cost, uint256 claimableGross, uint256 held)
     {
-        billedSecs = s.endedAt == 0 ? _billed(s, atTime) : s.usedSecs;
+        (, Rental memory r) = _load(t);
+        uint256 rel = atTime > t.epoch ? atTime - t.epoch : 0;
+        billedSecs = r.endedAt == 0 ? _billed(t, r, rel) : r.usedSecs;
         cost = _cost(t.rate, billedSecs);
+        uint256 claimed = _cost(t.rate, r.claimedSecs);
         uint256 lagged = _cost(t.rate, _lagged(billedSecs, t.disputeSecs));
-        claimableGross = lagged > s.claimed ? lagged - s.claimed : 0;
-        held = s.deposited - s.claimed - s.refunded;
+        claimableGross = lagged > claimed ? lagged - claimed : 0;
+        held = r.deposited - claimed - (r.endedAt == 0 ? 0 : r.deposited - _cost(t.rate, r.usedSecs));
     }
 
     // ----------------------------------------------------------------------------------------------
     // Internals
     // ----------------------------------------------------------------------------------------------
 
-    /// Byte offset of `Terms` in the calldata of every per-rental function: f(uint256 id, Terms, State, ...).
-    /// Both structs are static, so their ABI encoding is the calldata itself: 13 + 9 words from here.
-    uint256 private constant TERMS_AT = 0x24;
-    uint256 private constant TERMS_SIZE = 13 * 32;
-    uint256 private constant STATE_SIZE = 9 * 32;
+    /// The packed state word, unpacked into 256-bit fields (times relative to Terms.epoch).
+    struct Rental {
+        uint256 deposited;
+        uint256 claimedSecs;
+        uint256 usedSecs;
+        uint256 segStart;
+        uint256 mark; // stopAt while active, disputedAt once ended
+        uint256 endedAt;
+    }
 
-    /// keccak256(abi.encode(t, s)) for the calldata `t` and the updated memory `s`, without re-encoding:
-    /// copies the Terms words from calldata and the State words from memory (memory structs keep one
-    /// cleaned 32-byte word per field, the ABI layout of a static struct).
-    function _hash(State memory s) private pure returns (bytes32 h) {
+    uint256 private constant CLAIMED_AT = 96;
+    uint256 private constant USED_AT = 128;
+    uint256 private constant SEG_AT = 160;
+    uint256 private constant MARK_AT = 192;
+    uint256 private constant ENDED_AT = 224;
+    uint256 private constant M32 = 0xffffffff;
+    uint256 private constant M96 = (uint256(1) << 96) - 1;
+    /// Terms is the first argument of every per-rental function: 15 static words at calldata offset 4.
+    uint256 private constant TERMS_AT = 0x04;
+    uint256 private constant TERMS_SIZE = 15 * 32;
+
+    /// Hashes the raw calldata words of `t` (a non-canonical encoding cannot match a key of clean values)
+    /// and loads the rental; reverts UnknownRental if the slot is empty (never opened, closed, or altered Terms).
+    function _load(Terms calldata t) private view returns (bytes32 key, Rental memory r) {
+        uint256 o;
         assembly ("memory-safe") {
+            o := t
             let p := mload(0x40)
             calldatacopy(p, TERMS_AT, TERMS_SIZE)
-            mcopy(add(p, TERMS_SIZE), s, STATE_SIZE)
-            h := keccak256(p, add(TERMS_SIZE, STATE_SIZE))
+            key := keccak256(p, TERMS_SIZE)
+        }
+        // The decoder must agree on where t lives (the 1st argument).
+        assert(o == TERMS_AT);
+        uint256 w = rentals[key];
+        if (w == 0) revert UnknownRental(t.id);
+        r = _unpack(w);
+    }
+
+    function _unpack(uint256 w) private pure returns (Rental memory r) {
+        r.deposited = w & M96;
+        r.claimedSecs = (w >> CLAIMED_AT) & M32;
+        r.usedSecs = (w >> USED_AT) & M32;
+        r.segStart = (w >> SEG_AT) & M32;
+        r.mark = (w >> MARK_AT) & M32;
+        r.endedAt = w >> ENDED_AT;
+    }
+
+    /// Packs `r`. deposited <= MAX_DEPOSIT and claimedSecs <= usedSecs <= maxSecs are checked where they
+    /// grow; times are checked here (TimeOverflow after 2^32 - 1 seconds, ~136 years).
+    function _pack(Rental memory r) private pure returns (uint256) {
+        if ((r.segStart | r.mark | r.endedAt) > M32) revert TimeOverflow();
+        return r.deposited | (r.claimedSecs << CLAIMED_AT) | (r.usedSecs << USED_AT) | (r.segStart << SEG_AT)
+            | (r.mark << MARK_AT) | (r.endedAt << ENDED_AT);
+    }
+
+    function _decode(Terms calldata t, Rental memory r) private pure returns (State memory s) {
+        uint256 e = t.epoch;
+        s.deposited = uint128(r.deposited);
+        s.claimedSecs = uint32(r.claimedSecs);
+        s.claimed = uint128(_cost(t.rate, r.claimedSecs));
+        s.usedSecs = uint32(r.usedSecs);
+        s.segStart = uint40(e + r.segStart);
+        s.paidUntil = uint40(e + _paidUntil(t, r));
+        if (r.endedAt == 0) {
+            if (r.mark != 0) s.stopAt = uint40(e + r.mark);
+        } else {
+            s.endedAt = uint40(e + r.endedAt);
+            if (r.mark != 0) s.disputedAt = uint40(e + r.mark);
+            s.refunded = uint128(r.deposited - _cost(t.rate, r.usedSecs));
         }
     }
 
-    /// Reverts unless (t, s) is the current committed state of rental `id`. Hashes the raw calldata words
-    /// of (t, s): a non-canonical encoding (dirty high bits) cannot match a commitment of clean values.
-    function _verify(uint256 id, Terms calldata t, State calldata s) private view {
-        bytes32 c = commitments[id];
-        bytes32 h;
-        assembly ("memory-safe") {
-            let p := mload(0x40)
-            calldatacopy(p, TERMS_AT, add(TERMS_SIZE, STATE_SIZE))
-            h := keccak256(p, add(TERMS_SIZE, STATE_SIZE))
-        }
-        // The decoder must agree on where t and s live (they are the 2nd and 3rd arguments).
-        assert(_offset(t) == TERMS_AT && _offsetS(s) == TERMS_AT + TERMS_SIZE);
-        if (c == h) return;
-        if (c != 0) revert StaleState(id);
-        if (id != 0 && id < nextId) revert RentalClosed(id);
-        revert UnknownRental(id);
-    }
-
-    function _offset(Terms calldata t) private pure returns (uint256 o) {
-        assembly {
-            o := t
-        }
-    }
-
-    function _offsetS(State calldata s) private pure returns (uint256 o) {
-        assembly {
-            o := s
-        }
-    }
-
-    /// Stores the new commitment, or deletes it when nothing is held any more (rental closed).
-    function _store(uint256 id, Terms calldata t, State memory s) private returns (bool closed) {
-        closed = uint256(s.claimed) + s.refunded == s.deposited;
-        if (closed) delete commitments[id];
-        else commitments[id] = _hash(s);
+    /// Seconds since Terms.epoch now.
+    function _nowRel(Terms calldata t) private view returns (uint256) {
+        return block.timestamp - t.epoch;
     }
 
     function _cost(uint256 rate, uint256 secs) private pure returns (uint256) {
@@ -635,68 +674,87 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
         return billedSecs > lagSecs ? billedSecs - lagSecs : 0;
     }
 
-    /// Seconds billed by time `atTime` (active rentals).
-    function _billed(State memory s, uint256 atTime) private pure returns (uint256) {
-        uint256 end = s.paidUntil;
-        if (s.stopAt != 0 && s.stopAt < end) end = s.stopAt;
-        if (atTime < end) end = atTime;
-        return end > s.segStart ? s.usedSecs + (end - s.segStart) : s.usedSecs;
+    /// End of the paid time of the current segment (relative). deposited buys paidSecs in total; earlier
+    /// segments used usedSecs of them, so paidSecs >= usedSecs always.
+    function _paidUntil(Terms calldata t, Rental memory r) private pure returns (uint256) {
+        return r.segStart + r.deposited * RATE_SCALE / t.rate - r.usedSecs;
     }
 
-    /// Ends an active rental now: fixes the billed seconds, refunds the renter, pays the provider side
-    /// up to the dispute lag (everything if disputeSecs == 0). Updates `s`; the caller stores and pays.
-    function _end(Terms calldata t, State memory s) private view returns (uint256 net, uint256 fee, uint256 refund) {
-        uint256 billed = _billed(s, block.timestamp);
-        s.usedSecs = uint32(billed);
-        s.endedAt = uint40(block.timestamp);
-        uint256 cost = _cost(t.rate, billed);
-        uint256 target = _cost(t.rate, _lagged(billed, t.disputeSecs));
-        if (target < s.claimed) target = s.claimed; // cannot happen (claims are lagged too); defensive
-        (net, fee, refund) = _account(t, s, target, s.deposited - cost);
+    /// Seconds billed by relative time `at` (active rentals).
+    function _billed(Terms calldata t, Rental memory r, uint256 at) private pure returns (uint256) {
+        uint256 end = _paidUntil(t, r);
+        if (r.mark != 0 && r.mark < end) end = r.mark;
+        if (at < end) end = at;
+        return end > r.segStart ? r.usedSecs + (end - r.segStart) : r.usedSecs;
+    }
+
+    /// Moves the provider side's cumulative paid seconds to `secs` (never backwards) and returns the deltas:
+    /// provider net and fee (on cumulative gross, so rounding never depends on how claims are split).
+    function _account(Terms calldata t, Rental memory r, uint256 secs) private pure returns (uint256 net, uint256 fee) {
+        if (secs < r.claimedSecs) secs = r.claimedSecs; // cannot happen (claims are lagged too); defensive
+        uint256 oldGross = _cost(t.rate, r.claimedSecs);
+        uint256 newGross = _cost(t.rate, secs);
+        fee = newGross * t.feeBps / BPS - oldGross * t.feeBps / BPS;
+        net = newGross - oldGross - fee;
+        r.claimedSecs = secs;
+    }
+
+    /// Ends an active rental at relative time `nowRel`: fixes the billed seconds, refunds the renter, pays
+    /// the provider side up to the dispute lag (everything if disputeSecs == 0). Stores the new word, or
+    /// deletes the slot when nothing is held any more; the caller emits and pays.
+    function _end(bytes32 key, Terms calldata t, Rental memory r, uint256 nowRel)
+        private
+        returns (uint256 net, uint256 fee, uint256 refund, uint256 w, bool closed)
+    {
+        uint256 billed = _billed(t, r, nowRel);
+        r.usedSecs = billed;
+        r.endedAt = nowRel;
+        r.mark = 0; // the stopAt field holds disputedAt from now on
+        (net, fee) = _account(t, r, _lagged(billed, t.disputeSecs));
+        uint256 billedCost = _cost(t.rate, billed);
+        refund = r.deposited - billedCost;
+        w = _pack(r);
+        closed = _cost(t.rate, r.claimedSecs) == billedCost;
+        if (closed) delete rentals[key];
+        else rentals[key] = w;
     }
 
     /// Ended and undisputed past the window: pay the held share to the provider side and close.
-    function _release(uint256 id, Terms calldata t, State memory s) private {
-        (uint256 net, uint256 fee, uint256 refund) = _account(t, s, _cost(t.rate, s.usedSecs), s.refunded);
-        delete commitments[id];
-        emit Settled(id, net, fee, refund, s);
-        emit Closed(id);
-        _payAll(t, net, fee, refund);
+    function _release(bytes32 key, Terms calldata t, Rental memory r) private {
+        (uint256 net, uint256 fee) = _account(t, r, r.usedSecs);
+        delete rentals[key];
+        emit Settled(t.id, net, fee, 0, _pack(r));
+        emit Closed(t.id);
+        _payAll(t, net, 0, _feeOf(t, r.claimedSecs));
     }
 
     /// Final amounts of a disputed rental: the provider side gets cost(max(awardedSecs, lagged part)),
-    /// the renter the rest. Closes the rental.
-    function _resolve(uint256 id, Terms calldata t, State memory s, uint256 awardedSecs, uint8 how) private {
-        uint256 floorSecs = _lagged(s.usedSecs, t.disputeSecs);
+    /// the renter the rest. usedSecs becomes the final paid seconds. Closes the rental.
+    function _resolve(bytes32 key, Terms calldata t, Rental memory r, uint256 awardedSecs, uint8 how) private {
+        uint256 floorSecs = _lagged(r.usedSecs, t.disputeSecs);
         uint256 finalSecs = awardedSecs > floorSecs ? awardedSecs : floorSecs;
-        uint256 target = _cost(t.rate, finalSecs);
-        if (target < s.claimed) target = s.claimed; // cannot happen; defensive
-        (uint256 net, uint256 fee, uint256 refund) = _account(t, s, target, s.deposited - target);
-        delete commitments[id];
-        emit Resolved(id, how, uint32(finalSecs), net, fee, refund, s);
-        emit Closed(id);
-        _payAll(t, net, fee, refund);
+        (uint256 net, uint256 fee) = _account(t, r, finalSecs);
+        // The renter already got deposited - cost(usedSecs) at the end; now the rest above the final cost.
+        uint256 refund = _cost(t.rate, r.usedSecs) - _cost(t.rate, r.claimedSecs);
+        r.usedSecs = r.claimedSecs;
+        delete rentals[key];
+        emit Resolved(t.id, how, net, fee, refund, _pack(r));
+        emit Closed(t.id);
+        _payAll(t, net, refund, _feeOf(t, r.claimedSecs));
     }
 
-    /// Moves the cumulative totals to (providerGross, refundTotal) and returns the deltas to pay:
-    /// provider net, fee (on cumulative gross, so rounding never depends on how claims are split), refund.
-    function _account(Terms calldata t, State memory s, uint256 providerGross, uint256 refundTotal)
-        private
-        pure
-        returns (uint256 net, uint256 fee, uint256 refund)
-    {
-        uint256 gross = providerGross - s.claimed;
-        fee = providerGross * t.feeBps / BPS - uint256(s.claimed) * t.feeBps / BPS;
-        net = gross - fee;
-        refund = refundTotal - s.refunded;
-        s.claimed = uint128(providerGross);
-        s.refunded = uint128(refundTotal);
+    /// Credits `feeCredit` to the treasury (a closing rental's total fee), then pays the provider's net and
+    /// the renter's refund (each may fall back to a credit).
+    function _payAll(Terms calldata t, uint256 net, uint256 refund, uint256 feeCredit) private {
+        address token = t.token;
+        if (feeCredit != 0) fees[token] += feeCredit;
+        _send(token, t.payout, net);
+        _send(token, t.renter, refund);
     }
 
-    function _payAll(Terms calldata t, uint256 net, uint256 fee, uint256 refund) private {
-        _send(t.token, t.payout, net);
-        if (fee != 0) _send(t.token, treasury, fee);
-        _send(t.token, t.renter, refund);
+    /// Total fee of a provider side paid for `claimedSecs` seconds: fee(cost(claimedSecs)).
+    function _feeOf(Terms calldata t, uint256 claimedSecs) private pure returns (uint256) {
+        return _cost(t.rate, claimedSecs) * t.feeBps / BPS;
     }
 
     /// Tries to pay; on failure credits `owed[token][to]` so the other parties are never blocked.
@@ -713,6 +771,16 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
         if (!ok) {
             owed[token][to] += amount;
             emit Credited(token, to, amount);
+        }
+    }
+
+    /// Pays or reverts (withdrawals: the credit stays if the transfer fails).
+    function _sendOrRevert(address token, address to, uint256 amount) private {
+        if (token == address(0)) {
+            (bool ok,) = to.call{value: amount}("");
+            if (!ok) revert TransferFailed();
+        } else {
+            IERC20(token).safeTransfer(to, amount);
         }
     }
 

@@ -41,6 +41,12 @@ bool json_depth_ok(const char *text, size_t n, unsigned max_depth)
 
 int json_parse(json_t **out, const char *text, size_t n, size_t max, struct err *e)
 {
+	return json_parse_ex(out, text, n, max, false, e);
+}
+
+int json_parse_ex(json_t **out, const char *text, size_t n, size_t max, bool allow_nul,
+		  struct err *e)
+{
 	json_error_t jerr;
 	json_t *v;
 
@@ -52,7 +58,9 @@ int json_parse(json_t **out, const char *text, size_t n, size_t max, struct err 
 		return err_set(e, ERR_INVALID, "JSON text is NULL");
 	if (!json_depth_ok(text, n, JSON_MAX_DEPTH))
 		return err_set(e, ERR_DEPTH, "JSON nests deeper than %d levels", JSON_MAX_DEPTH);
-	v = json_loadb(text ? text : "", n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	v = json_loadb(text ? text : "", n,
+		       JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | (allow_nul ? JSON_ALLOW_NUL : 0),
+		       &jerr);
 	if (!v) {
 		if (json_error_code(&jerr) == json_error_out_of_memory)
 			return err_set(e, ERR_NOMEM, "out of memory parsing JSON");

@@ -44,6 +44,15 @@ struct err;
  */
 int json_parse(json_t **out, const char *text, size_t n, size_t max, struct err *e);
 
+/*
+ * Same, but with `allow_nul` strings may hold \u0000 (a peer that is not
+ * ours may send them: anvil puts raw revert bytes in error messages). Read
+ * such strings only through json_val_str / json_get_str, which refuse a NUL,
+ * or as a C string that stops at the first NUL.
+ */
+int json_parse_ex(json_t **out, const char *text, size_t n, size_t max, bool allow_nul,
+		  struct err *e);
+
 /* True when the nesting depth of `text` is at most `max_depth` (pre-scan only). */
 bool json_depth_ok(const char *text, size_t n, unsigned max_depth);
 

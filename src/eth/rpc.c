@@ -63,8 +63,9 @@ static int rpc_error_decode(const json_t *err_obj, struct rpc_error *re, struct 
 		return err_set(e, ERR_INVALID, "JSON-RPC 'error' is not an object");
 	if (!code_v || !json_is_integer(code_v))
 		return err_set(e, ERR_INVALID, "JSON-RPC error has no integer 'code'");
-	rc = json_get_str(&msg, err_obj, "message", 64 << 10, e);
-	if (rc)
+	/* Read up to the first NUL: nodes may embed raw revert bytes here. */
+	msg = json_string_value(json_object_get(err_obj, "message"));
+	if (!msg)
 		return err_set(e, ERR_INVALID, "JSON-RPC error has no string 'message'");
 	tmp.code = json_integer_value(code_v);
 	rpc_copy_msg(tmp.message, RPC_ERROR_MSG_MAX, msg);
@@ -96,7 +97,7 @@ int rpc_response_parse(const char *body, size_t n, size_t max_response,
 	if (n > max_response)
 		return err_set(e, ERR_TOO_BIG, "JSON-RPC response is %zu bytes, at most %zu allowed",
 			       n, max_response);
-	rc = json_parse(&doc, body, n, max_response, e);
+	rc = json_parse_ex(&doc, body, n, max_response, true, e);
 	if (rc) {
 		err_wrap(e, "JSON-RPC response");
 		return rc;

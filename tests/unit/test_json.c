@@ -79,6 +79,17 @@ static void test_parse_limits(void **state)
 	assert_null(v);
 	assert_true(e.msg[0]);
 
+	/* With allow_nul the document parses, but no getter reads the NUL as text. */
+	assert_int_equal(json_parse_ex(&v, "{\"s\":\"a\\u0000b\"}", 16, 0, true, NULL), 0);
+	{
+		const char *str = NULL;
+		err_clear(&e);
+		assert_int_equal(json_get_str(&str, v, "s", 100, &e), ERR_INVALID);
+		assert_non_null(strstr(e.msg, "NUL"));
+	}
+	json_decref(v);
+	v = NULL;
+
 	/* size cap: n == max passes, n == max + 1 fails */
 	assert_int_equal(json_parse(&v, "[1]", 3, 3, NULL), 0);
 	json_decref(v);

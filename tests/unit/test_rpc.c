@@ -117,6 +117,18 @@ static void test_parse_error_details(void **state)
 	body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":-1,\"message\":\"m\",\"data\":{\"x\":1}}}";
 	assert_int_equal(rpc_response_parse(body, strlen(body), 0, 1, &res, &re, NULL), ERR_RPC);
 	assert_false(re.has_data);
+	/*
+	 * anvil writes raw revert bytes, NULs included, into the message of a
+	 * custom-error revert; the revert data must still come through.
+	 */
+	body = "{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"code\":3,\"message\":"
+	       "\"execution reverted: custom error 0x1234abcd: \\u0000\\u0000c\","
+	       "\"data\":\"0x1234abcd0000000000000000000000000000000000000000000000000000000000000063\"}}";
+	memset(&re, 0, sizeof re);
+	assert_int_equal(rpc_response_parse(body, strlen(body), 0, 1, &res, &re, &e), ERR_REVERT);
+	assert_true(re.has_data && re.data_len == 36 && re.data[35] == 0x63);
+	assert_non_null(strstr(re.message, "custom error 0x1234abcd"));
+	rpc_error_release(&re);
 }
 
 static void test_parse_limits(void **state)

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Shared fixture for RentalEscrow tests: deploys the escrow and dev tokens, builds and signs offers,
 // and wraps every escrow call so the test keeps each rental's Terms/State exactly as an off-chain client
-// would: by decoding the escrow's events (vm.recordLogs). This also checks that events alone suffice.
+// would: by decoding the escrow's events (vm.recordLogs) and unpacking the state word with its own decoder
+// (independent of the contract's). After every call it checks the result against the contract's
+// `stateOf` view, so events alone are shown to suffice.
 pragma solidity ^0.8.30;
 
 import {TestBase, VmLog} from "./Test.sol";
@@ -118,42 +120,42 @@ abstract contract Fixture is TestBase {
         }
         vm.recordLogs();
         vm.prank(who);
-        esc.extend{value: token == address(0) ? amount : 0}(id, T[id], S[id], amount);
+        esc.extend{value: token == address(0) ? amount : 0}(T[id], amount);
         sync();
     }
 
     function doClaim(uint256 id) internal {
         vm.recordLogs();
         vm.prank(T[id].provider);
-        esc.claim(id, T[id], S[id]);
+        esc.claim(T[id]);
         sync();
     }
 
     function doStop(uint256 id) internal {
         vm.recordLogs();
         vm.prank(T[id].renter);
-        esc.stop(id, T[id], S[id]);
+        esc.stop(T[id]);
         sync();
     }
 
     function doSettle(uint256 id) internal {
         vm.recordLogs();
         vm.prank(address(0xD00D));
-        esc.settle(id, T[id], S[id]);
+        esc.settle(T[id]);
         sync();
     }
 
     function doReclaim(uint256 id) internal {
         vm.recordLogs();
         vm.prank(T[id].provider);
-        esc.reclaim(id, T[id], S[id]);
+        esc.reclaim(T[id]);
         sync();
     }
 
     function doDispute(uint256 id) internal {
         vm.recordLogs();
         vm.prank(T[id].renter);
-        esc.dispute(id, T[id], S[id]);
+        esc.dispute(T[id]);
         sync();
     }
 
@@ -164,47 +166,90 @@ abstract contract Fixture is TestBase {
     function doAttest(uint256 id, uint32 up, uint32 observed) internal {
         bytes memory sig = attest(id, up, observed, MONITOR_KEY);
         vm.recordLogs();
-        esc.resolveWithAttestation(id, T[id], S[id], up, observed, sig);
+        esc.resolveWithAttestation(T[id], up, observed, sig);
         sync();
     }
 
     function doRule(uint256 id, uint32 secs) internal {
         vm.recordLogs();
         vm.prank(T[id].arbiter);
-        esc.rule(id, T[id], S[id], secs);
+        esc.rule(T[id], secs);
         sync();
     }
 
     /// Rebuild Terms/State from the escrow's events, exactly as an indexer would.
     function sync() internal {
         VmLog[] memory logs = vm.getRecordedLogs();
+        uint256 last;
         for (uint256 i = 0; i < logs.length; i++) {
             if (logs[i].emitter != address(esc)) continue;
             bytes32 sig = logs[i].topics[0];
             bytes memory d = logs[i].data;
             uint256 id = logs[i].topics.length > 1 ? uint256(logs[i].topics[1]) : 0;
+            uint256 w;
             if (sig == RentalEscrow.Opened.selector) {
-                (,, RentalEscrow.Terms memory t, RentalEscrow.State memory s) =
-                    abi.decode(d, (bytes32, bytes32, RentalEscrow.Terms, RentalEscrow.State));
+                RentalEscrow.Terms memory t;
+                (,, t, w) = abi.decode(d, (bytes32, bytes32, RentalEscrow.Terms, uint256));
                 T[id] = t;
-                S[id] = s;
             } else if (sig == RentalEscrow.Extended.selector) {
-                (lastAmount, S[id]) = abi.decode(d, (uint256, RentalEscrow.State));
+                (lastAmount, w) = abi.decode(d, (uint256, uint256));
             } else if (sig == RentalEscrow.Claimed.selector) {
-                (lastNet, lastFee, S[id]) = abi.decode(d, (uint256, uint256, RentalEscrow.State));
+                (lastNet, lastFee, w) = abi.decode(d, (uint256, uint256, uint256));
                 lastRefund = 0;
             } else if (sig == RentalEscrow.Reclaimed.selector || sig == RentalEscrow.Disputed.selector) {
-                S[id] = abi.decode(d, (RentalEscrow.State));
+                w = abi.decode(d, (uint256));
             } else if (sig == RentalEscrow.Stopped.selector || sig == RentalEscrow.Settled.selector) {
-                (lastNet, lastFee, lastRefund, S[id]) =
-                    abi.decode(d, (uint256, uint256, uint256, RentalEscrow.State));
+                (lastNet, lastFee, lastRefund, w) = abi.decode(d, (uint256, uint256, uint256, uint256));
             } else if (sig == RentalEscrow.Resolved.selector) {
-                (,, lastNet, lastFee, lastRefund, S[id]) =
-                    abi.decode(d, (uint8, uint32, uint256, uint256, uint256, RentalEscrow.State));
+                (, lastNet, lastFee, lastRefund, w) = abi.decode(d, (uint8, uint256, uint256, uint256, uint256));
             } else if (sig == RentalEscrow.Closed.selector) {
                 closed[id] = true;
+                continue;
+            } else {
+                continue;
             }
+            S[id] = unpack(T[id], w);
+            assertEq(esc.decodeState(T[id], w).claimedSecs, S[id].claimedSecs, "contract decoder agrees");
+            last = id;
         }
+        if (last != 0 && !closed[last]) {
+            RentalEscrow.State memory c = esc.stateOf(T[last]);
+            assertEq(keccak256(abi.encode(c)), keccak256(abi.encode(S[last])), "events rebuild the stored state");
+        }
+    }
+
+    /// The packed state word's layout (docs/escrow.md), decoded independently of the contract.
+    function unpack(RentalEscrow.Terms memory t, uint256 w) internal pure returns (RentalEscrow.State memory s) {
+        uint256 e = t.epoch;
+        uint256 dep = w & ((uint256(1) << 96) - 1);
+        uint256 cs = (w >> 96) & 0xffffffff;
+        uint256 used = (w >> 128) & 0xffffffff;
+        uint256 seg = (w >> 160) & 0xffffffff;
+        uint256 mark = (w >> 192) & 0xffffffff;
+        uint256 ended = w >> 224;
+        s.deposited = uint128(dep);
+        s.claimedSecs = uint32(cs);
+        s.claimed = uint128(uint256(t.rate) * cs / 1e18);
+        s.usedSecs = uint32(used);
+        s.segStart = uint40(e + seg);
+        s.paidUntil = uint40(e + seg + dep * 1e18 / t.rate - used);
+        if (ended == 0) {
+            if (mark != 0) s.stopAt = uint40(e + mark);
+        } else {
+            s.endedAt = uint40(e + ended);
+            if (mark != 0) s.disputedAt = uint40(e + mark);
+            s.refunded = uint128(dep - uint256(t.rate) * used / 1e18);
+        }
+    }
+
+    /// Everything the treasury has been given: sent to it plus credited in the escrow.
+    function treasuryGot(address token) internal view returns (uint256) {
+        return bal(token, TREASURY) + esc.fees(token);
+    }
+
+    /// The escrow's balance of `token` minus the fee credit (what still belongs to rentals or `owed`).
+    function escNet(address token) internal view returns (uint256) {
+        return bal(token, address(esc)) - esc.fees(token);
     }
 
     function held(uint256 id) internal view returns (uint256) {

@@ -1,0 +1,685 @@
+/*
+ * test_escrow_chain.c — src/escrow against the real RentalEscrow on a real anvil (127.0.0.1).
+ *
+ * One anvil per test (setup/teardown). escrow_deploy deploys RentalEscrow and the dev tokens from
+ * build/contracts (made by scripts/build-contracts; `make test` runs it first) and mints to the renter.
+ * Then, all from C: the EIP-712 digests are compared with the contract's views (offerDigest,
+ * uptimeDigest, domainSeparator); a USDC-like rental is opened with an EIP-2612 permit signed in C,
+ * time is advanced (evm_increaseTime + evm_mine), the provider claims, the renter stops, anyone settles
+ * after the window and the fees are withdrawn — after every step the payout, renter and treasury
+ * balances and the event amounts must equal the C mirror's prediction to the unit (the mirror is run
+ * at the timestamp of the block that included the call). The same for a native-coin rental (gas
+ * costs accounted) and the USDT-like token (no return values, approve + open). Finally, opening an
+ * expired offer must fail with the decoded reason "OfferExpired(expiry=...)".
+ * Keys are anvil's public development keys (test use only): 0 deployer/owner, 1 renter, 2 provider.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/hex.h"
+#include "escrow/client.h"
+#include "escrow/deploy.h"
+#include "escrow/escrow.h"
+#include "escrow/mirror.h"
+#include "eth/abi.h"
+#include "eth/keccak.h"
+#include "eth/rpc.h"
+#include "eth/secp.h"
+#include "../support/anvil.h"
+
+#define CHAIN 31337
+#define TIMEOUT_MS 20000
+#define ARB_WINDOW (7 * 86400)
+#define FEE_BPS 1000
+
+struct fixture {
+	struct anvil node;
+	struct rpc rpc;
+	char dir[64];                     /* temp dir for the deployment file */
+	struct escrow_deployment dep;
+	struct eth_address escrow, usdc, usdt, dai;
+	uint8_t deployer_key[32], renter_key[32], provider_key[32], monitor_key[32];
+	struct eth_address deployer, renter, provider, monitor, payout, treasury;
+};
+
+#define OK(call)                                                                                   \
+	do {                                                                                       \
+		struct err e_ = { 0, "" };                                                         \
+		int rc_ = (call);                                                                  \
+		if (rc_)                                                                           \
+			print_error("%s:%d: %s -> %d %s\n", __FILE__, __LINE__, #call, rc_, e_.msg);     \
+		assert_int_equal(rc_, 0);                                                          \
+	} while (0)
+
+static struct eth_address small_addr(unsigned v)
+{
+	struct eth_address a;
+	memset(&a, 0, sizeof a);
+	a.b[18] = (uint8_t)(v >> 8);
+	a.b[19] = (uint8_t)v;
+	return a;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof *f);
+	struct escrow_deploy_opts o;
+	char root[512], arts[600], path[128];
+	struct err e = { 0, "" };
+
+	if (!f)
+		return -1;
+	*state = f;
+	if (anvil_start(&f->node, NULL, &e) || rpc_init(&f->rpc, f->node.url, NULL, &e)) {
+		print_error("anvil/rpc: %s\n", e.msg);
+		return -1;
+	}
+	strcpy(f->dir, "/tmp/flop-test-escrow-chain-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	anvil_account(0, f->deployer_key, &f->deployer);
+	anvil_account(1, f->renter_key, &f->renter);
+	anvil_account(2, f->provider_key, &f->provider);
+	if (secp_seckey_generate(f->monitor_key, &e) || secp_address(&f->monitor, f->monitor_key, &e))
+		return -1;
+	f->payout = small_addr(0x9a1d);
+	f->treasury = small_addr(0x7ea5);
+	if (anvil_repo_root(root, sizeof root, &e))
+		return -1;
+	snprintf(arts, sizeof arts, "%s/build/contracts", root);
+	snprintf(path, sizeof path, "%s/deployment.json", f->dir);
+	memset(&o, 0, sizeof o);
+	o.artifacts_dir = arts;
+	o.owner = f->deployer;
+	o.treasury = f->treasury;
+	o.monitor = f->monitor;
+	o.fee_bps = FEE_BPS;
+	o.arbiter_window_secs = ARB_WINDOW;
+	o.dev_tokens = true;
+	o.mint_to = &f->renter;
+	o.n_mint_to = 1;
+	o.mint_whole_tokens = 1000;
+	o.timeout_ms = TIMEOUT_MS;
+	if (escrow_deploy(&f->dep, &f->rpc, f->deployer_key, &o, path, &e)) {
+		print_error("deploy: %s\n", e.msg);
+		return -1;
+	}
+	if (escrow_deployment_find(&f->escrow, &f->dep, "RentalEscrow", &e) ||
+	    escrow_deployment_find(&f->usdc, &f->dep, "DevUSDC", &e) ||
+	    escrow_deployment_find(&f->usdt, &f->dep, "DevUSDT", &e) ||
+	    escrow_deployment_find(&f->dai, &f->dep, "DevDAI", &e)) {
+		print_error("deployment: %s\n", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	if (!f)
+		return 0;
+	rpc_release(&f->rpc);
+	anvil_stop(&f->node);
+	if (f->dir[0]) {
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+		if (system(cmd) != 0)
+			print_error("cannot remove %s\n", f->dir);
+	}
+	free(f);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static void warp(struct fixture *f, uint64_t secs)
+{
+	char params[32];
+	json_t *res = NULL;
+
+	snprintf(params, sizeof params, "[%llu]", (unsigned long long)secs);
+	OK(rpc_call_text(&f->rpc, &res, "evm_increaseTime", params, &e_));
+	json_decref(res);
+	res = NULL;
+	OK(rpc_call_text(&f->rpc, &res, "evm_mine", "[]", &e_));
+	json_decref(res);
+}
+
+static uint64_t latest_time(struct fixture *f)
+{
+	struct rpc_block b;
+	OK(rpc_get_block(&f->rpc, &b, "latest", &e_));
+	return b.timestamp;
+}
+
+static uint64_t block_time(struct fixture *f, uint64_t number)
+{
+	struct rpc_block b;
+	OK(rpc_get_block_by_number(&f->rpc, &b, number, &e_));
+	return b.timestamp;
+}
+
+static u256 balance(struct fixture *f, const struct eth_address *token, const struct eth_address *who)
+{
+	u256 x;
+	OK(escrow_token_balance(&f->rpc, &x, token, who, &e_));
+	return x;
+}
+
+static u256 fees_of(struct fixture *f, const struct eth_address *token)
+{
+	struct buf cd;
+	u256 x;
+	buf_init(&cd, 256);
+	OK(escrow_cd_fees(&cd, token, &e_));
+	OK(escrow_call_u256(&f->rpc, &x, &f->escrow, &cd, &e_));
+	buf_release(&cd);
+	return x;
+}
+
+static u256 sub(const u256 *a, const u256 *b)
+{
+	u256 x;
+	assert_int_equal(u256_sub(&x, a, b), 0);
+	return x;
+}
+
+static u256 add(const u256 *a, const u256 *b)
+{
+	u256 x;
+	assert_int_equal(u256_add(&x, a, b), 0);
+	return x;
+}
+
+static void assert_eq(const u256 *got, const u256 *want, const char *what)
+{
+	if (u256_cmp(got, want) != 0) {
+		char g[U256_DEC_MAX], w[U256_DEC_MAX];
+		u256_to_dec(g, got);
+		u256_to_dec(w, want);
+		fail_msg("%s: got %s, want %s", what, g, w);
+	}
+}
+
+/* Sends calldata from `key` (value may be NULL) and returns the receipt. */
+static void send(struct fixture *f, struct rpc_receipt *rc, const uint8_t key[32], const struct eth_address *to,
+		 const u256 *value, const struct buf *cd)
+{
+	OK(escrow_send(&f->rpc, rc, CHAIN, key, to, value, cd->data, cd->len, TIMEOUT_MS, &e_));
+}
+
+/* Gas paid by a receipt's sender, in wei. */
+static u256 gas_cost(const struct rpc_receipt *rc)
+{
+	u256 g = u256_from_u64(rc->gas_used), x;
+	assert_int_equal(u256_mul(&x, &g, &rc->effective_gas_price), 0);
+	return x;
+}
+
+static struct escrow_offer make_offer(struct fixture *f, const struct eth_address *token, uint32_t dispute_secs,
+				      uint64_t nonce, uint64_t unit)
+{
+	struct escrow_offer o;
+	u256 u = u256_from_u64(unit), scale = u256_from_u64(UINT64_C(1000000000000000000)), h = u256_from_u64(3600);
+
+	memset(&o, 0, sizeof o);
+	o.provider = f->provider;
+	o.payout = f->payout;
+	o.token = *token;
+	o.arbiter = small_addr(0xa4b);
+	/* rate = unit * 1e18 / 3600: 1 token per hour */
+	assert_int_equal(u256_mul(&o.rate, &u, &scale), 0);
+	assert_int_equal(u256_divmod(&o.rate, NULL, &o.rate, &h), 0);
+	o.min_secs = 60;
+	o.max_secs = 30 * 86400;
+	o.interruptible = true;
+	o.notice_secs = 300;
+	o.grace_secs = 600;
+	o.dispute_secs = dispute_secs;
+	keccak256(o.spec_hash, (const uint8_t *)"H100 80GB SXM", 13);
+	o.expiry = latest_time(f) + 86400;
+	o.nonce = nonce;
+	return o;
+}
+
+/* The rental as a client tracks it: Terms from Opened, the latest state word. */
+struct rental {
+	struct escrow_terms t;
+	u256 word;
+	bool closed;
+};
+
+/* Applies every escrow event of a receipt to the rental. */
+static void track(struct fixture *f, struct rental *r, const struct rpc_receipt *rc)
+{
+	for (size_t i = 0; i < rc->n_logs; i++) {
+		struct escrow_event ev;
+		struct err e = { 0, "" };
+		int x;
+		if (!address_equal(&rc->logs[i].address, &f->escrow))
+			continue;
+		x = escrow_event_decode(&ev, &rc->logs[i], &e);
+		if (x == ERR_NOT_FOUND)
+			continue;
+		if (x)
+			fail_msg("event: %s", e.msg);
+		if (ev.kind == ESCROW_EV_OPENED)
+			r->t = ev.opened.terms;
+		if (ev.has_state)
+			r->word = ev.state;
+		if (ev.kind == ESCROW_EV_CLOSED)
+			r->closed = true;
+	}
+}
+
+/* Predicts `op` at the block that included `rc` (for ops whose state the receipt does not change yet). */
+static void predict(struct fixture *f, struct escrow_outcome *o, const struct rental *before, enum escrow_op op,
+		    const struct rpc_receipt *rc)
+{
+	struct escrow_call c;
+	memset(&c, 0, sizeof c);
+	c.op = op;
+	c.now = block_time(f, rc->block_number);
+	c.arbiter_window_secs = ARB_WINDOW;
+	OK(escrow_mirror_apply(o, &before->t, &before->word, &c, &e_));
+}
+
+/* The contract's own decodeState of a word equals the C view. */
+static void check_state_view(struct fixture *f, const struct rental *r)
+{
+	struct escrow_view v;
+	struct abi_value *dv = NULL;
+	struct buf cd, ret;
+
+	OK(escrow_state_view(&v, &r->t, &r->word, &e_));
+	buf_init(&cd, 4096);
+	buf_init(&ret, 4096);
+	OK(escrow_cd_decode_state(&cd, &r->t, &r->word, &e_));
+	OK(escrow_eth_call(&f->rpc, &ret, NULL, &f->escrow, cd.data, cd.len, &e_));
+	OK(abi_decode(&dv, "((uint128,uint128,uint128,uint40,uint40,uint32,uint40,uint40,uint40,uint32))", ret.data,
+		      ret.len, &e_));
+	const struct abi_value *s = dv->items[0].items;
+	assert_eq(&s[0].num, &v.deposited, "deposited");
+	assert_eq(&s[1].num, &v.claimed, "claimed");
+	assert_eq(&s[2].num, &v.refunded, "refunded");
+	assert_int_equal(s[3].num.w[0], v.seg_start);
+	assert_int_equal(s[4].num.w[0], v.paid_until);
+	assert_int_equal(s[5].num.w[0], v.used_secs);
+	assert_int_equal(s[6].num.w[0], v.stop_at);
+	assert_int_equal(s[7].num.w[0], v.ended_at);
+	assert_int_equal(s[8].num.w[0], v.disputed_at);
+	assert_int_equal(s[9].num.w[0], v.claimed_secs);
+	abi_value_free(dv);
+	buf_release(&cd);
+	buf_release(&ret);
+}
+
+/* The live word in storage equals the tracked one (rentals(rentalKey(terms))). */
+static void check_stored(struct fixture *f, const struct rental *r)
+{
+	uint8_t key[32], onchain[32];
+	struct buf cd;
+	u256 w;
+
+	OK(escrow_rental_key(key, &r->t, &e_));
+	buf_init(&cd, 4096);
+	OK(escrow_cd_rental(&cd, ESCROW_FN_RENTAL_KEY, &r->t, &e_));
+	OK(escrow_call_bytes32(&f->rpc, onchain, &f->escrow, &cd, &e_));
+	assert_memory_equal(key, onchain, 32);
+	buf_reset(&cd);
+	OK(escrow_cd_rentals(&cd, key, &e_));
+	OK(escrow_call_u256(&f->rpc, &w, &f->escrow, &cd, &e_));
+	if (r->closed)
+		assert_true(u256_is_zero(&w));
+	else
+		assert_eq(&w, &r->word, "stored word == last event's word");
+	buf_release(&cd);
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_digests_match_contract(void **state)
+{
+	struct fixture *f = *state;
+	struct escrow_offer o = make_offer(f, &f->usdc, 3600, 1, 1000000);
+	uint8_t mine[32], theirs[32];
+	struct buf cd;
+
+	buf_init(&cd, 4096);
+	OK(escrow_offer_digest(mine, CHAIN, &f->escrow, &o, &e_));
+	OK(escrow_cd_offer_digest(&cd, &o, &e_));
+	OK(escrow_call_bytes32(&f->rpc, theirs, &f->escrow, &cd, &e_));
+	assert_memory_equal(mine, theirs, 32);
+	buf_reset(&cd);
+	OK(escrow_uptime_digest(mine, CHAIN, &f->escrow, 42, 9000, 10000, &e_));
+	OK(escrow_cd_uptime_digest(&cd, 42, 9000, 10000, &e_));
+	OK(escrow_call_bytes32(&f->rpc, theirs, &f->escrow, &cd, &e_));
+	assert_memory_equal(mine, theirs, 32);
+	buf_reset(&cd);
+	OK(escrow_domain_separator(mine, CHAIN, &f->escrow, &e_));
+	OK(escrow_cd_getter(&cd, "domainSeparator", &e_));
+	OK(escrow_call_bytes32(&f->rpc, theirs, &f->escrow, &cd, &e_));
+	assert_memory_equal(mine, theirs, 32);
+	buf_release(&cd);
+	/* the deployment file holds what was deployed */
+	struct escrow_deployment back;
+	char path[128];
+	snprintf(path, sizeof path, "%s/deployment.json", f->dir);
+	OK(escrow_deployment_load(&back, path, &e_));
+	assert_int_equal(back.chain_id, CHAIN);
+	assert_int_equal(back.n, 4);
+	assert_true(address_equal(&back.c[0].address, &f->escrow));
+	assert_true(back.c[0].block >= 1);
+}
+
+/* USDC-like: openWithPermit (permit signed in C), claim, stop, settle, withdrawFees. */
+static void test_usdc_permit_claim_stop(void **state)
+{
+	struct fixture *f = *state;
+	struct escrow_offer o = make_offer(f, &f->usdc, 3600, 1, 1000000);
+	struct rental r;
+	struct rpc_receipt rc;
+	struct escrow_outcome out;
+	struct buf cd;
+	uint8_t osig[65], psig[65];
+	u256 amount = u256_from_u64(10000000), deadline = u256_from_u64(latest_time(f) + 3600);
+	u256 renter0, payout0, x, y, fee_total = u256_from_u64(0);
+
+	memset(&r, 0, sizeof r);
+	buf_init(&cd, 1 << 16);
+	OK(escrow_offer_sign(osig, CHAIN, &f->escrow, &o, f->provider_key, &e_));
+	OK(escrow_permit_sign_for(&f->rpc, psig, CHAIN, &f->usdc, &f->escrow, &amount, &deadline, f->renter_key, &e_));
+	OK(escrow_cd_open_with_permit(&cd, &o, osig, 65, &amount, &deadline, psig, &e_));
+	renter0 = balance(f, &f->usdc, &f->renter);
+	payout0 = balance(f, &f->usdc, &f->payout);
+	send(f, &rc, f->renter_key, &f->escrow, NULL, &cd);
+	track(f, &r, &rc);
+	rpc_receipt_release(&rc);
+	assert_int_equal(r.t.id, 1);
+	assert_true(address_equal(&r.t.renter, &f->renter));
+	assert_int_equal(r.t.fee_bps, FEE_BPS);
+	x = balance(f, &f->usdc, &f->renter);
+	y = sub(&renter0, &amount);
+	assert_eq(&x, &y, "deposit pulled through the permit");
+	check_state_view(f, &r);
+	check_stored(f, &r);
+
+	/* two hours on: the provider claims the hour past the dispute lag */
+	warp(f, 7200);
+	struct rental before = r;
+	buf_reset(&cd);
+	OK(escrow_cd_rental(&cd, ESCROW_FN_CLAIM, &r.t, &e_));
+	send(f, &rc, f->provider_key, &f->escrow, NULL, &cd);
+	track(f, &r, &rc);
+	predict(f, &out, &before, ESCROW_OP_CLAIM, &rc);
+	struct escrow_event ev;
+	OK(escrow_receipt_event(&ev, &rc, &f->escrow, ESCROW_EV_CLAIMED, &e_));
+	rpc_receipt_release(&rc);
+	assert_eq(&ev.payout.provider_amount, &out.provider_amount, "Claimed net == mirror");
+	assert_eq(&ev.payout.fee_amount, &out.fee_amount, "Claimed fee == mirror");
+	assert_eq(&r.word, &out.word, "word == mirror");
+	x = balance(f, &f->usdc, &f->payout);
+	y = add(&payout0, &out.provider_amount);
+	assert_eq(&x, &y, "payout received the net");
+	fee_total = add(&fee_total, &out.fee_amount);
+	assert_false(u256_is_zero(&out.provider_amount));
+	check_state_view(f, &r);
+	check_stored(f, &r);
+
+	/* half an hour later the renter stops: refund now, provider up to the lag */
+	warp(f, 1800);
+	before = r;
+	payout0 = balance(f, &f->usdc, &f->payout);
+	renter0 = balance(f, &f->usdc, &f->renter);
+	buf_reset(&cd);
+	OK(escrow_cd_rental(&cd, ESCROW_FN_STOP, &r.t, &e_));
+	send(f, &rc, f->renter_key, &f->escrow, NULL, &cd);
+	track(f, &r, &rc);
+	predict(f, &out, &before, ESCROW_OP_STOP, &rc);
+	OK(escrow_receipt_event(&ev, &rc, &f->escrow, ESCROW_EV_STOPPED, &e_));
+	rpc_receipt_release(&rc);
+	assert_eq(&ev.payout.refund_amount, &out.refund_amount, "Stopped refund == mirror");
+	assert_eq(&r.word, &out.word, "word == mirror");
+	x = balance(f, &f->usdc, &f->renter);
+	y = add(&renter0, &out.refund_amount);
+	assert_eq(&x, &y, "renter refunded");
+	x = balance(f, &f->usdc, &f->payout);
+	y = add(&payout0, &out.provider_amount);
+	assert_eq(&x, &y, "payout paid up to the lag");
+	fee_total = add(&fee_total, &out.fee_amount);
+	assert_false(r.closed);
+	check_state_view(f, &r);
+	check_stored(f, &r);
+
+	/* after the dispute window anyone settles: the held rest goes out, the whole fee is credited */
+	warp(f, 3601);
+	before = r;
+	payout0 = balance(f, &f->usdc, &f->payout);
+	buf_reset(&cd);
+	OK(escrow_cd_rental(&cd, ESCROW_FN_SETTLE, &r.t, &e_));
+	send(f, &rc, f->deployer_key, &f->escrow, NULL, &cd);
+	track(f, &r, &rc);
+	predict(f, &out, &before, ESCROW_OP_SETTLE, &rc);
+	rpc_receipt_release(&rc);
+	assert_true(r.closed && out.closed);
+	x = balance(f, &f->usdc, &f->payout);
+	y = add(&payout0, &out.provider_amount);
+	assert_eq(&x, &y, "payout got the held rest");
+	fee_total = add(&fee_total, &out.fee_amount);
+	x = fees_of(f, &f->usdc);
+	assert_eq(&x, &out.fee_credit, "fee credit == mirror");
+	assert_eq(&fee_total, &out.fee_credit, "sum of payout fees == credit at close");
+	check_stored(f, &r);
+
+	/* withdrawFees: the treasury receives the credit */
+	buf_reset(&cd);
+	OK(escrow_cd_withdraw_fees(&cd, &f->usdc, &e_));
+	send(f, &rc, f->renter_key, &f->escrow, NULL, &cd);
+	rpc_receipt_release(&rc);
+	x = balance(f, &f->usdc, &f->treasury);
+	assert_eq(&x, &fee_total, "treasury got the fees");
+	x = balance(f, &f->usdc, &f->escrow);
+	assert_true(u256_is_zero(&x));
+	buf_release(&cd);
+}
+
+/* Native coin: open with value, stop (no dispute window: closes at once), gas accounted. */
+static void test_native(void **state)
+{
+	struct fixture *f = *state;
+	struct eth_address zero;
+	struct escrow_offer o;
+	struct rental r;
+	struct rpc_receipt rc;
+	struct escrow_outcome out;
+	struct buf cd;
+	uint8_t osig[65];
+	u256 amount = u256_from_u64(UINT64_C(1000000000000000000)); /* 1 coin = 1 h */
+	u256 renter0, payout0, x, y;
+
+	memset(&zero, 0, sizeof zero);
+	memset(&r, 0, sizeof r);
+	o = make_offer(f, &zero, 0, 2, UINT64_C(1000000000000000000));
+	buf_init(&cd, 1 << 16);
+	OK(escrow_offer_sign(osig, CHAIN, &f->escrow, &o, f->provider_key, &e_));
+	OK(escrow_cd_open(&cd, &o, osig, 65, &amount, &e_));
+	renter0 = balance(f, &zero, &f->renter);
+	send(f, &rc, f->renter_key, &f->escrow, &amount, &cd);
+	track(f, &r, &rc);
+	x = balance(f, &zero, &f->renter);
+	y = add(&x, &amount);
+	y = add(&y, &(u256){ 0 });
+	{
+		u256 g = gas_cost(&rc), want = sub(&renter0, &amount);
+		want = sub(&want, &g);
+		assert_eq(&x, &want, "renter paid deposit + gas");
+	}
+	rpc_receipt_release(&rc);
+	check_stored(f, &r);
+
+	warp(f, 1000);
+	struct rental before = r;
+	renter0 = balance(f, &zero, &f->renter);
+	payout0 = balance(f, &zero, &f->payout);
+	buf_reset(&cd);
+	OK(escrow_cd_rental(&cd, ESCROW_FN_STOP, &r.t, &e_));
+	send(f, &rc, f->renter_key, &f->escrow, NULL, &cd);
+	track(f, &r, &rc);
+	predict(f, &out, &before, ESCROW_OP_STOP, &rc);
+	assert_true(out.closed && r.closed);
+	x = balance(f, &zero, &f->renter);
+	{
+		u256 g = gas_cost(&rc), want = add(&renter0, &out.refund_amount);
+		want = sub(&want, &g);
+		assert_eq(&x, &want, "renter refunded (minus gas)");
+	}
+	rpc_receipt_release(&rc);
+	x = balance(f, &zero, &f->payout);
+	y = add(&payout0, &out.provider_amount);
+	assert_eq(&x, &y, "payout paid in coin");
+	x = fees_of(f, &zero);
+	assert_eq(&x, &out.fee_credit, "coin fee credited");
+	x = balance(f, &zero, &f->escrow);
+	assert_eq(&x, &out.fee_credit, "escrow holds only the fee credit");
+	check_stored(f, &r);
+	buf_release(&cd);
+}
+
+/* USDT-like (no return values): approve + open, stop after 30 minutes. */
+static void test_usdt(void **state)
+{
+	struct fixture *f = *state;
+	struct escrow_offer o = make_offer(f, &f->usdt, 600, 3, 1000000);
+	struct rental r;
+	struct rpc_receipt rc;
+	struct escrow_outcome out;
+	struct buf cd;
+	uint8_t osig[65];
+	u256 amount = u256_from_u64(2000000), renter0, payout0, x, y;
+
+	memset(&r, 0, sizeof r);
+	buf_init(&cd, 1 << 16);
+	OK(erc20_cd_approve(&cd, &f->escrow, &amount, &e_));
+	send(f, &rc, f->renter_key, &f->usdt, NULL, &cd);
+	rpc_receipt_release(&rc);
+	buf_reset(&cd);
+	OK(escrow_offer_sign(osig, CHAIN, &f->escrow, &o, f->provider_key, &e_));
+	OK(escrow_cd_open(&cd, &o, osig, 65, &amount, &e_));
+	send(f, &rc, f->renter_key, &f->escrow, NULL, &cd);
+	track(f, &r, &rc);
+	rpc_receipt_release(&rc);
+	x = balance(f, &f->usdt, &f->escrow);
+	assert_eq(&x, &amount, "escrow holds USDT");
+
+	warp(f, 1800);
+	struct rental before = r;
+	renter0 = balance(f, &f->usdt, &f->renter);
+	payout0 = balance(f, &f->usdt, &f->payout);
+	buf_reset(&cd);
+	OK(escrow_cd_rental(&cd, ESCROW_FN_STOP, &r.t, &e_));
+	send(f, &rc, f->renter_key, &f->escrow, NULL, &cd);
+	track(f, &r, &rc);
+	predict(f, &out, &before, ESCROW_OP_STOP, &rc);
+	rpc_receipt_release(&rc);
+	x = balance(f, &f->usdt, &f->renter);
+	y = add(&renter0, &out.refund_amount);
+	assert_eq(&x, &y, "USDT refund");
+	x = balance(f, &f->usdt, &f->payout);
+	y = add(&payout0, &out.provider_amount);
+	assert_eq(&x, &y, "USDT payout");
+	check_state_view(f, &r);
+	check_stored(f, &r);
+	buf_release(&cd);
+}
+
+/* Sends calldata that must revert, and checks the decoded error names `want`. */
+static void expect_revert(struct fixture *f, const uint8_t key[32], const struct buf *cd, const char *want)
+{
+	struct rpc_receipt rc;
+	struct err e = { 0, "" };
+	int r;
+
+	memset(&rc, 0, sizeof rc);
+	r = escrow_send(&f->rpc, &rc, CHAIN, key, &f->escrow, NULL, cd->data, cd->len, TIMEOUT_MS, &e);
+	if (r != ERR_REVERT || !strstr(e.msg, want))
+		fail_msg("want ERR_REVERT with '%s', got %d '%s'", want, r, e.msg);
+}
+
+/* A revert is reported by name before anything is signed. */
+static void test_revert_decoded(void **state)
+{
+	struct fixture *f = *state;
+	struct escrow_offer o = make_offer(f, &f->dai, 3600, 4, UINT64_C(1000000000000000000));
+	struct rpc_receipt rc;
+	struct rental r;
+	struct buf cd;
+	uint8_t osig[65];
+	u256 amount = u256_from_u64(UINT64_C(1000000000000000000));
+	char want[64];
+
+	buf_init(&cd, 1 << 16);
+	memset(&r, 0, sizeof r);
+	/* an error without arguments: a claim right after open (nothing past the lag yet) */
+	OK(erc20_cd_approve(&cd, &f->escrow, &amount, &e_));
+	{
+		struct eth_address dai = f->dai;
+		send(f, &rc, f->renter_key, &dai, NULL, &cd);
+		rpc_receipt_release(&rc);
+	}
+	buf_reset(&cd);
+	OK(escrow_offer_sign(osig, CHAIN, &f->escrow, &o, f->provider_key, &e_));
+	OK(escrow_cd_open(&cd, &o, osig, 65, &amount, &e_));
+	send(f, &rc, f->renter_key, &f->escrow, NULL, &cd);
+	track(f, &r, &rc);
+	rpc_receipt_release(&rc);
+	buf_reset(&cd);
+	OK(escrow_cd_rental(&cd, ESCROW_FN_CLAIM, &r.t, &e_));
+	expect_revert(f, f->provider_key, &cd, "NothingToClaim()");
+	/* the renter may not claim */
+	expect_revert(f, f->renter_key, &cd, "NotProvider()");
+
+	/* errors with arguments: an expired offer; Terms of no rental */
+	o.expiry = latest_time(f) - 1;
+	o.nonce = 5;
+	buf_reset(&cd);
+	OK(escrow_offer_sign(osig, CHAIN, &f->escrow, &o, f->provider_key, &e_));
+	OK(escrow_cd_open(&cd, &o, osig, 65, &amount, &e_));
+	snprintf(want, sizeof want, "OfferExpired(expiry=%llu)", (unsigned long long)o.expiry);
+	expect_revert(f, f->renter_key, &cd, want);
+	r.t.id = 99;
+	buf_reset(&cd);
+	OK(escrow_cd_rental(&cd, ESCROW_FN_CLAIM, &r.t, &e_));
+	expect_revert(f, f->provider_key, &cd, "UnknownRental(id=99)");
+
+	/* the deployment refuses to overwrite a file for another chain */
+	char path[128];
+	struct escrow_deployment d = f->dep;
+	struct err e = { 0, "" };
+	snprintf(path, sizeof path, "%s/deployment.json", f->dir);
+	d.chain_id = 1;
+	assert_int_equal(escrow_deployment_save(&d, path, &e), ERR_CONFLICT);
+	buf_release(&cd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_digests_match_contract, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usdc_permit_claim_stop, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_native, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usdt, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revert_decoded, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
