@@ -16,15 +16,20 @@ OPT      ?= -O2 -g
 SAN      ?=
 CFLAGS   += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE $(OPT) $(SAN) \
             -Isrc -Itests -I$(BUILD)/gen -MMD -MP
-LDLIBS   += -lsecp256k1 -lnettle -lsodium -lcurl -ljansson -lsqlite3 -lpthread -lm
+LDLIBS   += -lsecp256k1 -lnettle -lsodium -lcurl -ljansson -lsqlite3 -lmicrohttpd -lwslay \
+            -lpthread -lm
 LDFLAGS  += $(SAN)
 
-LIB_DIRS := src/core src/eth src/escrow src/market src/store src/net
-BIN_DIRS := src/cli src/server src/agent
+# Everything but the CLI goes into libflop.a, so tests can link any layer;
+# the binary is src/cli (main.c + one cmd_<verb>.c per subcommand).
+LIB_DIRS := src/core src/eth src/escrow src/market src/store src/net src/server src/agent
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
-BIN_SRC  := $(foreach d,$(BIN_DIRS),$(wildcard $(d)/*.c))
-GEN_SRC  := $(BUILD)/gen/bip39_english.c
-LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/bip39_english.o
+BIN_SRC  := $(wildcard src/cli/*.c)
+# Generated at build time, never committed: the BIP-39 wordlist (from npm
+# bip39) and the store's SQL migrations (src/store/sql/*.sql).
+GEN_SRC  := $(BUILD)/gen/bip39_english.c $(BUILD)/gen/store_sql.c
+GEN_NAMES := $(notdir $(GEN_SRC:.c=.o))
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(addprefix $(BUILD)/obj/gen/,$(GEN_NAMES))
 BIN_OBJ  := $(BIN_SRC:%.c=$(BUILD)/obj/%.o)
 LIB      := $(BUILD)/libflop.a
 BIN      := $(BUILD)/flopmarket
@@ -56,7 +61,11 @@ $(BUILD)/gen/bip39_english.c: scripts/gen-wordlist
 	@mkdir -p $(dir $@)
 	scripts/gen-wordlist > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/obj/gen/bip39_english.o: $(BUILD)/gen/bip39_english.c
+$(BUILD)/gen/store_sql.c: scripts/embed-sql $(wildcard src/store/sql/*.sql)
+	@mkdir -p $(dir $@)
+	scripts/embed-sql $(wildcard src/store/sql/*.sql) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -116,9 +125,9 @@ asan: asan-bin
 # libFuzzer targets (clang), one per parser; built with ASan+UBSan.
 FUZZ_CFLAGS := -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -O1 -g -Isrc -I$(BUILD)/fuzz/gen \
 	-fsanitize=fuzzer-no-link,address,undefined
-FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o) $(BUILD)/fuzz/obj/gen/bip39_english.o
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o) $(addprefix $(BUILD)/fuzz/obj/gen/,$(GEN_NAMES))
 
-$(BUILD)/fuzz/obj/gen/bip39_english.o: $(BUILD)/gen/bip39_english.c
+$(BUILD)/fuzz/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c $< -o $@
 

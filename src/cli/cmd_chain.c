@@ -3,7 +3,7 @@
  * node says about itself (chain id, latest block, base fee) and, optionally,
  * an account's native balance and nonce. Refuses a node on another chain
  * when chain_id is configured (the wrong-network guard every money command
- * shares).
+ * shares). `chain deploy` lives in chain_deploy.c.
  */
 #include "cli.h"
 #include "core/err.h"
@@ -17,7 +17,8 @@
 
 static int chain_usage(void)
 {
-	fprintf(stderr, "usage: flopmarket chain info [--account 0xADDRESS]\n");
+	fprintf(stderr, "usage: flopmarket chain info [--account 0xADDRESS]\n"
+			"       flopmarket chain deploy [options]   (see: flopmarket chain deploy --help)\n");
 	return EXIT_USAGE;
 }
 
@@ -100,6 +101,8 @@ int cmd_chain(int argc, char **argv, struct cfg *cfg)
 {
 	const char *account = NULL;
 
+	if (argc >= 2 && strcmp(argv[1], "deploy") == 0)
+		return chain_deploy(argc, argv, cfg);
 	if (argc < 2 || strcmp(argv[1], "info") != 0)
 		return chain_usage();
 	for (int i = 2; i < argc; i++) {
