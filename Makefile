@@ -135,7 +135,11 @@ $(BUILD)/fuzz/obj/%.o: %.c | $(GEN_SRC)
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -c $< -o $@
 
-$(BUILD)/fuzz/%: $(BUILD)/fuzz/obj/tests/fuzz/%.o $(FUZZ_LIB_OBJ)
+$(BUILD)/fuzz/libflop.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/%: $(BUILD)/fuzz/obj/tests/fuzz/%.o $(BUILD)/fuzz/libflop.a
 	clang -fsanitize=fuzzer,address,undefined $^ $(LDLIBS) -o $@
 
 .PHONY: fuzz-bin

@@ -124,9 +124,10 @@ int siwe_time_parse(int64_t *out_ms, const char *s, size_t len, struct err *e);
 
 /*
  * Writes a fresh random nonce of SIWE_NONCE_LEN letters/digits and a NUL
- * (libsodium randomness, ~143 bits).
+ * (libsodium randomness, ~143 bits). Returns 0, or ERR_CRYPTO when
+ * libsodium cannot initialise (out untouched).
  */
-void siwe_nonce_new(char out[SIWE_NONCE_LEN + 1]);
+int siwe_nonce_new(char out[SIWE_NONCE_LEN + 1]);
 
 /*
  * Makes a session token: 32 random bytes as base64url without padding

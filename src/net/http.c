@@ -1,0 +1,744 @@
+/*
+ * http.c — the server, route table, request accumulation and responses
+ * (see http.h). Event streams live in sse.c.
+ *
+ * MHD calls the access handler several times per request: once when the
+ * headers are in (we allocate the request state, apply the rate limit,
+ * match the route, check Content-Length and the query, and may answer at
+ * once), then once per body chunk (appended to a capped buffer), then a
+ * last time with no data, when the handler runs and the response is queued.
+ */
+#include "net/http_int.h"
+
+#include "core/err.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "net/metrics.h"
+#include "net/ratelimit.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+/* Everything one request needs; MHD's *con_cls. */
+struct request {
+	struct conn_state cs;                /* first: http_req.conn points here */
+	struct http_req req;                 /* what the handler sees */
+	const struct route *route;           /* matched route, NULL before/none */
+	struct buf body;                     /* accumulated body, capped */
+	char path[HTTP_PATH_MAX + 1];        /* copy of the path */
+	char segbuf[HTTP_PATH_MAX + 1];      /* path split at '/' */
+	uint64_t t0_ms;                      /* arrival time */
+	bool responded;                      /* a response was queued */
+	bool query_bad;                      /* query over a cap */
+	char query_why[96];                  /* why query_bad */
+};
+
+uint64_t http_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- responses ---- */
+
+int http_resp_header(struct http_resp *resp, const char *name, const char *value)
+{
+	struct http_header *h;
+
+	if (!name || !value || !*name || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+		return ERR_INVALID;
+	if (resp->nheaders >= HTTP_RESP_HEADERS_MAX || strlen(name) >= sizeof h->name ||
+	    strlen(value) >= sizeof h->value)
+		return ERR_TOO_BIG;
+	h = &resp->headers[resp->nheaders++];
+	strcpy(h->name, name);
+	strcpy(h->value, value);
+	return 0;
+}
+
+int http_text(struct http_resp *resp, int status, const char *content_type, const char *text,
+	      size_t len)
+{
+	buf_reset(&resp->body);
+	int rc = buf_append(&resp->body, text, len);
+	if (rc)
+		return rc;
+	resp->status = status;
+	snprintf(resp->content_type, sizeof resp->content_type, "%s",
+		 content_type ? content_type : "text/plain; charset=utf-8");
+	return 0;
+}
+
+int http_json(struct http_resp *resp, int status, json_t *v)
+{
+	char *s;
+	int rc;
+
+	if (!v)
+		return ERR_NOMEM;
+	s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(v);
+	if (!s)
+		return ERR_NOMEM;
+	rc = http_text(resp, status, "application/json", s, strlen(s));
+	free(s);
+	return rc;
+}
+
+int http_error(struct http_resp *resp, int status, const char *code, const char *field,
+	       const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	json_t *err, *root;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	err = json_object();
+	root = json_object();
+	if (!err || !root || json_object_set_new(err, "code", json_string(code ? code : "error")) ||
+	    json_object_set_new(err, "message", json_string(msg)) ||
+	    (field && json_object_set_new(err, "field", json_string(field)))) {
+		json_decref(err);
+		json_decref(root);
+		return ERR_NOMEM;
+	}
+	if (json_object_set_new(root, "error", err)) {
+		json_decref(root);
+		return ERR_NOMEM;
+	}
+	return http_json(resp, status, root);
+}
+
+/* ---- request accessors ---- */
+
+const char *http_param(const struct http_req *r, const char *name)
+{
+	for (size_t i = 0; i < r->nparams; i++)
+		if (strcmp(r->params[i].key, name) == 0)
+			return r->params[i].value;
+	return NULL;
+}
+
+const char *http_query(const struct http_req *r, const char *name)
+{
+	for (size_t i = 0; i < r->nquery; i++)
+		if (strcmp(r->query[i].key, name) == 0)
+			return r->query[i].value;
+	return NULL;
+}
+
+const char *http_header(const struct http_req *r, const char *name)
+{
+	const struct conn_state *cs = r->conn;
+	if (!cs || !cs->mc)
+		return NULL;
+	return MHD_lookup_connection_value(cs->mc, MHD_HEADER_KIND, name);
+}
+
+const char *http_bearer(const struct http_req *r)
+{
+	const char *h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	if (!*h || strlen(h) > 1024 || strpbrk(h, " \t"))
+		return NULL;
+	return h;
+}
+
+int http_json_body(json_t **out, const struct http_req *r, struct http_resp *resp)
+{
+	struct err e = { 0 };
+	int rc;
+
+	if (!r->body || r->body_len == 0) {
+		http_error(resp, 400, "invalid_json", "body", "request body is empty");
+		return ERR_INVALID;
+	}
+	rc = json_parse(out, (const char *)r->body, r->body_len, r->body_len, &e);
+	if (rc) {
+		http_error(resp, 400, "invalid_json", "body", "%s",
+			   e.msg[0] ? e.msg : "malformed JSON");
+		return rc;
+	}
+	return 0;
+}
+
+/* ---- routes ---- */
+
+/* Splits `buf` (a path) at '/' in place; ERR_TOO_BIG past HTTP_SEGMENTS_MAX. */
+static int split_path(char **segs, size_t *nsegs, char *buf)
+{
+	size_t n = 0;
+	char *p = buf;
+
+	if (*p != '/')
+		return ERR_INVALID;
+	p++;
+	if (*p == 0) {
+		*nsegs = 0; /* "/" */
+		return 0;
+	}
+	for (;;) {
+		if (n >= HTTP_SEGMENTS_MAX)
+			return ERR_TOO_BIG;
+		segs[n++] = p;
+		char *slash = strchr(p, '/');
+		if (!slash)
+			break;
+		*slash = 0;
+		p = slash + 1;
+	}
+	*nsegs = n;
+	return 0;
+}
+
+static bool is_param(const char *seg)
+{
+	size_t n = strlen(seg);
+	return n >= 3 && seg[0] == '{' && seg[n - 1] == '}';
+}
+
+int http_route(struct http_server *s, const char *method, const char *pattern, http_handler fn,
+	       void *ctx, struct err *e)
+{
+	struct route *r;
+	size_t nparams = 0;
+
+	if (s->d)
+		return err_set(e, ERR_STATE, "http_route: server already started");
+	if (!method || !*method || strlen(method) >= sizeof r->method || !pattern || !fn ||
+	    pattern[0] != '/' || strlen(pattern) > HTTP_PATH_MAX)
+		return err_set(e, ERR_INVALID, "http_route: bad method or pattern");
+	if (s->nroutes >= HTTP_ROUTES_MAX)
+		return err_set(e, ERR_TOO_BIG, "http_route: more than %d routes", HTTP_ROUTES_MAX);
+	r = &s->routes[s->nroutes];
+	memset(r, 0, sizeof *r);
+	strcpy(r->method, method);
+	strcpy(r->pattern, pattern);
+	strcpy(r->segbuf, pattern);
+	if (split_path(r->segs, &r->nsegs, r->segbuf))
+		return err_set(e, ERR_INVALID, "http_route: pattern \"%s\" has too many segments",
+			       pattern);
+	for (size_t i = 0; i < r->nsegs; i++) {
+		const char *g = r->segs[i];
+		if (!*g && i + 1 < r->nsegs)
+			return err_set(e, ERR_INVALID, "http_route: empty segment in \"%s\"", pattern);
+		if (is_param(g)) {
+			if (++nparams > HTTP_PARAMS_MAX)
+				return err_set(e, ERR_TOO_BIG, "http_route: too many params");
+			r->param[i] = true;
+			r->segs[i][strlen(g) - 1] = 0;
+			r->segs[i]++;
+		} else if (strpbrk(g, "{}")) {
+			return err_set(e, ERR_INVALID, "http_route: bad segment \"%s\"", g);
+		}
+	}
+	for (size_t i = 0; i < s->nroutes; i++)
+		if (strcmp(s->routes[i].method, method) == 0 &&
+		    strcmp(s->routes[i].pattern, pattern) == 0)
+			return err_set(e, ERR_CONFLICT, "http_route: %s %s registered twice", method,
+				       pattern);
+	r->fn = fn;
+	r->ctx = ctx;
+	s->nroutes++;
+	return 0;
+}
+
+/* True when the request segments match the route; fills params. */
+static bool route_match(const struct route *r, char **segs, size_t nsegs, struct http_req *req)
+{
+	size_t np = 0;
+
+	if (r->nsegs != nsegs)
+		return false;
+	for (size_t i = 0; i < nsegs; i++) {
+		if (r->param[i]) {
+			if (!*segs[i])
+				return false;
+		} else if (strcmp(r->segs[i], segs[i]) != 0) {
+			return false;
+		}
+	}
+	if (req) {
+		for (size_t i = 0; i < nsegs; i++)
+			if (r->param[i]) {
+				req->params[np].key = r->segs[i];
+				req->params[np].value = segs[i];
+				np++;
+			}
+		req->nparams = np;
+	}
+	return true;
+}
+
+/* ---- built-in routes ---- */
+
+static int h_healthz(struct http_req *req, struct http_resp *resp, void *ctx)
+{
+	(void)req;
+	(void)ctx;
+	return http_json(resp, 200, json_pack("{s:b}", "ok", 1));
+}
+
+static int h_metrics(struct http_req *req, struct http_resp *resp, void *ctx)
+{
+	struct http_server *s = ctx;
+	(void)req;
+	buf_reset(&resp->body);
+	int rc = metrics_render(s->m, &resp->body);
+	if (rc)
+		return rc;
+	resp->status = 200;
+	strcpy(resp->content_type, "text/plain; version=0.0.4; charset=utf-8");
+	return 0;
+}
+
+/* ---- server ---- */
+
+int http_server_new(struct http_server **out, const struct http_config *cfg, struct err *e)
+{
+	struct http_server *s = calloc(1, sizeof *s);
+	int rc;
+
+	if (!s || !(s->routes = calloc(HTTP_ROUTES_MAX, sizeof *s->routes))) {
+		free(s);
+		return err_set(e, ERR_NOMEM, "http: out of memory");
+	}
+	if (cfg)
+		s->cfg = *cfg;
+	struct http_config *c = &s->cfg;
+	if (!c->bind_addr)
+		c->bind_addr = "127.0.0.1";
+	if (!c->threads)
+		c->threads = 4;
+	if (!c->body_max)
+		c->body_max = HTTP_BODY_MAX_DEFAULT;
+	if (!c->conn_memory_max)
+		c->conn_memory_max = (size_t)32 << 10;
+	if (!c->conn_max)
+		c->conn_max = 1024;
+	if (!c->per_ip_conn_max)
+		c->per_ip_conn_max = 64;
+	if (!c->conn_timeout_s)
+		c->conn_timeout_s = 30;
+	if (!(c->rate_per_s > 0))
+		c->rate_per_s = 20;
+	if (!(c->rate_burst >= 1))
+		c->rate_burst = c->rate_per_s * 2 < 10 ? 10 : c->rate_per_s * 2;
+	if (!c->rate_slots)
+		c->rate_slots = 4096;
+	if (!c->sse_max)
+		c->sse_max = 256;
+	pthread_condattr_t ca;
+	pthread_mutex_init(&s->sse_mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* sse.c waits on monotonic time */
+	pthread_cond_init(&s->sse_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if ((rc = metrics_new(&s->m, e)) ||
+	    (!c->rate_disabled &&
+	     (rc = ratelimit_new(&s->rl, c->rate_per_s, c->rate_burst, c->rate_slots, e)))) {
+		http_server_free(s);
+		return rc;
+	}
+	if (!c->no_builtin_routes &&
+	    ((rc = http_route(s, "GET", "/healthz", h_healthz, s, e)) ||
+	     (rc = http_route(s, "GET", "/metrics", h_metrics, s, e)))) {
+		http_server_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+/* Bounded label values for metrics: the method from a fixed list. */
+static const char *method_label(const char *m)
+{
+	static const char *const known[] = { "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD",
+					     "OPTIONS" };
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (strcmp(m, known[i]) == 0)
+			return known[i];
+	return "OTHER";
+}
+
+static void record(struct http_server *s, struct request *rq, int status)
+{
+	char labels[METRICS_LABELS_MAX + 1], st[16];
+	const char *route = rq->route ? rq->route->pattern : "unmatched";
+	const char *kv[6] = { "route", route, "method", method_label(rq->req.method), "status", st };
+
+	snprintf(st, sizeof st, "%d", status);
+	if (metrics_labels(labels, sizeof labels, kv, 3) == 0)
+		metrics_counter_add(s->m, "http_requests_total", "HTTP requests by route, method, status",
+				    labels, 1);
+	if (metrics_labels(labels, sizeof labels, kv, 1) == 0)
+		metrics_observe(s->m, "http_request_duration_seconds",
+				"Time from request headers to response queued", labels,
+				(double)(http_now_ms() - rq->t0_ms) / 1000.0);
+}
+
+/* Queues resp on the connection; consumes resp's body and stream. */
+static enum MHD_Result send_resp(struct request *rq, struct http_resp *resp)
+{
+	struct http_server *s = rq->cs.srv;
+	struct MHD_Response *mr = NULL;
+	enum MHD_Result ret;
+	int status = resp->status ? resp->status : 200;
+
+	if (resp->sse) {
+		struct http_sse *sse = resp->sse;
+		resp->sse = NULL;
+		if (sse_attach(s, rq->cs.mc, sse, &mr)) {
+			http_error(resp, 503, "unavailable", NULL, "server is shutting down");
+			status = 503;
+		}
+	}
+	if (!mr) {
+		size_t len = 0;
+		uint8_t *body = buf_detach(&resp->body, &len);
+		if (!body)
+			return MHD_NO;
+		mr = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+		if (!mr) {
+			free(body);
+			return MHD_NO;
+		}
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
+					resp->content_type[0] ? resp->content_type
+							      : "application/json");
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	}
+	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+	for (size_t i = 0; i < resp->nheaders; i++)
+		MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
+	ret = MHD_queue_response(rq->cs.mc, (unsigned)status, mr);
+	MHD_destroy_response(mr);
+	rq->responded = true;
+	record(s, rq, status);
+	return ret;
+}
+
+/* Sends an error right away (used before the handler runs). */
+static enum MHD_Result send_error(struct request *rq, int status, const char *code,
+				  const char *field, const char *msg, const char *hname,
+				  const char *hval)
+{
+	struct http_resp resp;
+	enum MHD_Result ret;
+
+	memset(&resp, 0, sizeof resp);
+	buf_init(&resp.body, HTTP_RESP_MAX);
+	if (http_error(&resp, status, code, field, "%s", msg) ||
+	    (hname && http_resp_header(&resp, hname, hval))) {
+		buf_release(&resp.body);
+		return MHD_NO;
+	}
+	ret = send_resp(rq, &resp);
+	buf_release(&resp.body);
+	return ret;
+}
+
+static enum MHD_Result on_query(void *cls, enum MHD_ValueKind kind, const char *key,
+				const char *value)
+{
+	struct request *rq = cls;
+	(void)kind;
+	if (rq->req.nquery >= HTTP_QUERY_MAX) {
+		rq->query_bad = true;
+		snprintf(rq->query_why, sizeof rq->query_why, "more than %d query parameters",
+			 HTTP_QUERY_MAX);
+		return MHD_NO;
+	}
+	if (!key || strlen(key) > 64 || (value && strlen(value) > HTTP_VALUE_MAX)) {
+		rq->query_bad = true;
+		snprintf(rq->query_why, sizeof rq->query_why,
+			 "query name over 64 bytes or value over %d bytes", HTTP_VALUE_MAX);
+		return MHD_NO;
+	}
+	rq->req.query[rq->req.nquery].key = key;
+	rq->req.query[rq->req.nquery].value = value ? value : "";
+	rq->req.nquery++;
+	return MHD_YES;
+}
+
+static void client_addr(char out[HTTP_ADDR_MAX], struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	strcpy(out, "unknown");
+	if (!ci || !ci->client_addr)
+		return;
+	const struct sockaddr *sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+			  HTTP_ADDR_MAX);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+			  HTTP_ADDR_MAX);
+}
+
+/* First call for a request: checks that can answer before any body byte is read. */
+static enum MHD_Result on_headers(struct request *rq, const char *url, const char *method)
+{
+	struct http_server *s = rq->cs.srv;
+	char *segs[HTTP_SEGMENTS_MAX];
+	size_t nsegs = 0;
+	uint32_t retry = 1;
+	char allow[128] = "";
+	const char *cl;
+
+	rq->req.method = method;
+	rq->req.conn = &rq->cs;
+	client_addr(rq->req.client_addr, rq->cs.mc);
+	if (s->rl && !ratelimit_take(s->rl, rq->req.client_addr, http_now_ms(), &retry)) {
+		char ra[16];
+		snprintf(ra, sizeof ra, "%u", retry);
+		metrics_counter_add(s->m, "http_rate_limited_total",
+				    "Requests refused by the per-address rate limit", NULL, 1);
+		return send_error(rq, 429, "rate_limited", NULL, "too many requests; slow down",
+				  MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
+	if (strlen(url) > HTTP_PATH_MAX)
+		return send_error(rq, 414, "uri_too_long", "path", "path too long", NULL, NULL);
+	strcpy(rq->path, url);
+	strcpy(rq->segbuf, url);
+	rq->req.path = rq->path;
+	if (split_path(segs, &nsegs, rq->segbuf))
+		return send_error(rq, 404, "not_found", "path", "no such resource", NULL, NULL);
+	for (size_t i = 0; i < s->nroutes; i++) {
+		const struct route *r = &s->routes[i];
+		if (!route_match(r, segs, nsegs, NULL))
+			continue;
+		if (strcmp(r->method, method) == 0) {
+			route_match(r, segs, nsegs, &rq->req);
+			rq->route = r;
+			rq->req.route = r->pattern;
+			break;
+		}
+		if (!strstr(allow, r->method) && strlen(allow) + strlen(r->method) + 3 < sizeof allow) {
+			if (allow[0])
+				strcat(allow, ", ");
+			strcat(allow, r->method);
+		}
+	}
+	if (!rq->route) {
+		if (allow[0])
+			return send_error(rq, 405, "method_not_allowed", NULL,
+					  "method not allowed here", MHD_HTTP_HEADER_ALLOW, allow);
+		return send_error(rq, 404, "not_found", "path", "no such resource", NULL, NULL);
+	}
+	MHD_get_connection_values(rq->cs.mc, MHD_GET_ARGUMENT_KIND, on_query, rq);
+	if (rq->query_bad)
+		return send_error(rq, 400, "bad_query", "query", rq->query_why, NULL, NULL);
+	cl = MHD_lookup_connection_value(rq->cs.mc, MHD_HEADER_KIND,
+					 MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl) {
+		char *end;
+		unsigned long long n = strtoull(cl, &end, 10);
+		if (*end || n > s->cfg.body_max) {
+			char msg[96];
+			snprintf(msg, sizeof msg, "request body over %zu bytes", s->cfg.body_max);
+			return send_error(rq, 413, "body_too_large", "body", msg, "Connection",
+					  "close");
+		}
+	}
+	return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
+				  const char *method, const char *version,
+				  const char *upload, size_t *upload_size, void **con_cls)
+{
+	struct http_server *s = cls;
+	struct request *rq = *con_cls;
+	(void)version;
+
+	if (!rq) {
+		rq = calloc(1, sizeof *rq);
+		if (!rq)
+			return MHD_NO;
+		rq->cs.srv = s;
+		rq->cs.mc = mc;
+		rq->t0_ms = http_now_ms();
+		buf_init(&rq->body, s->cfg.body_max);
+		*con_cls = rq;
+		return on_headers(rq, url, method);
+	}
+	if (rq->responded) {
+		/* MHD closes a connection whose body was not read; drop what it hands us */
+		if (*upload_size && rq->body.len + *upload_size > s->cfg.body_max)
+			return MHD_NO;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (buf_append(&rq->body, upload, *upload_size)) {
+			/* chunked body past the cap: answer 413 if MHD still lets us, else drop */
+			char msg[96];
+			snprintf(msg, sizeof msg, "request body over %zu bytes", s->cfg.body_max);
+			if (send_error(rq, 413, "body_too_large", "body", msg, "Connection",
+				       "close") != MHD_YES)
+				return MHD_NO;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	/* the whole request is in: run the handler */
+	struct http_resp resp;
+	enum MHD_Result ret;
+	int rc;
+
+	memset(&resp, 0, sizeof resp);
+	buf_init(&resp.body, HTTP_RESP_MAX);
+	rq->req.body = rq->body.len ? rq->body.data : NULL;
+	rq->req.body_len = rq->body.len;
+	rc = rq->route->fn(&rq->req, &resp, rq->route->ctx);
+	if (rc < 0 && !resp.status) {
+		char buf[64];
+		log_warn("handler failed", "route=%s code=%s", rq->route->pattern, err_name(rc));
+		if (resp.sse) {
+			sse_discard(resp.sse);
+			resp.sse = NULL;
+		}
+		snprintf(buf, sizeof buf, "internal error (%s)", err_name(rc));
+		http_error(&resp, 500, "internal", NULL, "%s", buf);
+	}
+	ret = send_resp(rq, &resp);
+	if (resp.sse)
+		sse_discard(resp.sse);
+	buf_release(&resp.body);
+	return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct request *rq = *con_cls;
+	(void)cls;
+	(void)mc;
+	(void)toe;
+	if (!rq)
+		return;
+	buf_release(&rq->body);
+	free(rq);
+	*con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_ctx,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *s = cls;
+	(void)mc;
+	(void)socket_ctx;
+	metrics_gauge_add(s->m, "http_connections_open", "Open client connections", NULL,
+			  toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+}
+
+static void on_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[256], q[300];
+	(void)cls;
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	msg[strcspn(msg, "\n")] = 0;
+	log_debug("microhttpd", "detail=%s", log_quote(q, sizeof q, msg));
+}
+
+int http_server_start(struct http_server *s, struct err *e)
+{
+	struct sockaddr_in sa4;
+	struct sockaddr_in6 sa6;
+	const struct sockaddr *sa;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
+	const union MHD_DaemonInfo *di;
+	int rc;
+
+	if (s->d)
+		return err_set(e, ERR_STATE, "http: already started");
+	memset(&sa4, 0, sizeof sa4);
+	memset(&sa6, 0, sizeof sa6);
+	if (inet_pton(AF_INET, s->cfg.bind_addr, &sa4.sin_addr) == 1) {
+		sa4.sin_family = AF_INET;
+		sa4.sin_port = htons(s->cfg.port);
+		sa = (const struct sockaddr *)&sa4;
+	} else if (inet_pton(AF_INET6, s->cfg.bind_addr, &sa6.sin6_addr) == 1) {
+		sa6.sin6_family = AF_INET6;
+		sa6.sin6_port = htons(s->cfg.port);
+		sa = (const struct sockaddr *)&sa6;
+		flags |= MHD_USE_IPv6;
+	} else {
+		return err_set(e, ERR_INVALID, "http: bind address \"%s\" is not an IP literal",
+			       s->cfg.bind_addr);
+	}
+	pthread_mutex_lock(&s->sse_mu);
+	s->sse_shutdown = false;
+	pthread_mutex_unlock(&s->sse_mu);
+	if ((rc = sse_pump_start(s)))
+		return err_set(e, rc, "http: cannot start the event-stream thread");
+	s->d = MHD_start_daemon(flags, s->cfg.port, NULL, NULL, on_request, s,
+				MHD_OPTION_SOCK_ADDR, sa,
+				MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
+				MHD_OPTION_CONNECTION_LIMIT, s->cfg.conn_max,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg.per_ip_conn_max,
+				MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.conn_timeout_s,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->cfg.conn_memory_max,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+				MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+				MHD_OPTION_EXTERNAL_LOGGER, on_log, s,
+				MHD_OPTION_END);
+	if (!s->d) {
+		sse_shutdown(s);
+		return err_set(e, ERR_NET, "http: cannot listen on %s port %u", s->cfg.bind_addr,
+			       (unsigned)s->cfg.port);
+	}
+	di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = di ? di->port : s->cfg.port;
+	log_info("http listening", "addr=%s port=%u", s->cfg.bind_addr, (unsigned)s->port);
+	return 0;
+}
+
+uint16_t http_server_port(const struct http_server *s)
+{
+	return s->port;
+}
+
+struct metrics *http_server_metrics(struct http_server *s)
+{
+	return s->m;
+}
+
+void http_server_stop(struct http_server *s)
+{
+	if (!s || !s->d)
+		return;
+	sse_shutdown(s);
+	MHD_stop_daemon(s->d);
+	s->d = NULL;
+}
+
+void http_server_free(struct http_server *s)
+{
+	if (!s)
+		return;
+	http_server_stop(s);
+	ratelimit_free(s->rl);
+	metrics_free(s->m);
+	pthread_cond_destroy(&s->sse_cv);
+	pthread_mutex_destroy(&s->sse_mu);
+	free(s->routes);
+	free(s);
+}

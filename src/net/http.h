@@ -1,0 +1,235 @@
+/*
+ * http.h — a small HTTP/JSON server layer over libmicrohttpd.
+ *
+ * One `http_server` owns an MHD daemon (internal epoll threads, a thread
+ * pool of cfg.threads), a route table, a token-bucket rate limiter per
+ * client address, a Prometheus registry and the Server-Sent Events pump.
+ *
+ * Requests: routes are "METHOD /path/{param}/..." patterns registered
+ * before http_server_start. A request is matched on its path segments
+ * ({name} matches one non-empty segment); a path that matches some route
+ * with another method is 405 (with Allow), none is 404. Query strings are
+ * parsed by MHD and capped (HTTP_QUERY_MAX pairs, HTTP_VALUE_MAX bytes).
+ * Bodies are accumulated up to cfg.body_max (64 KiB default): a
+ * Content-Length above the cap is refused with 413 before any body byte is
+ * read; a chunked body that grows past it ends the connection. Headers are
+ * capped by MHD's per-connection memory (cfg.conn_memory_max), connections
+ * by cfg.conn_max / cfg.per_ip_conn_max, idle connections by
+ * cfg.conn_timeout_s. A client over its rate gets 429 with Retry-After.
+ *
+ * Handlers run on MHD's pool threads, concurrently: `ctx` must be
+ * thread-safe. A handler fills `resp` (http_json, http_error, http_text,
+ * http_sse_start) and returns 0; a negative return is an internal error and
+ * becomes a 500 {"error":{"code":"internal",...}} unless resp was already
+ * given a status. Error bodies always have the shape
+ *   {"error": {"code": "...", "message": "...", "field": "..."}}
+ * ("field" only when one is named).
+ *
+ * Built in (cfg.builtin_routes): GET /healthz ({"ok":true}) and GET /metrics
+ * (text exposition of the registry: http_requests_total{route,method,status},
+ * http_request_duration_seconds{route} histogram, http_connections_open,
+ * http_sse_streams, http_rate_limited_total).
+ *
+ * Server-Sent Events: a handler calls http_sse_start instead of writing a
+ * body; events are then queued with http_sse_send (from any thread, bounded
+ * per stream) and/or produced by a poll callback the pump thread calls every
+ * poll_ms. A ": ping" comment is sent after heartbeat_ms of silence. The
+ * stream ends when http_sse_close is called (after the queue drains), the
+ * poll callback returns non-zero, the client goes away (noticed at the next
+ * write), or the server stops. MHD connections of idle streams are suspended
+ * (MHD_suspend_connection) so a stream never holds a pool thread.
+ *
+ * WebSocket: not implemented yet. The daemon is started with
+ * MHD_ALLOW_UPGRADE so that a later http_upgrade_start() (handing the socket
+ * to libwslay via MHD_create_response_for_upgrade) fits the same handler
+ * model: the handler marks resp as an upgrade, the dispatcher creates the
+ * upgrade response.
+ *
+ * Lifecycle: http_server_new -> http_route... -> http_server_start ->
+ * http_server_stop -> http_server_free. Stop closes every stream, joins
+ * every thread; nothing is leaked.
+ */
+#ifndef FLOP_NET_HTTP_H
+#define FLOP_NET_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/buf.h"
+
+struct err;
+struct metrics;
+struct http_server;
+struct http_sse;
+
+#define HTTP_PATH_MAX 2048          /* request path bytes */
+#define HTTP_SEGMENTS_MAX 16        /* path segments in a route or request */
+#define HTTP_PARAMS_MAX 8           /* {param}s in one route */
+#define HTTP_QUERY_MAX 32           /* query pairs */
+#define HTTP_VALUE_MAX 1024         /* one query value or path param, bytes */
+#define HTTP_ROUTES_MAX 128
+#define HTTP_RESP_HEADERS_MAX 8
+#define HTTP_RESP_MAX ((size_t)16 << 20)   /* response body cap */
+#define HTTP_BODY_MAX_DEFAULT ((size_t)64 << 10)
+#define HTTP_ADDR_MAX 64            /* client address text */
+#define HTTP_SSE_EVENT_MAX ((size_t)16 << 10)  /* one event's data */
+
+struct http_config {
+	const char *bind_addr;     /* IPv4/IPv6 literal; NULL: "127.0.0.1" */
+	uint16_t port;             /* 0: any free port (see http_server_port) */
+	unsigned threads;          /* MHD pool threads; 0: 4 */
+	size_t body_max;           /* request body cap; 0: HTTP_BODY_MAX_DEFAULT */
+	size_t conn_memory_max;    /* per-connection memory incl. headers; 0: 32 KiB */
+	unsigned conn_max;         /* total connections; 0: 1024 */
+	unsigned per_ip_conn_max;  /* per client address; 0: 64 */
+	unsigned conn_timeout_s;   /* idle timeout; 0: 30 */
+	double rate_per_s;         /* requests per second per address; 0: 20 */
+	double rate_burst;         /* bucket size; 0: 2 * rate (at least 10) */
+	size_t rate_slots;         /* addresses tracked; 0: 4096 */
+	bool rate_disabled;        /* true: no rate limiting */
+	unsigned sse_max;          /* concurrent SSE streams; 0: 256 */
+	bool no_builtin_routes;    /* true: no /healthz and /metrics */
+};
+
+struct http_kv {
+	const char *key;   /* NUL-terminated; valid during the request */
+	const char *value;
+};
+
+/* A request as a handler sees it; everything is valid until it returns. */
+struct http_req {
+	const char *method;                 /* "GET", "POST", ... */
+	const char *path;                   /* decoded path, no query */
+	const char *route;                  /* matched pattern, e.g. "/rentals/{id}" */
+	struct http_kv params[HTTP_PARAMS_MAX]; /* path parameters, by name */
+	size_t nparams;
+	struct http_kv query[HTTP_QUERY_MAX];   /* query pairs in arrival order */
+	size_t nquery;
+	const uint8_t *body;                /* NUL-terminated; NULL when empty */
+	size_t body_len;
+	char client_addr[HTTP_ADDR_MAX];    /* "127.0.0.1" / "::1" */
+	void *conn;                         /* internal per-request state */
+};
+
+struct http_header {
+	char name[64];
+	char value[256];
+};
+
+/* A response under construction; the dispatcher owns and sends it. */
+struct http_resp {
+	int status;                                   /* 0 until set */
+	struct buf body;                              /* capped at HTTP_RESP_MAX */
+	char content_type[64];                        /* "" until set */
+	struct http_header headers[HTTP_RESP_HEADERS_MAX];
+	size_t nheaders;
+	struct http_sse *sse;                         /* set by http_sse_start */
+};
+
+/* Handler: fill resp, return 0; negative ERR_* means internal error (500). */
+typedef int (*http_handler)(struct http_req *req, struct http_resp *resp, void *ctx);
+
+/* Creates a server (not yet listening). Copies cfg (NULL: defaults). */
+int http_server_new(struct http_server **out, const struct http_config *cfg, struct err *e);
+
+/*
+ * Adds a route: method ("GET", ...) and a pattern starting with '/', with
+ * {name} segments. Only before start. ERR_INVALID for a bad pattern,
+ * ERR_CONFLICT for a duplicate, ERR_TOO_BIG past HTTP_ROUTES_MAX.
+ */
+int http_route(struct http_server *s, const char *method, const char *pattern, http_handler fn,
+	       void *ctx, struct err *e);
+
+/* Binds and starts the threads. ERR_NET when MHD cannot start. */
+int http_server_start(struct http_server *s, struct err *e);
+
+/* The bound port (after start), e.g. when cfg.port was 0. */
+uint16_t http_server_port(const struct http_server *s);
+
+/* The server's registry, for application metrics. */
+struct metrics *http_server_metrics(struct http_server *s);
+
+/* Ends every SSE stream, stops MHD, joins all threads. Idempotent. */
+void http_server_stop(struct http_server *s);
+
+/* Stops (if needed) and frees. NULL allowed. */
+void http_server_free(struct http_server *s);
+
+/* Path parameter / first query value / request header by name; NULL if absent. */
+const char *http_param(const struct http_req *r, const char *name);
+const char *http_query(const struct http_req *r, const char *name);
+const char *http_header(const struct http_req *r, const char *name);
+
+/*
+ * The token of an "Authorization: Bearer <token>" header (scheme matched
+ * case-insensitively), or NULL when absent or malformed.
+ */
+const char *http_bearer(const struct http_req *r);
+
+/*
+ * Parses the body as JSON (json_parse caps apply). On failure writes a 400
+ * invalid_json error (field "body") into resp and returns the negative code:
+ * the handler then just returns 0.
+ */
+int http_json_body(json_t **out, const struct http_req *r, struct http_resp *resp);
+
+/* Sets status and a JSON body (steals the reference to v). */
+int http_json(struct http_resp *resp, int status, json_t *v);
+
+/* Sets status and a text body with the given content type. */
+int http_text(struct http_resp *resp, int status, const char *content_type, const char *text,
+	      size_t len);
+
+/*
+ * Sets status and the error body {"error":{"code":code,"message":...,
+ * "field":field}} (field omitted when NULL). Returns 0 (so a handler can
+ * `return http_error(...)`), or ERR_NOMEM.
+ */
+int http_error(struct http_resp *resp, int status, const char *code, const char *field,
+	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Adds a response header (copied; capped by struct sizes). ERR_TOO_BIG/ERR_INVALID. */
+int http_resp_header(struct http_resp *resp, const char *name, const char *value);
+
+/* ---- Server-Sent Events ---- */
+
+struct http_sse_opts {
+	unsigned poll_ms;       /* call poll every poll_ms; 0: never */
+	unsigned heartbeat_ms;  /* ": ping" after this much silence; 0: 15000 */
+	size_t queue_max;       /* bytes queued per stream; 0: 64 KiB */
+	/* Called on the pump thread; may http_sse_send. Non-zero return ends the stream. */
+	int (*poll)(struct http_sse *s, void *user);
+	void (*user_free)(void *user); /* called once when the stream is gone */
+	void *user;
+};
+
+/*
+ * Turns resp into an event stream (status 200, text/event-stream). When
+ * ref_out is given, *ref_out holds a reference for http_sse_send from other
+ * threads; drop it with http_sse_release. ERR_TOO_BIG past cfg.sse_max,
+ * ERR_NOMEM. On failure, user_free is not called.
+ */
+int http_sse_start(struct http_resp *resp, const struct http_req *r,
+		   const struct http_sse_opts *o, struct http_sse **ref_out, struct err *e);
+
+/*
+ * Queues one event: optional `event` and `id` (no CR/LF), `data` split into
+ * data: lines at LF (no CR). Thread-safe. ERR_STATE when the stream is
+ * closed or gone, ERR_TOO_BIG when the queue or event cap is exceeded.
+ */
+int http_sse_send(struct http_sse *s, const char *event, const char *id, const char *data,
+		  struct err *e);
+
+/* Ends the stream once the queued events are sent. Thread-safe. */
+void http_sse_close(struct http_sse *s);
+
+/* True once the client went away, the stream was closed, or the server stops. */
+bool http_sse_done(struct http_sse *s);
+
+/* Drops a reference taken with ref_out. NULL allowed. */
+void http_sse_release(struct http_sse *s);
+
+#endif

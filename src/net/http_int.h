@@ -1,0 +1,66 @@
+/*
+ * http_int.h — internals shared by http.c (server, routing, requests) and
+ * sse.c (event streams and their pump thread). Not a public interface.
+ */
+#ifndef FLOP_NET_HTTP_INT_H
+#define FLOP_NET_HTTP_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <microhttpd.h>
+
+#include "net/http.h"
+
+struct ratelimit;
+
+struct route {
+	char method[16];                       /* "GET" */
+	char pattern[HTTP_PATH_MAX + 1];       /* "/rentals/{id}" */
+	char *segs[HTTP_SEGMENTS_MAX];         /* pointers into segbuf; param names without braces */
+	bool param[HTTP_SEGMENTS_MAX];         /* segment i is a {param} */
+	size_t nsegs;
+	char segbuf[HTTP_PATH_MAX + 1];        /* pattern split at '/' */
+	http_handler fn;
+	void *ctx;
+};
+
+struct http_server {
+	struct http_config cfg;          /* defaults filled in */
+	struct MHD_Daemon *d;            /* NULL until started / after stop */
+	uint16_t port;                   /* bound port */
+	struct route *routes;            /* nroutes entries, HTTP_ROUTES_MAX room */
+	size_t nroutes;
+	struct ratelimit *rl;            /* NULL when disabled */
+	struct metrics *m;               /* registry served at /metrics */
+
+	pthread_mutex_t sse_mu;          /* guards the fields below */
+	pthread_cond_t sse_cv;           /* wakes the pump */
+	struct http_sse *streams;        /* attached streams, linked by next */
+	unsigned nstreams;               /* streams started and not yet gone */
+	bool sse_shutdown;               /* no new streams; all are ending */
+	bool pump_running;               /* pump thread created */
+	pthread_t pump;
+};
+
+/* Per-request state behind http_req.conn. */
+struct conn_state {
+	struct http_server *srv;
+	struct MHD_Connection *mc;
+};
+
+/* Monotonic clock in ms. */
+uint64_t http_now_ms(void);
+
+/* sse.c: wrap a started stream in an MHD response bound to mc (adds to the list). */
+int sse_attach(struct http_server *srv, struct MHD_Connection *mc, struct http_sse *s,
+	       struct MHD_Response **out);
+/* sse.c: drops the response's reference of a stream that was never attached. */
+void sse_discard(struct http_sse *s);
+/* sse.c: starts the pump thread. */
+int sse_pump_start(struct http_server *srv);
+/* sse.c: ends every stream, stops the pump, waits (bounded) for streams to finish. */
+void sse_shutdown(struct http_server *srv);
+
+#endif
