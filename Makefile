@@ -51,8 +51,21 @@ FUZZ_SECONDS ?= 60
 # with parallel builds of other targets that share them.
 .SECONDARY:
 
+# The CUDA GPU benchmark the agent runs (src/agent/cuda): built only where
+# nvcc exists; a host without it (or without a GPU) reports "unverified".
+NVCC ?= $(shell command -v nvcc 2>/dev/null || { test -x /usr/local/cuda/bin/nvcc && echo /usr/local/cuda/bin/nvcc; })
+NVCC_FLAGS := -O3 -std=c++17 -gencode arch=compute_75,code=compute_75 \
+	-gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
+ifneq ($(NVCC),)
+GPUBENCH := $(BUILD)/gpubench
+endif
+
 .PHONY: all setup test unit demo asan fuzz fuzz-smoke bench contracts clean
-all: $(LIB) $(BIN) $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN)
+all: $(LIB) $(BIN) $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN) $(GPUBENCH)
+
+$(BUILD)/gpubench: src/agent/cuda/gpubench.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCC_FLAGS) $< -o $@
 
 setup:
 	@scripts/setup

@@ -1,0 +1,1468 @@
+/*
+ * account.c — per-rental Unix accounts: create, freeze/thaw, teardown,
+ * recovery (see account.h for the design and the invariants).
+ *
+ * System changes go through the shadow-utils tools (useradd, usermod,
+ * userdel) run with an argv (never a shell) and a deadline, and through
+ * direct writes to cgroupfs. Files inside a user's home are opened with
+ * O_NOFOLLOW relative to a directory fd, so a renter's symlink cannot send
+ * a root write elsewhere.
+ */
+#include "agent/account.h"
+
+#include "agent/gpu.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "eth/keccak.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#define CGROUP2_MAGIC 0x63677270 /* CGROUP2_SUPER_MAGIC, linux/magic.h */
+#define UID_FLOOR 1000           /* never kill by or delete files of a uid below this */
+#define TOOL_TIMEOUT_MS 30000
+#define GECOS_PREFIX "flopmarket rental "
+
+/* The cfg with defaults filled in. */
+struct acfg {
+	const char *state_dir, *home_base, *cgroup_root, *cgroup_name;
+	uint64_t memory_max_bytes, pids_max;
+	unsigned cpu_weight, kill_timeout_ms;
+};
+
+static const char *const v1_ctrls[] = { "freezer", "memory", "pids", "cpu" };
+
+const char *account_phase_name(enum account_phase p)
+{
+	switch (p) {
+	case ACCOUNT_CREATING: return "creating";
+	case ACCOUNT_ACTIVE: return "active";
+	case ACCOUNT_FROZEN: return "frozen";
+	case ACCOUNT_TEARING_DOWN: return "tearing_down";
+	default: return "unknown";
+	}
+}
+
+static int phase_parse(enum account_phase *out, const char *s)
+{
+	for (int p = ACCOUNT_CREATING; p <= ACCOUNT_TEARING_DOWN; p++) {
+		if (!strcmp(s, account_phase_name((enum account_phase)p))) {
+			*out = (enum account_phase)p;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Absolute, [A-Za-z0-9_./-] only, no "..", shorter than ACCOUNT_PATH_MAX. */
+static bool path_ok(const char *p)
+{
+	if (!p || p[0] != '/' || strlen(p) >= ACCOUNT_PATH_MAX || strstr(p, ".."))
+		return false;
+	for (; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_./-", *p))
+			return false;
+	return true;
+}
+
+static int cfg_fill(struct acfg *c, const struct account_cfg *cfg, struct err *e)
+{
+	struct account_cfg z = { 0 };
+
+	if (!cfg)
+		cfg = &z;
+	c->state_dir = cfg->state_dir ? cfg->state_dir : "/var/lib/flopmarket/agent";
+	c->home_base = cfg->home_base ? cfg->home_base : "/home/flopmarket";
+	c->cgroup_root = cfg->cgroup_root ? cfg->cgroup_root : "/sys/fs/cgroup";
+	c->cgroup_name = cfg->cgroup_name ? cfg->cgroup_name : "flopmarket";
+	c->memory_max_bytes = cfg->memory_max_bytes;
+	c->pids_max = cfg->pids_max;
+	c->cpu_weight = cfg->cpu_weight;
+	c->kill_timeout_ms = cfg->kill_timeout_ms ? cfg->kill_timeout_ms : 10000;
+	if (!path_ok(c->state_dir) || strlen(c->state_dir) > 150)
+		return err_set(e, ERR_INVALID, "account cfg: state_dir '%.80s' not a plain absolute path",
+			       c->state_dir);
+	if (!path_ok(c->home_base) || strlen(c->home_base) > 150)
+		return err_set(e, ERR_INVALID, "account cfg: home_base '%.80s' not a plain absolute path",
+			       c->home_base);
+	if (!path_ok(c->cgroup_root) || strlen(c->cgroup_root) > 64)
+		return err_set(e, ERR_INVALID, "account cfg: cgroup_root '%.80s' not a plain absolute path",
+			       c->cgroup_root);
+	if (!*c->cgroup_name || strlen(c->cgroup_name) > 32 || strchr(c->cgroup_name, '/') ||
+	    strstr(c->cgroup_name, ".."))
+		return err_set(e, ERR_INVALID, "account cfg: cgroup_name must be one short path element");
+	for (const char *p = c->cgroup_name; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_.-", *p))
+			return err_set(e, ERR_INVALID, "account cfg: cgroup_name has a bad character");
+	if (c->cpu_weight > 262144)
+		return err_set(e, ERR_RANGE, "account cfg: cpu_weight %u out of range", c->cpu_weight);
+	return 0;
+}
+
+static bool name_ok(const char *name)
+{
+	if (!name || strlen(name) != ACCOUNT_NAME_LEN || strncmp(name, ACCOUNT_PREFIX, 2))
+		return false;
+	for (size_t i = 2; i < ACCOUNT_NAME_LEN; i++)
+		if (!isdigit((unsigned char)name[i]) && !(name[i] >= 'a' && name[i] <= 'f'))
+			return false;
+	return true;
+}
+
+int account_name_for_rental(char name13[ACCOUNT_NAME_LEN + 1], const char *rental_id,
+			    struct err *e)
+{
+	char low[ACCOUNT_RENTAL_ID_MAX + 1];
+	uint8_t h[32];
+	size_t n;
+	static const char hexd[] = "0123456789abcdef";
+
+	if (!rental_id || !*rental_id)
+		return err_set(e, ERR_INVALID, "rental id: empty");
+	n = strnlen(rental_id, ACCOUNT_RENTAL_ID_MAX + 1);
+	if (n > ACCOUNT_RENTAL_ID_MAX)
+		return err_set(e, ERR_TOO_BIG, "rental id: longer than %d bytes", ACCOUNT_RENTAL_ID_MAX);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)rental_id[i];
+		if (!isalnum(c) && c != '_' && c != '.' && c != '-')
+			return err_set(e, ERR_INVALID, "rental id: bad character at offset %zu", i);
+		low[i] = (char)tolower(c);
+	}
+	low[n] = '\0';
+	keccak256(h, (const uint8_t *)low, n);
+	memcpy(name13, ACCOUNT_PREFIX, 2);
+	for (size_t i = 0; i < 5; i++) {
+		name13[2 + 2 * i] = hexd[h[i] >> 4];
+		name13[3 + 2 * i] = hexd[h[i] & 15];
+	}
+	name13[ACCOUNT_NAME_LEN] = '\0';
+	return 0;
+}
+
+/* ---- SSH key ---- */
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Reads one SSH wire string at *off; returns its length or -1. */
+static long ssh_string(const uint8_t *b, size_t n, size_t *off, const uint8_t **s)
+{
+	uint32_t l;
+
+	if (n - *off < 4)
+		return -1;
+	l = be32(b + *off);
+	if (l > n - *off - 4)
+		return -1;
+	*s = b + *off + 4;
+	*off += 4 + l;
+	return (long)l;
+}
+
+int account_ssh_key_check(char *out, size_t cap, const char *line, size_t n, struct err *e)
+{
+	static const char *const types[] = { "ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa" };
+	const char *type = NULL, *body, *sp, *comment = NULL;
+	size_t tlen, blen, clen = 0, off = 0, bin_len = 0;
+	uint8_t *bin;
+	const uint8_t *s;
+	long l;
+	int rc = 0;
+
+	if (!line)
+		return err_set(e, ERR_INVALID, "ssh key: missing");
+	if (n > ACCOUNT_SSH_KEY_MAX)
+		return err_set(e, ERR_TOO_BIG, "ssh key: %zu bytes, cap %d", n, ACCOUNT_SSH_KEY_MAX);
+	if (n && line[n - 1] == '\n')
+		n--;
+	if (n == 0)
+		return err_set(e, ERR_INVALID, "ssh key: empty");
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] > 0x7e)
+			return err_set(e, ERR_INVALID,
+				       "ssh key: control or non-ASCII byte at offset %zu (one key, one line)",
+				       i);
+	sp = memchr(line, ' ', n);
+	if (!sp)
+		return err_set(e, ERR_INVALID, "ssh key: want '<type> <base64> [comment]'");
+	tlen = (size_t)(sp - line);
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+		if (strlen(types[i]) == tlen && !memcmp(types[i], line, tlen))
+			type = types[i];
+	if (!type)
+		return err_set(e, ERR_INVALID,
+			       "ssh key: type '%.*s' not accepted (ssh-ed25519, ecdsa-sha2-nistp256, "
+			       "ssh-rsa; no options)", (int)(tlen > 40 ? 40 : tlen), line);
+	body = sp + 1;
+	sp = memchr(body, ' ', n - (size_t)(body - line));
+	blen = sp ? (size_t)(sp - body) : n - (size_t)(body - line);
+	if (sp) {
+		comment = sp + 1;
+		clen = n - (size_t)(comment - line);
+		if (clen == 0)
+			return err_set(e, ERR_INVALID, "ssh key: trailing space");
+	}
+	if (blen == 0 || blen % 4)
+		return err_set(e, ERR_INVALID, "ssh key: base64 body length %zu not a multiple of 4",
+			       blen);
+	for (size_t i = 0; i < blen; i++) {
+		char c = body[i];
+		bool pad_ok = c == '=' && i >= blen - 2 && (i == blen - 1 || body[blen - 1] == '=');
+		if (!isalnum((unsigned char)c) && c != '+' && c != '/' && !pad_ok)
+			return err_set(e, ERR_INVALID, "ssh key: bad base64 character at offset %zu",
+				       (size_t)(body - line) + i);
+	}
+	bin = malloc(blen);
+	if (!bin)
+		return err_set(e, ERR_NOMEM, "ssh key: out of memory");
+	if (sodium_base642bin(bin, blen, body, blen, NULL, &bin_len, NULL,
+			      sodium_base64_VARIANT_ORIGINAL)) {
+		rc = err_set(e, ERR_INVALID, "ssh key: base64 body does not decode");
+		goto done;
+	}
+	l = ssh_string(bin, bin_len, &off, &s);
+	if (l < 0 || (size_t)l != strlen(type) || memcmp(s, type, (size_t)l)) {
+		rc = err_set(e, ERR_INVALID, "ssh key: body does not hold a %s key", type);
+		goto done;
+	}
+	if (!strcmp(type, "ssh-ed25519")) {
+		if (ssh_string(bin, bin_len, &off, &s) != 32 || off != bin_len)
+			rc = err_set(e, ERR_INVALID, "ssh key: ed25519 key must be 32 bytes");
+	} else if (!strcmp(type, "ecdsa-sha2-nistp256")) {
+		l = ssh_string(bin, bin_len, &off, &s);
+		if (l != 8 || memcmp(s, "nistp256", 8) || ssh_string(bin, bin_len, &off, &s) != 65 ||
+		    s[0] != 4 || off != bin_len)
+			rc = err_set(e, ERR_INVALID, "ssh key: bad nistp256 key");
+	} else {
+		long el = ssh_string(bin, bin_len, &off, &s);
+		long nl = el < 0 ? -1 : ssh_string(bin, bin_len, &off, &s);
+		if (el < 1 || el > 16 || nl < 256 || nl > 2049 || off != bin_len)
+			rc = err_set(e, ERR_INVALID, "ssh key: bad RSA key (modulus 2048..16384 bits)");
+	}
+	if (rc)
+		goto done;
+	if (tlen + 1 + blen + (comment ? 1 + clen : 0) + 2 > cap) {
+		rc = err_set(e, ERR_TOO_BIG, "ssh key: output buffer too small");
+		goto done;
+	}
+	memcpy(out, line, n);
+	out[n] = '\n';
+	out[n + 1] = '\0';
+done:
+	free(bin);
+	return rc;
+}
+
+/* ---- small file helpers ---- */
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t w;
+	size_t n = strlen(s);
+
+	if (fd < 0)
+		return -1;
+	w = write(fd, s, n);
+	close(fd);
+	return w == (ssize_t)n ? 0 : -1;
+}
+
+static int read_str(char *dst, size_t cap, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0)
+		return -1;
+	r = read(fd, dst, cap - 1);
+	close(fd);
+	if (r < 0)
+		return -1;
+	dst[r] = '\0';
+	return 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[ACCOUNT_PATH_MAX];
+
+	if (strlen(path) >= sizeof tmp)
+		return -1;
+	strcpy(tmp, path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+/* Writes `data` to path atomically (temp, fsync, rename, fsync dir). */
+static int write_atomic(const char *path, const char *data, mode_t mode, struct err *e)
+{
+	char tmp[ACCOUNT_PATH_MAX + 8], dir[ACCOUNT_PATH_MAX];
+	size_t n = strlen(data);
+	char *slash;
+	int fd;
+
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return err_set(e, ERR_IO, "open %s: %s", tmp, strerror(errno));
+	if (write(fd, data, n) != (ssize_t)n || fchmod(fd, mode) || fsync(fd)) {
+		int er = errno;
+		close(fd);
+		unlink(tmp);
+		return err_set(e, ERR_IO, "write %s: %s", tmp, strerror(er));
+	}
+	close(fd);
+	if (rename(tmp, path)) {
+		int er = errno;
+		unlink(tmp);
+		return err_set(e, ERR_IO, "rename %s: %s", path, strerror(er));
+	}
+	snprintf(dir, sizeof dir, "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			fsync(fd);
+			close(fd);
+		}
+	}
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP || flag == FTW_D)
+		rmdir(path);
+	else
+		unlink(path);
+	return 0;
+}
+
+/* Removes a tree without following symlinks or crossing mounts. */
+static int rm_tree(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st))
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return unlink(path);
+	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	return lstat(path, &st) == 0 ? -1 : 0;
+}
+
+/* ---- tools ---- */
+
+/* Runs a tool; 0 when it exited with one of the ok codes (list ends with -1). */
+static int tool(int *status, struct err *e, const int *ok, char *const argv[])
+{
+	struct buf out;
+	int st = -1, rc;
+
+	buf_init(&out, 4096);
+	rc = gpu_exec_capture(&out, &st, argv, TOOL_TIMEOUT_MS, e);
+	if (!rc) {
+		bool good = false;
+		for (; ok && *ok >= 0; ok++)
+			good |= *ok == st;
+		if (!good && !(ok == NULL && st == 0)) {
+			const char *t = buf_cstr(&out);
+			size_t l = strcspn(t, "\n");
+			rc = err_set(e, ERR_IO, "%s %s exited %d: %.*s", argv[0], argv[1] ? argv[1] : "",
+				     st, (int)(l > 160 ? 160 : l), t);
+		}
+	}
+	if (status)
+		*status = st;
+	buf_release(&out);
+	return rc;
+}
+
+/* ---- passwd ---- */
+
+struct pw {
+	bool exists;
+	uid_t uid;
+	gid_t gid;
+	char gecos[256];
+	char dir[ACCOUNT_PATH_MAX];
+};
+
+static int pw_lookup(struct pw *out, const char *name, struct err *e)
+{
+	struct passwd pwd, *res = NULL;
+	char bufp[4096];
+	int rc = getpwnam_r(name, &pwd, bufp, sizeof bufp, &res);
+
+	memset(out, 0, sizeof *out);
+	if (rc && rc != ENOENT && rc != ESRCH)
+		return err_set(e, ERR_IO, "getpwnam %s: %s", name, strerror(rc));
+	if (!res)
+		return 0;
+	out->exists = true;
+	out->uid = pwd.pw_uid;
+	out->gid = pwd.pw_gid;
+	snprintf(out->gecos, sizeof out->gecos, "%s", pwd.pw_gecos ? pwd.pw_gecos : "");
+	snprintf(out->dir, sizeof out->dir, "%s", pwd.pw_dir ? pwd.pw_dir : "");
+	return 0;
+}
+
+/* The passwd entry of `a` if it exists and is ours; ERR_CONFLICT if it is not ours. */
+static int pw_ours(struct pw *out, const struct account *a, struct err *e)
+{
+	char want[sizeof out->gecos];
+	int rc = pw_lookup(out, a->name, e);
+
+	if (rc || !out->exists)
+		return rc;
+	snprintf(want, sizeof want, GECOS_PREFIX "%s", a->rental_id);
+	if (strcmp(out->gecos, want) || (a->uid >= 0 && (long)out->uid != a->uid))
+		return err_set(e, ERR_CONFLICT, "user %s exists but was not created by flopmarket for "
+			       "this rental; not touching it", a->name);
+	if (out->uid < UID_FLOOR)
+		return err_set(e, ERR_CONFLICT, "user %s has uid %u below %d; not touching it", a->name,
+			       (unsigned)out->uid, UID_FLOOR);
+	return 0;
+}
+
+/* ---- state file ---- */
+
+static void state_path(char *out, size_t cap, const struct acfg *c, const char *name)
+{
+	snprintf(out, cap, "%s/accounts/%s.json", c->state_dir, name);
+}
+
+static int state_save(const struct acfg *c, const struct account *a, struct err *e)
+{
+	char path[ACCOUNT_PATH_MAX + 64];
+	json_t *o, *cgs;
+	char *text;
+	int rc;
+
+	snprintf(path, sizeof path, "%s/accounts", c->state_dir);
+	if (mkdir_p(path, 0700))
+		return err_set(e, ERR_IO, "mkdir %s: %s", path, strerror(errno));
+	cgs = json_array();
+	for (size_t i = 0; cgs && i < a->cg_count; i++)
+		json_array_append_new(cgs, json_string(a->cg[i]));
+	o = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:s, s:I}", "version", 1,
+		      "name", a->name, "rental_id", a->rental_id, "phase",
+		      account_phase_name(a->phase), "uid", (json_int_t)a->uid, "gid",
+		      (json_int_t)a->gid, "home", a->home, "shell", a->shell, "cgroup_mode",
+		      a->cg_mode == ACCOUNT_CG_V1 ? "v1" : a->cg_mode == ACCOUNT_CG_V2 ? "v2" : "none",
+		      "cgroups", cgs, "cgroup_freezer", a->cg_freezer, "created_ms",
+		      (json_int_t)a->created_ms);
+	text = o ? json_dumps(o, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	if (!text)
+		return err_set(e, ERR_NOMEM, "state file: out of memory");
+	state_path(path, sizeof path, c, a->name);
+	rc = write_atomic(path, text, 0600, e);
+	free(text);
+	return rc;
+}
+
+static int get_path(char *dst, const json_t *o, const char *field, bool empty_ok,
+		    struct err *e)
+{
+	const char *s;
+	int rc = json_get_str(&s, o, field, ACCOUNT_PATH_MAX - 1, e);
+
+	if (rc)
+		return rc;
+	if (!(empty_ok && !*s) && !path_ok(s))
+		return err_set(e, ERR_INVALID, "field '%s' not a plain absolute path", field);
+	strcpy(dst, s);
+	return 0;
+}
+
+static int state_load(struct account *out, const struct acfg *c, const char *name,
+		      struct err *e)
+{
+	char path[ACCOUNT_PATH_MAX + 64], text[8192];
+	struct account a;
+	json_t *o = NULL;
+	const json_t *cgs;
+	const char *s;
+	uint64_t v;
+	int64_t iv;
+	ssize_t r;
+	int fd, rc;
+
+	state_path(path, sizeof path, c, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? err_set(e, ERR_NOT_FOUND, "no account %s", name)
+				       : err_set(e, ERR_IO, "open %s: %s", path, strerror(errno));
+	r = read(fd, text, sizeof text);
+	close(fd);
+	if (r < 0 || (size_t)r == sizeof text)
+		return err_set(e, ERR_IO, "read %s: %s", path, r < 0 ? strerror(errno) : "too big");
+	memset(&a, 0, sizeof a);
+	if ((rc = json_parse(&o, text, (size_t)r, sizeof text, e)))
+		goto done;
+	if ((rc = json_get_str(&s, o, "name", ACCOUNT_NAME_LEN, e)))
+		goto done;
+	if (strcmp(s, name)) {
+		rc = err_set(e, ERR_INVALID, "field 'name' is '%s', not %s", s, name);
+		goto done;
+	}
+	strcpy(a.name, s);
+	if ((rc = json_get_str(&s, o, "rental_id", ACCOUNT_RENTAL_ID_MAX, e)))
+		goto done;
+	strcpy(a.rental_id, s);
+	if ((rc = json_get_str(&s, o, "phase", 32, e)))
+		goto done;
+	if (phase_parse(&a.phase, s)) {
+		rc = err_set(e, ERR_INVALID, "field 'phase': unknown '%s'", s);
+		goto done;
+	}
+	{
+		const json_t *u = json_object_get(o, "uid"), *g = json_object_get(o, "gid");
+		iv = json_is_integer(u) ? json_integer_value(u) : -2;
+		if (iv < -1 || iv > 0x7fffffff) {
+			rc = err_set(e, ERR_INVALID, "field 'uid' missing or out of range");
+			goto done;
+		}
+		a.uid = (long)iv;
+		iv = json_is_integer(g) ? json_integer_value(g) : -2;
+		if (iv < -1 || iv > 0x7fffffff) {
+			rc = err_set(e, ERR_INVALID, "field 'gid' missing or out of range");
+			goto done;
+		}
+		a.gid = (long)iv;
+	}
+	if ((rc = get_path(a.home, o, "home", false, e)) ||
+	    (rc = get_path(a.shell, o, "shell", false, e)) ||
+	    (rc = get_path(a.cg_freezer, o, "cgroup_freezer", true, e)))
+		goto done;
+	if ((rc = json_get_str(&s, o, "cgroup_mode", 8, e)))
+		goto done;
+	a.cg_mode = !strcmp(s, "v1") ? ACCOUNT_CG_V1 : !strcmp(s, "v2") ? ACCOUNT_CG_V2 : ACCOUNT_CG_NONE;
+	if ((rc = json_get(&cgs, o, "cgroups", e)))
+		goto done;
+	if (!json_is_array(cgs) || json_array_size(cgs) > ACCOUNT_CG_MAX) {
+		rc = err_set(e, ERR_INVALID, "field 'cgroups' not a list of at most %d", ACCOUNT_CG_MAX);
+		goto done;
+	}
+	for (size_t i = 0; i < json_array_size(cgs); i++) {
+		const json_t *p = json_array_get(cgs, i);
+		if (!json_is_string(p) || !path_ok(json_string_value(p))) {
+			rc = err_set(e, ERR_INVALID, "field 'cgroups[%zu]' not a plain path", i);
+			goto done;
+		}
+		strcpy(a.cg[a.cg_count++], json_string_value(p));
+	}
+	if ((rc = json_get_u64(&v, o, "created_ms", e)))
+		goto done;
+	a.created_ms = (int64_t)v;
+	*out = a;
+done:
+	json_decref(o);
+	if (rc)
+		err_wrap(e, "state file %s", path);
+	return rc;
+}
+
+int account_load(struct account *out, const struct account_cfg *cfg, const char *name,
+		 struct err *e)
+{
+	struct acfg c;
+	int rc;
+
+	if ((rc = cfg_fill(&c, cfg, e)))
+		return rc;
+	if (!name_ok(name))
+		return err_set(e, ERR_INVALID, "account name '%.40s' is not one of ours",
+			       name ? name : "");
+	return state_load(out, &c, name, e);
+}
+
+/* ---- cgroups ---- */
+
+/* The agent's own cgroup path for a v1 controller (or v2 with ctrl NULL); "" for "/". */
+static int own_cgroup(char *out, size_t cap, const char *ctrl)
+{
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	char line[1024];
+	int rc = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f)) {
+		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL, *path, *nl;
+		bool match = false;
+
+		if (!c2)
+			continue;
+		*c2 = '\0';
+		path = c2 + 1;
+		if ((nl = strchr(path, '\n')))
+			*nl = '\0';
+		if (!ctrl) {
+			match = !strcmp(line, "0") && c1[1] == '\0';
+		} else {
+			char *save = NULL;
+			for (char *t = strtok_r(c1 + 1, ",", &save); t; t = strtok_r(NULL, ",", &save))
+				match |= !strcmp(t, ctrl);
+		}
+		if (!match)
+			continue;
+		if (!strcmp(path, "/"))
+			path = "";
+		if (strlen(path) < cap && (!*path || path_ok(path))) {
+			strcpy(out, path);
+			rc = 0;
+		}
+		break;
+	}
+	fclose(f);
+	return rc;
+}
+
+/* Decides the cgroup layout of a new account into a->cg*. */
+static int cg_plan(struct account *a, const struct acfg *c, struct err *e)
+{
+	struct statfs fs;
+	char own[ACCOUNT_PATH_MAX], name[ACCOUNT_NAME_LEN + 1];
+	int n;
+
+	memcpy(name, a->name, sizeof name);
+	a->cg_count = 0;
+	a->cg_freezer[0] = '\0';
+	if (statfs(c->cgroup_root, &fs))
+		return err_set(e, ERR_UNSUPPORTED, "cgroups: %s: %s", c->cgroup_root, strerror(errno));
+	if ((unsigned long)fs.f_type == CGROUP2_MAGIC) {
+		a->cg_mode = ACCOUNT_CG_V2;
+		if (own_cgroup(own, sizeof own, NULL))
+			return err_set(e, ERR_UNSUPPORTED, "cgroups: own v2 cgroup not found");
+		n = snprintf(a->cg[0], ACCOUNT_PATH_MAX, "%s%s/%s/%s", c->cgroup_root, own,
+			     c->cgroup_name, name);
+		if (n < 0 || n >= ACCOUNT_PATH_MAX)
+			return err_set(e, ERR_TOO_BIG, "cgroups: path too long");
+		strcpy(a->cg_freezer, a->cg[0]);
+		a->cg_count = 1;
+		return 0;
+	}
+	a->cg_mode = ACCOUNT_CG_V1;
+	for (size_t i = 0; i < sizeof v1_ctrls / sizeof v1_ctrls[0]; i++) {
+		char mnt[ACCOUNT_PATH_MAX];
+		struct stat st;
+
+		snprintf(mnt, sizeof mnt, "%s/%s", c->cgroup_root, v1_ctrls[i]);
+		if (stat(mnt, &st) || !S_ISDIR(st.st_mode) || own_cgroup(own, sizeof own, v1_ctrls[i])) {
+			if (i == 0)
+				return err_set(e, ERR_UNSUPPORTED,
+					       "cgroups: no v1 freezer at %s and %s is not cgroup2", mnt,
+					       c->cgroup_root);
+			continue;
+		}
+		n = snprintf(a->cg[a->cg_count], ACCOUNT_PATH_MAX, "%s%s/%s/%s", mnt, own,
+			     c->cgroup_name, name);
+		if (n < 0 || n >= ACCOUNT_PATH_MAX)
+			return err_set(e, ERR_TOO_BIG, "cgroups: path too long");
+		a->cg_count++;
+	}
+	strcpy(a->cg_freezer, a->cg[0]);
+	return 0;
+}
+
+/* "…/pids/x/fm.." -> true when the dir belongs to controller ctrl (v1). */
+static bool cg_is(const struct account *a, size_t i, const char *ctrl, const struct acfg *c)
+{
+	char pre[ACCOUNT_PATH_MAX];
+
+	snprintf(pre, sizeof pre, "%s/%s/", c->cgroup_root, ctrl);
+	return a->cg_mode == ACCOUNT_CG_V1 && !strncmp(a->cg[i], pre, strlen(pre));
+}
+
+static int cg_set(const char *dir, const char *file, const char *val, struct err *e)
+{
+	char p[ACCOUNT_PATH_MAX + 32];
+
+	snprintf(p, sizeof p, "%s/%s", dir, file);
+	if (write_str(p, val))
+		return err_set(e, ERR_IO, "cgroups: write '%s' to %s: %s", val, p, strerror(errno));
+	return 0;
+}
+
+/* Makes the cgroup dirs, sets the limits, lets the user move itself in. */
+static int cg_ensure(const struct account *a, const struct acfg *c, struct err *e)
+{
+	char v[32], p[ACCOUNT_PATH_MAX + 32];
+	int rc;
+
+	for (size_t i = 0; i < a->cg_count; i++) {
+		if (mkdir_p(a->cg[i], 0755))
+			return err_set(e, ERR_IO, "cgroups: mkdir %s: %s", a->cg[i], strerror(errno));
+		if (a->cg_mode == ACCOUNT_CG_V2) {
+			/* Enable controllers down the path; best effort (see account.h). */
+			char parent[ACCOUNT_PATH_MAX], *s;
+			snprintf(parent, sizeof parent, "%s", a->cg[i]);
+			for (int up = 0; up < 2 && (s = strrchr(parent, '/')); up++) {
+				*s = '\0';
+				snprintf(p, sizeof p, "%s/cgroup.subtree_control", parent);
+				write_str(p, "+memory");
+				write_str(p, "+pids");
+				write_str(p, "+cpu");
+			}
+		}
+		if (c->memory_max_bytes && (a->cg_mode == ACCOUNT_CG_V2 || cg_is(a, i, "memory", c))) {
+			snprintf(v, sizeof v, "%llu", (unsigned long long)c->memory_max_bytes);
+			if ((rc = cg_set(a->cg[i], a->cg_mode == ACCOUNT_CG_V2 ? "memory.max"
+									: "memory.limit_in_bytes", v, e)))
+				return rc;
+		}
+		if (c->pids_max && (a->cg_mode == ACCOUNT_CG_V2 || cg_is(a, i, "pids", c))) {
+			snprintf(v, sizeof v, "%llu", (unsigned long long)c->pids_max);
+			if ((rc = cg_set(a->cg[i], "pids.max", v, e)))
+				return rc;
+		}
+		if (c->cpu_weight && (a->cg_mode == ACCOUNT_CG_V2 || cg_is(a, i, "cpu", c))) {
+			unsigned w = c->cpu_weight;
+			if (a->cg_mode == ACCOUNT_CG_V2 && w > 10000)
+				w = 10000;
+			if (a->cg_mode == ACCOUNT_CG_V1 && w < 2)
+				w = 2;
+			snprintf(v, sizeof v, "%u", w);
+			if ((rc = cg_set(a->cg[i], a->cg_mode == ACCOUNT_CG_V2 ? "cpu.weight" : "cpu.shares",
+					 v, e)))
+				return rc;
+		}
+		if (a->uid >= UID_FLOOR) {
+			snprintf(p, sizeof p, "%s/cgroup.procs", a->cg[i]);
+			if (chown(p, (uid_t)a->uid, (gid_t)-1))
+				return err_set(e, ERR_IO, "cgroups: chown %s: %s", p, strerror(errno));
+			if (a->cg_mode == ACCOUNT_CG_V1) {
+				snprintf(p, sizeof p, "%s/tasks", a->cg[i]);
+				if (chown(p, (uid_t)a->uid, (gid_t)-1))
+					return err_set(e, ERR_IO, "cgroups: chown %s: %s", p, strerror(errno));
+			}
+		}
+	}
+	return 0;
+}
+
+static bool cg_is_frozen(const struct account *a)
+{
+	char p[ACCOUNT_PATH_MAX + 32], v[256];
+
+	if (!a->cg_freezer[0])
+		return false;
+	if (a->cg_mode == ACCOUNT_CG_V1) {
+		snprintf(p, sizeof p, "%s/freezer.state", a->cg_freezer);
+		return read_str(v, sizeof v, p) == 0 && !strncmp(v, "FROZEN", 6);
+	}
+	snprintf(p, sizeof p, "%s/cgroup.events", a->cg_freezer);
+	return read_str(v, sizeof v, p) == 0 && strstr(v, "frozen 1");
+}
+
+/* Freezes (on) or thaws the account's cgroup and waits until it settles. */
+static int cg_freeze(const struct account *a, bool on, struct err *e)
+{
+	char p[ACCOUNT_PATH_MAX + 32];
+	struct stat st;
+
+	if (!a->cg_freezer[0] || stat(a->cg_freezer, &st))
+		return on ? err_set(e, ERR_STATE, "cgroups: %s missing, cannot freeze", a->cg_freezer)
+			  : 0;
+	if (a->cg_mode == ACCOUNT_CG_V1)
+		snprintf(p, sizeof p, "%s/freezer.state", a->cg_freezer);
+	else
+		snprintf(p, sizeof p, "%s/cgroup.freeze", a->cg_freezer);
+	for (int i = 0; i < 500; i++) {
+		if (write_str(p, a->cg_mode == ACCOUNT_CG_V1 ? (on ? "FROZEN" : "THAWED") : (on ? "1" : "0")))
+			return err_set(e, ERR_IO, "cgroups: write %s: %s", p, strerror(errno));
+		if (cg_is_frozen(a) == on)
+			return 0;
+		usleep(10000);
+	}
+	return err_set(e, ERR_TIMEOUT, "cgroups: %s did not %s within 5 s", a->cg_freezer,
+		       on ? "freeze" : "thaw");
+}
+
+/* Calls fn(pid) for each pid listed in every cgroup dir of the account. */
+static void cg_each_pid(const struct account *a, void (*fn)(long, void *), void *arg)
+{
+	for (size_t i = 0; i < a->cg_count; i++) {
+		char p[ACCOUNT_PATH_MAX + 32], line[32];
+		FILE *f;
+
+		snprintf(p, sizeof p, "%s/cgroup.procs", a->cg[i]);
+		f = fopen(p, "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof line, f))
+			fn(strtol(line, NULL, 10), arg);
+		fclose(f);
+	}
+}
+
+/* Status of a /proc entry: 'Z' zombie etc.; 0 when gone. Uid set (any of 4 ids). */
+static char proc_state(long pid, long uids[4])
+{
+	char p[64], text[2048], *l;
+	char st = 0;
+
+	snprintf(p, sizeof p, "/proc/%ld/status", pid);
+	if (read_str(text, sizeof text, p))
+		return 0;
+	if ((l = strstr(text, "\nState:\t")))
+		st = l[8];
+	if (uids && (l = strstr(text, "\nUid:\t")))
+		sscanf(l + 6, "%ld %ld %ld %ld", &uids[0], &uids[1], &uids[2], &uids[3]);
+	return st;
+}
+
+/* Calls fn(pid) for each live process any of whose uids is `uid`. */
+static void uid_each_pid(long uid, void (*fn)(long, void *), void *arg)
+{
+	DIR *d;
+	struct dirent *de;
+
+	if (uid < UID_FLOOR || !(d = opendir("/proc")))
+		return;
+	while ((de = readdir(d))) {
+		long uids[4] = { -1, -1, -1, -1 }, pid;
+		char *end, st;
+
+		pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 1)
+			continue;
+		st = proc_state(pid, uids);
+		if (!st || st == 'Z')
+			continue;
+		if (uids[0] == uid || uids[1] == uid || uids[2] == uid || uids[3] == uid)
+			fn(pid, arg);
+	}
+	closedir(d);
+}
+
+static void kill_pid(long pid, void *arg)
+{
+	(void)arg;
+	if (pid > 1)
+		kill((pid_t)pid, SIGKILL);
+}
+
+static void count_live(long pid, void *arg)
+{
+	char st = pid > 1 ? proc_state(pid, NULL) : 0;
+	if (st && st != 'Z')
+		++*(unsigned *)arg;
+}
+
+struct move_arg {
+	const struct account *a;
+	unsigned moved;
+};
+
+static void move_pid(long pid, void *arg)
+{
+	struct move_arg *m = arg;
+	char v[32];
+
+	snprintf(v, sizeof v, "%ld", pid);
+	for (size_t i = 0; i < m->a->cg_count; i++) {
+		char p[ACCOUNT_PATH_MAX + 32];
+		snprintf(p, sizeof p, "%s/cgroup.procs", m->a->cg[i]);
+		write_str(p, v);
+	}
+	m->moved++;
+}
+
+/* ---- lock (logins refused) ---- */
+
+static int login_lock(const struct account *a, bool lock, struct err *e)
+{
+	static const int ok[] = { 0, -1 };
+	char *lk[] = { "usermod", "--lock", "--expiredate", "1", (char *)a->name, NULL };
+	char *un[] = { "usermod", "--unlock", "--expiredate", "", (char *)a->name, NULL };
+
+	return tool(NULL, e, ok, lock ? lk : un);
+}
+
+/* ---- the login shell script ---- */
+
+static int shell_write(const struct account *a, const struct acfg *c, struct err *e)
+{
+	char dir[ACCOUNT_PATH_MAX + 16];
+	struct buf b;
+	int rc;
+
+	snprintf(dir, sizeof dir, "%s/shells", c->state_dir);
+	if (mkdir_p(dir, 0755) || chmod(dir, 0755) || chmod(c->state_dir, 0755))
+		return err_set(e, ERR_IO, "mkdir %s: %s", dir, strerror(errno));
+	buf_init(&b, 8192);
+	buf_printf(&b, "#!/bin/sh\n"
+		   "# flopmarket login shell for rental %s (written by the agent).\n"
+		   "# Joins the rental's cgroups so every session runs inside its limits,\n"
+		   "# then runs bash: a login shell without arguments, else bash \"$@\".\n",
+		   a->rental_id);
+	for (size_t i = 0; i < a->cg_count; i++)
+		buf_printf(&b, "echo $$ 2>/dev/null >'%s/cgroup.procs' || %s\n", a->cg[i],
+			   a->cg_mode == ACCOUNT_CG_V1
+				   ? "{ echo 'flopmarket: the resource limits of this rental are not "
+				     "in place; try again in a minute' >&2; exit 1; }"
+				   : "true # v2: the agent's sweep moves us");
+	rc = buf_append_str(&b, "if [ $# -eq 0 ]; then exec /bin/bash -l; fi\nexec /bin/bash \"$@\"\n");
+	if (rc) {
+		buf_release(&b);
+		return err_set(e, rc, "login shell script too long");
+	}
+	rc = write_atomic(a->shell, buf_cstr(&b), 0755, e);
+	buf_release(&b);
+	return rc;
+}
+
+/* ---- home and authorized_keys ---- */
+
+static int keys_write(const struct account *a, const char *line, struct err *e)
+{
+	int home, ssh = -1, fd = -1, rc = 0;
+	struct stat st;
+	size_t n = strlen(line);
+
+	home = open(a->home, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (home < 0)
+		return err_set(e, ERR_IO, "open %s: %s", a->home, strerror(errno));
+	if (fstat(home, &st) || st.st_uid != (uid_t)a->uid || fchmod(home, 0700)) {
+		rc = err_set(e, ERR_IO, "home %s: not owned by the account", a->home);
+		goto done;
+	}
+	if (mkdirat(home, ".ssh", 0700) && errno != EEXIST) {
+		rc = err_set(e, ERR_IO, "mkdir %s/.ssh: %s", a->home, strerror(errno));
+		goto done;
+	}
+	ssh = openat(home, ".ssh", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (ssh < 0 || fchown(ssh, (uid_t)a->uid, (gid_t)a->gid) || fchmod(ssh, 0700)) {
+		rc = err_set(e, ERR_IO, "%s/.ssh: %s", a->home, strerror(errno));
+		goto done;
+	}
+	unlinkat(ssh, "authorized_keys.tmp", 0);
+	fd = openat(ssh, "authorized_keys.tmp", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+	if (fd < 0 || write(fd, line, n) != (ssize_t)n || fchown(fd, (uid_t)a->uid, (gid_t)a->gid) ||
+	    fsync(fd) || renameat(ssh, "authorized_keys.tmp", ssh, "authorized_keys")) {
+		rc = err_set(e, ERR_IO, "%s/.ssh/authorized_keys: %s", a->home, strerror(errno));
+		goto done;
+	}
+done:
+	if (fd >= 0)
+		close(fd);
+	if (ssh >= 0)
+		close(ssh);
+	close(home);
+	return rc;
+}
+
+/* Names of the groups owning /dev/nvidia* (not root's), comma separated. */
+static void gpu_groups(char *out, size_t cap)
+{
+	DIR *d = opendir("/dev");
+	struct dirent *de;
+	size_t len = 0;
+
+	out[0] = '\0';
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char p[300], bufg[1024];
+		struct stat st;
+		struct group g, *res = NULL;
+
+		if (strncmp(de->d_name, "nvidia", 6))
+			continue;
+		snprintf(p, sizeof p, "/dev/%s", de->d_name);
+		if (stat(p, &st) || !S_ISCHR(st.st_mode) || st.st_gid == 0 || !(st.st_mode & 060))
+			continue;
+		if (getgrgid_r(st.st_gid, &g, bufg, sizeof bufg, &res) || !res)
+			continue;
+		if (strstr(out, res->gr_name))
+			continue;
+		if (len + strlen(res->gr_name) + 2 < cap)
+			len += (size_t)snprintf(out + len, cap - len, "%s%s", len ? "," : "", res->gr_name);
+	}
+	closedir(d);
+}
+
+/* ---- create ---- */
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int account_create(struct account *out, const struct account_cfg *cfg, const char *rental_id,
+		   const char *ssh_pubkey, struct err *e)
+{
+	static const int ok0[] = { 0, -1 };
+	char key[ACCOUNT_SSH_KEY_MAX + 2], name[ACCOUNT_NAME_LEN + 1], gecos[200], groups[256];
+	struct account a;
+	struct acfg c;
+	struct pw pw;
+	int rc;
+
+	if ((rc = cfg_fill(&c, cfg, e)) || (rc = account_name_for_rental(name, rental_id, e)))
+		return rc;
+	if (!ssh_pubkey)
+		return err_set(e, ERR_INVALID, "ssh key: missing");
+	if ((rc = account_ssh_key_check(key, sizeof key, ssh_pubkey,
+					strnlen(ssh_pubkey, ACCOUNT_SSH_KEY_MAX + 1), e)))
+		return rc;
+	rc = state_load(&a, &c, name, e);
+	if (rc == 0) {
+		char low[ACCOUNT_RENTAL_ID_MAX + 1];
+		size_t i;
+		for (i = 0; rental_id[i]; i++)
+			low[i] = (char)tolower((unsigned char)rental_id[i]);
+		low[i] = '\0';
+		if (strcmp(a.rental_id, low))
+			return err_set(e, ERR_CONFLICT, "account %s belongs to rental %s", name,
+				       a.rental_id);
+		if (a.phase == ACCOUNT_TEARING_DOWN)
+			return err_set(e, ERR_STATE, "account %s is being torn down", name);
+	} else if (rc == ERR_NOT_FOUND) {
+		memset(&a, 0, sizeof a);
+		strcpy(a.name, name);
+		for (size_t i = 0; rental_id[i]; i++)
+			a.rental_id[i] = (char)tolower((unsigned char)rental_id[i]);
+		a.phase = ACCOUNT_CREATING;
+		a.uid = a.gid = -1;
+		a.created_ms = wall_ms();
+		if (snprintf(a.home, sizeof a.home, "%s/%s", c.home_base, name) >= (int)sizeof a.home ||
+		    snprintf(a.shell, sizeof a.shell, "%s/shells/%s", c.state_dir, name) >=
+			    (int)sizeof a.shell)
+			return err_set(e, ERR_TOO_BIG, "account paths too long");
+		if ((rc = pw_lookup(&pw, name, e)))
+			return rc;
+		if (pw.exists)
+			return err_set(e, ERR_CONFLICT, "user %s already exists and is not ours", name);
+		if ((rc = cg_plan(&a, &c, e)))
+			return rc;
+		/* Intent first: from here on a crash leaves a state file to recover. */
+		if ((rc = state_save(&c, &a, e)))
+			return rc;
+	} else {
+		return rc;
+	}
+	err_clear(e);
+
+	if ((rc = shell_write(&a, &c, e)))
+		return rc;
+	if ((rc = pw_ours(&pw, &a, e)))
+		return rc;
+	if (!pw.exists) {
+		if (mkdir_p(c.home_base, 0755))
+			return err_set(e, ERR_IO, "mkdir %s: %s", c.home_base, strerror(errno));
+		if (rm_tree(a.home))
+			return err_set(e, ERR_IO, "stale %s could not be removed", a.home);
+		snprintf(gecos, sizeof gecos, GECOS_PREFIX "%s", a.rental_id);
+		gpu_groups(groups, sizeof groups);
+		char *argv[] = { "useradd", "--create-home", "--home-dir", a.home, "--shell", a.shell,
+				 "--comment", gecos, "--user-group", "--password", "*",
+				 groups[0] ? "--groups" : NULL, groups, (char *)name, NULL };
+		if (!groups[0]) {
+			argv[11] = (char *)name;
+			argv[12] = NULL;
+		}
+		if ((rc = tool(NULL, e, ok0, argv)))
+			return rc;
+		if ((rc = pw_ours(&pw, &a, e)))
+			return rc;
+		if (!pw.exists)
+			return err_set(e, ERR_IO, "useradd %s: user not found afterwards", name);
+	}
+	if (a.uid != (long)pw.uid || a.gid != (long)pw.gid) {
+		a.uid = (long)pw.uid;
+		a.gid = (long)pw.gid;
+		if ((rc = state_save(&c, &a, e)))
+			return rc;
+	}
+	if ((rc = keys_write(&a, key, e)) || (rc = cg_ensure(&a, &c, e)))
+		return rc;
+	if (a.phase == ACCOUNT_CREATING) {
+		a.phase = ACCOUNT_ACTIVE;
+		if ((rc = login_lock(&a, false, e)) || (rc = state_save(&c, &a, e)))
+			return rc;
+	}
+	*out = a;
+	return 0;
+}
+
+/* ---- freeze / thaw / sweep ---- */
+
+static int load_owned(struct account *a, struct acfg *c, const struct account_cfg *cfg,
+		      const char *name, struct err *e)
+{
+	int rc;
+
+	if ((rc = cfg_fill(c, cfg, e)))
+		return rc;
+	if (!name_ok(name))
+		return err_set(e, ERR_INVALID, "account name '%.40s' is not one of ours",
+			       name ? name : "");
+	return state_load(a, c, name, e);
+}
+
+static unsigned sweep(const struct account *a)
+{
+	struct move_arg m = { .a = a, .moved = 0 };
+
+	if (a->uid >= UID_FLOOR && a->cg_count)
+		uid_each_pid(a->uid, move_pid, &m);
+	return m.moved;
+}
+
+int account_sweep(const struct account_cfg *cfg, const char *name, unsigned *moved,
+		  struct err *e)
+{
+	struct account a;
+	struct acfg c;
+	int rc;
+
+	if ((rc = load_owned(&a, &c, cfg, name, e)))
+		return rc;
+	unsigned n = sweep(&a);
+	if (moved)
+		*moved = n;
+	return 0;
+}
+
+/* Re-asserts frozen (on) or active state; the state file already says which. */
+static int apply_freeze(const struct account *a, const struct acfg *c, bool on, struct err *e)
+{
+	struct pw pw;
+	int rc;
+
+	if ((rc = pw_ours(&pw, a, e)))
+		return rc;
+	if (!pw.exists)
+		return err_set(e, ERR_NOT_FOUND, "user %s is missing", a->name);
+	if ((rc = cg_ensure(a, c, e)))
+		return rc;
+	if (on) {
+		if ((rc = login_lock(a, true, e)))
+			return rc;
+		sweep(a);
+		return cg_freeze(a, true, e);
+	}
+	if ((rc = cg_freeze(a, false, e)))
+		return rc;
+	return login_lock(a, false, e);
+}
+
+int account_freeze(const struct account_cfg *cfg, const char *name, struct err *e)
+{
+	struct account a;
+	struct acfg c;
+	int rc;
+
+	if ((rc = load_owned(&a, &c, cfg, name, e)))
+		return rc;
+	if (a.phase != ACCOUNT_ACTIVE && a.phase != ACCOUNT_FROZEN)
+		return err_set(e, ERR_STATE, "account %s is %s, cannot freeze", name,
+			       account_phase_name(a.phase));
+	if (a.phase != ACCOUNT_FROZEN) {
+		a.phase = ACCOUNT_FROZEN;
+		if ((rc = state_save(&c, &a, e)))
+			return rc;
+	}
+	return apply_freeze(&a, &c, true, e);
+}
+
+int account_thaw(const struct account_cfg *cfg, const char *name, struct err *e)
+{
+	struct account a;
+	struct acfg c;
+	int rc;
+
+	if ((rc = load_owned(&a, &c, cfg, name, e)))
+		return rc;
+	if (a.phase != ACCOUNT_ACTIVE && a.phase != ACCOUNT_FROZEN)
+		return err_set(e, ERR_STATE, "account %s is %s, cannot thaw", name,
+			       account_phase_name(a.phase));
+	if (a.phase != ACCOUNT_ACTIVE) {
+		a.phase = ACCOUNT_ACTIVE;
+		if ((rc = state_save(&c, &a, e)))
+			return rc;
+	}
+	return apply_freeze(&a, &c, false, e);
+}
+
+bool account_pid_alive(const struct account *a, long pid, bool *frozen)
+{
+	char st = pid > 1 ? proc_state(pid, NULL) : 0;
+	bool in = false;
+
+	if (frozen) {
+		char p[ACCOUNT_PATH_MAX + 32], line[32];
+		FILE *f;
+		snprintf(p, sizeof p, "%s/cgroup.procs", a->cg_freezer);
+		if ((f = fopen(p, "re"))) {
+			while (fgets(line, sizeof line, f))
+				in |= strtol(line, NULL, 10) == pid;
+			fclose(f);
+		}
+		*frozen = in && cg_is_frozen(a);
+	}
+	return st && st != 'Z';
+}
+
+/* ---- teardown ---- */
+
+/* Removes top-level entries of dir owned by uid (the user's temp files). */
+static void rm_owned(const char *dir, long uid)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char p[ACCOUNT_PATH_MAX + 300];
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) || (long)st.st_uid != uid)
+			continue;
+		snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+		rm_tree(p);
+	}
+	closedir(d);
+}
+
+static int kill_all(const struct account *a, long uid, unsigned timeout_ms, struct err *e)
+{
+	struct timespec ts;
+	int64_t deadline;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + timeout_ms;
+	for (;;) {
+		unsigned live = 0;
+		int64_t now;
+
+		cg_freeze(a, true, NULL); /* no forks while we kill */
+		cg_each_pid(a, kill_pid, NULL);
+		uid_each_pid(uid, kill_pid, NULL);
+		cg_freeze(a, false, NULL); /* SIGKILL lands once thawed */
+		usleep(20000);
+		cg_each_pid(a, count_live, &live);
+		uid_each_pid(uid, count_live, &live);
+		if (!live)
+			return 0;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+		if (now > deadline)
+			return err_set(e, ERR_TIMEOUT, "account %s: %u processes still alive after %u ms",
+				       a->name, live, timeout_ms);
+	}
+}
+
+static int teardown(struct account *a, const struct acfg *c, struct err *e)
+{
+	static const int ok_del[] = { 0, 6, 12, -1 };
+	char path[ACCOUNT_PATH_MAX + 64], want_home[ACCOUNT_PATH_MAX + 16];
+	struct pw pw;
+	long uid;
+	int rc;
+
+	if (a->phase != ACCOUNT_TEARING_DOWN) {
+		a->phase = ACCOUNT_TEARING_DOWN;
+		if ((rc = state_save(c, a, e)))
+			return rc;
+	}
+	if ((rc = pw_ours(&pw, a, e)))
+		return rc;
+	uid = pw.exists ? (long)pw.uid : a->uid;
+	if (pw.exists && (rc = login_lock(a, true, e)))
+		return rc;
+	if ((rc = kill_all(a, uid, c->kill_timeout_ms, e)))
+		return rc;
+	if (uid >= UID_FLOOR) {
+		rm_owned("/tmp", uid);
+		rm_owned("/var/tmp", uid);
+		rm_owned("/dev/shm", uid);
+	}
+	if (pw.exists) {
+		char *argv[] = { "userdel", "--remove", a->name, NULL };
+		if ((rc = tool(NULL, e, ok_del, argv)))
+			return rc;
+		if ((rc = pw_lookup(&pw, a->name, e)))
+			return rc;
+		if (pw.exists)
+			return err_set(e, ERR_IO, "userdel %s: user still present", a->name);
+	}
+	snprintf(want_home, sizeof want_home, "%s/%s", c->home_base, a->name);
+	if (!strcmp(a->home, want_home) && rm_tree(a->home))
+		return err_set(e, ERR_IO, "remove %s: %s", a->home, strerror(errno));
+	for (size_t i = a->cg_count; i-- > 0;) {
+		if (rmdir(a->cg[i]) && errno != ENOENT)
+			return err_set(e, ERR_IO, "rmdir %s: %s", a->cg[i], strerror(errno));
+	}
+	if (unlink(a->shell) && errno != ENOENT)
+		return err_set(e, ERR_IO, "unlink %s: %s", a->shell, strerror(errno));
+	state_path(path, sizeof path, c, a->name);
+	if (unlink(path) && errno != ENOENT)
+		return err_set(e, ERR_IO, "unlink %s: %s", path, strerror(errno));
+	return 0;
+}
+
+int account_teardown(const struct account_cfg *cfg, const char *name, struct err *e)
+{
+	struct account a;
+	struct acfg c;
+	int rc = load_owned(&a, &c, cfg, name, e);
+
+	if (rc == ERR_NOT_FOUND) {
+		err_clear(e);
+		return 0; /* already gone (or never ours) */
+	}
+	if (rc)
+		return rc;
+	rc = teardown(&a, &c, e);
+	if (rc)
+		err_wrap(e, "teardown %s", name);
+	return rc;
+}
+
+/* ---- list / recover ---- */
+
+int account_list(struct account **out, size_t *n, const struct account_cfg *cfg, struct err *e)
+{
+	char dir[ACCOUNT_PATH_MAX + 16];
+	struct account *arr = NULL;
+	size_t count = 0, cap = 0;
+	struct dirent *de;
+	struct acfg c;
+	DIR *d;
+	int rc;
+
+	if ((rc = cfg_fill(&c, cfg, e)))
+		return rc;
+	snprintf(dir, sizeof dir, "%s/accounts", c.state_dir);
+	d = opendir(dir);
+	if (!d) {
+		if (errno != ENOENT)
+			return err_set(e, ERR_IO, "opendir %s: %s", dir, strerror(errno));
+		*out = NULL;
+		*n = 0;
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		char name[ACCOUNT_NAME_LEN + 1];
+		size_t l = strlen(de->d_name);
+
+		if (l != ACCOUNT_NAME_LEN + 5 || strcmp(de->d_name + ACCOUNT_NAME_LEN, ".json"))
+			continue;
+		memcpy(name, de->d_name, ACCOUNT_NAME_LEN);
+		name[ACCOUNT_NAME_LEN] = '\0';
+		if (!name_ok(name))
+			continue;
+		if (count == ACCOUNT_LIST_MAX) {
+			rc = err_set(e, ERR_TOO_BIG, "more than %d accounts", ACCOUNT_LIST_MAX);
+			break;
+		}
+		if (count == cap) {
+			size_t nc = cap ? cap * 2 : 8;
+			struct account *na = realloc(arr, nc * sizeof *arr);
+			if (!na) {
+				rc = err_set(e, ERR_NOMEM, "account list: out of memory");
+				break;
+			}
+			arr = na;
+			cap = nc;
+		}
+		if ((rc = state_load(&arr[count], &c, name, e)))
+			break;
+		count++;
+	}
+	closedir(d);
+	if (rc) {
+		free(arr);
+		return rc;
+	}
+	*out = arr;
+	*n = count;
+	return 0;
+}
+
+int account_recover(struct account_recovery *rep, const struct account_cfg *cfg,
+		    struct err *e)
+{
+	struct account_recovery r = { 0 };
+	struct account *list = NULL;
+	struct acfg c;
+	size_t n = 0;
+	int first = 0, rc;
+
+	if ((rc = cfg_fill(&c, cfg, e)) || (rc = account_list(&list, &n, cfg, e)))
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		struct account *a = &list[i];
+		struct err one = { 0 };
+
+		switch (a->phase) {
+		case ACCOUNT_CREATING:
+			rc = teardown(a, &c, &one);
+			r.rolled_back += !rc;
+			break;
+		case ACCOUNT_TEARING_DOWN:
+			rc = teardown(a, &c, &one);
+			r.torn_down += !rc;
+			break;
+		default:
+			rc = apply_freeze(a, &c, a->phase == ACCOUNT_FROZEN, &one);
+			r.restored += !rc;
+			break;
+		}
+		if (rc) {
+			r.failed++;
+			if (!first) {
+				first = rc;
+				err_set(e, rc, "recover %s: %s", a->name, one.msg);
+			}
+		}
+	}
+	free(list);
+	if (rep)
+		*rep = r;
+	return first;
+}
