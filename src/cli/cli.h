@@ -38,6 +38,7 @@ int cli_exit_for(int err_code);
 int cmd_version(int argc, char **argv, struct cfg *cfg);
 int cmd_chain(int argc, char **argv, struct cfg *cfg);
 int cmd_wallet(int argc, char **argv, struct cfg *cfg);
+int cmd_serve(int argc, char **argv, struct cfg *cfg);
 
 /* `chain deploy` (chain_deploy.c), dispatched from cmd_chain. */
 int chain_deploy(int argc, char **argv, struct cfg *cfg);

@@ -24,6 +24,7 @@ const size_t cli_cfg_key_count = sizeof cli_cfg_keys / sizeof cli_cfg_keys[0];
 static const struct cli_command commands[] = {
 	{ "chain", cmd_chain, "chain information (chain id, block, balances)" },
 	{ "wallet", cmd_wallet, "keys: new, import, show, balance, derive" },
+	{ "serve", cmd_serve, "run the marketplace server (see docs/api.md)" },
 	{ "version", cmd_version, "print the version" },
 };
 

@@ -1,0 +1,397 @@
+/*
+ * cmd_serve.c — `flopmarket serve`: runs the marketplace server (src/server) until SIGINT/SIGTERM.
+ *
+ *   flopmarket [--rpc-url URL] serve [--listen ADDR:PORT] [--db URL] [--deployment FILE]
+ *       [--escrow 0xADDR --chain-id N --start-block N] [--confirmations N] [--batch-blocks N]
+ *       [--token-usd SYM=PRICE,...] [--tokens 0xADDR,...] [--native-symbol SYM]
+ *       [--monitor-keystore FILE] [--monitor-interval-ms N] [--indexer-poll-ms N]
+ *       [--siwe-domain HOST:PORT] [--siwe-origin URL] [--body-max BYTES] [--rate-per-min N]
+ *       [--max-conns N] [--threads N] [--min-dispute-secs N] [--session-ttl-s N] [--nonce-ttl-s N]
+ *
+ * Each flag may also come from the environment as FLOPMARKET_SERVE_<FLAG> (dashes as underscores).
+ * The escrow address, chain id, start block and fee come from the deployment file (escrow deploy);
+ * accepted tokens are the native coin plus every other contract of the deployment and --tokens, their
+ * symbol and decimals read from chain at startup; USD prices are fixed per symbol (--token-usd,
+ * exact to 6 decimals). The monitor key is read from a v3 keystore whose passphrase comes from
+ * FLOPMARKET_MONITOR_PASSPHRASE (never argv). With port 0 the bound port is printed on stdout as
+ * `listening on http://ADDR:PORT` (tests read it).
+ */
+#include "cli.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "core/u256.h"
+#include "escrow/client.h"
+#include "escrow/deploy.h"
+#include "escrow/escrow.h"
+#include "eth/keystore.h"
+#include "eth/rpc.h"
+#include "eth/secp.h"
+#include "server/server.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct cfg_key serve_keys[] = {
+	{ "listen", "127.0.0.1:8080", "address:port to listen on (port 0: any free port)" },
+	{ "db", "sqlite:flopmarket.db", "store URL (sqlite:PATH)" },
+	{ "deployment", NULL, "deployment file written by the escrow deploy" },
+	{ "escrow", NULL, "escrow address (without a deployment file)" },
+	{ "chain_id", NULL, "chain id (without a deployment file)" },
+	{ "start_block", NULL, "first block to index (default: the deployment's block)" },
+	{ "fee_bps", NULL, "platform fee shown in prices (default: the deployment's)" },
+	{ "confirmations", "2", "blocks on top of an event before it is indexed" },
+	{ "batch_blocks", "2000", "blocks per eth_getLogs batch" },
+	{ "token_usd", "", "fixed USD prices: SYMBOL=PRICE,..." },
+	{ "tokens", "", "more accepted ERC-20 tokens: 0xADDR,..." },
+	{ "native_symbol", "ETH", "symbol of the native coin (18 decimals)" },
+	{ "monitor_keystore", NULL, "v3 keystore of the monitor key (passphrase: FLOPMARKET_MONITOR_PASSPHRASE)" },
+	{ "monitor_interval_ms", "30000", "uptime probe period (0: monitor off)" },
+	{ "indexer_poll_ms", "1000", "indexer pause when caught up" },
+	{ "siwe_domain", "", "expected SIWE domain (default: the listen address)" },
+	{ "siwe_origin", "", "expected SIWE URI origin (default: http://domain)" },
+	{ "body_max", "65536", "request body cap, bytes" },
+	{ "rate_per_min", "600", "requests per client address per minute (0: unlimited)" },
+	{ "max_conns", "512", "concurrent connections" },
+	{ "threads", "4", "HTTP worker threads" },
+	{ "min_dispute_secs", "0", "offers must give at least this dispute window" },
+	{ "session_ttl_s", "86400", "session lifetime" },
+	{ "nonce_ttl_s", "600", "SIWE nonce lifetime" },
+};
+#define N_SERVE_KEYS (sizeof serve_keys / sizeof serve_keys[0])
+
+static int serve_usage(void)
+{
+	fprintf(stderr, "usage: flopmarket serve [--FLAG VALUE]...\n\nflags (env FLOPMARKET_SERVE_<FLAG>):\n");
+	for (size_t i = 0; i < N_SERVE_KEYS; i++)
+		fprintf(stderr, "  --%-20s %s\n", serve_keys[i].name, serve_keys[i].help);
+	return EXIT_USAGE;
+}
+
+static int get_u64(const struct cfg *c, const char *k, uint64_t *out, uint64_t max, struct err *e)
+{
+	int rc = cfg_get_u64(c, k, out, e);
+	if (!rc && *out > max)
+		return err_set(e, ERR_RANGE, "%s: at most %" PRIu64, k, max);
+	return rc;
+}
+
+/* Reads symbol() and decimals() of an ERC-20 into t. */
+static int token_read(struct rpc *r, struct srv_token *t, struct err *e)
+{
+	struct buf cd, ret;
+	u256 dec;
+	uint64_t d;
+	int rc;
+
+	buf_init(&cd, 64);
+	buf_init(&ret, 4096);
+	if ((rc = erc20_cd_getter(&cd, "symbol", e)) ||
+	    (rc = escrow_eth_call(r, &ret, NULL, &t->address, cd.data, cd.len, e)) ||
+	    (rc = escrow_ret_string(t->symbol, sizeof t->symbol, ret.data, ret.len, e)))
+		goto out;
+	buf_reset(&cd);
+	if ((rc = erc20_cd_getter(&cd, "decimals", e)) || (rc = escrow_call_u256(r, &dec, &t->address, &cd, e)))
+		goto out;
+	if (u256_to_u64(&d, &dec) || d > 36) {
+		rc = err_set(e, ERR_RANGE, "token decimals above 36");
+		goto out;
+	}
+	t->decimals = (uint8_t)d;
+out:
+	buf_release(&cd);
+	buf_release(&ret);
+	return rc;
+}
+
+/* Applies "SYM=PRICE,..." to the tokens' usd_micro. */
+static int apply_prices(struct srv_config *c, const char *spec, struct err *e)
+{
+	char buf[CFG_VALUE_MAX + 1];
+	char *save = NULL;
+
+	snprintf(buf, sizeof buf, "%s", spec);
+	for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(item, '=');
+		u256 v;
+		uint64_t micro;
+		bool found = false;
+		int rc;
+		if (!eq)
+			return err_set(e, ERR_INVALID, "token_usd: '%s' is not SYMBOL=PRICE", item);
+		*eq = '\0';
+		if ((rc = u256_parse_units(&v, eq + 1, 6, e)) || u256_to_u64(&micro, &v)) {
+			err_wrap(e, "token_usd %s", item);
+			return rc ? rc : ERR_RANGE;
+		}
+		for (size_t i = 0; i < c->n_tokens; i++)
+			if (strcasecmp(c->tokens[i].symbol, item) == 0) {
+				c->tokens[i].usd_micro = micro;
+				found = true;
+			}
+		if (!found)
+			log_warn("token_usd: no accepted token with this symbol", "symbol=%s", item);
+	}
+	return 0;
+}
+
+static int add_token(struct srv_config *c, struct rpc *r, const struct eth_address *a, struct err *e)
+{
+	struct srv_token t;
+	int rc;
+
+	if (c->n_tokens == SRV_TOKENS_MAX)
+		return err_set(e, ERR_TOO_BIG, "tokens: at most %d", SRV_TOKENS_MAX);
+	memset(&t, 0, sizeof t);
+	t.address = *a;
+	if ((rc = token_read(r, &t, e))) {
+		char at[ADDRESS_STR_MAX];
+		address_to_checksum(at, a);
+		err_wrap(e, "token %s", at);
+		return rc;
+	}
+	c->tokens[c->n_tokens++] = t;
+	return 0;
+}
+
+static int load_monitor(struct srv_config *c, const char *path, struct err *e)
+{
+	const char *pass = getenv("FLOPMARKET_MONITOR_PASSPHRASE");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+	int rc;
+
+	if (!pass)
+		return err_set(e, ERR_INVALID, "monitor_keystore: set FLOPMARKET_MONITOR_PASSPHRASE");
+	f = fopen(path, "rb");
+	if (!f)
+		return err_set(e, ERR_IO, "monitor_keystore %s: %s", path, strerror(errno));
+	text = malloc(KEYSTORE_JSON_MAX + 1);
+	if (text)
+		len = fread(text, 1, KEYSTORE_JSON_MAX + 1, f);
+	fclose(f);
+	if (!text)
+		return err_set(e, ERR_NOMEM, "monitor_keystore");
+	if (len > KEYSTORE_JSON_MAX) {
+		free(text);
+		return err_set(e, ERR_TOO_BIG, "monitor_keystore: file above %zu bytes", KEYSTORE_JSON_MAX);
+	}
+	rc = keystore_decrypt(c->monitor_seckey, text, len, pass, e);
+	free(text);
+	if (rc || (rc = secp_address(&c->monitor, c->monitor_seckey, e))) {
+		sodium_memzero(c->monitor_seckey, sizeof c->monitor_seckey);
+		err_wrap(e, "monitor_keystore");
+		return rc;
+	}
+	c->has_monitor_key = true;
+	return 0;
+}
+
+/* Builds the server configuration from the serve settings and the global ones. */
+static int build_config(struct srv_config *c, const struct cfg *sc, const struct cfg *g, struct err *e)
+{
+	const char *listen = cfg_get(sc, "listen"), *colon, *v;
+	struct escrow_deployment d;
+	struct rpc r;
+	bool have_rpc = false, have_dep = false;
+	uint64_t u;
+	int rc;
+
+	srv_config_defaults(c);
+	colon = listen ? strrchr(listen, ':') : NULL;
+	if (!colon || (size_t)(colon - listen) >= sizeof c->listen_addr)
+		return err_set(e, ERR_INVALID, "listen: ADDRESS:PORT expected");
+	memcpy(c->listen_addr, listen, (size_t)(colon - listen));
+	c->listen_addr[colon - listen] = '\0';
+	{
+		char *end;
+		unsigned long p = strtoul(colon + 1, &end, 10);
+		if (!colon[1] || *end || p > 65535)
+			return err_set(e, ERR_INVALID, "listen: bad port");
+		c->port = (uint16_t)p;
+	}
+	if (strlen(cfg_get(sc, "db")) >= sizeof c->db_url)
+		return err_set(e, ERR_TOO_BIG, "db: too long");
+	snprintf(c->db_url, sizeof c->db_url, "%s", cfg_get(sc, "db"));
+	v = cfg_get(g, "rpc_url");
+	if (v && v[0]) {
+		if (strlen(v) > RPC_URL_MAX)
+			return err_set(e, ERR_TOO_BIG, "rpc_url: too long");
+		snprintf(c->rpc_url, sizeof c->rpc_url, "%s", v);
+	}
+	if ((v = cfg_get(sc, "deployment"))) {
+		if ((rc = escrow_deployment_load(&d, v, e)) ||
+		    (rc = escrow_deployment_find(&c->escrow, &d, "RentalEscrow", e)))
+			return rc;
+		have_dep = true;
+		c->chain_id = d.chain_id;
+		c->fee_bps = d.fee_bps;
+		for (size_t i = 0; i < d.n; i++)
+			if (strcmp(d.c[i].name, "RentalEscrow") == 0)
+				c->start_block = d.c[i].block;
+	}
+	if ((v = cfg_get(sc, "escrow")) && (rc = address_parse(&c->escrow, v, e))) {
+		err_wrap(e, "escrow");
+		return rc;
+	}
+	if (cfg_get(sc, "chain_id") && (rc = get_u64(sc, "chain_id", &c->chain_id, INT64_MAX, e)))
+		return rc;
+	if (!have_dep && (!cfg_get(sc, "escrow") || !cfg_get(sc, "chain_id")))
+		return err_set(e, ERR_INVALID, "give --deployment FILE, or --escrow and --chain-id");
+	if (cfg_get(sc, "start_block") && (rc = get_u64(sc, "start_block", &c->start_block, INT64_MAX, e)))
+		return rc;
+	if (cfg_get(sc, "fee_bps")) {
+		if ((rc = get_u64(sc, "fee_bps", &u, ESCROW_MAX_FEE_BPS, e)))
+			return rc;
+		c->fee_bps = (uint16_t)u;
+	}
+	if ((rc = get_u64(sc, "confirmations", &c->confirmations, 1000, e)) ||
+	    (rc = get_u64(sc, "batch_blocks", &c->batch_blocks, 100000, e)))
+		return rc;
+	if (c->batch_blocks == 0)
+		return err_set(e, ERR_RANGE, "batch_blocks: at least 1");
+#define U32(key, field, max)                                                                          \
+	do {                                                                                          \
+		if ((rc = get_u64(sc, key, &u, max, e)))                                              \
+			return rc;                                                                    \
+		c->field = (__typeof__(c->field))u;                                                   \
+	} while (0)
+	U32("monitor_interval_ms", monitor_interval_ms, 86400000);
+	U32("indexer_poll_ms", indexer_poll_ms, 600000);
+	U32("body_max", body_max, 16 << 20);
+	U32("rate_per_min", rate_per_min, 1000000);
+	U32("max_conns", max_conns, 100000);
+	U32("threads", threads, 256);
+	U32("min_dispute_secs", min_dispute_secs, UINT32_MAX);
+	U32("session_ttl_s", session_ttl_s, 365 * 86400);
+	U32("nonce_ttl_s", nonce_ttl_s, 86400);
+#undef U32
+	if (c->threads == 0 || c->max_conns == 0 || c->body_max == 0)
+		return err_set(e, ERR_RANGE, "threads, max_conns and body_max must be positive");
+	if (strlen(cfg_get(sc, "siwe_domain")) >= sizeof c->siwe_domain ||
+	    strlen(cfg_get(sc, "siwe_origin")) >= sizeof c->siwe_origin)
+		return err_set(e, ERR_TOO_BIG, "siwe_domain / siwe_origin too long");
+	snprintf(c->siwe_domain, sizeof c->siwe_domain, "%s", cfg_get(sc, "siwe_domain"));
+	snprintf(c->siwe_origin, sizeof c->siwe_origin, "%s", cfg_get(sc, "siwe_origin"));
+
+	/* Tokens: the native coin, the deployment's other contracts, --tokens. */
+	memset(&c->tokens[0], 0, sizeof c->tokens[0]);
+	v = cfg_get(sc, "native_symbol");
+	if (!v || !v[0] || strlen(v) >= sizeof c->tokens[0].symbol)
+		return err_set(e, ERR_INVALID, "native_symbol: 1..11 characters");
+	snprintf(c->tokens[0].symbol, sizeof c->tokens[0].symbol, "%s", v);
+	c->tokens[0].decimals = 18;
+	c->n_tokens = 1;
+	if (c->rpc_url[0]) {
+		uint64_t chain;
+		if ((rc = rpc_init(&r, c->rpc_url, NULL, e)))
+			return rc;
+		have_rpc = true;
+		if ((rc = rpc_chain_id(&r, &chain, e)))
+			goto out;
+		if (chain != c->chain_id) {
+			rc = err_set(e, ERR_STATE, "wrong network: the node is chain %" PRIu64 ", the escrow is on %" PRIu64,
+				     chain, c->chain_id);
+			goto out;
+		}
+		for (size_t i = 0; have_dep && i < d.n; i++) {
+			if (strcmp(d.c[i].name, "RentalEscrow") == 0)
+				continue;
+			if ((rc = add_token(c, &r, &d.c[i].address, e)))
+				goto out;
+		}
+		char list[CFG_VALUE_MAX + 1], *save = NULL;
+		snprintf(list, sizeof list, "%s", cfg_get(sc, "tokens"));
+		for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			struct eth_address a;
+			if ((rc = address_parse(&a, t, e))) {
+				err_wrap(e, "tokens");
+				goto out;
+			}
+			if ((rc = add_token(c, &r, &a, e)))
+				goto out;
+		}
+	}
+	if ((rc = apply_prices(c, cfg_get(sc, "token_usd"), e)))
+		goto out;
+	if ((v = cfg_get(sc, "monitor_keystore")) && (rc = load_monitor(c, v, e)))
+		goto out;
+	rc = 0;
+out:
+	if (have_rpc)
+		rpc_release(&r);
+	return rc;
+}
+
+int cmd_serve(int argc, char **argv, struct cfg *cfg)
+{
+	struct cfg sc;
+	struct srv_config *c = NULL;
+	struct server *s = NULL;
+	struct err e = { 0 };
+	sigset_t set;
+	int sig = 0, rc;
+
+	if (cfg_init(&sc, serve_keys, N_SERVE_KEYS))
+		return EXIT_FAIL;
+	for (int i = 1; i < argc; i++) {
+		char key[64];
+		if (strcmp(argv[i], "--help") == 0 || strncmp(argv[i], "--", 2) != 0 || i + 1 >= argc) {
+			cfg_release(&sc);
+			return serve_usage();
+		}
+		snprintf(key, sizeof key, "%s", argv[i] + 2);
+		for (char *p = key; *p; p++)
+			if (*p == '-')
+				*p = '_';
+		if (cfg_set(&sc, key, argv[++i], CFG_FLAG, &e)) {
+			fprintf(stderr, "flopmarket serve: --%s: %s\n", argv[i - 1] + 2, e.msg);
+			cfg_release(&sc);
+			return EXIT_USAGE;
+		}
+	}
+	if (cfg_load_env(&sc, "FLOPMARKET_SERVE_", &e)) {
+		fprintf(stderr, "flopmarket serve: %s\n", e.msg);
+		cfg_release(&sc);
+		return EXIT_INPUT;
+	}
+	c = calloc(1, sizeof *c);
+	if (!c) {
+		cfg_release(&sc);
+		return EXIT_FAIL;
+	}
+	rc = build_config(c, &sc, cfg, &e);
+	cfg_release(&sc);
+	if (rc) {
+		fprintf(stderr, "flopmarket serve: %s\n", e.msg);
+		sodium_memzero(c->monitor_seckey, sizeof c->monitor_seckey);
+		free(c);
+		return cli_exit_for(rc);
+	}
+	/* Block the stop signals in every thread; the main thread waits for them. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	rc = server_start(&s, c, &e);
+	sodium_memzero(c->monitor_seckey, sizeof c->monitor_seckey);
+	free(c);
+	if (rc) {
+		fprintf(stderr, "flopmarket serve: %s\n", e.msg);
+		return cli_exit_for(rc);
+	}
+	printf("listening on http://%s:%u\n", s->cfg.listen_addr, (unsigned)s->bound_port);
+	fflush(stdout);
+	sigwait(&set, &sig);
+	log_info("stopping", "signal=%d", sig);
+	server_stop(s);
+	server_free(s);
+	return EXIT_OK;
+}

@@ -1,0 +1,324 @@
+/*
+ * routes_hosts.c — providers register their hosts and GPUs and send heartbeats, signed in with SIWE as
+ * the provider address: POST /hosts, POST /providers/heartbeat; and the public reads GET /hosts/{id}
+ * and GET /providers/{address} (with the computed reputation).
+ *
+ * A host (machine_id) belongs to the first provider that registers it; another provider gets 409.
+ * The whole registration (provider, host, GPUs) is one store transaction: any bad field answers 4xx
+ * and nothing is written. `bench_verified` is never taken from the provider (operator only).
+ */
+#include "server/server.h"
+
+#include "core/err.h"
+#include "core/json.h"
+#include "eth/address.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HOST_GPUS_MAX (STORE_GPU_INDEX_MAX + 1)
+
+/* Optional string field into out (room cap); absent = "". */
+static int opt_str(char *out, size_t cap, const json_t *o, const char *f, struct err *e)
+{
+	const char *v;
+	int rc = json_get_str(&v, o, f, cap - 1, e);
+	if (rc == ERR_NOT_FOUND) {
+		out[0] = '\0';
+		return 0;
+	}
+	if (rc)
+		return rc;
+	snprintf(out, cap, "%s", v);
+	return 0;
+}
+
+/* Optional uint32 field; absent = 0. */
+static int opt_u32(uint32_t *out, const json_t *o, const char *f, uint32_t max, struct err *e)
+{
+	uint64_t v;
+	int rc = json_get_u64(&v, o, f, e);
+	if (rc == ERR_NOT_FOUND) {
+		*out = 0;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (v > max)
+		return err_set(e, ERR_RANGE, "%s: at most %" PRIu32, f, max);
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int field_of(const struct err *e, char *field, size_t cap)
+{
+	/* Messages from core/json.h start with the field name in quotes or before ':' */
+	const char *q = strchr(e->msg, '\'');
+	if (q) {
+		const char *q2 = strchr(q + 1, '\'');
+		if (q2 && (size_t)(q2 - q - 1) < cap) {
+			memcpy(field, q + 1, (size_t)(q2 - q - 1));
+			field[q2 - q - 1] = '\0';
+			return 0;
+		}
+	}
+	size_t n = strcspn(e->msg, ": ");
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(field, e->msg, n);
+	field[n] = '\0';
+	return 0;
+}
+
+static bool charset_ok(const char *s, const char *extra)
+{
+	for (; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		      strchr(extra, *s)))
+			return false;
+	return true;
+}
+
+/* Checks the free-form host fields against their charsets (the search index needs them clean). */
+static int host_check(const struct store_host *h, const char *endpoint, struct err *e)
+{
+	if (h->country[0] && !(h->country[0] >= 'A' && h->country[0] <= 'Z' && h->country[1] >= 'A' &&
+			       h->country[1] <= 'Z' && h->country[2] == '\0'))
+		return err_set(e, ERR_INVALID, "'country': two upper-case letters (ISO 3166-1 alpha-2)");
+	if (strlen(h->region) > 31 || !charset_ok(h->region, "_-"))
+		return err_set(e, ERR_INVALID, "'region': [A-Za-z0-9_-]{0,31}");
+	for (const char *v = h->driver_version, *f = "driver_version"; v; v = v == h->driver_version ?
+	     (f = "cuda_version", h->cuda_version) : NULL) {
+		int dots = 0;
+		for (const char *c = v; *c; c++) {
+			if (*c == '.')
+				dots++;
+			else if (*c < '0' || *c > '9')
+				return err_set(e, ERR_INVALID, "'%s': digits and dots, like 550.54.15", f);
+		}
+		if (dots > 2 || (v[0] && (v[0] == '.' || v[strlen(v) - 1] == '.')))
+			return err_set(e, ERR_INVALID, "'%s': digits and dots, like 550.54.15", f);
+	}
+	if (endpoint[0]) {
+		if (strncmp(endpoint, "http://", 7) != 0 && strncmp(endpoint, "https://", 8) != 0)
+			return err_set(e, ERR_INVALID, "'endpoint': an http:// or https:// URL");
+		if (!charset_ok(endpoint, ":/._-~[]@%?&=+"))
+			return err_set(e, ERR_INVALID, "'endpoint': unexpected character in the URL");
+	}
+	return 0;
+}
+
+int route_hosts_post(struct server *s, const struct srv_req *rq, struct srv_resp *rs)
+{
+	char addr[STORE_ADDR_SIZE], field[64];
+	struct store_provider p;
+	struct store_host h;
+	struct store_gpu *g = NULL;
+	size_t n_gpus = 0;
+	struct err e = { 0 };
+	json_t *body = NULL, *gpus;
+	int64_t now = server_now();
+	int rc;
+
+	if ((rc = srv_auth(addr, s, rq, rs)))
+		return rc;
+	if ((rc = srv_body_object(&body, rq, rs)))
+		return rc;
+	memset(&h, 0, sizeof h);
+	memset(&p, 0, sizeof p);
+	if ((rc = json_get_u64(&h.machine_id, body, "machine_id", &e)) ||
+	    (rc = opt_str(h.country, sizeof h.country, body, "country", &e)) ||
+	    (rc = opt_str(h.region, sizeof h.region, body, "region", &e)) ||
+	    (rc = opt_u32(&h.net_up_mbps, body, "net_up_mbps", 10000000, &e)) ||
+	    (rc = opt_u32(&h.net_down_mbps, body, "net_down_mbps", 10000000, &e)) ||
+	    (rc = opt_u32(&h.cpu_cores, body, "cpu_cores", 65536, &e)) ||
+	    (rc = opt_u32(&h.ram_gib, body, "ram_gib", 1u << 30, &e)) ||
+	    (rc = opt_u32(&h.disk_gib, body, "disk_gib", 1u << 30, &e)) ||
+	    (rc = opt_str(h.driver_version, sizeof h.driver_version, body, "driver_version", &e)) ||
+	    (rc = opt_str(h.cuda_version, sizeof h.cuda_version, body, "cuda_version", &e)) ||
+	    (rc = opt_str(p.endpoint, sizeof p.endpoint, body, "endpoint", &e)))
+		goto bad;
+	if (json_object_get(body, "simulated") && (rc = json_get_bool(&h.simulated, body, "simulated", &e)))
+		goto bad;
+	if ((rc = host_check(&h, p.endpoint, &e)))
+		goto bad;
+	if (h.machine_id == 0 || h.machine_id > (uint64_t)INT64_MAX) {
+		rc = err_set(&e, ERR_RANGE, "machine_id: 1..2^63-1");
+		goto bad;
+	}
+	snprintf(h.provider, sizeof h.provider, "%s", addr);
+	h.updated_at = now;
+	gpus = json_object_get(body, "gpus");
+	if (!json_is_array(gpus) || json_array_size(gpus) == 0 || json_array_size(gpus) > HOST_GPUS_MAX) {
+		json_decref(body);
+		return srv_error(rs, 400, "invalid", "gpus", "gpus: an array of 1..%d GPUs is required",
+				 HOST_GPUS_MAX);
+	}
+	n_gpus = json_array_size(gpus);
+	g = calloc(n_gpus, sizeof *g);
+	if (!g) {
+		json_decref(body);
+		return srv_error(rs, 500, "internal", NULL, "out of memory");
+	}
+	for (size_t i = 0; i < n_gpus; i++) {
+		const json_t *gj = json_array_get(gpus, i);
+		uint64_t v;
+		g[i].machine_id = h.machine_id;
+		g[i].index = (uint32_t)i;
+		if ((rc = opt_str(g[i].model, sizeof g[i].model, gj, "model", &e)) ||
+		    (rc = opt_u32(&g[i].vram_mib, gj, "vram_mib", 1u << 24, &e)) ||
+		    (rc = json_get_u64(&v, gj, "fp32_mtflops", &e)))
+			goto bad;
+		g[i].fp32_mtflops = v;
+		if ((rc = json_get_u64(&v, gj, "fp16_mtflops", &e)) && rc != ERR_NOT_FOUND)
+			goto bad;
+		g[i].fp16_mtflops = rc ? 0 : v;
+		if ((rc = opt_u32(&g[i].mem_bw_gbps, gj, "mem_bw_gbps", 1000000, &e)))
+			goto bad;
+		if ((rc = json_get_u64(&v, gj, "bench_at", &e)) && rc != ERR_NOT_FOUND)
+			goto bad;
+		g[i].bench_at = rc ? 0 : (int64_t)(v > (uint64_t)STORE_TIME_MAX ? STORE_TIME_MAX : v);
+		rc = 0;
+		if (!g[i].model[0] || g[i].vram_mib == 0 || g[i].fp32_mtflops == 0 ||
+		    g[i].fp32_mtflops > 100000000ull || g[i].fp16_mtflops > 100000000ull) {
+			rc = err_set(&e, ERR_INVALID, "gpus[%zu]: model, vram_mib and fp32_mtflops are required "
+				     "(fp32/fp16 at most 1e8)", i);
+			goto bad;
+		}
+		for (const char *c = g[i].model; *c; c++)
+			if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+			      *c == '_' || *c == '-')) {
+				rc = err_set(&e, ERR_INVALID, "gpus[%zu].model: only letters, digits, _ and -", i);
+				goto bad;
+			}
+	}
+	snprintf(p.address, sizeof p.address, "%s", addr);
+	p.first_seen = now;
+	p.last_heartbeat = now;
+	if ((rc = store_tx_begin(s->store, &e)))
+		goto bad;
+	if ((rc = store_provider_upsert(s->store, &p, &e)) || (rc = store_host_upsert(s->store, &h, &e)))
+		goto rollback;
+	for (size_t i = 0; i < n_gpus; i++)
+		if ((rc = store_gpu_upsert(s->store, &g[i], &e)))
+			goto rollback;
+	if ((rc = store_tx_commit(s->store, &e)))
+		goto bad;
+	free(g);
+	json_decref(body);
+	return srv_json(rs, 201, json_pack("{s:I, s:s, s:I}", "machine_id", (json_int_t)h.machine_id,
+					   "provider", addr, "gpus", (json_int_t)n_gpus));
+rollback:
+	store_tx_rollback(s->store, NULL);
+bad:
+	free(g);
+	json_decref(body);
+	field_of(&e, field, sizeof field);
+	if (rc == ERR_CONFLICT)
+		return srv_error(rs, 409, "conflict", "machine_id", "%s", e.msg);
+	return srv_error_from(rs, rc == ERR_NOT_FOUND ? ERR_INVALID : rc, field, &e);
+}
+
+int route_heartbeat(struct server *s, const struct srv_req *rq, struct srv_resp *rs)
+{
+	char addr[STORE_ADDR_SIZE];
+	struct store_provider p, old;
+	struct err e = { 0 };
+	json_t *body = NULL;
+	int rc;
+
+	if ((rc = srv_auth(addr, s, rq, rs)))
+		return rc;
+	memset(&p, 0, sizeof p);
+	snprintf(p.address, sizeof p.address, "%s", addr);
+	p.first_seen = p.last_heartbeat = server_now();
+	if (rq->body_len) {
+		if ((rc = srv_body_object(&body, rq, rs)))
+			return rc;
+		rc = opt_str(p.endpoint, sizeof p.endpoint, body, "endpoint", &e);
+		json_decref(body);
+		struct store_host none;
+		memset(&none, 0, sizeof none);
+		if (rc || (rc = host_check(&none, p.endpoint, &e)))
+			return srv_error_from(rs, rc, "endpoint", &e);
+	} else if (store_provider_get(s->store, &old, addr, NULL) == 0) {
+		memcpy(p.endpoint, old.endpoint, sizeof p.endpoint);
+	}
+	if ((rc = store_provider_upsert(s->store, &p, &e)))
+		return srv_error_from(rs, rc, "endpoint", &e);
+	return srv_json(rs, 200, json_pack("{s:s, s:I}", "provider", addr, "last_heartbeat",
+					   (json_int_t)p.last_heartbeat));
+}
+
+struct gpu_list {
+	json_t *arr;
+};
+
+static int gpu_to_json(void *ctx, const struct store_gpu *g)
+{
+	struct gpu_list *l = ctx;
+	json_array_append_new(l->arr, json_pack("{s:i, s:s, s:i, s:I, s:I, s:i, s:b, s:I}", "index",
+						(int)g->index, "model", g->model, "vram_mib",
+						(int)g->vram_mib, "fp32_mtflops",
+						(json_int_t)g->fp32_mtflops, "fp16_mtflops",
+						(json_int_t)g->fp16_mtflops, "mem_bw_gbps",
+						(int)g->mem_bw_gbps, "bench_verified", g->bench_verified,
+						"bench_at", (json_int_t)g->bench_at));
+	return 0;
+}
+
+json_t *host_json(struct server *s, const struct store_host *h)
+{
+	struct gpu_list l = { json_array() };
+	json_t *o;
+
+	if (!l.arr)
+		return NULL;
+	store_gpus_list(s->store, h->machine_id, gpu_to_json, &l, NULL);
+	o = json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:b, s:I, s:o}",
+		      "machine_id", (json_int_t)h->machine_id, "provider", h->provider, "country",
+		      h->country, "region", h->region, "net_up_mbps", (int)h->net_up_mbps,
+		      "net_down_mbps", (int)h->net_down_mbps, "cpu_cores", (int)h->cpu_cores, "ram_gib",
+		      (int)h->ram_gib, "disk_gib", (int)h->disk_gib, "driver_version", h->driver_version,
+		      "cuda_version", h->cuda_version, "simulated", h->simulated, "updated_at",
+		      (json_int_t)h->updated_at, "gpus", l.arr);
+	return o;
+}
+
+int route_host_get(struct server *s, const struct srv_req *rq, struct srv_resp *rs)
+{
+	struct store_host h;
+	struct err e = { 0 };
+	uint64_t id;
+	int rc;
+
+	if (srv_parse_id(&id, rq->arg))
+		return srv_error(rs, 400, "invalid", "machine_id", "machine id: a decimal integer");
+	if ((rc = store_host_get(s->store, &h, id, &e)))
+		return srv_error_from(rs, rc, "machine_id", &e);
+	return srv_json(rs, 200, host_json(s, &h));
+}
+
+int route_provider_get(struct server *s, const struct srv_req *rq, struct srv_resp *rs)
+{
+	struct eth_address a;
+	struct store_provider p;
+	struct reputation rep;
+	char addr[ADDRESS_STR_MAX];
+	struct err e = { 0 };
+	int rc;
+
+	if (address_parse(&a, rq->arg, &e))
+		return srv_error(rs, 400, "invalid", "address", "address: %s", e.msg);
+	address_to_lower(addr, &a);
+	if ((rc = store_provider_get(s->store, &p, addr, &e)))
+		return srv_error_from(rs, rc, "address", &e);
+	if ((rc = reputation_get(s, &rep, addr, server_now(), &e)))
+		return srv_error_from(rs, rc, NULL, &e);
+	return srv_json(rs, 200, json_pack("{s:s, s:I, s:I, s:s, s:o}", "address", addr, "first_seen",
+					   (json_int_t)p.first_seen, "last_heartbeat",
+					   (json_int_t)p.last_heartbeat, "endpoint", p.endpoint,
+					   "reputation", reputation_json(&rep)));
+}

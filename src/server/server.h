@@ -1,0 +1,316 @@
+/*
+ * server.h — the marketplace server (`flopmarket serve`), internal to src/server.
+ *
+ * One `struct server` holds everything a request needs: the configuration, the store (the only
+ * durable state: the server is otherwise stateless, so replicas can share a PostgreSQL store), the
+ * in-memory offer search index (rebuilt from the store's active offers at startup, updated on each
+ * publish / cancel), counters for /metrics, and the background workers (chain indexer, uptime
+ * monitor, janitor) each with its own RPC client.
+ *
+ * Routes are plain functions `int route(struct server *, const struct srv_req *, struct srv_resp *)`
+ * that never touch a socket: the HTTP adapter (http_glue.c) turns a request into a `struct srv_req`
+ * and a `struct srv_resp` into bytes, and unit tests call routes directly. A route answers with a
+ * status and a JSON body; errors are `{"error":{"code","message","field"}}` via srv_error. A route that
+ * fails on bad input changes nothing (every check runs before the first store write).
+ *
+ * Money is u256 / decimal strings end to end; floats never. Logs are logfmt and never carry session
+ * tokens, signatures of sessions, or keys.
+ */
+#ifndef FLOP_SERVER_SERVER_H
+#define FLOP_SERVER_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/u256.h"
+#include "eth/address.h"
+#include "eth/rpc.h"
+#include "store/store.h"
+
+struct err;
+struct search_index;
+struct http_server;
+
+#define SRV_TOKENS_MAX 16          /* accepted payment tokens */
+#define SRV_BODY_MAX_DEFAULT (64 * 1024)
+#define SRV_DOMAIN_MAX 256
+
+/* One payment token the marketplace lists offers in. */
+struct srv_token {
+	struct eth_address address;  /* zero = the chain's native coin */
+	char symbol[12];             /* [A-Za-z0-9]{1,11} */
+	uint8_t decimals;            /* 0..36 */
+	uint64_t usd_micro;          /* fixed USD price of one whole token * 1e6; 0 = unknown */
+};
+
+/* Everything `flopmarket serve` is configured with (cmd_serve.c fills it). */
+struct srv_config {
+	char listen_addr[64];          /* "127.0.0.1" */
+	uint16_t port;                 /* 0: pick a free port (read it back with server_port) */
+	char db_url[STORE_URL_MAX];    /* "sqlite:/path/market.db" */
+	char rpc_url[RPC_URL_MAX + 1]; /* "" = no chain: indexer and monitor off */
+	uint64_t chain_id;             /* the escrow's chain */
+	struct eth_address escrow;     /* the RentalEscrow deployment */
+	uint16_t fee_bps;              /* the deployment's fee (shown in prices) */
+	uint64_t start_block;          /* the indexer starts here (deployment block) */
+	uint64_t confirmations;        /* blocks on top before an event is indexed */
+	uint64_t batch_blocks;         /* blocks per eth_getLogs batch, 1..100000 */
+	unsigned indexer_poll_ms;      /* pause between indexer rounds */
+	unsigned monitor_interval_ms;  /* pause between probe rounds; 0 = monitor off */
+	unsigned probe_timeout_ms;     /* TCP connect + banner read */
+	bool has_monitor_key;          /* monitor_seckey is set (attestations possible) */
+	uint8_t monitor_seckey[32];    /* wiped by server_free */
+	struct eth_address monitor;    /* its address */
+	char siwe_domain[SRV_DOMAIN_MAX]; /* expected SIWE domain ("" = the listen host:port) */
+	char siwe_origin[SRV_DOMAIN_MAX]; /* expected URI origin ("" = http://domain) */
+	uint32_t nonce_ttl_s;          /* SIWE nonce lifetime */
+	uint32_t session_ttl_s;        /* session lifetime */
+	size_t body_max;               /* request body cap, bytes */
+	unsigned max_conns;            /* concurrent connections */
+	unsigned rate_per_min;         /* requests per client IP per minute; 0 = unlimited */
+	unsigned threads;              /* HTTP worker threads */
+	size_t max_offers;             /* search index capacity */
+	uint32_t min_dispute_secs;     /* offers must give at least this dispute window */
+	struct srv_token tokens[SRV_TOKENS_MAX]; /* accepted tokens */
+	size_t n_tokens;
+};
+
+/* Fills `c` with the defaults (see docs/api.md "Configuration"). */
+void srv_config_defaults(struct srv_config *c);
+
+/*
+ * Application counters for GET /metrics (request counts and latencies are kept by the HTTP layer's
+ * registry, src/net/metrics.h); updated lock-free from every thread.
+ */
+struct srv_metrics {
+	atomic_uint_fast64_t indexer_head;        /* chain head seen last */
+	atomic_uint_fast64_t indexer_block;       /* last indexed block */
+	atomic_uint_fast64_t indexer_rounds;
+	atomic_uint_fast64_t indexer_errors;
+	atomic_uint_fast64_t indexer_reorgs;
+	atomic_uint_fast64_t events_indexed;
+	atomic_uint_fast64_t rentals_open;
+	atomic_uint_fast64_t probes_ok;
+	atomic_uint_fast64_t probes_failed;
+};
+
+struct server {
+	struct srv_config cfg;
+	struct store *store;
+	pthread_rwlock_t index_lock;     /* guards the `index` pointer swap */
+	struct search_index *index;      /* live offers */
+	struct srv_metrics metrics;
+	atomic_bool stopping;            /* set by server_stop: workers finish their round */
+	pthread_t indexer_thread, monitor_thread, janitor_thread;
+	bool indexer_running, monitor_running, janitor_running;
+	pthread_mutex_t wake_lock;       /* with wake, lets server_stop interrupt sleeps */
+	pthread_cond_t wake;
+	struct http_server *http;        /* the HTTP layer (src/net/http.h), NULL in unit tests */
+	void *http_routes;               /* http_glue.c's per-route handler contexts */
+	uint16_t bound_port;             /* port actually listened on */
+	int64_t started_at;              /* unix seconds */
+	atomic_uint_fast64_t max_rental_id; /* highest rental id the indexer has seen */
+};
+
+/* ---- lifecycle (server.c) ---- */
+
+/*
+ * Opens the store, rebuilds the offer index, starts the HTTP listener and the workers. On success
+ * *out is a running server (free with server_free after server_stop). `cfg` is copied.
+ */
+int server_start(struct server **out, const struct srv_config *cfg, struct err *e);
+/* Asks every worker and the listener to stop and waits for them. Idempotent. */
+void server_stop(struct server *s);
+/* Frees a stopped server (NULL allowed); wipes the monitor key. */
+void server_free(struct server *s);
+/* Sleeps up to ms, returning early when the server is stopping; true when stopping. */
+bool server_sleep(struct server *s, unsigned ms);
+/* Wall clock in unix seconds (all routes use it; tests may not fake it). */
+int64_t server_now(void);
+
+/* Token accepted for offers, by address; NULL when not accepted. */
+const struct srv_token *server_token(const struct server *s, const struct eth_address *a);
+
+/* ---- requests and responses (the routes' view of HTTP) ---- */
+
+enum srv_method { SRV_GET = 1, SRV_POST, SRV_DELETE, SRV_OTHER };
+
+struct srv_req {
+	enum srv_method method;
+	const char *path;          /* decoded path, e.g. "/offers/0xab.." */
+	const char *arg;           /* path parameter of the matched route ({hash}, {id}); "" when none */
+	const char *body;          /* request body (NUL-terminated), "" when none */
+	size_t body_len;
+	const char *bearer;        /* Authorization: Bearer token, NULL when none */
+	const char *client;        /* client IP text */
+	const char *(*query)(const struct srv_req *r, const char *name); /* query parameter or NULL */
+	void *conn;                /* adapter's handle for query() */
+};
+
+/* Emits one Server-Sent Event (event name, one-line JSON data); non-zero when the stream is gone. */
+typedef int (*srv_emit_fn)(void *sink, const char *event, const char *data);
+/*
+ * An event-stream producer: called about every SRV_SSE_PERIOD_MS (first call at once) with an emit
+ * function; returns non-zero to end the stream. `ctx` is freed with stream_free when it ends.
+ */
+typedef int (*srv_stream_fn)(void *ctx, srv_emit_fn emit, void *sink);
+#define SRV_SSE_PERIOD_MS 1000
+
+struct srv_resp {
+	int status;               /* HTTP status */
+	json_t *json;             /* body (owned), or NULL with text */
+	char *text;               /* malloc'd body for non-JSON answers */
+	size_t text_len;
+	const char *content_type; /* for text; JSON sets its own */
+	srv_stream_fn stream;     /* when set: an event stream (SSE) instead of a body */
+	void *stream_ctx;
+	void (*stream_free)(void *ctx);
+	char extra_header[128];   /* one more header line "Name: value", "" when none */
+};
+
+/* Sets a JSON error answer; returns `status` so routes can `return srv_error(...)`. */
+int srv_error(struct srv_resp *rs, int status, const char *code, const char *field,
+	      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Maps an ERR_* from a lower layer to an HTTP error answer (message from `e`). */
+int srv_error_from(struct srv_resp *rs, int err_code, const char *field, const struct err *e);
+/* Sets a JSON answer (takes the reference). NULL json = 500 out of memory. */
+int srv_json(struct srv_resp *rs, int status, json_t *json);
+/* Parses the body as a JSON object (bounded); on failure sets a 400 answer and returns it. */
+int srv_body_object(json_t **out, const struct srv_req *rq, struct srv_resp *rs);
+
+/*
+ * The signed-in address of the request's bearer session into out (room STORE_ADDR_SIZE, lowercase).
+ * On failure sets a 401 answer and returns 401.
+ */
+int srv_auth(char *addr_out, struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+
+typedef int (*srv_route_fn)(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+
+/* One route: a pattern whose `{arg}` segment is handed to the route as rq->arg. */
+struct srv_route {
+	enum srv_method method;
+	const char *method_name; /* "GET", "POST", "DELETE" */
+	const char *pattern;     /* "/offers/{arg}" */
+	srv_route_fn fn;
+};
+extern const struct srv_route srv_routes[];
+extern const size_t srv_route_count;
+
+/* Dispatches an in-process request to its route (404 / 405 otherwise); always fills rs. */
+void srv_dispatch(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+/* Frees what a response holds (NULL fields allowed). */
+void srv_resp_release(struct srv_resp *rs);
+
+/* ---- routes ---- */
+
+int route_auth_nonce(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_auth_siwe(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_auth_logout(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_me(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+
+int route_offers_post(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_offers_search(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_offer_get(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_offer_delete(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+
+int route_hosts_post(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_host_get(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_heartbeat(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_provider_get(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+
+int route_rental_get(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_rental_receipt(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_me_rentals(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_me_receipts_csv(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_rental_rating(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_rental_access(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_rental_stream(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_rental_attestation(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+
+int route_healthz(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_metrics(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+
+/* ---- offers (routes_offers.c) ---- */
+
+/* Rebuilds the search index from the store's active offers (startup, janitor). */
+int offers_reindex(struct server *s, struct err *e);
+/* Removes offers of (provider, nonce) from the store and the index (OfferCancelled). */
+int offers_cancel_nonce(struct server *s, const char *provider, uint64_t nonce, struct err *e);
+
+/* ---- reputation (reputation.c) ---- */
+
+struct reputation {
+	uint64_t up_s, observed_s;     /* probes over the last 30 days */
+	uint16_t reliability_bps;      /* up/observed in bps; 10000 when nothing observed */
+	uint32_t rentals_completed;    /* ended/closed rentals mirrored from chain */
+	uint32_t rentals_total;
+	uint64_t ratings;              /* number of ratings */
+	uint16_t rating_centi;         /* average stars * 100, rounded down */
+	int64_t response_median_s;     /* opened -> access granted; -1 when none */
+	uint64_t responses;
+};
+#define REPUTATION_WINDOW_S (30 * 86400)
+
+/* Computes a provider's reputation (lowercase address) at `now`. */
+int reputation_get(struct server *s, struct reputation *out, const char *provider, int64_t now,
+		   struct err *e);
+/* Writes the provider probe target key ("provider:0x..") into out (room STORE_TARGET_SIZE). */
+void reputation_provider_target(char *out, const char *provider);
+/* Writes the rental probe target key ("rental:<chain>:<id>"). */
+void reputation_rental_target(char *out, uint64_t chain_id, uint64_t rental_id);
+/* The reputation as a JSON object (new reference, NULL on ERR_NOMEM). */
+json_t *reputation_json(const struct reputation *r);
+
+/* ---- chain indexer (indexer.c) ---- */
+
+/* Runs one indexer round: reorg check, then at most one batch. *advanced: new blocks applied. */
+int indexer_step(struct server *s, struct rpc *r, bool *advanced, struct err *e);
+/* The indexer thread body (arg: struct server *). */
+void *indexer_main(void *arg);
+/* Rebuilds one rental's mirror from its stored events (deletes it when no Opened remains). */
+int indexer_rebuild_rental(struct server *s, uint64_t rental_id, struct err *e);
+
+/* ---- monitor (monitor.c) ---- */
+
+/*
+ * Probes host:port once: TCP connect and read until "SSH-2.0-" (or "SSH-1.99-") begins the banner,
+ * within timeout_ms. Returns 0 when it does, ERR_NET / ERR_TIMEOUT / ERR_INVALID otherwise;
+ * *latency_ms gets the time to the banner.
+ */
+int monitor_probe(uint32_t *latency_ms, const char *host, uint32_t port, unsigned timeout_ms,
+		  struct err *e);
+/* Probes every open rental with an access report once. */
+int monitor_round(struct server *s, struct err *e);
+void *monitor_main(void *arg);
+
+/* ---- receipts (receipts.c) ---- */
+
+/* The receipt of one rental as JSON (new reference in *out). ERR_NOT_FOUND. */
+int receipt_json(struct server *s, json_t **out, const struct store_rental *r, struct err *e);
+/* Appends the CSV header line / one CSV line for a rental to `b` (struct buf). */
+struct buf;
+int receipt_csv_header(struct buf *b);
+int receipt_csv_line(struct server *s, struct buf *b, const struct store_rental *r, struct err *e);
+
+/* ---- rental helpers shared by routes (routes_rentals.c) ---- */
+
+/* Parses a decimal rental id path argument (1..INT64_MAX). */
+int srv_parse_id(uint64_t *out, const char *s);
+/* A rental as JSON (new reference; NULL on ERR_NOMEM). */
+json_t *rental_json(struct server *s, const struct store_rental *r);
+
+/* Host as JSON with its GPUs (routes_hosts.c; new reference, NULL on ERR_NOMEM). */
+json_t *host_json(struct server *s, const struct store_host *h);
+
+/* ---- the HTTP adapter over src/net/http.h (http_glue.c) ---- */
+
+/* Starts listening on cfg.listen_addr:cfg.port; writes the bound port to s->bound_port. */
+int http_glue_start(struct server *s, struct err *e);
+void http_glue_stop(struct server *s);
+
+#endif

@@ -1,0 +1,412 @@
+/*
+ * test_server_routes.c — the server's routes in process (no sockets, no chain): a `struct server`
+ * over an in-memory SQLite store, requests through srv_dispatch.
+ *
+ * Covers: routing (404/405), healthz/metrics, SIWE sign-in with a message and signature made in C
+ * (EIP-4361 text per the EIP's example layout, EIP-191 personal_sign), replay refusal, hosts, offers
+ * signed with escrow_offer_sign (EIP-712, docs/escrow.md §4) and searched, and a table of hostile
+ * requests (malformed JSON, wrong types, SQL-looking strings, bad signatures, wrong owners), each of
+ * which must answer 4xx with an error object and leave the store unchanged (checked through the API:
+ * host, offer and session state read back identical). Also the monitor's SSH-banner probe against
+ * local sockets (RFC 4253 §4.2: other lines may precede the identification string).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/err.h"
+#include "core/hex.h"
+#include "core/json.h"
+#include "escrow/escrow.h"
+#include "eth/eip191.h"
+#include "eth/keccak.h"
+#include "eth/secp.h"
+#include "market/search.h"
+#include "server/server.h"
+
+#define ESCROW_ADDR "0x5fbdb2315678afecb367f032d93f642f64180aa3"
+#define USDC_ADDR "0xe7f1725e7734ce288f8367e1bb143e90bb3f0512"
+
+struct kv {
+	const char *k, *v;
+};
+
+struct q {
+	const struct kv *kv;
+	size_t n;
+};
+
+static const char *query_fn(const struct srv_req *r, const char *name)
+{
+	const struct q *q = r->conn;
+	for (size_t i = 0; q && i < q->n; i++)
+		if (strcmp(q->kv[i].k, name) == 0)
+			return q->kv[i].v;
+	return NULL;
+}
+
+/* Runs one request; returns the status; *out (optional) gets the JSON body. */
+static int req(struct server *s, enum srv_method m, const char *path, const char *body, const char *bearer,
+	       const struct q *q, json_t **out)
+{
+	struct srv_req rq;
+	struct srv_resp rs;
+	memset(&rq, 0, sizeof rq);
+	memset(&rs, 0, sizeof rs);
+	rq.method = m;
+	rq.path = path;
+	rq.arg = "";
+	rq.body = body ? body : "";
+	rq.body_len = body ? strlen(body) : 0;
+	rq.bearer = bearer;
+	rq.client = "127.0.0.1";
+	rq.query = query_fn;
+	rq.conn = (void *)q;
+	srv_dispatch(s, &rq, &rs);
+	int st = rs.status;
+	if (out) {
+		*out = rs.json;
+		rs.json = NULL;
+	}
+	if (st >= 400)
+		assert_non_null(rs.json ? rs.json : (out ? *out : NULL));
+	srv_resp_release(&rs);
+	return st;
+}
+
+static struct server *mk(void)
+{
+	struct server *s = calloc(1, sizeof *s);
+	struct err e = { 0 };
+	assert_non_null(s);
+	srv_config_defaults(&s->cfg);
+	s->cfg.chain_id = 31337;
+	s->cfg.fee_bps = 1000;
+	assert_int_equal(address_parse(&s->cfg.escrow, ESCROW_ADDR, &e), 0);
+	assert_int_equal(address_parse(&s->cfg.tokens[0].address, USDC_ADDR, &e), 0);
+	snprintf(s->cfg.tokens[0].symbol, sizeof s->cfg.tokens[0].symbol, "USDC");
+	s->cfg.tokens[0].decimals = 6;
+	s->cfg.tokens[0].usd_micro = 1000000;
+	s->cfg.n_tokens = 1;
+	s->bound_port = 8080;
+	pthread_rwlock_init(&s->index_lock, NULL);
+	pthread_mutex_init(&s->wake_lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	assert_int_equal(store_open(&s->store, "sqlite::memory:", &e), 0);
+	assert_int_equal(offers_reindex(s, &e), 0);
+	return s;
+}
+
+/* Anvil's public test keys (the "test test ... junk" mnemonic), test use only. */
+static const char *const test_keys[] = {
+	"0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+	"0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+};
+
+/* Signs in key i through /auth/nonce + /auth/siwe; returns the token (malloc'd). */
+static char *sign_in(struct server *s, int i)
+{
+	uint8_t key[32], sig[65];
+	struct eth_address a;
+	char addr[ADDRESS_STR_MAX], msg[1024], body[2048], sigh[133], iso[32];
+	json_t *j = NULL;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	assert_int_equal(hex_decode_exact(key, 32, test_keys[i], NULL), 0);
+	secp_address(&a, key, NULL);
+	address_to_checksum(addr, &a);
+	assert_int_equal(req(s, SRV_GET, "/auth/nonce", NULL, NULL, NULL, &j), 200);
+	gmtime_r(&now, &tm);
+	strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(msg, sizeof msg,
+		 "127.0.0.1:8080 wants you to sign in with your Ethereum account:\n%s\n\nSign in.\n\n"
+		 "URI: http://127.0.0.1:8080/login\nVersion: 1\nChain ID: 31337\nNonce: %s\nIssued At: %s",
+		 addr, json_string_value(json_object_get(j, "nonce")), iso);
+	json_decref(j);
+	assert_int_equal(eip191_sign(sig, (const uint8_t *)msg, strlen(msg), key, NULL), 0);
+	hex_encode_0x(sigh, sig, 65);
+	json_t *b = json_pack("{s:s, s:s}", "message", msg, "signature", sigh);
+	char *t = json_dumps(b, JSON_COMPACT);
+	snprintf(body, sizeof body, "%s", t);
+	free(t);
+	json_decref(b);
+	assert_int_equal(req(s, SRV_POST, "/auth/siwe", body, NULL, NULL, &j), 200);
+	char *tok = strdup(json_string_value(json_object_get(j, "token")));
+	json_decref(j);
+	/* Replay of the same message and signature: the nonce is spent. */
+	assert_int_equal(req(s, SRV_POST, "/auth/siwe", body, NULL, NULL, &j), 409);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+			    "nonce_used");
+	json_decref(j);
+	return tok;
+}
+
+static void test_routing(void **state)
+{
+	struct server *s = mk();
+	json_t *j = NULL;
+	(void)state;
+	assert_int_equal(req(s, SRV_GET, "/nope", NULL, NULL, NULL, NULL), 404);
+	assert_int_equal(req(s, SRV_DELETE, "/auth/nonce", NULL, NULL, NULL, NULL), 405);
+	assert_int_equal(req(s, SRV_GET, "/healthz", NULL, NULL, NULL, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
+	json_decref(j);
+	struct srv_req rq = { .method = SRV_GET, .path = "/metrics", .arg = "", .body = "", .query = query_fn };
+	struct srv_resp rs = { 0 };
+	srv_dispatch(s, &rq, &rs);
+	assert_int_equal(rs.status, 200);
+	assert_non_null(strstr(rs.text, "flop_indexer_lag_blocks"));
+	srv_resp_release(&rs);
+	assert_int_equal(req(s, SRV_GET, "/me", NULL, NULL, NULL, NULL), 401);
+	assert_int_equal(req(s, SRV_GET, "/me", NULL, "not-a-real-token-at-all", NULL, NULL), 401);
+	server_free(s);
+}
+
+static const char *host_ok =
+	"{\"machine_id\":7,\"country\":\"NL\",\"region\":\"ams\",\"cpu_cores\":16,\"ram_gib\":64,"
+	"\"disk_gib\":500,\"driver_version\":\"550.54.15\",\"cuda_version\":\"12.4\","
+	"\"gpus\":[{\"model\":\"H100_80GB\",\"vram_mib\":81920,\"fp32_mtflops\":67000,\"fp16_mtflops\":989000}]}";
+
+static char *offer_body(const char *key_hex, uint64_t chain_id, const char *machine, uint64_t nonce)
+{
+	struct escrow_offer o;
+	uint8_t key[32], sig[65];
+	struct eth_address esc;
+	char p[43], tok[43], sh[67], sigh[133], buf[2048];
+
+	memset(&o, 0, sizeof o);
+	hex_decode_exact(key, 32, test_keys[1], NULL);
+	secp_address(&o.provider, key, NULL);
+	o.payout = o.provider;
+	address_parse(&o.token, USDC_ADDR, NULL);
+	u256_parse_dec(&o.rate, "277777777777777777777", NULL); /* ~1 USDC/h */
+	o.min_secs = 60;
+	o.max_secs = 3600;
+	o.interruptible = true;
+	keccak256(o.spec_hash, (const uint8_t *)"h100", 4);
+	o.expiry = (uint64_t)time(NULL) + 3600;
+	o.nonce = nonce;
+	address_parse(&esc, ESCROW_ADDR, NULL);
+	hex_decode_exact(key, 32, key_hex, NULL);
+	assert_int_equal(escrow_offer_sign(sig, chain_id, &esc, &o, key, NULL), 0);
+	address_to_lower(p, &o.provider);
+	address_to_lower(tok, &o.token);
+	hex_encode_0x(sh, o.spec_hash, 32);
+	hex_encode_0x(sigh, sig, 65);
+	snprintf(buf, sizeof buf,
+		 "{\"machine_id\":%s,\"signature\":\"%s\",\"offer\":{\"provider\":\"%s\",\"payout\":\"%s\","
+		 "\"token\":\"%s\",\"arbiter\":\"0x0000000000000000000000000000000000000000\","
+		 "\"rate\":\"277777777777777777777\",\"minSecs\":60,\"maxSecs\":3600,\"interruptible\":true,"
+		 "\"noticeSecs\":0,\"graceSecs\":0,\"disputeSecs\":0,\"specHash\":\"%s\",\"expiry\":%" PRIu64
+		 ",\"nonce\":%" PRIu64 "}}",
+		 machine, sigh, p, p, tok, sh, o.expiry, nonce);
+	return strdup(buf);
+}
+
+/* A snapshot of what the API shows, to compare before/after refused requests. */
+static char *snapshot(struct server *s, const char *tok)
+{
+	json_t *a = NULL, *b = NULL, *c = NULL;
+	req(s, SRV_GET, "/hosts/7", NULL, NULL, NULL, &a);
+	req(s, SRV_GET, "/offers", NULL, NULL, NULL, &b);
+	req(s, SRV_GET, "/me", NULL, tok, NULL, &c);
+	json_t *all = json_pack("{s:o?, s:o?, s:o?}", "host", a, "offers", b, "me", c);
+	char *t = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(all);
+	return t;
+}
+
+static void test_hosts_offers(void **state)
+{
+	struct server *s = mk();
+	json_t *j = NULL;
+	char *prov, *renter, *body, *before, *after;
+	(void)state;
+
+	renter = sign_in(s, 0);
+	prov = sign_in(s, 1);
+	assert_int_equal(req(s, SRV_POST, "/hosts", host_ok, prov, NULL, NULL), 201);
+	body = offer_body(test_keys[1], 31337, "7", 1);
+	assert_int_equal(req(s, SRV_POST, "/offers", body, NULL, NULL, &j), 201);
+	/* 277777777777777777777 * 3600 / 1e18 = 999999 units: the renter pays 0.999999 USDC per hour. */
+	assert_string_equal(json_string_value(json_object_get(j, "token_units_per_hour")), "999999");
+	assert_string_equal(json_string_value(json_object_get(j, "usd_per_hour")), "0.999999");
+	json_decref(j);
+	assert_int_equal(req(s, SRV_POST, "/offers", body, NULL, NULL, NULL), 201); /* idempotent */
+	free(body);
+	struct kv kv[] = { { "q", "gpu=H100_80GB vram>=80 price<=1 country=NL interruptible=true" } };
+	struct q q = { kv, 1 };
+	assert_int_equal(req(s, SRV_GET, "/offers", NULL, NULL, &q, &j), 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "total")), 1);
+	json_decref(j);
+	struct kv kv2[] = { { "q", "price<0.999999" } };
+	struct q q2 = { kv2, 1 };
+	assert_int_equal(req(s, SRV_GET, "/offers", NULL, NULL, &q2, &j), 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "total")), 0);
+	json_decref(j);
+
+	before = snapshot(s, prov);
+	char *wrong_chain = offer_body(test_keys[1], 1, "7", 2);
+	char *wrong_key = offer_body(test_keys[0], 31337, "7", 2);
+	char *wrong_host = offer_body(test_keys[1], 31337, "8", 2);
+	char *sql_host = offer_body(test_keys[1], 31337, "\"7; DROP TABLE offers\"", 2);
+	static const char *const sql = "'; DROP TABLE hosts; --";
+	char sql_region[1024], sql_model[1024];
+	snprintf(sql_region, sizeof sql_region, "{\"machine_id\":7,\"region\":\"%s\",\"gpus\":[{\"model\":\"A\","
+		 "\"vram_mib\":1,\"fp32_mtflops\":1}]}", sql);
+	snprintf(sql_model, sizeof sql_model, "{\"machine_id\":9,\"gpus\":[{\"model\":\"%s\","
+		 "\"vram_mib\":1,\"fp32_mtflops\":1}]}", sql);
+	const struct {
+		enum srv_method m;
+		const char *path, *body, *tok;
+		int want;
+	} bad[] = {
+		{ SRV_POST, "/offers", wrong_chain, NULL, 401 },
+		{ SRV_POST, "/offers", wrong_key, NULL, 401 },
+		{ SRV_POST, "/offers", wrong_host, NULL, 422 },
+		{ SRV_POST, "/offers", sql_host, NULL, 400 },
+		{ SRV_POST, "/offers", "{", NULL, 400 },
+		{ SRV_POST, "/offers", "[1,2]", NULL, 400 },
+		{ SRV_POST, "/offers", "{\"offer\":{}}", NULL, 400 },
+		{ SRV_POST, "/hosts", sql_region, prov, 400 },
+		{ SRV_POST, "/hosts", sql_model, prov, 400 },
+		{ SRV_POST, "/hosts", host_ok, renter, 409 },
+		{ SRV_POST, "/hosts", host_ok, NULL, 401 },
+		{ SRV_POST, "/hosts", "{\"machine_id\":\"x\"}", prov, 400 },
+		{ SRV_POST, "/hosts", "{\"machine_id\":10,\"gpus\":[]}", prov, 400 },
+		{ SRV_POST, "/providers/heartbeat", "{\"endpoint\":\"javascript:alert(1)\"}", prov, 400 },
+		{ SRV_GET, "/hosts/abc", NULL, NULL, 400 },
+		{ SRV_GET, "/hosts/99", NULL, NULL, 404 },
+		{ SRV_GET, "/offers/0x1234", NULL, NULL, 400 },
+		{ SRV_GET, "/rentals/0", NULL, NULL, 400 },
+		{ SRV_GET, "/rentals/1", NULL, NULL, 404 },
+		{ SRV_GET, "/rentals/1%27", NULL, NULL, 400 },
+		{ SRV_POST, "/rentals/1/rating", "{\"stars\":5}", renter, 404 },
+		{ SRV_POST, "/rentals/1/attestation", "", renter, 404 },
+		{ SRV_GET, "/providers/0xnothex", NULL, NULL, 400 },
+		{ SRV_POST, "/auth/siwe", "{\"message\":\"hello\",\"signature\":\"0x00\"}", NULL, 400 },
+		{ SRV_POST, "/auth/logout", "", "' OR 1=1 --xxxxxxxxxxxxxxxx", 401 },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int st = req(s, bad[i].m, bad[i].path, bad[i].body, bad[i].tok, NULL, NULL);
+		if (st != bad[i].want)
+			fail_msg("case %zu (%s): status %d, want %d", i, bad[i].path, st, bad[i].want);
+	}
+	after = snapshot(s, prov);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	free(wrong_chain);
+	free(wrong_key);
+	free(wrong_host);
+	free(sql_host);
+
+	/* Bad search parameters. */
+	const char *bad_q[][2] = { { "q", "vrm>=24" }, { "o", "-nope" }, { "limit", "0" }, { "limit", "101" },
+				   { "offset", "x" }, { "cursor", "zz" } };
+	for (size_t i = 0; i < sizeof bad_q / sizeof bad_q[0]; i++) {
+		struct kv k[] = { { bad_q[i][0], bad_q[i][1] } };
+		struct q qq = { k, 1 };
+		assert_int_equal(req(s, SRV_GET, "/offers", NULL, NULL, &qq, NULL), 400);
+	}
+	free(prov);
+	free(renter);
+	server_free(s);
+}
+
+/* ---- monitor probe ---- */
+
+struct fake {
+	int fd;
+	const char *send;
+};
+
+static void *fake_main(void *arg)
+{
+	struct fake *f = arg;
+	int c = accept(f->fd, NULL, NULL);
+	if (c >= 0) {
+		ssize_t w = write(c, f->send, strlen(f->send));
+		(void)w;
+		usleep(50000);
+		close(c);
+	}
+	return NULL;
+}
+
+static uint16_t listen_local(int *fd)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof sa;
+	*fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(*fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(*fd, 4), 0);
+	getsockname(*fd, (struct sockaddr *)&sa, &sl);
+	return ntohs(sa.sin_port);
+}
+
+static void test_probe(void **state)
+{
+	const struct {
+		const char *send;
+		int ok;
+	} cases[] = {
+		{ "SSH-2.0-OpenSSH_9.6\r\n", 1 },
+		{ "SSH-1.99-old\r\n", 1 },
+		{ "welcome\r\nbanner line\r\nSSH-2.0-x\r\n", 1 }, /* RFC 4253 §4.2 */
+		{ "HTTP/1.1 400 Bad Request\r\n\r\n", 0 },
+		{ "SSH-2.", 0 },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct fake f;
+		pthread_t t;
+		uint32_t lat = 0;
+		struct err e = { 0 };
+		uint16_t port = listen_local(&f.fd);
+		f.send = cases[i].send;
+		pthread_create(&t, NULL, fake_main, &f);
+		int rc = monitor_probe(&lat, "127.0.0.1", port, 1000, &e);
+		pthread_join(t, NULL);
+		close(f.fd);
+		if ((rc == 0) != cases[i].ok)
+			fail_msg("case %zu: rc %d (%s)", i, rc, e.msg);
+		if (rc)
+			assert_true(e.msg[0] != '\0');
+	}
+	/* A closed port and a bad port. */
+	int fd;
+	uint16_t port = listen_local(&fd);
+	close(fd);
+	uint32_t lat;
+	struct err e = { 0 };
+	assert_true(monitor_probe(&lat, "127.0.0.1", port, 500, &e) < 0);
+	assert_true(monitor_probe(&lat, "127.0.0.1", 0, 500, &e) == ERR_INVALID);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_routing),
+		cmocka_unit_test(test_hosts_offers),
+		cmocka_unit_test(test_probe),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
