@@ -38,6 +38,20 @@ struct request {
 	bool responded;                      /* a response was queued */
 	bool query_bad;                      /* query over a cap */
 	char query_why[96];                  /* why query_bad */
+	struct http_upgrade_req *up;         /* upgrade queued, not yet switched */
+};
+
+/* An accepted protocol upgrade, until the switch happens or cannot. */
+struct http_upgrade_req {
+	char protocol[32];                   /* "websocket" */
+	http_upgrade_fn fn;                  /* called once switched */
+	void *ctx;
+	void (*ctx_free)(void *ctx);         /* called instead when it never is */
+};
+
+/* What the upgrade callback owns: MHD's handle of the switched socket. */
+struct http_upgraded {
+	struct MHD_UpgradeResponseHandle *urh;
 };
 
 uint64_t http_now_ms(void)
@@ -391,6 +405,72 @@ static void record(struct http_server *s, struct request *rq, int status)
 				(double)(http_now_ms() - rq->t0_ms) / 1000.0);
 }
 
+/* Drops an upgrade that will never happen: ctx_free, then the request. */
+static void upgrade_discard(struct http_upgrade_req *up)
+{
+	if (!up)
+		return;
+	if (up->ctx_free)
+		up->ctx_free(up->ctx);
+	free(up);
+}
+
+int http_upgrade(struct http_resp *resp, const char *protocol, http_upgrade_fn fn, void *ctx,
+		 void (*ctx_free)(void *ctx))
+{
+	struct http_upgrade_req *up;
+	size_t n = protocol ? strlen(protocol) : 0;
+
+	if (!resp || !fn || resp->upgrade || resp->sse || n == 0 ||
+	    n >= sizeof up->protocol || strspn(protocol, "abcdefghijklmnopqrstuvwxyz"
+					       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._/") != n)
+		return ERR_INVALID;
+	up = calloc(1, sizeof *up);
+	if (!up)
+		return ERR_NOMEM;
+	memcpy(up->protocol, protocol, n + 1);
+	up->fn = fn;
+	up->ctx = ctx;
+	up->ctx_free = ctx_free;
+	resp->upgrade = up;
+	resp->status = 101;
+	return 0;
+}
+
+void http_upgraded_close(struct http_upgraded *h)
+{
+	if (!h)
+		return;
+	MHD_upgrade_action(h->urh, MHD_UPGRADE_ACTION_CLOSE);
+	free(h);
+}
+
+/* MHD: the 101 went out; hand the socket to the handler's callback. */
+static void on_upgrade(void *cls, struct MHD_Connection *mc, void *con_cls, const char *extra,
+		       size_t extra_len, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+	struct request *rq = cls;
+	struct http_upgrade_req *up = rq->up;
+	struct http_upgraded *h;
+	(void)mc;
+	(void)con_cls;
+
+	rq->up = NULL;
+	if (!up) {
+		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+		return;
+	}
+	h = calloc(1, sizeof *h);
+	if (!h) {
+		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+		upgrade_discard(up);
+		return;
+	}
+	h->urh = urh;
+	up->fn(h, (int)sock, (const uint8_t *)extra, extra_len, up->ctx);
+	free(up);
+}
+
 /* Queues resp on the connection; consumes resp's body and stream. */
 static enum MHD_Result send_resp(struct request *rq, struct http_resp *resp)
 {
@@ -406,6 +486,14 @@ static enum MHD_Result send_resp(struct request *rq, struct http_resp *resp)
 			http_error(resp, 503, "unavailable", NULL, "server is shutting down");
 			status = 503;
 		}
+	}
+	if (resp->upgrade && status == 101) { /* else the handler answered otherwise: dropped */
+		mr = MHD_create_response_for_upgrade(on_upgrade, rq);
+		if (!mr)
+			return MHD_NO;
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_UPGRADE, resp->upgrade->protocol);
+		rq->up = resp->upgrade; /* on_upgrade or on_completed takes it */
+		resp->upgrade = NULL;
 	}
 	if (!mr) {
 		size_t len = 0;
@@ -607,6 +695,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	rq->req.body = rq->body.len ? rq->body.data : NULL;
 	rq->req.body_len = rq->body.len;
 	rc = rq->route->fn(&rq->req, &resp, rq->route->ctx);
+	if (rc < 0 && resp.upgrade) {
+		upgrade_discard(resp.upgrade);
+		resp.upgrade = NULL;
+		resp.status = 0;
+	}
 	if (rc < 0 && !resp.status) {
 		char buf[64];
 		log_warn("handler failed", "route=%s code=%s", rq->route->pattern, err_name(rc));
@@ -620,6 +713,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	ret = send_resp(rq, &resp);
 	if (resp.sse)
 		sse_discard(resp.sse);
+	upgrade_discard(resp.upgrade);
 	buf_release(&resp.body);
 	return ret;
 }
@@ -633,6 +727,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 	(void)toe;
 	if (!rq)
 		return;
+	upgrade_discard(rq->up);
 	buf_release(&rq->body);
 	free(rq);
 	*con_cls = NULL;

@@ -39,11 +39,13 @@
  * write), or the server stops. MHD connections of idle streams are suspended
  * (MHD_suspend_connection) so a stream never holds a pool thread.
  *
- * WebSocket: not implemented yet. The daemon is started with
- * MHD_ALLOW_UPGRADE so that a later http_upgrade_start() (handing the socket
- * to libwslay via MHD_create_response_for_upgrade) fits the same handler
- * model: the handler marks resp as an upgrade, the dispatcher creates the
- * upgrade response.
+ * Protocol upgrades (WebSocket): a handler that accepts an upgrade calls
+ * http_upgrade on resp (and adds its own headers, e.g. Sec-WebSocket-Accept);
+ * the dispatcher answers 101 Switching Protocols through
+ * MHD_create_response_for_upgrade and, once the response is out, hands the
+ * socket to the handler's callback. The protocol itself (framing) is the
+ * caller's: src/net only switches the connection. Upgraded connections must
+ * be closed (http_upgraded_close) before http_server_stop.
  *
  * Lifecycle: http_server_new -> http_route... -> http_server_start ->
  * http_server_stop -> http_server_free. Stop closes every stream, joins
@@ -127,6 +129,7 @@ struct http_resp {
 	struct http_header headers[HTTP_RESP_HEADERS_MAX];
 	size_t nheaders;
 	struct http_sse *sse;                         /* set by http_sse_start */
+	struct http_upgrade_req *upgrade;             /* set by http_upgrade */
 };
 
 /* Handler: fill resp, return 0; negative ERR_* means internal error (500). */
@@ -193,6 +196,36 @@ int http_error(struct http_resp *resp, int status, const char *code, const char 
 
 /* Adds a response header (copied; capped by struct sizes). ERR_TOO_BIG/ERR_INVALID. */
 int http_resp_header(struct http_resp *resp, const char *name, const char *value);
+
+/* ---- protocol upgrades ---- */
+
+struct http_upgraded; /* an upgraded connection (owns the socket) */
+
+/*
+ * Called on a server thread once the 101 response was sent; must not block
+ * (start a thread for the protocol). `fd` is the connection's socket: read,
+ * write, poll, shutdown it, never close it. `extra` (extra_len bytes, valid
+ * only during the call) is what the client sent after the request and the
+ * server already read: treat it as read from fd. The callee owns `h` and
+ * must call http_upgraded_close(h) exactly once, from any thread.
+ */
+typedef void (*http_upgrade_fn)(struct http_upgraded *h, int fd, const uint8_t *extra,
+				size_t extra_len, void *ctx);
+
+/*
+ * Makes resp a "101 Switching Protocols" with "Upgrade: <protocol>" (MHD
+ * adds "Connection: Upgrade"); headers added with http_resp_header go out
+ * too. After a 0 return exactly one of these happens, once: fn(ctx) when
+ * the switch is done, or ctx_free(ctx) (when not NULL) when it never will
+ * be (the handler failed afterwards, the client went away, the server
+ * stops). ERR_INVALID for a bad protocol token, ERR_NOMEM; on failure
+ * neither is called.
+ */
+int http_upgrade(struct http_resp *resp, const char *protocol, http_upgrade_fn fn, void *ctx,
+		 void (*ctx_free)(void *ctx));
+
+/* Closes an upgraded connection's socket and frees h. NULL allowed. */
+void http_upgraded_close(struct http_upgraded *h);
 
 /* ---- Server-Sent Events ---- */
 
