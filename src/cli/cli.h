@@ -39,6 +39,19 @@ int cmd_version(int argc, char **argv, struct cfg *cfg);
 int cmd_chain(int argc, char **argv, struct cfg *cfg);
 int cmd_wallet(int argc, char **argv, struct cfg *cfg);
 int cmd_serve(int argc, char **argv, struct cfg *cfg);
+/* Renter commands (cmd_search.c, cmd_rent.c, cmd_status.c, cmd_ssh.c, cmd_rental_tx.c, cmd_rate.c,
+ * cmd_receipts.c; docs/cli.md). cmd_rental_tx serves extend, stop and dispute (argv[0] says which). */
+int cmd_search(int argc, char **argv, struct cfg *cfg);
+int cmd_rent(int argc, char **argv, struct cfg *cfg);
+int cmd_status(int argc, char **argv, struct cfg *cfg);
+int cmd_ssh(int argc, char **argv, struct cfg *cfg);
+int cmd_rental_tx(int argc, char **argv, struct cfg *cfg);
+int cmd_rate(int argc, char **argv, struct cfg *cfg);
+int cmd_receipts(int argc, char **argv, struct cfg *cfg);
+
+/* Provider: the agent daemon (cmd_agent.c) and offer/earnings/claim/reclaim (cmd_provider.c). */
+int cmd_agent(int argc, char **argv, struct cfg *cfg);
+int cmd_provider(int argc, char **argv, struct cfg *cfg);
 
 /* `chain deploy` (chain_deploy.c), dispatched from cmd_chain. */
 int chain_deploy(int argc, char **argv, struct cfg *cfg);

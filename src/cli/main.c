@@ -18,6 +18,8 @@ const struct cfg_key cli_cfg_keys[] = {
 	{ "data_dir", NULL, "where keystores and local state live (default ~/.flopmarket)" },
 	{ "log_level", "info", "debug, info, warn or error" },
 	{ "keystore_scrypt_log2_n", NULL, "scrypt cost of new wallet files, 10..18 (default 18)" },
+	{ "deployment", NULL, "deployment file (default <data_dir>/deployment-<chainId>.json)" },
+	{ "server_url", NULL, "marketplace server for search, rent, ssh, rate, receipts" },
 };
 const size_t cli_cfg_key_count = sizeof cli_cfg_keys / sizeof cli_cfg_keys[0];
 
@@ -25,6 +27,17 @@ static const struct cli_command commands[] = {
 	{ "chain", cmd_chain, "chain information (chain id, block, balances)" },
 	{ "wallet", cmd_wallet, "keys: new, import, show, balance, derive" },
 	{ "serve", cmd_serve, "run the marketplace server (see docs/api.md)" },
+	{ "search", cmd_search, "find offers: search 'gpu=RTX_4090 price<=0.8' [-o price]" },
+	{ "rent", cmd_rent, "rent an offer: rent OFFER --hours N [--ssh-key FILE]" },
+	{ "status", cmd_status, "a rental's time and cost from the chain [--watch]" },
+	{ "ssh", cmd_ssh, "log in to a rental over SSH" },
+	{ "extend", cmd_rental_tx, "add time to a rental: extend RENTAL --hours N" },
+	{ "stop", cmd_rental_tx, "stop a rental and get the unused deposit back" },
+	{ "dispute", cmd_rental_tx, "dispute an ended rental within its dispute window" },
+	{ "rate", cmd_rate, "rate an ended rental 1..5" },
+	{ "receipts", cmd_receipts, "your receipts [--csv]" },
+	{ "agent", cmd_agent, "run the provider agent on this GPU host (docs/agent.md)" },
+	{ "provider", cmd_provider, "provider: offer, earnings, claim, reclaim" },
 	{ "version", cmd_version, "print the version" },
 };
 

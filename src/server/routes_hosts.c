@@ -168,10 +168,12 @@ int route_hosts_post(struct server *s, const struct srv_req *rq, struct srv_resp
 		g[i].machine_id = h.machine_id;
 		g[i].index = (uint32_t)i;
 		if ((rc = opt_str(g[i].model, sizeof g[i].model, gj, "model", &e)) ||
-		    (rc = opt_u32(&g[i].vram_mib, gj, "vram_mib", 1u << 24, &e)) ||
-		    (rc = json_get_u64(&v, gj, "fp32_mtflops", &e)))
+		    (rc = opt_u32(&g[i].vram_mib, gj, "vram_mib", 1u << 24, &e)))
 			goto bad;
-		g[i].fp32_mtflops = v;
+		/* Benchmark figures are optional: 0 = never measured (listed unverified). */
+		if ((rc = json_get_u64(&v, gj, "fp32_mtflops", &e)) && rc != ERR_NOT_FOUND)
+			goto bad;
+		g[i].fp32_mtflops = rc ? 0 : v;
 		if ((rc = json_get_u64(&v, gj, "fp16_mtflops", &e)) && rc != ERR_NOT_FOUND)
 			goto bad;
 		g[i].fp16_mtflops = rc ? 0 : v;
@@ -181,10 +183,10 @@ int route_hosts_post(struct server *s, const struct srv_req *rq, struct srv_resp
 			goto bad;
 		g[i].bench_at = rc ? 0 : (int64_t)(v > (uint64_t)STORE_TIME_MAX ? STORE_TIME_MAX : v);
 		rc = 0;
-		if (!g[i].model[0] || g[i].vram_mib == 0 || g[i].fp32_mtflops == 0 ||
+		if (!g[i].model[0] || g[i].vram_mib == 0 ||
 		    g[i].fp32_mtflops > 100000000ull || g[i].fp16_mtflops > 100000000ull) {
-			rc = err_set(&e, ERR_INVALID, "gpus[%zu]: model, vram_mib and fp32_mtflops are required "
-				     "(fp32/fp16 at most 1e8)", i);
+			rc = err_set(&e, ERR_INVALID, "gpus[%zu]: model and vram_mib are required "
+				     "(fp32/fp16_mtflops at most 1e8)", i);
 			goto bad;
 		}
 		for (const char *c = g[i].model; *c; c++)

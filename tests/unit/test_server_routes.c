@@ -240,6 +240,11 @@ static void test_hosts_offers(void **state)
 	renter = sign_in(s, 0);
 	prov = sign_in(s, 1);
 	assert_int_equal(req(s, SRV_POST, "/hosts", host_ok, prov, NULL, NULL), 201);
+	/* A host whose GPUs were never benchmarked registers without figures
+	 * (listed unverified), rather than being made to invent a number. */
+	assert_int_equal(req(s, SRV_POST, "/hosts",
+			     "{\"machine_id\":11,\"country\":\"NL\",\"gpus\":[{\"model\":\"RTX_4090\","
+			     "\"vram_mib\":24564}]}", prov, NULL, NULL), 201);
 	body = offer_body(test_keys[1], 31337, "7", 1);
 	assert_int_equal(req(s, SRV_POST, "/offers", body, NULL, NULL, &j), 201);
 	/* 277777777777777777777 * 3600 / 1e18 = 999999 units: the renter pays 0.999999 USDC per hour. */

@@ -1,0 +1,85 @@
+/*
+ * agent_int.h — what the agent's files share (agent.c: loop, state db, HTTP endpoint; watcher.c:
+ * chain events; lifecycle.c: accounts; claims.c: transactions and server reports). Not a public API.
+ *
+ * Threads: the main loop owns everything; the HTTP handlers (libmicrohttpd pool threads) only touch
+ * the state db, under `mu`, and wake the loop through `cv`.
+ */
+#ifndef FLOP_AGENT_AGENT_INT_H
+#define FLOP_AGENT_AGENT_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "agent/agent.h"
+#include "eth/sender.h"
+
+struct http_server;
+struct terminal;
+
+/* The agent's running state. */
+struct agent {
+	struct agent_cfg cfg;             /* copy (strings borrowed from the caller) */
+	struct account_cfg acct;          /* effective account settings */
+	char acct_state_dir[ACCOUNT_PATH_MAX];
+	struct eth_address provider;      /* address of cfg.seckey32 */
+	struct rpc rpc;                   /* main-loop thread only */
+	struct sender *sender;            /* NULL with no_claims */
+	sqlite3 *db;                      /* agent.db; under mu */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool wake;                        /* set under mu: something arrived, run a tick now */
+	struct http_server *http;
+	struct terminal *term;            /* browser terminal on the same endpoint (terminal.h) */
+	char endpoint[AGENT_URL_MAX];     /* advertised URL */
+	uint64_t chain_now;               /* latest block timestamp seen */
+	uint64_t last_sweep_ms;
+	/* server reports (claims.c) */
+	char token[256];                  /* SIWE session; "" when none */
+	bool host_registered;
+	uint64_t last_heartbeat_ms;
+};
+
+/* One followed rental as the state db holds it. */
+struct agent_row {
+	struct agent_rental r;
+	bool done;                        /* account torn down for good */
+	bool has_key;
+	bool key_applied;                 /* the current key is in authorized_keys */
+	char *ssh_key;                    /* malloc'd key line, NULL when none */
+	bool access_reported;
+	int64_t claim_nonce;              /* sender id of an outstanding tx, -1 none */
+	int64_t last_claim_ms;
+	unsigned warned;                  /* reclaim wall messages sent (0..2) */
+};
+
+/* ---- agent.c: state db (call with mu held) ---- */
+int agent_db_rows(struct agent *a, struct agent_row **out, size_t *n, bool include_finished,
+		  struct err *e);
+void agent_rows_free(struct agent_row *rows, size_t n);
+int agent_db_exec(struct agent *a, const char *sql, int64_t v, uint64_t id, struct err *e);
+
+/* ---- watcher.c ---- */
+/*
+ * Reads confirmed escrow events since the saved progress (a bounded number of batches) and applies
+ * them to the db; *caught_up (optional) says whether it reached head - confirmations.
+ */
+int watcher_poll(struct agent *a, bool *caught_up, struct err *e);
+
+/* ---- lifecycle.c ---- */
+/* Brings every rental's account to what the chain says; at start also tears down orphans. */
+int lifecycle_tick(struct agent *a, bool reconcile, struct err *e);
+/* Desired account state of a rental at chain time `now`. */
+enum lifecycle_want { WANT_NONE = 0, WANT_ACTIVE, WANT_FROZEN, WANT_GONE };
+enum lifecycle_want lifecycle_want(const struct agent_rental *r, uint64_t now);
+/* "fm..." name for a rental id. */
+int lifecycle_account_name(char name13[ACCOUNT_NAME_LEN + 1], uint64_t id, struct err *e);
+
+/* ---- claims.c ---- */
+int claims_tick(struct agent *a, struct err *e);
+/* Server reports: sign in, register host, heartbeat, pending access reports. No-op without a server. */
+int report_tick(struct agent *a, struct err *e);
+/* Reports one account to the server (POST /rentals/{id}/access). */
+int report_access(struct agent *a, uint64_t id, const char *user, struct err *e);
+
+#endif

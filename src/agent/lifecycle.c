@@ -1,0 +1,285 @@
+/*
+ * lifecycle.c — each followed rental's Unix account, driven by the chain (Terms + newest state
+ * word) and chain time (the latest block's timestamp, so a renter is never cut off by a clock
+ * that runs ahead of the chain that bills them).
+ *
+ * What a rental should have at chain time `now` (lifecycle_want):
+ *   closed on chain, or ended (stopped / settled / disputed)   -> gone (teardown)
+ *   active, now < end (end = paidUntil, or stopAt if earlier)  -> active (once a key arrived)
+ *   reclaim notice over (now >= stopAt <= paidUntil)           -> gone
+ *   runout, now < paidUntil + graceSecs                        -> frozen (files kept)
+ *   runout, grace over                                         -> gone
+ * An account that reached "gone" is marked done and never re-created. Each step is one idempotent
+ * account.h call, so a tick interrupted by a crash is simply repeated after the restart. On the
+ * first tick after a start every account the agent owns whose rental is not followed, or done, is
+ * torn down too (reconcile). Interruptible rentals under reclaim notice: the renter's terminals get
+ * a wall message at once and again near the end of the notice.
+ */
+#include "agent/agent_int.h"
+#include "agent/terminal.h"
+
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/log.h"
+#include "escrow/mirror.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SWEEP_EVERY_MS 10000
+#define WALL_PIDS_MAX 4096
+
+int lifecycle_account_name(char name13[ACCOUNT_NAME_LEN + 1], uint64_t id, struct err *e)
+{
+	char s[24];
+
+	snprintf(s, sizeof s, "%llu", (unsigned long long)id);
+	return account_name_for_rental(name13, s, e);
+}
+
+enum lifecycle_want lifecycle_want(const struct agent_rental *r, uint64_t now)
+{
+	struct escrow_view v;
+	uint64_t end;
+
+	if (r->closed || escrow_state_view(&v, &r->t, &r->word, NULL) || v.phase != ESCROW_PHASE_ACTIVE)
+		return WANT_GONE;
+	end = v.paid_until;
+	if (v.stop_at && v.stop_at < end)
+		end = v.stop_at;
+	if (now < end)
+		return WANT_ACTIVE;
+	if (v.stop_at && v.stop_at <= v.paid_until)
+		return WANT_GONE;
+	if (now < v.paid_until + r->t.grace_secs)
+		return WANT_FROZEN;
+	return WANT_GONE;
+}
+
+/* Writes `msg` to every terminal a process of `uid` has open on fd 0-2 (like wall(1), per user). */
+static unsigned wall_user(long uid, const char *msg)
+{
+	char seen[16][64];
+	unsigned nseen = 0, sent = 0, pids = 0;
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+
+	if (!d || uid < 1000) {
+		if (d)
+			closedir(d);
+		return 0;
+	}
+	while ((de = readdir(d)) && pids++ < WALL_PIDS_MAX) {
+		char p[64], tty[64];
+		struct stat st;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(p, sizeof p, "/proc/%.16s", de->d_name);
+		if (stat(p, &st) || (long)st.st_uid != uid)
+			continue;
+		for (int fd = 0; fd < 3; fd++) {
+			ssize_t k;
+			bool dup = false;
+			int t;
+
+			snprintf(p, sizeof p, "/proc/%.16s/fd/%d", de->d_name, fd);
+			k = readlink(p, tty, sizeof tty - 1);
+			if (k <= 0)
+				continue;
+			tty[k] = '\0';
+			if (strncmp(tty, "/dev/pts/", 9) != 0)
+				continue;
+			for (unsigned i = 0; i < nseen; i++)
+				dup = dup || strcmp(seen[i], tty) == 0;
+			if (dup || nseen == 16)
+				continue;
+			strcpy(seen[nseen++], tty);
+			/* the terminal must belong to the user: never write to someone else's */
+			t = open(tty, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+			if (t < 0)
+				continue;
+			if (!fstat(t, &st) && (long)st.st_uid == uid && write(t, msg, strlen(msg)) > 0)
+				sent++;
+			close(t);
+		}
+	}
+	closedir(d);
+	return sent;
+}
+
+/* Reclaim notice: wall messages at once and again near the end. */
+static void reclaim_warn(struct agent *a, struct agent_row *w, const struct account *acc, uint64_t now)
+{
+	struct escrow_view v;
+	char msg[512];
+	uint64_t last;
+
+	if (escrow_state_view(&v, &w->r.t, &w->r.word, NULL) || !v.stop_at || w->warned >= 2)
+		return;
+	last = w->r.t.notice_secs / 5 < 60 ? w->r.t.notice_secs / 5 : 60;
+	if (w->warned == 1 && now + last < v.stop_at)
+		return;
+	snprintf(msg, sizeof msg,
+		 "\r\n\a*** flopmarket: the provider has reclaimed this machine (rental %llu).\r\n"
+		 "*** Access ends in %llu seconds (at unix time %llu); save your work now.\r\n"
+		 "*** Your unused deposit is refunded when the rental is settled.\r\n",
+		 (unsigned long long)w->r.id, (unsigned long long)(v.stop_at > now ? v.stop_at - now : 0),
+		 (unsigned long long)v.stop_at);
+	unsigned n = wall_user(acc->uid, msg);
+	w->warned = w->warned == 0 && now + last < v.stop_at ? 1 : 2;
+	pthread_mutex_lock(&a->mu);
+	agent_db_exec(a, "UPDATE rentals SET warned = ?1 WHERE id = ?2", w->warned, w->r.id, NULL);
+	pthread_mutex_unlock(&a->mu);
+	log_info("reclaim notice sent", "rental=%llu terminals=%u stop_at=%llu", (unsigned long long)w->r.id,
+		 n, (unsigned long long)v.stop_at);
+}
+
+static void mark(struct agent *a, const char *sql, uint64_t id)
+{
+	pthread_mutex_lock(&a->mu);
+	agent_db_exec(a, sql, 0, id, NULL);
+	pthread_mutex_unlock(&a->mu);
+}
+
+static int drive(struct agent *a, struct agent_row *w, uint64_t now, bool sweep, struct err *e)
+{
+	char name[ACCOUNT_NAME_LEN + 1], id_s[24];
+	enum lifecycle_want want = lifecycle_want(&w->r, now);
+	struct account acc;
+	bool exists;
+	int rc;
+
+	if ((rc = lifecycle_account_name(name, w->r.id, e)))
+		return rc;
+	snprintf(id_s, sizeof id_s, "%llu", (unsigned long long)w->r.id);
+	exists = account_load(&acc, &a->acct, name, NULL) == 0;
+	switch (want) {
+	case WANT_GONE:
+		if (a->term)
+			terminal_close_rental(a->term, id_s);
+		if ((rc = account_teardown(&a->acct, name, e)))
+			return rc;
+		mark(a, "UPDATE rentals SET done = 1 WHERE id = ?2", w->r.id);
+		if (exists)
+			log_info("rental account removed", "rental=%llu user=%s", (unsigned long long)w->r.id,
+				 name);
+		return 0;
+	case WANT_FROZEN:
+		if (exists && acc.phase == ACCOUNT_ACTIVE) {
+			if (a->term)
+				terminal_close_rental(a->term, id_s);
+			if ((rc = account_freeze(&a->acct, name, e)))
+				return rc;
+			log_info("rental frozen (runout)", "rental=%llu user=%s", (unsigned long long)w->r.id,
+				 name);
+		} else if (exists && acc.phase == ACCOUNT_CREATING) {
+			/* half made and already out of time: finish it frozen on the next tick */
+			if (w->has_key && !(rc = account_create(&acc, &a->acct, id_s, w->ssh_key, e)))
+				rc = account_freeze(&a->acct, name, e);
+			return rc;
+		}
+		return 0;
+	case WANT_ACTIVE:
+		if (!w->has_key)
+			return 0;
+		if (!exists || acc.phase == ACCOUNT_CREATING || !w->key_applied) {
+			uint64_t t0 = clock_mono_ms();
+			if ((rc = account_create(&acc, &a->acct, id_s, w->ssh_key, e)))
+				return rc;
+			mark(a, "UPDATE rentals SET key_applied = 1 WHERE id = ?2", w->r.id);
+			log_info("rental account ready", "rental=%llu user=%s took_ms=%llu",
+				 (unsigned long long)w->r.id, name,
+				 (unsigned long long)(clock_mono_ms() - t0));
+		}
+		if (acc.phase == ACCOUNT_FROZEN) {
+			if ((rc = account_thaw(&a->acct, name, e)))
+				return rc;
+			log_info("rental thawed (extended)", "rental=%llu user=%s", (unsigned long long)w->r.id,
+				 name);
+		}
+		if (sweep)
+			account_sweep(&a->acct, name, NULL, NULL);
+		reclaim_warn(a, w, &acc, now);
+		if (!w->access_reported && a->cfg.server_url) {
+			struct err re = { 0, "" };
+			if (!report_access(a, w->r.id, name, &re))
+				mark(a, "UPDATE rentals SET access_reported = 1 WHERE id = ?2", w->r.id);
+			else
+				log_debug("access report deferred", "rental=%llu err=\"%s\"",
+					  (unsigned long long)w->r.id, re.msg);
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* Tears down every owned account whose rental is not followed or is done. */
+static void reconcile(struct agent *a, const struct agent_row *rows, size_t n)
+{
+	struct account *accs = NULL;
+	size_t na = 0;
+	struct err e = { 0, "" };
+
+	if (account_list(&accs, &na, &a->acct, &e)) {
+		log_warn("cannot list accounts", "err=\"%s\"", e.msg);
+		return;
+	}
+	for (size_t i = 0; i < na; i++) {
+		bool live = false;
+		for (size_t j = 0; j < n && !live; j++) {
+			char s[24];
+			snprintf(s, sizeof s, "%llu", (unsigned long long)rows[j].r.id);
+			live = !rows[j].done && strcmp(s, accs[i].rental_id) == 0;
+		}
+		if (live)
+			continue;
+		err_clear(&e);
+		if (account_teardown(&a->acct, accs[i].name, &e))
+			log_warn("orphan account teardown failed", "user=%s err=\"%s\"", accs[i].name, e.msg);
+		else
+			log_info("orphan account removed", "user=%s rental=%s", accs[i].name, accs[i].rental_id);
+	}
+	free(accs);
+}
+
+int lifecycle_tick(struct agent *a, bool first, struct err *e)
+{
+	struct agent_row *rows = NULL;
+	size_t n = 0;
+	bool sweep = false;
+	int rc, first_rc = 0;
+
+	pthread_mutex_lock(&a->mu);
+	rc = agent_db_rows(a, &rows, &n, false, e);
+	pthread_mutex_unlock(&a->mu);
+	if (rc)
+		return rc;
+	if (first)
+		reconcile(a, rows, n);
+	if (clock_mono_ms() - a->last_sweep_ms >= SWEEP_EVERY_MS) {
+		sweep = true;
+		a->last_sweep_ms = clock_mono_ms();
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct err de = { 0, "" };
+		if (rows[i].done)
+			continue;
+		if ((rc = drive(a, &rows[i], a->chain_now, sweep, &de))) {
+			log_warn("rental account step failed", "rental=%llu err=\"%s\"",
+				 (unsigned long long)rows[i].r.id, de.msg);
+			if (!first_rc) {
+				first_rc = rc;
+				err_set(e, rc, "rental %llu: %s", (unsigned long long)rows[i].r.id, de.msg);
+			}
+		}
+	}
+	agent_rows_free(rows, n);
+	return first_rc;
+}

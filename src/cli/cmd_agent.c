@@ -1,0 +1,194 @@
+/*
+ * cmd_agent.c — `flopmarket agent`: runs the provider agent daemon (src/agent/agent.h) on this host.
+ *
+ *   flopmarket [--rpc-url URL] agent [--wallet NAME] [--deployment FILE] [--server URL]
+ *       [--spec FILE] [--listen ADDR:PORT] [--endpoint URL] [--web-origin URL] [--ssh-host HOST] [--ssh-port N]
+ *       [--confirmations N] [--poll-ms N] [--claim-interval SECS] [--heartbeat SECS]
+ *       [--state-dir DIR] [--home-base DIR] [--cgroup-name NAME] [--memory-max BYTES] [--pids-max N] [--cpu-weight N]
+ *       [--no-claims]
+ *
+ * The wallet is the provider's (it signs claims and the server sign-in); its passphrase comes from
+ * FLOPMARKET_PASSPHRASE or a prompt. Without --server (or cfg server_url) nothing is reported to a
+ * marketplace server: the agent still follows the chain, serves SSH keys and claims. State lives in
+ * <data_dir>/agent-<chainId>/ unless --state-dir is given. SIGINT / SIGTERM stop it cleanly; a kill -9
+ * is safe too (see docs/agent.md). Needs root (it creates Unix accounts).
+ */
+#include "cli.h"
+#include "cli/session.h"
+#include "agent/agent.h"
+#include "core/err.h"
+
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static volatile sig_atomic_t agent_stop_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	agent_stop_flag = 1;
+}
+
+static void agent_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: flopmarket agent [--wallet NAME] [--deployment FILE] [--server URL] [--spec FILE]\n"
+		"                        [--listen ADDR:PORT] [--endpoint URL] [--web-origin URL] [--ssh-host HOST]\n"
+		"                        [--ssh-port N] [--confirmations N] [--poll-ms N] [--claim-interval SECS]\n"
+		"                        [--heartbeat SECS] [--state-dir DIR] [--home-base DIR] [--cgroup-name NAME]\n"
+		"                        [--memory-max BYTES] [--pids-max N] [--cpu-weight N] [--no-claims]\n");
+}
+
+/* Parses an unsigned decimal in [lo, hi]. */
+static int parse_uint(uint64_t *out, const char *flag, const char *s, uint64_t lo, uint64_t hi)
+{
+	char *end = NULL;
+	unsigned long long v;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		goto bad;
+	v = strtoull(s, &end, 10);
+	if (*end || v < lo || v > hi)
+		goto bad;
+	*out = v;
+	return 0;
+bad:
+	fprintf(stderr, "flopmarket agent: %s must be a number %llu..%llu\n", flag, (unsigned long long)lo,
+		(unsigned long long)hi);
+	return ERR_INVALID;
+}
+
+/* "ADDR:PORT" (IPv6 as [ADDR]:PORT) into addr (room cap) and port. */
+static int parse_listen(char *addr, size_t cap, uint16_t *port, const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	uint64_t p;
+	size_t n;
+
+	if (!colon || colon == s)
+		goto bad;
+	n = (size_t)(colon - s);
+	if (s[0] == '[' && n >= 2 && s[n - 1] == ']')
+		s++, n -= 2;
+	if (n == 0 || n >= cap)
+		goto bad;
+	memcpy(addr, s, n);
+	addr[n] = '\0';
+	if (parse_uint(&p, "--listen port", colon + 1, 0, 65535))
+		return ERR_INVALID;
+	*port = (uint16_t)p;
+	return 0;
+bad:
+	fprintf(stderr, "flopmarket agent: --listen must be ADDR:PORT (e.g. 0.0.0.0:7777)\n");
+	return ERR_INVALID;
+}
+
+int cmd_agent(int argc, char **argv, struct cfg *cfg)
+{
+	struct agent_cfg ac;
+	struct cli_session s;
+	struct err e = { 0, "" };
+	const char *wallet = NULL, *data_dir = NULL;
+	char listen_addr[64] = "127.0.0.1", dd[WALLET_PATH_MAX + 64];
+	uint64_t v;
+	int rc;
+
+	memset(&ac, 0, sizeof ac);
+	ac.server_url = cfg_get(cfg, "server_url");
+	for (int i = 1; i < argc; i++) {
+		const char *f = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(f, "--help") == 0 || strcmp(f, "-h") == 0) {
+			agent_usage(stdout);
+			return EXIT_OK;
+		}
+		if (strcmp(f, "--no-claims") == 0) {
+			ac.no_claims = true;
+			continue;
+		}
+		if (strncmp(f, "--", 2) != 0 || !val) {
+			fprintf(stderr, "flopmarket agent: %s\n", strncmp(f, "--", 2) ? "unexpected argument" :
+				"flag needs a value");
+			agent_usage(stderr);
+			return EXIT_USAGE;
+		}
+		i++;
+		if (strcmp(f, "--wallet") == 0) wallet = val;
+		else if (strcmp(f, "--deployment") == 0) {
+			if (cfg_set(cfg, "deployment", val, CFG_FLAG, &e)) {
+				fprintf(stderr, "flopmarket agent: --deployment: %s\n", e.msg);
+				return EXIT_USAGE;
+			}
+		} else if (strcmp(f, "--server") == 0) ac.server_url = val;
+		else if (strcmp(f, "--spec") == 0) ac.gpu_spec = val;
+		else if (strcmp(f, "--endpoint") == 0) ac.endpoint = val;
+		else if (strcmp(f, "--web-origin") == 0) ac.web_origin = val;
+		else if (strcmp(f, "--ssh-host") == 0) ac.ssh_host = val;
+		else if (strcmp(f, "--state-dir") == 0) data_dir = val;
+		else if (strcmp(f, "--home-base") == 0) ac.acct.home_base = val;
+		else if (strcmp(f, "--cgroup-name") == 0) ac.acct.cgroup_name = val;
+		else if (strcmp(f, "--listen") == 0) {
+			if (parse_listen(listen_addr, sizeof listen_addr, &ac.listen_port, val))
+				return EXIT_INPUT;
+		} else if (strcmp(f, "--ssh-port") == 0) {
+			if (parse_uint(&v, f, val, 1, 65535)) return EXIT_INPUT;
+			ac.ssh_port = (uint16_t)v;
+		} else if (strcmp(f, "--confirmations") == 0) {
+			if (parse_uint(&v, f, val, 0, 1000)) return EXIT_INPUT;
+			ac.confirmations = (unsigned)v;
+		} else if (strcmp(f, "--poll-ms") == 0) {
+			if (parse_uint(&v, f, val, 50, 600000)) return EXIT_INPUT;
+			ac.poll_ms = (unsigned)v;
+		} else if (strcmp(f, "--claim-interval") == 0) {
+			if (parse_uint(&v, f, val, 1, 30 * 86400)) return EXIT_INPUT;
+			ac.claim_interval_s = (unsigned)v;
+		} else if (strcmp(f, "--heartbeat") == 0) {
+			if (parse_uint(&v, f, val, 1, 86400)) return EXIT_INPUT;
+			ac.heartbeat_s = (unsigned)v;
+		} else if (strcmp(f, "--memory-max") == 0) {
+			if (parse_uint(&v, f, val, 1 << 20, UINT64_MAX >> 1)) return EXIT_INPUT;
+			ac.acct.memory_max_bytes = v;
+		} else if (strcmp(f, "--pids-max") == 0) {
+			if (parse_uint(&v, f, val, 1, 1 << 22)) return EXIT_INPUT;
+			ac.acct.pids_max = v;
+		} else if (strcmp(f, "--cpu-weight") == 0) {
+			if (parse_uint(&v, f, val, 1, 10000)) return EXIT_INPUT;
+			ac.acct.cpu_weight = (unsigned)v;
+		} else {
+			fprintf(stderr, "flopmarket agent: unknown flag %s\n", f);
+			agent_usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (ac.server_url && !*ac.server_url)
+		ac.server_url = NULL;
+
+	if ((rc = cli_session_open(&s, cfg, wallet, SESSION_WALLET_UNLOCK, &e)))
+		return cli_fail(rc, &e);
+	if (data_dir)
+		snprintf(dd, sizeof dd, "%s", data_dir);
+	else
+		snprintf(dd, sizeof dd, "%s/agent-%llu", s.data_dir, (unsigned long long)s.chain_id);
+	ac.rpc_url = cfg_get(cfg, "rpc_url");
+	ac.chain_id = s.chain_id;
+	ac.escrow = s.escrow;
+	ac.arbiter_window_secs = s.dep.arbiter_window_secs;
+	for (size_t i = 0; i < s.dep.n; i++)
+		if (strcmp(s.dep.c[i].name, "RentalEscrow") == 0)
+			ac.start_block = s.dep.c[i].block;
+	memcpy(ac.seckey32, s.seckey, 32);
+	ac.data_dir = dd;
+	ac.listen_addr = listen_addr;
+	cli_session_release(&s);
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	rc = agent_run(&ac, &agent_stop_flag, &e);
+	sodium_memzero(ac.seckey32, sizeof ac.seckey32);
+	if (rc)
+		return cli_fail(rc, &e);
+	return EXIT_OK;
+}

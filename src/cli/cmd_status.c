@@ -1,0 +1,241 @@
+/*
+ * cmd_status.c — `flopmarket status [rental] [--watch] [--wallet NAME] [--json]`: a rental's time and
+ * money from the chain itself, exact to the token's smallest unit.
+ *
+ * The state word comes from the escrow's `rentals(rentalKey(terms))` view and the clock from the
+ * latest block's timestamp; src/escrow/mirror.h turns them into elapsed (billed) seconds, accrued cost,
+ * what remains in escrow, time left and the burn rate, exactly as the contract would compute them in
+ * that block. A closed rental's slot is deleted on chain: it shows as closed. `--watch` redraws every
+ * second until the rental ends or Ctrl-C. Without a rental id: the wallet's rentals, from the server
+ * when one is configured (GET /me/rentals), else from the local records (session.h).
+ */
+#include "cli/cli.h"
+#include "cli/server_client.h"
+#include "cli/session.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "escrow/client.h"
+#include "escrow/mirror.h"
+
+#include <dirent.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_watch;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	stop_watch = 1;
+}
+
+static int status_usage(void)
+{
+	fprintf(stderr, "usage: flopmarket status [RENTAL] [--watch] [--wallet NAME] [--server URL]\n");
+	return EXIT_USAGE;
+}
+
+static void fmt_dur(char *out, size_t cap, uint64_t s)
+{
+	if (s >= 86400)
+		snprintf(out, cap, "%" PRIu64 "d %02" PRIu64 "h %02" PRIu64 "m", s / 86400, s / 3600 % 24,
+			 s / 60 % 60);
+	else
+		snprintf(out, cap, "%02" PRIu64 ":%02" PRIu64 ":%02" PRIu64, s / 3600, s / 60 % 60, s % 60);
+}
+
+/* Prints one rental's figures at the latest block. *active is false once it has ended or closed. */
+static int status_show(struct cli_session *s, const struct escrow_terms *t, const struct cli_token *tok,
+		       bool *active, struct err *e)
+{
+	uint8_t key[32];
+	struct buf cd;
+	struct rpc_block head;
+	struct escrow_view v;
+	struct escrow_quote q;
+	u256 word, hourly;
+	char a[160], b[160], c[160], d[160], el[48], left[48];
+	int rc;
+
+	buf_init(&cd, 1024);
+	if ((rc = escrow_rental_key(key, t, e)) || (rc = escrow_cd_rentals(&cd, key, e)) ||
+	    (rc = escrow_call_u256(&s->rpc, &word, &s->escrow, &cd, e)) ||
+	    (rc = rpc_get_block(&s->rpc, &head, "latest", e)))
+		goto out;
+	printf("rental %" PRIu64 "   (chain %" PRIu64 ", block %" PRIu64 ", time %" PRIu64 ")\n", t->id,
+	       s->chain_id, head.number, head.timestamp);
+	escrow_cost(&hourly, &t->rate, 3600, NULL);
+	cli_token_format(a, sizeof a, tok, &hourly);
+	printf("  rate:        %s per hour (burn rate while running; fee %u bps included)\n", a, t->fee_bps);
+	if (u256_is_zero(&word)) {
+		printf("  state:       closed (all paid out; see `flopmarket receipts`)\n");
+		*active = false;
+		goto out;
+	}
+	if ((rc = escrow_state_view(&v, t, &word, e)) || (rc = escrow_mirror_quote(&q, t, &word, head.timestamp, e)))
+		goto out;
+	*active = v.phase == ESCROW_PHASE_ACTIVE;
+	{
+		u256 remaining;
+		uint64_t end = v.paid_until, tl;
+		if (v.stop_at && v.stop_at < end)
+			end = v.stop_at;
+		tl = *active && end > head.timestamp ? end - head.timestamp : 0;
+		if (u256_sub(&remaining, &v.deposited, &q.cost))
+			remaining = u256_from_u64(0);
+		fmt_dur(el, sizeof el, q.billed_secs);
+		fmt_dur(left, sizeof left, tl);
+		cli_token_format(a, sizeof a, tok, &q.cost);
+		cli_token_format(b, sizeof b, tok, &remaining);
+		cli_token_format(c, sizeof c, tok, &v.deposited);
+		cli_token_format(d, sizeof d, tok, &q.refund_if_stopped);
+		printf("  state:       %s%s\n",
+		       v.phase == ESCROW_PHASE_ACTIVE ? (head.timestamp >= v.paid_until ? "paused (paid time used up; "
+											  "extend within the grace period)"
+											: "running")
+		       : v.phase == ESCROW_PHASE_ENDED ? "ended (held share waits for the dispute window)"
+						       : "disputed",
+		       v.stop_at ? " — provider reclaim notice running" : "");
+		printf("  elapsed:     %s (%" PRIu64 " s billed)\n", el, q.billed_secs);
+		{
+			char units[U256_DEC_MAX];
+			u256_to_dec(units, &q.cost);
+			printf("  accrued:     %s (%s units)\n", a, units);
+		}
+		printf("  deposited:   %s\n", c);
+		printf("  remaining:   %s\n", b);
+		if (*active) {
+			printf("  time left:   %s (paid until %" PRIu64 ")\n", left, v.paid_until);
+			printf("  stop now:    refund %s\n", d);
+		}
+	}
+out:
+	buf_release(&cd);
+	return rc;
+}
+
+/* Lists the wallet's rentals from the local records. */
+static int status_list_local(struct cli_session *s)
+{
+	char dir[WALLET_PATH_MAX + 16], prefix[32];
+	struct dirent *de;
+	DIR *d;
+	int shown = 0;
+
+	snprintf(dir, sizeof dir, "%.1000s/rentals", s->data_dir);
+	snprintf(prefix, sizeof prefix, "%" PRIu64 "-", s->chain_id);
+	if ((d = opendir(dir))) {
+		while ((de = readdir(d))) {
+			uint64_t id;
+			struct escrow_terms t;
+			struct cli_token tok;
+			bool active;
+			struct err e = { 0 };
+			if (strncmp(de->d_name, prefix, strlen(prefix)) != 0 ||
+			    sscanf(de->d_name + strlen(prefix), "%" SCNu64 ".json", &id) != 1)
+				continue;
+			if (cli_rental_terms(&t, s, id, &e) || !address_equal(&t.renter, &s->address) ||
+			    cli_token_info(&tok, s, &t.token, &e))
+				continue;
+			if (status_show(s, &t, &tok, &active, &e) == 0)
+				shown++;
+		}
+		closedir(d);
+	}
+	if (!shown)
+		printf("no rentals of this wallet on chain %" PRIu64 " recorded here\n", s->chain_id);
+	return EXIT_OK;
+}
+
+/* Lists the wallet's rentals from the server (GET /me/rentals). */
+static int status_list_server(struct cli_session *s, const char *url, struct err *e)
+{
+	struct sc c;
+	json_t *r = NULL;
+	const json_t *list;
+	int rc;
+
+	if ((rc = sc_init(&c, url, e)))
+		return rc;
+	if ((rc = sc_login(&c, s, e)) ||
+	    (rc = sc_request(&c, &r, NULL, "GET", "/me/rentals?role=renter&limit=100", NULL, e)) ||
+	    (rc = json_get(&list, r, "rentals", e)))
+		goto out;
+	printf("%-8s %-9s %-12s %-24s %s\n", "RENTAL", "STATE", "TOKEN", "DEPOSITED", "PROVIDER");
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		const json_t *it = json_array_get(list, i);
+		uint64_t id = 0;
+		const char *st = "?", *prov = "?", *token = "?", *dep = "?";
+		json_get_u64(&id, it, "id", NULL);
+		json_get_str(&st, it, "state", 16, NULL);
+		json_get_str(&prov, it, "provider", 42, NULL);
+		json_get_str(&token, it, "token", 42, NULL);
+		json_get_str(&dep, it, "deposited", 80, NULL);
+		printf("%-8" PRIu64 " %-9s %.12s %-24s %s\n", id, st, token, dep, prov);
+	}
+	if (!json_array_size(list))
+		printf("no rentals\n");
+out:
+	json_decref(r);
+	sc_release(&c);
+	return rc;
+}
+
+int cmd_status(int argc, char **argv, struct cfg *cfg)
+{
+	const char *wallet = NULL, *rental = NULL, *server = cfg_get(cfg, "server_url");
+	bool watch = false, active = false;
+	struct cli_session s;
+	struct escrow_terms t;
+	struct cli_token tok;
+	struct err e = { 0 };
+	uint64_t id = 0;
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--watch") == 0)
+			watch = true;
+		else if (strcmp(argv[i], "--wallet") == 0 && i + 1 < argc)
+			wallet = argv[++i];
+		else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc)
+			server = argv[++i];
+		else if (argv[i][0] != '-' && !rental)
+			rental = argv[i];
+		else
+			return status_usage();
+	}
+	if (rental && (rc = cli_parse_rental_id(&id, rental, &e)))
+		return cli_fail(rc, &e);
+	if ((rc = cli_session_open(&s, cfg, wallet, rental ? 0 : (server ? SESSION_WALLET_UNLOCK
+									  : SESSION_WALLET_ADDRESS), &e)))
+		return cli_fail(rc, &e);
+	if (!rental) {
+		rc = server ? status_list_server(&s, server, &e) : status_list_local(&s);
+		if (server && rc)
+			rc = cli_fail(rc, &e);
+		cli_session_release(&s);
+		return rc;
+	}
+	if ((rc = cli_rental_terms(&t, &s, id, &e)) || (rc = cli_token_info(&tok, &s, &t.token, &e)))
+		goto fail;
+	signal(SIGINT, on_sigint);
+	do {
+		if (watch)
+			printf("\033[H\033[2J");
+		if ((rc = status_show(&s, &t, &tok, &active, &e)))
+			goto fail;
+		fflush(stdout);
+		if (!watch || !active)
+			break;
+		sleep(1);
+	} while (!stop_watch);
+	cli_session_release(&s);
+	return EXIT_OK;
+fail:
+	cli_session_release(&s);
+	return cli_fail(rc, &e);
+}

@@ -1,0 +1,898 @@
+/*
+ * test_cli_rent.c — the renter's `flopmarket` commands as a user runs them: the real binary, a real
+ * anvil with RentalEscrow and the dev tokens deployed (src/escrow/deploy.h), fresh renter wallets in a
+ * scratch data_dir (FLOPMARKET_DATA_DIR, FLOPMARKET_KEYSTORE_SCRYPT_LOG2_N=10, FLOPMARKET_PASSPHRASE).
+ *
+ * The provider (anvil key 1) signs offers in C and hands them to `rent --offer-file`. Checked to the
+ * token's smallest unit: a 1-hour rental with the USDC-like token via EIP-2612 permit; `status` after
+ * the chain clock moves 20 minutes shows cost(1200 s); `stop` in a block at exactly +20 min refunds
+ * deposit - cost(1200) to the renter, pays cost - fee to the payout address and credits the fee. The
+ * same with the USDT-like token (approve + open) and the native coin (gas accounted from receipts).
+ * Errors a user can act on: wrong network (exit 5), no gas coin (the message names the coin), an
+ * expired offer, a deposit below the offer's minimum, bad arguments.
+ * With the real server (`flopmarket serve`, SQLite, indexer on the same anvil): the provider (signed in
+ * with the independent npm `siwe` client, tests/integration/siwe_sign.mjs) registers a simulated host
+ * and publishes the offer; `search` finds it (marked simulated) and shows a bad filter's offending
+ * token; `rent` by hash prefix through the server; `status` lists it (the CLI's own SIWE sign-in, the
+ * cached token file mode 0600); after `stop`, `receipts --csv` lists it and `rate` works once.
+ * With the real agent (`flopmarket agent`, root) and a real sshd on a loopback port: `rent --ssh-key
+ * --agent` delivers the key per docs/agent.md and waits for access; `flopmarket ssh` runs `echo ok` on
+ * the rental's account; after `stop` the login is refused. Skipped where sshd or root is missing.
+ * Keys are anvil's public development keys (test use only).
+ */
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "agent/account.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/hex.h"
+#include "core/json.h"
+#include "escrow/client.h"
+#include "escrow/deploy.h"
+#include "escrow/escrow.h"
+#include "escrow/mirror.h"
+#include "eth/rpc.h"
+#include "support/anvil.h"
+#include "support/sshd.h"
+
+#define CHAIN 31337
+#define FEE_BPS 1000
+#define TIMEOUT_MS 20000
+/* 300 token units per second (x 1e18): 1.08 USDC per hour; cost(1200) = 360000, cost(3600) = 1080000. */
+#define RATE "300000000000000000000"
+
+static struct {
+	char repo[1024];
+	char data_dir[128];
+	struct anvil node;
+	struct rpc rpc;
+	struct escrow_deployment dep;
+	struct eth_address escrow, usdc, usdt, treasury;
+	uint8_t deployer_key[32], provider_key[32];
+	struct eth_address deployer, provider, payout, renter, poor;
+	uint64_t nonce;
+	pid_t server;                  /* `flopmarket serve` child, 0 when not running */
+	pid_t agent;                   /* `flopmarket agent` child, 0 when not running */
+	struct sshd sshd;              /* loopback sshd for the agent's accounts */
+	char home_base[64], cg_name[64];
+	char base[64];                 /* its http://127.0.0.1:PORT */
+} F;
+
+static void server_stop(void);
+
+#define OK(call)                                                                                   \
+	do {                                                                                       \
+		struct err e_ = { 0, "" };                                                         \
+		int rc_ = (call);                                                                  \
+		if (rc_)                                                                           \
+			fail_msg("%s:%d: %s -> %d %s", __FILE__, __LINE__, #call, rc_, e_.msg);    \
+	} while (0)
+
+/* The binary under test: $FLOPMARKET_BIN (e.g. an ASan build) or build/flopmarket. */
+static const char *bin_path(void)
+{
+	static char bin[1100];
+	if (getenv("FLOPMARKET_BIN"))
+		return getenv("FLOPMARKET_BIN");
+	snprintf(bin, sizeof bin, "%s/build/flopmarket", F.repo);
+	return bin;
+}
+
+static const char *run_prefix = ""; /* e.g. "timeout -s INT 2.5 " for --watch */
+
+/* Runs the binary against the fixture's chain with the renter's passphrase; captures output. */
+static int run(char *out, size_t cap, const char *fmt, ...)
+{
+	char args[2048], cmd[4096];
+	va_list ap;
+	size_t n;
+	FILE *p;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof args, fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof cmd, "%senv -u FLOPMARKET_SERVER_URL -u FLOPMARKET_DEPLOYMENT FLOPMARKET_DATA_DIR=%s "
+		 "FLOPMARKET_KEYSTORE_SCRYPT_LOG2_N=10 FLOPMARKET_PASSPHRASE=renter-pass "
+		 "%s --rpc-url %s %s 2>&1 </dev/null", run_prefix, F.data_dir, bin_path(), F.node.url, args);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, cap - 1, p);
+	out[n] = '\0';
+	int status = pclose(p);
+	if (getenv("FLOP_TEST_VERBOSE")) /* show what a user sees */
+		print_message("$ flopmarket %s\n%s[exit %d]\n", args, out, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void new_wallet(struct eth_address *out, const char *name)
+{
+	char o[4096];
+	const char *a;
+	assert_int_equal(run(o, sizeof o, "wallet new --wallet %s", name), 0);
+	a = strstr(o, "address: ");
+	assert_non_null(a);
+	char text[43];
+	memcpy(text, a + 9, 42);
+	text[42] = '\0';
+	OK(address_parse(out, text, &e_));
+}
+
+static void send_tx(const uint8_t key[32], const struct eth_address *to, const u256 *value, const struct buf *cd)
+{
+	struct rpc_receipt r = { 0 };
+	OK(escrow_send(&F.rpc, &r, CHAIN, key, to, value, cd ? cd->data : NULL, cd ? cd->len : 0, TIMEOUT_MS,
+		       &e_));
+	rpc_receipt_release(&r);
+}
+
+static void rpc_text(const char *method, const char *params)
+{
+	json_t *res = NULL;
+	OK(rpc_call_text(&F.rpc, &res, method, params, &e_));
+	json_decref(res);
+}
+
+static uint64_t head_time(void)
+{
+	struct rpc_block b;
+	OK(rpc_get_block(&F.rpc, &b, "latest", &e_));
+	return b.timestamp;
+}
+
+static u256 balance(const struct eth_address *token, const struct eth_address *who)
+{
+	u256 v;
+	OK(escrow_token_balance(&F.rpc, &v, token, who, &e_));
+	return v;
+}
+
+static u256 fees_of(const struct eth_address *token)
+{
+	struct buf cd;
+	u256 v;
+	buf_init(&cd, 256);
+	OK(escrow_cd_fees(&cd, token, &e_));
+	OK(escrow_call_u256(&F.rpc, &v, &F.escrow, &cd, &e_));
+	buf_release(&cd);
+	return v;
+}
+
+/* Signs an offer for `token` and writes it as the server's offer view; returns the file path. */
+static void offer_file(char *path, size_t cap, const struct eth_address *token, uint64_t expiry,
+		       uint32_t min_secs)
+{
+	struct escrow_offer o;
+	uint8_t sig[65];
+	char sig_hex[140], spec[67], prov[43], pay[43], tok[43], zero[43];
+	FILE *f;
+
+	memset(&o, 0, sizeof o);
+	o.provider = F.provider;
+	o.payout = F.payout;
+	o.token = *token;
+	OK(u256_parse(&o.rate, RATE, &e_));
+	o.min_secs = min_secs;
+	o.max_secs = 86400;
+	o.grace_secs = 60;
+	o.expiry = expiry;
+	o.nonce = ++F.nonce;
+	OK(escrow_offer_sign(sig, CHAIN, &F.escrow, &o, F.provider_key, &e_));
+	hex_encode_0x(sig_hex, sig, 65);
+	hex_encode_0x(spec, o.spec_hash, 32);
+	address_to_lower(prov, &o.provider);
+	address_to_lower(pay, &o.payout);
+	address_to_lower(tok, &o.token);
+	address_to_lower(zero, &o.arbiter);
+	snprintf(path, cap, "%s/offer-%" PRIu64 ".json", F.data_dir, o.nonce);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "{\"machine_id\": 1, \"signature\": \"%s\", \"offer\": {\"provider\": \"%s\", \"payout\": \"%s\", "
+		   "\"token\": \"%s\", \"arbiter\": \"%s\", \"rate\": \"%s\", \"minSecs\": %u, \"maxSecs\": 86400, "
+		   "\"interruptible\": false, \"noticeSecs\": 0, \"graceSecs\": 60, \"disputeSecs\": 0, "
+		   "\"specHash\": \"%s\", \"expiry\": %" PRIu64 ", \"nonce\": %" PRIu64 "}}\n",
+		sig_hex, prov, pay, tok, zero, RATE, min_secs, spec, expiry, o.nonce);
+	fclose(f);
+}
+
+static uint64_t rental_id(const char *out)
+{
+	const char *r = strstr(out, "rental:    ");
+	if (!r)
+		fail_msg("no rental id in: %s", out);
+	return strtoull(r + 11, NULL, 10);
+}
+
+static void tx_hash(uint8_t out32[32], const char *out)
+{
+	const char *t = strstr(out, "tx:        0x");
+	char hex[67];
+	if (!t)
+		fail_msg("no tx in: %s", out);
+	memcpy(hex, t + 11, 66);
+	hex[66] = '\0';
+	OK(hex_decode_exact(out32, 32, hex, &e_));
+}
+
+/* Gas paid by a transaction: gasUsed x effectiveGasPrice. */
+static u256 gas_paid(const uint8_t hash32[32])
+{
+	struct rpc_receipt r = { 0 };
+	u256 g, cost;
+	OK(rpc_get_receipt(&F.rpc, &r, hash32, &e_));
+	g = u256_from_u64(r.gas_used);
+	assert_int_equal(u256_mul(&cost, &g, &r.effective_gas_price), 0);
+	rpc_receipt_release(&r);
+	return cost;
+}
+
+static int setup(void **state)
+{
+	struct err e = { 0 };
+	(void)state;
+
+	if (anvil_repo_root(F.repo, sizeof F.repo, &e))
+		return -1;
+	snprintf(F.data_dir, sizeof F.data_dir, "/tmp/flop-cli-rent-XXXXXX");
+	if (!mkdtemp(F.data_dir))
+		return -1;
+	if (anvil_start(&F.node, NULL, &e) || rpc_init(&F.rpc, F.node.url, NULL, &e)) {
+		print_error("anvil: %s\n", e.msg);
+		return -1;
+	}
+	anvil_account(0, F.deployer_key, &F.deployer);
+	anvil_account(1, F.provider_key, &F.provider);
+	memset(&F.payout, 0, sizeof F.payout);
+	F.payout.b[18] = 0x9a;
+	F.payout.b[19] = 0x1d;
+	memset(&F.treasury, 0, sizeof F.treasury);
+	F.treasury.b[19] = 0x7e;
+	return 0;
+}
+
+static void agent_stop(void);
+
+static int teardown(void **state)
+{
+	char cmd[1024];
+	(void)state;
+	server_stop();
+	agent_stop();
+	sshd_stop(&F.sshd);
+	if (F.home_base[0]) { /* the agent tears down at the end of a rental; this is the safety net */
+		struct account_cfg c;
+		struct account *list = NULL;
+		size_t n = 0;
+		char accounts[300];
+		memset(&c, 0, sizeof c);
+		snprintf(accounts, sizeof accounts, "%s/agent-state/accounts", F.data_dir);
+		c.state_dir = accounts;
+		c.home_base = F.home_base;
+		c.cgroup_name = F.cg_name;
+		if (account_list(&list, &n, &c, NULL) == 0) {
+			for (size_t i = 0; i < n; i++)
+				account_teardown(&c, list[i].name, NULL);
+			free(list);
+		}
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'; for d in /sys/fs/cgroup/*/ /sys/fs/cgroup/*/*/; do "
+			 "[ -d \"${d}%s\" ] && rmdir \"${d}%s\"; done 2>/dev/null; true", F.home_base, F.cg_name,
+			 F.cg_name);
+		if (system(cmd) != 0)
+			print_error("cleanup of %s failed\n", F.home_base);
+	}
+	rpc_release(&F.rpc);
+	anvil_stop(&F.node);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", F.data_dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Deploys the escrow and dev tokens, mints to the renter and the poor wallet, gives the renter gas. */
+static void test_deploy(void **state)
+{
+	struct escrow_deploy_opts o;
+	struct eth_address mint[2];
+	char arts[1100], path[256];
+	(void)state;
+
+	/* Fresh renter wallets, made by the CLI itself. */
+	new_wallet(&F.renter, "renter2");
+	new_wallet(&F.poor, "poor2");
+	snprintf(arts, sizeof arts, "%s/build/contracts", F.repo);
+	snprintf(path, sizeof path, "%s/deployment-%d.json", F.data_dir, CHAIN);
+	mint[0] = F.renter;
+	mint[1] = F.poor;
+	memset(&o, 0, sizeof o);
+	o.artifacts_dir = arts;
+	o.owner = F.deployer;
+	o.treasury = F.treasury;
+	o.fee_bps = FEE_BPS;
+	o.arbiter_window_secs = 7 * 86400;
+	o.dev_tokens = true;
+	o.mint_to = mint;
+	o.n_mint_to = 2;
+	o.mint_whole_tokens = 1000;
+	o.timeout_ms = TIMEOUT_MS;
+	OK(escrow_deploy(&F.dep, &F.rpc, F.deployer_key, &o, path, &e_));
+	OK(escrow_deployment_find(&F.escrow, &F.dep, "RentalEscrow", &e_));
+	OK(escrow_deployment_find(&F.usdc, &F.dep, "DevUSDC", &e_));
+	OK(escrow_deployment_find(&F.usdt, &F.dep, "DevUSDT", &e_));
+	u256 ten_eth;
+	OK(u256_parse(&ten_eth, "10000000000000000000", &e_));
+	send_tx(F.deployer_key, &F.renter, &ten_eth, NULL);
+}
+
+/*
+ * Rents 1 hour of `token` (zero: native), moves the clock 20 minutes, checks status, stops at exactly
+ * +1200 s and checks every balance to the unit.
+ */
+static void rent_cycle(const struct eth_address *token, const char *token_flag, const char *says_payment)
+{
+	char path[256], out[8192], want[160];
+	uint8_t open_tx[32], stop_tx[32];
+	u256 rate, deposit, cost, fee, net, refund, r0, r1, p0, p1, f0, f1, d, gas;
+	uint64_t id, t0;
+	bool native = address_is_zero(token);
+
+	offer_file(path, sizeof path, token, head_time() + 7200, 600);
+	OK(u256_parse(&rate, RATE, &e_));
+	OK(escrow_cost(&deposit, &rate, 3600, &e_));
+	OK(escrow_cost(&cost, &rate, 1200, &e_));
+	OK(escrow_fee(&fee, &cost, FEE_BPS, &e_));
+	assert_int_equal(u256_sub(&net, &cost, &fee), 0);
+	assert_int_equal(u256_sub(&refund, &deposit, &cost), 0);
+
+	r0 = balance(token, &F.renter);
+	int code = run(out, sizeof out, "rent --offer-file %s --hours 1 %s --yes --wallet renter2", path, token_flag);
+	if (code != 0)
+		fail_msg("rent exit %d: %s", code, out);
+	assert_non_null(strstr(out, says_payment));
+	assert_non_null(strstr(out, "max cost:"));
+	assert_non_null(strstr(out, "gas:"));
+	id = rental_id(out);
+	tx_hash(open_tx, out);
+	t0 = head_time(); /* automine: the open's block is the latest */
+	r1 = balance(token, &F.renter);
+	assert_int_equal(u256_sub(&d, &r0, &r1), 0);
+	if (native) {
+		gas = gas_paid(open_tx);
+		assert_int_equal(u256_sub(&d, &d, &gas), 0);
+	}
+	assert_int_equal(u256_cmp(&d, &deposit), 0); /* exactly the deposit left the wallet */
+
+	/* 20 minutes later: status shows cost(1200) to the unit. */
+	char params[64];
+	snprintf(params, sizeof params, "[%" PRIu64 "]", t0 + 1200);
+	rpc_text("evm_mine", params);
+	assert_int_equal(run(out, sizeof out, "status %" PRIu64 " --wallet renter2", id), 0);
+	assert_non_null(strstr(out, "(1200 s billed)"));
+	{
+		char num[U256_DEC_MAX + 2];
+		u256_format_units(num, &cost, native ? 18 : 6);
+		{
+			char units[U256_DEC_MAX];
+			u256_to_dec(units, &cost);
+			snprintf(want, sizeof want, "accrued:     %s ", num);
+			assert_non_null(strstr(out, want));
+			snprintf(want, sizeof want, "(%s units)", units);
+		}
+		if (!strstr(out, want))
+			fail_msg("status lacks '%s': %s", want, out);
+		u256_format_units(num, &refund, native ? 18 : 6);
+		snprintf(want, sizeof want, "refund %s ", num);
+		assert_non_null(strstr(out, want));
+	}
+	/* --watch redraws every second until Ctrl-C (SIGINT: a clean exit 0). */
+	run_prefix = "timeout --preserve-status -s INT 2.5 ";
+	assert_int_equal(run(out, sizeof out, "status %" PRIu64 " --watch --wallet renter2", id), 0);
+	run_prefix = "";
+	{
+		const char *a = strstr(out, "\033[H\033[2J"), *b = a ? strstr(a + 1, "\033[H\033[2J") : NULL;
+		if (!b || !strstr(b, "(1200 s billed)"))
+			fail_msg("--watch did not redraw: %s", out);
+	}
+	/* The listing of local rentals shows it too. */
+	assert_int_equal(run(out, sizeof out, "status --wallet renter2"), 0);
+	snprintf(want, sizeof want, "rental %" PRIu64 " ", id);
+	assert_non_null(strstr(out, want));
+
+	/* Stop in a block at exactly +1200 s. */
+	r0 = balance(token, &F.renter);
+	p0 = balance(token, &F.payout);
+	f0 = fees_of(token);
+	rpc_text("evm_setNextBlockTimestamp", params);
+	code = run(out, sizeof out, "stop %" PRIu64 " --wallet renter2", id);
+	if (code != 0)
+		fail_msg("stop exit %d: %s", code, out);
+	tx_hash(stop_tx, out);
+	r1 = balance(token, &F.renter);
+	p1 = balance(token, &F.payout);
+	f1 = fees_of(token);
+	if (native) { /* the refund may be smaller than the stop's gas: add the gas back first */
+		gas = gas_paid(stop_tx);
+		assert_int_equal(u256_add(&r1, &r1, &gas), 0);
+	}
+	assert_int_equal(u256_sub(&d, &r1, &r0), 0);
+	assert_int_equal(u256_cmp(&d, &refund), 0);
+	assert_int_equal(u256_sub(&d, &p1, &p0), 0);
+	assert_int_equal(u256_cmp(&d, &net), 0);
+	assert_int_equal(u256_sub(&d, &f1, &f0), 0);
+	assert_int_equal(u256_cmp(&d, &fee), 0);
+	/* Closed: status says so, a second stop is refused with a clear message (exit 5). */
+	assert_int_equal(run(out, sizeof out, "status %" PRIu64 " --wallet renter2", id), 0);
+	assert_non_null(strstr(out, "closed"));
+	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --wallet renter2", id), 5);
+	assert_non_null(strstr(out, "closed"));
+}
+
+static void test_rent_usdc_permit(void **state)
+{
+	(void)state;
+	rent_cycle(&F.usdc, "--token USDC", "EIP-2612 permit");
+}
+
+static void test_rent_usdt_approve(void **state)
+{
+	(void)state;
+	rent_cycle(&F.usdt, "--token USDT", "approve + open");
+}
+
+static void test_rent_native(void **state)
+{
+	struct eth_address zero;
+	(void)state;
+	memset(&zero, 0, sizeof zero);
+	rent_cycle(&zero, "", "native coin");
+}
+
+static void test_extend(void **state)
+{
+	char path[256], out[8192];
+	uint64_t id;
+	(void)state;
+	offer_file(path, sizeof path, &F.usdc, head_time() + 7200, 600);
+	assert_int_equal(run(out, sizeof out, "rent --offer-file %s --hours 1 --yes --wallet renter2", path), 0);
+	id = rental_id(out);
+	/* Without the local record the terms come from the chain's Opened log. */
+	snprintf(path, sizeof path, "%s/rentals/%d-%" PRIu64 ".json", F.data_dir, CHAIN, id);
+	assert_int_equal(unlink(path), 0);
+	int code = run(out, sizeof out, "extend %" PRIu64 " --hours 1 --wallet renter2", id);
+	if (code != 0)
+		fail_msg("extend exit %d: %s", code, out);
+	assert_non_null(strstr(out, "added:     1.08 dUSDC"));
+	assert_int_equal(run(out, sizeof out, "status %" PRIu64 " --wallet renter2", id), 0);
+	assert_non_null(strstr(out, "deposited:   2.16 dUSDC"));
+	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --wallet renter2", id), 0);
+}
+
+
+/* ---- the server ---- */
+
+static size_t on_data(char *p, size_t sz, size_t n, void *ctx)
+{
+	return buf_append(ctx, p, sz * n) ? 0 : sz * n;
+}
+
+/* One request to the server; returns the status and the parsed JSON answer in *out (may be NULL). */
+static long http_json(json_t **out, const char *method, const char *path, const char *body, const char *token)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	struct buf b;
+	char url[1024], auth[256];
+	long status = 0;
+
+	buf_init(&b, 1 << 20);
+	snprintf(url, sizeof url, "%s%s", F.base, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+	h = curl_slist_append(h, "Content-Type: application/json");
+	if (token) {
+		snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+		h = curl_slist_append(h, auth);
+	}
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	if (body)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	*out = NULL;
+	if (b.len)
+		json_parse(out, (const char *)b.data, b.len, 0, NULL);
+	buf_release(&b);
+	return status;
+}
+
+static void server_start(void)
+{
+	int out[2];
+	char bin[1100], dep[256], db[256], line[256];
+	size_t len = 0;
+
+	snprintf(bin, sizeof bin, "%s", bin_path());
+	snprintf(dep, sizeof dep, "%s/deployment-%d.json", F.data_dir, CHAIN);
+	snprintf(db, sizeof db, "sqlite:%s/server.db", F.data_dir);
+	assert_int_equal(pipe(out), 0);
+	F.server = fork();
+	assert_true(F.server >= 0);
+	if (F.server == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(out[1], 1);
+		close(out[0]);
+		close(out[1]);
+		setenv("FLOPMARKET_LOG_LEVEL", "warn", 1);
+		execl(bin, bin, "--rpc-url", F.node.url, "serve", "--listen", "127.0.0.1:0", "--db", db, "--deployment",
+		      dep, "--confirmations", "0", "--indexer-poll-ms", "100", "--token-usd",
+		      "dUSDC=1,dUSDT=1,dDAI=1,ETH=3000", "--monitor-interval-ms", "0", "--rate-per-min", "100000",
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	for (int waited = 0; waited < 200 && !strchr(line, '\n'); waited++) {
+		struct pollfd p = { out[0], POLLIN, 0 };
+		line[len] = '\0';
+		if (poll(&p, 1, 100) > 0) {
+			ssize_t n = read(out[0], line + len, sizeof line - 1 - len);
+			if (n <= 0)
+				break;
+			len += (size_t)n;
+			line[len] = '\0';
+		}
+	}
+	close(out[0]);
+	line[len] = '\0';
+	char *p = strstr(line, "http://127.0.0.1:");
+	if (!p)
+		fail_msg("server did not start: '%s'", line);
+	snprintf(F.base, sizeof F.base, "http://127.0.0.1:%d", atoi(p + strlen("http://127.0.0.1:")));
+}
+
+static void server_stop(void)
+{
+	if (F.server > 0) {
+		kill(F.server, SIGTERM);
+		waitpid(F.server, NULL, 0);
+		F.server = 0;
+	}
+}
+
+/* The provider signs in with the independent npm `siwe` client. */
+static void provider_sign_in(char *token, size_t cap)
+{
+	json_t *n, *r;
+	char cmd[2048], body[4096], key_hex[67];
+	size_t len;
+	FILE *p;
+
+	assert_int_equal(http_json(&n, "GET", "/auth/nonce", NULL, NULL), 200);
+	hex_encode_0x(key_hex, F.provider_key, 32);
+	snprintf(cmd, sizeof cmd, "node %s/tests/integration/siwe_sign.mjs '%s' '%s' %d '%s' %s 3600", F.repo,
+		 json_string_value(json_object_get(n, "domain")), json_string_value(json_object_get(n, "uri")),
+		 CHAIN, json_string_value(json_object_get(n, "nonce")), key_hex);
+	json_decref(n);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	len = fread(body, 1, sizeof body - 1, p);
+	body[len] = '\0';
+	assert_int_equal(pclose(p), 0);
+	assert_int_equal(http_json(&r, "POST", "/auth/siwe", body, NULL), 200);
+	snprintf(token, cap, "%s", json_string_value(json_object_get(r, "token")));
+	json_decref(r);
+}
+
+/* Runs `fmt` until its output contains `want` (at most 20 s); returns the last output. */
+static void run_until(char *out, size_t cap, const char *want, const char *args)
+{
+	for (int i = 0; i < 100; i++) {
+		if (run(out, cap, "%s", args) == 0 && strstr(out, want))
+			return;
+		usleep(200000);
+	}
+	fail_msg("'%s' never showed '%s': %s", args, want, out);
+}
+
+static void test_server_flow(void **state)
+{
+	char tok[256], path[256], out[16384], want[160], body[4096], prefix[16];
+	const char *hash;
+	json_t *r;
+	uint64_t id;
+	struct stat st;
+	(void)state;
+
+	server_start();
+	provider_sign_in(tok, sizeof tok);
+	snprintf(body, sizeof body,
+		 "{\"machine_id\":7,\"country\":\"DE\",\"region\":\"eu-central\",\"net_up_mbps\":900,"
+		 "\"net_down_mbps\":950,\"cpu_cores\":16,\"ram_gib\":64,\"disk_gib\":500,\"driver_version\":\"550.54.15\","
+		 "\"cuda_version\":\"12.4\",\"endpoint\":\"http://127.0.0.1:9\",\"simulated\":true,"
+		 "\"gpus\":[{\"model\":\"RTX_4090\",\"vram_mib\":24576,\"fp32_mtflops\":82600,"
+		 "\"fp16_mtflops\":165200,\"mem_bw_gbps\":1008}]}");
+	assert_int_equal(http_json(&r, "POST", "/hosts", body, tok), 201);
+	json_decref(r);
+	/* The offer as the provider publishes it: the same file `rent --offer-file` reads. */
+	offer_file(path, sizeof path, &F.usdc, head_time() + 7200, 600);
+	{
+		FILE *f = fopen(path, "r");
+		size_t n = fread(body, 1, sizeof body - 1, f);
+		fclose(f);
+		body[n] = '\0';
+		char *m = strstr(body, "\"machine_id\": 1");
+		assert_non_null(m);
+		m[14] = '7';
+	}
+	long code = http_json(&r, "POST", "/offers", body, NULL);
+	if (code != 201)
+		fail_msg("POST /offers: %ld %s", code, r ? json_dumps(r, 0) : "");
+	hash = json_string_value(json_object_get(r, "offer_hash"));
+	assert_non_null(hash);
+	snprintf(prefix, sizeof prefix, "%.12s", hash);
+	json_decref(r);
+
+	/* search: a table with the hash prefix, the GPU, the price in token and USD, `simulated`. */
+	assert_int_equal(run(out, sizeof out, "search 'gpu=RTX_4090 vram>=24' --server %s", F.base), 0);
+	if (!strstr(out, prefix) || !strstr(out, "RTX_4090 x1") || !strstr(out, "simulated") ||
+	    !strstr(out, "1.08 dUSDC") || !strstr(out, "DE"))
+		fail_msg("search table: %s", out);
+	assert_int_equal(run(out, sizeof out, "search 'gpu=RTX_4090' --json --limit 5 --server %s", F.base), 0);
+	assert_non_null(strstr(out, "\"offer_hash\""));
+	/* A bad filter: the server's error with the offending token, exit 3. */
+	assert_int_equal(run(out, sizeof out, "search 'gpu=RTX_4090 vram>>24' --server %s", F.base), 3);
+	if (!strstr(out, "bad_filter") || !strstr(out, ">>24"))
+		fail_msg("bad filter: %s", out);
+
+	/* rent by hash prefix through the server. */
+	code = run(out, sizeof out, "rent %s --hours 1 --token USDC --yes --wallet renter2 --server %s", prefix, F.base);
+	if (code != 0)
+		fail_msg("rent via server: %s", out);
+	id = rental_id(out);
+	/* status lists it from the server (the CLI signs in with SIWE; the token is cached, mode 0600). */
+	snprintf(want, sizeof want, "\n%-8" PRIu64 " open", id);
+	snprintf(body, sizeof body, "status --wallet renter2 --server %s", F.base);
+	run_until(out, sizeof out, want, body);
+	{
+		char tpath[512], lower[43];
+		address_to_lower(lower, &F.renter);
+		snprintf(tpath, sizeof tpath, "%s/sessions/%s.token", F.data_dir, lower);
+		assert_int_equal(stat(tpath, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+	}
+	/* stop; the receipt appears; rate once. */
+	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --wallet renter2", id), 0);
+	snprintf(want, sizeof want, "\n%" PRIu64 ",closed", id);
+	snprintf(body, sizeof body, "receipts --csv --wallet renter2 --server %s", F.base);
+	run_until(out, sizeof out, want, body);
+	assert_int_equal(run(out, sizeof out, "receipts --wallet renter2 --server %s", F.base), 0);
+	snprintf(want, sizeof want, "\n%-7" PRIu64 " closed", id);
+	if (!strstr(out, want))
+		fail_msg("receipts table: %s", out);
+	code = run(out, sizeof out, "rate %" PRIu64 " 5 --comment 'fast and clean' --wallet renter2 --server %s", id,
+		   F.base);
+	if (code != 0)
+		fail_msg("rate: %s", out);
+	assert_int_not_equal(run(out, sizeof out, "rate %" PRIu64 " 4 --wallet renter2 --server %s", id, F.base), 0);
+	assert_non_null(strstr(out, "already_rated"));
+	server_stop();
+}
+
+/* ---- the agent ---- */
+
+static void agent_stop(void)
+{
+	if (F.agent > 0) {
+		kill(F.agent, SIGTERM);
+		for (int i = 0; i < 100 && waitpid(F.agent, NULL, WNOHANG) == 0; i++)
+			usleep(100000);
+		if (waitpid(F.agent, NULL, WNOHANG) == 0) {
+			kill(F.agent, SIGKILL);
+			waitpid(F.agent, NULL, 0);
+		}
+		F.agent = 0;
+	}
+}
+
+static void test_agent_access(void **state)
+{
+	const char *why = NULL;
+	char out[16384], path[256], priv[256], pub[1024], pubfile[256], agent_url[64], cmd[2048], want[160];
+	char sd[256], dep[256], listen[32], sshp[16], bin[1100], log[256];
+	uint16_t port;
+	uint64_t id;
+	struct err e = { 0 };
+	(void)state;
+
+	if (!sshd_available(&why)) {
+		print_message("skipped: %s\n", why ? why : "no sshd");
+		skip();
+	}
+	if (sshd_start(&F.sshd, "fm*", &e))
+		fail_msg("sshd: %s", e.msg);
+	/* The provider's wallet (anvil key 1), imported as a provider would. */
+	{
+		char hex[65];
+		hex_encode(hex, F.provider_key, 32);
+		snprintf(cmd, sizeof cmd, "FLOPMARKET_PRIVATE_KEY=%s FLOPMARKET_PASSPHRASE=renter-pass "
+			 "FLOPMARKET_KEYSTORE_SCRYPT_LOG2_N=10 FLOPMARKET_DATA_DIR=%s %s wallet import --private-key "
+			 "--wallet prov >/dev/null 2>&1", hex, F.data_dir, bin_path());
+		assert_int_equal(system(cmd), 0);
+	}
+	/* A free loopback port for the agent. */
+	{
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t n = sizeof a;
+		assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+		assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &n), 0);
+		port = ntohs(a.sin_port);
+		close(fd);
+	}
+	snprintf(agent_url, sizeof agent_url, "http://127.0.0.1:%u", port);
+	snprintf(bin, sizeof bin, "%s", bin_path());
+	/* The rental accounts run a wrapper under the agent's state dir: they must traverse data_dir. */
+	assert_int_equal(chmod(F.data_dir, 0711), 0);
+	snprintf(sd, sizeof sd, "%s/agent-state", F.data_dir);
+	snprintf(dep, sizeof dep, "%s/deployment-%d.json", F.data_dir, CHAIN);
+	snprintf(listen, sizeof listen, "127.0.0.1:%u", port);
+	snprintf(sshp, sizeof sshp, "%u", F.sshd.port);
+	snprintf(log, sizeof log, "%s/agent.log", F.data_dir);
+	snprintf(F.home_base, sizeof F.home_base, "/home/fmclirent-%d", (int)getpid());
+	snprintf(F.cg_name, sizeof F.cg_name, "flopmarket-cli-rent-%d", (int)getpid());
+	F.agent = fork();
+	assert_true(F.agent >= 0);
+	if (F.agent == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		setenv("FLOPMARKET_PASSPHRASE", "renter-pass", 1);
+		setenv("FLOPMARKET_DATA_DIR", F.data_dir, 1);
+		execl(bin, bin, "--rpc-url", F.node.url, "agent", "--wallet", "prov", "--deployment", dep, "--listen",
+		      listen, "--ssh-port", sshp, "--state-dir", sd, "--home-base", F.home_base, "--cgroup-name",
+		      F.cg_name, "--confirmations", "0", "--poll-ms", "200", "--no-claims", (char *)NULL);
+		_exit(127);
+	}
+	/* The renter's SSH key. */
+	snprintf(priv, sizeof priv, "%s/id_renter", F.data_dir);
+	if (sshd_keygen(pub, sizeof pub, priv, &e))
+		fail_msg("ssh-keygen: %s", e.msg);
+	snprintf(pubfile, sizeof pubfile, "%s/id_renter.pub", F.data_dir);
+	/* Rent with the key: delivered to the agent, access awaited, then the SSH command printed. */
+	offer_file(path, sizeof path, &F.usdc, head_time() + 7200, 600);
+	usleep(500000);
+	int code = run(out, sizeof out, "rent --offer-file %s --hours 1 --yes --wallet renter2 --ssh-key %s --agent %s "
+		       "--wait-access 60", path, pubfile, agent_url);
+	if (code != 0)
+		fail_msg("rent with --ssh-key: exit %d: %s (agent log %s)", code, out, log);
+	id = rental_id(out);
+	snprintf(want, sizeof want, "ssh:       ssh -p %u fm", F.sshd.port);
+	assert_non_null(strstr(out, want));
+	assert_non_null(strstr(out, "terminal:  ws://127.0.0.1:"));
+	/* `flopmarket ssh` logs in through the real sshd. */
+	code = run(out, sizeof out, "ssh %" PRIu64 " --agent %s -i %s -o BatchMode=yes -o StrictHostKeyChecking=no "
+		   "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -- echo ok", id, agent_url, priv);
+	if (code != 0 || !strstr(out, "ok")) {
+		snprintf(cmd, sizeof cmd, "namei -l '%s/agent-state/accounts/shells/x' >&2; cat '%s' >&2", F.data_dir,
+			 log);
+		if (system(cmd) != 0)
+			print_error("namei failed\n");
+		fail_msg("ssh: exit %d: %s", code, out);
+	}
+	/* Stop: the agent tears the account down; the login is refused. */
+	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --wallet renter2", id), 0);
+	for (int i = 0; i < 100; i++) {
+		code = run(out, sizeof out, "ssh %" PRIu64 " --agent %s -i %s -o BatchMode=yes -o StrictHostKeyChecking=no "
+			   "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=3 -- echo ok", id,
+			   agent_url, priv);
+		if (code != 0)
+			break;
+		usleep(200000);
+	}
+	assert_int_not_equal(code, 0);
+	agent_stop();
+	sshd_stop(&F.sshd);
+}
+
+static void test_errors(void **state)
+{
+	char path[256], bad_dep[300], out[8192];
+	FILE *f;
+	(void)state;
+
+	offer_file(path, sizeof path, &F.usdc, head_time() + 7200, 600);
+	/* Wrong network: the configured chain id. */
+	assert_int_equal(run(out, sizeof out, "--chain-id 137 rent --offer-file %s --hours 1 --yes --wallet renter2",
+			     path), 5);
+	assert_non_null(strstr(out, "wrong network"));
+	/* Wrong network: a deployment file of another chain. */
+	snprintf(bad_dep, sizeof bad_dep, "%s/deployment-other.json", F.data_dir);
+	{
+		struct escrow_deployment d = F.dep;
+		d.chain_id = 137;
+		OK(escrow_deployment_save(&d, bad_dep, &e_));
+	}
+	assert_int_equal(run(out, sizeof out, "--deployment %s status 1 --wallet renter2", bad_dep), 5);
+	assert_non_null(strstr(out, "wrong network"));
+	/* Not enough gas coin: holds USDC, no ETH; the message names both coins. */
+	int code = run(out, sizeof out, "rent --offer-file %s --hours 1 --yes --wallet poor2", path);
+	assert_int_not_equal(code, 0);
+	if (!strstr(out, "you hold 1000 dUSDC but 0 ETH for gas"))
+		fail_msg("gas message: %s", out);
+	/* Deposit below the offer's minimum (600 s = 0.18 dUSDC). */
+	code = run(out, sizeof out, "rent --offer-file %s --until-stopped --deposit 0.1 --yes --wallet renter2", path);
+	assert_int_equal(code, 3);
+	assert_non_null(strstr(out, "deposit below minimum"));
+	assert_non_null(strstr(out, "0.18 dUSDC"));
+	/* Too many decimals is refused, never rounded. */
+	code = run(out, sizeof out, "rent --offer-file %s --until-stopped --deposit 1.0000001 --yes --wallet renter2",
+		   path);
+	assert_int_equal(code, 3);
+	/* Expired offer. */
+	offer_file(path, sizeof path, &F.usdc, head_time() + 5, 600);
+	code = run(out, sizeof out, "rent --offer-file %s --hours 1 --yes --wallet renter2", path);
+	assert_int_equal(code, 5);
+	assert_non_null(strstr(out, "offer expired"));
+	/* Wrong token named. */
+	offer_file(path, sizeof path, &F.usdc, head_time() + 7200, 600);
+	code = run(out, sizeof out, "rent --offer-file %s --hours 1 --token USDT --yes --wallet renter2", path);
+	assert_int_equal(code, 3);
+	assert_non_null(strstr(out, "priced in dUSDC"));
+	/* Without --yes and without a terminal nothing is sent. */
+	code = run(out, sizeof out, "rent --offer-file %s --hours 1 --wallet renter2", path);
+	assert_int_equal(code, 1);
+	assert_non_null(strstr(out, "nothing was sent"));
+	/* Usage and bad input. */
+	assert_int_equal(run(out, sizeof out, "rent --hours 1"), 2);
+	assert_int_equal(run(out, sizeof out, "rent --offer-file %s --hours 0 --yes", path), 3);
+	assert_int_equal(run(out, sizeof out, "status abc"), 3);
+	assert_int_equal(run(out, sizeof out, "stop 999 --wallet renter2"), 1);
+	assert_non_null(strstr(out, "no rental 999"));
+	assert_int_equal(run(out, sizeof out, "rate 1 6 --server http://127.0.0.1:1"), 3);
+	assert_int_equal(run(out, sizeof out, "search 'gpu=X' --server http://127.0.0.1:1"), 4);
+	/* A corrupt offer file names the field. */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"offer\": {\"provider\": \"0x12\"}, \"signature\": \"0x00\"}", f);
+	fclose(f);
+	assert_int_equal(run(out, sizeof out, "rent --offer-file %s --hours 1 --yes --wallet renter2", path), 3);
+	assert_non_null(strstr(out, "offer.provider"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_deploy),
+		cmocka_unit_test(test_rent_usdc_permit),
+		cmocka_unit_test(test_rent_usdt_approve),
+		cmocka_unit_test(test_rent_native),
+		cmocka_unit_test(test_extend),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_server_flow),
+		cmocka_unit_test(test_agent_access),
+	};
+	return cmocka_run_group_tests_name("cli_rent", tests, setup, teardown);
+}

@@ -1,0 +1,129 @@
+/*
+ * test_agent_rules.c — the agent's pure rules, table-driven: what account a rental should have at a
+ * chain time (lifecycle_want: active / frozen in grace / gone), the exact SSH-key message a renter
+ * signs (docs/agent.md "SSH key delivery"), and the machine id registered for a host.
+ * No vectors from outside: the expected values follow from docs/escrow.md's paidUntil rule
+ * (paidUntil = segStart + deposited * 1e18 / rate - usedSecs) and docs/agent.md's tables.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "agent/agent.h"
+#include "agent/agent_int.h"
+#include "core/err.h"
+
+#define EPOCH 1000u
+
+/* rate 1 unit/s (1e18 scaled), 3600 units deposited: paidUntil = EPOCH + 1 + 3600 = 4601. */
+static struct agent_rental rental(uint32_t mark, uint32_t ended_at, bool closed)
+{
+	struct agent_rental r;
+	struct escrow_word w;
+
+	memset(&r, 0, sizeof r);
+	r.id = 7;
+	assert_int_equal(u256_parse_dec(&r.t.rate, "1000000000000000000", NULL), 0);
+	r.t.grace_secs = 600;
+	r.t.epoch = EPOCH;
+	r.t.max_secs = 86400;
+	memset(&w, 0, sizeof w);
+	w.deposited = u256_from_u64(3600);
+	w.seg_start = 1;
+	w.mark = mark;
+	w.ended_at = ended_at;
+	if (ended_at)
+		w.used_secs = ended_at - 1;
+	assert_int_equal(escrow_word_pack(&r.word, &w, NULL), 0);
+	r.closed = closed;
+	return r;
+}
+
+static void test_want_table(void **state)
+{
+	static const struct {
+		uint32_t mark, ended_at;
+		bool closed;
+		uint64_t now;
+		enum lifecycle_want want;
+	} cases[] = {
+		{ 0, 0, false, 1001, WANT_ACTIVE },     /* just opened */
+		{ 0, 0, false, 4600, WANT_ACTIVE },     /* last paid second */
+		{ 0, 0, false, 4601, WANT_FROZEN },     /* runout: paidUntil reached */
+		{ 0, 0, false, 5200, WANT_FROZEN },     /* last second of the 600 s grace */
+		{ 0, 0, false, 5201, WANT_GONE },       /* grace over */
+		{ 1000, 0, false, 1999, WANT_ACTIVE },  /* reclaim notice ends at 2000 */
+		{ 1000, 0, false, 2000, WANT_GONE },    /* notice over: no grace after a reclaim */
+		{ 5000, 0, false, 4601, WANT_FROZEN },  /* notice ends after paidUntil: runout first */
+		{ 5000, 0, false, 5201, WANT_GONE },
+		{ 0, 500, false, 1200, WANT_GONE },     /* stopped / settled */
+		{ 0, 0, true, 1001, WANT_GONE },        /* closed */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct agent_rental r = rental(cases[i].mark, cases[i].ended_at, cases[i].closed);
+		enum lifecycle_want got = lifecycle_want(&r, cases[i].now);
+		if (got != cases[i].want)
+			fail_msg("case %zu (now %llu): got %d, want %d", i, (unsigned long long)cases[i].now, got,
+				 cases[i].want);
+	}
+}
+
+static void test_ssh_key_message(void **state)
+{
+	static const struct {
+		uint64_t id;
+		const char *key, *want;
+	} cases[] = {
+		{ 7, "ssh-ed25519 AAAAC3Nza alice@laptop", "flopmarket ssh-key 7 ssh-ed25519 AAAAC3Nza alice@laptop" },
+		{ 7, "ssh-ed25519 AAAAC3Nza alice@laptop\n", "flopmarket ssh-key 7 ssh-ed25519 AAAAC3Nza alice@laptop" },
+		{ 1, "ssh-rsa AAAAB3", "flopmarket ssh-key 1 ssh-rsa AAAAB3" },
+		{ UINT64_C(9223372036854775807), "k", "flopmarket ssh-key 9223372036854775807 k" },
+	};
+	char out[AGENT_SSH_KEY_MSG_MAX], small[24];
+	struct err e = { 0, "" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		assert_int_equal(agent_ssh_key_message(out, sizeof out, cases[i].id, cases[i].key, &e), 0);
+		assert_string_equal(out, cases[i].want);
+	}
+	/* too small a buffer: ERR_TOO_BIG with a message */
+	assert_int_equal(agent_ssh_key_message(small, sizeof small, 7, "ssh-ed25519 AAAAC3Nza", &e), ERR_TOO_BIG);
+	assert_true(e.msg[0] != '\0');
+	/* a key over the cap */
+	{
+		static char big[ACCOUNT_SSH_KEY_MAX + 2];
+		memset(big, 'a', sizeof big - 1);
+		big[sizeof big - 1] = '\0';
+		err_clear(&e);
+		assert_int_equal(agent_ssh_key_message(out, sizeof out, 7, big, &e), ERR_TOO_BIG);
+		assert_true(e.msg[0] != '\0');
+	}
+}
+
+static void test_machine_id(void **state)
+{
+	(void)state;
+	assert_int_equal(agent_machine_id("ffffffffffffffffffff"), UINT64_C(0xfffffffffffffff));
+	assert_int_equal(agent_machine_id("0123456789abcdef0123"), UINT64_C(0x0123456789abcde));
+	assert_int_equal(agent_machine_id("000000000000000000000"), 1); /* never 0 */
+	assert_int_equal(agent_machine_id(""), 1);
+	assert_int_equal(agent_machine_id(NULL), 1);
+	assert_int_equal(agent_machine_id("12zz"), 0x12);                /* stops at a non-hex digit */
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_want_table),
+		cmocka_unit_test(test_ssh_key_message),
+		cmocka_unit_test(test_machine_id),
+	};
+	return cmocka_run_group_tests_name("agent_rules", tests, NULL, NULL);
+}
