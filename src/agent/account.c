@@ -13,6 +13,7 @@
 #include "agent/gpu.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/hex.h"
 #include "core/json.h"
 #include "eth/keccak.h"
 
@@ -125,6 +126,20 @@ static bool name_ok(const char *name)
 		if (!isdigit((unsigned char)name[i]) && !(name[i] >= 'a' && name[i] <= 'f'))
 			return false;
 	return true;
+}
+
+int account_rental_scope(char *out, size_t cap, uint64_t chain_id, const struct eth_address *escrow,
+			 uint64_t rental_id, struct err *e)
+{
+	char hex[41];
+	int n;
+
+	hex_encode(hex, escrow->b, 20);
+	n = snprintf(out, cap, "%llu.%s.%llu", (unsigned long long)chain_id, hex,
+		     (unsigned long long)rental_id);
+	if (n < 0 || (size_t)n >= cap || (size_t)n > ACCOUNT_RENTAL_ID_MAX)
+		return err_set(e, ERR_TOO_BIG, "account: rental scope does not fit in %zu bytes", cap);
+	return 0;
 }
 
 int account_name_for_rental(char name13[ACCOUNT_NAME_LEN + 1], const char *rental_id,

@@ -41,6 +41,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "eth/address.h"
+
 struct err;
 
 #define ACCOUNT_PREFIX "fm"
@@ -106,6 +108,14 @@ const char *account_phase_name(enum account_phase p);
  */
 int account_name_for_rental(char name13[ACCOUNT_NAME_LEN + 1], const char *rental_id,
 			    struct err *e);
+
+/*
+ * The rental id an agent gives account_create / account_name_for_rental:
+ * "<chainId>.<escrow as 40 lowercase hex>.<rental id>", so that agents for
+ * different chains or escrows on one host never share an account name.
+ */
+int account_rental_scope(char *out, size_t cap, uint64_t chain_id, const struct eth_address *escrow,
+			 uint64_t rental_id, struct err *e);
 
 /*
  * Checks one authorized_keys line (n bytes; one trailing "\n" allowed):

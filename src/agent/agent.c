@@ -373,7 +373,7 @@ static int h_access(struct http_req *req, struct http_resp *resp, void *ctx)
 	}
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&a->mu);
-	if (strcmp(status, "pending") == 0 && !lifecycle_account_name(name, id, NULL)) {
+	if (strcmp(status, "pending") == 0 && !lifecycle_account_name(name, a->cfg.chain_id, &a->cfg.escrow, id, NULL)) {
 		struct account acc;
 		if (!account_load(&acc, &a->acct, name, NULL)) {
 			if (acc.phase == ACCOUNT_ACTIVE)
@@ -421,7 +421,7 @@ static int terminal_lookup(struct terminal_rental *out, const char *rental_id, v
 		return err_set(e, ERR_NOT_FOUND, "no live rental %llu on this host", (unsigned long long)id);
 	if ((rc = rpc_init(&r, a->cfg.rpc_url, NULL, e)))
 		return rc;
-	rc = terminal_rental_from_chain(out, &r, &a->cfg.escrow, &t, e);
+	rc = terminal_rental_from_chain(out, &r, a->cfg.chain_id, &a->cfg.escrow, &t, e);
 	rpc_release(&r);
 	return rc;
 }

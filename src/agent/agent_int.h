@@ -72,8 +72,9 @@ int lifecycle_tick(struct agent *a, bool reconcile, struct err *e);
 /* Desired account state of a rental at chain time `now`. */
 enum lifecycle_want { WANT_NONE = 0, WANT_ACTIVE, WANT_FROZEN, WANT_GONE };
 enum lifecycle_want lifecycle_want(const struct agent_rental *r, uint64_t now);
-/* "fm..." name for a rental id. */
-int lifecycle_account_name(char name13[ACCOUNT_NAME_LEN + 1], uint64_t id, struct err *e);
+/* "fm..." name for a rental of this chain's escrow (account_rental_scope). */
+int lifecycle_account_name(char name13[ACCOUNT_NAME_LEN + 1], uint64_t chain_id,
+			   const struct eth_address *escrow, uint64_t id, struct err *e);
 
 /* ---- claims.c ---- */
 int claims_tick(struct agent *a, struct err *e);

@@ -34,12 +34,13 @@
 #define SWEEP_EVERY_MS 10000
 #define WALL_PIDS_MAX 4096
 
-int lifecycle_account_name(char name13[ACCOUNT_NAME_LEN + 1], uint64_t id, struct err *e)
+int lifecycle_account_name(char name13[ACCOUNT_NAME_LEN + 1], uint64_t chain_id,
+			   const struct eth_address *escrow, uint64_t id, struct err *e)
 {
-	char s[24];
+	char s[ACCOUNT_RENTAL_ID_MAX + 1];
+	int rc = account_rental_scope(s, sizeof s, chain_id, escrow, id, e);
 
-	snprintf(s, sizeof s, "%llu", (unsigned long long)id);
-	return account_name_for_rental(name13, s, e);
+	return rc ? rc : account_name_for_rental(name13, s, e);
 }
 
 enum lifecycle_want lifecycle_want(const struct agent_rental *r, uint64_t now)
@@ -149,13 +150,15 @@ static void mark(struct agent *a, const char *sql, uint64_t id)
 
 static int drive(struct agent *a, struct agent_row *w, uint64_t now, bool sweep, struct err *e)
 {
-	char name[ACCOUNT_NAME_LEN + 1], id_s[24];
+	char name[ACCOUNT_NAME_LEN + 1], id_s[24], scope[ACCOUNT_RENTAL_ID_MAX + 1];
 	enum lifecycle_want want = lifecycle_want(&w->r, now);
 	struct account acc;
 	bool exists;
 	int rc;
 
-	if ((rc = lifecycle_account_name(name, w->r.id, e)))
+	/* id_s names the rental to the terminal; scope names its account. */
+	if ((rc = account_rental_scope(scope, sizeof scope, a->cfg.chain_id, &a->cfg.escrow, w->r.id, e)) ||
+	    (rc = account_name_for_rental(name, scope, e)))
 		return rc;
 	snprintf(id_s, sizeof id_s, "%llu", (unsigned long long)w->r.id);
 	exists = account_load(&acc, &a->acct, name, NULL) == 0;
@@ -180,7 +183,7 @@ static int drive(struct agent *a, struct agent_row *w, uint64_t now, bool sweep,
 				 name);
 		} else if (exists && acc.phase == ACCOUNT_CREATING) {
 			/* half made and already out of time: finish it frozen on the next tick */
-			if (w->has_key && !(rc = account_create(&acc, &a->acct, id_s, w->ssh_key, e)))
+			if (w->has_key && !(rc = account_create(&acc, &a->acct, scope, w->ssh_key, e)))
 				rc = account_freeze(&a->acct, name, e);
 			return rc;
 		}
@@ -190,7 +193,7 @@ static int drive(struct agent *a, struct agent_row *w, uint64_t now, bool sweep,
 			return 0;
 		if (!exists || acc.phase == ACCOUNT_CREATING || !w->key_applied) {
 			uint64_t t0 = clock_mono_ms();
-			if ((rc = account_create(&acc, &a->acct, id_s, w->ssh_key, e)))
+			if ((rc = account_create(&acc, &a->acct, scope, w->ssh_key, e)))
 				return rc;
 			mark(a, "UPDATE rentals SET key_applied = 1 WHERE id = ?2", w->r.id);
 			log_info("rental account ready", "rental=%llu user=%s took_ms=%llu",

@@ -346,7 +346,7 @@ void terminal_free(struct terminal *t)
 
 /* ---- chain lookup helper ---- */
 
-int terminal_rental_from_chain(struct terminal_rental *out, struct rpc *r,
+int terminal_rental_from_chain(struct terminal_rental *out, struct rpc *r, uint64_t chain_id,
 			       const struct eth_address *escrow, const struct escrow_terms *t,
 			       struct err *e)
 {
@@ -355,7 +355,7 @@ int terminal_rental_from_chain(struct terminal_rental *out, struct rpc *r,
 	struct rpc_block blk;
 	struct buf cd;
 	uint8_t key[32];
-	char id[24];
+	char id[ACCOUNT_RENTAL_ID_MAX + 1];
 	u256 word;
 	int rc;
 
@@ -378,8 +378,8 @@ int terminal_rental_from_chain(struct terminal_rental *out, struct rpc *r,
 		return rc;
 	if ((rc = rpc_get_block(r, &blk, "latest", e)))
 		return rc;
-	snprintf(id, sizeof id, "%" PRIu64, t->id);
-	if ((rc = account_name_for_rental(res.account, id, e)))
+	if ((rc = account_rental_scope(id, sizeof id, chain_id, escrow, t->id, e)) ||
+	    (rc = account_name_for_rental(res.account, id, e)))
 		return rc;
 	res.renter = t->renter;
 	res.active = v.phase == ESCROW_PHASE_ACTIVE && blk.timestamp < v.paid_until;

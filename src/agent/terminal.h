@@ -151,10 +151,10 @@ int terminal_challenge_message(char *out, size_t cap, const char *origin, const 
  * block's time: active when the state says active and the block time is
  * before paidUntil (escrow_state_view). renter comes from the Terms (the
  * contract keys the state by keccak256(Terms), so a state that exists
- * proves the Terms); account = account_name_for_rental(decimal id).
+ * proves the Terms); account = account_name_for_rental(account_rental_scope(chain, escrow, id)).
  * ERR_NOT_FOUND when the escrow has no such rental.
  */
-int terminal_rental_from_chain(struct terminal_rental *out, struct rpc *r,
+int terminal_rental_from_chain(struct terminal_rental *out, struct rpc *r, uint64_t chain_id,
 			       const struct eth_address *escrow, const struct escrow_terms *t,
 			       struct err *e);
 

@@ -260,8 +260,8 @@ static u256 balance(const struct eth_address *token, const struct eth_address *w
 
 static void account_of(char name[ACCOUNT_NAME_LEN + 1], uint64_t id)
 {
-	char s[24];
-	snprintf(s, sizeof s, "%llu", (unsigned long long)id);
+	char s[ACCOUNT_RENTAL_ID_MAX + 1];
+	OK(account_rental_scope(s, sizeof s, T.chain, &T.escrow, id, &e_));
 	OK(account_name_for_rental(name, s, &e_));
 }
 

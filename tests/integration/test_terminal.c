@@ -99,7 +99,7 @@ static int lookup(struct terminal_rental *out, const char *rental_id, void *user
 	if (strcmp(rental_id, T.rental) != 0)
 		return err_set(e, ERR_NOT_FOUND, "no rental %s", rental_id);
 	pthread_mutex_lock(&T.rpc_mu);
-	rc = terminal_rental_from_chain(out, &T.rpc, &T.escrow, &T.terms, e);
+	rc = terminal_rental_from_chain(out, &T.rpc, CHAIN, &T.escrow, &T.terms, e);
 	pthread_mutex_unlock(&T.rpc_mu);
 	/* this test's account has a per-run name (other tests on the host use rental "1" too) */
 	if (rc == 0)

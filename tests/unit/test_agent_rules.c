@@ -118,12 +118,39 @@ static void test_machine_id(void **state)
 	assert_int_equal(agent_machine_id("12zz"), 0x12);                /* stops at a non-hex digit */
 }
 
+/*
+ * Two agents on one host (say one per chain) must never compute the same
+ * account for their rentals: the name is scoped by chain id and escrow.
+ */
+static void test_account_name_scope(void **state)
+{
+	struct eth_address esc1, esc2;
+	char a[ACCOUNT_NAME_LEN + 1], b[ACCOUNT_NAME_LEN + 1], c[ACCOUNT_NAME_LEN + 1];
+	char scoped[ACCOUNT_RENTAL_ID_MAX + 1];
+	(void)state;
+	memset(esc1.b, 0x11, 20);
+	memset(esc2.b, 0x22, 20);
+	assert_int_equal(lifecycle_account_name(a, 137, &esc1, 7, NULL), 0);
+	assert_int_equal(lifecycle_account_name(b, 8453, &esc1, 7, NULL), 0);
+	assert_int_equal(lifecycle_account_name(c, 137, &esc2, 7, NULL), 0);
+	assert_string_not_equal(a, b);
+	assert_string_not_equal(a, c);
+	assert_int_equal(lifecycle_account_name(b, 137, &esc1, 7, NULL), 0);
+	assert_string_equal(a, b);
+	/* The same scope string names the account for account_create. */
+	assert_int_equal(account_rental_scope(scoped, sizeof scoped, 137, &esc1, 7, NULL), 0);
+	assert_string_equal(scoped, "137.1111111111111111111111111111111111111111.7");
+	assert_int_equal(account_name_for_rental(b, scoped, NULL), 0);
+	assert_string_equal(a, b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_want_table),
 		cmocka_unit_test(test_ssh_key_message),
 		cmocka_unit_test(test_machine_id),
+		cmocka_unit_test(test_account_name_scope),
 	};
 	return cmocka_run_group_tests_name("agent_rules", tests, NULL, NULL);
 }
