@@ -219,6 +219,22 @@ int cmd_rental_tx(int argc, char **argv, struct cfg *cfg)
 		cli_token_format(t2, sizeof t2, &tok, &ev.payout.provider_amount);
 		cli_token_format(t3, sizeof t3, &tok, &ev.payout.fee_amount);
 		printf("refund:    %s\nprovider:  %s\nfee:       %s\n", t1, t2, t3);
+		/* With a dispute window the provider's share of the end waits in escrow. */
+		struct escrow_view v;
+		u256 billed;
+		if (escrow_state_view(&v, &t, &ev.state, NULL) == 0 &&
+		    u256_add(&billed, &v.claimed, &v.held) == 0) {
+			/* The provider may have claimed part of it before this stop. */
+			cli_token_format(t1, sizeof t1, &tok, &billed);
+			printf("billed:    %s for %u s in all (provider and fee, including earlier claims)\n",
+			       t1, (unsigned)v.used_secs);
+		}
+		if (escrow_state_view(&v, &t, &ev.state, NULL) == 0 && !u256_is_zero(&v.held)) {
+			cli_token_format(t1, sizeof t1, &tok, &v.held);
+			printf("held:      %s until the dispute window closes at %" PRIu64
+			       " (then paid to the provider and the fee, unless you dispute)\n",
+			       t1, v.ended_at + t.dispute_secs);
+		}
 	} else if (want == ESCROW_EV_EXTENDED) {
 		struct escrow_view v;
 		cli_token_format(t1, sizeof t1, &tok, &ev.extended.amount);

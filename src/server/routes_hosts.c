@@ -286,6 +286,10 @@ json_t *host_json(struct server *s, const struct store_host *h)
 		      (int)h->ram_gib, "disk_gib", (int)h->disk_gib, "driver_version", h->driver_version,
 		      "cuda_version", h->cuda_version, "simulated", h->simulated, "updated_at",
 		      (json_int_t)h->updated_at, "gpus", l.arr);
+	/* Where the provider's agent listens (SSH-key delivery, browser terminal). */
+	struct store_provider p;
+	if (o && store_provider_get(s->store, &p, h->provider, NULL) == 0)
+		json_object_set_new(o, "endpoint", json_string(p.endpoint));
 	return o;
 }
 

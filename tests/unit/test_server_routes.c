@@ -245,6 +245,13 @@ static void test_hosts_offers(void **state)
 	assert_int_equal(req(s, SRV_POST, "/hosts",
 			     "{\"machine_id\":11,\"country\":\"NL\",\"gpus\":[{\"model\":\"RTX_4090\","
 			     "\"vram_mib\":24564}]}", prov, NULL, NULL), 201);
+	/* A renter finds the provider's agent from the host record. */
+	assert_int_equal(req(s, SRV_POST, "/providers/heartbeat",
+			     "{\"endpoint\":\"http://127.0.0.1:7777\"}", prov, NULL, NULL), 200);
+	assert_int_equal(req(s, SRV_GET, "/hosts/11", NULL, NULL, NULL, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(j, "endpoint")), "http://127.0.0.1:7777");
+	json_decref(j);
+	j = NULL;
 	body = offer_body(test_keys[1], 31337, "7", 1);
 	assert_int_equal(req(s, SRV_POST, "/offers", body, NULL, NULL, &j), 201);
 	/* 277777777777777777777 * 3600 / 1e18 = 999999 units: the renter pays 0.999999 USDC per hour. */
