@@ -99,7 +99,12 @@ static int status_show(struct cli_session *s, const struct escrow_terms *t, cons
 											: "running")
 		       : v.phase == ESCROW_PHASE_ENDED ? "ended (held share waits for the dispute window)"
 						       : "disputed",
-		       v.stop_at ? " — provider reclaim notice running" : "");
+		       v.stop_at ? " — the provider reclaimed it (interruptible)" : "");
+		if (v.stop_at)
+			printf("  WARNING:     access and billing end at %" PRIu64 " (in %" PRId64
+			       " s): save your work\n", v.stop_at,
+			       (int64_t)v.stop_at > (int64_t)head.timestamp
+				       ? (int64_t)v.stop_at - (int64_t)head.timestamp : 0);
 		printf("  elapsed:     %s (%" PRIu64 " s billed)\n", el, q.billed_secs);
 		{
 			char units[U256_DEC_MAX];

@@ -10,7 +10,8 @@
  *
  * The stream sends `event: status` every second with the live accrued cost, the remaining balance
  * and the time left at the current rate (escrow_mirror_quote over the latest mirrored state word),
- * plus `event: low_balance` while the remaining balance is at or below the renter's `low` query
+ * plus `event: reclaim` (stop_at, notice_left_s) on every tick once the provider has reclaimed an
+ * interruptible rental, and `event: low_balance` while the remaining balance is at or below the renter's `low` query
  * parameter (token smallest units). It ends when the rental is no longer open, after
  * STREAM_MAX_EVENTS events (clients reconnect, as EventSource does), or when the server stops.
  */
@@ -423,6 +424,14 @@ static int stream_next(void *ctx, srv_emit_fn emit, void *sink)
 		 r.id, state_name(r.state), now, acc, rem, q.billed_secs, left, r.paid_until);
 	if (emit(sink, "status", data))
 		return 1;
+	/* An interruptible rental the provider reclaimed: warn on every tick until it ends. */
+	struct escrow_view v;
+	if (r.state == STORE_RENTAL_OPEN && escrow_state_view(&v, &t, &word, NULL) == 0 && v.stop_at) {
+		snprintf(data, sizeof data, "{\"stop_at\":%" PRIu64 ",\"notice_left_s\":%" PRId64 "}",
+			 v.stop_at, (int64_t)v.stop_at > now ? (int64_t)v.stop_at - now : 0);
+		if (emit(sink, "reclaim", data))
+			return 1;
+	}
 	if (st->has_low && r.state == STORE_RENTAL_OPEN && u256_cmp(&remaining, &st->low) <= 0) {
 		snprintf(data, sizeof data, "{\"remaining\":\"%s\",\"time_left_s\":%" PRId64 "}", rem, left);
 		if (emit(sink, "low_balance", data))

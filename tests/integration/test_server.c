@@ -1194,6 +1194,48 @@ static void test_cancel_offer_on_chain(void **state)
 	json_decref(r);
 }
 
+/* Reclaiming an interruptible rental warns the renter on the live stream at once. */
+static void test_reclaim_stream(void **state)
+{
+	struct escrow_offer o;
+	uint8_t sig[65];
+	struct buf cd;
+	struct rpc_receipt rc;
+	struct escrow_event ev;
+	struct resp r;
+	struct err e = { 0 };
+	char path[160];
+	(void)state;
+
+	make_offer(&o, USDC_RATE_1, 77);
+	o.interruptible = true;
+	o.notice_secs = 600;
+	assert_int_equal(escrow_offer_sign(sig, F.chain_id, &F.escrow, &o, F.key_provider, &e), 0);
+	buf_init(&cd, 1 << 16);
+	assert_int_equal(erc20_cd_approve(&cd, &F.escrow, &F.deposit, &e), 0);
+	send_tx(&rc, F.key_renter, &F.usdc, &cd);
+	rpc_receipt_release(&rc);
+	buf_reset(&cd);
+	assert_int_equal(escrow_cd_open(&cd, &o, sig, 65, &F.deposit, &e), 0);
+	send_tx(&rc, F.key_renter, &F.escrow, &cd);
+	assert_int_equal(escrow_receipt_event(&ev, &rc, &F.escrow, ESCROW_EV_OPENED, &e), 0);
+	rpc_receipt_release(&rc);
+	buf_reset(&cd);
+	assert_int_equal(escrow_cd_rental(&cd, ESCROW_FN_RECLAIM, &ev.opened.terms, &e), 0);
+	send_tx(&rc, F.key_provider, &F.escrow, &cd);
+	rpc_receipt_release(&rc);
+	buf_release(&cd);
+	wait_indexed();
+
+	snprintf(path, sizeof path, "/rentals/%" PRIu64 "/stream", ev.id);
+	http(&r, "GET", path, NULL, 0, NULL, 1500);
+	assert_int_equal(r.status, 200);
+	assert_non_null(r.body.data);
+	assert_non_null(strstr((char *)r.body.data, "event: reclaim"));
+	assert_non_null(strstr((char *)r.body.data, "\"notice_left_s\""));
+	buf_release(&r.body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1209,6 +1251,7 @@ int main(void)
 		cmocka_unit_test(test_rating_and_attestation),
 		cmocka_unit_test(test_reorg),
 		cmocka_unit_test(test_cancel_offer_on_chain),
+		cmocka_unit_test(test_reclaim_stream),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
