@@ -71,6 +71,7 @@ static struct {
 	uint8_t deployer_key[32], provider_key[32];
 	struct eth_address deployer, provider, payout, renter, poor;
 	uint64_t nonce;
+	uint32_t dispute_secs;         /* disputeSecs of the next offer_file */
 	pid_t server;                  /* `flopmarket serve` child, 0 when not running */
 	pid_t agent;                   /* `flopmarket agent` child, 0 when not running */
 	struct sshd sshd;              /* loopback sshd for the agent's accounts */
@@ -194,6 +195,7 @@ static void offer_file(char *path, size_t cap, const struct eth_address *token, 
 	o.min_secs = min_secs;
 	o.max_secs = 86400;
 	o.grace_secs = 60;
+	o.dispute_secs = F.dispute_secs;
 	o.expiry = expiry;
 	o.nonce = ++F.nonce;
 	OK(escrow_offer_sign(sig, CHAIN, &F.escrow, &o, F.provider_key, &e_));
@@ -208,9 +210,9 @@ static void offer_file(char *path, size_t cap, const struct eth_address *token, 
 	assert_non_null(f);
 	fprintf(f, "{\"machine_id\": 1, \"signature\": \"%s\", \"offer\": {\"provider\": \"%s\", \"payout\": \"%s\", "
 		   "\"token\": \"%s\", \"arbiter\": \"%s\", \"rate\": \"%s\", \"minSecs\": %u, \"maxSecs\": 86400, "
-		   "\"interruptible\": false, \"noticeSecs\": 0, \"graceSecs\": 60, \"disputeSecs\": 0, "
+		   "\"interruptible\": false, \"noticeSecs\": 0, \"graceSecs\": 60, \"disputeSecs\": %u, "
 		   "\"specHash\": \"%s\", \"expiry\": %" PRIu64 ", \"nonce\": %" PRIu64 "}}\n",
-		sig_hex, prov, pay, tok, zero, RATE, min_secs, spec, expiry, o.nonce);
+		sig_hex, prov, pay, tok, zero, RATE, min_secs, o.dispute_secs, spec, expiry, o.nonce);
 	fclose(f);
 }
 
@@ -483,6 +485,32 @@ static void test_extend(void **state)
 	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --wallet renter2", id), 0);
 }
 
+/* A renter disputes within the window: the held share stays in escrow; once only. */
+static void test_dispute(void **state)
+{
+	char path[256], out[8192];
+	uint64_t id;
+	(void)state;
+	F.dispute_secs = 3600;
+	offer_file(path, sizeof path, &F.usdc, head_time() + 7200, 600);
+	F.dispute_secs = 0;
+	assert_int_equal(run(out, sizeof out, "rent --offer-file %s --hours 1 --yes --wallet renter2", path), 0);
+	id = rental_id(out);
+	/* Not ended yet: nothing to dispute. */
+	assert_int_equal(run(out, sizeof out, "dispute %" PRIu64 " --wallet renter2", id), 5);
+	rpc_text("evm_increaseTime", "[600]");
+	rpc_text("evm_mine", "[]");
+	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --wallet renter2", id), 0);
+	assert_non_null(strstr(out, "held:"));
+	int code = run(out, sizeof out, "dispute %" PRIu64 " --wallet renter2", id);
+	if (code != 0)
+		fail_msg("dispute exit %d: %s", code, out);
+	assert_non_null(strstr(out, "disputed:"));
+	assert_int_equal(run(out, sizeof out, "status %" PRIu64 " --wallet renter2", id), 0);
+	assert_non_null(strstr(out, "disputed"));
+	/* Once only. */
+	assert_int_equal(run(out, sizeof out, "dispute %" PRIu64 " --wallet renter2", id), 5);
+}
 
 /* ---- the server ---- */
 
@@ -890,6 +918,7 @@ int main(void)
 		cmocka_unit_test(test_rent_usdt_approve),
 		cmocka_unit_test(test_rent_native),
 		cmocka_unit_test(test_extend),
+		cmocka_unit_test(test_dispute),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_server_flow),
 		cmocka_unit_test(test_agent_access),
