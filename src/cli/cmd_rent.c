@@ -360,7 +360,7 @@ static int deliver_and_wait(struct sc *agent, struct cli_session *s, uint64_t id
 		}
 		fprintf(stderr, "SSH key delivered to the provider's agent\n");
 	}
-	fprintf(stderr, "waiting for the provider's agent to grant access");
+	fprintf(stderr, "waiting for the provider's agent to grant access...");
 	snprintf(path, sizeof path, "/rentals/%" PRIu64 "/access", id);
 	for (uint64_t t = 0; t <= wait_s * 4; t++) {
 		const char *host, *user, *st;
