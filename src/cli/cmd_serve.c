@@ -3,7 +3,8 @@
  *
  *   flopmarket [--rpc-url URL] serve [--listen ADDR:PORT] [--db URL] [--deployment FILE]
  *       [--escrow 0xADDR --chain-id N --start-block N] [--confirmations N] [--batch-blocks N]
- *       [--token-usd SYM=PRICE,...] [--tokens 0xADDR,...] [--native-symbol SYM]
+ *       [--token-usd SYM=PRICE,...] [--price-feeds SYM=0xFEED,...] [--feed-max-age-s N]
+ *       [--tokens 0xADDR,...] [--native-symbol SYM]
  *       [--monitor-keystore FILE] [--monitor-interval-ms N] [--indexer-poll-ms N]
  *       [--siwe-domain HOST:PORT] [--siwe-origin URL] [--body-max BYTES] [--rate-per-min N]
  *       [--max-conns N] [--threads N] [--min-dispute-secs N] [--session-ttl-s N] [--nonce-ttl-s N]
@@ -12,7 +13,8 @@
  * The escrow address, chain id, start block and fee come from the deployment file (escrow deploy);
  * accepted tokens are the native coin plus every other contract of the deployment and --tokens, their
  * symbol and decimals read from chain at startup; USD prices are fixed per symbol (--token-usd,
- * exact to 6 decimals). The monitor key is read from a v3 keystore whose passphrase comes from
+ * exact to 6 decimals) or, for receipts, read from a Chainlink-AggregatorV3-shaped feed per symbol at
+ * each payment's block (--price-feeds; a feed wins over a fixed price). The monitor key is read from a v3 keystore whose passphrase comes from
  * FLOPMARKET_MONITOR_PASSPHRASE (never argv). With port 0 the bound port is printed on stdout as
  * `listening on http://ADDR:PORT` (tests read it).
  */
@@ -27,6 +29,7 @@
 #include "eth/keystore.h"
 #include "eth/rpc.h"
 #include "eth/secp.h"
+#include "server/pricefeed.h"
 #include "server/server.h"
 
 #include <errno.h>
@@ -48,6 +51,8 @@ static const struct cfg_key serve_keys[] = {
 	{ "confirmations", "2", "blocks on top of an event before it is indexed" },
 	{ "batch_blocks", "2000", "blocks per eth_getLogs batch" },
 	{ "token_usd", "", "fixed USD prices: SYMBOL=PRICE,..." },
+	{ "price_feeds", "", "USD price feeds (AggregatorV3) for receipts: SYMBOL=0xFEED,... (over token_usd)" },
+	{ "feed_max_age_s", "86400", "a feed round older than this at the payment block is stale" },
 	{ "tokens", "", "more accepted ERC-20 tokens: 0xADDR,..." },
 	{ "native_symbol", "ETH", "symbol of the native coin (18 decimals)" },
 	{ "monitor_keystore", NULL, "v3 keystore of the monitor key (passphrase: FLOPMARKET_MONITOR_PASSPHRASE)" },
@@ -136,6 +141,29 @@ static int apply_prices(struct srv_config *c, const char *spec, struct err *e)
 			}
 		if (!found)
 			log_warn("token_usd: no accepted token with this symbol", "symbol=%s", item);
+	}
+	return 0;
+}
+
+/* Applies "SYM=0xFEED,..." to the tokens' feed (src/server/pricefeed.h). */
+static int apply_feeds(struct srv_config *c, const char *spec, struct err *e)
+{
+	struct pricefeed_entry f[PRICEFEED_SPEC_MAX];
+	size_t n = 0;
+	int rc;
+
+	if ((rc = pricefeed_parse_spec(f, PRICEFEED_SPEC_MAX, &n, spec, e)))
+		return rc;
+	for (size_t k = 0; k < n; k++) {
+		bool found = false;
+		for (size_t i = 0; i < c->n_tokens; i++)
+			if (strcasecmp(c->tokens[i].symbol, f[k].symbol) == 0) {
+				c->tokens[i].feed = f[k].feed;
+				c->tokens[i].has_feed = true;
+				found = true;
+			}
+		if (!found)
+			log_warn("price_feeds: no accepted token with this symbol", "symbol=%s", f[k].symbol);
 	}
 	return 0;
 }
@@ -271,6 +299,7 @@ static int build_config(struct srv_config *c, const struct cfg *sc, const struct
 	U32("min_dispute_secs", min_dispute_secs, UINT32_MAX);
 	U32("session_ttl_s", session_ttl_s, 365 * 86400);
 	U32("nonce_ttl_s", nonce_ttl_s, 86400);
+	U32("feed_max_age_s", feed_max_age_s, 365 * 86400);
 #undef U32
 	if (c->threads == 0 || c->max_conns == 0 || c->body_max == 0)
 		return err_set(e, ERR_RANGE, "threads, max_conns and body_max must be positive");
@@ -318,7 +347,8 @@ static int build_config(struct srv_config *c, const struct cfg *sc, const struct
 				goto out;
 		}
 	}
-	if ((rc = apply_prices(c, cfg_get(sc, "token_usd"), e)))
+	if ((rc = apply_prices(c, cfg_get(sc, "token_usd"), e)) ||
+	    (rc = apply_feeds(c, cfg_get(sc, "price_feeds"), e)))
 		goto out;
 	if ((v = cfg_get(sc, "monitor_keystore")) && (rc = load_monitor(c, v, e)))
 		goto out;

@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "market/search.h"
 #include "market/siwe.h"
+#include "server/pricefeed.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -47,6 +48,7 @@ void srv_config_defaults(struct srv_config *c)
 	c->threads = 4;
 	c->max_offers = 200000;
 	c->min_dispute_secs = 0;
+	c->feed_max_age_s = PRICEFEED_MAX_AGE_DEFAULT;
 }
 
 int64_t server_now(void)
@@ -243,6 +245,8 @@ int server_start(struct server **out, const struct srv_config *cfg, struct err *
 	pthread_rwlock_init(&s->index_lock, NULL);
 	pthread_mutex_init(&s->wake_lock, NULL);
 	pthread_cond_init(&s->wake, NULL);
+	if ((rc = pricefeed_cache_new(&s->prices, PRICEFEED_CACHE_MAX, e)))
+		goto fail;
 	if ((rc = store_open(&s->store, cfg->db_url, e))) {
 		err_wrap(e, "db_url");
 		goto fail;
@@ -296,6 +300,7 @@ void server_free(struct server *s)
 	server_stop(s);
 	search_index_free(s->index);
 	store_close(s->store);
+	pricefeed_cache_free(s->prices);
 	sodium_memzero(s->cfg.monitor_seckey, sizeof s->cfg.monitor_seckey);
 	pthread_rwlock_destroy(&s->index_lock);
 	pthread_mutex_destroy(&s->wake_lock);

@@ -35,6 +35,7 @@
 struct err;
 struct search_index;
 struct http_server;
+struct pricefeed_cache;
 
 #define SRV_TOKENS_MAX 16          /* accepted payment tokens */
 #define SRV_BODY_MAX_DEFAULT (64 * 1024)
@@ -46,6 +47,8 @@ struct srv_token {
 	char symbol[12];             /* [A-Za-z0-9]{1,11} */
 	uint8_t decimals;            /* 0..36 */
 	uint64_t usd_micro;          /* fixed USD price of one whole token * 1e6; 0 = unknown */
+	bool has_feed;               /* feed is set: receipts price payments from it (over usd_micro) */
+	struct eth_address feed;     /* AggregatorV3-shaped USD price feed (src/server/pricefeed.h) */
 };
 
 /* Everything `flopmarket serve` is configured with (cmd_serve.c fills it). */
@@ -78,6 +81,7 @@ struct srv_config {
 	uint32_t min_dispute_secs;     /* offers must give at least this dispute window */
 	struct srv_token tokens[SRV_TOKENS_MAX]; /* accepted tokens */
 	size_t n_tokens;
+	uint32_t feed_max_age_s;       /* a feed round older than this at the payment block is stale */
 };
 
 /* Fills `c` with the defaults (see docs/api.md "Configuration"). */
@@ -115,6 +119,7 @@ struct server {
 	uint16_t bound_port;             /* port actually listened on */
 	int64_t started_at;              /* unix seconds */
 	atomic_uint_fast64_t max_rental_id; /* highest rental id the indexer has seen */
+	struct pricefeed_cache *prices;  /* (feed, block) -> price results; NULL = uncached */
 };
 
 /* ---- lifecycle (server.c) ---- */

@@ -47,6 +47,7 @@
 #include "escrow/client.h"
 #include "escrow/deploy.h"
 #include "escrow/escrow.h"
+#include "eth/abi.h"
 #include "eth/keccak.h"
 #include "eth/keystore.h"
 #include "eth/rpc.h"
@@ -1236,6 +1237,231 @@ static void test_reclaim_stream(void **state)
 	buf_release(&r.body);
 }
 
+/* ---- USD at payment time from a price feed (DevPriceFeed, AggregatorV3-shaped) ---- */
+
+/* Deploys DevPriceFeed(8 decimals, answer) with the renter key (its owner). */
+static void feed_deploy(struct eth_address *out, int64_t answer)
+{
+	char art[1100];
+	uint8_t *code = NULL;
+	size_t n = 0;
+	struct buf init;
+	struct rpc_receipt rc;
+	struct err e = { 0 };
+	struct abi_value args[2] = { abi_v_u64(8), abi_v_i64(answer) };
+
+	snprintf(art, sizeof art, "%s/build/contracts", F.root);
+	if (escrow_artifact_bytecode(&code, &n, art, "DevPriceFeed", &e))
+		fail_msg("DevPriceFeed artifact: %s (run scripts/build-contracts)", e.msg);
+	buf_init(&init, 1 << 20);
+	assert_int_equal(buf_append(&init, code, n), 0);
+	free(code);
+	assert_int_equal(abi_encode(&init, "(uint8,int256)", args, 2, &e), 0);
+	memset(&rc, 0, sizeof rc);
+	if (escrow_send(&F.rpc, &rc, F.chain_id, F.key_renter, NULL, NULL, init.data, init.len, 30000, &e))
+		fail_msg("deploy feed: %s", e.msg);
+	assert_true(rc.has_contract_address);
+	*out = rc.contract_address;
+	rpc_receipt_release(&rc);
+	buf_release(&init);
+}
+
+/* setAnswer(answer) on the feed: a new round stamped with the block's time. */
+static void feed_set(const struct eth_address *feed, int64_t answer)
+{
+	struct buf cd;
+	struct rpc_receipt rc;
+	struct err e = { 0 };
+	struct abi_value a = abi_v_i64(answer);
+
+	buf_init(&cd, 256);
+	assert_int_equal(abi_encode_call(&cd, "setAnswer(int256)", &a, 1, &e), 0);
+	send_tx(&rc, F.key_renter, feed, &cd);
+	rpc_receipt_release(&rc);
+	buf_release(&cd);
+}
+
+static void chain_sleep(const char *secs)
+{
+	struct err e = { 0 };
+	json_t *res = NULL;
+	char p[64];
+	snprintf(p, sizeof p, "[%s]", secs);
+	assert_int_equal(rpc_call_text(&F.rpc, &res, "evm_increaseTime", p, &e), 0);
+	json_decref(res);
+}
+
+/* Opens a rental of a fresh offer (nonce) with F.deposit; its id and terms into the outputs. */
+static void feed_open(uint64_t *id, struct escrow_terms *terms, uint64_t nonce)
+{
+	struct escrow_offer o;
+	uint8_t sig[65];
+	struct buf cd;
+	struct rpc_receipt rc;
+	struct escrow_event ev;
+	struct err e = { 0 };
+
+	make_offer(&o, USDC_RATE_1, nonce);
+	o.expiry += 10 * 86400; /* the test moves chain time by days */
+	assert_int_equal(escrow_offer_sign(sig, F.chain_id, &F.escrow, &o, F.key_provider, &e), 0);
+	buf_init(&cd, 1 << 16);
+	assert_int_equal(erc20_cd_approve(&cd, &F.escrow, &F.deposit, &e), 0);
+	send_tx(&rc, F.key_renter, &F.usdc, &cd);
+	rpc_receipt_release(&rc);
+	buf_reset(&cd);
+	assert_int_equal(escrow_cd_open(&cd, &o, sig, 65, &F.deposit, &e), 0);
+	send_tx(&rc, F.key_renter, &F.escrow, &cd);
+	assert_int_equal(escrow_receipt_event(&ev, &rc, &F.escrow, ESCROW_EV_OPENED, &e), 0);
+	*id = ev.id;
+	if (terms)
+		*terms = ev.opened.terms;
+	rpc_receipt_release(&rc);
+	buf_release(&cd);
+}
+
+/* "X.XXXXXX" for units of dUSDC (6 decimals) at price micro (micro-USD), rounded down. */
+static void usd_expect(char *out, size_t cap, const u256 *units, uint64_t micro)
+{
+	uint64_t u;
+	assert_int_equal(u256_to_u64(&u, units), 0);
+	uint64_t v = (uint64_t)(((unsigned __int128)u * micro) / 1000000u);
+	snprintf(out, cap, "%" PRIu64 ".%06" PRIu64, v / 1000000, v % 1000000);
+}
+
+/* The first transaction of `kind` in a receipt. */
+static json_t *receipt_tx(json_t *r, const char *kind)
+{
+	json_t *txs = json_object_get(r, "transactions");
+	for (size_t i = 0; i < json_array_size(txs); i++) {
+		const char *k = jstr(json_array_get(txs, i), "kind");
+		if (k && strcmp(k, kind) == 0)
+			return json_array_get(txs, i);
+	}
+	fail_msg("no %s transaction in the receipt", kind);
+	return NULL;
+}
+
+static json_t *receipt_get(uint64_t id)
+{
+	long st;
+	char path[96];
+	snprintf(path, sizeof path, "/rentals/%" PRIu64 "/receipt", id);
+	json_t *r = http_json(&st, "GET", path, NULL, NULL);
+	assert_int_equal(st, 200);
+	assert_non_null(r);
+	return r;
+}
+
+/*
+ * With --price-feeds dUSDC=<feed> each payment is valued at the feed's answer at its own block:
+ * opened at 2.00, stopped after setAnswer(0.50); a zero answer and a stale round give null USD.
+ */
+static void test_price_feed_receipts(void **state)
+{
+	struct eth_address feed;
+	struct escrow_terms terms;
+	struct escrow_event ev;
+	struct rpc_receipt rc;
+	struct buf cd;
+	struct err e = { 0 };
+	uint64_t id_a, id_zero, id_stale;
+	char env[128], want[40], d[80];
+	u256 prov, fee, refund;
+	(void)state;
+
+	feed_deploy(&feed, 200000000); /* 2.00000000 USD */
+	address_to_lower(d, &feed);
+	snprintf(env, sizeof env, "dUSDC=%s", d);
+	setenv("FLOPMARKET_SERVE_PRICE_FEEDS", env, 1);
+	server_kill(SIGTERM);
+	server_start();
+
+	/* Rental A: opened at 2.00, stopped at 0.50. */
+	feed_open(&id_a, &terms, 201);
+	feed_set(&feed, 50000000);
+	chain_sleep("120");
+	buf_init(&cd, 1 << 12);
+	assert_int_equal(escrow_cd_rental(&cd, ESCROW_FN_STOP, &terms, &e), 0);
+	send_tx(&rc, F.key_renter, &F.escrow, &cd);
+	assert_int_equal(escrow_receipt_event(&ev, &rc, &F.escrow, ESCROW_EV_STOPPED, &e), 0);
+	prov = ev.payout.provider_amount;
+	fee = ev.payout.fee_amount;
+	refund = ev.payout.refund_amount;
+	rpc_receipt_release(&rc);
+	buf_release(&cd);
+
+	/* Rental B: opened while the answer is 0 (non-positive). */
+	feed_set(&feed, 0);
+	feed_open(&id_zero, NULL, 202);
+	/* Rental C: opened two days after the last round (stale at the default 1 day). */
+	feed_set(&feed, 100000000);
+	chain_sleep("172800");
+	feed_open(&id_stale, NULL, 203);
+	wait_indexed();
+
+	json_t *r = receipt_get(id_a);
+	json_t *open = receipt_tx(r, "Opened"), *stop = receipt_tx(r, "Stopped");
+	assert_string_equal(jstr(open, "usd_price"), "2.000000");
+	assert_string_equal(jstr(open, "amount.units"), "360000");
+	assert_string_equal(jstr(open, "amount.usd"), "0.720000"); /* 0.36 dUSDC at 2.00 */
+	assert_string_equal(jstr(stop, "usd_price"), "0.500000");
+	usd_expect(want, sizeof want, &prov, 500000);
+	assert_string_equal(jstr(stop, "provider_amount.usd"), want);
+	assert_string_equal(jstr(r, "usd_totals.provider_paid"), want);
+	usd_expect(want, sizeof want, &fee, 500000);
+	assert_string_equal(jstr(stop, "fee_amount.usd"), want);
+	assert_string_equal(jstr(r, "usd_totals.fee_paid"), want);
+	usd_expect(want, sizeof want, &refund, 500000);
+	assert_string_equal(jstr(stop, "refund_amount.usd"), want);
+	assert_string_equal(jstr(r, "usd_totals.refund"), want);
+	assert_string_equal(jstr(r, "usd_totals.deposits"), "0.720000");
+	assert_string_equal(jstr(r, "usd_totals.price_source"), "feed");
+	/* The overall amounts use the latest payment's price (0.50); units unchanged. */
+	u256 tot;
+	u256_add(&tot, &prov, &fee);
+	u256_to_dec(d, &tot);
+	assert_string_equal(jstr(r, "total.units"), d);
+	usd_expect(want, sizeof want, &tot, 500000);
+	assert_string_equal(jstr(r, "total.usd"), want);
+	json_decref(r);
+
+	/* A non-positive answer and a stale round: null, never a guess. */
+	uint64_t ids[2] = { id_zero, id_stale };
+	for (int i = 0; i < 2; i++) {
+		r = receipt_get(ids[i]);
+		open = receipt_tx(r, "Opened");
+		assert_string_equal(jstr(open, "amount.units"), "360000");
+		assert_true(json_is_null(json_object_get(open, "usd_price")));
+		assert_true(json_is_null(json_object_get(json_object_get(open, "amount"), "usd")));
+		assert_true(json_is_null(json_object_get(json_object_get(r, "usd_totals"), "deposits")));
+		assert_true(json_is_null(json_object_get(json_object_get(r, "total"), "usd")));
+		json_decref(r);
+	}
+
+	/* The CSV carries the per-payment sums of rental A. */
+	struct resp csv;
+	char line_start[64];
+	assert_int_equal(http(&csv, "GET", "/me/receipts.csv", NULL, 0, F.tok_renter, 0), 200);
+	assert_non_null(strstr((char *)csv.body.data, "tx_hashes,deposits_usd,provider_paid_usd,fee_paid_usd,refund_usd\n"));
+	snprintf(line_start, sizeof line_start, "\n%" PRIu64 ",", id_a);
+	const char *line = strstr((char *)csv.body.data, line_start);
+	assert_non_null(line);
+	const char *eol = strchr(line + 1, '\n');
+	assert_non_null(eol);
+	char l[4096];
+	snprintf(l, sizeof l, "%.*s", (int)(eol - line - 1), line + 1);
+	usd_expect(want, sizeof want, &refund, 500000);
+	char tail[200];
+	char wp[40], wf[40];
+	usd_expect(wp, sizeof wp, &prov, 500000);
+	usd_expect(wf, sizeof wf, &fee, 500000);
+	snprintf(tail, sizeof tail, ",0.720000,%s,%s,%s", wp, wf, want);
+	assert_non_null(strstr(l, tail));
+	assert_int_equal(strlen(strstr(l, tail)), strlen(tail)); /* at the end of the line */
+	buf_release(&csv.body);
+	unsetenv("FLOPMARKET_SERVE_PRICE_FEEDS");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1252,6 +1478,7 @@ int main(void)
 		cmocka_unit_test(test_reorg),
 		cmocka_unit_test(test_cancel_offer_on_chain),
 		cmocka_unit_test(test_reclaim_stream),
+		cmocka_unit_test(test_price_feed_receipts),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
