@@ -584,24 +584,9 @@ int cmd_rent(int argc, char **argv, struct cfg *cfg)
 		goto out;
 	}
 	/* 5. Send. */
-	if (!tok.native && !use_permit) {
-		struct buf ap;
-		struct rpc_receipt ar = { 0 };
-		buf_init(&ap, 1024);
-		fprintf(stderr, "approving %s for the escrow... ", tok.symbol);
-		rc = erc20_cd_approve(&ap, &s.escrow, &deposit, &e);
-		if (!rc)
-			rc = escrow_send(&s.rpc, &ar, s.chain_id, s.seckey, &o.token, NULL, ap.data, ap.len,
-					 RENT_TX_TIMEOUT_MS, &e);
-		rpc_receipt_release(&ar);
-		buf_release(&ap);
-		if (rc) {
-			fputc('\n', stderr);
-			err_wrap(&e, "approve");
-			goto fail;
-		}
-		fprintf(stderr, "confirmed\n");
-	}
+	if (!tok.native && !use_permit &&
+	    (rc = cli_approve_escrow(&s, &tok, &deposit, RENT_TX_TIMEOUT_MS, &e)))
+		goto fail;
 	fprintf(stderr, "opening the rental, waiting for confirmation... ");
 	rc = escrow_send(&s.rpc, &rcpt, s.chain_id, s.seckey, &s.escrow, tok.native ? &deposit : NULL, cd.data,
 			 cd.len, RENT_TX_TIMEOUT_MS, &e);

@@ -180,24 +180,8 @@ int cmd_rental_tx(int argc, char **argv, struct cfg *cfg)
 				     t1, t2);
 			goto fail;
 		}
-		if (!tok.native) {
-			struct buf ap;
-			struct rpc_receipt ar = { 0 };
-			buf_init(&ap, 1024);
-			fprintf(stderr, "approving %s for the escrow... ", tok.symbol);
-			rc = erc20_cd_approve(&ap, &s.escrow, &amount, &e);
-			if (!rc)
-				rc = escrow_send(&s.rpc, &ar, s.chain_id, s.seckey, &t.token, NULL, ap.data, ap.len,
-						 TX_TIMEOUT_MS, &e);
-			rpc_receipt_release(&ar);
-			buf_release(&ap);
-			if (rc) {
-				fputc('\n', stderr);
-				err_wrap(&e, "approve");
-				goto fail;
-			}
-			fprintf(stderr, "confirmed\n");
-		}
+		if (!tok.native && (rc = cli_approve_escrow(&s, &tok, &amount, TX_TIMEOUT_MS, &e)))
+			goto fail;
 	}
 	fprintf(stderr, "sending %s for rental %" PRIu64 ", waiting for confirmation... ", a.verb, a.id);
 	rc = escrow_send(&s.rpc, &rcpt, s.chain_id, s.seckey, &s.escrow,

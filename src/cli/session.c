@@ -369,3 +369,27 @@ uint64_t cli_secs_bought(const u256 *deposit, const u256 *rate)
 		return UINT64_MAX;
 	return v;
 }
+
+int cli_approve_escrow(struct cli_session *s, const struct cli_token *tok, const u256 *amount,
+		       unsigned timeout_ms, struct err *e)
+{
+	struct buf ap;
+	struct rpc_receipt ar = { 0 };
+	int rc;
+
+	buf_init(&ap, 1024);
+	fprintf(stderr, "approving %s for the escrow... ", tok->symbol);
+	rc = erc20_cd_approve(&ap, &s->escrow, amount, e);
+	if (!rc)
+		rc = escrow_send(&s->rpc, &ar, s->chain_id, s->seckey, &tok->address, NULL, ap.data, ap.len,
+				 timeout_ms, e);
+	rpc_receipt_release(&ar);
+	buf_release(&ap);
+	if (rc) {
+		fputc('\n', stderr);
+		err_wrap(e, "approve");
+		return rc;
+	}
+	fprintf(stderr, "confirmed\n");
+	return 0;
+}

@@ -92,6 +92,14 @@ int cli_deposit_for(u256 *out, const u256 *rate, uint64_t secs, struct err *e);
 /* Seconds a deposit buys: deposit * 1e18 / rate (capped at UINT64_MAX). */
 uint64_t cli_secs_bought(const u256 *deposit, const u256 *rate);
 
+/*
+ * Approves the escrow to take `amount` of the ERC-20 `tok` from the session's
+ * wallet and waits for the receipt (progress on stderr). On failure the
+ * message says "approve: ...".
+ */
+int cli_approve_escrow(struct cli_session *s, const struct cli_token *tok, const u256 *amount,
+		       unsigned timeout_ms, struct err *e);
+
 /* Prints "flopmarket: <msg>" on stderr and returns cli_exit_for(rc). */
 int cli_fail(int rc, const struct err *e);
 
