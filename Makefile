@@ -8,9 +8,11 @@
 #   make bench      run the benchmarks under bench/
 #
 # Layout (arrows point one way): src/core <- src/eth <- src/escrow <-
-# src/{market,store,net} <- binaries (src/cli, src/server, src/agent).
+# src/{market,store,net} <- src/server, src/agent <- the binary (src/cli).
+# JOBS (default: the number of cores) sets the parallelism of `make test`.
 
 CC       ?= cc
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD    ?= build
 OPT      ?= -O2 -g
 SAN      ?=
@@ -110,16 +112,18 @@ contracts:
 	scripts/build-contracts
 
 test: setup
-	$(MAKE) all contracts
-	$(MAKE) fuzz-bin
-	$(MAKE) asan-bin
+	$(MAKE) -j$(JOBS) all
+	$(MAKE) contracts
+	$(MAKE) -j$(JOBS) fuzz-bin
+	$(MAKE) -j$(JOBS) asan-bin
 	ASAN_BUILD=build/asan scripts/run-tests
 
 unit: all
 	scripts/run-tests --unit-only
 
 demo: setup
-	$(MAKE) all contracts
+	$(MAKE) -j$(JOBS) all
+	$(MAKE) contracts
 	scripts/demo
 
 # ASan + UBSan build of the library and the unit tests, in its own tree.
@@ -136,7 +140,7 @@ asan: asan-bin
 	BUILD=build/asan scripts/run-tests --unit-only
 
 # libFuzzer targets (clang), one per parser; built with ASan+UBSan.
-FUZZ_CFLAGS := -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -O1 -g -Isrc -I$(BUILD)/fuzz/gen \
+FUZZ_CFLAGS := -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -O1 -g -Isrc -Itests -MMD -MP \
 	-fsanitize=fuzzer-no-link,address,undefined
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o) $(addprefix $(BUILD)/fuzz/obj/gen/,$(GEN_NAMES))
 
@@ -162,7 +166,8 @@ fuzz: setup fuzz-bin
 	scripts/run-fuzz $(FUZZ_SECONDS)
 
 bench: setup
-	$(MAKE) all contracts
+	$(MAKE) -j$(JOBS) all
+	$(MAKE) contracts
 	scripts/run-bench
 
 clean:
