@@ -141,7 +141,10 @@ int cmd_search(int argc, char **argv, struct cfg *cfg)
 		snprintf(vram, sizeof vram, "%" PRIu64 "G", u64_or(o, "vram_mib") / 1024);
 		snprintf(price, sizeof price, "%.24s %.8s", str_or(o, "token_per_hour", "?"),
 			 str_or(o, "token_symbol", ""));
-		snprintf(rel, sizeof rel, "%" PRIu64 ".%02" PRIu64 "%%", rb / 100, rb % 100);
+		if (json_is_false(json_object_get(o, "reliability_observed")))
+			snprintf(rel, sizeof rel, "new"); /* no uptime probes yet: unknown, not 0 % */
+		else
+			snprintf(rel, sizeof rel, "%" PRIu64 ".%02" PRIu64 "%%", rb / 100, rb % 100);
 		printf("%-12.12s %-18s %8s %26s %12.12s %7s %-3.3s %s%s\n", str_or(o, "offer_hash", "?"), gpu, vram,
 		       price, str_or(o, "usd_per_hour", "unknown"), rel, str_or(o, "country", "-"),
 		       json_is_true(json_object_get(o, "simulated")) ? "simulated " : "",

@@ -93,7 +93,8 @@ struct offer {
 	uint64_t per_tflop_usd_micro;   /* ceil micro-USD per TFLOPS-hour; OFFER_UNKNOWN */
 	bool per_tflop_usd_exact;       /* per_tflop_usd_micro has no rounding */
 	/* reputation */
-	uint16_t reliability_bps; /* 0..10000 */
+	uint16_t reliability_bps; /* 0..10000; 0 as well when nothing was observed yet */
+	bool reliability_observed; /* false: no probes yet, shown as "new" (filters see 0) */
 	uint32_t rentals_completed; /* finished rentals */
 	uint16_t rating_centi;    /* average rating * 100, 0..500 */
 	bool interruptible;       /* the provider may stop the rental */

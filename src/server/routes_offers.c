@@ -143,6 +143,7 @@ static int offer_record(struct server *s, struct offer *out, const struct store_
 	o.fee_bps = s->cfg.fee_bps;
 	o.token_usd_micro = t->usd_micro;
 	o.reliability_bps = rep->reliability_bps;
+	o.reliability_observed = rep->observed_s > 0;
 	o.rentals_completed = rep->rentals_completed;
 	o.rating_centi = rep->rating_centi;
 	o.interruptible = so->interruptible;
@@ -271,6 +272,8 @@ static json_t *offer_json(const struct offer *o, const struct store_offer *so)
 		json_object_set_new(j, "driver_version", json_integer(o->driver_version));
 		json_object_set_new(j, "offer", signed_offer_json(so));
 	}
+	if (j)
+		json_object_set_new(j, "reliability_observed", json_boolean(o->reliability_observed));
 	return j;
 }
 

@@ -251,7 +251,7 @@ int offers_cancel_nonce(struct server *s, const char *provider, uint64_t nonce, 
 
 struct reputation {
 	uint64_t up_s, observed_s;     /* probes over the last 30 days */
-	uint16_t reliability_bps;      /* up/observed in bps; 10000 when nothing observed */
+	uint16_t reliability_bps;      /* up/observed in bps; 0 when nothing observed (observed_s == 0) */
 	uint32_t rentals_completed;    /* ended/closed rentals mirrored from chain */
 	uint32_t rentals_total;
 	uint64_t ratings;              /* number of ratings */

@@ -257,6 +257,8 @@ static void test_hosts_offers(void **state)
 	/* 277777777777777777777 * 3600 / 1e18 = 999999 units: the renter pays 0.999999 USDC per hour. */
 	assert_string_equal(json_string_value(json_object_get(j, "token_units_per_hour")), "999999");
 	assert_string_equal(json_string_value(json_object_get(j, "usd_per_hour")), "0.999999");
+	/* No probes yet: reliability is unknown (shown "new"), not a measured 0 %. */
+	assert_true(json_is_false(json_object_get(j, "reliability_observed")));
 	json_decref(j);
 	assert_int_equal(req(s, SRV_POST, "/offers", body, NULL, NULL, NULL), 201); /* idempotent */
 	free(body);
