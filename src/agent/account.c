@@ -8,6 +8,7 @@
  * O_NOFOLLOW relative to a directory fd, so a renter's symlink cannot send
  * a root write elsewhere.
  */
+#include "core/clock.h"
 #include "agent/account.h"
 
 #include "agent/gpu.h"
@@ -1036,13 +1037,6 @@ static void gpu_groups(char *out, size_t cap)
 
 /* ---- create ---- */
 
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int account_create(struct account *out, const struct account_cfg *cfg, const char *rental_id,
 		   const char *ssh_pubkey, struct err *e)
 {
@@ -1079,7 +1073,7 @@ int account_create(struct account *out, const struct account_cfg *cfg, const cha
 			a.rental_id[i] = (char)tolower((unsigned char)rental_id[i]);
 		a.phase = ACCOUNT_CREATING;
 		a.uid = a.gid = -1;
-		a.created_ms = wall_ms();
+		a.created_ms = clock_wall_ms();
 		if (snprintf(a.home, sizeof a.home, "%s/%s", c.home_base, name) >= (int)sizeof a.home ||
 		    snprintf(a.shell, sizeof a.shell, "%s/shells/%s", c.state_dir, name) >=
 			    (int)sizeof a.shell)
@@ -1285,14 +1279,10 @@ static void rm_owned(const char *dir, long uid)
 
 static int kill_all(const struct account *a, long uid, unsigned timeout_ms, struct err *e)
 {
-	struct timespec ts;
-	int64_t deadline;
+	uint64_t deadline = clock_mono_ms() + timeout_ms;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + timeout_ms;
 	for (;;) {
 		unsigned live = 0;
-		int64_t now;
 
 		cg_freeze(a, true, NULL); /* no forks while we kill */
 		cg_each_pid(a, kill_pid, NULL);
@@ -1303,9 +1293,7 @@ static int kill_all(const struct account *a, long uid, unsigned timeout_ms, stru
 		uid_each_pid(uid, count_live, &live);
 		if (!live)
 			return 0;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-		if (now > deadline)
+		if (clock_mono_ms() > deadline)
 			return err_set(e, ERR_TIMEOUT, "account %s: %u processes still alive after %u ms",
 				       a->name, live, timeout_ms);
 	}

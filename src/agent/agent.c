@@ -610,13 +610,7 @@ int agent_run(const struct agent_cfg *cfg, volatile sig_atomic_t *stop, struct e
 			reconciled = true;
 		uint64_t spent = clock_mono_ms() - t0;
 		unsigned wait_ms = spent >= a->cfg.poll_ms ? 1 : (unsigned)(a->cfg.poll_ms - spent);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += wait_ms / 1000;
-		ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ts = clock_deadline(CLOCK_REALTIME, wait_ms);
 		pthread_mutex_lock(&a->mu);
 		while (!a->wake && !*stop) {
 			if (pthread_cond_timedwait(&a->cv, &a->mu, &ts) == ETIMEDOUT)

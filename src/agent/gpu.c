@@ -7,6 +7,7 @@
  * calls are used, each looked up with dlsym, so an old or partial library
  * degrades to the nvidia-smi path instead of crashing.
  */
+#include "core/clock.h"
 #include "agent/gpu.h"
 
 #include "core/buf.h"
@@ -86,19 +87,12 @@ const char *gpu_source_name(enum gpu_source s)
 
 /* ---- process helper ---- */
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int gpu_exec_capture(struct buf *out, int *status, char *const argv[], unsigned timeout_ms,
 		     struct err *e)
 {
 	int fds[2], st = 0, rc = 0;
 	pid_t pid;
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = (int64_t)clock_mono_ms() + timeout_ms;
 	bool timed_out = false;
 
 	if (!argv || !argv[0])
@@ -125,7 +119,7 @@ int gpu_exec_capture(struct buf *out, int *status, char *const argv[], unsigned 
 	close(fds[1]);
 	for (;;) {
 		struct pollfd p = { .fd = fds[0], .events = POLLIN };
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - (int64_t)clock_mono_ms();
 		char chunk[4096];
 		ssize_t r;
 

@@ -275,13 +275,7 @@ static void wait_locked(struct terminal *t, const char *rental, unsigned ms)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ts = clock_deadline(CLOCK_REALTIME, ms);
 	while (count_locked(t, rental) > 0)
 		if (pthread_cond_timedwait(&t->cv, &t->mu, &ts) == ETIMEDOUT)
 			break;

@@ -8,6 +8,7 @@
  * once), then once per body chunk (appended to a capped buffer), then a
  * last time with no data, when the handler runs and the response is queued.
  */
+#include "core/clock.h"
 #include "net/http_int.h"
 
 #include "core/err.h"
@@ -53,13 +54,6 @@ struct http_upgrade_req {
 struct http_upgraded {
 	struct MHD_UpgradeResponseHandle *urh;
 };
-
-uint64_t http_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* ---- responses ---- */
 
@@ -402,7 +396,7 @@ static void record(struct http_server *s, struct request *rq, int status)
 	if (metrics_labels(labels, sizeof labels, kv, 1) == 0)
 		metrics_observe(s->m, "http_request_duration_seconds",
 				"Time from request headers to response queued", labels,
-				(double)(http_now_ms() - rq->t0_ms) / 1000.0);
+				(double)(clock_mono_ms() - rq->t0_ms) / 1000.0);
 }
 
 /* Drops an upgrade that will never happen: ctx_free, then the request. */
@@ -592,7 +586,7 @@ static enum MHD_Result on_headers(struct request *rq, const char *url, const cha
 	rq->req.method = method;
 	rq->req.conn = &rq->cs;
 	client_addr(rq->req.client_addr, rq->cs.mc);
-	if (s->rl && !ratelimit_take(s->rl, rq->req.client_addr, http_now_ms(), &retry)) {
+	if (s->rl && !ratelimit_take(s->rl, rq->req.client_addr, clock_mono_ms(), &retry)) {
 		char ra[16];
 		snprintf(ra, sizeof ra, "%u", retry);
 		metrics_counter_add(s->m, "http_rate_limited_total",
@@ -661,7 +655,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 			return MHD_NO;
 		rq->cs.srv = s;
 		rq->cs.mc = mc;
-		rq->t0_ms = http_now_ms();
+		rq->t0_ms = clock_mono_ms();
 		buf_init(&rq->body, s->cfg.body_max);
 		*con_cls = rq;
 		return on_headers(rq, url, method);

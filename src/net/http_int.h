@@ -51,7 +51,6 @@ struct conn_state {
 };
 
 /* Monotonic clock in ms. */
-uint64_t http_now_ms(void);
 
 /* sse.c: wrap a started stream in an MHD response bound to mc (adds to the list). */
 int sse_attach(struct http_server *srv, struct MHD_Connection *mc, struct http_sse *s,

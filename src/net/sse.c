@@ -17,6 +17,7 @@
  * callback, or by sse_discard if never attached) and optionally by the
  * caller (ref_out). The last reference frees the stream and calls user_free.
  */
+#include "core/clock.h"
 #include "net/http_int.h"
 
 #include "core/err.h"
@@ -106,7 +107,7 @@ int http_sse_start(struct http_resp *resp, const struct http_req *r,
 	buf_init(&s->q, s->o.queue_max);
 	s->srv = srv;
 	s->refs = ref_out ? 2 : 1;
-	s->last_ms = http_now_ms();
+	s->last_ms = clock_mono_ms();
 	s->next_poll_ms = s->last_ms;
 	resp->sse = s;
 	resp->status = 200;
@@ -161,7 +162,7 @@ int http_sse_send(struct http_sse *s, const char *event, const char *id, const c
 	} else if ((rc = buf_append(&s->q, ev.data, ev.len))) {
 		rc = err_set(e, rc, "sse: client is too slow (queue over %zu bytes)", s->o.queue_max);
 	} else {
-		s->last_ms = http_now_ms();
+		s->last_ms = clock_mono_ms();
 		wake(s);
 	}
 	pthread_mutex_unlock(&s->mu);
@@ -208,7 +209,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *out, size_t max)
 		memmove(s->q.data, s->q.data + n, s->q.len - n);
 		s->q.len -= n;
 		s->q.data[s->q.len] = 0;
-		s->last_ms = http_now_ms();
+		s->last_ms = clock_mono_ms();
 		ret = (ssize_t)n;
 	} else if (s->closing || s->gone || !s->conn) {
 		ret = MHD_CONTENT_READER_END_OF_STREAM;
@@ -296,7 +297,7 @@ void sse_discard(struct http_sse *s)
 /* One pass over the streams; returns ms until the next deadline. sse_mu held. */
 static uint64_t pump_once(struct http_server *srv)
 {
-	uint64_t now = http_now_ms(), wait = PUMP_TICK_MAX_MS;
+	uint64_t now = clock_mono_ms(), wait = PUMP_TICK_MAX_MS;
 
 	for (struct http_sse *s = srv->streams; s; s = s->next) {
 		bool live;
@@ -337,13 +338,7 @@ static void *pump_main(void *arg)
 	while (!srv->sse_shutdown) {
 		uint64_t wait = pump_once(srv);
 		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += (time_t)(wait / 1000);
-		ts.tv_nsec += (long)(wait % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ts = clock_deadline(CLOCK_MONOTONIC, wait);
 		pthread_cond_timedwait(&srv->sse_cv, &srv->sse_mu, &ts);
 	}
 	pthread_mutex_unlock(&srv->sse_mu);
@@ -371,7 +366,7 @@ void sse_shutdown(struct http_server *srv)
 		srv->pump_running = false;
 	}
 	/* end every stream and let MHD finish them (bounded wait) */
-	deadline = http_now_ms() + 2000;
+	deadline = clock_mono_ms() + 2000;
 	pthread_mutex_lock(&srv->sse_mu);
 	for (struct http_sse *s = srv->streams; s; s = s->next) {
 		pthread_mutex_lock(&s->mu);
@@ -379,14 +374,8 @@ void sse_shutdown(struct http_server *srv)
 		wake(s);
 		pthread_mutex_unlock(&s->mu);
 	}
-	while (srv->streams && http_now_ms() < deadline) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += 20 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+	while (srv->streams && clock_mono_ms() < deadline) {
+		struct timespec ts = clock_deadline(CLOCK_MONOTONIC, 20);
 		pthread_cond_timedwait(&srv->sse_cv, &srv->sse_mu, &ts);
 	}
 	pthread_mutex_unlock(&srv->sse_mu);

@@ -8,6 +8,7 @@
  * `stopping`, wakes every sleeper, stops the listener and joins the workers. Nothing is kept in memory
  * that the store does not have: a kill -9 at any instant loses only what was never acknowledged.
  */
+#include "core/clock.h"
 #include "server/server.h"
 
 #include "core/err.h"
@@ -60,13 +61,7 @@ bool server_sleep(struct server *s, unsigned ms)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ts = clock_deadline(CLOCK_REALTIME, ms);
 	pthread_mutex_lock(&s->wake_lock);
 	while (!atomic_load(&s->stopping)) {
 		if (pthread_cond_timedwait(&s->wake, &s->wake_lock, &ts) == ETIMEDOUT)
