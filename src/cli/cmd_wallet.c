@@ -18,7 +18,8 @@
 #include "core/err.h"
 #include "core/hex.h"
 #include "core/u256.h"
-#include "eth/abi.h"
+#include "escrow/client.h"
+#include "escrow/escrow.h"
 #include "eth/address.h"
 #include "eth/bip32.h"
 #include "eth/bip39.h"
@@ -222,76 +223,48 @@ static int wallet_show(const struct wallet_args *a, const struct cfg *cfg)
 	return EXIT_OK;
 }
 
-/* eth_call of a no-argument or one-address getter; result in *out. */
-static int wallet_token_call(struct rpc *rpc, struct buf *out, const struct eth_address *token,
-			     const char *sig, const struct eth_address *arg, struct err *e)
-{
-	struct buf cd;
-	struct abi_value v;
-	struct rpc_call_msg m = { 0 };
-	int rc;
-
-	buf_init(&cd, 1024);
-	if (arg)
-		v = abi_v_address(arg);
-	rc = abi_encode_call(&cd, sig, arg ? &v : NULL, arg ? 1 : 0, e);
-	m.has_to = true;
-	m.to = *token;
-	m.data = cd.data;
-	m.data_len = cd.len;
-	if (!rc)
-		rc = rpc_eth_call(rpc, out, &m, "latest", NULL, e);
-	buf_release(&cd);
-	return rc;
-}
-
-/* Prints one ERC-20 balance: amount, symbol, decimals. */
+/* Prints one ERC-20 balance: amount, symbol (shown as "?" when the token has none), decimals. */
 static int wallet_token_balance(struct rpc *rpc, const struct eth_address *owner, const char *token_text)
 {
 	struct eth_address token;
-	struct buf out;
-	struct abi_value *dec = NULL, *bal = NULL, *sym = NULL;
+	struct buf cd, ret;
 	struct err e = { 0 };
 	char amount[U256_DEC_MAX + 2], symbol[16] = "?";
-	uint64_t decimals;
+	u256 dec, bal;
+	uint64_t decimals = 0;
 	int rc;
 
 	if ((rc = address_parse(&token, token_text, &e))) {
 		fprintf(stderr, "flopmarket: --token: %s\n", e.msg);
 		return EXIT_INPUT;
 	}
-	buf_init(&out, 4096);
-	rc = wallet_token_call(rpc, &out, &token, "decimals()", NULL, &e);
+	buf_init(&cd, 1024);
+	buf_init(&ret, 4096);
+	rc = erc20_cd_getter(&cd, "decimals", &e);
 	if (!rc)
-		rc = abi_decode(&dec, "(uint8)", out.data, out.len, &e);
-	buf_reset(&out);
+		rc = escrow_call_u256(rpc, &dec, &token, &cd, &e);
+	if (!rc && (u256_to_u64(&decimals, &dec) || decimals > 77))
+		rc = err_set(&e, ERR_RANGE, "decimals() out of range");
 	if (!rc)
-		rc = wallet_token_call(rpc, &out, &token, "balanceOf(address)", owner, &e);
-	if (!rc)
-		rc = abi_decode(&bal, "(uint256)", out.data, out.len, &e);
-	buf_reset(&out);
-	if (!rc && !wallet_token_call(rpc, &out, &token, "symbol()", NULL, NULL) &&
-	    !abi_decode(&sym, "(string)", out.data, out.len, NULL)) {
-		size_t n = sym->items[0].len < sizeof symbol - 1 ? sym->items[0].len : sizeof symbol - 1;
-		memcpy(symbol, sym->items[0].data, n);
-		symbol[n] = '\0';
-		for (size_t i = 0; i < n; i++)
-			if ((unsigned char)symbol[i] < 0x20 || (unsigned char)symbol[i] > 0x7e)
-				symbol[i] = '?';
+		rc = escrow_token_balance(rpc, &bal, &token, owner, &e);
+	buf_reset(&cd);
+	if (!rc && !erc20_cd_getter(&cd, "symbol", NULL) &&
+	    !escrow_eth_call(rpc, &ret, NULL, &token, cd.data, cd.len, NULL) &&
+	    !escrow_ret_string(symbol, sizeof symbol, ret.data, ret.len, NULL)) {
+		for (char *c = symbol; *c; c++)
+			if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+				*c = '?';
 	}
 	if (!rc) {
-		u256_to_u64(&decimals, &dec->items[0].num);
-		u256_format_units(amount, &bal->items[0].num, (unsigned)decimals);
+		u256_format_units(amount, &bal, (unsigned)decimals);
 		printf("%-8s %s (token %s, %u decimals)\n", symbol, amount, token_text,
 		       (unsigned)decimals);
 	} else {
 		fprintf(stderr, "flopmarket: token %s: %s (is it an ERC-20 on this chain?)\n",
 			token_text, e.msg);
 	}
-	abi_value_free(dec);
-	abi_value_free(bal);
-	abi_value_free(sym);
-	buf_release(&out);
+	buf_release(&cd);
+	buf_release(&ret);
 	return rc ? cli_exit_for(rc) : EXIT_OK;
 }
 
