@@ -15,6 +15,7 @@
  * Amounts are read from the escrow's events and predicted with the mirror (escrow/mirror.h), never
  * computed in floating point. Exit codes: see cli.h.
  */
+#include "core/file.h"
 #include "cli.h"
 #include "cli/server_client.h"
 #include "cli/session.h"
@@ -171,16 +172,8 @@ static int spec_hash(uint8_t out32[32], uint64_t *machine_id, const char *spec, 
 	if ((rc = gpu_detect(gh, &go, e)))
 		goto out;
 	if (spec) {
-		FILE *f = fopen(spec, "rb");
-		char chunk[4096];
-		size_t n;
-		if (!f) {
-			rc = err_set(e, ERR_NOT_FOUND, "--spec %s: cannot open", spec);
-			goto out;
-		}
-		while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-			rc = buf_append(&b, chunk, n) ? err_set(e, ERR_TOO_BIG, "--spec %s: too big", spec) : 0;
-		fclose(f);
+		if ((rc = file_read(&b, spec, e)))
+			err_wrap(e, "--spec");
 	} else {
 		for (size_t i = 0; i < gh->gpu_count && !rc; i++)
 			rc = buf_printf(&b, "%s|%llu\n", gh->gpus[i].name, (unsigned long long)gh->gpus[i].vram_mib);

@@ -15,6 +15,7 @@
  * The rental's terms (from the `Opened` event) are kept locally for status/extend/stop (session.h).
  * With a server, the SSH public key is then delivered and the access details awaited (docs/agent.md).
  */
+#include "core/file.h"
 #include "cli/cli.h"
 #include "cli/server_client.h"
 #include "cli/session.h"
@@ -216,27 +217,16 @@ out:
 
 static int load_offer_file(json_t **out, const char *path, struct err *e)
 {
-	char *text = malloc(RENT_OFFER_FILE_MAX + 1);
-	size_t n;
-	FILE *f;
+	struct buf text;
 	int rc;
 
-	if (!text)
-		return err_set(e, ERR_NOMEM, "out of memory");
-	if (!(f = fopen(path, "r"))) {
-		free(text);
-		return err_set(e, ERR_NOT_FOUND, "--offer-file %s: cannot open", path);
-	}
-	n = fread(text, 1, RENT_OFFER_FILE_MAX + 1, f);
-	fclose(f);
-	if (n > RENT_OFFER_FILE_MAX) {
-		free(text);
-		return err_set(e, ERR_TOO_BIG, "--offer-file %s: larger than %zu bytes", path, RENT_OFFER_FILE_MAX);
-	}
-	rc = json_parse(out, text, n, RENT_OFFER_FILE_MAX, e);
-	if (rc)
+	buf_init(&text, RENT_OFFER_FILE_MAX);
+	if ((rc = file_read(&text, path, e))) {
+		err_wrap(e, "--offer-file");
+	} else if ((rc = json_parse(out, buf_cstr(&text), text.len, RENT_OFFER_FILE_MAX, e))) {
 		err_wrap(e, "--offer-file %s", path);
-	free(text);
+	}
+	buf_release(&text);
 	return rc;
 }
 

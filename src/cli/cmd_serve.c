@@ -18,6 +18,7 @@
  * FLOPMARKET_MONITOR_PASSPHRASE (never argv). With port 0 the bound port is printed on stdout as
  * `listening on http://ADDR:PORT` (tests read it).
  */
+#include "core/file.h"
 #include "cli.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -190,28 +191,19 @@ static int add_token(struct srv_config *c, struct rpc *r, const struct eth_addre
 static int load_monitor(struct srv_config *c, const char *path, struct err *e)
 {
 	const char *pass = getenv("FLOPMARKET_MONITOR_PASSPHRASE");
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f;
+	struct buf text;
 	int rc;
 
 	if (!pass)
 		return err_set(e, ERR_INVALID, "monitor_keystore: set FLOPMARKET_MONITOR_PASSPHRASE");
-	f = fopen(path, "rb");
-	if (!f)
-		return err_set(e, ERR_IO, "monitor_keystore %s: %s", path, strerror(errno));
-	text = malloc(KEYSTORE_JSON_MAX + 1);
-	if (text)
-		len = fread(text, 1, KEYSTORE_JSON_MAX + 1, f);
-	fclose(f);
-	if (!text)
-		return err_set(e, ERR_NOMEM, "monitor_keystore");
-	if (len > KEYSTORE_JSON_MAX) {
-		free(text);
-		return err_set(e, ERR_TOO_BIG, "monitor_keystore: file above %zu bytes", KEYSTORE_JSON_MAX);
+	buf_init(&text, KEYSTORE_JSON_MAX);
+	if ((rc = file_read(&text, path, e))) {
+		buf_release(&text);
+		err_wrap(e, "monitor_keystore");
+		return rc;
 	}
-	rc = keystore_decrypt(c->monitor_seckey, text, len, pass, e);
-	free(text);
+	rc = keystore_decrypt(c->monitor_seckey, buf_cstr(&text), text.len, pass, e);
+	buf_release(&text);
 	if (rc || (rc = secp_address(&c->monitor, c->monitor_seckey, e))) {
 		sodium_memzero(c->monitor_seckey, sizeof c->monitor_seckey);
 		err_wrap(e, "monitor_keystore");

@@ -5,6 +5,7 @@
 #include "wallet_file.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "eth/keystore.h"
 #include "eth/secp.h"
 
@@ -191,22 +192,12 @@ int wallet_save(const char *path, const uint8_t seckey32[32], const char *passph
 
 static int wallet_read(struct buf *out, const char *path, struct err *e)
 {
-	char chunk[4096];
-	FILE *f = fopen(path, "rb");
-	size_t n;
-	int rc = 0;
+	int rc = file_read(out, path, e);
 
-	if (!f)
-		return err_set(e, errno == ENOENT ? ERR_NOT_FOUND : ERR_IO,
-			       "cannot read wallet %s: %s (create one with `flopmarket wallet new`)",
-			       path, strerror(errno));
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && !rc) {
-		if (buf_append(out, chunk, n))
-			rc = err_set(e, ERR_TOO_BIG, "wallet %s is larger than %zu bytes", path,
-				     (size_t)KEYSTORE_JSON_MAX);
-	}
-	fclose(f);
-	sodium_memzero(chunk, sizeof chunk);
+	if (rc == ERR_NOT_FOUND)
+		err_set(e, rc, "no wallet at %s (create one with `flopmarket wallet new`)", path);
+	else if (rc)
+		err_wrap(e, "wallet");
 	return rc;
 }
 

@@ -3,6 +3,8 @@
  */
 #include "cfg.h"
 #include "err.h"
+#include "file.h"
+#include "buf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -121,31 +123,28 @@ static int cfg_parse_line(char *line, char **key, char **value)
 
 static int cfg_read_file(char **out, const char *path, struct err *e)
 {
-	FILE *f = fopen(path, "rb");
-	char *text;
+	struct buf b;
 	size_t n;
+	int rc;
 
-	if (!f)
-		return err_set(e, ERR_IO, "cannot open config file %s: %s", path, strerror(errno));
-	text = malloc(CFG_FILE_MAX + 2);
-	if (!text) {
-		fclose(f);
-		return err_set(e, ERR_NOMEM, "out of memory");
+	buf_init(&b, CFG_FILE_MAX);
+	if ((rc = file_read(&b, path, e))) {
+		buf_release(&b);
+		err_wrap(e, "config file");
+		/* A missing config file is an I/O failure to the caller (cfg.h). */
+		if (rc == ERR_NOT_FOUND) {
+			rc = ERR_IO;
+			if (e)
+				e->code = rc;
+		}
+		return rc;
 	}
-	n = fread(text, 1, CFG_FILE_MAX + 1, f);
-	fclose(f);
-	if (n > CFG_FILE_MAX) {
-		free(text);
-		return err_set(e, ERR_TOO_BIG, "config file %s is larger than %d bytes",
-			       path, CFG_FILE_MAX);
-	}
-	text[n] = '\0';
-	if (memchr(text, '\0', n)) {
-		free(text);
+	if (b.len && memchr(b.data, '\0', b.len)) {
+		buf_release(&b);
 		return err_set(e, ERR_INVALID, "config file %s contains a NUL byte", path);
 	}
-	*out = text;
-	return 0;
+	*out = (char *)buf_detach(&b, &n);
+	return *out ? 0 : err_set(e, ERR_NOMEM, "out of memory");
 }
 
 int cfg_load_file(struct cfg *c, const char *path, struct err *e)

@@ -1,6 +1,7 @@
 /*
  * deploy.c — RentalEscrow and dev-token deployment and the deployment file (see deploy.h).
  */
+#include "core/file.h"
 #include "escrow/deploy.h"
 
 #include <errno.h>
@@ -23,22 +24,11 @@
 /* Reads a whole file of at most `max` bytes into a NUL-terminated buffer. ERR_NOT_FOUND if absent. */
 static int read_file(char **out, size_t *len, const char *path, size_t max, struct err *e)
 {
-	FILE *f = fopen(path, "rb");
 	struct buf b;
-	char chunk[8192];
-	size_t n;
-	int rc = 0;
+	int rc;
 
-	if (!f)
-		return err_set(e, errno == ENOENT ? ERR_NOT_FOUND : ERR_IO, "%s: %s", path, strerror(errno));
 	buf_init(&b, max);
-	while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
-		if ((rc = buf_append(&b, chunk, n)))
-			rc = err_set(e, rc, "%s: larger than %zu bytes", path, max);
-	if (!rc && ferror(f))
-		rc = err_set(e, ERR_IO, "%s: read failed", path);
-	fclose(f);
-	if (rc) {
+	if ((rc = file_read(&b, path, e))) {
 		buf_release(&b);
 		return rc;
 	}

@@ -17,6 +17,7 @@
 #include "core/buf.h"
 #include "core/cfg.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/hex.h"
 #include "core/log.h"
 #include "core/u256.h"
@@ -321,6 +322,39 @@ static void test_log_quote(void **state)
 	assert_int_equal(log_level_parse("loud"), -1);
 }
 
+static void test_file_read(void **state)
+{
+	char path[] = "/tmp/flop-file-XXXXXX";
+	struct buf b;
+	struct err e = { 0 };
+	int fd;
+	(void)state;
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "12345678", 8), 8);
+	close(fd);
+	/* Exactly at the cap reads; one byte over fails and leaves the buffer as it was. */
+	buf_init(&b, 10);
+	assert_int_equal(buf_append_str(&b, "ab"), 0);
+	assert_int_equal(file_read(&b, path, &e), 0);
+	assert_string_equal(buf_cstr(&b), "ab12345678");
+	buf_release(&b);
+	buf_init(&b, 9);
+	assert_int_equal(buf_append_str(&b, "ab"), 0);
+	assert_int_equal(file_read(&b, path, &e), ERR_TOO_BIG);
+	assert_non_null(strstr(e.msg, path));
+	assert_string_equal(buf_cstr(&b), "ab");
+	buf_release(&b);
+	unlink(path);
+	buf_init(&b, 10);
+	assert_int_equal(file_read(&b, path, &e), ERR_NOT_FOUND);
+	assert_non_null(strstr(e.msg, path));
+	assert_int_equal(b.len, 0);
+	assert_int_equal(file_read(&b, "/", &e), ERR_IO);
+	buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_u256_units),
 		cmocka_unit_test(test_cfg_layers),
 		cmocka_unit_test(test_log_quote),
+		cmocka_unit_test(test_file_read),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
