@@ -290,16 +290,19 @@ static int agent_endpoint(struct sc *agent, const struct rent_args *a, struct sc
 /* Reads an OpenSSH public key line (one line, no trailing newline kept). */
 static int read_ssh_key(char *out, size_t cap, const char *key_path, struct err *e)
 {
+	struct buf text;
 	size_t n;
-	FILE *f = fopen(key_path, "r");
+	int rc;
 
-	if (!f)
-		return err_set(e, ERR_NOT_FOUND, "--ssh-key %s: cannot open", key_path);
-	n = fread(out, 1, cap - 1, f);
-	fclose(f);
-	if (n >= cap - 1)
-		return err_set(e, ERR_TOO_BIG, "--ssh-key %s: larger than %zu bytes", key_path, cap - 2);
-	out[n] = '\0';
+	buf_init(&text, cap - 2);
+	if ((rc = file_read(&text, key_path, e))) {
+		buf_release(&text);
+		err_wrap(e, "--ssh-key");
+		return rc;
+	}
+	n = text.len;
+	memcpy(out, buf_cstr(&text), n + 1);
+	buf_release(&text);
 	while (n && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
 		out[--n] = '\0';
 	if (strchr(out, '\n') || (strncmp(out, "ssh-", 4) != 0 && strncmp(out, "ecdsa-", 6) != 0))

@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/hex.h"
 #include "core/json.h"
 #include "escrow/client.h"
@@ -200,25 +201,27 @@ int cli_rental_save(const struct cli_session *s, const struct escrow_terms *t, c
 
 static int rental_load(struct escrow_terms *out, const struct cli_session *s, uint64_t id, struct err *e)
 {
-	char path[WALLET_PATH_MAX + 64], text[RENTAL_FILE_MAX];
+	char path[WALLET_PATH_MAX + 64];
 	uint8_t enc[ESCROW_TERMS_SIZE];
 	json_t *j = NULL;
 	const char *hex, *esc;
 	struct eth_address escrow;
 	struct escrow_terms t;
-	size_t n;
-	FILE *f;
+	struct buf text;
 	int rc;
 
 	if (rental_file(path, sizeof path, s, id, false))
 		return err_set(e, ERR_TOO_BIG, "data_dir path too long");
-	if (!(f = fopen(path, "r")))
-		return err_set(e, ERR_NOT_FOUND, "no local record of rental %" PRIu64, id);
-	n = fread(text, 1, sizeof text, f);
-	fclose(f);
-	if (n == sizeof text)
-		return err_set(e, ERR_TOO_BIG, "%s: larger than %zu bytes", path, sizeof text);
-	if ((rc = json_parse(&j, text, n, sizeof text, e)))
+	buf_init(&text, RENTAL_FILE_MAX - 1);
+	rc = file_read(&text, path, e);
+	if (rc == ERR_NOT_FOUND) {
+		buf_release(&text);
+		return err_set(e, rc, "no local record of rental %" PRIu64, id);
+	}
+	if (!rc)
+		rc = json_parse(&j, buf_cstr(&text), text.len, RENTAL_FILE_MAX, e);
+	buf_release(&text);
+	if (rc)
 		goto out;
 	if ((rc = json_get_str(&esc, j, "escrow", 64, e)) || (rc = address_parse(&escrow, esc, e)) ||
 	    (rc = json_get_str(&hex, j, "terms", 2 * ESCROW_TERMS_SIZE + 2, e)) ||
