@@ -39,8 +39,18 @@
 //
 // Owner powers (Ownable2Step), none of which can move escrowed funds:
 //   setTreasury(addr)   where fees are sent by withdrawFees (fee AMOUNTS are fixed per rental at open);
-//   setFeeBps(bps)      fee for NEW rentals, capped at MAX_FEE_BPS;
-//   setMonitor(addr)    uptime-attestation key for NEW rentals (each rental keeps the key it opened with).
+//   setFeeBps(bps)      fee for NEW rentals, capped at MAX_FEE_BPS and at the offer's signed maxFeeBps;
+//   setMonitor(addr)    uptime-attestation key for NEW rentals; an offer only opens with the monitor it
+//                       names (each rental keeps the key it opened with);
+//   setTokenAllowed     which ERC-20 tokens NEW rentals may use (docs/escrow.md "Tokens"): a token that
+//                       charges its transfer fee to the sender would make every payout cost more than the
+//                       books say, so only tokens the operator has checked are accepted.
+//
+// Capacity: an offer names the machine it rents (provider, specHash) and how many rentals of it may be
+// live at once (`capacity`, usually 1). `open` reverts `OfferFull` while that many are live, so one GPU is
+// never paid for twice; a rental stops counting when it ends (stop, or settle once over).
+// Attestations are bound to the ended rental: `Uptime` names its end time and its billed seconds, which
+// only exist once it has ended, so an attestation signed while it ran can never decide its dispute.
 //
 // Specs: EIP-712 (typed signatures, domain has chainId + verifyingContract), EIP-2612 (permit),
 // ERC-1271 (contract-wallet providers), ERC-5267 (eip712Domain), EIP-1153 (transient reentrancy guard,
@@ -62,8 +72,8 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
     // Types
     // ----------------------------------------------------------------------------------------------
 
-    /// What a provider signs (EIP-712 type `Offer`). Many renters may open the same offer until it
-    /// expires or its nonce is cancelled.
+    /// What a provider signs (EIP-712 type `Offer`). Renters may open it until it expires or its nonce is
+    /// cancelled, while fewer than `capacity` rentals of the machine (provider, specHash) are live.
     struct Offer {
         address provider; // signer; may reclaim; receives nothing directly
         address payout; // where the provider's share is sent
@@ -76,7 +86,10 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
         uint32 noticeSecs; // notice window of a reclaim (interruptible offers)
         uint32 graceSecs; // after a runout the renter may still extend for this long
         uint32 disputeSecs; // dispute window after the end = claim lag in billed seconds
-        bytes32 specHash; // hash of the GPU spec document the offer describes
+        bytes32 specHash; // hash of the spec document of the machine the offer rents (names the machine)
+        uint16 capacity; // rentals of (provider, specHash) that may be live at once, >= 1
+        address monitor; // the uptime-attestation key the provider accepts; open reverts if it differs
+        uint16 maxFeeBps; // the highest platform fee the provider accepts; open reverts above it
         uint40 expiry; // unix seconds; the offer cannot be opened after it
         uint64 nonce; // cancellable with cancelOffer(nonce)
     }
@@ -99,6 +112,7 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
         uint32 disputeSecs;
         uint32 maxSecs;
         uint40 epoch; // block time at open minus 1: packed times count seconds after it (0 = unset)
+        bytes32 specHash; // the machine (with provider): its live-rental count drops when this rental ends
     }
 
     /// A rental's mutable state, unpacked (views only: `stateOf`, `decodeState`). Storage and events hold the
@@ -141,12 +155,18 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
     bytes32 public constant OFFER_TYPEHASH = keccak256(
         "Offer(address provider,address payout,address token,address arbiter,uint128 rate,uint32 minSecs,"
         "uint32 maxSecs,bool interruptible,uint32 noticeSecs,uint32 graceSecs,uint32 disputeSecs,"
-        "bytes32 specHash,uint40 expiry,uint64 nonce)"
+        "bytes32 specHash,uint16 capacity,address monitor,uint16 maxFeeBps,uint40 expiry,uint64 nonce)"
     );
+    /// An uptime attestation of an ENDED rental: `endedAt` (unix seconds) and `secondsObserved` (its billed
+    /// seconds) must equal the rental's on chain, so it can only be signed after the end.
     bytes32 public constant UPTIME_TYPEHASH =
-        keccak256("Uptime(uint256 rentalId,uint32 secondsUp,uint32 secondsObserved)");
+        keccak256("Uptime(uint256 rentalId,uint40 endedAt,uint32 secondsUp,uint32 secondsObserved)");
 
-    /// How long an arbiter has to rule after a dispute opens; after it the default rule applies.
+    /// Longest arbiter window a deployment may set (a dispute never freezes funds for longer).
+    uint32 public constant MAX_ARBITER_WINDOW = 30 days;
+
+    /// How long an arbiter has to rule after a dispute opens; after it the default rule applies. Rentals
+    /// without an arbiter apply the default rule as soon as the dispute window closes.
     uint32 public immutable arbiterWindow;
 
     // One slot, read together by `open`: monitor | feeBps | nextId.
@@ -164,6 +184,10 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
     mapping(address => mapping(address => uint256)) public owed;
     /// token -> platform fees not yet sent to the treasury (withdrawFees).
     mapping(address => uint256) public fees;
+    /// ERC-20 token -> new rentals may use it (the native coin always may).
+    mapping(address => bool) public tokenAllowed;
+    /// provider -> specHash -> live rentals + 1 (0 = never rented; the +1 keeps the slot warm-priced).
+    mapping(address => mapping(bytes32 => uint256)) private _live;
 
     // ----------------------------------------------------------------------------------------------
     // Events (every state change; `state` is the new packed state word; see docs/escrow.md)
@@ -195,6 +219,7 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
     event TreasurySet(address treasury);
     event FeeSet(uint16 feeBps);
     event MonitorSet(address monitor);
+    event TokenAllowed(address indexed token, bool allowed);
 
     // ----------------------------------------------------------------------------------------------
     // Errors (every revert has one)
@@ -233,17 +258,29 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
     error NothingOwed();
     error TransferFailed();
     error TimeOverflow();
+    error OfferFull(uint256 live, uint256 capacity);
+    error ZeroCapacity();
+    error FeeAboveOfferMax(uint16 feeBps, uint16 maxFeeBps);
+    error MonitorMismatch(address monitor, address offerMonitor);
+    error TokenNotAllowed(address token);
+    error ArbiterWindowTooLong(uint32 secs, uint32 maxSecs);
+    error AttestationNotForThisEnd(uint256 endedAt, uint256 billedSecs);
 
     // ----------------------------------------------------------------------------------------------
     // Setup and owner
     // ----------------------------------------------------------------------------------------------
 
-    constructor(address owner_, address treasury_, address monitor_, uint16 feeBps_, uint32 arbiterWindow_)
-        EIP712("Flopmarket RentalEscrow", "1")
-        Ownable(owner_)
-    {
+    constructor(
+        address owner_,
+        address treasury_,
+        address monitor_,
+        uint16 feeBps_,
+        uint32 arbiterWindow_,
+        address[] memory tokens_
+    ) EIP712("Flopmarket RentalEscrow", "1") Ownable(owner_) {
         if (treasury_ == address(0)) revert ZeroAddress();
         if (feeBps_ > MAX_FEE_BPS) revert FeeAboveCap(feeBps_);
+        if (arbiterWindow_ > MAX_ARBITER_WINDOW) revert ArbiterWindowTooLong(arbiterWindow_, MAX_ARBITER_WINDOW);
         treasury = treasury_;
         monitor = monitor_;
         feeBps = feeBps_;
@@ -252,6 +289,21 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
         emit TreasurySet(treasury_);
         emit MonitorSet(monitor_);
         emit FeeSet(feeBps_);
+        for (uint256 i = 0; i < tokens_.length; i++) {
+            _setTokenAllowed(tokens_[i], true);
+        }
+    }
+
+    /// Owner: whether NEW rentals may use ERC-20 `token` (running rentals are unaffected). Only tokens that
+    /// move exactly the amount asked from the sender belong here (docs/escrow.md "Tokens").
+    function setTokenAllowed(address token, bool allowed) external onlyOwner {
+        _setTokenAllowed(token, allowed);
+    }
+
+    function _setTokenAllowed(address token, bool allowed) private {
+        if (token == address(0)) revert ZeroAddress();
+        tokenAllowed[token] = allowed;
+        emit TokenAllowed(token, allowed);
     }
 
     /// Owner: where fees go from now on (also the fees already credited, at the next withdrawFees).
@@ -321,6 +373,8 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
         if (block.timestamp > offer.expiry) revert OfferExpired(offer.expiry);
         if (offer.rate == 0) revert ZeroRate();
         if (offer.payout == address(0)) revert ZeroAddress();
+        if (offer.capacity == 0) revert ZeroCapacity();
+        if (offer.token != address(0) && !tokenAllowed[offer.token]) revert TokenNotAllowed(offer.token);
         if (offerCancelled[offer.provider][offer.nonce]) revert OfferNonceCancelled(offer.provider, offer.nonce);
         offerHash = _hashTypedDataV4(keccak256(abi.encode(OFFER_TYPEHASH, offer)));
         if (!SignatureChecker.isValidSignatureNowCalldata(offer.provider, offerHash, signature)) {
@@ -333,6 +387,14 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
         if (paidSecs < offer.minSecs) revert DepositBelowMinimum(paidSecs, offer.minSecs);
         if (paidSecs > offer.maxSecs) revert DepositAboveMaximum(paidSecs, offer.maxSecs);
         if (received > MAX_DEPOSIT) revert DepositTooLarge(received);
+        uint16 fee = feeBps;
+        address mon = monitor;
+        if (fee > offer.maxFeeBps) revert FeeAboveOfferMax(fee, offer.maxFeeBps);
+        if (mon != offer.monitor) revert MonitorMismatch(mon, offer.monitor);
+        uint256 v = _live[offer.provider][offer.specHash];
+        uint256 live = v == 0 ? 0 : v - 1;
+        if (live >= offer.capacity) revert OfferFull(live, offer.capacity);
+        _live[offer.provider][offer.specHash] = live + 2;
         id = nextId;
         nextId = uint64(id + 1);
         Terms memory t = Terms({
@@ -342,15 +404,16 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
             payout: offer.payout,
             token: offer.token,
             arbiter: offer.arbiter,
-            monitor: monitor,
+            monitor: mon,
             rate: offer.rate,
-            feeBps: feeBps,
+            feeBps: fee,
             interruptible: offer.interruptible,
             noticeSecs: offer.noticeSecs,
             graceSecs: offer.graceSecs,
             disputeSecs: offer.disputeSecs,
             maxSecs: offer.maxSecs,
-            epoch: uint40(block.timestamp - 1)
+            epoch: uint40(block.timestamp - 1),
+            specHash: offer.specHash
         });
         // deposited = received, segStart = 1 (now, relative to epoch), everything else 0.
         uint256 w = received | (uint256(1) << SEG_AT);
@@ -439,7 +502,8 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
     /// Anyone: move whatever is due when nobody else will.
     ///  - active and over (now > paidUntil + graceSecs, or a reclaim notice has ended): end it like `stop`;
     ///  - ended, undisputed, dispute window over: pay the provider's held share, close;
-    ///  - disputed and the arbiter window over: apply the default rule (billing stands), close.
+    ///  - disputed and the arbiter window over (no arbiter: the dispute window over): apply the default
+    ///    rule (billing stands), close.
     function settle(Terms calldata t) external nonReentrant {
         (bytes32 key, Rental memory r) = _load(t);
         uint256 nowRel = _nowRel(t);
@@ -454,7 +518,10 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
             if (nowRel <= r.endedAt + t.disputeSecs) revert DisputeWindowOpen();
             _release(key, t, r);
         } else {
-            if (nowRel <= r.mark + arbiterWindow) revert ArbiterWindowOpen();
+            // With an arbiter: after its window. Without one nobody can rule, so the default rule applies
+            // as soon as the dispute window closes (an attestation may still resolve it until then).
+            uint256 deadline = t.arbiter == address(0) ? r.endedAt + t.disputeSecs : r.mark + arbiterWindow;
+            if (nowRel <= deadline) revert ArbiterWindowOpen();
             _resolve(key, t, r, r.usedSecs, RULE_DEFAULT);
         }
     }
@@ -478,19 +545,24 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
         emit Disputed(t.id, w);
     }
 
-    /// Anyone: resolve a dispute with an EIP-712 `Uptime` attestation signed by the rental's monitor key.
-    /// Fixed rule: the provider is paid for min(secondsUp, billed) seconds (never less than the part
-    /// already past the dispute lag).
+    /// Anyone: resolve a dispute with an EIP-712 `Uptime` attestation signed by the rental's monitor key
+    /// for this rental's end: `endedAt` and `secondsObserved` must be the rental's end time and billed
+    /// seconds. Fixed rule: the provider is paid for secondsUp seconds (never less than the part already
+    /// past the dispute lag).
     function resolveWithAttestation(
         Terms calldata t,
+        uint40 endedAt,
         uint32 secondsUp,
         uint32 secondsObserved,
         bytes calldata signature
     ) external nonReentrant {
         (bytes32 key, Rental memory r) = _load(t);
         if (r.endedAt == 0 || r.mark == 0) revert NotDisputed();
+        if (endedAt != t.epoch + r.endedAt || secondsObserved != r.usedSecs) {
+            revert AttestationNotForThisEnd(t.epoch + r.endedAt, r.usedSecs);
+        }
         if (secondsUp > secondsObserved) revert BadAttestation(secondsUp, secondsObserved);
-        bytes32 digest = uptimeDigest(t.id, secondsUp, secondsObserved);
+        bytes32 digest = uptimeDigest(t.id, endedAt, secondsUp, secondsObserved);
         if (t.monitor == address(0) || !SignatureChecker.isValidSignatureNowCalldata(t.monitor, digest, signature)) {
             revert BadAttestationSignature();
         }
@@ -542,9 +614,21 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
         return _hashTypedDataV4(keccak256(abi.encode(OFFER_TYPEHASH, offer)));
     }
 
-    /// EIP-712 digest the monitor signs for an uptime attestation.
-    function uptimeDigest(uint256 rentalId, uint32 secondsUp, uint32 secondsObserved) public view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(UPTIME_TYPEHASH, rentalId, secondsUp, secondsObserved)));
+    /// EIP-712 digest the monitor signs for an uptime attestation of a rental that ended at `endedAt`.
+    function uptimeDigest(uint256 rentalId, uint40 endedAt, uint32 secondsUp, uint32 secondsObserved)
+        public
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(
+            keccak256(abi.encode(UPTIME_TYPEHASH, rentalId, endedAt, secondsUp, secondsObserved))
+        );
+    }
+
+    /// Rentals of the machine (provider, specHash) that are live now (opened and not yet ended).
+    function liveRentals(address provider, bytes32 specHash) external view returns (uint256) {
+        uint256 v = _live[provider][specHash];
+        return v == 0 ? 0 : v - 1;
     }
 
     /// The EIP-712 domain separator of this deployment.
@@ -606,9 +690,9 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
     uint256 private constant ENDED_AT = 224;
     uint256 private constant M32 = 0xffffffff;
     uint256 private constant M96 = (uint256(1) << 96) - 1;
-    /// Terms is the first argument of every per-rental function: 15 static words at calldata offset 4.
+    /// Terms is the first argument of every per-rental function: 16 static words at calldata offset 4.
     uint256 private constant TERMS_AT = 0x04;
-    uint256 private constant TERMS_SIZE = 15 * 32;
+    uint256 private constant TERMS_SIZE = 16 * 32;
 
     /// Hashes the raw calldata words of `t` (a non-canonical encoding cannot match a key of clean values)
     /// and loads the rental; reverts UnknownRental if the slot is empty (never opened, closed, or altered Terms).
@@ -700,15 +784,18 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
     }
 
     /// Ends an active rental at relative time `nowRel`: fixes the billed seconds, refunds the renter, pays
-    /// the provider side up to the dispute lag (everything if disputeSecs == 0). Stores the new word, or
-    /// deletes the slot when nothing is held any more; the caller emits and pays.
+    /// the provider side up to the dispute lag (everything if disputeSecs == 0), frees its place in the
+    /// machine's capacity. Stores the new word, or deletes the slot when nothing is held any more; the
+    /// caller emits and pays. Never reverts on time: a rental still active 2^32 s after its epoch ends at
+    /// the last representable second (its billing ended long before, at paidUntil).
     function _end(bytes32 key, Terms calldata t, Rental memory r, uint256 nowRel)
         private
         returns (uint256 net, uint256 fee, uint256 refund, uint256 w, bool closed)
     {
         uint256 billed = _billed(t, r, nowRel);
         r.usedSecs = billed;
-        r.endedAt = nowRel;
+        r.endedAt = nowRel < M32 ? nowRel : M32;
+        _live[t.provider][t.specHash] -= 1;
         r.mark = 0; // the stopAt field holds disputedAt from now on
         (net, fee) = _account(t, r, _lagged(billed, t.disputeSecs));
         uint256 billedCost = _cost(t.rate, billed);

@@ -7,13 +7,20 @@
 //      amounts + the treasury's fee credit;
 //  (3) nobody gets more than the rules give: provider side <= cost(min(paid secs, secs since open)),
 //      fee == floor(provider gross * feeBps / 1e4) exactly, refund <= deposited - provider gross;
-//  (4) a closed rental never pays again (the handler keeps trying; any success is counted).
+//  (4) a closed rental never pays again (the handler keeps trying; any success is counted);
+//  (5) capacity: rentals open on 3 machines (provider, specHash) with offers of capacity 1..3; the escrow's
+//      live count per machine equals the rentals not yet ended, and an open beyond capacity never succeeds;
+//  (6) attestations: one signed for any other end time or billed seconds (e.g. while the rental ran, as in
+//      the early-attestation attack) never resolves a dispute, and a contract wallet that disputes and
+//      resolves in one call gets exactly what the attested rule gives;
+//  (7) token behaviours: a token that charges its transfer fee to the sender is never accepted.
 // forge-std 1.1.2 has no StdInvariant, so targetContracts()/targetSelectors() are declared here.
 pragma solidity ^0.8.30;
 
 import {Fixture} from "./utils/Fixture.sol";
 import {TestBase} from "./utils/Test.sol";
 import {RentalEscrow} from "../RentalEscrow.sol";
+import {SenderFeeToken} from "./utils/Mocks.sol";
 
 contract Handler is Fixture {
     address[4] public tokens;
@@ -23,10 +30,30 @@ contract Handler is Fixture {
     mapping(uint256 => uint256) public feeGhost; // sum of fee amounts from events
     uint256 public closedPaid; // (4): successful calls on closed rentals
     uint256 public calls;
+    mapping(uint256 => uint256) public machineOf; // rental -> machine 0..2
+    uint256[3] public liveGhost; // (5) rentals opened and not ended, per machine
+    uint256 public overbooked; // (5) opens that succeeded beyond capacity
+    uint256 public foreignAttestations; // (6) attestations for another end that resolved a dispute
+    uint256 public senderFeeOpens; // (7) opens with a sender-fee token that succeeded
+    SenderFeeToken public senderFee;
 
     constructor() {
         setUp();
         tokens = [address(0), address(usdc), address(usdt), address(dai)];
+        senderFee = new SenderFeeToken();
+    }
+
+    function providerAddr() external view returns (address) {
+        return provider;
+    }
+
+    function machineSpec(uint256 m) public pure returns (bytes32) {
+        return keccak256(abi.encode("machine", m));
+    }
+
+    /// Keeps liveGhost in step after a call that may have ended rental `id`.
+    function noteEnd(uint256 id, bool wasActive) internal {
+        if (wasActive && S[id].endedAt != 0) liveGhost[machineOf[id]]--;
     }
 
     function count() external view returns (uint256) {
@@ -74,14 +101,75 @@ contract Handler is Fixture {
         o.graceSecs = uint32(bound(paramSeed >> 24, 0, 3600));
         o.disputeSecs = uint32(bound(paramSeed >> 40, 0, 7200));
         o.nonce = uint64(n);
+        uint256 m = (paramSeed >> 56) % 3;
+        o.specHash = machineSpec(m);
+        o.capacity = uint16(1 + (paramSeed >> 64) % 3);
         uint256 secs = bound(secsSeed, 1, 3 days);
         uint256 amount = (secs * o.rate + 1e18 - 1) / 1e18;
         if (amount == 0) return;
+        if (liveGhost[m] >= o.capacity) {
+            // (5) the machine is full: the open must revert and move nothing.
+            // A renter of its own (never one of the rentals'), so refused funds stay out of the books.
+            address late = address(uint160(0x300000 + n));
+            bytes memory sig = signOffer(o);
+            fund(o.token, late, amount);
+            if (o.token != address(0)) {
+                vm.prank(late);
+                IApprove(o.token).approve(address(esc), amount);
+            }
+            vm.prank(late);
+            try esc.open{value: o.token == address(0) ? amount : 0}(o, sig, amount) {
+                overbooked++;
+            } catch {}
+            return;
+        }
         uint256 before = escBal(o.token);
         uint256 id = doOpen(o, renterOf(n), amount);
         ids.push(id);
+        machineOf[id] = m;
+        liveGhost[m]++;
         openedAt[id] = block.timestamp;
         depositedGhost[id] = escBal(o.token) - before;
+        calls++;
+    }
+
+    /// (7) a token that takes its fee from the sender is refused whatever the offer says.
+    function openSenderFee(uint256 amountSeed) external {
+        RentalEscrow.Offer memory o = baseOffer(address(senderFee));
+        uint256 amount = bound(amountSeed, 1e6, 1e9);
+        bytes memory sig = signOffer(o);
+        senderFee.mint(address(this), amount * 2);
+        senderFee.approve(address(esc), amount * 2);
+        try esc.open(o, sig, amount) {
+            senderFeeOpens++;
+        } catch {}
+    }
+
+    /// (6) an attestation signed for another end (while running: endedAt 0; or other billed seconds)
+    /// must never resolve the dispute.
+    function foreignAttestation(uint256 seed, uint32 up, uint32 shift) external {
+        if (ids.length == 0) return;
+        uint256 id = pick(seed);
+        if (closed[id] || S[id].disputedAt == 0) return;
+        uint40 endedAt = shift % 2 == 0 ? 0 : S[id].endedAt;
+        uint32 billed = shift % 2 == 0 ? S[id].usedSecs : S[id].usedSecs + uint32(bound(shift, 1, 1000));
+        up = uint32(bound(up, 0, billed));
+        bytes memory sig = signDigest(MONITOR_KEY, esc.uptimeDigest(id, endedAt, up, billed));
+        try esc.resolveWithAttestation(T[id], endedAt, up, billed, sig) {
+            foreignAttestations++;
+        } catch {}
+    }
+
+    /// (6) a contract wallet renter disputes and resolves in one transaction, with a valid attestation of
+    /// the end: the attested rule applies (the conservation invariants check the amounts).
+    function disputeAndResolve(uint256 seed, uint32 up) external {
+        if (ids.length == 0) return;
+        uint256 id = pick(seed);
+        if (closed[id] || S[id].endedAt == 0 || S[id].disputedAt != 0) return;
+        if (block.timestamp > uint256(S[id].endedAt) + T[id].disputeSecs) return;
+        doDispute(id);
+        doAttest(id, uint32(bound(up, 0, S[id].usedSecs)));
+        feeGhost[id] += lastFee;
         calls++;
     }
 
@@ -119,7 +207,9 @@ contract Handler is Fixture {
         if (ids.length == 0) return;
         uint256 id = pick(seed);
         if (closed[id]) return tryClosed(id);
+        bool active = S[id].endedAt == 0;
         doStop(id);
+        noteEnd(id, active);
         feeGhost[id] += lastFee;
         calls++;
     }
@@ -129,7 +219,9 @@ contract Handler is Fixture {
         uint256 id = pick(seed);
         if (closed[id]) return tryClosed(id);
         lastFee = 0;
+        bool active = S[id].endedAt == 0;
         doSettle(id);
+        noteEnd(id, active);
         feeGhost[id] += lastFee;
         calls++;
     }
@@ -146,7 +238,8 @@ contract Handler is Fixture {
         if (ids.length == 0) return;
         uint256 id = pick(seed);
         if (closed[id]) return tryClosed(id);
-        doAttest(id, up, up);
+        if (S[id].endedAt == 0 || S[id].disputedAt == 0) return;
+        doAttest(id, uint32(bound(up, 0, S[id].usedSecs)));
         feeGhost[id] += lastFee;
         calls++;
     }
@@ -239,7 +332,7 @@ contract RentalEscrowInvariantTest is TestBase {
     }
 
     function targetSelectors() public view returns (FuzzSelector[] memory f) {
-        bytes4[] memory s = new bytes4[](11);
+        bytes4[] memory s = new bytes4[](14);
         s[0] = Handler.open.selector;
         s[1] = Handler.extend.selector;
         s[2] = Handler.claim.selector;
@@ -251,6 +344,9 @@ contract RentalEscrowInvariantTest is TestBase {
         s[8] = Handler.arbiterRule.selector;
         s[9] = Handler.warp.selector;
         s[10] = Handler.blacklist.selector;
+        s[11] = Handler.openSenderFee.selector;
+        s[12] = Handler.foreignAttestation.selector;
+        s[13] = Handler.disputeAndResolve.selector;
         f = new FuzzSelector[](1);
         f[0] = FuzzSelector(address(h), s);
     }
@@ -297,10 +393,26 @@ contract RentalEscrowInvariantTest is TestBase {
         }
     }
 
-    /// (4)
+    /// (4), (6), (7)
     function invariant_closedNeverPays() public view {
         assertEq(h.closedPaid(), 0, "(4) closed rental paid again");
+        assertEq(h.foreignAttestations(), 0, "(6) an attestation of another end resolved a dispute");
+        assertEq(h.senderFeeOpens(), 0, "(7) a sender-fee token was accepted");
     }
+
+    /// (5)
+    function invariant_capacityNeverExceeded() public view {
+        RentalEscrow esc = h.escrow();
+        for (uint256 m = 0; m < 3; m++) {
+            assertEq(esc.liveRentals(h.providerAddr(), h.machineSpec(m)), h.liveGhost(m), "(5) live count");
+            assertLe(h.liveGhost(m), 3, "(5) never above the largest capacity");
+        }
+        assertEq(h.overbooked(), 0, "(5) an open beyond capacity succeeded");
+    }
+}
+
+interface IApprove {
+    function approve(address spender, uint256 amount) external;
 }
 
 interface IBal {

@@ -5,13 +5,16 @@
  * command reads. Refuses to overwrite a deployment of another chain.
  *
  *   flopmarket chain deploy [--wallet NAME] [--treasury 0x..] [--monitor 0x..]
- *       [--fee-bps N] [--arbiter-window SECS] [--dev-tokens [--mint-to 0x..]...]
- *       [--out FILE] [--artifacts DIR]
+ *       [--fee-bps N] [--arbiter-window SECS] [--allow-token 0x..]...
+ *       [--dev-tokens [--mint-to 0x..]...] [--out FILE] [--artifacts DIR]
+ * --allow-token names an ERC-20 token rentals may use (the dev tokens are allowed with --dev-tokens); only
+ * tokens that move exactly the amount asked belong there (docs/escrow.md "Tokens").
  */
 #include "cli.h"
 #include "wallet_file.h"
 #include "core/err.h"
 #include "escrow/deploy.h"
+#include "escrow/escrow.h"
 #include "eth/address.h"
 #include "eth/rpc.h"
 
@@ -27,13 +30,15 @@ struct deploy_args {
 	const char *out;
 	struct escrow_deploy_opts o;
 	struct eth_address mint[ESCROW_DEPLOY_MINT_MAX];
+	struct eth_address allow[ESCROW_DEPLOY_TOKENS_MAX];
 	int has_treasury;
 };
 
 static int deploy_usage(void)
 {
 	fprintf(stderr, "usage: flopmarket chain deploy [--wallet NAME] [--treasury 0xADDR] [--monitor 0xADDR]\n"
-			"         [--fee-bps N] [--arbiter-window SECS] [--dev-tokens [--mint-to 0xADDR]...]\n"
+			"         [--fee-bps N] [--arbiter-window SECS (at most 2592000 = 30 days)]\n"
+			"         [--allow-token 0xTOKEN]... [--dev-tokens [--mint-to 0xADDR]...]\n"
 			"         [--out FILE] [--artifacts DIR]\n");
 	return EXIT_USAGE;
 }
@@ -75,6 +80,7 @@ static int deploy_parse(struct deploy_args *a, int argc, char **argv)
 	a->o.arbiter_window_secs = 3 * 24 * 3600;
 	a->o.mint_whole_tokens = 1000000;
 	a->o.mint_to = a->mint;
+	a->o.allow_tokens = a->allow;
 	for (int i = 2; i < argc && rc == EXIT_OK; i++) {
 		const char *f = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(f, "--dev-tokens") == 0) {
@@ -99,8 +105,14 @@ static int deploy_parse(struct deploy_args *a, int argc, char **argv)
 			if (!(rc = deploy_number(&v, f, val, 1500)))
 				a->o.fee_bps = (uint16_t)v;
 		} else if (strcmp(f, "--arbiter-window") == 0) {
-			if (!(rc = deploy_number(&v, f, val, UINT32_MAX)))
+			if (!(rc = deploy_number(&v, f, val, ESCROW_MAX_ARBITER_WINDOW_SECS)))
 				a->o.arbiter_window_secs = (uint32_t)v;
+		} else if (strcmp(f, "--allow-token") == 0) {
+			if (a->o.n_allow_tokens == ESCROW_DEPLOY_TOKENS_MAX - 3) {
+				fprintf(stderr, "flopmarket: at most %d --allow-token\n", ESCROW_DEPLOY_TOKENS_MAX - 3);
+				return EXIT_INPUT;
+			}
+			rc = deploy_address(&a->allow[a->o.n_allow_tokens++], f, val);
 		} else if (strcmp(f, "--mint-to") == 0) {
 			if (a->o.n_mint_to == ESCROW_DEPLOY_MINT_MAX) {
 				fprintf(stderr, "flopmarket: at most %d --mint-to\n", ESCROW_DEPLOY_MINT_MAX);

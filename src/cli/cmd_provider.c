@@ -42,8 +42,8 @@
 struct provider_args {
 	const char *wallet, *price, *token, *payout, *arbiter, *spec, *server;
 	uint64_t max_hours, min_hours, notice_mins, grace_mins, dispute_hours, expires_days, nonce;
-	uint64_t machine_id;
-	bool interruptible, dry_run, json, has_notice;
+	uint64_t machine_id, capacity, max_fee_bps;
+	bool interruptible, dry_run, json, has_notice, has_max_fee;
 	const char *rental;
 };
 
@@ -53,7 +53,8 @@ static void provider_usage(FILE *f)
 		"usage: flopmarket provider offer --gpu-price AMOUNT --token USDC|USDT|DAI|native|0xADDR\n"
 		"           [--max-hours N] [--min-hours N] [--interruptible] [--notice-mins N] [--grace-mins N]\n"
 		"           [--dispute-hours N] [--expires-days N] [--payout 0xADDR] [--arbiter 0xADDR]\n"
-		"           [--nonce N] [--spec FILE] [--machine-id N] [--server URL] [--dry-run]\n"
+		"           [--nonce N] [--spec FILE] [--machine-id N] [--capacity N] [--max-fee-bps N]\n"
+		"           [--server URL] [--dry-run]\n"
 		"       flopmarket provider earnings [--json]\n"
 		"       flopmarket provider claim [RENTAL]\n"
 		"       flopmarket provider reclaim RENTAL\n"
@@ -82,6 +83,7 @@ static int parse_args(struct provider_args *a, int argc, char **argv, struct cfg
 	a->max_hours = 24;
 	a->grace_mins = 10;
 	a->expires_days = 7;
+	a->capacity = 1;
 	a->server = cfg_get(cfg, "server_url");
 	for (int i = 2; i < argc; i++) {
 		const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -118,6 +120,16 @@ static int parse_args(struct provider_args *a, int argc, char **argv, struct cfg
 		else if (strcmp(f, "--expires-days") == 0) r = num(&a->expires_days, f, v, 3650);
 		else if (strcmp(f, "--nonce") == 0) r = num(&a->nonce, f, v, UINT64_MAX - 1);
 		else if (strcmp(f, "--machine-id") == 0) r = num(&a->machine_id, f, v, INT64_MAX);
+		else if (strcmp(f, "--capacity") == 0) {
+			r = num(&a->capacity, f, v, 65535);
+			if (!r && a->capacity == 0) {
+				fprintf(stderr, "flopmarket provider: --capacity must be at least 1\n");
+				return EXIT_INPUT;
+			}
+		} else if (strcmp(f, "--max-fee-bps") == 0) {
+			r = num(&a->max_fee_bps, f, v, ESCROW_MAX_FEE_BPS);
+			a->has_max_fee = true;
+		}
 		else if (strcmp(f, "--deployment") == 0) {
 			if (cfg_set(cfg, "deployment", v, CFG_FLAG, &e)) {
 				fprintf(stderr, "flopmarket provider: --deployment: %s\n", e.msg);
@@ -158,8 +170,13 @@ static int resolve_token(struct eth_address *out, const struct cli_session *s, c
 	return err_set(e, ERR_INVALID, "--token %s: use USDC, USDT, DAI, native or a 0x address", name);
 }
 
-/* keccak256 of the spec file, else of the detected GPUs ("name|vram_mib" lines). Also the machine id. */
-static int spec_hash(uint8_t out32[32], uint64_t *machine_id, const char *spec, struct err *e)
+/*
+ * keccak256 of "machine=<id>\n" followed by the spec file, else by the detected GPUs ("name|vram_mib"
+ * lines). The machine id makes the hash name this machine, so the escrow's capacity count of (provider,
+ * specHash) covers every offer of the machine (a re-priced offer cannot rent the same GPU twice).
+ */
+static int spec_hash(uint8_t out32[32], uint64_t *machine_id, uint64_t forced_id, const char *spec,
+		     struct err *e)
 {
 	struct gpu_detect_opts go = { .spec_path = spec };
 	struct gpu_host *gh = calloc(1, sizeof *gh);
@@ -168,24 +185,65 @@ static int spec_hash(uint8_t out32[32], uint64_t *machine_id, const char *spec, 
 
 	if (!gh)
 		return err_set(e, ERR_NOMEM, "out of memory");
-	buf_init(&b, PROVIDER_SPEC_MAX);
+	buf_init(&b, PROVIDER_SPEC_MAX + 64);
 	if ((rc = gpu_detect(gh, &go, e)))
 		goto out;
+	*machine_id = forced_id ? forced_id : agent_machine_id(gh->facts.machine_id);
+	if ((rc = buf_printf(&b, "machine=%" PRIu64 "\n", *machine_id)))
+		goto out;
 	if (spec) {
-		if ((rc = file_read(&b, spec, e)))
+		struct buf f;
+		buf_init(&f, PROVIDER_SPEC_MAX);
+		if ((rc = file_read(&f, spec, e)))
 			err_wrap(e, "--spec");
+		else
+			rc = buf_append(&b, f.data, f.len);
+		buf_release(&f);
 	} else {
 		for (size_t i = 0; i < gh->gpu_count && !rc; i++)
 			rc = buf_printf(&b, "%s|%llu\n", gh->gpus[i].name, (unsigned long long)gh->gpus[i].vram_mib);
 	}
-	if (!rc) {
+	if (!rc)
 		keccak256(out32, b.data, b.len);
-		*machine_id = agent_machine_id(gh->facts.machine_id);
-	}
 out:
 	buf_release(&b);
 	free(gh);
 	return rc;
+}
+
+/*
+ * What the offer signs beyond the price: its capacity, the escrow's current monitor (the escrow opens an
+ * offer only with the monitor it names) and the highest fee accepted (--max-fee-bps, default the
+ * escrow's fee now; an owner who raises it later cannot charge this offer's renters more).
+ */
+static int offer_bounds(struct escrow_offer *o, struct cli_session *s, const struct provider_args *a,
+			struct err *e)
+{
+	struct buf cd;
+	u256 fee;
+	uint64_t f;
+	int rc;
+
+	buf_init(&cd, 16);
+	o->capacity = (uint16_t)a->capacity;
+	rc = escrow_cd_getter(&cd, "monitor", e);
+	if (!rc)
+		rc = escrow_call_address(&s->rpc, &o->monitor, &s->escrow, &cd, e);
+	buf_reset(&cd);
+	if (!rc)
+		rc = escrow_cd_getter(&cd, "feeBps", e);
+	if (!rc)
+		rc = escrow_call_u256(&s->rpc, &fee, &s->escrow, &cd, e);
+	buf_release(&cd);
+	if (rc)
+		return err_wrap(e, "reading the escrow's monitor and fee"), rc;
+	if (u256_to_u64(&f, &fee) || f > ESCROW_MAX_FEE_BPS)
+		return err_set(e, ERR_RANGE, "the escrow's feeBps is out of range");
+	o->max_fee_bps = a->has_max_fee ? (uint16_t)a->max_fee_bps : (uint16_t)f;
+	if (o->max_fee_bps < f)
+		return err_set(e, ERR_INVALID, "--max-fee-bps %u is below the escrow's fee (%" PRIu64 " bps): renters "
+			       "could not open the offer", (unsigned)o->max_fee_bps, f);
+	return 0;
 }
 
 static int cmd_offer(struct provider_args *a, struct cfg *cfg)
@@ -247,10 +305,9 @@ static int cmd_offer(struct provider_args *a, struct cfg *cfg)
 	o.dispute_secs = (uint32_t)(a->dispute_hours * 3600);
 	o.expiry = (uint64_t)(clock_wall_ms() / 1000) + a->expires_days * 86400;
 	o.nonce = a->nonce ? a->nonce : (uint64_t)clock_wall_ms();
-	if ((rc = spec_hash(o.spec_hash, &mid, a->spec, &e)))
+	if ((rc = spec_hash(o.spec_hash, &mid, a->machine_id, a->spec, &e)) ||
+	    (rc = offer_bounds(&o, &s, a, &e)))
 		goto out;
-	if (a->machine_id)
-		mid = a->machine_id;
 	if ((rc = escrow_offer_sign(sig, s.chain_id, &s.escrow, &o, s.seckey, &e)))
 		goto out;
 
@@ -273,6 +330,10 @@ static int cmd_offer(struct provider_args *a, struct cfg *cfg)
 	json_object_set_new(off, "disputeSecs", json_integer(o.dispute_secs));
 	hex_encode_0x(hx, o.spec_hash, 32);
 	json_object_set_new(off, "specHash", json_string(hx));
+	json_object_set_new(off, "capacity", json_integer(o.capacity));
+	address_to_lower(addr, &o.monitor);
+	json_object_set_new(off, "monitor", json_string(addr));
+	json_object_set_new(off, "maxFeeBps", json_integer(o.max_fee_bps));
 	json_object_set_new(off, "expiry", json_integer((json_int_t)o.expiry));
 	json_object_set_new(off, "nonce", json_integer((json_int_t)o.nonce));
 	hex_encode_0x(hx, sig, 65);

@@ -167,14 +167,21 @@ static int offer_from_json(struct escrow_offer *o, uint8_t sig[65], uint8_t offe
 	U32("noticeSecs", t.notice_secs)
 	U32("graceSecs", t.grace_secs)
 	U32("disputeSecs", t.dispute_secs)
-#undef ADDR
 #undef U32
 	if ((rc = json_get_bool(&b, of, "interruptible", e)))
 		return err_wrap(e, "offer"), rc;
 	t.interruptible = b;
+	if ((rc = json_get_u64(&x, of, "capacity", e)) || x == 0 || x > UINT16_MAX)
+		return rc ? (err_wrap(e, "offer"), rc) : err_set(e, ERR_RANGE, "offer.capacity: not 1..65535");
+	t.capacity = (uint16_t)x;
+	if ((rc = json_get_u64(&x, of, "maxFeeBps", e)) || x > ESCROW_MAX_FEE_BPS)
+		return rc ? (err_wrap(e, "offer"), rc) : err_set(e, ERR_RANGE, "offer.maxFeeBps: above 1500");
+	t.max_fee_bps = (uint16_t)x;
+	ADDR("monitor", &t.monitor)
 	if ((rc = json_get_bytes_exact(t.spec_hash, 32, of, "specHash", e)) ||
 	    (rc = json_get_u64(&t.expiry, of, "expiry", e)) || (rc = json_get_u64(&t.nonce, of, "nonce", e)))
 		return err_wrap(e, "offer"), rc;
+#undef ADDR
 	if ((rc = json_get_bytes_exact(sig, 65, j, "signature", e)))
 		return rc;
 	if (json_get_bytes_exact(offer_hash, 32, j, "offer_hash", NULL) == 0)

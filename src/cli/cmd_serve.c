@@ -169,6 +169,47 @@ static int apply_feeds(struct srv_config *c, const char *spec, struct err *e)
 	return 0;
 }
 
+/* 0 when the escrow lets new rentals use `token` (tokenAllowed); ERR_STATE with a message otherwise. */
+static int token_allowed(struct rpc *r, const struct eth_address *escrow, const struct srv_token *t,
+			 struct err *e)
+{
+	struct buf cd;
+	u256 v;
+	int rc;
+
+	buf_init(&cd, 64);
+	rc = escrow_cd_token_allowed(&cd, &t->address, e);
+	if (!rc)
+		rc = escrow_call_u256(r, &v, escrow, &cd, e);
+	buf_release(&cd);
+	if (!rc && u256_is_zero(&v))
+		rc = err_set(e, ERR_STATE, "%s is not allowed by the escrow (its owner allows tokens with "
+			     "setTokenAllowed; docs/escrow.md \"Tokens\")", t->symbol);
+	return rc;
+}
+
+/* Reads the escrow's current monitor() into c (offers must name it). */
+static int read_escrow_monitor(struct srv_config *c, struct rpc *r, struct err *e)
+{
+	struct buf cd, ret;
+	int rc;
+
+	buf_init(&cd, 16);
+	buf_init(&ret, 64);
+	rc = escrow_cd_getter(&cd, "monitor", e);
+	if (!rc)
+		rc = escrow_eth_call(r, &ret, NULL, &c->escrow, cd.data, cd.len, e);
+	if (!rc)
+		rc = escrow_ret_address(&c->escrow_monitor, ret.data, ret.len, e);
+	if (!rc)
+		c->has_escrow_monitor = true;
+	else
+		err_wrap(e, "escrow monitor()");
+	buf_release(&cd);
+	buf_release(&ret);
+	return rc;
+}
+
 static int add_token(struct srv_config *c, struct rpc *r, const struct eth_address *a, struct err *e)
 {
 	struct srv_token t;
@@ -178,7 +219,7 @@ static int add_token(struct srv_config *c, struct rpc *r, const struct eth_addre
 		return err_set(e, ERR_TOO_BIG, "tokens: at most %d", SRV_TOKENS_MAX);
 	memset(&t, 0, sizeof t);
 	t.address = *a;
-	if ((rc = token_read(r, &t, e))) {
+	if ((rc = token_read(r, &t, e)) || (rc = token_allowed(r, &c->escrow, &t, e))) {
 		char at[ADDRESS_STR_MAX];
 		address_to_checksum(at, a);
 		err_wrap(e, "token %s", at);
@@ -321,8 +362,10 @@ static int build_config(struct srv_config *c, const struct cfg *sc, const struct
 				     chain, c->chain_id);
 			goto out;
 		}
+		if ((rc = read_escrow_monitor(c, &r, e)))
+			goto out;
 		for (size_t i = 0; have_dep && i < d.n; i++) {
-			if (strcmp(d.c[i].name, "RentalEscrow") == 0)
+			if (strcmp(d.c[i].name, "RentalEscrow") == 0 || strcmp(d.c[i].name, "DevPriceFeed") == 0)
 				continue;
 			if ((rc = add_token(c, &r, &d.c[i].address, e)))
 				goto out;

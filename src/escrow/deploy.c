@@ -336,19 +336,45 @@ static int mint_all(struct ctx *x, const struct escrow_deployed *tok, const stru
 	return rc;
 }
 
+/* Creates the escrow into d->c[0], allowing the dev tokens already in d->c[1..] and o->allow_tokens. */
+static int deploy_escrow(struct ctx *x, struct escrow_deployment *d, const struct escrow_deploy_opts *o,
+			 struct err *e)
+{
+	struct eth_address allowed[ESCROW_DEPLOY_TOKENS_MAX];
+	size_t n = 0;
+	struct buf args;
+	int rc;
+
+	if (d->n - 1 + o->n_allow_tokens > ESCROW_DEPLOY_TOKENS_MAX)
+		return err_set(e, ERR_TOO_BIG, "allowed tokens: more than %d", ESCROW_DEPLOY_TOKENS_MAX);
+	for (size_t i = 1; i < d->n; i++)
+		allowed[n++] = d->c[i].address;
+	for (size_t i = 0; i < o->n_allow_tokens; i++)
+		allowed[n++] = o->allow_tokens[i];
+	buf_init(&args, 2048);
+	rc = escrow_cd_constructor(&args, &o->owner, &o->treasury, &o->monitor, o->fee_bps,
+				   o->arbiter_window_secs, allowed, n, e);
+	if (!rc)
+		rc = create(x, &d->c[0], o->artifacts_dir, "RentalEscrow", &args, e);
+	buf_release(&args);
+	return rc;
+}
+
 int escrow_deploy(struct escrow_deployment *out, struct rpc *r, const uint8_t seckey32[32],
 		  const struct escrow_deploy_opts *o, const char *out_path, struct err *e)
 {
 	static const char *const tokens[] = { "DevUSDC", "DevUSDT", "DevDAI" };
 	struct escrow_deployment d;
 	struct ctx x = { r, seckey32, 0, o->timeout_ms ? o->timeout_ms : 60000 };
-	struct buf args;
-	int rc;
+	int rc = 0;
 
 	if (o->fee_bps > ESCROW_MAX_FEE_BPS)
 		return err_set(e, ERR_RANGE, "fee_bps: %u above %d", o->fee_bps, ESCROW_MAX_FEE_BPS);
 	if (address_is_zero(&o->treasury))
 		return err_set(e, ERR_INVALID, "treasury: zero address");
+	if (o->arbiter_window_secs > ESCROW_MAX_ARBITER_WINDOW_SECS)
+		return err_set(e, ERR_RANGE, "arbiter window: %u s, at most %u (30 days)", o->arbiter_window_secs,
+			       ESCROW_MAX_ARBITER_WINDOW_SECS);
 	if (o->n_mint_to > ESCROW_DEPLOY_MINT_MAX)
 		return err_set(e, ERR_TOO_BIG, "mint_to: more than %d accounts", ESCROW_DEPLOY_MINT_MAX);
 	if ((rc = rpc_chain_id(r, &x.chain_id, e)))
@@ -367,17 +393,15 @@ int escrow_deploy(struct escrow_deployment *out, struct rpc *r, const uint8_t se
 	d.monitor = o->monitor;
 	d.fee_bps = o->fee_bps;
 	d.arbiter_window_secs = o->arbiter_window_secs;
-	buf_init(&args, 1024);
-	rc = escrow_cd_constructor(&args, &o->owner, &o->treasury, &o->monitor, o->fee_bps,
-				   o->arbiter_window_secs, e);
-	if (!rc)
-		rc = create(&x, &d.c[d.n++], o->artifacts_dir, "RentalEscrow", &args, e);
-	buf_release(&args);
+	/* Dev tokens first (c[1..3]) so the escrow's constructor can allow them; the escrow stays c[0]. */
+	d.n = 1;
 	for (size_t i = 0; !rc && o->dev_tokens && i < 3; i++) {
 		rc = create(&x, &d.c[d.n], o->artifacts_dir, tokens[i], NULL, e);
 		if (!rc)
 			rc = mint_all(&x, &d.c[d.n++], o, e);
 	}
+	if (!rc)
+		rc = deploy_escrow(&x, &d, o, e);
 	if (!rc && out_path)
 		rc = escrow_deployment_save(&d, out_path, e);
 	if (!rc)

@@ -13,7 +13,8 @@
  *                  "DevUSDC": {...}, "DevUSDT": {...}, "DevDAI": {...}}}
  *
  * A file that already holds a deployment for ANOTHER chain id is never overwritten (ERR_CONFLICT): one
- * file per chain. Dev tokens have an open mint, so they are only deployed on chain ids 31337 and 1337.
+ * file per chain. Dev tokens have an open mint, so they are only deployed on chain ids 31337 and 1337;
+ * they are deployed before the escrow, whose constructor allows them (with `allow_tokens`).
  */
 #ifndef FLOP_ESCROW_DEPLOY_H
 #define FLOP_ESCROW_DEPLOY_H
@@ -60,7 +61,9 @@ struct escrow_deploy_opts {
 	struct eth_address monitor;        /* uptime attestation key (zero: none) */
 	uint16_t fee_bps;                  /* <= 1500 */
 	uint32_t arbiter_window_secs;
-	bool dev_tokens;                   /* also DevUSDC, DevUSDT, DevDAI (dev chains only) */
+	bool dev_tokens;                   /* also DevUSDC, DevUSDT, DevDAI (dev chains only), allowed */
+	const struct eth_address *allow_tokens; /* ERC-20 tokens new rentals may use (docs/escrow.md) ... */
+	size_t n_allow_tokens;             /* ... (with the dev tokens at most ESCROW_DEPLOY_TOKENS_MAX) */
 	const struct eth_address *mint_to; /* dev tokens: mint to these accounts ... */
 	size_t n_mint_to;                  /* ... (at most ESCROW_DEPLOY_MINT_MAX) */
 	uint64_t mint_whole_tokens;        /* ... this many whole tokens of each (times 10^decimals) */

@@ -68,7 +68,7 @@ int escrow_word_pack(u256 *out, const struct escrow_word *w, struct err *e)
 
 /* ---------------------------------------------------------------- values */
 
-/* The 15 Terms values; `items` must have room for 15 and outlive the returned tuple. */
+/* The 16 Terms values; `items` must have room for 16 and outlive the returned tuple. */
 static struct abi_value terms_value(struct abi_value *items, const struct escrow_terms *t)
 {
 	items[0] = abi_v_u64(t->id);
@@ -86,6 +86,7 @@ static struct abi_value terms_value(struct abi_value *items, const struct escrow
 	items[12] = abi_v_u64(t->dispute_secs);
 	items[13] = abi_v_u64(t->max_secs);
 	items[14] = abi_v_u64(t->epoch);
+	items[15] = abi_v_fixed_bytes(t->spec_hash, 32);
 	return abi_v_tuple(items, ESCROW_TERMS_WORDS);
 }
 
@@ -103,9 +104,12 @@ static struct abi_value offer_value(struct abi_value *items, const struct escrow
 	items[9] = abi_v_u64(o->grace_secs);
 	items[10] = abi_v_u64(o->dispute_secs);
 	items[11] = abi_v_fixed_bytes(o->spec_hash, 32);
-	items[12] = abi_v_u64(o->expiry);
-	items[13] = abi_v_u64(o->nonce);
-	return abi_v_tuple(items, 14);
+	items[12] = abi_v_u64(o->capacity);
+	items[13] = abi_v_address(&o->monitor);
+	items[14] = abi_v_u64(o->max_fee_bps);
+	items[15] = abi_v_u64(o->expiry);
+	items[16] = abi_v_u64(o->nonce);
+	return abi_v_tuple(items, ESCROW_OFFER_WORDS);
 }
 
 static int check_sig(size_t sig_len, struct err *e)
@@ -180,6 +184,7 @@ int escrow_terms_decode(struct escrow_terms *out, const uint8_t *p, size_t n, st
 		t.max_secs = (uint32_t)x;
 	if (!rc)
 		rc = get_u64(&t.epoch, &v->items[14], "terms.epoch", e);
+	memcpy(t.spec_hash, v->items[15].fixed, 32);
 	abi_value_free(v);
 	if (!rc)
 		*out = t;
@@ -214,7 +219,7 @@ static int call(struct buf *out, const char *sig, const struct abi_value *args, 
 int escrow_cd_open(struct buf *out, const struct escrow_offer *o, const uint8_t *sig, size_t sig_len,
 		   const u256 *amount, struct err *e)
 {
-	struct abi_value oi[14];
+	struct abi_value oi[ESCROW_OFFER_WORDS];
 	struct abi_value a[3];
 
 	if (check_sig(sig_len, e))
@@ -229,7 +234,7 @@ int escrow_cd_open_with_permit(struct buf *out, const struct escrow_offer *o, co
 			       size_t sig_len, const u256 *amount, const u256 *deadline,
 			       const uint8_t permit_sig65[65], struct err *e)
 {
-	struct abi_value oi[14];
+	struct abi_value oi[ESCROW_OFFER_WORDS];
 	struct abi_value a[7];
 
 	if (check_sig(sig_len, e))
@@ -273,20 +278,21 @@ int escrow_cd_rental(struct buf *out, enum escrow_rental_fn fn, const struct esc
 	return call(out, sigs[fn], &a, 1, e);
 }
 
-int escrow_cd_resolve_with_attestation(struct buf *out, const struct escrow_terms *t, uint32_t seconds_up,
-				       uint32_t seconds_observed, const uint8_t *sig, size_t sig_len,
-				       struct err *e)
+int escrow_cd_resolve_with_attestation(struct buf *out, const struct escrow_terms *t, uint64_t ended_at,
+				       uint32_t seconds_up, uint32_t seconds_observed, const uint8_t *sig,
+				       size_t sig_len, struct err *e)
 {
 	struct abi_value ti[ESCROW_TERMS_WORDS];
-	struct abi_value a[4];
+	struct abi_value a[5];
 
 	if (check_sig(sig_len, e))
 		return ERR_TOO_BIG;
 	a[0] = terms_value(ti, t);
-	a[1] = abi_v_u64(seconds_up);
-	a[2] = abi_v_u64(seconds_observed);
-	a[3] = abi_v_bytes(sig, sig_len);
-	return call(out, "resolveWithAttestation(" T ",uint32,uint32,bytes)", a, 4, e);
+	a[1] = abi_v_u64(ended_at);
+	a[2] = abi_v_u64(seconds_up);
+	a[3] = abi_v_u64(seconds_observed);
+	a[4] = abi_v_bytes(sig, sig_len);
+	return call(out, "resolveWithAttestation(" T ",uint40,uint32,uint32,bytes)", a, 5, e);
 }
 
 int escrow_cd_rule(struct buf *out, const struct escrow_terms *t, uint32_t provider_secs, struct err *e)
@@ -356,20 +362,44 @@ int escrow_cd_set_monitor(struct buf *out, const struct eth_address *addr, struc
 	return call(out, "setMonitor(address)", &a, 1, e);
 }
 
+int escrow_cd_set_token_allowed(struct buf *out, const struct eth_address *token, bool allowed,
+				struct err *e)
+{
+	struct abi_value a[2] = { abi_v_address(token), abi_v_bool(allowed) };
+
+	return call(out, "setTokenAllowed(address,bool)", a, 2, e);
+}
+
+int escrow_cd_token_allowed(struct buf *out, const struct eth_address *token, struct err *e)
+{
+	struct abi_value a = abi_v_address(token);
+
+	return call(out, "tokenAllowed(address)", &a, 1, e);
+}
+
+int escrow_cd_live_rentals(struct buf *out, const struct eth_address *provider, const uint8_t spec32[32],
+			   struct err *e)
+{
+	struct abi_value a[2] = { abi_v_address(provider), abi_v_fixed_bytes(spec32, 32) };
+
+	return call(out, "liveRentals(address,bytes32)", a, 2, e);
+}
+
 int escrow_cd_offer_digest(struct buf *out, const struct escrow_offer *o, struct err *e)
 {
-	struct abi_value oi[14];
+	struct abi_value oi[ESCROW_OFFER_WORDS];
 	struct abi_value a = offer_value(oi, o);
 
 	return call(out, "offerDigest(" O ")", &a, 1, e);
 }
 
-int escrow_cd_uptime_digest(struct buf *out, uint64_t rental_id, uint32_t up, uint32_t observed,
-			    struct err *e)
+int escrow_cd_uptime_digest(struct buf *out, uint64_t rental_id, uint64_t ended_at, uint32_t up,
+			    uint32_t observed, struct err *e)
 {
-	struct abi_value a[3] = { abi_v_u64(rental_id), abi_v_u64(up), abi_v_u64(observed) };
+	struct abi_value a[4] = { abi_v_u64(rental_id), abi_v_u64(ended_at), abi_v_u64(up),
+				  abi_v_u64(observed) };
 
-	return call(out, "uptimeDigest(uint256,uint32,uint32)", a, 3, e);
+	return call(out, "uptimeDigest(uint256,uint40,uint32,uint32)", a, 4, e);
 }
 
 int escrow_cd_rentals(struct buf *out, const uint8_t key32[32], struct err *e)
@@ -423,6 +453,7 @@ int escrow_cd_getter(struct buf *out, const char *name, struct err *e)
 		"domainSeparator", "nextId", "feeBps", "treasury", "monitor", "arbiterWindow", "owner",
 		"pendingOwner", "RATE_SCALE", "MAX_FEE_BPS", "BPS", "MAX_DEPOSIT", "NATIVE_SEND_GAS",
 		"OFFER_TYPEHASH", "UPTIME_TYPEHASH", "RULE_ATTESTATION", "RULE_ARBITER", "RULE_DEFAULT",
+		"MAX_ARBITER_WINDOW",
 		"eip712Domain", "acceptOwnership", "renounceOwnership",
 	};
 	return getter(out, name, names, sizeof names / sizeof names[0], e);
@@ -430,12 +461,28 @@ int escrow_cd_getter(struct buf *out, const char *name, struct err *e)
 
 int escrow_cd_constructor(struct buf *out, const struct eth_address *owner,
 			  const struct eth_address *treasury, const struct eth_address *monitor,
-			  uint16_t fee_bps, uint32_t arbiter_window_secs, struct err *e)
+			  uint16_t fee_bps, uint32_t arbiter_window_secs, const struct eth_address *tokens,
+			  size_t n_tokens, struct err *e)
 {
-	struct abi_value a[5] = { abi_v_address(owner), abi_v_address(treasury), abi_v_address(monitor),
-				  abi_v_u64(fee_bps), abi_v_u64(arbiter_window_secs) };
-	int rc = abi_encode(out, "address,address,address,uint16,uint32", a, 5, e);
+	struct abi_value items[ESCROW_DEPLOY_TOKENS_MAX];
+	struct abi_value a[6];
+	int rc;
 
+	if (n_tokens > ESCROW_DEPLOY_TOKENS_MAX)
+		return err_set(e, ERR_TOO_BIG, "constructor: %zu tokens, at most %d", n_tokens,
+			       ESCROW_DEPLOY_TOKENS_MAX);
+	if (arbiter_window_secs > ESCROW_MAX_ARBITER_WINDOW_SECS)
+		return err_set(e, ERR_RANGE, "arbiter window: %u s, at most %u (30 days)", arbiter_window_secs,
+			       ESCROW_MAX_ARBITER_WINDOW_SECS);
+	for (size_t i = 0; i < n_tokens; i++)
+		items[i] = abi_v_address(&tokens[i]);
+	a[0] = abi_v_address(owner);
+	a[1] = abi_v_address(treasury);
+	a[2] = abi_v_address(monitor);
+	a[3] = abi_v_u64(fee_bps);
+	a[4] = abi_v_u64(arbiter_window_secs);
+	a[5] = abi_v_array(items, n_tokens);
+	rc = abi_encode(out, "address,address,address,uint16,uint32,address[]", a, 6, e);
 	if (rc)
 		err_wrap(e, "constructor");
 	return rc;
@@ -581,14 +628,15 @@ int escrow_offer_digest(uint8_t out32[32], uint64_t chain_id, const struct eth_a
 		.chain_id = chain_id,
 		.verifying_contract = escrow,
 	};
-	struct eip712_val v[14] = {
+	struct eip712_val v[ESCROW_OFFER_WORDS] = {
 		eip712_address(&o->provider), eip712_address(&o->payout), eip712_address(&o->token),
 		eip712_address(&o->arbiter),  eip712_u256(&o->rate),      eip712_u64(o->min_secs),
 		eip712_u64(o->max_secs),      eip712_bool(o->interruptible), eip712_u64(o->notice_secs),
 		eip712_u64(o->grace_secs),    eip712_u64(o->dispute_secs), eip712_word(o->spec_hash),
+		eip712_u64(o->capacity),      eip712_address(&o->monitor), eip712_u64(o->max_fee_bps),
 		eip712_u64(o->expiry),        eip712_u64(o->nonce),
 	};
-	return eip712_digest_vals(out32, &d, ESCROW_OFFER_TYPE, v, 14, e);
+	return eip712_digest_vals(out32, &d, ESCROW_OFFER_TYPE, v, ESCROW_OFFER_WORDS, e);
 }
 
 /* Signs a digest: r || s || v with v = 27/28. */
@@ -614,7 +662,7 @@ int escrow_offer_sign(uint8_t sig65[65], uint64_t chain_id, const struct eth_add
 }
 
 int escrow_uptime_digest(uint8_t out32[32], uint64_t chain_id, const struct eth_address *escrow,
-			 uint64_t rental_id, uint32_t seconds_up, uint32_t seconds_observed, struct err *e)
+			 const struct escrow_uptime *u, struct err *e)
 {
 	struct eip712_domain d = {
 		.name = ESCROW_DOMAIN_NAME,
@@ -623,17 +671,22 @@ int escrow_uptime_digest(uint8_t out32[32], uint64_t chain_id, const struct eth_
 		.chain_id = chain_id,
 		.verifying_contract = escrow,
 	};
-	struct eip712_val v[3] = { eip712_u64(rental_id), eip712_u64(seconds_up),
-				   eip712_u64(seconds_observed) };
-	return eip712_digest_vals(out32, &d, ESCROW_UPTIME_TYPE, v, 3, e);
+	struct eip712_val v[4] = { eip712_u64(u->rental_id), eip712_u64(u->ended_at),
+				   eip712_u64(u->seconds_up), eip712_u64(u->seconds_observed) };
+
+	if (u->ended_at == 0 || u->ended_at >> 40)
+		return err_set(e, ERR_RANGE, "uptime: endedAt must be the rental's end (1..2^40-1)");
+	if (u->seconds_up > u->seconds_observed)
+		return err_set(e, ERR_INVALID, "uptime: secondsUp %u above secondsObserved %u", u->seconds_up,
+			       u->seconds_observed);
+	return eip712_digest_vals(out32, &d, ESCROW_UPTIME_TYPE, v, 4, e);
 }
 
 int escrow_uptime_sign(uint8_t sig65[65], uint64_t chain_id, const struct eth_address *escrow,
-		       uint64_t rental_id, uint32_t seconds_up, uint32_t seconds_observed,
-		       const uint8_t seckey32[32], struct err *e)
+		       const struct escrow_uptime *u, const uint8_t seckey32[32], struct err *e)
 {
 	uint8_t d[32];
-	int rc = escrow_uptime_digest(d, chain_id, escrow, rental_id, seconds_up, seconds_observed, e);
+	int rc = escrow_uptime_digest(d, chain_id, escrow, u, e);
 
 	return rc ? rc : sign27(sig65, d, seckey32, e);
 }
@@ -691,6 +744,7 @@ static const struct ev_decl events[] = {
 	{ ESCROW_EV_TREASURY_SET, "TreasurySet", "TreasurySet(address)" },
 	{ ESCROW_EV_FEE_SET, "FeeSet", "FeeSet(uint16)" },
 	{ ESCROW_EV_MONITOR_SET, "MonitorSet", "MonitorSet(address)" },
+	{ ESCROW_EV_TOKEN_ALLOWED, "TokenAllowed", "TokenAllowed(address indexed,bool)" },
 };
 #define N_EVENTS (sizeof events / sizeof events[0])
 
@@ -818,6 +872,10 @@ int escrow_event_decode(struct escrow_event *out, const struct rpc_log *log, str
 	case ESCROW_EV_FEE_SET:
 		ev.config.fee_bps = (uint16_t)a[0].num.w[0];
 		break;
+	case ESCROW_EV_TOKEN_ALLOWED:
+		addr_of(&ev.config.addr, &a[0]);
+		ev.config.allowed = !u256_is_zero(&a[1].num);
+		break;
 	}
 	if (!rc && d->kind <= ESCROW_EV_CLOSED) {
 		rc = u256_to_u64(&x, &a[0].num);
@@ -873,6 +931,13 @@ static const struct err_decl errors[] = {
 	{ "NothingOwed()", "" },
 	{ "TransferFailed()", "" },
 	{ "TimeOverflow()", "" },
+	{ "OfferFull(uint256,uint256)", "live,capacity" },
+	{ "ZeroCapacity()", "" },
+	{ "FeeAboveOfferMax(uint16,uint16)", "feeBps,maxFeeBps" },
+	{ "MonitorMismatch(address,address)", "monitor,offerMonitor" },
+	{ "TokenNotAllowed(address)", "token" },
+	{ "ArbiterWindowTooLong(uint32,uint32)", "secs,maxSecs" },
+	{ "AttestationNotForThisEnd(uint256,uint256)", "endedAt,billedSecs" },
 	/* OpenZeppelin 5 (inherited, and the dev tokens) */
 	{ "ReentrancyGuardReentrantCall()", "" },
 	{ "SafeERC20FailedOperation(address)", "token" },

@@ -4,8 +4,8 @@
  * for the money arithmetic, deploy.h for deployments).
  *
  * Everything here follows docs/escrow.md, which is the reference for the contract's ABI:
- *  - `struct escrow_offer` is the EIP-712 `Offer` a provider signs (14 static words);
- *  - `struct escrow_terms` is the rental's fixed `Terms` (15 static words), the first argument of every
+ *  - `struct escrow_offer` is the EIP-712 `Offer` a provider signs (17 static words);
+ *  - `struct escrow_terms` is the rental's fixed `Terms` (16 static words), the first argument of every
  *    per-rental call; keccak256 of its ABI encoding is the rental's storage key;
  *  - the rental's mutable state is ONE packed 256-bit word (bits 0-95 deposited, 96-127 claimedSecs,
  *    128-159 usedSecs, 160-191 segStart, 192-223 stopAt / disputedAt, 224-255 endedAt; times in seconds
@@ -34,21 +34,28 @@ struct rpc_log;
 #define ESCROW_OFFER_TYPE                                                                          \
 	"Offer(address provider,address payout,address token,address arbiter,uint128 rate,"        \
 	"uint32 minSecs,uint32 maxSecs,bool interruptible,uint32 noticeSecs,uint32 graceSecs,"     \
-	"uint32 disputeSecs,bytes32 specHash,uint40 expiry,uint64 nonce)"
-#define ESCROW_UPTIME_TYPE "Uptime(uint256 rentalId,uint32 secondsUp,uint32 secondsObserved)"
+	"uint32 disputeSecs,bytes32 specHash,uint16 capacity,address monitor,uint16 maxFeeBps,"     \
+	"uint40 expiry,uint64 nonce)"
+/* An attestation of an ENDED rental: endedAt and secondsObserved (= its billed seconds) must be the
+ * rental's own on chain, so one can only be signed after the end. */
+#define ESCROW_UPTIME_TYPE                                                                         \
+	"Uptime(uint256 rentalId,uint40 endedAt,uint32 secondsUp,uint32 secondsObserved)"
 #define ESCROW_PERMIT_TYPE                                                                         \
 	"Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"
 /* ABI tuple types of the structs (for signatures). */
 #define ESCROW_OFFER_TUPLE                                                                         \
 	"(address,address,address,address,uint128,uint32,uint32,bool,uint32,uint32,uint32,bytes32,"  \
-	"uint40,uint64)"
+	"uint16,address,uint16,uint40,uint64)"
 #define ESCROW_TERMS_TUPLE                                                                         \
 	"(uint64,address,address,address,address,address,address,uint128,uint16,bool,uint32,"       \
-	"uint32,uint32,uint32,uint40)"
+	"uint32,uint32,uint32,uint40,bytes32)"
 
-#define ESCROW_TERMS_WORDS 15
-#define ESCROW_TERMS_SIZE (ESCROW_TERMS_WORDS * 32) /* 480 bytes */
+#define ESCROW_OFFER_WORDS 17
+#define ESCROW_TERMS_WORDS 16
+#define ESCROW_TERMS_SIZE (ESCROW_TERMS_WORDS * 32) /* 512 bytes */
 #define ESCROW_MAX_FEE_BPS 1500
+#define ESCROW_MAX_ARBITER_WINDOW_SECS (30u * 86400u) /* the contract refuses a longer window at deploy */
+#define ESCROW_DEPLOY_TOKENS_MAX 16 /* ERC-20 tokens allowed in the constructor */
 #define ESCROW_BPS 10000
 #define ESCROW_SIG_MAX 1024       /* longest signature accepted (ERC-1271 wallets may use more than 65) */
 #define ESCROW_MSG_MAX 512        /* room for a decoded revert message */
@@ -73,7 +80,10 @@ struct escrow_offer {
 	uint32_t notice_secs;        /* reclaim notice */
 	uint32_t grace_secs;         /* extension grace after a runout */
 	uint32_t dispute_secs;       /* dispute window after the end = claim lag */
-	uint8_t spec_hash[32];       /* hash of the GPU spec document */
+	uint8_t spec_hash[32];       /* hash of the machine's spec document: names the machine */
+	uint16_t capacity;           /* rentals of (provider, spec_hash) live at once, >= 1 */
+	struct eth_address monitor;  /* attestation key the provider accepts (must equal the escrow's) */
+	uint16_t max_fee_bps;        /* highest platform fee the provider accepts */
 	uint64_t expiry;             /* uint40 unix seconds */
 	uint64_t nonce;              /* cancellable with cancelOffer */
 };
@@ -95,6 +105,7 @@ struct escrow_terms {
 	uint32_t dispute_secs;
 	uint32_t max_secs;
 	uint64_t epoch;              /* uint40: block time at open minus 1 */
+	uint8_t spec_hash[32];       /* the machine (with provider) whose capacity it holds while live */
 };
 
 /* The packed state word, unpacked as stored (times relative to Terms.epoch; 0 = unset). */
@@ -113,7 +124,7 @@ int escrow_word_pack(u256 *out, const struct escrow_word *w, struct err *e);
 
 /* ---- Terms encoding ---- */
 
-/* Writes the 15-word ABI encoding of `t`. ERR_RANGE when rate >= 2^128 or epoch >= 2^40. */
+/* Writes the 16-word ABI encoding of `t`. ERR_RANGE when rate >= 2^128 or epoch >= 2^40. */
 int escrow_terms_encode(uint8_t out[ESCROW_TERMS_SIZE], const struct escrow_terms *t, struct err *e);
 
 /* Decodes exactly ESCROW_TERMS_SIZE bytes (canonical: unused high bytes zero, bool 0/1). */
@@ -146,10 +157,10 @@ enum escrow_rental_fn {
 };
 int escrow_cd_rental(struct buf *out, enum escrow_rental_fn fn, const struct escrow_terms *t,
 		     struct err *e);
-/* resolveWithAttestation(Terms,uint32,uint32,bytes). */
-int escrow_cd_resolve_with_attestation(struct buf *out, const struct escrow_terms *t, uint32_t seconds_up,
-				       uint32_t seconds_observed, const uint8_t *sig, size_t sig_len,
-				       struct err *e);
+/* resolveWithAttestation(Terms,uint40 endedAt,uint32,uint32,bytes). */
+int escrow_cd_resolve_with_attestation(struct buf *out, const struct escrow_terms *t, uint64_t ended_at,
+				       uint32_t seconds_up, uint32_t seconds_observed, const uint8_t *sig,
+				       size_t sig_len, struct err *e);
 /* rule(Terms,uint32). */
 int escrow_cd_rule(struct buf *out, const struct escrow_terms *t, uint32_t provider_secs, struct err *e);
 /* quote(Terms,uint256 atTime). */
@@ -162,15 +173,21 @@ int escrow_cd_withdraw_owed(struct buf *out, const struct eth_address *token, co
 int escrow_cd_withdraw_fees(struct buf *out, const struct eth_address *token, struct err *e);
 /* cancelOffer(uint64). */
 int escrow_cd_cancel_offer(struct buf *out, uint64_t nonce, struct err *e);
-/* Owner: setTreasury(address), setFeeBps(uint16), setMonitor(address). */
+/* Owner: setTreasury(address), setFeeBps(uint16), setMonitor(address), setTokenAllowed(address,bool). */
 int escrow_cd_set_treasury(struct buf *out, const struct eth_address *a, struct err *e);
 int escrow_cd_set_fee_bps(struct buf *out, uint16_t bps, struct err *e);
 int escrow_cd_set_monitor(struct buf *out, const struct eth_address *a, struct err *e);
-/* Views: offerDigest(Offer), uptimeDigest(uint256,uint32,uint32), rentals(bytes32), fees(address),
+int escrow_cd_set_token_allowed(struct buf *out, const struct eth_address *token, bool allowed,
+				struct err *e);
+/* Views: tokenAllowed(address), liveRentals(address provider, bytes32 specHash). */
+int escrow_cd_token_allowed(struct buf *out, const struct eth_address *token, struct err *e);
+int escrow_cd_live_rentals(struct buf *out, const struct eth_address *provider, const uint8_t spec32[32],
+			   struct err *e);
+/* Views: offerDigest(Offer), uptimeDigest(uint256,uint40,uint32,uint32), rentals(bytes32), fees(address),
  * owed(address,address), offerCancelled(address,uint64). */
 int escrow_cd_offer_digest(struct buf *out, const struct escrow_offer *o, struct err *e);
-int escrow_cd_uptime_digest(struct buf *out, uint64_t rental_id, uint32_t up, uint32_t observed,
-			    struct err *e);
+int escrow_cd_uptime_digest(struct buf *out, uint64_t rental_id, uint64_t ended_at, uint32_t up,
+			    uint32_t observed, struct err *e);
 int escrow_cd_rentals(struct buf *out, const uint8_t key32[32], struct err *e);
 int escrow_cd_fees(struct buf *out, const struct eth_address *token, struct err *e);
 int escrow_cd_owed(struct buf *out, const struct eth_address *token, const struct eth_address *account,
@@ -180,10 +197,12 @@ int escrow_cd_offer_cancelled(struct buf *out, const struct eth_address *provide
 /* Argument-less views and getters, by name: "domainSeparator", "nextId", "feeBps", "treasury",
  * "monitor", "arbiterWindow", "owner", "RATE_SCALE", "MAX_FEE_BPS", ... (ERR_NOT_FOUND otherwise). */
 int escrow_cd_getter(struct buf *out, const char *name, struct err *e);
-/* Constructor arguments (appended after the creation bytecode). */
+/* Constructor arguments (appended after the creation bytecode): the ERC-20 tokens new rentals may use
+ * (n_tokens <= ESCROW_DEPLOY_TOKENS_MAX); ERR_RANGE for an arbiter window above 30 days. */
 int escrow_cd_constructor(struct buf *out, const struct eth_address *owner,
 			  const struct eth_address *treasury, const struct eth_address *monitor,
-			  uint16_t fee_bps, uint32_t arbiter_window_secs, struct err *e);
+			  uint16_t fee_bps, uint32_t arbiter_window_secs, const struct eth_address *tokens,
+			  size_t n_tokens, struct err *e);
 
 /* ---- ERC-20 / EIP-2612 calldata ---- */
 int erc20_cd_approve(struct buf *out, const struct eth_address *spender, const u256 *amount, struct err *e);
@@ -217,12 +236,18 @@ int escrow_offer_digest(uint8_t out32[32], uint64_t chain_id, const struct eth_a
 /* Signs an offer with the provider's key: sig65 = r || s || v (v = 27/28). */
 int escrow_offer_sign(uint8_t sig65[65], uint64_t chain_id, const struct eth_address *escrow,
 		      const struct escrow_offer *o, const uint8_t seckey32[32], struct err *e);
-/* Uptime attestation digest (`uptimeDigest` view) and its signature by the monitor key. */
+/* Uptime attestation of a rental that ended at `ended_at` (unix seconds; `uptimeDigest` view) and its
+ * signature by the monitor key. seconds_observed must be the rental's billed seconds on chain. */
+struct escrow_uptime {
+	uint64_t rental_id;
+	uint64_t ended_at;         /* uint40: the rental's endedAt on chain */
+	uint32_t seconds_up;       /* <= seconds_observed */
+	uint32_t seconds_observed; /* the rental's billed seconds (usedSecs once ended) */
+};
 int escrow_uptime_digest(uint8_t out32[32], uint64_t chain_id, const struct eth_address *escrow,
-			 uint64_t rental_id, uint32_t seconds_up, uint32_t seconds_observed, struct err *e);
+			 const struct escrow_uptime *u, struct err *e);
 int escrow_uptime_sign(uint8_t sig65[65], uint64_t chain_id, const struct eth_address *escrow,
-		       uint64_t rental_id, uint32_t seconds_up, uint32_t seconds_observed,
-		       const uint8_t seckey32[32], struct err *e);
+		       const struct escrow_uptime *u, const uint8_t seckey32[32], struct err *e);
 
 /* An EIP-2612 permit for a token whose EIP-712 domain is (name, version, chain_id, token). */
 struct escrow_permit {
@@ -260,6 +285,7 @@ enum escrow_event_kind {
 	ESCROW_EV_TREASURY_SET,
 	ESCROW_EV_FEE_SET,
 	ESCROW_EV_MONITOR_SET,
+	ESCROW_EV_TOKEN_ALLOWED,
 };
 
 /* One decoded escrow event (tagged union; `kind` says which member is set). */
@@ -291,8 +317,9 @@ struct escrow_event {
 			uint64_t nonce;
 		} cancelled;
 		struct {
-			struct eth_address addr; /* TreasurySet, MonitorSet */
+			struct eth_address addr; /* TreasurySet, MonitorSet, TokenAllowed (the token) */
 			uint16_t fee_bps;        /* FeeSet */
+			bool allowed;            /* TokenAllowed */
 		} config;
 	};
 };

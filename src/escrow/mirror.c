@@ -170,7 +170,7 @@ static int end_now(struct escrow_outcome *o, struct rental *r, uint64_t now, str
 	if (billed(&b, r, now, e))
 		return ERR_RANGE;
 	r->used_secs = b;
-	r->ended_at = now;
+	r->ended_at = now < U32MAX ? now : U32MAX; /* a rental can always end (see the contract's _end) */
 	r->mark = 0;
 	if (account(o, r, lagged(b, r->t->dispute_secs), e) || cost(&bc, r, b, e) ||
 	    cost(&cc, r, r->claimed_secs, e))
@@ -309,7 +309,10 @@ int escrow_mirror_apply(struct escrow_outcome *out, const struct escrow_terms *t
 			if ((rc = release(&o, &r, e)))
 				return rc;
 		} else {
-			if (now <= r.mark + c->arbiter_window_secs)
+			/* no arbiter: the default rule applies once the dispute window closes */
+			uint64_t deadline = address_is_zero(&t->arbiter) ? r.ended_at + t->dispute_secs :
+									   r.mark + c->arbiter_window_secs;
+			if (now <= deadline)
 				return revert(out, "ArbiterWindowOpen", e);
 			if ((rc = resolve(&o, &r, r.used_secs, ESCROW_RULE_DEFAULT, e)))
 				return rc;
@@ -328,6 +331,8 @@ int escrow_mirror_apply(struct escrow_outcome *out, const struct escrow_terms *t
 	case ESCROW_OP_ATTEST:
 		if (r.ended_at == 0 || r.mark == 0)
 			return revert(out, "NotDisputed", e);
+		if (c->ended_at != t->epoch + r.ended_at || c->observed != r.used_secs)
+			return revert(out, "AttestationNotForThisEnd", e);
 		if (c->secs > c->observed)
 			return revert(out, "BadAttestation", e);
 		if (address_is_zero(&t->monitor))

@@ -74,7 +74,7 @@ enum escrow_op {
 	ESCROW_OP_STOP,
 	ESCROW_OP_SETTLE,
 	ESCROW_OP_DISPUTE,
-	ESCROW_OP_ATTEST, /* resolveWithAttestation: secs = secondsUp, observed = secondsObserved */
+	ESCROW_OP_ATTEST, /* resolveWithAttestation: secs = secondsUp, observed, ended_at */
 	ESCROW_OP_RULE,   /* rule: secs = providerSecs */
 };
 struct escrow_call {
@@ -82,7 +82,8 @@ struct escrow_call {
 	uint64_t now;                 /* block timestamp of the call */
 	u256 amount;                  /* EXTEND */
 	uint32_t secs;                /* ATTEST, RULE */
-	uint32_t observed;            /* ATTEST */
+	uint32_t observed;            /* ATTEST: must be the rental's billed seconds */
+	uint64_t ended_at;            /* ATTEST: unix seconds; must be the rental's end on chain */
 	uint32_t arbiter_window_secs; /* the deployment's arbiterWindow (SETTLE, RULE) */
 };
 

@@ -223,13 +223,16 @@ static void usd_text(char *out, size_t cap, uint64_t micro)
 
 static json_t *signed_offer_json(const struct store_offer *so)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:I, s:I, s:I, s:s, s:I, s:s}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:I, s:I, s:I, s:s, s:I, s:s, s:I, s:I,"
+			 " s:s}",
 			 "provider", so->provider, "payout", so->payout, "token", so->token, "arbiter",
 			 so->arbiter, "rate", so->rate, "minSecs", (json_int_t)so->min_secs, "maxSecs",
 			 (json_int_t)so->max_secs, "interruptible", so->interruptible, "noticeSecs",
 			 (json_int_t)so->notice_secs, "graceSecs", (json_int_t)so->grace_secs,
 			 "disputeSecs", (json_int_t)so->dispute_secs, "specHash", so->spec_hash,
-			 "expiry", (json_int_t)so->expiry, "nonce", so->nonce);
+			 "expiry", (json_int_t)so->expiry, "nonce", so->nonce, "capacity",
+			 (json_int_t)so->capacity, "maxFeeBps", (json_int_t)so->max_fee_bps, "monitor",
+			 so->monitor);
 }
 
 static const char *status_name(enum store_offer_status st)
@@ -304,6 +307,19 @@ static int get_u32(uint32_t *out, const json_t *o, const char *f, struct err *e)
 	return 0;
 }
 
+static int get_u16(uint16_t *out, const json_t *j, const char *f, struct err *e)
+{
+	uint32_t v = 0;
+	int rc = get_u32(&v, j, f, e);
+
+	if (rc)
+		return rc;
+	if (v > UINT16_MAX)
+		return err_set(e, ERR_RANGE, "%s: above 65535", f);
+	*out = (uint16_t)v;
+	return 0;
+}
+
 /* Parses the signed offer; *field names the offending field on failure. */
 static int parse_offer(struct escrow_offer *o, const json_t *j, const char **field, struct err *e)
 {
@@ -325,6 +341,9 @@ static int parse_offer(struct escrow_offer *o, const json_t *j, const char **fie
 	F("offer.disputeSecs", get_u32(&o->dispute_secs, j, "disputeSecs", e));
 	F("offer.specHash", json_get_str(&sh, j, "specHash", 66, e));
 	F("offer.specHash", hex_decode_exact(o->spec_hash, 32, sh, e));
+	F("offer.capacity", get_u16(&o->capacity, j, "capacity", e));
+	F("offer.monitor", get_addr(&o->monitor, j, "monitor", e));
+	F("offer.maxFeeBps", get_u16(&o->max_fee_bps, j, "maxFeeBps", e));
 	F("offer.expiry", json_get_u64(&o->expiry, j, "expiry", e));
 	F("offer.nonce", json_get_u64(&o->nonce, j, "nonce", e));
 #undef F
@@ -393,6 +412,24 @@ int route_offers_post(struct server *s, const struct srv_req *rq, struct srv_res
 			  "the escrow refuses a zero rate or a zero payout address");
 		goto out;
 	}
+	if (eo.capacity == 0) {
+		srv_error(rs, 422, "invalid", "offer.capacity",
+			  "capacity must be at least 1 (rentals of the machine live at once)");
+		goto out;
+	}
+	if (eo.max_fee_bps < s->cfg.fee_bps) {
+		srv_error(rs, 422, "fee_above_offer_max", "offer.maxFeeBps",
+			  "the platform fee is %u bps, above the offer's maxFeeBps %u: the escrow would refuse it",
+			  (unsigned)s->cfg.fee_bps, (unsigned)eo.max_fee_bps);
+		goto out;
+	}
+	if (s->cfg.has_escrow_monitor && !address_equal(&eo.monitor, &s->cfg.escrow_monitor)) {
+		char want[ADDRESS_STR_MAX];
+		address_to_checksum(want, &s->cfg.escrow_monitor);
+		srv_error(rs, 422, "monitor_mismatch", "offer.monitor",
+			  "the offer names another monitor than the escrow's (%s): the escrow would refuse it", want);
+		goto out;
+	}
 	if (eo.dispute_secs < s->cfg.min_dispute_secs) {
 		srv_error(rs, 422, "dispute_window", "offer.disputeSecs",
 			  "disputeSecs must be at least %" PRIu32, s->cfg.min_dispute_secs);
@@ -428,6 +465,9 @@ int route_offers_post(struct server *s, const struct srv_req *rq, struct srv_res
 	so.grace_secs = eo.grace_secs;
 	so.dispute_secs = eo.dispute_secs;
 	hex_encode_0x(so.spec_hash, eo.spec_hash, 32);
+	so.capacity = eo.capacity;
+	address_to_lower(so.monitor, &eo.monitor);
+	so.max_fee_bps = eo.max_fee_bps;
 	so.expiry = (int64_t)eo.expiry;
 	snprintf(so.nonce, sizeof so.nonce, "%" PRIu64, eo.nonce);
 	hex_encode_0x(so.signature, sig, 65);

@@ -332,14 +332,52 @@ int route_rental_access(struct server *s, const struct srv_req *rq, struct srv_r
 					   (json_int_t)(a.granted_at - r.opened_at)));
 }
 
+/*
+ * The ended rental's end time and billed seconds, from its latest indexed state word (what the escrow
+ * will compare an attestation with). ERR_STATE while the rental has not ended.
+ */
+static int rental_end_figures(uint64_t *ended_at, uint32_t *billed, const struct store_rental *r,
+			      struct err *e)
+{
+	struct escrow_terms t;
+	struct escrow_view v;
+	uint8_t enc[ESCROW_TERMS_SIZE];
+	const char *terms_hex, *state_hex;
+	json_t *extra = NULL;
+	u256 word;
+	int rc;
+
+	if ((rc = json_parse(&extra, r->extra, strlen(r->extra), STORE_JSON_SIZE, e)) ||
+	    (rc = json_get_str(&terms_hex, extra, "terms", 2 * ESCROW_TERMS_SIZE + 2, e)) ||
+	    (rc = hex_decode_exact(enc, sizeof enc, terms_hex, e)) ||
+	    (rc = escrow_terms_decode(&t, enc, sizeof enc, e)) ||
+	    (rc = json_get_str(&state_hex, extra, "state", U256_HEX_MAX, e)) ||
+	    (rc = u256_parse_hex(&word, state_hex, e)) || (rc = escrow_state_view(&v, &t, &word, e)))
+		goto out;
+	if (v.phase == ESCROW_PHASE_ACTIVE || v.ended_at == 0) {
+		rc = err_set(e, ERR_STATE, "the rental has not ended");
+		goto out;
+	}
+	*ended_at = v.ended_at;
+	*billed = v.used_secs;
+out:
+	json_decref(extra);
+	return rc;
+}
+
+/*
+ * POST /rentals/{id}/attestation: the monitor's signed uptime of an ENDED rental, bound to its end
+ * (endedAt, billed seconds): secondsUp = billed * up / observed over the probes between open and end.
+ * Refused while the rental runs (409), when it was never probed (409) and after a ruling (409).
+ */
 int route_rental_attestation(struct server *s, const struct srv_req *rq, struct srv_resp *rs)
 {
 	char addr[STORE_ADDR_SIZE], target[STORE_TARGET_SIZE], sig_hex[133], mon[ADDRESS_STR_MAX];
 	struct store_rental r;
+	struct escrow_uptime u;
 	struct err e = { 0 };
 	uint64_t up = 0, obs = 0;
 	uint8_t sig[65];
-	int64_t to;
 	int rc;
 
 	if ((rc = srv_auth(addr, s, rq, rs)) || (rc = load_rental(s, &r, rq, rs)))
@@ -348,20 +386,34 @@ int route_rental_attestation(struct server *s, const struct srv_req *rq, struct 
 		return srv_error(rs, 403, "forbidden", "id", "only the renter or the provider may ask");
 	if (!s->cfg.has_monitor_key)
 		return srv_error(rs, 503, "no_monitor", NULL, "this server has no monitor key");
+	if (r.state == STORE_RENTAL_OPEN)
+		return srv_error(rs, 409, "not_ended", "id",
+				 "an attestation is signed only after the rental has ended on chain");
+	if (r.state == STORE_RENTAL_RESOLVED || r.state == STORE_RENTAL_CLOSED)
+		return srv_error(rs, 409, "closed", "id", "the rental is settled; nothing to attest");
+	memset(&u, 0, sizeof u);
+	u.rental_id = r.id;
+	if ((rc = rental_end_figures(&u.ended_at, &u.seconds_observed, &r, &e)))
+		return srv_error(rs, 409, "not_ended", "id", "%s", e.msg);
 	reputation_rental_target(target, r.chain_id, r.id);
-	to = r.ended_at ? r.ended_at : server_now();
-	if ((rc = store_uptime(s->store, &up, &obs, target, r.opened_at, to, &e)))
+	if ((rc = store_uptime(s->store, &up, &obs, target, r.opened_at, (int64_t)u.ended_at, &e)))
 		return srv_error_from(rs, rc, NULL, &e);
-	if (up > UINT32_MAX || obs > UINT32_MAX)
-		return srv_error(rs, 409, "state", NULL, "observed time does not fit the attestation");
-	if ((rc = escrow_uptime_sign(sig, s->cfg.chain_id, &s->cfg.escrow, r.id, (uint32_t)up,
-				     (uint32_t)obs, s->cfg.monitor_seckey, &e)))
+	if (obs == 0)
+		return srv_error(rs, 409, "no_observations", "id",
+				 "the monitor never probed this rental's host; it cannot attest its uptime");
+	if (up > obs)
+		up = obs;
+	u.seconds_up = (uint32_t)((uint64_t)u.seconds_observed * up / obs);
+	if ((rc = escrow_uptime_sign(sig, s->cfg.chain_id, &s->cfg.escrow, &u, s->cfg.monitor_seckey, &e)))
 		return srv_error_from(rs, rc, NULL, &e);
 	hex_encode_0x(sig_hex, sig, 65);
 	address_to_lower(mon, &s->cfg.monitor);
-	return srv_json(rs, 200, json_pack("{s:I, s:I, s:I, s:s, s:s}", "rental_id", (json_int_t)r.id,
-					   "seconds_up", (json_int_t)up, "seconds_observed",
-					   (json_int_t)obs, "signature", sig_hex, "monitor", mon));
+	return srv_json(rs, 200, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s}", "rental_id",
+					   (json_int_t)r.id, "ended_at", (json_int_t)u.ended_at,
+					   "seconds_up", (json_int_t)u.seconds_up, "seconds_observed",
+					   (json_int_t)u.seconds_observed, "probe_seconds_up", (json_int_t)up,
+					   "probe_seconds_observed", (json_int_t)obs, "signature", sig_hex,
+					   "monitor", mon));
 }
 
 /* ---- SSE ---- */

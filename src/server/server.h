@@ -69,6 +69,8 @@ struct srv_config {
 	bool has_monitor_key;          /* monitor_seckey is set (attestations possible) */
 	uint8_t monitor_seckey[32];    /* wiped by server_free */
 	struct eth_address monitor;    /* its address */
+	bool has_escrow_monitor;       /* escrow_monitor was read from the chain */
+	struct eth_address escrow_monitor; /* the escrow's monitor(): offers must name it to be rentable */
 	char siwe_domain[SRV_DOMAIN_MAX]; /* expected SIWE domain ("" = the listen host:port) */
 	char siwe_origin[SRV_DOMAIN_MAX]; /* expected URI origin ("" = http://domain) */
 	uint32_t nonce_ttl_s;          /* SIWE nonce lifetime */

@@ -529,7 +529,8 @@ static int sq_gpus_list(struct store *s, uint64_t machine_id, store_gpu_cb cb, v
 #define OFFER_COLS                                                                                 \
 	"offer_hash, machine_id, provider, payout, token, arbiter, rate, min_secs, max_secs,"     \
 	" interruptible, notice_secs, grace_secs, dispute_secs, spec_hash, expiry, nonce,"       \
-	" signature, token_symbol, token_decimals, status, created_at, updated_at"
+	" signature, token_symbol, token_decimals, status, created_at, updated_at, capacity,"     \
+	" monitor, max_fee_bps"
 
 static void row_offer(sqlite3_stmt *st, struct store_offer *o)
 {
@@ -559,6 +560,9 @@ static void row_offer(sqlite3_stmt *st, struct store_offer *o)
 	o->status = offer_status_parse(status);
 	o->created_at = r_i(&r);
 	o->updated_at = r_i(&r);
+	o->capacity = (uint16_t)r_i(&r);
+	r_t(&r, o->monitor, sizeof o->monitor);
+	o->max_fee_bps = (uint16_t)r_i(&r);
 }
 
 static int sq_offer_put(struct store *s, const struct store_offer *o, struct err *e)
@@ -569,7 +573,7 @@ static int sq_offer_put(struct store *s, const struct store_offer *o, struct err
 	lk(q);
 	if (!(rc = prep(q, &b.st,
 			"INSERT INTO offers(" OFFER_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-			" ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"
+			" ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"
 			" ON CONFLICT(offer_hash) DO UPDATE SET machine_id = excluded.machine_id,"
 			" provider = excluded.provider, payout = excluded.payout,"
 			" token = excluded.token, arbiter = excluded.arbiter, rate = excluded.rate,"
@@ -579,7 +583,8 @@ static int sq_offer_put(struct store *s, const struct store_offer *o, struct err
 			" spec_hash = excluded.spec_hash, expiry = excluded.expiry,"
 			" nonce = excluded.nonce, signature = excluded.signature,"
 			" token_symbol = excluded.token_symbol,"
-			" token_decimals = excluded.token_decimals,"
+			" token_decimals = excluded.token_decimals, capacity = excluded.capacity,"
+			" monitor = excluded.monitor, max_fee_bps = excluded.max_fee_bps,"
 			" status = CASE WHEN offers.status = 'cancelled' THEN 'cancelled'"
 			" ELSE excluded.status END, updated_at = excluded.updated_at",
 			"offer put", e))) {
@@ -605,6 +610,9 @@ static int sq_offer_put(struct store *s, const struct store_offer *o, struct err
 		b_t(&b, offer_status_str(o->status));
 		b_i(&b, o->created_at);
 		b_i(&b, o->updated_at);
+		b_i(&b, o->capacity);
+		b_t(&b, o->monitor);
+		b_i(&b, o->max_fee_bps);
 		rc = run(q, b.st, b.rc, "offer put", e);
 	}
 	ul(q);

@@ -384,6 +384,9 @@ int store_offer_put(struct store *s, const struct store_offer *o, struct err *e)
 	CHECK(v_addr("arbiter", o->arbiter, e));
 	CHECK(v_dec("rate", o->rate, 128, e));
 	CHECK(v_hash("spec_hash", o->spec_hash, e));
+	CHECK(v_max("capacity", o->capacity, 1, 65535, e));
+	CHECK(v_addr("monitor", o->monitor, e));
+	CHECK(v_max("max_fee_bps", o->max_fee_bps, 0, 10000, e));
 	CHECK(v_time("expiry", o->expiry, e)); /* STORE_TIME_MAX < 2^40: fits uint40 */
 	CHECK(v_dec("nonce", o->nonce, 64, e));
 	CHECK(v_hexvar("signature", o->signature, 65, (STORE_SIG_SIZE - 3) / 2, e));

@@ -129,6 +129,9 @@ struct store_offer {
 	enum store_offer_status status;
 	int64_t created_at;                /* set on first put */
 	int64_t updated_at;
+	uint16_t capacity;                 /* live rentals of the machine at once, >= 1 */
+	char monitor[STORE_ADDR_SIZE];     /* attestation key the offer accepts */
+	uint16_t max_fee_bps;              /* highest platform fee the offer accepts */
 };
 
 struct store_session {

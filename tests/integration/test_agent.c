@@ -322,6 +322,8 @@ static struct escrow_offer make_offer(const struct eth_address *token, uint64_t 
 	o.grace_secs = grace;
 	o.dispute_secs = dispute;
 	keccak256(o.spec_hash, (const uint8_t *)"simulated A100", 14);
+	o.capacity = 100; /* several rentals of this machine at once; capacity has its own test */
+	o.max_fee_bps = ESCROW_MAX_FEE_BPS;
 	OK(rpc_get_block(&T.rpc, &b, "latest", &e_));
 	o.expiry = b.timestamp + 30 * 86400;
 	o.nonce = nonce;

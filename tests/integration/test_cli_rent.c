@@ -196,6 +196,8 @@ static void offer_file(char *path, size_t cap, const struct eth_address *token, 
 	o.max_secs = 86400;
 	o.grace_secs = 60;
 	o.dispute_secs = F.dispute_secs;
+	o.capacity = 100; /* many rentals of this machine; capacity has its own tests */
+	o.max_fee_bps = ESCROW_MAX_FEE_BPS;
 	o.expiry = expiry;
 	o.nonce = ++F.nonce;
 	OK(escrow_offer_sign(sig, CHAIN, &F.escrow, &o, F.provider_key, &e_));
@@ -211,8 +213,10 @@ static void offer_file(char *path, size_t cap, const struct eth_address *token, 
 	fprintf(f, "{\"machine_id\": 1, \"signature\": \"%s\", \"offer\": {\"provider\": \"%s\", \"payout\": \"%s\", "
 		   "\"token\": \"%s\", \"arbiter\": \"%s\", \"rate\": \"%s\", \"minSecs\": %u, \"maxSecs\": 86400, "
 		   "\"interruptible\": false, \"noticeSecs\": 0, \"graceSecs\": 60, \"disputeSecs\": %u, "
-		   "\"specHash\": \"%s\", \"expiry\": %" PRIu64 ", \"nonce\": %" PRIu64 "}}\n",
-		sig_hex, prov, pay, tok, zero, RATE, min_secs, o.dispute_secs, spec, expiry, o.nonce);
+		   "\"specHash\": \"%s\", \"capacity\": 100, \"monitor\": \"%s\", \"maxFeeBps\": %d, "
+		   "\"expiry\": %" PRIu64 ", \"nonce\": %" PRIu64 "}}\n",
+		sig_hex, prov, pay, tok, zero, RATE, min_secs, o.dispute_secs, spec, zero, ESCROW_MAX_FEE_BPS,
+		expiry, o.nonce);
 	fclose(f);
 }
 

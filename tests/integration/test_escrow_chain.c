@@ -248,6 +248,9 @@ static struct escrow_offer make_offer(struct fixture *f, const struct eth_addres
 	o.grace_secs = 600;
 	o.dispute_secs = dispute_secs;
 	keccak256(o.spec_hash, (const uint8_t *)"H100 80GB SXM", 13);
+	o.capacity = 100; /* these tests run several rentals of one machine; capacity has its own test */
+	o.monitor = f->monitor;
+	o.max_fee_bps = ESCROW_MAX_FEE_BPS;
 	o.expiry = latest_time(f) + 86400;
 	o.nonce = nonce;
 	return o;
@@ -362,8 +365,10 @@ static void test_digests_match_contract(void **state)
 	OK(escrow_call_bytes32(&f->rpc, theirs, &f->escrow, &cd, &e_));
 	assert_memory_equal(mine, theirs, 32);
 	buf_reset(&cd);
-	OK(escrow_uptime_digest(mine, CHAIN, &f->escrow, 42, 9000, 10000, &e_));
-	OK(escrow_cd_uptime_digest(&cd, 42, 9000, 10000, &e_));
+	struct escrow_uptime u = { .rental_id = 42, .ended_at = 1700010000, .seconds_up = 9000,
+				   .seconds_observed = 10000 };
+	OK(escrow_uptime_digest(mine, CHAIN, &f->escrow, &u, &e_));
+	OK(escrow_cd_uptime_digest(&cd, 42, 1700010000, 9000, 10000, &e_));
 	OK(escrow_call_bytes32(&f->rpc, theirs, &f->escrow, &cd, &e_));
 	assert_memory_equal(mine, theirs, 32);
 	buf_reset(&cd);

@@ -47,6 +47,7 @@
 #include "escrow/client.h"
 #include "escrow/deploy.h"
 #include "escrow/escrow.h"
+#include "escrow/mirror.h"
 #include "eth/abi.h"
 #include "eth/keccak.h"
 #include "eth/keystore.h"
@@ -658,17 +659,21 @@ static void make_offer(struct escrow_offer *o, const char *rate, uint64_t nonce)
 	o->grace_secs = 60;
 	o->dispute_secs = 0;
 	keccak256(o->spec_hash, (const uint8_t *)"rtx4090x2", 9);
+	o->capacity = 8; /* several rentals of this machine run in these tests */
+	o->monitor = F.monitor;
+	o->max_fee_bps = ESCROW_MAX_FEE_BPS;
 	o->expiry = (uint64_t)time(NULL) + 7200;
 	o->nonce = nonce;
 }
 
 static char *offer_body(const struct escrow_offer *o, const uint8_t sig[65], const char *machine)
 {
-	char p[43], pay[43], tok[43], arb[43], rate[80], sh[67], sigh[133], buf[2048];
+	char p[43], pay[43], tok[43], arb[43], mon[43], rate[80], sh[67], sigh[133], buf[2048];
 	address_to_lower(p, &o->provider);
 	address_to_lower(pay, &o->payout);
 	address_to_lower(tok, &o->token);
 	address_to_lower(arb, &o->arbiter);
+	address_to_lower(mon, &o->monitor);
 	u256_to_dec(rate, &o->rate);
 	hex_encode_0x(sh, o->spec_hash, 32);
 	hex_encode_0x(sigh, sig, 65);
@@ -676,10 +681,11 @@ static char *offer_body(const struct escrow_offer *o, const uint8_t sig[65], con
 		 "{\"machine_id\":%s,\"signature\":\"%s\",\"offer\":{\"provider\":\"%s\",\"payout\":\"%s\","
 		 "\"token\":\"%s\",\"arbiter\":\"%s\",\"rate\":\"%s\",\"minSecs\":%u,\"maxSecs\":%u,"
 		 "\"interruptible\":%s,\"noticeSecs\":%u,\"graceSecs\":%u,\"disputeSecs\":%u,"
-		 "\"specHash\":\"%s\",\"expiry\":%" PRIu64 ",\"nonce\":%" PRIu64 "}}",
+		 "\"specHash\":\"%s\",\"capacity\":%u,\"monitor\":\"%s\",\"maxFeeBps\":%u,"
+		 "\"expiry\":%" PRIu64 ",\"nonce\":%" PRIu64 "}}",
 		 machine, sigh, p, pay, tok, arb, rate, o->min_secs, o->max_secs,
 		 o->interruptible ? "true" : "false", o->notice_secs, o->grace_secs, o->dispute_secs, sh,
-		 o->expiry, o->nonce);
+		 (unsigned)o->capacity, mon, (unsigned)o->max_fee_bps, o->expiry, o->nonce);
 	return strdup(buf);
 }
 
@@ -895,6 +901,96 @@ static void test_rental_open_indexed(void **state)
 	json_decref(r);
 }
 
+/*
+ * Issue 8.1: an attestation is bound to the ended rental. While the rental runs the server refuses to
+ * sign one (before the fix it signed (0, 0) right after open, which a renter could keep and submit after
+ * stopping to recover the whole held part). After the end it signs the rental's end time and billed
+ * seconds, and the escrow accepts exactly that attestation for the dispute.
+ */
+static void test_attestation_bound_to_end(void **state)
+{
+	struct escrow_offer od;
+	struct buf cd;
+	struct rpc_receipt rc;
+	struct escrow_event ev;
+	struct escrow_terms t;
+	struct err e = { 0 };
+	uint8_t sig[65], asig[65];
+	char path[128], body[256];
+	long st;
+	json_t *r;
+	u256 dep = u256_from_u64(100 * 3600);
+	(void)state;
+
+	make_offer(&od, USDC_RATE_1, 91);
+	od.dispute_secs = 3600;
+	od.capacity = 1;
+	keccak256(od.spec_hash, (const uint8_t *)"attested-box", 12);
+	assert_int_equal(escrow_offer_sign(sig, F.chain_id, &F.escrow, &od, F.key_provider, &e), 0);
+	buf_init(&cd, 1 << 16);
+	assert_int_equal(erc20_cd_approve(&cd, &F.escrow, &dep, &e), 0);
+	send_tx(&rc, F.key_renter, &F.usdc, &cd);
+	rpc_receipt_release(&rc);
+	buf_reset(&cd);
+	assert_int_equal(escrow_cd_open(&cd, &od, sig, 65, &dep, &e), 0);
+	send_tx(&rc, F.key_renter, &F.escrow, &cd);
+	assert_int_equal(escrow_receipt_event(&ev, &rc, &F.escrow, ESCROW_EV_OPENED, &e), 0);
+	rpc_receipt_release(&rc);
+	t = ev.opened.terms;
+	wait_indexed();
+	snprintf(body, sizeof body, "{\"host\":\"127.0.0.1\",\"port\":%u,\"user\":\"flop_r9\"}", F.ssh_port);
+	snprintf(path, sizeof path, "/rentals/%" PRIu64 "/access", ev.id);
+	r = http_json(&st, "POST", path, body, F.tok_provider);
+	assert_int_equal(st, 201);
+	json_decref(r);
+
+	snprintf(path, sizeof path, "/rentals/%" PRIu64 "/attestation", ev.id);
+	r = http_json(&st, "POST", path, "", F.tok_renter);
+	assert_int_equal(st, 409); /* running: nothing to attest yet */
+	assert_string_equal(jstr(r, "error"), "not_ended");
+	json_decref(r);
+	usleep(1500 * 1000); /* a few monitor rounds (300 ms) probe the host */
+
+	buf_reset(&cd);
+	assert_int_equal(escrow_cd_rental(&cd, ESCROW_FN_STOP, &t, &e), 0);
+	send_tx(&rc, F.key_renter, &F.escrow, &cd);
+	rpc_receipt_release(&rc);
+	buf_reset(&cd);
+	assert_int_equal(escrow_cd_rental(&cd, ESCROW_FN_DISPUTE, &t, &e), 0);
+	send_tx(&rc, F.key_renter, &F.escrow, &cd);
+	assert_int_equal(escrow_receipt_event(&ev, &rc, &F.escrow, ESCROW_EV_DISPUTED, &e), 0);
+	rpc_receipt_release(&rc);
+	struct escrow_view v;
+	assert_int_equal(escrow_state_view(&v, &t, &ev.state, &e), 0);
+	wait_indexed();
+
+	r = http_json(&st, "POST", path, "", F.tok_renter);
+	assert_int_equal(st, 200);
+	uint64_t ended = (uint64_t)json_integer_value(json_object_get(r, "ended_at"));
+	uint32_t up = (uint32_t)json_integer_value(json_object_get(r, "seconds_up"));
+	uint32_t obs = (uint32_t)json_integer_value(json_object_get(r, "seconds_observed"));
+	assert_int_equal(ended, v.ended_at);
+	assert_int_equal(obs, v.used_secs);
+	assert_true(up <= obs);
+	assert_int_equal(hex_decode_exact(asig, 65, jstr(r, "signature"), &e), 0);
+	json_decref(r);
+	/* The escrow accepts it, and only for this end. */
+	buf_reset(&cd);
+	assert_int_equal(escrow_cd_resolve_with_attestation(&cd, &t, ended - 1, up, obs, asig, 65, &e), 0);
+	memset(&rc, 0, sizeof rc);
+	assert_int_equal(escrow_send(&F.rpc, &rc, F.chain_id, F.key_renter, &F.escrow, NULL, cd.data, cd.len,
+				     30000, &e), ERR_REVERT);
+	assert_non_null(strstr(e.msg, "AttestationNotForThisEnd"));
+	rpc_receipt_release(&rc);
+	buf_reset(&cd);
+	assert_int_equal(escrow_cd_resolve_with_attestation(&cd, &t, ended, up, obs, asig, 65, &e), 0);
+	send_tx(&rc, F.key_renter, &F.escrow, &cd);
+	assert_int_equal(escrow_receipt_event(&ev, &rc, &F.escrow, ESCROW_EV_RESOLVED, &e), 0);
+	assert_int_equal(ev.payout.rule, ESCROW_RULE_ATTESTATION);
+	rpc_receipt_release(&rc);
+	buf_release(&cd);
+}
+
 static void test_stream(void **state)
 {
 	struct resp r;
@@ -1066,22 +1162,10 @@ static void test_rating_and_attestation(void **state)
 	assert_int_equal(st, 409);
 	json_decref(r);
 
+	/* The rental closed at its stop (no dispute window): there is nothing left to attest. */
 	snprintf(path, sizeof path, "/rentals/%" PRIu64 "/attestation", F.rental_id);
 	r = http_json(&st, "POST", path, "", F.tok_renter);
-	assert_int_equal(st, 200);
-	/* The signature verifies against the escrow's Uptime digest by the monitor key. */
-	uint8_t digest[32], sig[65];
-	struct eth_address signer;
-	struct err e = { 0 };
-	json_int_t up = json_integer_value(json_object_get(r, "seconds_up"));
-	json_int_t obs = json_integer_value(json_object_get(r, "seconds_observed"));
-	assert_true(up <= obs);
-	assert_true(obs > 0);
-	assert_int_equal(hex_decode_exact(sig, 65, jstr(r, "signature"), &e), 0);
-	assert_int_equal(escrow_uptime_digest(digest, F.chain_id, &F.escrow, F.rental_id, (uint32_t)up,
-					      (uint32_t)obs, &e), 0);
-	assert_int_equal(secp_recover_address(&signer, digest, sig, &e), 0);
-	assert_true(address_equal(&signer, &F.monitor));
+	assert_int_equal(st, 409);
 	json_decref(r);
 	char lower[43], ppath[128];
 	address_to_lower(lower, &F.provider);
@@ -1471,6 +1555,7 @@ int main(void)
 		cmocka_unit_test(test_hosts),
 		cmocka_unit_test(test_offers),
 		cmocka_unit_test(test_rental_open_indexed),
+		cmocka_unit_test(test_attestation_bound_to_end),
 		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_kill9_restart),
 		cmocka_unit_test(test_stop_and_receipt),

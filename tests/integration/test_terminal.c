@@ -138,6 +138,8 @@ static int open_rental(struct err *e)
 	o.grace_secs = 600;
 	o.dispute_secs = 3600; /* a stopped rental stays on chain, ended, for an hour */
 	keccak256(o.spec_hash, (const uint8_t *)"simulated", 9);
+	o.capacity = 100;
+	o.max_fee_bps = ESCROW_MAX_FEE_BPS;
 	if ((r = rpc_get_block(&T.rpc, &blk, "latest", e)))
 		return r;
 	o.expiry = blk.timestamp + 86400;

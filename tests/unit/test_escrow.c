@@ -104,6 +104,9 @@ static struct escrow_offer test_offer(void)
 	o.grace_secs = 600;
 	o.dispute_secs = 3600;
 	keccak256(o.spec_hash, (const uint8_t *)"H100 80GB SXM", 13);
+	o.capacity = 1;
+	o.monitor = small_addr(0xc0c);
+	o.max_fee_bps = 1500;
 	o.expiry = 1700086400;
 	o.nonce = 7;
 	return o;
@@ -129,6 +132,7 @@ static struct escrow_terms test_terms(void)
 	t.dispute_secs = 3600;
 	t.max_secs = 2592000;
 	t.epoch = T0 - 1;
+	keccak256(t.spec_hash, (const uint8_t *)"H100 80GB SXM", 13);
 	return t;
 }
 
@@ -147,7 +151,8 @@ static struct escrow_terms test_terms(void)
 	"0000000000000000000000000000000000000000000000000000000000000258"                         \
 	"0000000000000000000000000000000000000000000000000000000000000e10"                         \
 	"0000000000000000000000000000000000000000000000000000000000278d00"                         \
-	"000000000000000000000000000000000000000000000000000000006553f0ff"
+	"000000000000000000000000000000000000000000000000000000006553f0ff"                         \
+	"3a6e43b558a4b5b3f81e0cb8b38a575750ab5358e0348d4601ceacae74313c75"
 
 /* ------------------------------------------------------------------ Terms, key, word */
 
@@ -160,7 +165,7 @@ static void test_terms_encode_key(void **state)
 	assert_int_equal(escrow_terms_encode(enc, &t, NULL), 0);
 	assert_hex(enc, sizeof enc, "0x" TERMS_HEX);
 	assert_int_equal(escrow_rental_key(key, &t, NULL), 0);
-	assert_hex(key, 32, "0x6ab3b4aee29c3bfb7e7f084a48ae262cac2b9249a68a6c7c86ba0933c26a18f2");
+	assert_hex(key, 32, "0x9ad0b7253b7aecc40887e924a84bd06d36c3b13a324797794ad763036f6a98df");
 	assert_int_equal(escrow_terms_decode(&back, enc, sizeof enc, NULL), 0);
 	assert_memory_equal(&back, &t, sizeof t);
 }
@@ -246,16 +251,16 @@ static void test_calldata(void **state)
 
 	buf_init(&b, 1 << 16);
 	assert_int_equal(escrow_cd_rental(&b, ESCROW_FN_CLAIM, &t, NULL), 0);
-	assert_hex(b.data, b.len, "0x72949b73" TERMS_HEX);
+	assert_hex(b.data, b.len, "0x816a5e33" TERMS_HEX);
 	buf_reset(&b);
 	assert_int_equal(escrow_cd_extend(&b, &t, &amt, NULL), 0);
 	assert_hex(b.data, b.len,
-		   "0xa98f2061" TERMS_HEX "00000000000000000000000000000000000000000000000000000000000f4240");
+		   "0x723ef6a1" TERMS_HEX "00000000000000000000000000000000000000000000000000000000000f4240");
 	buf_reset(&b);
 	memset(sig, 0x11, sizeof sig);
 	assert_int_equal(escrow_cd_open(&b, &o, sig, sizeof sig, &ten, NULL), 0);
 	assert_hex(b.data, b.len,
-		   "0x6921b34b00000000000000000000000070997970c51812dc3a010c7d01b50e0d17dc79c80000000000000000000000000000000000000000000000000000000000009a1d000000000000000000000000e7f1725e7734ce288f8367e1bb143e90bb3f05120000000000000000000000000000000000000000000000000000000000000a4b00000000000000000000000000000000000000000000000f0ef0e928bdd71c71000000000000000000000000000000000000000000000000000000000000003c0000000000000000000000000000000000000000000000000000000000278d000000000000000000000000000000000000000000000000000000000000000001000000000000000000000000000000000000000000000000000000000000012c00000000000000000000000000000000000000000000000000000000000002580000000000000000000000000000000000000000000000000000000000000e103a6e43b558a4b5b3f81e0cb8b38a575750ab5358e0348d4601ceacae74313c7500000000000000000000000000000000000000000000000000000000655542800000000000000000000000000000000000000000000000000000000000000007000000000000000000000000000000000000000000000000000000000000020000000000000000000000000000000000000000000000000000000000009896800000000000000000000000000000000000000000000000000000000000000041111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111100000000000000000000000000000000000000000000000000000000000000");
+		   "0x7126501700000000000000000000000070997970c51812dc3a010c7d01b50e0d17dc79c80000000000000000000000000000000000000000000000000000000000009a1d000000000000000000000000e7f1725e7734ce288f8367e1bb143e90bb3f05120000000000000000000000000000000000000000000000000000000000000a4b00000000000000000000000000000000000000000000000f0ef0e928bdd71c71000000000000000000000000000000000000000000000000000000000000003c0000000000000000000000000000000000000000000000000000000000278d000000000000000000000000000000000000000000000000000000000000000001000000000000000000000000000000000000000000000000000000000000012c00000000000000000000000000000000000000000000000000000000000002580000000000000000000000000000000000000000000000000000000000000e103a6e43b558a4b5b3f81e0cb8b38a575750ab5358e0348d4601ceacae74313c7500000000000000000000000000000000000000000000000000000000000000010000000000000000000000000000000000000000000000000000000000000c0c00000000000000000000000000000000000000000000000000000000000005dc00000000000000000000000000000000000000000000000000000000655542800000000000000000000000000000000000000000000000000000000000000007000000000000000000000000000000000000000000000000000000000000026000000000000000000000000000000000000000000000000000000000009896800000000000000000000000000000000000000000000000000000000000000041111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111100000000000000000000000000000000000000000000000000000000000000");
 	buf_release(&b);
 }
 
@@ -284,28 +289,31 @@ static void test_selectors(void **state)
 		assert_hex(b.data, 4, want);                                                       \
 		c[n++].sel = want;                                                                 \
 	} while (0)
-	SEL(escrow_cd_open(&b, &o, sig, 65, &one, NULL), "0x6921b34b");
-	SEL(escrow_cd_open_with_permit(&b, &o, sig, 65, &one, &one, sig, NULL), "0x68986231");
-	SEL(escrow_cd_extend(&b, &t, &one, NULL), "0xa98f2061");
-	SEL(escrow_cd_rental(&b, ESCROW_FN_CLAIM, &t, NULL), "0x72949b73");
-	SEL(escrow_cd_rental(&b, ESCROW_FN_RECLAIM, &t, NULL), "0x79f9421c");
-	SEL(escrow_cd_rental(&b, ESCROW_FN_STOP, &t, NULL), "0x15f519d4");
-	SEL(escrow_cd_rental(&b, ESCROW_FN_SETTLE, &t, NULL), "0xf4ae0b18");
-	SEL(escrow_cd_rental(&b, ESCROW_FN_DISPUTE, &t, NULL), "0xbfa6452d");
-	SEL(escrow_cd_rental(&b, ESCROW_FN_STATE_OF, &t, NULL), "0x9b3588c0");
-	SEL(escrow_cd_rental(&b, ESCROW_FN_RENTAL_KEY, &t, NULL), "0x11184fc3");
-	SEL(escrow_cd_resolve_with_attestation(&b, &t, 1, 2, sig, 65, NULL), "0xd112a4fe");
-	SEL(escrow_cd_rule(&b, &t, 5, NULL), "0x539193b7");
-	SEL(escrow_cd_quote(&b, &t, T0, NULL), "0xa1f75d2a");
-	SEL(escrow_cd_decode_state(&b, &t, &one, NULL), "0xd55c5143");
+	SEL(escrow_cd_open(&b, &o, sig, 65, &one, NULL), "0x71265017");
+	SEL(escrow_cd_open_with_permit(&b, &o, sig, 65, &one, &one, sig, NULL), "0xf28dd8d7");
+	SEL(escrow_cd_extend(&b, &t, &one, NULL), "0x723ef6a1");
+	SEL(escrow_cd_rental(&b, ESCROW_FN_CLAIM, &t, NULL), "0x816a5e33");
+	SEL(escrow_cd_rental(&b, ESCROW_FN_RECLAIM, &t, NULL), "0x0a7697a5");
+	SEL(escrow_cd_rental(&b, ESCROW_FN_STOP, &t, NULL), "0x7e467941");
+	SEL(escrow_cd_rental(&b, ESCROW_FN_SETTLE, &t, NULL), "0x4be30783");
+	SEL(escrow_cd_rental(&b, ESCROW_FN_DISPUTE, &t, NULL), "0x1296fc70");
+	SEL(escrow_cd_rental(&b, ESCROW_FN_STATE_OF, &t, NULL), "0xdfdbdad8");
+	SEL(escrow_cd_rental(&b, ESCROW_FN_RENTAL_KEY, &t, NULL), "0x714fd68f");
+	SEL(escrow_cd_resolve_with_attestation(&b, &t, T0, 1, 2, sig, 65, NULL), "0xb3b67a48");
+	SEL(escrow_cd_rule(&b, &t, 5, NULL), "0xa7e89186");
+	SEL(escrow_cd_quote(&b, &t, T0, NULL), "0xd8674295");
+	SEL(escrow_cd_decode_state(&b, &t, &one, NULL), "0x9eed1613");
 	SEL(escrow_cd_withdraw_owed(&b, &a, &a, NULL), "0xc2cff684");
 	SEL(escrow_cd_withdraw_fees(&b, &a, NULL), "0x164e68de");
 	SEL(escrow_cd_cancel_offer(&b, 7, NULL), "0x66948833");
 	SEL(escrow_cd_set_treasury(&b, &a, NULL), "0xf0f44260");
 	SEL(escrow_cd_set_fee_bps(&b, 100, NULL), "0x023b1fc9");
 	SEL(escrow_cd_set_monitor(&b, &a, NULL), "0x5cd82390");
-	SEL(escrow_cd_offer_digest(&b, &o, NULL), "0xc1f8e659");
-	SEL(escrow_cd_uptime_digest(&b, 1, 2, 3, NULL), "0xd4be4af6");
+	SEL(escrow_cd_offer_digest(&b, &o, NULL), "0x78a61f5a");
+	SEL(escrow_cd_set_token_allowed(&b, &a, true, NULL), "0x15f69012");
+	SEL(escrow_cd_token_allowed(&b, &a, NULL), "0x55219d5a");
+	SEL(escrow_cd_live_rentals(&b, &a, key, NULL), "0x4de14735");
+	SEL(escrow_cd_uptime_digest(&b, 1, T0, 2, 3, NULL), "0x0190563e");
 	SEL(escrow_cd_rentals(&b, key, NULL), "0x7df8768e");
 	SEL(escrow_cd_fees(&b, &a, NULL), "0xfaaebd21");
 	SEL(escrow_cd_owed(&b, &a, &a, NULL), "0x28079e4a");
@@ -342,7 +350,7 @@ static void test_calldata_bad(void **state)
 	assert_int_equal(escrow_cd_open(&b, &o, big, sizeof big, &one, &e), ERR_TOO_BIG);
 	assert_true(e.msg[0] && b.len == 0);
 	err_clear(&e);
-	assert_int_equal(escrow_cd_resolve_with_attestation(&b, &t, 1, 2, big, sizeof big, &e), ERR_TOO_BIG);
+	assert_int_equal(escrow_cd_resolve_with_attestation(&b, &t, T0, 1, 2, big, sizeof big, &e), ERR_TOO_BIG);
 	assert_true(e.msg[0] && b.len == 0);
 	err_clear(&e);
 	assert_int_equal(escrow_cd_rental(&b, (enum escrow_rental_fn)99, &t, &e), ERR_INVALID);
@@ -385,20 +393,30 @@ static void test_eip712(void **state)
 	assert_int_equal(escrow_domain_separator(d, 31337, &esc, NULL), 0);
 	assert_hex(d, 32, "0x82f65116ff9002ede1233dc69ad920d7497266bbf0990718d1c3cc15f798e365");
 	assert_int_equal(escrow_offer_digest(d, 31337, &esc, &o, NULL), 0);
-	assert_hex(d, 32, "0x0581d91f520236182f9561225217db7ff492207f9e47e61c3534616430a21868");
+	assert_hex(d, 32, "0xb07104e79f3c1bfb9bce1732aa1ebbcabed4840228d8b19f9ba9bec477113270");
 	assert_int_equal(escrow_offer_sign(sig, 31337, &esc, &o, k, NULL), 0);
 	assert_hex(sig, 65,
-		   "0x569d23ce6838fc63bccf6bf884d30ef7719060fb93a8bff2c7955c9326d9a8ed13032eb855fdd756c9e75a79212612fd"
-		   "7063fcec654bd861eacfe513e2b0ff0f1b");
+		   "0xf3245c683f5731e24420e95e757049293039e32a3a4da2a08da6722839571711473fc0677d4cdd22b43268c4194918ea"
+		   "6876f974eb2fe642a61485acb6f6506b1c");
 	assert_int_equal(secp_recover_address(&signer, d, sig, NULL), 0);
 	assert_true(address_equal(&signer, &o.provider));
 	/* another chain id or escrow gives another digest (replay protection) */
 	uint8_t d2[32];
 	assert_int_equal(escrow_offer_digest(d2, 1, &esc, &o, NULL), 0);
 	assert_memory_not_equal(d, d2, 32);
-	assert_int_equal(escrow_uptime_digest(d, 31337, &esc, 42, 9000, 10000, NULL), 0);
-	assert_hex(d, 32, "0x961c250b5bedc0b45bce2bbd70625d39c237348a69196dfa123d1fd67ed96316");
-	assert_int_equal(escrow_uptime_sign(sig, 31337, &esc, 42, 9000, 10000, k, NULL), 0);
+	struct escrow_uptime u = { .rental_id = 42, .ended_at = 1700010000, .seconds_up = 9000,
+				   .seconds_observed = 10000 };
+	assert_int_equal(escrow_uptime_digest(d, 31337, &esc, &u, NULL), 0);
+	assert_hex(d, 32, "0x67dbbe640bd0c302a8a80ff5659368eb23ee6baefba7b9a4df0627f24141eba9");
+	assert_int_equal(escrow_uptime_sign(sig, 31337, &esc, &u, k, NULL), 0);
+	/* an attestation without an end (what could be signed while the rental ran) is refused */
+	u.ended_at = 0;
+	assert_int_equal(escrow_uptime_digest(d, 31337, &esc, &u, NULL), ERR_RANGE);
+	u.ended_at = 1700010000;
+	u.seconds_up = 10001;
+	assert_int_equal(escrow_uptime_digest(d, 31337, &esc, &u, NULL), ERR_INVALID);
+	u.seconds_up = 9000;
+	assert_int_equal(escrow_uptime_digest(d, 31337, &esc, &u, NULL), 0);
 	assert_int_equal(secp_recover_address(&signer, d, sig, NULL), 0);
 	assert_true(address_equal(&signer, &owner));
 
@@ -465,7 +483,7 @@ static void test_events(void **state)
 {
 	(void)state;
 	static const char *const opened_t[] = {
-		"0x43dd4e43e3ff513cac30e3f9545b02d67793c51b9423fa17958897f1418d6142",
+		"0x4ac545f08bcf86d9c00c4d62458c47ccc48abda02362b54dbe484c17f867c88b",
 		"0x0000000000000000000000000000000000000000000000000000000000000003",
 		"0x0000000000000000000000000000000000000000000000000000000000000b0b",
 		"0x00000000000000000000000070997970c51812dc3a010c7d01b50e0d17dc79c8",
@@ -776,6 +794,15 @@ static void test_mirror_flow(void **state)
 	c.op = ESCROW_OP_ATTEST;
 	c.secs = 4000;
 	c.observed = 5000;
+	c.ended_at = 0; /* an attestation signed while the rental ran has no end: refused */
+	assert_int_equal(escrow_mirror_apply(&o, &t, &disputed, &c, NULL), ERR_REVERT);
+	assert_string_equal(o.revert, "AttestationNotForThisEnd");
+	c.ended_at = v.ended_at;
+	c.observed = 4999; /* not the billed seconds */
+	assert_int_equal(escrow_mirror_apply(&o, &t, &disputed, &c, NULL), ERR_REVERT);
+	assert_string_equal(o.revert, "AttestationNotForThisEnd");
+	c.observed = v.used_secs;
+	assert_int_equal(v.used_secs, 5000);
 	assert_int_equal(escrow_mirror_apply(&o, &t, &disputed, &c, NULL), 0);
 	assert_int_equal(o.rule, ESCROW_RULE_ATTESTATION);
 	assert_u256(&o.refund_amount, "277777"); /* cost(5000) - cost(4000) = 1388888 - 1111111 */

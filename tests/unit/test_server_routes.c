@@ -198,6 +198,8 @@ static char *offer_body(const char *key_hex, uint64_t chain_id, const char *mach
 	o.max_secs = 3600;
 	o.interruptible = true;
 	keccak256(o.spec_hash, (const uint8_t *)"h100", 4);
+	o.capacity = 1;
+	o.max_fee_bps = 1500;
 	o.expiry = (uint64_t)time(NULL) + 3600;
 	o.nonce = nonce;
 	address_parse(&esc, ESCROW_ADDR, NULL);
@@ -211,7 +213,8 @@ static char *offer_body(const char *key_hex, uint64_t chain_id, const char *mach
 		 "{\"machine_id\":%s,\"signature\":\"%s\",\"offer\":{\"provider\":\"%s\",\"payout\":\"%s\","
 		 "\"token\":\"%s\",\"arbiter\":\"0x0000000000000000000000000000000000000000\","
 		 "\"rate\":\"277777777777777777777\",\"minSecs\":60,\"maxSecs\":3600,\"interruptible\":true,"
-		 "\"noticeSecs\":0,\"graceSecs\":0,\"disputeSecs\":0,\"specHash\":\"%s\",\"expiry\":%" PRIu64
+		 "\"noticeSecs\":0,\"graceSecs\":0,\"disputeSecs\":0,\"specHash\":\"%s\",\"capacity\":1,"
+		 "\"monitor\":\"0x0000000000000000000000000000000000000000\",\"maxFeeBps\":1500,\"expiry\":%" PRIu64
 		 ",\"nonce\":%" PRIu64 "}}",
 		 machine, sigh, p, p, tok, sh, o.expiry, nonce);
 	return strdup(buf);

@@ -143,6 +143,9 @@ static void mk_offer(struct store_offer *o, uint64_t n)
 	o->grace_secs = 600;
 	o->dispute_secs = 3600;
 	hex64(o->spec_hash, "5", n);
+	o->capacity = 1;
+	strcpy(o->monitor, ADDR_0);
+	o->max_fee_bps = 1500;
 	o->expiry = T0 + 1000;
 	snprintf(o->nonce, sizeof o->nonce, "%llu", (unsigned long long)n);
 	strcpy(o->signature, "0x");
@@ -221,7 +224,7 @@ static void test_open_urls(void **state)
 
 	s = open_mem();
 	OK(store_schema_version(s, &v, &e_));
-	assert_int_equal(v, 1);
+	assert_int_equal(v, 2);
 	store_close(s);
 	store_close(NULL);
 
@@ -269,7 +272,7 @@ static void test_migrate_idempotent(void **state)
 	/* Second open while the first is still open, then reopen after close. */
 	s2 = open_file("mig.db", false);
 	OK(store_schema_version(s2, &v, &e_));
-	assert_int_equal(v, 1);
+	assert_int_equal(v, 2);
 	OK(store_provider_get(s2, &p, ADDR_A, &e_));
 	store_close(s2);
 	store_close(s);
@@ -277,7 +280,7 @@ static void test_migrate_idempotent(void **state)
 	OK(store_provider_get(s, &p, ADDR_A, &e_));
 	store_close(s);
 	path_in_tmp(path, sizeof path, "mig.db");
-	assert_int_equal(count_rows(path, "SELECT count(*) FROM schema_version"), 1);
+	assert_int_equal(count_rows(path, "SELECT count(*) FROM schema_version"), 2);
 	assert_int_equal(count_rows(path, "SELECT count(*) FROM providers"), 1);
 
 	/* A database from a newer binary is refused and left alone. */

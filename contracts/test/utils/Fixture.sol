@@ -52,10 +52,24 @@ abstract contract Fixture is TestBase {
         provider = vm.addr(PROVIDER_KEY);
         monitor = vm.addr(MONITOR_KEY);
         renter = vm.addr(RENTER_KEY);
-        esc = new RentalEscrow(OWNER, TREASURY, monitor, FEE_BPS, ARB_WINDOW);
         usdc = new DevUSDC();
         usdt = new DevUSDT();
         dai = new DevDAI();
+        esc = new RentalEscrow(OWNER, TREASURY, monitor, FEE_BPS, ARB_WINDOW, devTokens());
+    }
+
+    /// The tokens the fixture's escrow allows (the dev tokens; the native coin is always allowed).
+    function devTokens() internal view returns (address[] memory a) {
+        a = new address[](3);
+        a[0] = address(usdc);
+        a[1] = address(usdt);
+        a[2] = address(dai);
+    }
+
+    /// Owner: allow one more token (test mocks).
+    function allowToken(address token) internal {
+        vm.prank(OWNER);
+        esc.setTokenAllowed(token, true);
     }
 
     /// $/h price in 6-decimal units per hour -> scaled per-second rate.
@@ -63,7 +77,9 @@ abstract contract Fixture is TestBase {
         return uint128(unitsPerHour * 1e18 / 3600);
     }
 
-    /// A default offer: 1 USDC/h, 1 min .. 30 days, 10 min grace, 1 h dispute window, arbiter set.
+    /// A default offer: 1 USDC/h, 1 min .. 30 days, 10 min grace, 1 h dispute window, arbiter set, the
+    /// escrow's monitor, fee up to the cap, and room for many live rentals of its machine (capacity
+    /// tests lower it).
     function baseOffer(address token) internal view returns (RentalEscrow.Offer memory o) {
         o = RentalEscrow.Offer({
             provider: provider,
@@ -78,6 +94,9 @@ abstract contract Fixture is TestBase {
             graceSecs: 600,
             disputeSecs: 3600,
             specHash: keccak256("H100 80GB"),
+            capacity: 1000,
+            monitor: esc.monitor(),
+            maxFeeBps: 1500,
             expiry: uint40(block.timestamp + 1 days),
             nonce: 1
         });
@@ -159,14 +178,17 @@ abstract contract Fixture is TestBase {
         sync();
     }
 
+    /// An attestation of rental `id` as it ended (S[id].endedAt), signed with `key`.
     function attest(uint256 id, uint32 up, uint32 observed, uint256 key) internal returns (bytes memory) {
-        return signDigest(key, esc.uptimeDigest(id, up, observed));
+        return signDigest(key, esc.uptimeDigest(id, S[id].endedAt, up, observed));
     }
 
-    function doAttest(uint256 id, uint32 up, uint32 observed) internal {
-        bytes memory sig = attest(id, up, observed, MONITOR_KEY);
+    /// Resolves with the monitor's attestation of the ended rental: `up` of its billed seconds.
+    function doAttest(uint256 id, uint32 up) internal {
+        uint32 billed = S[id].usedSecs;
+        bytes memory sig = attest(id, up, billed, MONITOR_KEY);
         vm.recordLogs();
-        esc.resolveWithAttestation(T[id], up, observed, sig);
+        esc.resolveWithAttestation(T[id], S[id].endedAt, up, billed, sig);
         sync();
     }
 

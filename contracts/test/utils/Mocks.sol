@@ -4,6 +4,7 @@
 pragma solidity ^0.8.30;
 
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {RentalEscrow} from "../../RentalEscrow.sol";
 
 /// Burns 1 % of every transfer (fee-on-transfer), like some deflationary tokens.
 contract FeeOnTransferToken is ERC20 {
@@ -19,6 +20,21 @@ contract FeeOnTransferToken is ERC20 {
             super._update(from, address(0), burn);
             value -= burn;
         }
+        super._update(from, to, value);
+    }
+}
+
+/// Charges a 1 % fee to the SENDER on top of every transfer (the receiver gets the full amount): a payout of
+/// x costs the payer 1.01 x. An escrow that accepted it would pay out more than its books hold.
+contract SenderFeeToken is ERC20 {
+    constructor() ERC20("Sender Fee Token", "SFEE") {}
+
+    function mint(address to, uint256 amount) external {
+        _mint(to, amount);
+    }
+
+    function _update(address from, address to, uint256 value) internal override {
+        if (from != address(0) && to != address(0)) super._update(from, address(0xFEE), value / 100);
         super._update(from, to, value);
     }
 }
@@ -85,5 +101,32 @@ contract ReentrantReceiver {
 contract RejectingReceiver {
     receive() external payable {
         revert("no thanks");
+    }
+}
+
+/// A renter that is a contract wallet: it can dispute and resolve in one transaction (what the
+/// early-attestation attack relied on: the provider has no chance to answer in between).
+contract DisputeWallet {
+    function openWith(RentalEscrow esc, address token, RentalEscrow.Offer calldata o, bytes calldata sig, uint256 amount)
+        external
+    {
+        ERC20(token).approve(address(esc), amount);
+        esc.open(o, sig, amount);
+    }
+
+    function stop(RentalEscrow esc, RentalEscrow.Terms calldata t) external {
+        esc.stop(t);
+    }
+
+    function disputeAndResolve(
+        RentalEscrow esc,
+        RentalEscrow.Terms calldata t,
+        uint40 endedAt,
+        uint32 up,
+        uint32 observed,
+        bytes calldata sig
+    ) external {
+        esc.dispute(t);
+        esc.resolveWithAttestation(t, endedAt, up, observed, sig);
     }
 }
