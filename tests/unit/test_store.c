@@ -289,7 +289,7 @@ static void test_migrate_idempotent(void **state)
 	s = (struct store *)0x1;
 	EXPECT_ERR(ERR_UNSUPPORTED, store_open(&s, url, &e_));
 	assert_ptr_equal(s, (struct store *)0x1);
-	assert_int_equal(count_rows(path, "SELECT count(*) FROM schema_version"), 2);
+	assert_int_equal(count_rows(path, "SELECT count(*) FROM schema_version"), 3);
 }
 
 /* ---- providers, hosts, GPUs ---- */
