@@ -81,7 +81,7 @@ async function main() {
 
   const E = art('RentalEscrow');
   const esc = await new ethers.ContractFactory(E.abi, E.bytecode, deployer).deploy(
-    deployer.address, treasury, monitor.address, 1000, 7 * 86400);
+    deployer.address, treasury, monitor.address, 1000, 7 * 86400, []);
   await esc.waitForDeployment();
   const escAddr = await esc.getAddress();
   const iface = esc.interface;
@@ -92,6 +92,7 @@ async function main() {
   const usdc = await new ethers.ContractFactory(U.abi, U.bytecode, deployer).deploy();
   await usdc.waitForDeployment();
   const usdcAddr = await usdc.getAddress();
+  await (await esc.setTokenAllowed(usdcAddr, true)).wait(); // the deployer is the owner here
 
   const domain = { name: 'Flopmarket RentalEscrow', version: '1', chainId, verifyingContract: escAddr };
   const offerTypes = { Offer: [
@@ -99,15 +100,17 @@ async function main() {
     { name: 'arbiter', type: 'address' }, { name: 'rate', type: 'uint128' }, { name: 'minSecs', type: 'uint32' },
     { name: 'maxSecs', type: 'uint32' }, { name: 'interruptible', type: 'bool' }, { name: 'noticeSecs', type: 'uint32' },
     { name: 'graceSecs', type: 'uint32' }, { name: 'disputeSecs', type: 'uint32' }, { name: 'specHash', type: 'bytes32' },
+    { name: 'capacity', type: 'uint16' }, { name: 'monitor', type: 'address' }, { name: 'maxFeeBps', type: 'uint16' },
     { name: 'expiry', type: 'uint40' }, { name: 'nonce', type: 'uint64' } ] };
   const uptimeTypes = { Uptime: [
-    { name: 'rentalId', type: 'uint256' }, { name: 'secondsUp', type: 'uint32' }, { name: 'secondsObserved', type: 'uint32' } ] };
+    { name: 'rentalId', type: 'uint256' }, { name: 'endedAt', type: 'uint40' }, { name: 'secondsUp', type: 'uint32' },
+    { name: 'secondsObserved', type: 'uint32' } ] };
   const now = async () => (await provider.getBlock('latest')).timestamp;
   const offer = {
     provider: prov.address, payout, token: usdcAddr, arbiter: keeper.address,
     rate: (unit * 10n ** 18n) / 3600n, // 1 token per hour
     minSecs: 60, maxSecs: 30 * 86400, interruptible: true, noticeSecs: 300, graceSecs: 600, disputeSecs: 3600,
-    specHash: ethers.id('H100 80GB SXM'), expiry: (await now()) + 30 * 86400, nonce: nonce++,
+    specHash: ethers.id('H100 80GB SXM'), capacity: 10, monitor: monitor.address, maxFeeBps: 1500, expiry: (await now()) + 30 * 86400, nonce: nonce++,
   };
   const offerSig = await prov.signTypedData(domain, offerTypes, offer);
   if ((await esc.offerDigest(offer)) !== ethers.TypedDataEncoder.hash(domain, offerTypes, offer)) {
@@ -182,9 +185,12 @@ async function main() {
   await measure('settle', as(keeper).settle(R(b).terms));
   // dispute rental a, resolve with the monitor's attestation
   await measure('dispute', as(renter).dispute(R(a).terms));
-  const up = 9000, observed = 10_000;
-  const att = await monitor.signTypedData(domain, uptimeTypes, { rentalId: a, secondsUp: up, secondsObserved: observed });
-  await measure('resolve (attested)', as(keeper).resolveWithAttestation(R(a).terms, up, observed, att));
+  // The attestation names the rental's end and billed seconds (from its state word, as a client reads them).
+  const st = R(a).state, epoch = BigInt(R(a).terms[14]);
+  const endedAt = epoch + (st >> 224n), observed = Number((st >> 128n) & 0xffffffffn), up = observed - 1000;
+  const att = await monitor.signTypedData(domain, uptimeTypes,
+    { rentalId: a, endedAt, secondsUp: up, secondsObserved: observed });
+  await measure('resolve (attested)', as(keeper).resolveWithAttestation(R(a).terms, endedAt, up, observed, att));
 
   cols.push([tokenName, results]);
   }

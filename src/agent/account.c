@@ -130,13 +130,17 @@ static bool name_ok(const char *name)
 }
 
 int account_rental_scope(char *out, size_t cap, uint64_t chain_id, const struct eth_address *escrow,
-			 uint64_t rental_id, struct err *e)
+			 const char *instance, uint64_t rental_id, struct err *e)
 {
 	char hex[41];
+	size_t k = instance ? strlen(instance) : 0;
 	int n;
 
+	if (k == 0 || k > ACCOUNT_INSTANCE_MAX || strspn(instance, "0123456789abcdef") != k)
+		return err_set(e, ERR_INVALID, "account: agent instance must be 1..%d lowercase hex digits",
+			       ACCOUNT_INSTANCE_MAX);
 	hex_encode(hex, escrow->b, 20);
-	n = snprintf(out, cap, "%llu.%s.%llu", (unsigned long long)chain_id, hex,
+	n = snprintf(out, cap, "%llu.%s.%s.%llu", (unsigned long long)chain_id, hex, instance,
 		     (unsigned long long)rental_id);
 	if (n < 0 || (size_t)n >= cap || (size_t)n > ACCOUNT_RENTAL_ID_MAX)
 		return err_set(e, ERR_TOO_BIG, "account: rental scope does not fit in %zu bytes", cap);

@@ -111,11 +111,13 @@ int account_name_for_rental(char name13[ACCOUNT_NAME_LEN + 1], const char *renta
 
 /*
  * The rental id an agent gives account_create / account_name_for_rental:
- * "<chainId>.<escrow as 40 lowercase hex>.<rental id>", so that agents for
- * different chains or escrows on one host never share an account name.
+ * "<chainId>.<escrow as 40 lowercase hex>.<instance>.<rental id>", where `instance` is the agent's own
+ * random id (1..32 lowercase hex, made once per state directory), so that two agents on one host never
+ * share an account name, whatever chain, escrow or provider they serve. ERR_INVALID for a bad instance.
  */
+#define ACCOUNT_INSTANCE_MAX 32
 int account_rental_scope(char *out, size_t cap, uint64_t chain_id, const struct eth_address *escrow,
-			 uint64_t rental_id, struct err *e);
+			 const char *instance, uint64_t rental_id, struct err *e);
 
 /*
  * Checks one authorized_keys line (n bytes; one trailing "\n" allowed):

@@ -45,7 +45,82 @@ static const char *SCHEMA =
 	" id INTEGER NOT NULL, signer BLOB NOT NULL, ssh_key TEXT NOT NULL, at_ms INTEGER NOT NULL,"
 	" PRIMARY KEY(id, signer));";
 
-int agent_ssh_key_message(char *out, size_t cap, uint64_t rental_id, const char *key, struct err *e)
+/*
+ * Versioned changes to the schema above, applied once each, in order, inside one transaction each;
+ * meta('schema') holds the last applied version. Append only.
+ */
+static const char *const MIGRATIONS[] = {
+	/* 1: SSH keys carry the time the renter signed them (issue 8.9: an older one never wins) */
+	"ALTER TABLE rentals ADD COLUMN key_issued_ms INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE pending_keys ADD COLUMN issued_ms INTEGER NOT NULL DEFAULT 0;",
+};
+#define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
+
+static int64_t meta_get(sqlite3 *db, const char *k, int64_t dflt)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = dflt;
+
+	if (sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k = ?1", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int meta_set(sqlite3 *db, const char *k, int64_t v)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = ERR_IO;
+
+	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta(k, v) VALUES(?1, ?2)", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, v);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ERR_IO;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Applies the pending MIGRATIONS. */
+static int db_migrate(sqlite3 *db, struct err *e)
+{
+	for (size_t v = (size_t)meta_get(db, "schema", 0); v < N_MIGRATIONS; v++) {
+		char *msg = NULL;
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(db, MIGRATIONS[v], NULL, NULL, &msg) != SQLITE_OK ||
+		    meta_set(db, "schema", (int64_t)v + 1) ||
+		    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+			err_set(e, ERR_IO, "agent db migration %zu: %s", v + 1, msg ? msg : sqlite3_errmsg(db));
+			sqlite3_free(msg);
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			return ERR_IO;
+		}
+	}
+	return 0;
+}
+
+/* This agent's random instance id (made on first start, kept in meta): scopes its account names. */
+static int db_instance(char out[ACCOUNT_INSTANCE_MAX + 1], sqlite3 *db, struct err *e)
+{
+	int64_t v = meta_get(db, "instance", 0);
+
+	if (v == 0) {
+		uint64_t r = 0;
+		while (r == 0 || r > INT64_MAX)
+			randombytes_buf(&r, sizeof r);
+		v = (int64_t)r;
+		if (meta_set(db, "instance", v))
+			return err_set(e, ERR_IO, "agent db: cannot store the instance id");
+	}
+	snprintf(out, ACCOUNT_INSTANCE_MAX + 1, "%016llx", (unsigned long long)v);
+	return 0;
+}
+
+int agent_ssh_key_message(char *out, size_t cap, uint64_t rental_id, uint64_t issued_ms, const char *key,
+			  struct err *e)
 {
 	size_t n = strlen(key);
 	int w;
@@ -54,8 +129,8 @@ int agent_ssh_key_message(char *out, size_t cap, uint64_t rental_id, const char 
 		n--;
 	if (n > ACCOUNT_SSH_KEY_MAX)
 		return err_set(e, ERR_TOO_BIG, "ssh key: longer than %d bytes", ACCOUNT_SSH_KEY_MAX);
-	w = snprintf(out, cap, "flopmarket ssh-key %llu %.*s", (unsigned long long)rental_id, (int)n,
-		     key);
+	w = snprintf(out, cap, "flopmarket ssh-key %llu %llu %.*s", (unsigned long long)rental_id,
+		     (unsigned long long)issued_ms, (int)n, key);
 	if (w < 0 || (size_t)w >= cap)
 		return err_set(e, ERR_TOO_BIG, "ssh key message: longer than %zu bytes", cap);
 	return 0;
@@ -188,6 +263,8 @@ static int db_open(struct agent *a, struct err *e)
 		sqlite3_free(msg);
 		return ERR_IO;
 	}
+	if (db_migrate(a->db, e) || db_instance(a->instance, a->db, e))
+		return ERR_IO;
 	return 0;
 }
 
@@ -242,6 +319,88 @@ static int db_rental_renter(struct agent *a, uint64_t id, struct eth_address *re
 	return rc;
 }
 
+/* The newest issued_ms already accepted for (rental, signer): the rental's, else the pending one's. */
+static int64_t key_issued_seen(struct agent *a, uint64_t id, const struct eth_address *signer, bool found)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = 0;
+	const char *sql = found ? "SELECT key_issued_ms FROM rentals WHERE id = ?1"
+				: "SELECT issued_ms FROM pending_keys WHERE id = ?1 AND signer = ?2";
+
+	if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+		if (!found)
+			sqlite3_bind_blob(st, 2, signer->b, 20, SQLITE_TRANSIENT);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int64_t db_count(struct agent *a, const char *sql, uint64_t id)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t v = -1;
+
+	if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_bind_parameter_count(st) >= 1)
+			sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			v = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	return v;
+}
+
+/*
+ * Stores a verified key for rental `id`: on the rental when the agent follows it (found), else as a
+ * pending key of (id, signer). Returns an HTTP status: 202 stored, 409 not newer than the one held,
+ * 429 pending slots full, 503 state unavailable. Under mu.
+ */
+static int key_store(struct agent *a, uint64_t id, const struct eth_address *signer, bool found,
+		     const char *line, int64_t issued_ms)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (issued_ms <= key_issued_seen(a, id, signer, found))
+		return 409;
+	if (!found) {
+		int64_t now = (int64_t)clock_wall_ms();
+		agent_db_exec(a, "DELETE FROM pending_keys WHERE at_ms < ?1", now - AGENT_KEY_MAX_AGE_MS, 0, NULL);
+		int64_t here = db_count(a, "SELECT count(*) FROM pending_keys WHERE id = ?1", id);
+		int64_t all = db_count(a, "SELECT count(*) FROM pending_keys", 0);
+		bool replaces = key_issued_seen(a, id, signer, false) > 0;
+		if (here < 0 || all < 0)
+			return 503;
+		if (!replaces && (here >= AGENT_PENDING_PER_RENTAL || all >= AGENT_PENDING_KEYS_MAX))
+			return 429;
+	}
+	const char *sql = found
+		? "UPDATE rentals SET ssh_key = ?2, key_applied = 0, key_issued_ms = ?3 WHERE id = ?1"
+		: "INSERT OR REPLACE INTO pending_keys(id, ssh_key, issued_ms, signer, at_ms)"
+		  " VALUES(?1, ?2, ?3, ?4, ?5)";
+	if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return 503;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	sqlite3_bind_text(st, 2, line, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, issued_ms);
+	if (!found) {
+		sqlite3_bind_blob(st, 4, signer->b, 20, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 5, clock_wall_ms());
+	}
+	rc = sqlite3_step(st) == SQLITE_DONE ? 202 : 503;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * POST /rentals/{id}/ssh-key {"ssh_key", "issued_ms", "signature"}: the renter's signed key delivery
+ * (agent_ssh_key_message). Checked: the key line (account_ssh_key_check), the signature, the signer is
+ * the rental's renter on chain (or, before the agent has seen the rental, kept pending per signer), and
+ * issued_ms is recent (AGENT_KEY_MAX_AGE_MS / AGENT_KEY_MAX_SKEW_MS) and newer than the key held.
+ */
 static int h_ssh_key(struct http_req *req, struct http_resp *resp, void *ctx)
 {
 	struct agent *a = ctx;
@@ -252,10 +411,11 @@ static int h_ssh_key(struct http_req *req, struct http_resp *resp, void *ctx)
 	uint8_t sig[65];
 	struct eth_address signer, renter;
 	struct err e = { 0, "" };
-	uint64_t id;
+	uint64_t id, issued = 0;
+	int64_t now = (int64_t)clock_wall_ms();
 	size_t n;
 	bool ended = false;
-	int found, rc = 0;
+	int found, st, rc = 0;
 
 	if (parse_id(&id, http_param(req, "id")))
 		return http_error(resp, 400, "invalid", "id", "rental id must be a decimal number 1..2^63-1");
@@ -264,6 +424,17 @@ static int h_ssh_key(struct http_req *req, struct http_resp *resp, void *ctx)
 	if (json_get_str(&key, body, "ssh_key", ACCOUNT_SSH_KEY_MAX + 1, &e)) {
 		json_decref(body);
 		return http_error(resp, 400, "invalid", "ssh_key", "%s", e.msg);
+	}
+	if (json_get_u64(&issued, body, "issued_ms", &e) || issued > (uint64_t)INT64_MAX) {
+		json_decref(body);
+		return http_error(resp, 400, "invalid", "issued_ms",
+				  "issued_ms: the signing time in unix milliseconds is required (a number)");
+	}
+	if ((int64_t)issued < now - AGENT_KEY_MAX_AGE_MS || (int64_t)issued > now + AGENT_KEY_MAX_SKEW_MS) {
+		json_decref(body);
+		return http_error(resp, 400, "stale", "issued_ms",
+				  "issued_ms is %s: sign a fresh delivery (check the clock)",
+				  (int64_t)issued < now ? "more than 15 minutes old" : "in the future");
 	}
 	if (json_get_str(&sig_hex, body, "signature", 140, &e) ||
 	    hex_decode_exact(sig, sizeof sig, sig_hex, &e)) {
@@ -282,7 +453,7 @@ static int h_ssh_key(struct http_req *req, struct http_resp *resp, void *ctx)
 	memcpy(line, key, n);
 	line[n] = '\0';
 	json_decref(body);
-	if (agent_ssh_key_message(msg, sizeof msg, id, line, &e))
+	if (agent_ssh_key_message(msg, sizeof msg, id, issued, line, &e))
 		return http_error(resp, 400, "invalid", "ssh_key", "%s", e.msg);
 	if (eip191_recover(&signer, (const uint8_t *)msg, strlen(msg), sig, &e))
 		return http_error(resp, 400, "invalid", "signature", "signature: %s", e.msg);
@@ -300,41 +471,38 @@ static int h_ssh_key(struct http_req *req, struct http_resp *resp, void *ctx)
 		rc = http_error(resp, 403, "forbidden", "signature",
 				"signed by %s, but rental %llu's renter on chain is %s", signer_s,
 				(unsigned long long)id, want);
+	} else if ((st = key_store(a, id, &signer, found == 1, line, (int64_t)issued)) == 409) {
+		rc = http_error(resp, 409, "replayed", "issued_ms",
+				"a key signed at the same time or later is already installed; this one is older");
+	} else if (st == 429) {
+		rc = http_error(resp, 429, "busy", NULL,
+				"too many keys wait for rentals this agent has not seen yet; retry in a few seconds");
+	} else if (st != 202) {
+		rc = http_error(resp, 503, "unavailable", NULL, "agent state unavailable");
 	} else {
-		sqlite3_stmt *st = NULL;
-		const char *sql = found == 1
-			? "UPDATE rentals SET ssh_key = ?2, key_applied = 0 WHERE id = ?1"
-			: "INSERT OR REPLACE INTO pending_keys(id, ssh_key, signer, at_ms) VALUES(?1, ?2, ?3, ?4)";
-		if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) == SQLITE_OK) {
-			sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-			sqlite3_bind_text(st, 2, line, -1, SQLITE_TRANSIENT);
-			if (found != 1) {
-				sqlite3_bind_blob(st, 3, signer.b, 20, SQLITE_TRANSIENT);
-				sqlite3_bind_int64(st, 4, clock_wall_ms());
-			}
-			rc = sqlite3_step(st) == SQLITE_DONE ? 0 : ERR_IO;
-		} else {
-			rc = ERR_IO;
-		}
-		sqlite3_finalize(st);
-		if (!rc && found != 1)
-			agent_db_exec(a, "DELETE FROM pending_keys WHERE id NOT IN (SELECT id FROM pending_keys"
-					 " ORDER BY at_ms DESC LIMIT ?1)", AGENT_PENDING_KEYS_MAX, 0, NULL);
-		/* (the DELETE above works per rental id: it keeps the newest rentals' keys) */
-		if (rc) {
-			rc = http_error(resp, 503, "unavailable", NULL, "agent state unavailable");
-		} else {
-			json_t *v = json_pack("{s:I, s:s, s:s}", "rental_id", (json_int_t)id, "status",
-					      found == 1 ? "accepted" : "pending", "signer", signer_s);
-			agent_wake(a);
-			rc = http_json(resp, 202, v);
-		}
+		json_t *v = json_pack("{s:I, s:s, s:s}", "rental_id", (json_int_t)id, "status",
+				      found == 1 ? "accepted" : "pending", "signer", signer_s);
+		agent_wake(a);
+		rc = http_json(resp, 202, v);
 	}
 	pthread_mutex_unlock(&a->mu);
 	if (!rc)
 		log_info("ssh key received", "rental=%llu signer=%s status=%s", (unsigned long long)id,
 			 signer_s, resp->status == 202 ? (found == 1 ? "accepted" : "pending") : "refused");
 	return rc;
+}
+
+/* GET /agent: the agent is up, and whom it serves (renters check it just before paying). */
+static int h_agent_info(struct http_req *req, struct http_resp *resp, void *ctx)
+{
+	struct agent *a = ctx;
+	char prov[ADDRESS_STR_MAX], esc[ADDRESS_STR_MAX];
+	(void)req;
+
+	address_to_lower(prov, &a->provider);
+	address_to_lower(esc, &a->cfg.escrow);
+	return http_json(resp, 200, json_pack("{s:s, s:s, s:I, s:s}", "status", "ok", "provider", prov,
+					      "chain_id", (json_int_t)a->cfg.chain_id, "escrow", esc));
 }
 
 static int h_access(struct http_req *req, struct http_resp *resp, void *ctx)
@@ -373,7 +541,7 @@ static int h_access(struct http_req *req, struct http_resp *resp, void *ctx)
 	}
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&a->mu);
-	if (strcmp(status, "pending") == 0 && !lifecycle_account_name(name, a->cfg.chain_id, &a->cfg.escrow, id, NULL)) {
+	if (strcmp(status, "pending") == 0 && !lifecycle_account_name(name, a->cfg.chain_id, &a->cfg.escrow, a->instance, id, NULL)) {
 		struct account acc;
 		if (!account_load(&acc, &a->acct, name, NULL)) {
 			if (acc.phase == ACCOUNT_ACTIVE)
@@ -421,7 +589,7 @@ static int terminal_lookup(struct terminal_rental *out, const char *rental_id, v
 		return err_set(e, ERR_NOT_FOUND, "no live rental %llu on this host", (unsigned long long)id);
 	if ((rc = rpc_init(&r, a->cfg.rpc_url, NULL, e)))
 		return rc;
-	rc = terminal_rental_from_chain(out, &r, a->cfg.chain_id, &a->cfg.escrow, &t, e);
+	rc = terminal_rental_from_chain(out, &r, a->cfg.chain_id, &a->cfg.escrow, a->instance, &t, e);
 	rpc_release(&r);
 	return rc;
 }
@@ -527,6 +695,7 @@ static int agent_start(struct agent *a, struct err *e)
 	if ((rc = http_server_new(&a->http, &hc, e)) ||
 	    (rc = http_route(a->http, "POST", "/rentals/{id}/ssh-key", h_ssh_key, a, e)) ||
 	    (rc = http_route(a->http, "GET", "/rentals/{id}/access", h_access, a, e)) ||
+	    (rc = http_route(a->http, "GET", "/agent", h_agent_info, a, e)) ||
 	    (rc = terminal_routes(a->term, a->http, e)) || (rc = http_server_start(a->http, e)))
 		return rc;
 	if (a->cfg.endpoint)

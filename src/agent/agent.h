@@ -34,7 +34,10 @@
 struct err;
 
 #define AGENT_RENTALS_MAX 1024        /* rentals handled per tick */
-#define AGENT_PENDING_KEYS_MAX 64     /* keys waiting for their Opened event */
+#define AGENT_PENDING_KEYS_MAX 64     /* keys waiting for their Opened event, in all */
+#define AGENT_PENDING_PER_RENTAL 4    /* ... for one rental id (different signers) */
+#define AGENT_KEY_MAX_AGE_MS (15 * 60 * 1000) /* a signed key delivery older than this is refused */
+#define AGENT_KEY_MAX_SKEW_MS (5 * 60 * 1000) /* ... and one dated further in the future */
 #define AGENT_URL_MAX 512             /* server URL / advertised endpoint */
 #define AGENT_SSH_KEY_MSG_MAX (ACCOUNT_SSH_KEY_MAX + 64)
 
@@ -86,9 +89,12 @@ int agent_run(const struct agent_cfg *cfg, volatile sig_atomic_t *stop, struct e
 
 /*
  * Writes the exact message a renter signs (EIP-191 personal_sign) to deliver an SSH key:
- * "flopmarket ssh-key <id> <key>" (key without its trailing newline). ERR_TOO_BIG past cap.
+ * "flopmarket ssh-key <id> <issued_ms> <key>" (key without its trailing newline; issued_ms the signer's
+ * wall clock in unix milliseconds). The agent keeps the newest issued_ms per rental and refuses an
+ * older or equal one, so a replayed delivery never reinstalls a rotated key. ERR_TOO_BIG past cap.
  */
-int agent_ssh_key_message(char *out, size_t cap, uint64_t rental_id, const char *key, struct err *e);
+int agent_ssh_key_message(char *out, size_t cap, uint64_t rental_id, uint64_t issued_ms, const char *key,
+			  struct err *e);
 
 /*
  * Reads every rental of `provider` (NULL: of anyone) from the escrow's events in

@@ -23,6 +23,7 @@ struct agent {
 	struct account_cfg acct;          /* effective account settings */
 	char acct_state_dir[ACCOUNT_PATH_MAX];
 	struct eth_address provider;      /* address of cfg.seckey32 */
+	char instance[ACCOUNT_INSTANCE_MAX + 1]; /* this agent's random id (agent.db meta): scopes account names */
 	struct rpc rpc;                   /* main-loop thread only */
 	struct sender *sender;            /* NULL with no_claims */
 	sqlite3 *db;                      /* agent.db; under mu */
@@ -74,7 +75,7 @@ enum lifecycle_want { WANT_NONE = 0, WANT_ACTIVE, WANT_FROZEN, WANT_GONE };
 enum lifecycle_want lifecycle_want(const struct agent_rental *r, uint64_t now);
 /* "fm..." name for a rental of this chain's escrow (account_rental_scope). */
 int lifecycle_account_name(char name13[ACCOUNT_NAME_LEN + 1], uint64_t chain_id,
-			   const struct eth_address *escrow, uint64_t id, struct err *e);
+			   const struct eth_address *escrow, const char *instance, uint64_t id, struct err *e);
 
 /* ---- claims.c ---- */
 int claims_tick(struct agent *a, struct err *e);

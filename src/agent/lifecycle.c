@@ -35,10 +35,10 @@
 #define WALL_PIDS_MAX 4096
 
 int lifecycle_account_name(char name13[ACCOUNT_NAME_LEN + 1], uint64_t chain_id,
-			   const struct eth_address *escrow, uint64_t id, struct err *e)
+			   const struct eth_address *escrow, const char *instance, uint64_t id, struct err *e)
 {
 	char s[ACCOUNT_RENTAL_ID_MAX + 1];
-	int rc = account_rental_scope(s, sizeof s, chain_id, escrow, id, e);
+	int rc = account_rental_scope(s, sizeof s, chain_id, escrow, instance, id, e);
 
 	return rc ? rc : account_name_for_rental(name13, s, e);
 }
@@ -157,7 +157,8 @@ static int drive(struct agent *a, struct agent_row *w, uint64_t now, bool sweep,
 	int rc;
 
 	/* id_s names the rental to the terminal; scope names its account. */
-	if ((rc = account_rental_scope(scope, sizeof scope, a->cfg.chain_id, &a->cfg.escrow, w->r.id, e)) ||
+	if ((rc = account_rental_scope(scope, sizeof scope, a->cfg.chain_id, &a->cfg.escrow, a->instance,
+					 w->r.id, e)) ||
 	    (rc = account_name_for_rental(name, scope, e)))
 		return rc;
 	snprintf(id_s, sizeof id_s, "%llu", (unsigned long long)w->r.id);

@@ -341,7 +341,7 @@ void terminal_free(struct terminal *t)
 /* ---- chain lookup helper ---- */
 
 int terminal_rental_from_chain(struct terminal_rental *out, struct rpc *r, uint64_t chain_id,
-			       const struct eth_address *escrow, const struct escrow_terms *t,
+			       const struct eth_address *escrow, const char *instance, const struct escrow_terms *t,
 			       struct err *e)
 {
 	struct terminal_rental res;
@@ -372,7 +372,7 @@ int terminal_rental_from_chain(struct terminal_rental *out, struct rpc *r, uint6
 		return rc;
 	if ((rc = rpc_get_block(r, &blk, "latest", e)))
 		return rc;
-	if ((rc = account_rental_scope(id, sizeof id, chain_id, escrow, t->id, e)) ||
+	if ((rc = account_rental_scope(id, sizeof id, chain_id, escrow, instance, t->id, e)) ||
 	    (rc = account_name_for_rental(res.account, id, e)))
 		return rc;
 	res.renter = t->renter;
@@ -512,18 +512,24 @@ static int session_prepare(struct session *s, const struct terminal *t, struct e
 	snprintf(s->env[3], sizeof s->env[3], "SHELL=%s", s->shell);
 	snprintf(s->env[4], sizeof s->env[4], "PATH=/usr/local/bin:/usr/bin:/bin");
 	snprintf(s->env[5], sizeof s->env[5], "TERM=xterm-256color");
-	/* an account.h account: must be active; its cgroups are joined before exec */
+	/*
+	 * Only an account this agent made (its state file is in our state dir) and still owns (the Unix
+	 * user's uid is the one recorded when we created it): a user of the same name made by another
+	 * agent or by hand is never handed out (issue 8.7). It must be active; its cgroups are joined
+	 * before exec.
+	 */
 	rc = account_load(&a, &t->accounts, s->account, &ae);
-	if (rc == 0) {
-		if (a.phase != ACCOUNT_ACTIVE)
-			return err_set(e, ERR_STATE, "account %s is %s", s->account,
-				       account_phase_name(a.phase));
-		for (size_t i = 0; i < a.cg_count && i < ACCOUNT_CG_MAX; i++)
-			snprintf(s->cg_procs[s->ncg++], sizeof s->cg_procs[0], "%s/cgroup.procs",
-				 a.cg[i]);
-	} else if (rc != ERR_NOT_FOUND) {
+	if (rc == ERR_NOT_FOUND)
+		return err_set(e, ERR_AUTH, "account %s is not this agent's; refused", s->account);
+	if (rc)
 		return err_set(e, rc, "account %s state: %s", s->account, ae.msg);
-	}
+	if (a.uid != (long)pw.pw_uid || a.gid != (long)pw.pw_gid)
+		return err_set(e, ERR_AUTH, "account %s: the Unix user is not the one this agent created; "
+			       "refused", s->account);
+	if (a.phase != ACCOUNT_ACTIVE)
+		return err_set(e, ERR_STATE, "account %s is %s", s->account, account_phase_name(a.phase));
+	for (size_t i = 0; i < a.cg_count && i < ACCOUNT_CG_MAX; i++)
+		snprintf(s->cg_procs[s->ncg++], sizeof s->cg_procs[0], "%s/cgroup.procs", a.cg[i]);
 	return 0;
 }
 

@@ -155,7 +155,7 @@ int terminal_challenge_message(char *out, size_t cap, const char *origin, const 
  * ERR_NOT_FOUND when the escrow has no such rental.
  */
 int terminal_rental_from_chain(struct terminal_rental *out, struct rpc *r, uint64_t chain_id,
-			       const struct eth_address *escrow, const struct escrow_terms *t,
+			       const struct eth_address *escrow, const char *instance, const struct escrow_terms *t,
 			       struct err *e);
 
 #endif

@@ -32,19 +32,20 @@ static void attach_pending_key(struct agent *a, uint64_t id, const struct eth_ad
 {
 	sqlite3_stmt *st = NULL;
 
-	if (sqlite3_prepare_v2(a->db, "SELECT ssh_key FROM pending_keys WHERE id = ?1 AND signer = ?2", -1,
-			       &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(a->db, "SELECT ssh_key, issued_ms FROM pending_keys WHERE id = ?1 AND signer = ?2",
+			       -1, &st, NULL) != SQLITE_OK)
 		return;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
 	sqlite3_bind_blob(st, 2, renter->b, 20, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		{
 			sqlite3_stmt *up = NULL;
-			if (sqlite3_prepare_v2(a->db, "UPDATE rentals SET ssh_key = ?2, key_applied = 0 WHERE id = ?1",
-					       -1, &up, NULL) == SQLITE_OK) {
+			if (sqlite3_prepare_v2(a->db, "UPDATE rentals SET ssh_key = ?2, key_applied = 0,"
+					       " key_issued_ms = ?3 WHERE id = ?1", -1, &up, NULL) == SQLITE_OK) {
 				sqlite3_bind_int64(up, 1, (sqlite3_int64)id);
 				sqlite3_bind_text(up, 2, (const char *)sqlite3_column_text(st, 0), -1,
 						  SQLITE_TRANSIENT);
+				sqlite3_bind_int64(up, 3, sqlite3_column_int64(st, 1));
 				sqlite3_step(up);
 			}
 			sqlite3_finalize(up);

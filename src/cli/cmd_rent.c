@@ -17,8 +17,10 @@
  */
 #include "core/file.h"
 #include "cli/cli.h"
+#include "cli/rent_access.h"
 #include "cli/server_client.h"
 #include "cli/session.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/hex.h"
 #include "core/json.h"
@@ -41,7 +43,7 @@
 #define RENT_GAS_PERMIT 350000u                 /* fallbacks when eth_estimateGas cannot run yet */
 #define RENT_GAS_APPROVE 80000u
 #define RENT_GAS_OPEN 300000u
-#define RENT_SSH_KEY_MAX 16384
+#define RENT_ALIVE_TIMEOUT_MS 5000L            /* the agent must answer /healthz within this */
 
 struct rent_args {
 	const char *offer_ref;   /* offer hash (server) */
@@ -269,126 +271,6 @@ static void fmt_secs(char *out, size_t cap, uint64_t s)
 		snprintf(out, cap, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
 }
 
-/* The agent's base URL: --agent, else the host's `endpoint` from the server (GET /hosts/{machine_id}). */
-static int agent_endpoint(struct sc *agent, const struct rent_args *a, struct sc *server, const json_t *offer_view,
-			  struct err *e)
-{
-	char path[64];
-	const char *ep;
-	json_t *h = NULL;
-	uint64_t mid;
-	int rc;
-
-	if (a->agent)
-		return sc_init(agent, a->agent, e);
-	if (!server->curl || json_get_u64(&mid, offer_view, "machine_id", NULL))
-		return err_set(e, ERR_NOT_FOUND, "no agent endpoint known (give --agent URL)");
-	snprintf(path, sizeof path, "/hosts/%" PRIu64, mid);
-	if ((rc = sc_request(server, &h, NULL, "GET", path, NULL, e)))
-		return rc;
-	if ((rc = json_get_str(&ep, h, "endpoint", SC_URL_MAX, e)))
-		err_wrap(e, "host %" PRIu64 " has no agent endpoint", mid);
-	else
-		rc = sc_init(agent, ep, e);
-	json_decref(h);
-	return rc;
-}
-
-/* Reads an OpenSSH public key line (one line, no trailing newline kept). */
-static int read_ssh_key(char *out, size_t cap, const char *key_path, struct err *e)
-{
-	struct buf text;
-	size_t n;
-	int rc;
-
-	buf_init(&text, cap - 2);
-	if ((rc = file_read(&text, key_path, e))) {
-		buf_release(&text);
-		err_wrap(e, "--ssh-key");
-		return rc;
-	}
-	n = text.len;
-	memcpy(out, buf_cstr(&text), n + 1);
-	buf_release(&text);
-	while (n && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
-		out[--n] = '\0';
-	if (strchr(out, '\n') || (strncmp(out, "ssh-", 4) != 0 && strncmp(out, "ecdsa-", 6) != 0))
-		return err_set(e, ERR_INVALID, "--ssh-key %s: not one OpenSSH public key line (give the .pub file)",
-			       key_path);
-	return 0;
-}
-
-/*
- * SSH key delivery (docs/agent.md "SSH key delivery"): EIP-191 signature of
- * "flopmarket ssh-key <id> <key line>" by the renter, POSTed to the agent; then polls the agent's
- * /rentals/<id>/access until the account is active.
- */
-static int deliver_and_wait(struct sc *agent, struct cli_session *s, uint64_t id, const char *key_path,
-			    uint64_t wait_s, struct err *e)
-{
-	char path[128], key[RENT_SSH_KEY_MAX + 2], sig_hex[2 * 65 + 3], *body = NULL;
-	uint8_t sig[65];
-	json_t *req = NULL, *r = NULL;
-	struct buf msg;
-	int rc;
-
-	if (key_path) {
-		if ((rc = read_ssh_key(key, sizeof key, key_path, e)))
-			return rc;
-		buf_init(&msg, RENT_SSH_KEY_MAX + 64);
-		rc = buf_printf(&msg, "flopmarket ssh-key %" PRIu64 " %s", id, key);
-		if (!rc)
-			rc = eip191_sign(sig, msg.data, msg.len, s->seckey, e);
-		buf_release(&msg);
-		if (rc)
-			return rc;
-		hex_encode_0x(sig_hex, sig, sizeof sig);
-		snprintf(path, sizeof path, "/rentals/%" PRIu64 "/ssh-key", id);
-		req = json_pack("{s:s, s:s}", "ssh_key", key, "signature", sig_hex);
-		if (!req || !(body = json_dumps(req, JSON_COMPACT))) {
-			json_decref(req);
-			return err_set(e, ERR_NOMEM, "out of memory");
-		}
-		rc = sc_request(agent, &r, NULL, "POST", path, body, e);
-		free(body);
-		json_decref(req);
-		json_decref(r);
-		r = NULL;
-		if (rc) {
-			err_wrap(e, "delivering the SSH key to the agent at %s", agent->base);
-			return rc;
-		}
-		fprintf(stderr, "SSH key delivered to the provider's agent\n");
-	}
-	fprintf(stderr, "waiting for the provider's agent to grant access...");
-	snprintf(path, sizeof path, "/rentals/%" PRIu64 "/access", id);
-	for (uint64_t t = 0; t <= wait_s * 4; t++) {
-		const char *host, *user, *st;
-		uint64_t port;
-		if (sc_request(agent, &r, NULL, "GET", path, NULL, NULL) == 0 &&
-		    json_get_str(&st, r, "status", 16, NULL) == 0 && strcmp(st, "active") == 0 &&
-		    json_get_str(&host, r, "host", 255, NULL) == 0 && json_get_str(&user, r, "user", 32, NULL) == 0 &&
-		    json_get_u64(&port, r, "port", NULL) == 0) {
-			fprintf(stderr, " granted\n");
-			printf("ssh:       ssh -p %" PRIu64 " %s@%s\n", port, user, host);
-			/* The agent's browser terminal (src/agent/terminal.h): a signed challenge, then a WebSocket. */
-			printf("terminal:  %s%s/terminal/%" PRIu64 "/ws (sign the challenge from %s/terminal/%" PRIu64
-			       "/challenge)\n", strncmp(agent->base, "https", 5) == 0 ? "wss" : "ws",
-			       strchr(agent->base, ':'), id, agent->base, id);
-			json_decref(r);
-			return 0;
-		}
-		json_decref(r);
-		r = NULL;
-		if (t % 4 == 3)
-			fputc('.', stderr);
-		usleep(250000);
-	}
-	fputc('\n', stderr);
-	return err_set(e, ERR_TIMEOUT, "no access reported within %" PRIu64 " s; try `flopmarket status %" PRIu64
-		       "` later", wait_s, id);
-}
-
 int cmd_rent(int argc, char **argv, struct cfg *cfg)
 {
 	struct rent_args a;
@@ -399,7 +281,9 @@ int cmd_rent(int argc, char **argv, struct cfg *cfg)
 	struct rpc_block head;
 	struct rpc_receipt rcpt = { 0 };
 	struct escrow_event ev;
-	struct sc sc = { 0 };
+	struct sc sc = { 0 }, agent = { 0 };
+	char key_line[CLI_SSH_KEY_LINE_MAX];
+	bool have_agent = false;
 	json_t *offer_json = NULL;
 	uint8_t sig[65], offer_hash[32], permit_sig[65];
 	bool has_hash, use_permit = false;
@@ -498,6 +382,20 @@ int cmd_rent(int argc, char **argv, struct cfg *cfg)
 		rc = err_set(&e, ERR_STATE, "not enough %s: you hold %s but the deposit is %s", tok.symbol, t1, t2);
 		goto fail;
 	}
+	/* The SSH key and the provider's agent, checked before anything is signed (issue 8.8, 8.12). */
+	if (a.ssh_key && (rc = cli_ssh_key_read(key_line, a.ssh_key, &e)))
+		goto fail;
+	{
+		uint64_t mid = 0;
+		json_get_u64(&mid, offer_json, "machine_id", NULL);
+		struct err ae = { 0 };
+		if (cli_agent_connect(&agent, a.agent, &sc, mid, &ae) == 0) {
+			have_agent = true;
+		} else if (a.ssh_key) {
+			rc = err_set(&e, ERR_STATE, "%s; nothing was paid", ae.msg);
+			goto fail;
+		}
+	}
 	/* 3. The calldata and a gas estimate. */
 	deadline = u256_from_u64(head.timestamp + 3600);
 	if (!tok.native && escrow_permit_domain_read(&s.rpc, &pd, s.chain_id, &o.token, &s.address, NULL) == 0) {
@@ -583,7 +481,9 @@ int cmd_rent(int argc, char **argv, struct cfg *cfg)
 		status = EXIT_FAIL;
 		goto out;
 	}
-	/* 5. Send. */
+	/* 5. Send: the host must be alive right now, or nothing is paid. */
+	if (have_agent && (rc = cli_agent_alive(&agent, &o.provider, RENT_ALIVE_TIMEOUT_MS, &e)))
+		goto fail;
 	if (!tok.native && !use_permit &&
 	    (rc = cli_approve_escrow(&s, &tok, &deposit, RENT_TX_TIMEOUT_MS, &e)))
 		goto fail;
@@ -607,20 +507,19 @@ int cmd_rent(int argc, char **argv, struct cfg *cfg)
 		printf("tx:        %s\n", tx);
 		fflush(stdout);
 	}
-	/* 6. Access: the key goes to the agent directly (docs/agent.md). */
-	if (a.ssh_key || a.agent) {
-		struct sc agent = { 0 };
-		rc = agent_endpoint(&agent, &a, &sc, offer_json, &e);
+	/* 6. Access: the key goes to the agent directly (docs/agent.md), all within --wait-access. */
+	if (have_agent && (a.ssh_key || a.agent)) {
+		uint64_t deadline = clock_mono_ms() + a.wait_access_s * 1000;
+		rc = a.ssh_key ? cli_key_deliver(&agent, &s, ev.id, key_line, deadline, &e) : 0;
 		if (!rc)
-			rc = deliver_and_wait(&agent, &s, ev.id, a.ssh_key, a.wait_access_s, &e);
-		sc_release(&agent);
+			rc = cli_access_wait(&agent, ev.id, deadline, &e);
 		if (rc) {
 			fprintf(stderr, "flopmarket: rental %" PRIu64 " is open, but: %s\n", ev.id, e.msg);
 			status = cli_exit_for(rc);
 		}
 	} else {
-		printf("no --ssh-key given: deliver one later with the agent; "
-		       "`flopmarket status %" PRIu64 "` shows time and cost\n", ev.id);
+		printf("no --ssh-key given: deliver one with `flopmarket ssh-key %" PRIu64 " ~/.ssh/id_ed25519.pub`; "
+		       "`flopmarket status %" PRIu64 "` shows time and cost\n", ev.id, ev.id);
 	}
 	goto out;
 fail:
@@ -629,6 +528,7 @@ out:
 	rpc_receipt_release(&rcpt);
 	buf_release(&cd);
 	json_decref(offer_json);
+	sc_release(&agent);
 	sc_release(&sc);
 	cli_session_release(&s);
 	return status;

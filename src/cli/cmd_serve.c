@@ -66,6 +66,7 @@ static const struct cfg_key serve_keys[] = {
 	{ "max_conns", "512", "concurrent connections" },
 	{ "threads", "4", "HTTP worker threads" },
 	{ "min_dispute_secs", "0", "offers must give at least this dispute window" },
+	{ "offer_stale_s", "180", "offers leave search this long after their host's last heartbeat" },
 	{ "session_ttl_s", "86400", "session lifetime" },
 	{ "nonce_ttl_s", "600", "SIWE nonce lifetime" },
 };
@@ -330,6 +331,7 @@ static int build_config(struct srv_config *c, const struct cfg *sc, const struct
 	U32("max_conns", max_conns, 100000);
 	U32("threads", threads, 256);
 	U32("min_dispute_secs", min_dispute_secs, UINT32_MAX);
+	U32("offer_stale_s", offer_stale_s, 30 * 86400);
 	U32("session_ttl_s", session_ttl_s, 365 * 86400);
 	U32("nonce_ttl_s", nonce_ttl_s, 86400);
 	U32("feed_max_age_s", feed_max_age_s, 365 * 86400);

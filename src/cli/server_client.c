@@ -134,8 +134,11 @@ int sc_request(struct sc *c, json_t **out, struct buf *out_text, const char *met
 	curl_easy_setopt(c->curl, CURLOPT_URL, url);
 	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, SC_CONNECT_TIMEOUT_MS);
-	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, SC_TIMEOUT_MS);
+	{
+		long t = c->timeout_ms > 0 ? c->timeout_ms : SC_TIMEOUT_MS;
+		curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, t < SC_CONNECT_TIMEOUT_MS ? t : SC_CONNECT_TIMEOUT_MS);
+		curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, t);
+	}
 	curl_easy_setopt(c->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)SC_RESPONSE_MAX);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, sc_write_cb);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &resp);

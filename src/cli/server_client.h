@@ -29,6 +29,7 @@ struct sc {
 	char base[SC_URL_MAX + 1];  /* "http://127.0.0.1:8080", no trailing slash */
 	char token[SC_TOKEN_MAX + 1]; /* bearer token after sc_login; "" before */
 	long status;                /* HTTP status of the last request */
+	long timeout_ms;            /* whole-request limit of the next requests; 0: 30 s (connect: 5 s) */
 };
 
 /* Sets up a client for base URL `url` (http:// or https://). */

@@ -408,7 +408,9 @@ static int handle_reorg(struct server *s, struct rpc *r, const struct store_inde
 		store_tx_rollback(s->store, NULL);
 		return rc;
 	}
-	return store_tx_commit(s->store, e);
+	rc = store_tx_commit(s->store, e);
+	listing_mark_dirty(s);
+	return rc;
 }
 
 struct hdr {
@@ -643,6 +645,12 @@ int indexer_step(struct server *s, struct rpc *r, bool *advanced, struct err *e)
 	atomic_fetch_add(&s->metrics.events_indexed, n_new);
 	for (size_t i = 0; i < n_cancels; i++)
 		offers_cancel_nonce(s, cancels[i].provider, cancels[i].nonce, NULL);
+	if (n_new) {
+		/* a rental may have opened or ended: which machines are free. Rebuilt here, so search
+		 * follows the chain within one indexer round (the janitor retries if this fails). */
+		listing_mark_dirty(s);
+		offers_reindex(s, NULL);
+	}
 	if (n_new)
 		log_info("indexed", "from=%" PRIu64 " to=%" PRIu64 " events=%" PRIu64, from, to, n_new);
 out:

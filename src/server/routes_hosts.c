@@ -208,6 +208,7 @@ int route_hosts_post(struct server *s, const struct srv_req *rq, struct srv_resp
 			goto rollback;
 	if ((rc = store_tx_commit(s->store, &e)))
 		goto bad;
+	listing_mark_dirty(s); /* a registration is a heartbeat too */
 	free(g);
 	json_decref(body);
 	return srv_json(rs, 201, json_pack("{s:I, s:s, s:I}", "machine_id", (json_int_t)h.machine_id,
@@ -236,6 +237,10 @@ int route_heartbeat(struct server *s, const struct srv_req *rq, struct srv_resp 
 	memset(&p, 0, sizeof p);
 	snprintf(p.address, sizeof p.address, "%s", addr);
 	p.first_seen = p.last_heartbeat = server_now();
+	/* A host that was down (its offers left search) is back: list its offers again. */
+	if (store_provider_get(s->store, &old, addr, NULL) != 0 ||
+	    old.last_heartbeat + (int64_t)s->cfg.offer_stale_s <= p.last_heartbeat)
+		listing_mark_dirty(s);
 	if (rq->body_len) {
 		if ((rc = srv_body_object(&body, rq, rs)))
 			return rc;

@@ -159,7 +159,9 @@ struct reindex_ctx {
 	struct search_index *ix;
 	char last_provider[STORE_ADDR_SIZE];
 	struct reputation rep;
-	size_t ok, skipped;
+	struct listing_provider lp;
+	int64_t now, stale_at;           /* earliest staleness of a listed provider */
+	size_t ok, skipped, hidden;
 };
 
 static int reindex_cb(void *ctx, const struct store_offer *so)
@@ -167,11 +169,20 @@ static int reindex_cb(void *ctx, const struct store_offer *so)
 	struct reindex_ctx *c = ctx;
 	struct offer o;
 	struct err e = { 0 };
+	const char *why;
 
 	if (strcmp(c->last_provider, so->provider) != 0) {
-		if (reputation_get(c->s, &c->rep, so->provider, server_now(), &e))
+		if (reputation_get(c->s, &c->rep, so->provider, c->now, &e))
 			memset(&c->rep, 0, sizeof c->rep);
+		if (listing_provider_load(c->s, &c->lp, so->provider, c->now, &e))
+			c->lp.fresh = false;
+		if (c->lp.fresh && (c->stale_at == 0 || c->lp.stale_at < c->stale_at))
+			c->stale_at = c->lp.stale_at;
 		snprintf(c->last_provider, sizeof c->last_provider, "%s", so->provider);
+	}
+	if (!listing_offer_visible(&c->lp, so, &why)) {
+		c->hidden++;
+		return 0;
 	}
 	if (offer_record(c->s, &o, so, &c->rep, &e) || search_index_put(c->ix, &o, &e)) {
 		c->skipped++;
@@ -181,26 +192,44 @@ static int reindex_cb(void *ctx, const struct store_offer *so)
 	return 0;
 }
 
+/* Builds a fresh index of the rentable offers into c (c->s, c->now set). */
+static int reindex_build(struct reindex_ctx *c, struct err *e)
+{
+	int rc;
+
+	if ((rc = search_index_new(&c->ix, c->s->cfg.max_offers, e)))
+		return rc;
+	if ((rc = store_offers_active(c->s->store, c->now, reindex_cb, c, e))) {
+		search_index_free(c->ix);
+		c->ix = NULL;
+	}
+	return rc;
+}
+
 int offers_reindex(struct server *s, struct err *e)
 {
-	struct reindex_ctx c;
+	struct reindex_ctx *c = calloc(1, sizeof *c); /* holds a listing_provider: too big for a stack */
 	struct search_index *old;
 	int rc;
 
-	memset(&c, 0, sizeof c);
-	c.s = s;
-	if ((rc = search_index_new(&c.ix, s->cfg.max_offers, e)))
-		return rc;
-	if ((rc = store_offers_active(s->store, server_now(), reindex_cb, &c, e))) {
-		search_index_free(c.ix);
+	if (!c)
+		return err_set(e, ERR_NOMEM, "reindex: out of memory");
+	atomic_store(&s->index_dirty, false); /* a change from now on marks it again */
+	c->s = s;
+	c->now = server_now();
+	if ((rc = reindex_build(c, e))) {
+		atomic_store(&s->index_dirty, true);
+		free(c);
 		return rc;
 	}
 	pthread_rwlock_wrlock(&s->index_lock);
 	old = s->index;
-	s->index = c.ix;
+	s->index = c->ix;
 	pthread_rwlock_unlock(&s->index_lock);
+	atomic_store(&s->index_stale_at, c->stale_at);
 	search_index_free(old);
-	log_info("offer index rebuilt", "offers=%zu skipped=%zu", c.ok, c.skipped);
+	log_debug("offer index rebuilt", "offers=%zu skipped=%zu hidden=%zu", c->ok, c->skipped, c->hidden);
+	free(c);
 	return 0;
 }
 
@@ -351,6 +380,22 @@ static int parse_offer(struct escrow_offer *o, const json_t *j, const char **fie
 	return 0;
 }
 
+/* Whether search may show `so` now (listing.c); *why NULL when it may. */
+static int offer_visible(struct server *s, const struct store_offer *so, int64_t now, const char **why,
+			 struct err *e)
+{
+	struct listing_provider *lp = calloc(1, sizeof *lp);
+	int rc;
+
+	if (!lp)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	rc = listing_provider_load(s, lp, so->provider, now, e);
+	if (!rc && listing_offer_visible(lp, so, why))
+		*why = NULL;
+	free(lp);
+	return rc;
+}
+
 int route_offers_post(struct server *s, const struct srv_req *rq, struct srv_resp *rs)
 {
 	struct escrow_offer eo;
@@ -366,6 +411,7 @@ int route_offers_post(struct server *s, const struct srv_req *rq, struct srv_res
 	json_t *body = NULL, *oj;
 	int64_t now = server_now();
 	uint64_t machine_id;
+	const char *why = NULL;
 	int rc;
 
 	if ((rc = srv_body_object(&body, rq, rs)))
@@ -494,15 +540,27 @@ int route_offers_post(struct server *s, const struct srv_req *rq, struct srv_res
 		srv_error_from(rs, rc, "offer", &e);
 		goto out;
 	}
+	if ((rc = offer_visible(s, &so, now, &why, &e))) {
+		srv_error_from(rs, rc, NULL, &e);
+		goto out;
+	}
 	pthread_rwlock_rdlock(&s->index_lock);
-	rc = search_index_put(s->index, &rec, &e);
+	rc = why ? search_index_remove(s->index, rec.id32, NULL) : search_index_put(s->index, &rec, &e);
 	pthread_rwlock_unlock(&s->index_lock);
-	if (rc)
+	if (rc && !why)
 		log_warn("offer stored but not indexed", "offer=%s err=%s", so.offer_hash, err_name(rc));
-	log_info("offer listed", "offer=%s provider=%s machine=%" PRIu64, so.offer_hash, so.provider,
-		 machine_id);
+	log_info(why ? "offer stored, not listed" : "offer listed", "offer=%s provider=%s machine=%" PRIu64
+		 " why=%s", so.offer_hash, so.provider, machine_id, why ? why : "-");
 	store_offer_get(s->store, &so, so.offer_hash, NULL);
-	srv_json(rs, 201, offer_json(&rec, &so));
+	{
+		json_t *j = offer_json(&rec, &so);
+		if (j) {
+			json_object_set_new(j, "listed", json_boolean(!why));
+			if (why)
+				json_object_set_new(j, "not_listed_because", json_string(why));
+		}
+		srv_json(rs, 201, j);
+	}
 out:
 	json_decref(body);
 	return rs->status;

@@ -49,6 +49,7 @@ void srv_config_defaults(struct srv_config *c)
 	c->threads = 4;
 	c->max_offers = 200000;
 	c->min_dispute_secs = 0;
+	c->offer_stale_s = 180; /* three missed agent heartbeats (60 s each) */
 	c->feed_max_age_s = PRICEFEED_MAX_AGE_DEFAULT;
 }
 
@@ -187,12 +188,20 @@ static void *janitor_main(void *arg)
 	struct server *s = arg;
 	struct err e = { 0 };
 
-	while (!server_sleep(s, JANITOR_PERIOD_MS)) {
+	unsigned round = 0;
+
+	while (!server_sleep(s, LISTING_REFRESH_MS)) {
 		int64_t now = server_now();
 		uint64_t n = 0;
-		store_nonces_purge(s->store, NULL, now - 3600, &e);
-		store_sessions_purge(s->store, NULL, now - 3600, &e);
-		if (store_offers_expire(s->store, &n, now, &e) == 0 && n > 0)
+		bool rebuild = listing_needs_rebuild(s, now);
+		if (++round * LISTING_REFRESH_MS >= JANITOR_PERIOD_MS) {
+			round = 0;
+			store_nonces_purge(s->store, NULL, now - 3600, &e);
+			store_sessions_purge(s->store, NULL, now - 3600, &e);
+			if (store_offers_expire(s->store, &n, now, &e) == 0 && n > 0)
+				rebuild = true;
+		}
+		if (rebuild)
 			offers_reindex(s, &e);
 	}
 	return NULL;

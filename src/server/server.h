@@ -81,6 +81,7 @@ struct srv_config {
 	unsigned threads;              /* HTTP worker threads */
 	size_t max_offers;             /* search index capacity */
 	uint32_t min_dispute_secs;     /* offers must give at least this dispute window */
+	uint32_t offer_stale_s;        /* offers leave search this long after their host's last heartbeat */
 	struct srv_token tokens[SRV_TOKENS_MAX]; /* accepted tokens */
 	size_t n_tokens;
 	uint32_t feed_max_age_s;       /* a feed round older than this at the payment block is stale */
@@ -109,6 +110,8 @@ struct server {
 	struct srv_config cfg;
 	struct store *store;
 	pthread_rwlock_t index_lock;     /* guards the `index` pointer swap */
+	atomic_bool index_dirty;         /* listing.c: rebuild the index (rentals opened/ended, host back) */
+	_Atomic int64_t index_stale_at;  /* earliest time a listed provider goes stale (0: none) */
 	struct search_index *index;      /* live offers */
 	struct srv_metrics metrics;
 	atomic_bool stopping;            /* set by server_stop: workers finish their round */
@@ -241,6 +244,33 @@ int route_rental_attestation(struct server *s, const struct srv_req *rq, struct 
 
 int route_healthz(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
 int route_metrics(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+
+/* ---- listing: which offers search shows (listing.c) ---- */
+
+#define LISTING_MACHINES_MAX 256   /* machines of one provider whose live rentals are counted */
+#define LISTING_RENTALS_SCAN 1000  /* newest rentals of a provider read for that count (store cap) */
+#define LISTING_REFRESH_MS 1000    /* the janitor rebuilds a dirty index within this */
+
+/* One provider as search sees it: is its agent alive, how many rentals are live per machine. */
+struct listing_provider {
+	char address[STORE_ADDR_SIZE];
+	bool fresh;                    /* a heartbeat within cfg.offer_stale_s */
+	int64_t stale_at;              /* when it stops being fresh (0: no heartbeat ever) */
+	size_t n;                      /* entries used in machines */
+	struct {
+		uint8_t spec[32];      /* the machine's specHash */
+		uint32_t live;         /* rentals opened and not yet ended on chain */
+	} machines[LISTING_MACHINES_MAX];
+};
+/* Loads `provider`'s heartbeat and live rentals per machine (an unknown provider is not fresh). */
+int listing_provider_load(struct server *s, struct listing_provider *out, const char *provider, int64_t now,
+			  struct err *e);
+/* True when search may show `so`; else *why is "host_down" or "rented". */
+bool listing_offer_visible(const struct listing_provider *p, const struct store_offer *so, const char **why);
+/* The index no longer matches what is rentable (a rental opened or ended, a host came back). */
+void listing_mark_dirty(struct server *s);
+/* True when the janitor should rebuild the index now (dirty, or a listed provider went stale). */
+bool listing_needs_rebuild(struct server *s, int64_t now);
 
 /* ---- offers (routes_offers.c) ---- */
 

@@ -35,6 +35,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "agent/account.h"
 #include "agent/agent.h"
@@ -49,6 +50,7 @@
 #include "eth/eip191.h"
 #include "eth/keccak.h"
 #include "eth/rpc.h"
+#include "eth/secp.h"
 #include "support/anvil.h"
 #include "support/sshd.h"
 
@@ -217,8 +219,8 @@ static void agent_wait_up(void)
 	fail_msg("agent did not come up (log: %s)", T.log_path);
 }
 
-/* POSTs the key for rental `id` signed with `key32`; returns the status, body in out. */
-static long send_key(struct buf *out, uint64_t id, const char *pub, const uint8_t key32[32])
+/* POSTs the key for rental `id` signed with `key32` at `issued_ms`; returns the status, body in out. */
+static long send_key_at(struct buf *out, uint64_t id, const char *pub, const uint8_t key32[32], uint64_t issued_ms)
 {
 	char msg[AGENT_SSH_KEY_MSG_MAX], sig_hex[140], path[64];
 	uint8_t sig[65];
@@ -226,16 +228,44 @@ static long send_key(struct buf *out, uint64_t id, const char *pub, const uint8_
 	char *text;
 	long st;
 
-	OK(agent_ssh_key_message(msg, sizeof msg, id, pub, &e_));
+	clock_sleep_ms(210); /* stay under the agent's per-address rate (5/s): this is not the rate test */
+	OK(agent_ssh_key_message(msg, sizeof msg, id, issued_ms, pub, &e_));
 	OK(eip191_sign(sig, (const uint8_t *)msg, strlen(msg), key32, &e_));
 	hex_encode_0x(sig_hex, sig, 65);
-	j = json_pack("{s:s, s:s}", "ssh_key", pub, "signature", sig_hex);
+	j = json_pack("{s:s, s:I, s:s}", "ssh_key", pub, "issued_ms", (json_int_t)issued_ms, "signature", sig_hex);
 	text = json_dumps(j, JSON_COMPACT);
 	snprintf(path, sizeof path, "/rentals/%llu/ssh-key", (unsigned long long)id);
 	st = agent_http(out, "POST", path, text);
 	free(text);
 	json_decref(j);
 	return st;
+}
+
+/* send_key_at, signed now. */
+static long send_key(struct buf *out, uint64_t id, const char *pub, const uint8_t key32[32])
+{
+	static uint64_t last;
+	uint64_t now = (uint64_t)clock_wall_ms();
+	if (now <= last)
+		now = last + 1; /* two deliveries in one millisecond: still newer */
+	last = now;
+	return send_key_at(out, id, pub, key32, now);
+}
+
+/* The agent's instance id (agent.db meta, made on its first start): part of its account names. */
+static void agent_instance(char out[ACCOUNT_INSTANCE_MAX + 1])
+{
+	char path[300];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	snprintf(path, sizeof path, "%s/agent.db", T.state_dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT v FROM meta WHERE k = 'instance'", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	snprintf(out, ACCOUNT_INSTANCE_MAX + 1, "%016llx", (unsigned long long)sqlite3_column_int64(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
 }
 
 static void warp(uint64_t secs)
@@ -260,8 +290,9 @@ static u256 balance(const struct eth_address *token, const struct eth_address *w
 
 static void account_of(char name[ACCOUNT_NAME_LEN + 1], uint64_t id)
 {
-	char s[ACCOUNT_RENTAL_ID_MAX + 1];
-	OK(account_rental_scope(s, sizeof s, T.chain, &T.escrow, id, &e_));
+	char s[ACCOUNT_RENTAL_ID_MAX + 1], inst[ACCOUNT_INSTANCE_MAX + 1];
+	agent_instance(inst);
+	OK(account_rental_scope(s, sizeof s, T.chain, &T.escrow, inst, id, &e_));
 	OK(account_name_for_rental(name, s, &e_));
 }
 
@@ -586,6 +617,26 @@ static void test_key_endpoint_refusals(void **state)
 		clock_sleep_ms(100);
 	}
 	assert_non_null(strstr(buf_cstr(&body), "forbidden"));
+	/* Issue 8.9: keys for a rental the agent has not seen are capped per rental (4 signers) and in all;
+	 * past the cap a new signer gets 429 (retry later), while a signer already waiting may re-sign. */
+	{
+		uint8_t k[5][32];
+		struct eth_address ka;
+		for (int i = 0; i < 5; i++)
+			OK(secp_seckey_generate(k[i], &e_));
+		for (int i = 0; i < 4; i++) {
+			buf_reset(&body);
+			long st = send_key(&body, 900, T.pub, k[i]);
+			if (st != 202)
+				fail_msg("pending key %d: %ld %s", i, st, buf_cstr(&body));
+		}
+		buf_reset(&body);
+		assert_int_equal(send_key(&body, 900, T.pub, k[4]), 429);
+		assert_non_null(strstr(buf_cstr(&body), "busy"));
+		buf_reset(&body);
+		assert_int_equal(send_key(&body, 900, T.pub, k[0]), 202);
+		(void)ka;
+	}
 	buf_release(&body);
 }
 
@@ -606,9 +657,25 @@ static void test_rental_lifecycle(void **state)
 	payout0 = balance(&T.usdc, &T.payout);
 
 	buf_init(&body, 1 << 16);
-	assert_int_equal(send_key(&body, 1, T.pub, T.renter_key), 202);
+	uint64_t first = (uint64_t)clock_wall_ms();
+	assert_int_equal(send_key_at(&body, 1, T.pub, T.renter_key, first), 202);
 	assert_non_null(strstr(buf_cstr(&body), "accepted"));
 	ms = wait_ssh(user, true, "access after key delivery");
+	/* Issue 8.9: the same signed delivery again (a replay), or one signed earlier, is refused; a stale
+	 * or future-dated one too; the installed key stays. */
+	buf_reset(&body);
+	assert_int_equal(send_key_at(&body, 1, T.pub, T.renter_key, first), 409);
+	assert_non_null(strstr(buf_cstr(&body), "replayed"));
+	buf_reset(&body);
+	assert_int_equal(send_key_at(&body, 1, T.pub, T.renter_key, first - 1000), 409);
+	buf_reset(&body);
+	assert_int_equal(send_key_at(&body, 1, T.pub, T.renter_key, first - 16 * 60 * 1000), 400);
+	assert_non_null(strstr(buf_cstr(&body), "stale"));
+	buf_reset(&body);
+	assert_int_equal(send_key_at(&body, 1, T.pub, T.renter_key, first + 6 * 60 * 1000), 400);
+	buf_reset(&body);
+	assert_int_equal(agent_http(&body, "POST", "/rentals/1/ssh-key",
+				    "{\"ssh_key\":\"x\",\"signature\":\"0x1234\"}"), 400); /* no issued_ms */
 	fprintf(stderr, "  key delivered -> first ssh login: %llu ms\n", (unsigned long long)ms);
 	buf_reset(&body);
 	assert_int_equal(agent_http(&body, "GET", "/rentals/1/access", NULL), 200);

@@ -696,6 +696,19 @@ static void test_server_flow(void **state)
 	if (!strstr(out, "bad_filter") || !strstr(out, ">>24"))
 		fail_msg("bad filter: %s", out);
 
+	/* Issue 8.12: the host's agent (http://127.0.0.1:9) is down: rent refuses before paying. */
+	code = run(out, sizeof out, "rent %s --hours 1 --token USDC --yes --wallet renter2 --server %s", prefix, F.base);
+	if (code == 0 || !strstr(out, "does not answer; nothing was paid") || strstr(out, "rental:"))
+		fail_msg("rent of a down host: exit %ld: %s", code, out);
+	/* The host record without an agent endpoint: rent goes ahead (no key to deliver). */
+	snprintf(body, sizeof body,
+		 "{\"machine_id\":7,\"country\":\"DE\",\"region\":\"eu-central\",\"net_up_mbps\":900,"
+		 "\"net_down_mbps\":950,\"cpu_cores\":16,\"ram_gib\":64,\"disk_gib\":500,\"driver_version\":\"550.54.15\","
+		 "\"cuda_version\":\"12.4\",\"endpoint\":\"\",\"simulated\":true,"
+		 "\"gpus\":[{\"model\":\"RTX_4090\",\"vram_mib\":24576,\"fp32_mtflops\":82600,"
+		 "\"fp16_mtflops\":165200,\"mem_bw_gbps\":1008}]}");
+	assert_int_equal(http_json(&r, "POST", "/hosts", body, tok), 201);
+	json_decref(r);
 	/* rent by hash prefix through the server. */
 	code = run(out, sizeof out, "rent %s --hours 1 --token USDC --yes --wallet renter2 --server %s", prefix, F.base);
 	if (code != 0)

@@ -518,6 +518,13 @@ static void find_offer(char hash67[67], u256 *rate, const char *filter, const ch
 	json_t *j = NULL, *offers;
 	size_t i;
 	const char *h = NULL, *r = NULL;
+	/* The machine was rented a moment ago: its offers come back once the server has indexed the stop
+	 * (one indexer round); until then search leaves them out. */
+	for (int tries = 0; tries < 40; tries++) {
+		if (run(out, sizeof out, "search '%s' --json --limit 50", filter) == 0 && strstr(out, "\"offer_hash\""))
+			break;
+		usleep(100000);
+	}
 	int code = run(out, sizeof out, "search '%s' --json --limit 50", filter);
 	if (code != 0)
 		fail_msg("search: exit %d: %s", code, out);

@@ -79,6 +79,7 @@ static struct {
 	struct eth_address renter, provider;
 	struct escrow_terms terms;       /* of the open rental */
 	char rental[24];                 /* its decimal id */
+	char foreign[32];                /* when set, the lookup names this user (not ours) */
 	struct http_server *srv;
 	struct terminal *term;
 	uint16_t port;
@@ -99,11 +100,12 @@ static int lookup(struct terminal_rental *out, const char *rental_id, void *user
 	if (strcmp(rental_id, T.rental) != 0)
 		return err_set(e, ERR_NOT_FOUND, "no rental %s", rental_id);
 	pthread_mutex_lock(&T.rpc_mu);
-	rc = terminal_rental_from_chain(out, &T.rpc, CHAIN, &T.escrow, &T.terms, e);
+	rc = terminal_rental_from_chain(out, &T.rpc, CHAIN, &T.escrow, "7e57", &T.terms, e);
 	pthread_mutex_unlock(&T.rpc_mu);
-	/* this test's account has a per-run name (other tests on the host use rental "1" too) */
+	/* this test's account has a per-run name (other tests on the host use rental "1" too); the foreign
+	 * test points it at a user this agent did not create */
 	if (rc == 0)
-		snprintf(out->account, sizeof out->account, "%s", T.acct.name);
+		snprintf(out->account, sizeof out->account, "%s", T.foreign[0] ? T.foreign : T.acct.name);
 	return rc;
 }
 
@@ -682,6 +684,34 @@ static void test_stopped_on_chain(void **state)
 	assert_int_equal(ws_open(&c, T.rental, nonce, sig, NULL), 409);
 }
 
+/*
+ * Issue 8.7: a Unix user of the rental's account name that this agent did not create (another agent's,
+ * or anyone's) is never handed to the renter, even for a valid signed challenge.
+ */
+static void test_foreign_account_refused(void **state)
+{
+	char nonce[TERMINAL_NONCE_HEX + 1], msg[TERMINAL_MESSAGE_MAX], sig[133], cmd[160];
+	struct client c;
+	(void)state;
+	NEED_READY();
+
+	snprintf(T.foreign, sizeof T.foreign, "fmforeign%d", (int)getpid() % 100000);
+	snprintf(cmd, sizeof cmd, "useradd -M -s /bin/sh %s 2>/dev/null", T.foreign);
+	assert_int_equal(system(cmd), 0);
+	get_challenge(T.rental, nonce, msg, sizeof msg);
+	sign(sig, msg, T.renter_key);
+	int st = ws_open(&c, T.rental, nonce, sig, NULL);
+	snprintf(cmd, sizeof cmd, "userdel %s 2>/dev/null", T.foreign);
+	if (system(cmd) != 0)
+		fprintf(stderr, "userdel %s failed\n", T.foreign);
+	T.foreign[0] = '\0';
+	assert_int_equal(st, 409);
+	/* our own account still works */
+	connect_as_renter(&c, WEB_ORIGIN);
+	assert_int_equal(ws_close(c.ws, WS_CLOSE_NORMAL, "bye"), 0);
+	client_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -691,6 +721,7 @@ int main(void)
 		cmocka_unit_test(test_expired),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_close_rental),
+		cmocka_unit_test(test_foreign_account_refused),
 		cmocka_unit_test(test_stopped_on_chain),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -77,24 +77,26 @@ static void test_want_table(void **state)
 static void test_ssh_key_message(void **state)
 {
 	static const struct {
-		uint64_t id;
+		uint64_t id, at;
 		const char *key, *want;
 	} cases[] = {
-		{ 7, "ssh-ed25519 AAAAC3Nza alice@laptop", "flopmarket ssh-key 7 ssh-ed25519 AAAAC3Nza alice@laptop" },
-		{ 7, "ssh-ed25519 AAAAC3Nza alice@laptop\n", "flopmarket ssh-key 7 ssh-ed25519 AAAAC3Nza alice@laptop" },
-		{ 1, "ssh-rsa AAAAB3", "flopmarket ssh-key 1 ssh-rsa AAAAB3" },
-		{ UINT64_C(9223372036854775807), "k", "flopmarket ssh-key 9223372036854775807 k" },
+		{ 7, 1700000000123, "ssh-ed25519 AAAAC3Nza alice@laptop",
+		  "flopmarket ssh-key 7 1700000000123 ssh-ed25519 AAAAC3Nza alice@laptop" },
+		{ 7, 1700000000123, "ssh-ed25519 AAAAC3Nza alice@laptop\n",
+		  "flopmarket ssh-key 7 1700000000123 ssh-ed25519 AAAAC3Nza alice@laptop" },
+		{ 1, 0, "ssh-rsa AAAAB3", "flopmarket ssh-key 1 0 ssh-rsa AAAAB3" },
+		{ UINT64_C(9223372036854775807), 1, "k", "flopmarket ssh-key 9223372036854775807 1 k" },
 	};
 	char out[AGENT_SSH_KEY_MSG_MAX], small[24];
 	struct err e = { 0, "" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		assert_int_equal(agent_ssh_key_message(out, sizeof out, cases[i].id, cases[i].key, &e), 0);
+		assert_int_equal(agent_ssh_key_message(out, sizeof out, cases[i].id, cases[i].at, cases[i].key, &e), 0);
 		assert_string_equal(out, cases[i].want);
 	}
 	/* too small a buffer: ERR_TOO_BIG with a message */
-	assert_int_equal(agent_ssh_key_message(small, sizeof small, 7, "ssh-ed25519 AAAAC3Nza", &e), ERR_TOO_BIG);
+	assert_int_equal(agent_ssh_key_message(small, sizeof small, 7, 1, "ssh-ed25519 AAAAC3Nza", &e), ERR_TOO_BIG);
 	assert_true(e.msg[0] != '\0');
 	/* a key over the cap */
 	{
@@ -102,7 +104,7 @@ static void test_ssh_key_message(void **state)
 		memset(big, 'a', sizeof big - 1);
 		big[sizeof big - 1] = '\0';
 		err_clear(&e);
-		assert_int_equal(agent_ssh_key_message(out, sizeof out, 7, big, &e), ERR_TOO_BIG);
+		assert_int_equal(agent_ssh_key_message(out, sizeof out, 7, 1, big, &e), ERR_TOO_BIG);
 		assert_true(e.msg[0] != '\0');
 	}
 }
@@ -119,8 +121,9 @@ static void test_machine_id(void **state)
 }
 
 /*
- * Two agents on one host (say one per chain) must never compute the same
- * account for their rentals: the name is scoped by chain id and escrow.
+ * Two agents on one host must never compute the same account for their rentals: the name is scoped by
+ * chain id, escrow and the agent's own instance id (issue 8.7: two agents of one chain and escrow
+ * collided before the instance was part of the scope).
  */
 static void test_account_name_scope(void **state)
 {
@@ -130,16 +133,23 @@ static void test_account_name_scope(void **state)
 	(void)state;
 	memset(esc1.b, 0x11, 20);
 	memset(esc2.b, 0x22, 20);
-	assert_int_equal(lifecycle_account_name(a, 137, &esc1, 7, NULL), 0);
-	assert_int_equal(lifecycle_account_name(b, 8453, &esc1, 7, NULL), 0);
-	assert_int_equal(lifecycle_account_name(c, 137, &esc2, 7, NULL), 0);
+	assert_int_equal(lifecycle_account_name(a, 137, &esc1, "00aa", 7, NULL), 0);
+	assert_int_equal(lifecycle_account_name(b, 8453, &esc1, "00aa", 7, NULL), 0);
+	assert_int_equal(lifecycle_account_name(c, 137, &esc2, "00aa", 7, NULL), 0);
 	assert_string_not_equal(a, b);
 	assert_string_not_equal(a, c);
-	assert_int_equal(lifecycle_account_name(b, 137, &esc1, 7, NULL), 0);
+	/* same chain, escrow and rental, another agent on the host: another account */
+	assert_int_equal(lifecycle_account_name(c, 137, &esc1, "00bb", 7, NULL), 0);
+	assert_string_not_equal(a, c);
+	assert_int_equal(lifecycle_account_name(b, 137, &esc1, "00aa", 7, NULL), 0);
 	assert_string_equal(a, b);
+	/* a bad instance is refused, not silently dropped */
+	assert_int_equal(lifecycle_account_name(c, 137, &esc1, "", 7, NULL), ERR_INVALID);
+	assert_int_equal(lifecycle_account_name(c, 137, &esc1, "00AA", 7, NULL), ERR_INVALID);
+	assert_int_equal(lifecycle_account_name(c, 137, &esc1, NULL, 7, NULL), ERR_INVALID);
 	/* The same scope string names the account for account_create. */
-	assert_int_equal(account_rental_scope(scoped, sizeof scoped, 137, &esc1, 7, NULL), 0);
-	assert_string_equal(scoped, "137.1111111111111111111111111111111111111111.7");
+	assert_int_equal(account_rental_scope(scoped, sizeof scoped, 137, &esc1, "00aa", 7, NULL), 0);
+	assert_string_equal(scoped, "137.1111111111111111111111111111111111111111.00aa.7");
 	assert_int_equal(account_name_for_rental(b, scoped, NULL), 0);
 	assert_string_equal(a, b);
 }

@@ -418,11 +418,121 @@ static void test_probe(void **state)
 	assert_true(monitor_probe(&lat, "127.0.0.1", 0, 500, &e) == ERR_INVALID);
 }
 
+/* Total of GET /offers (no filter). */
+static json_int_t listed_total(struct server *s)
+{
+	json_t *j = NULL;
+	assert_int_equal(req(s, SRV_GET, "/offers", NULL, NULL, NULL, &j), 200);
+	json_int_t n = json_integer_value(json_object_get(j, "total"));
+	json_decref(j);
+	return n;
+}
+
+/* A mirrored rental of the test provider's machine "h100" (specHash keccak("h100")) in `state`. */
+static void put_rental(struct server *s, uint64_t id, enum store_rental_state state)
+{
+	struct store_rental r;
+	struct escrow_terms t;
+	uint8_t key[32], enc[ESCROW_TERMS_SIZE];
+	char hex[2 * ESCROW_TERMS_SIZE + 3];
+	struct err e = { 0 };
+
+	memset(&t, 0, sizeof t);
+	t.id = id;
+	hex_decode_exact(key, 32, test_keys[1], NULL);
+	secp_address(&t.provider, key, NULL);
+	t.payout = t.renter = t.provider;
+	t.rate = u256_from_u64(1);
+	t.epoch = (uint64_t)time(NULL) - 10;
+	keccak256(t.spec_hash, (const uint8_t *)"h100", 4);
+	assert_int_equal(escrow_terms_encode(enc, &t, &e), 0);
+	hex_encode_0x(hex, enc, sizeof enc);
+	memset(&r, 0, sizeof r);
+	r.chain_id = 31337;
+	r.id = id;
+	address_to_lower(r.renter, &t.renter);
+	address_to_lower(r.provider, &t.provider);
+	address_to_lower(r.payout, &t.payout);
+	address_parse(&t.token, USDC_ADDR, NULL);
+	address_to_lower(r.token, &t.token);
+	strcpy(r.rate, "1");
+	strcpy(r.deposited, "3600");
+	strcpy(r.claimed, "0");
+	strcpy(r.provider_paid, "0");
+	strcpy(r.fee_paid, "0");
+	strcpy(r.refunded, "0");
+	r.state = state;
+	r.opened_at = r.paid_until = (int64_t)t.epoch + 1;
+	r.opened_block = r.last_block = 1;
+	snprintf(r.opened_tx, sizeof r.opened_tx, "0x%064x", (unsigned)id);
+	snprintf(r.extra, sizeof r.extra, "{\"terms\":\"%s\"}", hex);
+	assert_int_equal(store_rental_upsert(s->store, &r, &e), 0);
+}
+
+/*
+ * Issue 8.2 and 8.12: search shows only what a renter can rent now. An offer of capacity 1 leaves search
+ * while its machine has a live rental and comes back when it ends; the offers of a host without a fresh
+ * heartbeat leave search and come back with the next heartbeat.
+ */
+static void test_listing_only_rentable(void **state)
+{
+	struct server *s = mk();
+	struct err e = { 0 };
+	json_t *j = NULL;
+	char *prov, *body;
+	(void)state;
+
+	prov = sign_in(s, 1);
+	assert_int_equal(req(s, SRV_POST, "/hosts", host_ok, prov, NULL, NULL), 201);
+	body = offer_body(test_keys[1], 31337, "7", 1);
+	assert_int_equal(req(s, SRV_POST, "/offers", body, NULL, NULL, &j), 201);
+	assert_true(json_is_true(json_object_get(j, "listed")));
+	json_decref(j);
+	assert_int_equal(listed_total(s), 1);
+
+	/* rented: the machine's one place is taken */
+	put_rental(s, 1, STORE_RENTAL_OPEN);
+	assert_int_equal(offers_reindex(s, &e), 0);
+	assert_int_equal(listed_total(s), 0);
+	assert_int_equal(req(s, SRV_POST, "/offers", body, NULL, NULL, &j), 201);
+	assert_true(json_is_false(json_object_get(j, "listed")));
+	assert_string_equal(json_string_value(json_object_get(j, "not_listed_because")), "rented");
+	json_decref(j);
+	assert_int_equal(listed_total(s), 0);
+	/* ended on chain: free again */
+	put_rental(s, 1, STORE_RENTAL_ENDED);
+	assert_int_equal(offers_reindex(s, &e), 0);
+	assert_int_equal(listed_total(s), 1);
+
+	/* host down: no heartbeat within offer_stale_s (2 s here; 180 s by default) */
+	s->cfg.offer_stale_s = 2;
+	assert_int_equal(offers_reindex(s, &e), 0);
+	assert_int_equal(listed_total(s), 1);
+	assert_true(!listing_needs_rebuild(s, server_now()));
+	usleep(3100 * 1000);
+	assert_true(listing_needs_rebuild(s, server_now())); /* the janitor rebuilds now */
+	assert_int_equal(offers_reindex(s, &e), 0);
+	assert_int_equal(listed_total(s), 0);
+	assert_int_equal(req(s, SRV_POST, "/offers", body, NULL, NULL, &j), 201);
+	assert_string_equal(json_string_value(json_object_get(j, "not_listed_because")), "host_down");
+	json_decref(j);
+	assert_true(!listing_needs_rebuild(s, server_now()));
+	/* the agent is back: its heartbeat lists the offers again */
+	assert_int_equal(req(s, SRV_POST, "/providers/heartbeat", "", prov, NULL, NULL), 200);
+	assert_true(listing_needs_rebuild(s, server_now()));
+	assert_int_equal(offers_reindex(s, &e), 0);
+	assert_int_equal(listed_total(s), 1);
+	free(body);
+	free(prov);
+	server_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routing),
 		cmocka_unit_test(test_hosts_offers),
+		cmocka_unit_test(test_listing_only_rentable),
 		cmocka_unit_test(test_probe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,192 @@
+/*
+ * rent_access.c — see rent_access.h. Used by cmd_rent.c (before and after the open) and by
+ * cmd_ssh_key.c (a key delivered later, or a rotated one).
+ */
+#include "cli/rent_access.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/agent.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/err.h"
+#include "core/file.h"
+#include "core/hex.h"
+#include "core/json.h"
+#include "eth/address.h"
+#include "eth/eip191.h"
+
+#define POLL_MS 250
+
+int cli_ssh_key_read(char out[CLI_SSH_KEY_LINE_MAX], const char *path, struct err *e)
+{
+	char canon[ACCOUNT_SSH_KEY_MAX + 4];
+	struct buf text;
+	size_t n;
+	int rc;
+
+	buf_init(&text, ACCOUNT_SSH_KEY_MAX + 64);
+	if ((rc = file_read(&text, path, e))) {
+		buf_release(&text);
+		return err_wrap(e, "--ssh-key"), rc;
+	}
+	n = text.len;
+	if (n > ACCOUNT_SSH_KEY_MAX + 1) {
+		buf_release(&text);
+		return err_set(e, ERR_INVALID, "--ssh-key %s: not a public key (longer than %d bytes); give the "
+			       ".pub file", path, ACCOUNT_SSH_KEY_MAX);
+	}
+	memcpy(out, buf_cstr(&text), n + 1);
+	buf_release(&text);
+	if (strstr(out, "PRIVATE KEY"))
+		return err_set(e, ERR_INVALID, "--ssh-key %s is a PRIVATE key: give the public one (%s.pub); "
+			       "nothing was sent", path, path);
+	while (n && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
+		out[--n] = '\0';
+	if ((rc = account_ssh_key_check(canon, sizeof canon, out, n, e)))
+		return err_wrap(e, "--ssh-key %s (one OpenSSH public key line, e.g. ~/.ssh/id_ed25519.pub)",
+				path), rc;
+	return 0;
+}
+
+int cli_agent_connect(struct sc *agent, const char *agent_url, struct sc *server, uint64_t machine_id,
+		      struct err *e)
+{
+	char path[64];
+	const char *ep;
+	json_t *h = NULL;
+	int rc;
+
+	if (agent_url)
+		return sc_init(agent, agent_url, e);
+	if (!server || !server->curl || machine_id == 0)
+		return err_set(e, ERR_NOT_FOUND, "no agent endpoint known (give --agent URL)");
+	snprintf(path, sizeof path, "/hosts/%" PRIu64, machine_id);
+	if ((rc = sc_request(server, &h, NULL, "GET", path, NULL, e)))
+		return rc;
+	if ((rc = json_get_str(&ep, h, "endpoint", SC_URL_MAX, e)) || !ep[0])
+		rc = err_set(e, ERR_NOT_FOUND, "host %" PRIu64 " has no agent endpoint (give --agent URL)",
+			     machine_id);
+	else
+		rc = sc_init(agent, ep, e);
+	json_decref(h);
+	return rc;
+}
+
+int cli_agent_alive(struct sc *agent, const struct eth_address *provider, long timeout_ms, struct err *e)
+{
+	json_t *r = NULL;
+	const char *p = NULL;
+	struct eth_address got;
+	long saved = agent->timeout_ms;
+	int rc;
+
+	agent->timeout_ms = timeout_ms;
+	rc = sc_request(agent, &r, NULL, "GET", "/agent", NULL, e);
+	agent->timeout_ms = saved;
+	if (rc) {
+		err_wrap(e, "the provider's agent at %s does not answer; nothing was paid (the host is down: "
+			 "pick another offer)", agent->base);
+		return ERR_STATE;
+	}
+	if (json_get_str(&p, r, "provider", 64, NULL) || address_parse(&got, p, NULL) ||
+	    !address_equal(&got, provider))
+		rc = err_set(e, ERR_STATE, "the agent at %s does not serve this offer's provider; nothing was paid",
+			     agent->base);
+	json_decref(r);
+	return rc;
+}
+
+/* Milliseconds left before deadline (at least 1 while any is left; 0 when passed). */
+static long left_ms(uint64_t deadline_ms)
+{
+	uint64_t now = clock_mono_ms();
+	return now >= deadline_ms ? 0 : (long)(deadline_ms - now);
+}
+
+int cli_key_deliver(struct sc *agent, const struct cli_session *s, uint64_t id, const char *key_line,
+		    uint64_t deadline_ms, struct err *e)
+{
+	char path[96], msg[AGENT_SSH_KEY_MSG_MAX], sig_hex[2 * 65 + 3];
+	uint64_t issued = (uint64_t)clock_wall_ms();
+	uint8_t sig[65];
+	json_t *req, *r = NULL;
+	char *body;
+	int rc;
+
+	if ((rc = agent_ssh_key_message(msg, sizeof msg, id, issued, key_line, e)) ||
+	    (rc = eip191_sign(sig, (const uint8_t *)msg, strlen(msg), s->seckey, e)))
+		return rc;
+	hex_encode_0x(sig_hex, sig, sizeof sig);
+	req = json_pack("{s:s, s:I, s:s}", "ssh_key", key_line, "issued_ms", (json_int_t)issued, "signature",
+			sig_hex);
+	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (!body)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	snprintf(path, sizeof path, "/rentals/%" PRIu64 "/ssh-key", id);
+	for (;;) {
+		long left = left_ms(deadline_ms);
+		if (left == 0) {
+			rc = rc ? rc : ERR_TIMEOUT;
+			break;
+		}
+		agent->timeout_ms = left;
+		rc = sc_request(agent, &r, NULL, "POST", path, body, e);
+		json_decref(r);
+		r = NULL;
+		/* busy (pending slots full), unavailable, or not reachable: try again until the deadline */
+		if (!rc || !(agent->status == 429 || agent->status == 503 || rc == ERR_NET || rc == ERR_TIMEOUT))
+			break;
+		usleep(POLL_MS * 1000);
+	}
+	agent->timeout_ms = 0;
+	free(body);
+	if (rc)
+		return err_wrap(e, "delivering the SSH key to the agent at %s", agent->base), rc;
+	fprintf(stderr, "SSH key delivered to the provider's agent\n");
+	return 0;
+}
+
+int cli_access_wait(struct sc *agent, uint64_t id, uint64_t deadline_ms, struct err *e)
+{
+	char path[96];
+	json_t *r = NULL;
+	unsigned polls = 0;
+	uint64_t t0 = clock_mono_ms();
+
+	fprintf(stderr, "waiting for the provider's agent to grant access...");
+	snprintf(path, sizeof path, "/rentals/%" PRIu64 "/access", id);
+	for (long left; (left = left_ms(deadline_ms)) > 0; polls++) {
+		const char *host, *user, *st;
+		uint64_t port;
+		agent->timeout_ms = left;
+		if (sc_request(agent, &r, NULL, "GET", path, NULL, NULL) == 0 &&
+		    json_get_str(&st, r, "status", 16, NULL) == 0 && strcmp(st, "active") == 0 &&
+		    json_get_str(&host, r, "host", 255, NULL) == 0 && json_get_str(&user, r, "user", 32, NULL) == 0 &&
+		    json_get_u64(&port, r, "port", NULL) == 0) {
+			agent->timeout_ms = 0;
+			fprintf(stderr, " granted\n");
+			printf("ssh:       ssh -p %" PRIu64 " %s@%s\n", port, user, host);
+			/* The agent's browser terminal (src/agent/terminal.h): a signed challenge, then a WebSocket. */
+			printf("terminal:  %s%s/terminal/%" PRIu64 "/ws (sign the challenge from %s/terminal/%" PRIu64
+			       "/challenge)\n", strncmp(agent->base, "https", 5) == 0 ? "wss" : "ws",
+			       strchr(agent->base, ':'), id, agent->base, id);
+			json_decref(r);
+			return 0;
+		}
+		json_decref(r);
+		r = NULL;
+		if (polls % 4 == 3)
+			fputc('.', stderr);
+		left = left_ms(deadline_ms);
+		usleep((useconds_t)(left < POLL_MS ? left : POLL_MS) * 1000);
+	}
+	agent->timeout_ms = 0;
+	fputc('\n', stderr);
+	return err_set(e, ERR_TIMEOUT, "no access reported within %" PRIu64 " s; try `flopmarket status %" PRIu64
+		       "` later", (clock_mono_ms() - t0 + 500) / 1000, id);
+}

@@ -1,0 +1,41 @@
+/*
+ * rent_access.h — what `rent` and `ssh-key` do to get a renter in: check the SSH public key before any
+ * money moves, find the provider's agent and check it is alive and serves the offer's provider, deliver
+ * the key signed by the renter (agent_ssh_key_message: rental id, signing time, key), and wait for the
+ * agent to report access. Every wait has one deadline in monotonic milliseconds; no request outlives it.
+ */
+#ifndef FLOP_CLI_RENT_ACCESS_H
+#define FLOP_CLI_RENT_ACCESS_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "agent/account.h"
+#include "cli/server_client.h"
+#include "cli/session.h"
+
+struct err;
+
+#define CLI_SSH_KEY_LINE_MAX (ACCOUNT_SSH_KEY_MAX + 2)
+
+/*
+ * Reads the OpenSSH public key in `path` and checks it as the agent will (account_ssh_key_check: type,
+ * base64 body, sizes). ERR_INVALID with what to do for a private key, a missing file or a bad line.
+ */
+int cli_ssh_key_read(char out[CLI_SSH_KEY_LINE_MAX], const char *path, struct err *e);
+
+/* The agent's client: `agent_url`, else the endpoint of host `machine_id` from the server. */
+int cli_agent_connect(struct sc *agent, const char *agent_url, struct sc *server, uint64_t machine_id,
+		      struct err *e);
+
+/* GET /agent within timeout_ms; ERR_STATE unless it answers for `provider`. */
+int cli_agent_alive(struct sc *agent, const struct eth_address *provider, long timeout_ms, struct err *e);
+
+/* Signs and delivers `key_line` for rental `id`, retrying a busy or unreachable agent until deadline. */
+int cli_key_deliver(struct sc *agent, const struct cli_session *s, uint64_t id, const char *key_line,
+		    uint64_t deadline_ms, struct err *e);
+
+/* Polls GET /rentals/{id}/access until active (prints the ssh line) or the deadline. */
+int cli_access_wait(struct sc *agent, uint64_t id, uint64_t deadline_ms, struct err *e);
+
+#endif
