@@ -943,8 +943,10 @@ static int shell_write(const struct account *a, const struct acfg *c, struct err
 	struct buf b;
 	int rc;
 
-	snprintf(dir, sizeof dir, "%s/shells", c->state_dir);
-	if (mkdir_p(dir, 0755) || chmod(dir, 0755) || chmod(c->state_dir, 0755))
+	/* The scripts hold nothing secret (cgroup paths, the rental id) and live under the home base, not
+	 * the agent's state dir, so that dir stays 0700 (issue 8.11). */
+	snprintf(dir, sizeof dir, "%s/" ACCOUNT_SHELLS_DIR, c->home_base);
+	if (mkdir_p(c->home_base, 0755) || mkdir_p(dir, 0755) || chmod(dir, 0755) || chmod(c->state_dir, 0700))
 		return err_set(e, ERR_IO, "mkdir %s: %s", dir, strerror(errno));
 	buf_init(&b, 8192);
 	buf_printf(&b, "#!/bin/sh\n"
@@ -1079,7 +1081,7 @@ int account_create(struct account *out, const struct account_cfg *cfg, const cha
 		a.uid = a.gid = -1;
 		a.created_ms = clock_wall_ms();
 		if (snprintf(a.home, sizeof a.home, "%s/%s", c.home_base, name) >= (int)sizeof a.home ||
-		    snprintf(a.shell, sizeof a.shell, "%s/shells/%s", c.state_dir, name) >=
+		    snprintf(a.shell, sizeof a.shell, "%s/" ACCOUNT_SHELLS_DIR "/%s", c.home_base, name) >=
 			    (int)sizeof a.shell)
 			return err_set(e, ERR_TOO_BIG, "account paths too long");
 		if ((rc = pw_lookup(&pw, name, e)))

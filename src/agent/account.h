@@ -47,6 +47,7 @@ struct err;
 
 #define ACCOUNT_PREFIX "fm"
 #define ACCOUNT_NAME_LEN 12            /* "fm" + 10 hex chars */
+#define ACCOUNT_SHELLS_DIR ".flopmarket-shells" /* under home_base: the login shell scripts */
 #define ACCOUNT_RENTAL_ID_MAX 128      /* bytes of a rental id: [0-9A-Za-z_.-x] */
 #define ACCOUNT_SSH_KEY_MAX 8192       /* bytes of an authorized_keys line */
 #define ACCOUNT_PATH_MAX 256           /* any path we build or record */
@@ -82,7 +83,7 @@ struct account {
 	long uid;                                  /* -1 until useradd ran */
 	long gid;                                  /* -1 until useradd ran */
 	char home[ACCOUNT_PATH_MAX];               /* home_base/name */
-	char shell[ACCOUNT_PATH_MAX];              /* state_dir/shells/name */
+	char shell[ACCOUNT_PATH_MAX];              /* home_base/ACCOUNT_SHELLS_DIR/name */
 	enum account_cg_mode cg_mode;
 	size_t cg_count;                           /* directories in cg */
 	char cg[ACCOUNT_CG_MAX][ACCOUNT_PATH_MAX]; /* absolute cgroup dirs (v1: one per controller) */

@@ -9,6 +9,7 @@
 #include "agent/agent_int.h"
 
 #include "agent/account.h"
+#include "agent/limits.h"
 #include "agent/terminal.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -20,6 +21,7 @@
 #include "net/http.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,6 +244,8 @@ int agent_db_rows(struct agent *a, struct agent_row **out, size_t *n, bool inclu
 	return 0;
 }
 
+static void restrict_db(const char *path);
+
 static int db_open(struct agent *a, struct err *e)
 {
 	char path[ACCOUNT_PATH_MAX + 32];
@@ -256,8 +260,6 @@ static int db_open(struct agent *a, struct err *e)
 		return ERR_IO;
 	}
 	sqlite3_busy_timeout(a->db, 5000);
-	if (chmod(path, 0600))
-		log_warn("cannot restrict the agent db", "path=%s", path);
 	if (sqlite3_exec(a->db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK) {
 		err_set(e, ERR_IO, "agent db %s: %s", path, msg ? msg : "schema");
 		sqlite3_free(msg);
@@ -265,6 +267,7 @@ static int db_open(struct agent *a, struct err *e)
 	}
 	if (db_migrate(a->db, e) || db_instance(a->instance, a->db, e))
 		return ERR_IO;
+	restrict_db(path); /* after the first writes: the -wal and -shm files exist now */
 	return 0;
 }
 
@@ -596,8 +599,12 @@ static int terminal_lookup(struct terminal_rental *out, const char *rental_id, v
 
 /* ------------------------------------------------------------------ main loop */
 
-/* mkdir -p with 0711: the per-account login shells live below, so it must be traversable. */
-static int mkdir_p0711(const char *path, struct err *e)
+/*
+ * mkdir -p of the agent's state dir, then mode 0700 on it: nothing of the agent's (its databases, the
+ * signed transactions in sender.db, the account state files) is reachable by a renter, even by name
+ * (issue 8.11; the login shells live under the home base, see account.h).
+ */
+static int mkdir_state(const char *path, struct err *e)
 {
 	char tmp[ACCOUNT_PATH_MAX];
 
@@ -608,13 +615,26 @@ static int mkdir_p0711(const char *path, struct err *e)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(tmp, 0711) && errno != EEXIST)
+		if (mkdir(tmp, 0755) && errno != EEXIST)
 			return err_set(e, ERR_IO, "mkdir %s: %s", tmp, strerror(errno));
 		*p = '/';
 	}
-	if (mkdir(tmp, 0711) && errno != EEXIST)
+	if ((mkdir(tmp, 0700) && errno != EEXIST) || chmod(tmp, 0700))
 		return err_set(e, ERR_IO, "mkdir %s: %s", tmp, strerror(errno));
 	return 0;
+}
+
+/* Mode 0600 on an SQLite database and its -wal / -shm files (made with the process umask). */
+static void restrict_db(const char *path)
+{
+	char p[ACCOUNT_PATH_MAX + 40];
+	static const char *const sfx[] = { "", "-wal", "-shm", "-journal" };
+
+	for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+		snprintf(p, sizeof p, "%s%s", path, sfx[i]);
+		if (chmod(p, 0600) && errno != ENOENT)
+			log_warn("cannot restrict a state file", "path=%s err=\"%s\"", p, strerror(errno));
+	}
 }
 
 static int agent_start(struct agent *a, struct err *e)
@@ -641,9 +661,26 @@ static int agent_start(struct agent *a, struct err *e)
 		a->cfg.heartbeat_s = 60;
 	if (!a->cfg.batch_blocks)
 		a->cfg.batch_blocks = 2000;
-	if ((rc = mkdir_p0711(a->cfg.data_dir, e)))
+	if ((rc = mkdir_state(a->cfg.data_dir, e)))
 		return rc;
 	a->acct = a->cfg.acct;
+	{
+		/* Safe limits unless the provider set them (limits.h): one renter never takes the host. */
+		struct rental_limits lim;
+		struct err le = { 0 };
+		if (limits_read_host(&lim, &le) == 0) {
+			if (!a->acct.memory_max_bytes)
+				a->acct.memory_max_bytes = lim.memory_max_bytes;
+			if (!a->acct.pids_max)
+				a->acct.pids_max = lim.pids_max;
+			if (!a->acct.cpu_weight)
+				a->acct.cpu_weight = lim.cpu_weight;
+		} else {
+			log_warn("cannot derive rental limits from the host", "err=\"%s\"", le.msg);
+		}
+		log_info("rental limits", "memory_max_bytes=%" PRIu64 " pids_max=%" PRIu64 " cpu_weight=%u",
+			 a->acct.memory_max_bytes, a->acct.pids_max, a->acct.cpu_weight);
+	}
 	if (!a->acct.state_dir) {
 		snprintf(a->acct_state_dir, sizeof a->acct_state_dir, "%s/accounts", a->cfg.data_dir);
 		a->acct.state_dir = a->acct_state_dir;
@@ -665,6 +702,7 @@ static int agent_start(struct agent *a, struct err *e)
 		snprintf(path, sizeof path, "%s/%s", a->cfg.data_dir, AGENT_SENDER_DB);
 		if ((rc = sender_open(&a->sender, path, &a->rpc, a->cfg.seckey32, a->cfg.chain_id, NULL, e)))
 			return rc;
+		restrict_db(path);
 	}
 	memset(&rec, 0, sizeof rec);
 	if ((rc = account_recover(&rec, &a->acct, e)))

@@ -661,6 +661,55 @@ static void test_rental_lifecycle(void **state)
 	assert_int_equal(send_key_at(&body, 1, T.pub, T.renter_key, first), 202);
 	assert_non_null(strstr(buf_cstr(&body), "accepted"));
 	ms = wait_ssh(user, true, "access after key delivery");
+	/* Issue 8.10: the agent ran without --memory-max / --pids-max, yet the account has host-derived
+	 * limits (no cgroup file says "max"). */
+	{
+		struct account acc;
+		struct account_cfg c;
+		char accounts[260], path[ACCOUNT_PATH_MAX + 32], text[64];
+		int limited = 0;
+		memset(&c, 0, sizeof c);
+		snprintf(accounts, sizeof accounts, "%s/accounts", T.state_dir);
+		c.state_dir = accounts;
+		c.home_base = T.home_base;
+		c.cgroup_name = T.cg_name;
+		OK(account_load(&acc, &c, user, &e_));
+		for (size_t i = 0; i < acc.cg_count; i++) {
+			static const char *const files[] = { "pids.max", "memory.limit_in_bytes", "memory.max" };
+			for (size_t f = 0; f < 3; f++) {
+				snprintf(path, sizeof path, "%s/%s", acc.cg[i], files[f]);
+				FILE *fp = fopen(path, "r");
+				if (!fp)
+					continue;
+				if (fgets(text, sizeof text, fp) && strncmp(text, "max", 3) != 0 &&
+				    strtoull(text, NULL, 10) < (UINT64_C(1) << 62))
+					limited++;
+				fclose(fp);
+			}
+		}
+		if (acc.cg_count && limited < 2)
+			fail_msg("account %s: default memory and pids limits not applied (%d limited)", user, limited);
+	}
+	/* Issue 8.11: the renter reads nothing of the agent's, not even by name: state dir 0700, every
+	 * state file 0600, the login shell outside the state dir. */
+	{
+		static const char *const files[] = { "agent.db", "sender.db", "agent.db-wal", "sender.db-wal" };
+		char path[400], cmd[480];
+		struct stat stt;
+		struct passwd *pw = getpwnam(user);
+		assert_int_equal(stat(T.state_dir, &stt), 0);
+		assert_int_equal(stt.st_mode & 0777, 0700);
+		for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+			snprintf(path, sizeof path, "%s/%s", T.state_dir, files[i]);
+			if (stat(path, &stt) == 0 && (stt.st_mode & 0777) != 0600)
+				fail_msg("%s has mode %o, want 0600", path, stt.st_mode & 0777);
+		}
+		assert_non_null(pw);
+		assert_true(strncmp(pw->pw_shell, T.state_dir, strlen(T.state_dir)) != 0);
+		snprintf(path, sizeof path, "%s/sender.db", T.state_dir);
+		snprintf(cmd, sizeof cmd, "cat %s > /dev/null", path);
+		assert_true(ssh_status(user, cmd, out, sizeof out) != 0);
+	}
 	/* Issue 8.9: the same signed delivery again (a replay), or one signed earlier, is refused; a stale
 	 * or future-dated one too; the installed key stays. */
 	buf_reset(&body);

@@ -15,6 +15,7 @@
 
 #include "agent/agent.h"
 #include "agent/agent_int.h"
+#include "agent/limits.h"
 #include "core/err.h"
 
 #define EPOCH 1000u
@@ -154,10 +155,45 @@ static void test_account_name_scope(void **state)
 	assert_string_equal(a, b);
 }
 
+/* Default rental limits from the host (limits.h), both ways of each bound. */
+static void test_limits_from_host(void **state)
+{
+	static const struct {
+		const char *meminfo, *pid_max;
+		uint64_t mem, pids;
+		int rc;
+	} c[] = {
+		/* 24 GiB: 10 % reserve (2.4 GiB) is above 1 GiB */
+		{ "MemTotal:       25165824 kB\nMemFree: 1 kB\n", "4194304\n", UINT64_C(25165824) * 1024 - UINT64_C(25165824) * 1024 / 10, 4096, 0 },
+		/* 4 GiB: the 1 GiB floor of the reserve applies */
+		{ "MemFree: 9 kB\nMemTotal: 4194304 kB\n", "32768", UINT64_C(3) << 30, 4096, 0 },
+		/* 1 GiB: never less than 256 MiB */
+		{ "MemTotal: 1048576 kB\n", "1024", UINT64_C(256) << 20, 256, 0 },
+		/* pid_max / 8 between the bounds */
+		{ "MemTotal: 8388608 kB\n", "16000", UINT64_C(7) << 30, 2000, 0 },
+		{ "MemAvailable: 1 kB\n", "32768", 0, 0, ERR_INVALID },
+		{ "MemTotal: x kB\n", "32768", 0, 0, ERR_INVALID },
+		{ "MemTotal: 1048576 kB\n", "", 0, 0, ERR_INVALID },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+		struct rental_limits l = { 0 };
+		int rc = limits_from_host(&l, c[i].meminfo, strlen(c[i].meminfo), c[i].pid_max, strlen(c[i].pid_max), NULL);
+		assert_int_equal(rc, c[i].rc);
+		if (rc)
+			continue;
+		if (l.memory_max_bytes != c[i].mem || l.pids_max != c[i].pids)
+			fail_msg("case %zu: memory %llu pids %llu", i, (unsigned long long)l.memory_max_bytes,
+				 (unsigned long long)l.pids_max);
+		assert_int_equal(l.cpu_weight, 100);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_want_table),
+		cmocka_unit_test(test_limits_from_host),
 		cmocka_unit_test(test_ssh_key_message),
 		cmocka_unit_test(test_machine_id),
 		cmocka_unit_test(test_account_name_scope),
