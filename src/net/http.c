@@ -7,6 +7,17 @@
  * match the route, check Content-Length and the query, and may answer at
  * once), then once per body chunk (appended to a capped buffer), then a
  * last time with no data, when the handler runs and the response is queued.
+ *
+ * Slow clients (issue 8.13): MHD's idle timeout restarts on every byte, so a client trickling one byte
+ * every few seconds would hold its connection forever. Every connection therefore has a slot with the
+ * stage of its current request and when it began; a reaper thread shuts down (shutdown(2), MHD then
+ * closes it) a connection whose request head has not fully arrived within head_timeout_ms, or whose
+ * body has not within body_timeout_ms of the head. Answers being sent, event streams and upgraded
+ * connections have no deadline. With MHD's per-address connection cap this keeps room for everyone.
+ * Framing (8.14): a body past the cap is always answered 413 (also chunked: the rest is discarded, then
+ * the answer is sent, Connection: close); Content-Length together with Transfer-Encoding is 400; a NUL
+ * or control character in the raw request target (seen through MHD's URI log hook, before decoding)
+ * is 400.
  */
 #include "core/clock.h"
 #include "net/http_int.h"
@@ -26,6 +37,12 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
+
+#define REAPER_PERIOD_MS 100
+/* A body over the cap is read (and dropped) up to 16x the cap + 1 MiB to answer 413, then cut. */
+#define DISCARD_MAX_FACTOR 16
+#define DISCARD_MAX_EXTRA ((size_t)1 << 20)
 
 /* Everything one request needs; MHD's *con_cls. */
 struct request {
@@ -40,6 +57,10 @@ struct request {
 	bool query_bad;                      /* query over a cap */
 	char query_why[96];                  /* why query_bad */
 	struct http_upgrade_req *up;         /* upgrade queued, not yet switched */
+	bool started;                        /* the head was processed (on_headers ran) */
+	bool raw_bad;                        /* the raw target holds %00 or a control character */
+	bool body_over;                      /* the body passed the cap: discard, then 413 */
+	size_t discarded;                    /* body bytes dropped since */
 };
 
 /* An accepted protocol upgrade, until the switch happens or cannot. */
@@ -342,6 +363,18 @@ int http_server_new(struct http_server **out, const struct http_config *cfg, str
 		c->per_ip_conn_max = 64;
 	if (!c->conn_timeout_s)
 		c->conn_timeout_s = 30;
+	if (!c->head_timeout_ms)
+		c->head_timeout_ms = 10000;
+	if (!c->body_timeout_ms)
+		c->body_timeout_ms = 30000;
+	pthread_mutex_init(&s->conn_mu, NULL);
+	s->nslots = c->conn_max + HTTP_SLOTS_SPARE;
+	if (!(s->slots = calloc(s->nslots, sizeof *s->slots))) {
+		pthread_mutex_destroy(&s->conn_mu);
+		free(s->routes);
+		free(s);
+		return err_set(e, ERR_NOMEM, "http: out of memory");
+	}
 	if (!(c->rate_per_s > 0))
 		c->rate_per_s = 20;
 	if (!(c->rate_burst >= 1))
@@ -573,6 +606,73 @@ static void client_addr(char out[HTTP_ADDR_MAX], struct MHD_Connection *mc)
 			  HTTP_ADDR_MAX);
 }
 
+/* ---- slow-client deadlines ---- */
+
+static void slot_stage(struct http_server *s, struct conn_slot *slot, enum conn_stage st)
+{
+	if (!slot)
+		return;
+	pthread_mutex_lock(&s->conn_mu);
+	if (slot->stage != CONN_FREE && slot->stage != CONN_CUT) {
+		slot->stage = st;
+		slot->since_ms = clock_mono_ms();
+	}
+	pthread_mutex_unlock(&s->conn_mu);
+}
+
+static struct conn_slot *slot_of(struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+/* Cuts connections past their head or body deadline; runs until reaper_stop. */
+static void *reaper_main(void *arg)
+{
+	struct http_server *s = arg;
+
+	while (!atomic_load(&s->reaper_stop)) {
+		uint64_t now = clock_mono_ms();
+		unsigned cut = 0;
+		pthread_mutex_lock(&s->conn_mu);
+		for (size_t i = 0; i < s->nslots; i++) {
+			struct conn_slot *c = &s->slots[i];
+			uint64_t limit = c->stage == CONN_HEAD ? s->cfg.head_timeout_ms :
+					 c->stage == CONN_BODY ? s->cfg.body_timeout_ms : 0;
+			if (limit && now - c->since_ms > limit) {
+				shutdown(c->fd, SHUT_RDWR);
+				c->stage = CONN_CUT;
+				cut++;
+			}
+		}
+		pthread_mutex_unlock(&s->conn_mu);
+		if (cut)
+			metrics_counter_add(s->m, "http_slow_clients_cut_total",
+					    "Connections cut for not sending their request in time", NULL, cut);
+		usleep(REAPER_PERIOD_MS * 1000);
+	}
+	return NULL;
+}
+
+/* The raw request target, before MHD decodes it: refuse NUL (%00) and control characters. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
+{
+	struct http_server *s = cls;
+	struct request *rq = calloc(1, sizeof *rq);
+
+	if (!rq)
+		return NULL;
+	rq->cs.srv = s;
+	rq->cs.mc = mc;
+	for (const char *p = uri; p && *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			rq->raw_bad = true;
+		if (p[0] == '%' && p[1] == '0' && p[2] == '0')
+			rq->raw_bad = true;
+	}
+	return rq;
+}
+
 /* First call for a request: checks that can answer before any body byte is read. */
 static enum MHD_Result on_headers(struct request *rq, const char *url, const char *method)
 {
@@ -586,6 +686,9 @@ static enum MHD_Result on_headers(struct request *rq, const char *url, const cha
 	rq->req.method = method;
 	rq->req.conn = &rq->cs;
 	client_addr(rq->req.client_addr, rq->cs.mc);
+	if (rq->raw_bad)
+		return send_error(rq, 400, "bad_target", "path", "the request target holds a NUL or control character",
+				  "Connection", "close");
 	if (s->rl && !ratelimit_take(s->rl, rq->req.client_addr, clock_mono_ms(), &retry)) {
 		char ra[16];
 		snprintf(ra, sizeof ra, "%u", retry);
@@ -628,6 +731,10 @@ static enum MHD_Result on_headers(struct request *rq, const char *url, const cha
 		return send_error(rq, 400, "bad_query", "query", rq->query_why, NULL, NULL);
 	cl = MHD_lookup_connection_value(rq->cs.mc, MHD_HEADER_KIND,
 					 MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl && MHD_lookup_connection_value(rq->cs.mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+		return send_error(rq, 400, "ambiguous_length", "headers",
+				  "both Content-Length and Transfer-Encoding: send one (RFC 9112 6.3)", "Connection",
+				  "close");
 	if (cl) {
 		char *end;
 		unsigned long long n = strtoull(cl, &end, 10);
@@ -650,14 +757,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	(void)version;
 
 	if (!rq) {
-		rq = calloc(1, sizeof *rq);
+		rq = on_uri(s, "", mc);
 		if (!rq)
 			return MHD_NO;
-		rq->cs.srv = s;
-		rq->cs.mc = mc;
+		*con_cls = rq;
+	}
+	if (!rq->started) {
+		rq->started = true;
+		rq->cs.slot = slot_of(mc);
 		rq->t0_ms = clock_mono_ms();
 		buf_init(&rq->body, s->cfg.body_max);
-		*con_cls = rq;
+		slot_stage(s, rq->cs.slot, CONN_BODY);
 		return on_headers(rq, url, method);
 	}
 	if (rq->responded) {
@@ -668,16 +778,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		if (buf_append(&rq->body, upload, *upload_size)) {
-			/* chunked body past the cap: answer 413 if MHD still lets us, else drop */
-			char msg[96];
-			snprintf(msg, sizeof msg, "request body over %zu bytes", s->cfg.body_max);
-			if (send_error(rq, 413, "body_too_large", "body", msg, "Connection",
-				       "close") != MHD_YES)
+		/* a (chunked) body past the cap: drop the rest, answer 413 at the end (MHD cannot queue an
+		 * answer in the middle of a body); a body far past the cap is cut instead */
+		if (rq->body_over || buf_append(&rq->body, upload, *upload_size)) {
+			rq->body_over = true;
+			rq->discarded += *upload_size;
+			if (rq->discarded > DISCARD_MAX_FACTOR * s->cfg.body_max + DISCARD_MAX_EXTRA)
 				return MHD_NO;
 		}
 		*upload_size = 0;
 		return MHD_YES;
+	}
+	slot_stage(s, rq->cs.slot, CONN_SERVING);
+	if (rq->body_over) {
+		char msg[96];
+		snprintf(msg, sizeof msg, "request body over %zu bytes", s->cfg.body_max);
+		return send_error(rq, 413, "body_too_large", "body", msg, "Connection", "close");
 	}
 	/* the whole request is in: run the handler */
 	struct http_resp resp;
@@ -716,9 +832,9 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 			 enum MHD_RequestTerminationCode toe)
 {
 	struct request *rq = *con_cls;
-	(void)cls;
-	(void)mc;
 	(void)toe;
+	/* keep-alive: the next request's head must arrive in time too */
+	slot_stage(cls, slot_of(mc), CONN_HEAD);
 	if (!rq)
 		return;
 	upgrade_discard(rq->up);
@@ -731,10 +847,27 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_ct
 			  enum MHD_ConnectionNotificationCode toe)
 {
 	struct http_server *s = cls;
-	(void)mc;
-	(void)socket_ctx;
+
 	metrics_gauge_add(s->m, "http_connections_open", "Open client connections", NULL,
 			  toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+	pthread_mutex_lock(&s->conn_mu);
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+		*socket_ctx = NULL;
+		for (size_t i = 0; ci && i < s->nslots; i++)
+			if (s->slots[i].stage == CONN_FREE) {
+				s->slots[i].fd = ci->connect_fd;
+				s->slots[i].stage = CONN_HEAD;
+				s->slots[i].since_ms = clock_mono_ms();
+				*socket_ctx = &s->slots[i];
+				break;
+			}
+	} else if (*socket_ctx) {
+		/* MHD has not closed the socket yet: the reaper never touches a reused fd */
+		((struct conn_slot *)*socket_ctx)->stage = CONN_FREE;
+		*socket_ctx = NULL;
+	}
+	pthread_mutex_unlock(&s->conn_mu);
 }
 
 static void on_log(void *cls, const char *fmt, va_list ap)
@@ -787,6 +920,7 @@ int http_server_start(struct http_server *s, struct err *e)
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->cfg.conn_memory_max,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+				MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
 				MHD_OPTION_EXTERNAL_LOGGER, on_log, s,
 				MHD_OPTION_END);
 	if (!s->d) {
@@ -796,6 +930,11 @@ int http_server_start(struct http_server *s, struct err *e)
 	}
 	di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = di ? di->port : s->cfg.port;
+	atomic_store(&s->reaper_stop, false);
+	if (pthread_create(&s->reaper, NULL, reaper_main, s) == 0)
+		s->reaper_running = true;
+	else
+		log_warn("http: no slow-client reaper thread", "err=%s", "pthread_create");
 	log_info("http listening", "addr=%s port=%u", s->cfg.bind_addr, (unsigned)s->port);
 	return 0;
 }
@@ -814,6 +953,11 @@ void http_server_stop(struct http_server *s)
 {
 	if (!s || !s->d)
 		return;
+	if (s->reaper_running) {
+		atomic_store(&s->reaper_stop, true);
+		pthread_join(s->reaper, NULL);
+		s->reaper_running = false;
+	}
 	sse_shutdown(s);
 	MHD_stop_daemon(s->d);
 	s->d = NULL;
@@ -828,6 +972,8 @@ void http_server_free(struct http_server *s)
 	metrics_free(s->m);
 	pthread_cond_destroy(&s->sse_cv);
 	pthread_mutex_destroy(&s->sse_mu);
+	pthread_mutex_destroy(&s->conn_mu);
+	free(s->slots);
 	free(s->routes);
 	free(s);
 }

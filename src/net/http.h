@@ -88,6 +88,8 @@ struct http_config {
 	unsigned conn_max;         /* total connections; 0: 1024 */
 	unsigned per_ip_conn_max;  /* per client address; 0: 64 */
 	unsigned conn_timeout_s;   /* idle timeout; 0: 30 */
+	unsigned head_timeout_ms;  /* whole request head (line + headers) must arrive within; 0: 10000 */
+	unsigned body_timeout_ms;  /* whole body must arrive within, after the head; 0: 30000 */
 	double rate_per_s;         /* requests per second per address; 0: 20 */
 	double rate_burst;         /* bucket size; 0: 2 * rate (at least 10) */
 	size_t rate_slots;         /* addresses tracked; 0: 4096 */

@@ -6,6 +6,7 @@
 #define FLOP_NET_HTTP_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -35,6 +36,14 @@ struct http_server {
 	struct ratelimit *rl;            /* NULL when disabled */
 	struct metrics *m;               /* registry served at /metrics */
 
+	/* Slow-client deadlines (http.c): one slot per open connection, cut by the reaper thread. */
+	pthread_mutex_t conn_mu;         /* guards slots */
+	struct conn_slot *slots;         /* conn_max + HTTP_SLOTS_SPARE entries */
+	size_t nslots;
+	pthread_t reaper;
+	bool reaper_running;
+	atomic_bool reaper_stop;
+
 	pthread_mutex_t sse_mu;          /* guards the fields below */
 	pthread_cond_t sse_cv;           /* wakes the pump */
 	struct http_sse *streams;        /* attached streams, linked by next */
@@ -44,10 +53,27 @@ struct http_server {
 	pthread_t pump;
 };
 
+/* Where a connection is in its current request, for the head/body deadlines. */
+enum conn_stage {
+	CONN_FREE = 0,   /* slot unused */
+	CONN_HEAD,       /* waiting for (the rest of) a request head: head deadline */
+	CONN_BODY,       /* head in, body arriving: body deadline */
+	CONN_SERVING,    /* the handler runs or the answer is being sent / streamed / upgraded */
+	CONN_CUT,        /* a deadline passed; shut down, waiting for MHD to close it */
+};
+#define HTTP_SLOTS_SPARE 16
+
+struct conn_slot {
+	int fd;                  /* the connection's socket (owned by MHD) */
+	enum conn_stage stage;
+	uint64_t since_ms;       /* monotonic start of the stage */
+};
+
 /* Per-request state behind http_req.conn. */
 struct conn_state {
 	struct http_server *srv;
 	struct MHD_Connection *mc;
+	struct conn_slot *slot;  /* the connection's deadline slot (NULL when none was free) */
 };
 
 /* Monotonic clock in ms. */

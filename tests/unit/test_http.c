@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "net/http.h"
 #include "net/metrics.h"
@@ -379,19 +380,157 @@ static void test_body_cap(void **state)
 	/* a 1 GB Content-Length with no body sent: answered at once, nothing read */
 	assert_int_equal(raw_status(port, "POST /json HTTP/1.1\r\nHost: x\r\n"
 				    "Content-Length: 1000000000\r\n\r\n"), 413);
-	/* chunked body past the cap: never a success */
+	/* Issue 8.14: a chunked body past the cap is answered 413, like Content-Length (it got no answer) */
 	{
 		CURLcode rc = call(&r, port, "POST", "/json", big, 64 << 10,
 				   "Transfer-Encoding: chunked");
-		assert_true(rc != CURLE_OK || r.status == 413);
-		assert_int_not_equal(r.status, 201);
+		assert_int_equal(rc, CURLE_OK);
+		assert_int_equal(r.status, 413);
 		reply_reset(&r);
+		char req[4096];
+		int n = snprintf(req, sizeof req, "POST /json HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+				 "800\r\n");
+		memset(req + n, 'a', 2048);
+		memcpy(req + n + 2048, "\r\n0\r\n\r\n", 8);
+		req[n + 2048 + 8] = '\0';
+		assert_int_equal(raw_status(port, req), 413);
 	}
+	/* Content-Length and Transfer-Encoding together: 400 (request smuggling) */
+	assert_int_equal(raw_status(port, "POST /json HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+				    "Transfer-Encoding: chunked\r\n\r\n2\r\n[]\r\n0\r\n\r\n"), 400);
+	/* a NUL in the request target, encoded: 400, not the route before it */
+	assert_int_equal(raw_status(port, "GET /healthz%00.json HTTP/1.1\r\nHost: x\r\n\r\n"), 400);
+	assert_int_equal(raw_status(port, "GET /items/7%00x HTTP/1.1\r\nHost: x\r\n\r\n"), 400);
+	assert_int_equal(raw_status(port, "GET /items/7%2500 HTTP/1.1\r\nHost: x\r\n\r\n"), 200);
 	/* the server still works */
 	call(&r, port, "GET", "/healthz", NULL, 0, NULL);
 	assert_int_equal(r.status, 200);
 	reply_reset(&r);
 	free(big);
+	http_server_free(s);
+}
+
+/* A TCP connection to the server from `src` (a 127.0.0.0/8 address); -1 when refused. */
+static int raw_connect(uint16_t port, const char *src)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { 0 }, me = { 0 };
+
+	me.sin_family = AF_INET;
+	inet_pton(AF_INET, src, &me.sin_addr);
+	if (bind(fd, (struct sockaddr *)&me, sizeof me)) {
+		close(fd);
+		return -1;
+	}
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* GET /healthz on fd; the status, or -1 when the connection is closed or answers nothing in 4 s. */
+static int fd_get(int fd)
+{
+	struct timeval tv = { 4, 0 };
+	char buf[256] = { 0 };
+	const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	ssize_t n;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	if (send(fd, req, strlen(req), MSG_NOSIGNAL) != (ssize_t)strlen(req))
+		return -1;
+	n = recv(fd, buf, sizeof buf - 1, 0);
+	return n < 12 ? -1 : atoi(buf + 9);
+}
+
+struct trickle {
+	int fd[8];
+	size_t n;
+	volatile int stop;
+};
+
+/* One byte of a request head to every connection every 300 ms (what resets an idle timeout). */
+static void *trickle_main(void *arg)
+{
+	struct trickle *t = arg;
+	static const char head[] = "GET /healthz HTTP/1.1\r\nX-Slow: ";
+	for (size_t k = 0; !t->stop && k < 40; k++) {
+		for (size_t i = 0; i < t->n; i++)
+			send(t->fd[i], k < sizeof head - 1 ? &head[k] : "a", 1, MSG_NOSIGNAL);
+		usleep(300000);
+	}
+	return NULL;
+}
+
+/*
+ * Issue 8.13: slow clients that trickle their request head one byte at a time fill every connection
+ * slot; before the fix they held them as long as they trickled (the idle timeout restarts on every
+ * byte). The head deadline cuts them and a normal client is served during the trickle. The per-address
+ * cap holds: one address cannot take every slot, another address is still served.
+ */
+static void test_slow_clients(void **state)
+{
+	(void)state;
+	struct http_config cfg = { 0 };
+	cfg.rate_disabled = true;
+	cfg.conn_max = 8;
+	cfg.per_ip_conn_max = 8;
+	cfg.head_timeout_ms = 1000;
+	struct http_server *s = start(&cfg);
+	uint16_t port = http_server_port(s);
+	struct trickle t = { .n = 8 };
+	pthread_t th;
+
+	for (size_t i = 0; i < t.n; i++)
+		assert_true((t.fd[i] = raw_connect(port, "127.0.0.1")) >= 0);
+	assert_int_equal(pthread_create(&th, NULL, trickle_main, &t), 0);
+	usleep(300000);
+	/* all slots taken right now ... */
+	uint64_t t0 = clock_mono_ms();
+	int st = -1;
+	while (st != 200 && clock_mono_ms() - t0 < 6000) {
+		int fd = raw_connect(port, "127.0.0.3");
+		st = fd >= 0 ? fd_get(fd) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (st != 200)
+			usleep(100000);
+	}
+	uint64_t waited = clock_mono_ms() - t0;
+	t.stop = 1;
+	pthread_join(th, NULL);
+	for (size_t i = 0; i < t.n; i++)
+		close(t.fd[i]);
+	assert_int_equal(st, 200);
+	/* ... served within the head deadline (1 s) plus the reaper's period, while they still trickled */
+	if (waited > 3000)
+		fail_msg("a normal client waited %llu ms behind slow clients", (unsigned long long)waited);
+	http_server_free(s);
+
+	/* per-address cap: 4 idle connections from one address, the 5th from it is refused */
+	cfg.conn_max = 64;
+	cfg.per_ip_conn_max = 4;
+	cfg.head_timeout_ms = 0;
+	s = start(&cfg);
+	port = http_server_port(s);
+	int idle[4];
+	for (int i = 0; i < 4; i++)
+		assert_true((idle[i] = raw_connect(port, "127.0.0.1")) >= 0);
+	usleep(100000);
+	int fd = raw_connect(port, "127.0.0.1");
+	assert_int_equal(fd >= 0 ? fd_get(fd) : -1, -1);
+	if (fd >= 0)
+		close(fd);
+	fd = raw_connect(port, "127.0.0.2");
+	assert_true(fd >= 0);
+	assert_int_equal(fd_get(fd), 200);
+	close(fd);
+	for (int i = 0; i < 4; i++)
+		close(idle[i]);
 	http_server_free(s);
 }
 
@@ -705,6 +844,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_metrics_registry), cmocka_unit_test(test_ratelimit_unit),
 		cmocka_unit_test(test_routing),          cmocka_unit_test(test_body_cap),
+		cmocka_unit_test(test_slow_clients),
 		cmocka_unit_test(test_rate_limit),       cmocka_unit_test(test_metrics_endpoint),
 		cmocka_unit_test(test_sse_events),       cmocka_unit_test(test_sse_server_stop),
 		cmocka_unit_test(test_sse_client_gone),  cmocka_unit_test(test_start_errors),
