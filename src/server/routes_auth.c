@@ -39,16 +39,13 @@ static void expected_domain(struct server *s, char *domain, size_t dcap, char *o
 
 int route_auth_nonce(struct server *s, const struct srv_req *rq, struct srv_resp *rs)
 {
-	char nonce[SIWE_NONCE_LEN + 1], domain[SRV_DOMAIN_MAX], origin[SRV_DOMAIN_MAX + 8];
-	struct err e = { 0 };
+	char nonce[SRV_NONCE_LEN + 1], domain[SRV_DOMAIN_MAX], origin[SRV_DOMAIN_MAX + 8];
 	int64_t now = server_now(), exp = now + s->cfg.nonce_ttl_s;
-	int rc;
 	(void)rq;
 
-	if (siwe_nonce_new(nonce))
-		return srv_error(rs, 500, "internal", NULL, "no randomness");
-	if ((rc = store_nonce_issue(s->store, nonce, now, exp, &e)))
-		return srv_error_from(rs, rc, "nonce", &e);
+	/* nothing is stored until a sign-in succeeds with it (nonce.c) */
+	if (srv_nonce_make(nonce, s->nonce_key, exp))
+		return srv_error(rs, 500, "internal", NULL, "no nonce");
 	expected_domain(s, domain, sizeof domain, origin, sizeof origin);
 	return srv_json(rs, 200, json_pack("{s:s, s:I, s:s, s:s, s:I}", "nonce", nonce, "expires_at",
 					   (json_int_t)exp, "domain", domain, "uri", origin, "chain_id",
@@ -99,7 +96,20 @@ int route_auth_siwe(struct server *s, const struct srv_req *rq, struct srv_resp 
 			srv_error(rs, 400, "invalid", field ? field : "message", "%s", e.msg);
 		goto out;
 	}
-	rc = store_nonce_consume(s->store, m->nonce, now, &e);
+	{
+		int64_t nexp = 0;
+		rc = srv_nonce_check(&nexp, m->nonce, s->nonce_key, now);
+		if (rc == ERR_STATE) {
+			srv_error(rs, 401, "nonce_expired", "nonce", "the nonce expired: get a new one");
+			goto out;
+		}
+		if (rc) {
+			srv_error(rs, 401, "unauthorized", "nonce", "unknown nonce: get one from GET /auth/nonce");
+			goto out;
+		}
+		/* first use records it (until it expires): a second use conflicts */
+		rc = store_nonce_issue(s->store, m->nonce, now, nexp, &e);
+	}
 	if (rc == ERR_CONFLICT) {
 		srv_error(rs, 409, "nonce_used", "nonce", "this nonce was already used: get a new one");
 		goto out;

@@ -245,6 +245,7 @@ int server_start(struct server **out, const struct srv_config *cfg, struct err *
 		return err_set(e, ERR_NOMEM, "server");
 	s->cfg = *cfg;
 	s->started_at = server_now();
+	randombytes_buf(s->nonce_key, sizeof s->nonce_key);
 	metrics_init(&s->metrics);
 	pthread_rwlock_init(&s->index_lock, NULL);
 	pthread_mutex_init(&s->wake_lock, NULL);
@@ -306,6 +307,7 @@ void server_free(struct server *s)
 	store_close(s->store);
 	pricefeed_cache_free(s->prices);
 	sodium_memzero(s->cfg.monitor_seckey, sizeof s->cfg.monitor_seckey);
+	sodium_memzero(s->nonce_key, sizeof s->nonce_key);
 	pthread_rwlock_destroy(&s->index_lock);
 	pthread_mutex_destroy(&s->wake_lock);
 	pthread_cond_destroy(&s->wake);

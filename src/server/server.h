@@ -110,6 +110,7 @@ struct server {
 	struct srv_config cfg;
 	struct store *store;
 	pthread_rwlock_t index_lock;     /* guards the `index` pointer swap */
+	uint8_t nonce_key[32];           /* nonce.c's MAC key, random per process; wiped by server_free */
 	atomic_bool index_dirty;         /* listing.c: rebuild the index (rentals opened/ended, host back) */
 	_Atomic int64_t index_stale_at;  /* earliest time a listed provider goes stale (0: none) */
 	struct search_index *index;      /* live offers */
@@ -244,6 +245,15 @@ int route_rental_attestation(struct server *s, const struct srv_req *rq, struct 
 
 int route_healthz(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
 int route_metrics(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+
+/* ---- SIWE nonces (nonce.c): stateless, MAC'd, expiring ---- */
+
+#define SRV_NONCE_LEN 56
+/* A fresh nonce valid until expires_at (unix seconds). ERR_RANGE for a time past 2^32. */
+int srv_nonce_make(char out[SRV_NONCE_LEN + 1], const uint8_t key32[32], int64_t expires_at);
+/* 0 with *expires_at for a nonce this server made and that is unexpired at `now`; ERR_INVALID (not a
+ * nonce), ERR_AUTH (not made with this key: forged or from before a restart), ERR_STATE (expired). */
+int srv_nonce_check(int64_t *expires_at, const char *nonce, const uint8_t key32[32], int64_t now);
 
 /* ---- listing: which offers search shows (listing.c) ---- */
 
