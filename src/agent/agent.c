@@ -428,7 +428,7 @@ static int h_ssh_key(struct http_req *req, struct http_resp *resp, void *ctx)
 		json_decref(body);
 		return http_error(resp, 400, "invalid", "ssh_key", "%s", e.msg);
 	}
-	if (json_get_u64(&issued, body, "issued_ms", &e) || issued > (uint64_t)INT64_MAX) {
+	if (json_get_uint(&issued, body, "issued_ms", &e) || issued > (uint64_t)INT64_MAX) {
 		json_decref(body);
 		return http_error(resp, 400, "invalid", "issued_ms",
 				  "issued_ms: the signing time in unix milliseconds is required (a number)");

@@ -359,8 +359,8 @@ static int register_host(struct agent *a, struct err *e)
 		}
 		json_array_append_new(gpus, g);
 	}
-	body = json_pack("{s:I, s:I, s:I, s:I, s:s, s:b, s:o}", "machine_id",
-			 (json_int_t)agent_machine_id(gh->facts.machine_id), "cpu_cores",
+	body = json_pack("{s:o, s:I, s:I, s:I, s:s, s:b, s:o}", "machine_id",
+			 json_id(agent_machine_id(gh->facts.machine_id)), "cpu_cores",
 			 (json_int_t)gh->facts.cpu_cores, "ram_gib", (json_int_t)(gh->facts.ram_mib / 1024),
 			 "disk_gib", (json_int_t)(gh->facts.disk_free_mib / 1024), "endpoint", a->endpoint,
 			 "simulated", gh->simulated, "gpus", gpus);

@@ -695,7 +695,7 @@ static void on_resize(struct session *s, const uint8_t *p, size_t n)
 	if (json_parse(&j, (const char *)p, n, 1024, NULL) != 0)
 		return;
 	if (json_get_str(&type, j, "type", 32, NULL) == 0 && strcmp(type, "resize") == 0 &&
-	    json_get_u64(&cols, j, "cols", NULL) == 0 && json_get_u64(&rows, j, "rows", NULL) == 0 &&
+	    json_get_uint(&cols, j, "cols", NULL) == 0 && json_get_uint(&rows, j, "rows", NULL) == 0 &&
 	    cols >= 1 && cols <= WINSZ_MAX && rows >= 1 && rows <= WINSZ_MAX && s->master >= 0) {
 		memset(&ws, 0, sizeof ws);
 		ws.ws_col = (unsigned short)cols;

@@ -335,9 +335,9 @@ static int cmd_offer(struct provider_args *a, struct cfg *cfg)
 	json_object_set_new(off, "monitor", json_string(addr));
 	json_object_set_new(off, "maxFeeBps", json_integer(o.max_fee_bps));
 	json_object_set_new(off, "expiry", json_integer((json_int_t)o.expiry));
-	json_object_set_new(off, "nonce", json_integer((json_int_t)o.nonce));
+	json_object_set_new(off, "nonce", json_id(o.nonce));
 	hex_encode_0x(hx, sig, 65);
-	body = json_pack("{s:I, s:s, s:o}", "machine_id", (json_int_t)mid, "signature", hx, "offer", off);
+	body = json_pack("{s:o, s:s, s:o}", "machine_id", json_id(mid), "signature", hx, "offer", off);
 	cli_token_format(amount, sizeof amount, &tok, &price);
 	if (a->dry_run) {
 		char *t = json_dumps(body, JSON_COMPACT);

@@ -181,7 +181,7 @@ static int offer_from_json(struct escrow_offer *o, uint8_t sig[65], uint8_t offe
 	t.max_fee_bps = (uint16_t)x;
 	ADDR("monitor", &t.monitor)
 	if ((rc = json_get_bytes_exact(t.spec_hash, 32, of, "specHash", e)) ||
-	    (rc = json_get_u64(&t.expiry, of, "expiry", e)) || (rc = json_get_u64(&t.nonce, of, "nonce", e)))
+	    (rc = json_get_u64(&t.expiry, of, "expiry", e)) || (rc = json_get_id(&t.nonce, of, "nonce", e)))
 		return err_wrap(e, "offer"), rc;
 #undef ADDR
 	if ((rc = json_get_bytes_exact(sig, 65, j, "signature", e)))
@@ -387,7 +387,7 @@ int cmd_rent(int argc, char **argv, struct cfg *cfg)
 		goto fail;
 	{
 		uint64_t mid = 0;
-		json_get_u64(&mid, offer_json, "machine_id", NULL);
+		json_get_id(&mid, offer_json, "machine_id", NULL);
 		struct err ae = { 0 };
 		if (cli_agent_connect(&agent, a.agent, &sc, mid, &ae) == 0) {
 			have_agent = true;

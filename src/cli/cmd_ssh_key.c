@@ -47,7 +47,7 @@ static int rental_machine(uint64_t *out, struct sc *server, uint64_t id, struct 
 	rc = sc_request(server, &o, NULL, "GET", path, NULL, e);
 	json_decref(r);
 	if (!rc)
-		rc = json_get_u64(out, o, "machine_id", e);
+		rc = json_get_id(out, o, "machine_id", e);
 	json_decref(o);
 	return rc;
 }

@@ -148,6 +148,56 @@ int json_val_u64(uint64_t *out, const json_t *v, const char *name, struct err *e
 	return 0;
 }
 
+int json_val_uint(uint64_t *out, const json_t *v, const char *name, struct err *e)
+{
+	json_int_t i;
+
+	if (!v || !json_is_integer(v))
+		return err_set(e, ERR_INVALID, "field '%s' must be an integer, got %s", name,
+			       v ? json_type_name(v) : "nothing");
+	i = json_integer_value(v);
+	if (i < 0)
+		return err_set(e, ERR_RANGE, "field '%s' is negative", name);
+	*out = (uint64_t)i;
+	return 0;
+}
+
+int json_val_id(uint64_t *out, const json_t *v, const char *name, struct err *e)
+{
+	const char *s;
+	uint64_t r = 0;
+	size_t n;
+
+	if (v && json_is_integer(v))
+		return json_val_uint(out, v, name, e);
+	if (!v || !json_is_string(v))
+		return err_set(e, ERR_INVALID, "field '%s' must be an integer or a decimal string, got %s", name,
+			       v ? json_type_name(v) : "nothing");
+	s = json_string_value(v);
+	n = json_string_length(v);
+	if (n == 0 || n > 20 || strspn(s, "0123456789") != n || (n > 1 && s[0] == '0'))
+		return err_set(e, ERR_INVALID, "field '%s' must be a decimal number without sign or leading zero",
+			       name);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t d = (uint64_t)(s[i] - '0');
+		if (r > (UINT64_MAX - d) / 10)
+			return err_set(e, ERR_RANGE, "field '%s' does not fit in 64 bits", name);
+		r = r * 10 + d;
+	}
+	*out = r;
+	return 0;
+}
+
+json_t *json_id(uint64_t v)
+{
+	char t[24];
+
+	if (v <= JSON_SAFE_INT_MAX)
+		return json_integer((json_int_t)v);
+	snprintf(t, sizeof t, "%llu", (unsigned long long)v);
+	return json_string(t);
+}
+
 int json_val_bool(bool *out, const json_t *v, const char *name, struct err *e)
 {
 	if (!v || !json_is_boolean(v))
@@ -250,6 +300,22 @@ int json_get_u64(uint64_t *out, const json_t *obj, const char *field, struct err
 	int rc = json_get(&v, obj, field, e);
 
 	return rc ? rc : json_val_u64(out, v, field, e);
+}
+
+int json_get_uint(uint64_t *out, const json_t *obj, const char *field, struct err *e)
+{
+	const json_t *v = NULL;
+	int rc = json_get(&v, obj, field, e);
+
+	return rc ? rc : json_val_uint(out, v, field, e);
+}
+
+int json_get_id(uint64_t *out, const json_t *obj, const char *field, struct err *e)
+{
+	const json_t *v = NULL;
+	int rc = json_get(&v, obj, field, e);
+
+	return rc ? rc : json_val_id(out, v, field, e);
 }
 
 int json_get_u256(u256 *out, const json_t *obj, const char *field, struct err *e)

@@ -62,7 +62,19 @@ bool json_depth_ok(const char *text, size_t n, unsigned max_depth);
  */
 int json_val_str(const char **out, const json_t *v, const char *name, size_t max_len,
 		 struct err *e);
+/* A JSON integer, or a decimal / 0x-hex string (Ethereum JSON-RPC quantities), that fits 64 bits. */
 int json_val_u64(uint64_t *out, const json_t *v, const char *name, struct err *e);
+/* A JSON integer 0..2^63-1 only: "5" (a string) is ERR_INVALID (API inputs: types are strict). */
+int json_val_uint(uint64_t *out, const json_t *v, const char *name, struct err *e);
+/*
+ * An identifier that may exceed 2^53 (machine ids, offer nonces): a JSON integer, or a decimal string
+ * of 1..20 digits without a sign or leading zero that fits 64 bits (what json_id emits past 2^53, so
+ * JavaScript and jq never round it).
+ */
+int json_val_id(uint64_t *out, const json_t *v, const char *name, struct err *e);
+#define JSON_SAFE_INT_MAX ((UINT64_C(1) << 53) - 1)
+/* A new JSON value for an identifier: an integer up to JSON_SAFE_INT_MAX, else a decimal string. */
+json_t *json_id(uint64_t v);
 int json_val_u256(u256 *out, const json_t *v, const char *name, struct err *e);
 int json_val_bool(bool *out, const json_t *v, const char *name, struct err *e);
 /* 0x-hex into out (room `cap`), byte count to *len; ERR_TOO_BIG past cap. */
@@ -84,6 +96,8 @@ int json_get(const json_t **out, const json_t *obj, const char *field, struct er
 int json_get_str(const char **out, const json_t *obj, const char *field, size_t max_len,
 		 struct err *e);
 int json_get_u64(uint64_t *out, const json_t *obj, const char *field, struct err *e);
+int json_get_uint(uint64_t *out, const json_t *obj, const char *field, struct err *e);
+int json_get_id(uint64_t *out, const json_t *obj, const char *field, struct err *e);
 int json_get_u256(u256 *out, const json_t *obj, const char *field, struct err *e);
 int json_get_bool(bool *out, const json_t *obj, const char *field, struct err *e);
 int json_get_bytes(uint8_t *out, size_t cap, size_t *len, const json_t *obj,

@@ -120,7 +120,7 @@ static json_t *event_data(const struct escrow_event *ev)
 		break;
 	case ESCROW_EV_OFFER_CANCELLED:
 		bad |= set_addr(o, "provider", &ev->cancelled.provider);
-		bad |= json_object_set_new(o, "nonce", json_integer((json_int_t)ev->cancelled.nonce));
+		bad |= json_object_set_new(o, "nonce", json_id(ev->cancelled.nonce));
 		break;
 	case ESCROW_EV_TREASURY_SET:
 	case ESCROW_EV_MONITOR_SET:

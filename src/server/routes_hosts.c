@@ -39,7 +39,7 @@ static int opt_str(char *out, size_t cap, const json_t *o, const char *f, struct
 static int opt_u32(uint32_t *out, const json_t *o, const char *f, uint32_t max, struct err *e)
 {
 	uint64_t v;
-	int rc = json_get_u64(&v, o, f, e);
+	int rc = json_get_uint(&v, o, f, e);
 	if (rc == ERR_NOT_FOUND) {
 		*out = 0;
 		return 0;
@@ -128,7 +128,7 @@ int route_hosts_post(struct server *s, const struct srv_req *rq, struct srv_resp
 		return rc;
 	memset(&h, 0, sizeof h);
 	memset(&p, 0, sizeof p);
-	if ((rc = json_get_u64(&h.machine_id, body, "machine_id", &e)) ||
+	if ((rc = json_get_id(&h.machine_id, body, "machine_id", &e)) ||
 	    (rc = opt_str(h.country, sizeof h.country, body, "country", &e)) ||
 	    (rc = opt_str(h.region, sizeof h.region, body, "region", &e)) ||
 	    (rc = opt_u32(&h.net_up_mbps, body, "net_up_mbps", 10000000, &e)) ||
@@ -171,15 +171,15 @@ int route_hosts_post(struct server *s, const struct srv_req *rq, struct srv_resp
 		    (rc = opt_u32(&g[i].vram_mib, gj, "vram_mib", 1u << 24, &e)))
 			goto bad;
 		/* Benchmark figures are optional: 0 = never measured (listed unverified). */
-		if ((rc = json_get_u64(&v, gj, "fp32_mtflops", &e)) && rc != ERR_NOT_FOUND)
+		if ((rc = json_get_uint(&v, gj, "fp32_mtflops", &e)) && rc != ERR_NOT_FOUND)
 			goto bad;
 		g[i].fp32_mtflops = rc ? 0 : v;
-		if ((rc = json_get_u64(&v, gj, "fp16_mtflops", &e)) && rc != ERR_NOT_FOUND)
+		if ((rc = json_get_uint(&v, gj, "fp16_mtflops", &e)) && rc != ERR_NOT_FOUND)
 			goto bad;
 		g[i].fp16_mtflops = rc ? 0 : v;
 		if ((rc = opt_u32(&g[i].mem_bw_gbps, gj, "mem_bw_gbps", 1000000, &e)))
 			goto bad;
-		if ((rc = json_get_u64(&v, gj, "bench_at", &e)) && rc != ERR_NOT_FOUND)
+		if ((rc = json_get_uint(&v, gj, "bench_at", &e)) && rc != ERR_NOT_FOUND)
 			goto bad;
 		g[i].bench_at = rc ? 0 : (int64_t)(v > (uint64_t)STORE_TIME_MAX ? STORE_TIME_MAX : v);
 		rc = 0;
@@ -211,7 +211,7 @@ int route_hosts_post(struct server *s, const struct srv_req *rq, struct srv_resp
 	listing_mark_dirty(s); /* a registration is a heartbeat too */
 	free(g);
 	json_decref(body);
-	return srv_json(rs, 201, json_pack("{s:I, s:s, s:I}", "machine_id", (json_int_t)h.machine_id,
+	return srv_json(rs, 201, json_pack("{s:o, s:s, s:I}", "machine_id", json_id(h.machine_id),
 					   "provider", addr, "gpus", (json_int_t)n_gpus));
 rollback:
 	store_tx_rollback(s->store, NULL);
@@ -284,8 +284,8 @@ json_t *host_json(struct server *s, const struct store_host *h)
 	if (!l.arr)
 		return NULL;
 	store_gpus_list(s->store, h->machine_id, gpu_to_json, &l, NULL);
-	o = json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:b, s:I, s:o}",
-		      "machine_id", (json_int_t)h->machine_id, "provider", h->provider, "country",
+	o = json_pack("{s:o, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:b, s:I, s:o}",
+		      "machine_id", json_id(h->machine_id), "provider", h->provider, "country",
 		      h->country, "region", h->region, "net_up_mbps", (int)h->net_up_mbps,
 		      "net_down_mbps", (int)h->net_down_mbps, "cpu_cores", (int)h->cpu_cores, "ram_gib",
 		      (int)h->ram_gib, "disk_gib", (int)h->disk_gib, "driver_version", h->driver_version,

@@ -280,10 +280,10 @@ static json_t *offer_json(const struct offer *o, const struct store_offer *so)
 	usd_text(usd, sizeof usd, o->renter_usd_micro);
 	usd_text(net, sizeof net, offer_provider_net_usd_micro(o));
 	usd_text(per_tflop, sizeof per_tflop, o->per_tflop_usd_micro);
-	j = json_pack("{s:s, s:s, s:I, s:s, s:s, s:i, s:i, s:I, s:I, s:i, s:b, s:b, s:s, s:s, s:s, s:s,"
+	j = json_pack("{s:s, s:s, s:o, s:s, s:s, s:i, s:i, s:I, s:I, s:i, s:b, s:b, s:s, s:s, s:s, s:s,"
 		      " s:i, s:s, s:s, s:s, s:b, s:I, s:i, s:i, s:i, s:s, s:i, s:i, s:i, s:i, s:i}",
 		      "offer_hash", so->offer_hash, "status", status_name(so->status), "machine_id",
-		      (json_int_t)so->machine_id, "gpu", o->gpu_model, "country", o->country,
+		      json_id(so->machine_id), "gpu", o->gpu_model, "country", o->country,
 		      "num_gpus", (int)o->num_gpus, "vram_mib", (int)o->vram_mib, "tflops32_milli",
 		      (json_int_t)o->tflops32_milli, "tflops16_milli", (json_int_t)o->tflops16_milli,
 		      "bandwidth_gbps", (int)o->bandwidth_gbps, "verified", o->verified, "simulated",
@@ -327,7 +327,7 @@ static int get_addr(struct eth_address *out, const json_t *o, const char *f, str
 static int get_u32(uint32_t *out, const json_t *o, const char *f, struct err *e)
 {
 	uint64_t v;
-	int rc = json_get_u64(&v, o, f, e);
+	int rc = json_get_uint(&v, o, f, e);
 	if (rc)
 		return rc;
 	if (v > UINT32_MAX)
@@ -373,8 +373,8 @@ static int parse_offer(struct escrow_offer *o, const json_t *j, const char **fie
 	F("offer.capacity", get_u16(&o->capacity, j, "capacity", e));
 	F("offer.monitor", get_addr(&o->monitor, j, "monitor", e));
 	F("offer.maxFeeBps", get_u16(&o->max_fee_bps, j, "maxFeeBps", e));
-	F("offer.expiry", json_get_u64(&o->expiry, j, "expiry", e));
-	F("offer.nonce", json_get_u64(&o->nonce, j, "nonce", e));
+	F("offer.expiry", json_get_uint(&o->expiry, j, "expiry", e));
+	F("offer.nonce", json_get_id(&o->nonce, j, "nonce", e));
 #undef F
 	*field = NULL;
 	return 0;
@@ -425,7 +425,7 @@ int route_offers_post(struct server *s, const struct srv_req *rq, struct srv_res
 		srv_error_from(rs, rc == ERR_NOT_FOUND ? ERR_INVALID : rc, field, &e);
 		goto out;
 	}
-	if ((rc = json_get_u64(&machine_id, body, "machine_id", &e))) {
+	if ((rc = json_get_id(&machine_id, body, "machine_id", &e))) {
 		srv_error_from(rs, rc == ERR_NOT_FOUND ? ERR_INVALID : rc, "machine_id", &e);
 		goto out;
 	}

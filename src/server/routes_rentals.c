@@ -250,7 +250,7 @@ int route_rental_rating(struct server *s, const struct srv_req *rq, struct srv_r
 		return srv_error(rs, 409, "state", "id", "the rental has not ended yet");
 	if ((rc = srv_body_object(&body, rq, rs)))
 		return rc;
-	if ((rc = json_get_u64(&stars, body, "stars", &e)) || stars < 1 || stars > 5) {
+	if ((rc = json_get_uint(&stars, body, "stars", &e)) || stars < 1 || stars > 5) {
 		json_decref(body);
 		return srv_error(rs, 400, "invalid", "stars", "stars: an integer 1..5");
 	}
@@ -307,7 +307,7 @@ int route_rental_access(struct server *s, const struct srv_req *rq, struct srv_r
 			json_decref(body);
 			return srv_error(rs, 400, "invalid", "host", "host: letters, digits, '.', '-', ':' only");
 		}
-	if (json_get_u64(&port, body, "port", &e) || port < 1 || port > 65535) {
+	if (json_get_uint(&port, body, "port", &e) || port < 1 || port > 65535) {
 		json_decref(body);
 		return srv_error(rs, 400, "invalid", "port", "port: 1..65535");
 	}

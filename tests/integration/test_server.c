@@ -1173,6 +1173,10 @@ static void test_rating_and_attestation(void **state)
 	r = http_json(&st, "POST", path, "{\"stars\":6}", F.tok_renter);
 	assert_int_equal(st, 400);
 	json_decref(r);
+	/* Issue 8.16: types are strict: a string is not a number */
+	r = http_json(&st, "POST", path, "{\"stars\":\"5\"}", F.tok_renter);
+	assert_int_equal(st, 400);
+	json_decref(r);
 	char *after = db_counts();
 	assert_string_equal(before, after);
 	free(before);

@@ -255,12 +255,50 @@ static void test_builders(void **state)
 	json_decref(j);
 }
 
+/* Issue 8.16: API integers are strict, identifiers past 2^53 travel as decimal strings. */
+static void test_strict_ints_and_ids(void **state)
+{
+	json_t *o = parse("{\"n\": 5, \"s\": \"5\", \"neg\": -1, \"f\": 5.0, \"big\": 1152921504606846977,"
+			  " \"sid\": \"1152921504606846977\", \"lz\": \"0123\", \"hex\": \"0x10\","
+			  " \"max\": \"18446744073709551615\", \"over\": \"18446744073709551616\", \"empty\": \"\"}");
+	uint64_t u = 0;
+	json_t *j;
+	(void)state;
+	assert_int_equal(json_get_uint(&u, o, "n", NULL), 0);
+	assert_int_equal(u, 5);
+	assert_int_equal(json_get_uint(&u, o, "s", NULL), ERR_INVALID); /* "stars": "5" */
+	assert_int_equal(json_get_uint(&u, o, "neg", NULL), ERR_RANGE);
+	assert_int_equal(json_get_uint(&u, o, "f", NULL), ERR_INVALID);
+	assert_int_equal(json_get_uint(&u, o, "nope", NULL), ERR_NOT_FOUND);
+	assert_int_equal(json_get_id(&u, o, "big", NULL), 0);
+	assert_int_equal(u, UINT64_C(1152921504606846977));
+	assert_int_equal(json_get_id(&u, o, "sid", NULL), 0);
+	assert_int_equal(u, UINT64_C(1152921504606846977));
+	assert_int_equal(json_get_id(&u, o, "max", NULL), 0);
+	assert_true(u == UINT64_MAX);
+	assert_int_equal(json_get_id(&u, o, "over", NULL), ERR_RANGE);
+	assert_int_equal(json_get_id(&u, o, "lz", NULL), ERR_INVALID);
+	assert_int_equal(json_get_id(&u, o, "hex", NULL), ERR_INVALID);
+	assert_int_equal(json_get_id(&u, o, "empty", NULL), ERR_INVALID);
+	assert_int_equal(json_get_id(&u, o, "f", NULL), ERR_INVALID);
+	json_decref(o);
+	/* emitted: an integer up to 2^53 - 1, a string past it (JavaScript's Number.MAX_SAFE_INTEGER) */
+	j = json_id(JSON_SAFE_INT_MAX);
+	assert_true(json_is_integer(j));
+	json_decref(j);
+	j = json_id(JSON_SAFE_INT_MAX + 1);
+	assert_true(json_is_string(j));
+	assert_string_equal(json_string_value(j), "9007199254740992");
+	json_decref(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_parse_limits),
 		cmocka_unit_test(test_getters_good),
+		cmocka_unit_test(test_strict_ints_and_ids),
 		cmocka_unit_test(test_getters_bad),
 		cmocka_unit_test(test_builders),
 	};

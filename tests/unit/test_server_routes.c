@@ -523,6 +523,31 @@ static void test_listing_only_rentable(void **state)
 	assert_int_equal(offers_reindex(s, &e), 0);
 	assert_int_equal(listed_total(s), 1);
 	free(body);
+
+	/* Issue 8.16: a machine id past 2^53 (agents derive 60-bit ids) is emitted as a decimal string, and
+	 * the string is accepted back: the next lookup finds it (JavaScript rounded the number, a 404). */
+	const char *big = "1152921504606846977";
+	char hb[1024], path[64];
+	snprintf(hb, sizeof hb, "{\"machine_id\":\"%s\",\"country\":\"NL\",\"gpus\":[{\"model\":\"H100_80GB\","
+		 "\"vram_mib\":81920,\"fp32_mtflops\":67000}]}", big);
+	assert_int_equal(req(s, SRV_POST, "/hosts", hb, prov, NULL, &j), 201);
+	assert_string_equal(json_string_value(json_object_get(j, "machine_id")), big);
+	json_decref(j);
+	snprintf(path, sizeof path, "/hosts/%s", big);
+	assert_int_equal(req(s, SRV_GET, path, NULL, NULL, NULL, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(j, "machine_id")), big);
+	json_decref(j);
+	char quoted[40];
+	snprintf(quoted, sizeof quoted, "\"%s\"", big);
+	body = offer_body(test_keys[1], 31337, quoted, 9);
+	assert_int_equal(req(s, SRV_POST, "/offers", body, NULL, NULL, &j), 201);
+	assert_string_equal(json_string_value(json_object_get(j, "machine_id")), big);
+	json_decref(j);
+	free(body);
+	/* small ids stay numbers */
+	assert_int_equal(req(s, SRV_GET, "/hosts/7", NULL, NULL, NULL, &j), 200);
+	assert_true(json_is_integer(json_object_get(j, "machine_id")));
+	json_decref(j);
 	free(prov);
 	server_free(s);
 }
