@@ -110,6 +110,11 @@ int escrow_token_balance(struct rpc *r, u256 *out, const struct eth_address *tok
 	return rc;
 }
 
+uint64_t escrow_gas_limit(uint64_t estimate)
+{
+	return estimate + estimate * GAS_MARGIN_PCT / 100 + ESCROW_GAS_HEADROOM;
+}
+
 int escrow_send(struct rpc *r, struct rpc_receipt *out, uint64_t chain_id, const uint8_t seckey32[32],
 		const struct eth_address *to, const u256 *value, const uint8_t *data, size_t n,
 		unsigned timeout_ms, struct err *e)
@@ -152,7 +157,7 @@ int escrow_send(struct rpc *r, struct rpc_receipt *out, uint64_t chain_id, const
 	if ((rc = rpc_estimate_gas(r, &gas, &m, e)))
 		goto done;
 	tx.chain_id = chain_id;
-	tx.gas_limit = gas + gas * GAS_MARGIN_PCT / 100;
+	tx.gas_limit = escrow_gas_limit(gas);
 	tx.has_to = to != NULL;
 	if (to)
 		tx.to = *to;

@@ -45,6 +45,17 @@ int escrow_token_balance(struct rpc *r, u256 *out, const struct eth_address *tok
 			 const struct eth_address *owner, struct err *e);
 
 /*
+ * The gas limit escrow_send gives a transaction whose eth_estimateGas was `estimate`: +20 % and
+ * ESCROW_GAS_HEADROOM. The estimate runs in the pending block; the block that includes the transaction comes
+ * later, and rental calls take time-dependent paths: a `stop` in the opening second pays nothing to the provider,
+ * one second later it makes a first token transfer to the payout address and the first fee credit (measured:
+ * 67k estimated, 117k needed). Without the headroom such a `stop` ran out of gas and reverted
+ * on chain (issue 8.17). Unused gas is not paid: only the limit is higher.
+ */
+#define ESCROW_GAS_HEADROOM 80000u
+uint64_t escrow_gas_limit(uint64_t estimate);
+
+/*
  * Signs and sends a transaction from the key's account (to NULL: contract creation with `data` as the
  * init code), waits up to timeout_ms for its receipt (rpc_receipt_release it). A call that would revert
  * is ERR_REVERT with the decoded reason and nothing is sent; a transaction mined with status 0 is

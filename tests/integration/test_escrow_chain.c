@@ -33,6 +33,7 @@
 #include "eth/abi.h"
 #include "eth/keccak.h"
 #include "eth/rpc.h"
+#include "eth/tx.h"
 #include "eth/secp.h"
 #include "../support/anvil.h"
 
@@ -677,6 +678,95 @@ static void test_revert_decoded(void **state)
 	buf_release(&cd);
 }
 
+static void set_next_time(struct fixture *f, uint64_t t)
+{
+	char params[32];
+	json_t *res = NULL;
+	snprintf(params, sizeof params, "[%llu]", (unsigned long long)t);
+	OK(rpc_call_text(&f->rpc, &res, "evm_setNextBlockTimestamp", params, &e_));
+	json_decref(res);
+}
+
+/*
+ * Issue 8.17 (the flaky `stop` of test_cli_rent under load): anvil gives blocks of one second the same
+ * timestamp, so a `stop` estimated in the second the rental opened sees 0 billed seconds (no payout
+ * transfer), while the block that includes it a second later pays the provider: more gas than the
+ * estimate's 20 % margin, out of gas, reverted on chain (exit 5). escrow_gas_limit leaves room for the
+ * time-dependent paths; this test mines the stop one second after its estimate, deterministically.
+ */
+static void test_gas_limit_covers_a_later_block(void **state)
+{
+	struct fixture *f = *state;
+	struct escrow_offer o = make_offer(f, &f->usdc, 0, 7, 1000000);
+	struct rental r;
+	struct rpc_receipt rc;
+	struct rpc_call_msg m;
+	struct buf cd;
+	uint8_t osig[65];
+	u256 amount = u256_from_u64(1000000);
+	uint64_t t, est_same = 0, est_later = 0;
+
+	memset(&r, 0, sizeof r);
+	buf_init(&cd, 1 << 16);
+	OK(escrow_offer_sign(osig, CHAIN, &f->escrow, &o, f->provider_key, &e_));
+	OK(erc20_cd_approve(&cd, &f->escrow, &amount, &e_));
+	send(f, &rc, f->renter_key, &f->usdc, NULL, &cd);
+	rpc_receipt_release(&rc);
+	buf_reset(&cd);
+	OK(escrow_cd_open(&cd, &o, osig, 65, &amount, &e_));
+	t = latest_time(f) + 10;
+	set_next_time(f, t);
+	send(f, &rc, f->renter_key, &f->escrow, NULL, &cd);
+	track(f, &r, &rc);
+	rpc_receipt_release(&rc);
+	assert_int_equal(block_time(f, rc.block_number), t);
+
+	buf_reset(&cd);
+	OK(escrow_cd_rental(&cd, ESCROW_FN_STOP, &r.t, &e_));
+	memset(&m, 0, sizeof m);
+	m.has_from = true;
+	m.from = f->renter;
+	m.has_to = true;
+	m.to = f->escrow;
+	m.data = cd.data;
+	m.data_len = cd.len;
+	set_next_time(f, t); /* the estimate sees the opening second: nothing billed, nothing to pay out */
+	OK(rpc_estimate_gas(&f->rpc, &est_same, &m, &e_));
+	set_next_time(f, t + 1);
+	OK(rpc_estimate_gas(&f->rpc, &est_later, &m, &e_));
+	print_message("stop gas: %llu estimated in the opening second, %llu one second later\n",
+		      (unsigned long long)est_same, (unsigned long long)est_later);
+	assert_true(est_later > est_same + est_same / 5); /* beyond the old 20 % margin */
+	assert_true(escrow_gas_limit(est_same) >= est_later);
+	/* and the real thing, as escrow_send does it: estimated in the opening second, mined one second later */
+	{
+		struct tx tx;
+		struct buf raw;
+		uint8_t hash[32];
+		tx_init(&tx, TX_EIP1559);
+		buf_init(&raw, 1 << 16);
+		tx.chain_id = CHAIN;
+		tx.gas_limit = escrow_gas_limit(est_same);
+		tx.has_to = true;
+		tx.to = f->escrow;
+		OK(rpc_get_tx_count(&f->rpc, &tx.nonce, &f->renter, "pending", &e_));
+		OK(rpc_suggest_fees(&f->rpc, &tx.max_fee_per_gas, &tx.max_priority_fee_per_gas, &e_));
+		OK(tx_set_data(&tx, cd.data, cd.len, &e_));
+		OK(tx_sign(&tx, f->renter_key, &e_));
+		OK(tx_serialize(&raw, &tx, &e_));
+		set_next_time(f, t + 1);
+		OK(rpc_send_raw_tx(&f->rpc, hash, raw.data, raw.len, &e_));
+		OK(rpc_wait_receipt(&f->rpc, &rc, hash, 1, TIMEOUT_MS, 50, &e_));
+		if (rc.status != 1)
+			fail_msg("stop ran out of gas: limit %llu, used %llu", (unsigned long long)tx.gas_limit,
+				 (unsigned long long)rc.gas_used);
+		rpc_receipt_release(&rc);
+		tx_release(&tx);
+		buf_release(&raw);
+	}
+	buf_release(&cd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -685,6 +775,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_native, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usdt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revert_decoded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gas_limit_covers_a_later_block, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
