@@ -11,6 +11,7 @@
 #include "agent/account.h"
 #include "agent/limits.h"
 #include "agent/terminal.h"
+#include "escrow/client.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/hex.h"
@@ -700,7 +701,9 @@ static int agent_start(struct agent *a, struct err *e)
 		return rc;
 	if (!a->cfg.no_claims) {
 		snprintf(path, sizeof path, "%s/%s", a->cfg.data_dir, AGENT_SENDER_DB);
-		if ((rc = sender_open(&a->sender, path, &a->rpc, a->cfg.seckey32, a->cfg.chain_id, NULL, e)))
+		/* the same headroom as escrow_send: claims and settles mined a little after their estimate */
+		struct sender_opts so = { .gas_headroom = ESCROW_GAS_HEADROOM };
+		if ((rc = sender_open(&a->sender, path, &a->rpc, a->cfg.seckey32, a->cfg.chain_id, &so, e)))
 			return rc;
 		restrict_db(path);
 	}

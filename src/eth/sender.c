@@ -417,7 +417,7 @@ int sender_submit(struct sender *s, uint64_t *id, uint8_t hash32[32],
 		rc = rpc_estimate_gas(s->rpc, &est, &m, e);
 		if (rc)
 			return rc;
-		gas_limit = est + est / 100 * s->opts.gas_margin_pct;
+		gas_limit = est + est / 100 * s->opts.gas_margin_pct + s->opts.gas_headroom;
 	}
 	rc = rpc_suggest_fees(s->rpc, &max_fee, &tip, e);
 	if (rc)

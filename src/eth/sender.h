@@ -49,6 +49,7 @@ struct sender_opts {
 	u256 fee_cap;            /* maxFeePerGas ceiling in wei, default 1000 gwei */
 	unsigned poll_ms;        /* sender_wait poll interval, default 250 */
 	unsigned gas_margin_pct; /* added to eth_estimateGas, default 20 */
+	uint64_t gas_headroom;   /* gas added on top (time-dependent contract paths), default 0 */
 };
 
 enum sender_state {
