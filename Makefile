@@ -6,6 +6,7 @@
 #   make asan       build and run the unit tests under ASan+UBSan
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make bench      run the benchmarks under bench/
+#   make check      check the include layers (scripts/check-layers)
 #
 # Layout (arrows point one way): src/core <- src/eth <- src/escrow <-
 # src/{market,store,net} <- src/server, src/agent <- the binary (src/cli).
@@ -62,7 +63,7 @@ ifneq ($(NVCC),)
 GPUBENCH := $(BUILD)/gpubench
 endif
 
-.PHONY: all setup test unit demo asan fuzz fuzz-smoke bench contracts clean
+.PHONY: all setup test unit demo asan fuzz fuzz-smoke bench contracts clean check
 all: $(LIB) $(BIN) $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN) $(GPUBENCH)
 
 $(BUILD)/gpubench: src/agent/cuda/gpubench.cu
@@ -106,6 +107,11 @@ $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(SUPPORT_OBJ) 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# The include layers (scripts/check-layers): allow-list per folder, folder-qualified includes, own header
+# first. `make test` runs it (through scripts/run-tests, with its test on a bad fixture).
+check:
+	scripts/check-layers
 
 # Contracts: compiled offline with npm solc through forge (see foundry.toml).
 contracts:

@@ -8,8 +8,8 @@
  * O_NOFOLLOW relative to a directory fd, so a renter's symlink cannot send
  * a root write elsewhere.
  */
-#include "core/clock.h"
 #include "agent/account.h"
+#include "core/clock.h"
 
 #include "agent/gpu.h"
 #include "core/buf.h"

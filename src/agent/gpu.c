@@ -7,8 +7,8 @@
  * calls are used, each looked up with dlsym, so an old or partial library
  * degrades to the nvidia-smi path instead of crashing.
  */
-#include "core/clock.h"
 #include "agent/gpu.h"
+#include "core/clock.h"
 
 #include "core/buf.h"
 #include "core/err.h"

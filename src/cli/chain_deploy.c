@@ -10,8 +10,8 @@
  * --allow-token names an ERC-20 token rentals may use (the dev tokens are allowed with --dev-tokens); only
  * tokens that move exactly the amount asked belong there (docs/escrow.md "Tokens").
  */
-#include "cli.h"
-#include "wallet_file.h"
+#include "cli/cli.h"
+#include "cli/wallet_file.h"
 #include "core/err.h"
 #include "escrow/deploy.h"
 #include "escrow/escrow.h"

@@ -13,7 +13,7 @@
  * <data_dir>/agent-<chainId>/ unless --state-dir is given. SIGINT / SIGTERM stop it cleanly; a kill -9
  * is safe too (see docs/agent.md). Needs root (it creates Unix accounts).
  */
-#include "cli.h"
+#include "cli/cli.h"
 #include "cli/session.h"
 #include "agent/agent.h"
 #include "core/err.h"

@@ -5,7 +5,7 @@
  * when chain_id is configured (the wrong-network guard every money command
  * shares). `chain deploy` lives in chain_deploy.c.
  */
-#include "cli.h"
+#include "cli/cli.h"
 #include "core/err.h"
 #include "core/u256.h"
 #include "eth/address.h"

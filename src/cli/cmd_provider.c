@@ -16,7 +16,7 @@
  * computed in floating point. Exit codes: see cli.h.
  */
 #include "core/file.h"
-#include "cli.h"
+#include "cli/cli.h"
 #include "cli/server_client.h"
 #include "cli/session.h"
 #include "agent/agent.h"

@@ -19,7 +19,7 @@
  * `listening on http://ADDR:PORT` (tests read it).
  */
 #include "core/file.h"
-#include "cli.h"
+#include "cli/cli.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/log.h"

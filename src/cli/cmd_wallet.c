@@ -12,8 +12,8 @@
  * line of stdin; the passphrase from FLOPMARKET_PASSPHRASE or a prompt.
  * Keys are never printed or logged, and wiped after use.
  */
-#include "cli.h"
-#include "wallet_file.h"
+#include "cli/cli.h"
+#include "cli/wallet_file.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/hex.h"

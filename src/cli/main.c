@@ -5,7 +5,7 @@
  * Global flags come before the command: --config FILE, --rpc-url URL,
  * --log-level LEVEL. Environment: FLOPMARKET_<KEY> for every key below.
  */
-#include "cli.h"
+#include "cli/cli.h"
 #include "core/err.h"
 #include "core/log.h"
 

@@ -2,7 +2,7 @@
  * wallet_file.c — keystore files and passphrases for the CLI (see
  * wallet_file.h).
  */
-#include "wallet_file.h"
+#include "cli/wallet_file.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/file.h"

@@ -1,8 +1,8 @@
 /*
  * buf.c — capped growable buffer (see buf.h).
  */
-#include "buf.h"
-#include "err.h"
+#include "core/buf.h"
+#include "core/err.h"
 
 #include <stdarg.h>
 #include <stdio.h>

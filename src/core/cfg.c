@@ -1,10 +1,10 @@
 /*
  * cfg.c — layered configuration (see cfg.h).
  */
-#include "cfg.h"
-#include "err.h"
-#include "file.h"
-#include "buf.h"
+#include "core/cfg.h"
+#include "core/err.h"
+#include "core/file.h"
+#include "core/buf.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -1,7 +1,7 @@
 /*
  * clock.c — monotonic and wall milliseconds, and sleep (see clock.h).
  */
-#include "clock.h"
+#include "core/clock.h"
 
 #include <time.h>
 

@@ -1,7 +1,7 @@
 /*
  * err.c — names, descriptions and message helpers for the ERR_* enum.
  */
-#include "err.h"
+#include "core/err.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 static const struct {
 	const char *name;
 	const char *text;
-} err_table[ERR_CODE_COUNT] = {
+} err_table[] = {
 	{ "ok", "success" },
 	{ "nomem", "out of memory" },
 	{ "invalid", "invalid input" },
@@ -31,6 +31,8 @@ static const struct {
 	{ "conflict", "already exists or already used" },
 	{ "revert", "execution reverted" },
 };
+/* One entry per code, in order: a code added to the enum without a name here does not compile. */
+_Static_assert(sizeof err_table / sizeof err_table[0] == ERR_CODE_COUNT, "err_table: one entry per ERR_* code");
 
 static int err_index(int code)
 {

@@ -33,6 +33,7 @@ enum err_code {
 	ERR_REVERT = -18,     /* a transaction or eth_call reverted */
 };
 #define ERR_CODE_COUNT 19
+_Static_assert(ERR_REVERT == -(ERR_CODE_COUNT - 1), "ERR_CODE_COUNT must be one past the last (most negative) code");
 
 /* Carries the first failure's code and a message naming the problem. */
 struct err {

@@ -1,8 +1,8 @@
 /*
  * file.c — whole-file reads into a capped buffer (see file.h).
  */
-#include "file.h"
-#include "err.h"
+#include "core/file.h"
+#include "core/err.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -6,7 +6,7 @@
 #ifndef FLOP_CORE_FILE_H
 #define FLOP_CORE_FILE_H
 
-#include "buf.h"
+#include "core/buf.h"
 
 struct err;
 

@@ -1,8 +1,8 @@
 /*
  * hex.c — hex text <-> bytes (see hex.h).
  */
-#include "hex.h"
-#include "err.h"
+#include "core/hex.h"
+#include "core/err.h"
 
 #include <stdlib.h>
 #include <string.h>

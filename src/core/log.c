@@ -2,7 +2,7 @@
  * log.c — logfmt logger (see log.h). One fprintf per line so lines from
  * several threads do not interleave.
  */
-#include "log.h"
+#include "core/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

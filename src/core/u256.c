@@ -1,9 +1,9 @@
 /*
  * u256.c — checked unsigned 256-bit arithmetic and exact parsing/formatting.
  */
-#include "u256.h"
-#include "err.h"
-#include "hex.h"
+#include "core/u256.h"
+#include "core/err.h"
+#include "core/hex.h"
 
 #include <string.h>
 

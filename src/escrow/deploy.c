@@ -1,8 +1,8 @@
 /*
  * deploy.c — RentalEscrow and dev-token deployment and the deployment file (see deploy.h).
  */
-#include "core/file.h"
 #include "escrow/deploy.h"
+#include "core/file.h"
 
 #include <errno.h>
 #include <stdio.h>

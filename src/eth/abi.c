@@ -14,7 +14,7 @@
  * first, so abi_value_free is a single free(). Recursion is bounded by the
  * type's depth (ABI_MAX_DEPTH), never by the data.
  */
-#include "abi.h"
+#include "eth/abi.h"
 
 #include "core/err.h"
 #include "eth/keccak.h"

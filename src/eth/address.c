@@ -3,8 +3,8 @@
  * EIP-55: hash the lowercase hex (no prefix) with Keccak-256; a letter is
  * upper-cased when the matching nibble of the hash is >= 8.
  */
-#include "address.h"
-#include "keccak.h"
+#include "eth/address.h"
+#include "eth/keccak.h"
 #include "core/err.h"
 #include "core/hex.h"
 

@@ -1,9 +1,9 @@
 /*
  * bip32.c — BIP-32 private derivation (see bip32.h).
  */
-#include "bip32.h"
-#include "bip39.h"
-#include "secp.h"
+#include "eth/bip32.h"
+#include "eth/bip39.h"
+#include "eth/secp.h"
 #include "core/err.h"
 
 #include <stdio.h>

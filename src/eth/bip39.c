@@ -5,7 +5,7 @@
  * SHA-256(entropy), cut into 11-bit big-endian word indices. Words are
  * looked up by binary search in the sorted English list.
  */
-#include "bip39.h"
+#include "eth/bip39.h"
 #include "core/err.h"
 
 #include <string.h>

@@ -1,9 +1,9 @@
 /*
  * eip191.c — personal_sign hashing, signing and verification (see eip191.h).
  */
-#include "eip191.h"
-#include "keccak.h"
-#include "secp.h"
+#include "eth/eip191.h"
+#include "eth/keccak.h"
+#include "eth/secp.h"
 #include "core/err.h"
 
 #include <stdio.h>

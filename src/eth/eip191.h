@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "address.h"
+#include "eth/address.h"
 
 struct err;
 

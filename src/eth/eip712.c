@@ -11,9 +11,9 @@
  * at EIP712_MAX_DEPTH levels and EIP712_MAX_VALUES encoded values, so
  * hostile input costs bounded time and memory.
  */
-#include "eip712.h"
-#include "keccak.h"
-#include "secp.h"
+#include "eth/eip712.h"
+#include "eth/keccak.h"
+#include "eth/secp.h"
 #include "core/err.h"
 #include "core/hex.h"
 

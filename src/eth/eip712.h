@@ -55,7 +55,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "address.h"
+#include "eth/address.h"
 #include "core/buf.h"
 #include "core/u256.h"
 

@@ -3,7 +3,7 @@
  * Absorbs bytes into the state by XOR (little-endian lanes), pads with
  * 0x01 .. 0x80 (legacy Keccak, as the Ethereum yellow paper specifies).
  */
-#include "keccak.h"
+#include "eth/keccak.h"
 
 #include <nettle/sha3.h>
 #include <string.h>

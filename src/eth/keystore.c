@@ -5,9 +5,9 @@
  * the key, compare the MAC in constant time, and only then run AES-CTR, so a
  * wrong passphrase or an altered file never yields plaintext.
  */
-#include "keystore.h"
-#include "keccak.h"
-#include "secp.h"
+#include "eth/keystore.h"
+#include "eth/keccak.h"
+#include "eth/secp.h"
 #include "core/err.h"
 #include "core/hex.h"
 

@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "address.h"
+#include "eth/address.h"
 #include "core/buf.h"
 
 struct err;

@@ -12,7 +12,7 @@
  * reads inside [in, in + n), recurses at most RLP_MAX_DEPTH levels and names
  * the byte offset of every problem it reports.
  */
-#include "rlp.h"
+#include "eth/rlp.h"
 
 #include "core/err.h"
 

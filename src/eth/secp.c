@@ -8,7 +8,7 @@
  * accepted form. Copies of secret keys and nonce material are wiped with
  * sodium_memzero before every return.
  */
-#include "secp.h"
+#include "eth/secp.h"
 #include "core/err.h"
 
 #include <pthread.h>

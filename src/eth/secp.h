@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "address.h"
+#include "eth/address.h"
 
 struct err;
 

@@ -7,7 +7,7 @@
  * against the RFC 3986 / RFC 3339 character classes the ABNF names. Nothing
  * is written to the caller's struct until the whole message is accepted.
  */
-#include "siwe.h"
+#include "market/siwe.h"
 
 #include "core/err.h"
 #include "core/hex.h"

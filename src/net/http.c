@@ -19,6 +19,7 @@
  * or control character in the raw request target (seen through MHD's URI log hook, before decoding)
  * is 400.
  */
+#include "net/http.h"
 #include "core/clock.h"
 #include "net/http_int.h"
 

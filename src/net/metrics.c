@@ -5,7 +5,7 @@
  * demand up to METRICS_SERIES_MAX; lookups are linear, which is fine at
  * these sizes and keeps rendering in creation order.
  */
-#include "metrics.h"
+#include "net/metrics.h"
 
 #include "core/buf.h"
 #include "core/err.h"

@@ -1,7 +1,7 @@
 /*
  * ratelimit.c — token buckets in a set-associative table (see ratelimit.h).
  */
-#include "ratelimit.h"
+#include "net/ratelimit.h"
 
 #include "core/err.h"
 

@@ -8,8 +8,8 @@
  * `stopping`, wakes every sleeper, stops the listener and joins the workers. Nothing is kept in memory
  * that the store does not have: a kill -9 at any instant loses only what was never acknowledged.
  */
-#include "core/clock.h"
 #include "server/server.h"
+#include "core/clock.h"
 
 #include "core/err.h"
 #include "core/json.h"

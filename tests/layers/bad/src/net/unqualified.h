@@ -1,0 +1,1 @@
+/* Own header of unqualified.c. */
