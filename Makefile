@@ -8,8 +8,9 @@
 #   make bench      run the benchmarks under bench/
 #   make check      check the include layers (scripts/check-layers)
 #
-# Layout (arrows point one way): src/core <- src/eth <- src/escrow <-
-# src/{market,store,net} <- src/server, src/agent <- the binary (src/cli).
+# Layout (arrows point one way, checked by `make check`): src/core <- src/eth <- src/escrow, src/market;
+# src/core <- src/store, src/net; all of those <- src/server; core, eth, escrow, net <- src/agent;
+# everything <- the binary (src/cli).
 # JOBS (default: the number of cores) sets the parallelism of `make test`.
 
 CC       ?= cc

@@ -6,7 +6,7 @@
 #include "agent/terminal.h"
 
 #include "agent/account.h"
-#include "agent/ws.h"
+#include "net/ws.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/err.h"

@@ -44,7 +44,7 @@ struct rental {
 	uint64_t claimed_secs, used_secs, seg_start, mark, ended_at; /* relative to epoch */
 };
 
-static int load(struct rental *r, const struct escrow_terms *t, const u256 *word, struct err *e)
+static int rental_unpack(struct rental *r, const struct escrow_terms *t, const u256 *word, struct err *e)
 {
 	struct escrow_word w;
 
@@ -63,7 +63,7 @@ static int load(struct rental *r, const struct escrow_terms *t, const u256 *word
 	return 0;
 }
 
-static int store(u256 *out, const struct rental *r, struct err *e)
+static int rental_pack(u256 *out, const struct rental *r, struct err *e)
 {
 	struct escrow_word w;
 
@@ -130,7 +130,7 @@ static int cost(u256 *out, const struct rental *r, uint64_t secs, struct err *e)
 }
 
 /* _account: moves claimedSecs to `secs` (never back); net and fee of the move. */
-static int account(struct escrow_outcome *o, struct rental *r, uint64_t secs, struct err *e)
+static int provider_paid_up_to(struct escrow_outcome *o, struct rental *r, uint64_t secs, struct err *e)
 {
 	u256 og, ng, of, nf, gross;
 
@@ -172,7 +172,7 @@ static int end_now(struct escrow_outcome *o, struct rental *r, uint64_t now, str
 	r->used_secs = b;
 	r->ended_at = now < U32MAX ? now : U32MAX; /* a rental can always end (see the contract's _end) */
 	r->mark = 0;
-	if (account(o, r, lagged(b, r->t->dispute_secs), e) || cost(&bc, r, b, e) ||
+	if (provider_paid_up_to(o, r, lagged(b, r->t->dispute_secs), e) || cost(&bc, r, b, e) ||
 	    cost(&cc, r, r->claimed_secs, e))
 		return ERR_RANGE;
 	if (u256_sub(&o->refund_amount, &r->deposited, &bc))
@@ -187,7 +187,7 @@ static int end_now(struct escrow_outcome *o, struct rental *r, uint64_t now, str
 static int release(struct escrow_outcome *o, struct rental *r, struct err *e)
 {
 	o->event = ESCROW_EV_SETTLED;
-	if (account(o, r, r->used_secs, e) || fee_of(&o->fee_credit, r, e))
+	if (provider_paid_up_to(o, r, r->used_secs, e) || fee_of(&o->fee_credit, r, e))
 		return ERR_RANGE;
 	o->closed = true;
 	return 0;
@@ -203,7 +203,7 @@ static int resolve(struct escrow_outcome *o, struct rental *r, uint64_t awarded,
 
 	o->event = ESCROW_EV_RESOLVED;
 	o->rule = rule;
-	if (account(o, r, final_secs, e) || cost(&uc, r, r->used_secs, e) ||
+	if (provider_paid_up_to(o, r, final_secs, e) || cost(&uc, r, r->used_secs, e) ||
 	    cost(&cc, r, r->claimed_secs, e) || fee_of(&o->fee_credit, r, e))
 		return ERR_RANGE;
 	if (u256_sub(&o->refund_amount, &uc, &cc))
@@ -223,7 +223,7 @@ int escrow_mirror_apply(struct escrow_outcome *out, const struct escrow_terms *t
 	int rc;
 
 	memset(&o, 0, sizeof o);
-	if ((rc = load(&r, t, word, e)))
+	if ((rc = rental_unpack(&r, t, word, e)))
 		return rc;
 	if (c->now < t->epoch)
 		return err_set(e, ERR_INVALID, "call.now: before the rental's epoch");
@@ -273,7 +273,7 @@ int escrow_mirror_apply(struct escrow_outcome *out, const struct escrow_terms *t
 			return rc;
 		if (u256_cmp(&x, &y) <= 0)
 			return revert(out, "NothingToClaim", e);
-		if ((rc = account(&o, &r, b, e)))
+		if ((rc = provider_paid_up_to(&o, &r, b, e)))
 			return rc;
 		o.event = ESCROW_EV_CLAIMED;
 		break;
@@ -353,7 +353,7 @@ int escrow_mirror_apply(struct escrow_outcome *out, const struct escrow_terms *t
 	default:
 		return err_set(e, ERR_INVALID, "call.op: unknown operation %d", (int)c->op);
 	}
-	if ((rc = store(&o.word, &r, e))) {
+	if ((rc = rental_pack(&o.word, &r, e))) {
 		if (rc == ERR_REVERT)
 			return revert(out, "TimeOverflow", e);
 		return rc;
@@ -371,7 +371,7 @@ int escrow_state_view(struct escrow_view *out, const struct escrow_terms *t, con
 	int rc;
 
 	memset(&v, 0, sizeof v);
-	if ((rc = load(&r, t, word, e)) || (rc = paid_secs(&v.paid_secs, &r, e)) ||
+	if ((rc = rental_unpack(&r, t, word, e)) || (rc = paid_secs(&v.paid_secs, &r, e)) ||
 	    (rc = paid_until(&v.paid_until, &r, e)))
 		return rc;
 	v.paid_until += t->epoch;
@@ -411,7 +411,7 @@ int escrow_mirror_quote(struct escrow_quote *out, const struct escrow_terms *t, 
 	int rc;
 
 	memset(&q, 0, sizeof q);
-	if ((rc = escrow_state_view(&v, t, word, e)) || (rc = load(&r, t, word, e)))
+	if ((rc = escrow_state_view(&v, t, word, e)) || (rc = rental_unpack(&r, t, word, e)))
 		return rc;
 	rel = now > t->epoch ? now - t->epoch : 0;
 	if (v.phase == ESCROW_PHASE_ACTIVE) {

@@ -42,7 +42,7 @@
 
 #include "agent/account.h"
 #include "agent/terminal.h"
-#include "agent/ws.h"
+#include "net/ws.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/err.h"

@@ -28,7 +28,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent/ws.h"
+#include "net/ws.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "net/http.h"

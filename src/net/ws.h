@@ -22,8 +22,8 @@
  * with ERR_TOO_BIG once opts.out_max bytes are queued, so a slow peer cannot
  * make us buffer without bound.
  */
-#ifndef FLOP_AGENT_WS_H
-#define FLOP_AGENT_WS_H
+#ifndef FLOP_NET_WS_H
+#define FLOP_NET_WS_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -3,7 +3,7 @@
  * RFC 6455 handshake values, non-blocking socket callbacks, and the caps on
  * what is received (msg_max) and queued for sending (out_max).
  */
-#include "agent/ws.h"
+#include "net/ws.h"
 
 #include "core/err.h"
 
