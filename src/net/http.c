@@ -52,7 +52,7 @@ struct request {
 	const struct route *route;           /* matched route, NULL before/none */
 	struct buf body;                     /* accumulated body, capped */
 	char path[HTTP_PATH_MAX + 1];        /* copy of the path */
-	char segbuf[HTTP_PATH_MAX + 1];      /* path split at '/' */
+	char segbuf[2 * HTTP_PATH_MAX + 2];  /* path and pattern split at '/' (http_path_match) */
 	uint64_t t0_ms;                      /* arrival time */
 	bool responded;                      /* a response was queued */
 	bool query_bad;                      /* query over a cap */
@@ -287,30 +287,44 @@ int http_route(struct http_server *s, const char *method, const char *pattern, h
 	return 0;
 }
 
-/* True when the request segments match the route; fills params. */
-static bool route_match(const struct route *r, char **segs, size_t nsegs, struct http_req *req)
+/* See http.h. */
+bool http_path_match(const char *pattern, const char *path, struct http_kv *params, size_t max_params,
+		     size_t *nparams, char *scratch, size_t scratch_cap)
 {
-	size_t np = 0;
+	char *psegs[HTTP_SEGMENTS_MAX], *segs[HTTP_SEGMENTS_MAX], *pat;
+	size_t npsegs = 0, nsegs = 0, np = 0, lp, lq;
 
-	if (r->nsegs != nsegs)
+	if (!pattern || !path)
+		return false;
+	lq = strlen(path);
+	lp = strlen(pattern);
+	if (lq > HTTP_PATH_MAX || lp > HTTP_PATH_MAX || lq + lp + 2 > scratch_cap)
+		return false;
+	/* scratch = the path, split in place, then the pattern, split and with braces stripped: the
+	 * params point into it (keys and values NUL-terminated) */
+	memcpy(scratch, path, lq + 1);
+	pat = scratch + lq + 1;
+	memcpy(pat, pattern, lp + 1);
+	if (split_path(segs, &nsegs, scratch) || split_path(psegs, &npsegs, pat) || npsegs != nsegs)
 		return false;
 	for (size_t i = 0; i < nsegs; i++) {
-		if (r->param[i]) {
+		if (is_param(psegs[i])) {
 			if (!*segs[i])
 				return false;
-		} else if (strcmp(r->segs[i], segs[i]) != 0) {
+			if (params) {
+				if (np == max_params)
+					return false;
+				psegs[i][strlen(psegs[i]) - 1] = '\0';
+				params[np].key = psegs[i] + 1;
+				params[np].value = segs[i];
+				np++;
+			}
+		} else if (strcmp(psegs[i], segs[i]) != 0) {
 			return false;
 		}
 	}
-	if (req) {
-		for (size_t i = 0; i < nsegs; i++)
-			if (r->param[i]) {
-				req->params[np].key = r->segs[i];
-				req->params[np].value = segs[i];
-				np++;
-			}
-		req->nparams = np;
-	}
+	if (nparams)
+		*nparams = np;
 	return true;
 }
 
@@ -678,8 +692,6 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 static enum MHD_Result on_headers(struct request *rq, const char *url, const char *method)
 {
 	struct http_server *s = rq->cs.srv;
-	char *segs[HTTP_SEGMENTS_MAX];
-	size_t nsegs = 0;
 	uint32_t retry = 1;
 	char allow[128] = "";
 	const char *cl;
@@ -701,16 +713,17 @@ static enum MHD_Result on_headers(struct request *rq, const char *url, const cha
 	if (strlen(url) > HTTP_PATH_MAX)
 		return send_error(rq, 414, "uri_too_long", "path", "path too long", NULL, NULL);
 	strcpy(rq->path, url);
-	strcpy(rq->segbuf, url);
 	rq->req.path = rq->path;
-	if (split_path(segs, &nsegs, rq->segbuf))
-		return send_error(rq, 404, "not_found", "path", "no such resource", NULL, NULL);
 	for (size_t i = 0; i < s->nroutes; i++) {
 		const struct route *r = &s->routes[i];
-		if (!route_match(r, segs, nsegs, NULL))
+		struct http_kv kv[HTTP_PARAMS_MAX];
+		size_t nkv = 0;
+		/* one matcher for production and tests (http_path_match) */
+		if (!http_path_match(r->pattern, url, kv, HTTP_PARAMS_MAX, &nkv, rq->segbuf, sizeof rq->segbuf))
 			continue;
 		if (strcmp(r->method, method) == 0) {
-			route_match(r, segs, nsegs, &rq->req);
+			memcpy(rq->req.params, kv, nkv * sizeof kv[0]);
+			rq->req.nparams = nkv;
 			rq->route = r;
 			rq->req.route = r->pattern;
 			break;

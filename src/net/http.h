@@ -163,6 +163,15 @@ void http_server_stop(struct http_server *s);
 /* Stops (if needed) and frees. NULL allowed. */
 void http_server_free(struct http_server *s);
 
+/*
+ * The one route matcher (the server's handlers and its unit tests use it too): true when `path` matches
+ * `pattern` segment by segment, a "{name}" segment matching any non-empty one. Writes up to max_params
+ * (name, value) pairs (params may be NULL) and their count; they point into `scratch`, which needs
+ * strlen(path) + strlen(pattern) + 2 bytes. Pure: no allocation, no I/O.
+ */
+bool http_path_match(const char *pattern, const char *path, struct http_kv *params, size_t max_params,
+		     size_t *nparams, char *scratch, size_t scratch_cap);
+
 /* Path parameter / first query value / request header by name; NULL if absent. */
 const char *http_param(const struct http_req *r, const char *name);
 const char *http_query(const struct http_req *r, const char *name);

@@ -50,39 +50,20 @@ const struct srv_route srv_routes[] = {
 };
 const size_t srv_route_count = sizeof srv_routes / sizeof srv_routes[0];
 
-/* Matches path against pattern; copies the `{arg}` segment into arg (room ROUTE_ARG_MAX + 1). */
-static bool match(const char *pattern, const char *path, char *arg)
-{
-	const char *p = pattern, *q = path;
-
-	arg[0] = '\0';
-	while (*p && *q) {
-		if (strncmp(p, "{arg}", 5) == 0) {
-			size_t n = strcspn(q, "/");
-			if (n == 0 || n > ROUTE_ARG_MAX)
-				return false;
-			memcpy(arg, q, n);
-			arg[n] = '\0';
-			p += 5;
-			q += n;
-			continue;
-		}
-		if (*p != *q)
-			return false;
-		p++;
-		q++;
-	}
-	return *p == '\0' && *q == '\0';
-}
-
 void srv_dispatch(struct server *s, const struct srv_req *rq, struct srv_resp *rs)
 {
-	char arg[ROUTE_ARG_MAX + 1];
+	char scratch[2 * HTTP_PATH_MAX + 2];
 	bool path_known = false;
 
 	for (size_t i = 0; i < srv_route_count; i++) {
-		if (!match(srv_routes[i].pattern, rq->path, arg))
+		struct http_kv kv[HTTP_PARAMS_MAX];
+		size_t nkv = 0;
+		/* net/http's matcher: what the unit tests dispatch is what ships */
+		if (!http_path_match(srv_routes[i].pattern, rq->path, kv, HTTP_PARAMS_MAX, &nkv, scratch, sizeof scratch))
 			continue;
+		if (nkv && strlen(kv[0].value) > ROUTE_ARG_MAX)
+			continue;
+		const char *arg = nkv ? kv[0].value : "";
 		path_known = true;
 		if (srv_routes[i].method != rq->method)
 			continue;

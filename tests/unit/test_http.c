@@ -534,6 +534,43 @@ static void test_slow_clients(void **state)
 	http_server_free(s);
 }
 
+/* The one matcher (server dispatch and the HTTP layer both use it), both ways of each rule. */
+static void test_path_match(void **state)
+{
+	static const struct {
+		const char *pattern, *path, *k0, *v0;
+		bool match;
+	} c[] = {
+		{ "/healthz", "/healthz", NULL, NULL, true },
+		{ "/healthz", "/healthz/", NULL, NULL, false },
+		{ "/items/{id}", "/items/7", "id", "7", true },
+		{ "/items/{id}", "/items/", NULL, NULL, false },
+		{ "/items/{id}", "/items/7/x", NULL, NULL, false },
+		{ "/items/{id}/receipt", "/items/7/receipt", "id", "7", true },
+		{ "/items/{id}/receipt", "/items/7/receipts", NULL, NULL, false },
+		{ "/rentals/{arg}", "/rentals/1", "arg", "1", true },
+		{ "/", "/", NULL, NULL, true },
+		{ "/a", "a", NULL, NULL, false },
+	};
+	char scratch[2 * HTTP_PATH_MAX + 2];
+	(void)state;
+	for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+		struct http_kv kv[HTTP_PARAMS_MAX];
+		size_t n = 99;
+		bool m = http_path_match(c[i].pattern, c[i].path, kv, HTTP_PARAMS_MAX, &n, scratch, sizeof scratch);
+		if (m != c[i].match)
+			fail_msg("case %zu: %s vs %s", i, c[i].pattern, c[i].path);
+		if (m && c[i].k0) {
+			assert_int_equal(n, 1);
+			assert_string_equal(kv[0].key, c[i].k0);
+			assert_string_equal(kv[0].value, c[i].v0);
+		}
+	}
+	/* a scratch too small never overflows: no match */
+	char tiny[8];
+	assert_false(http_path_match("/items/{id}", "/items/7", NULL, 0, NULL, tiny, sizeof tiny));
+}
+
 static void test_rate_limit(void **state)
 {
 	(void)state;
@@ -844,7 +881,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_metrics_registry), cmocka_unit_test(test_ratelimit_unit),
 		cmocka_unit_test(test_routing),          cmocka_unit_test(test_body_cap),
-		cmocka_unit_test(test_slow_clients),
+		cmocka_unit_test(test_slow_clients),     cmocka_unit_test(test_path_match),
 		cmocka_unit_test(test_rate_limit),       cmocka_unit_test(test_metrics_endpoint),
 		cmocka_unit_test(test_sse_events),       cmocka_unit_test(test_sse_server_stop),
 		cmocka_unit_test(test_sse_client_gone),  cmocka_unit_test(test_start_errors),
