@@ -28,6 +28,7 @@
 #include "core/log.h"
 #include "escrow/mirror.h"
 #include "eth/eip191.h"
+#include "market/siwe.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -235,12 +236,11 @@ static int srv_login(struct agent *a, struct err *e)
 {
 	json_t *nonce = NULL, *res = NULL, *body;
 	const char *nv = NULL, *dom = NULL, *uri = NULL, *tok = NULL;
-	char msg[2048], who[ADDRESS_STR_MAX], when[32], sig_hex[140];
+	char msg[2048], sig_hex[140];
 	uint8_t sig[65];
 	uint64_t chain = 0;
 	long st = 0;
 	time_t now = time(NULL);
-	struct tm tm;
 	int rc;
 
 	a->token[0] = '\0';
@@ -256,13 +256,13 @@ static int srv_login(struct agent *a, struct err *e)
 			     (unsigned long long)chain, (unsigned long long)a->cfg.chain_id);
 		goto out;
 	}
-	address_to_checksum(who, &a->provider);
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	snprintf(msg, sizeof msg,
-		 "%s wants you to sign in with your Ethereum account:\n%s\n\nFlopmarket provider agent\n\n"
-		 "URI: %s\nVersion: 1\nChain ID: %llu\nNonce: %s\nIssued At: %s",
-		 dom, who, uri, (unsigned long long)chain, nv, when);
+	{
+		struct siwe_sign_in in = { .domain = dom, .uri = uri, .nonce = nv,
+					   .statement = "Flopmarket provider agent", .chain_id = chain,
+					   .address = a->provider, .issued_ms = (int64_t)now * 1000 };
+		if ((rc = siwe_sign_in_format(msg, sizeof msg, &in, e)))
+			goto out;
+	}
 	if ((rc = eip191_sign(sig, (const uint8_t *)msg, strlen(msg), a->cfg.seckey32, e)))
 		goto out;
 	hex_encode_0x(sig_hex, sig, 65);

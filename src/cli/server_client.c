@@ -9,6 +9,7 @@
 #include "core/hex.h"
 #include "core/json.h"
 #include "eth/eip191.h"
+#include "market/siwe.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #define SC_CONNECT_TIMEOUT_MS 5000L
+#define SC_SIWE_MAX 2048 /* the sign-in message */
 #define SC_TIMEOUT_MS 30000L
 
 int sc_init(struct sc *c, const char *url, struct err *e)
@@ -247,13 +249,12 @@ int sc_login(struct sc *c, const struct cli_session *s, struct err *e)
 {
 	json_t *n = NULL, *r = NULL, *req = NULL;
 	const char *nonce, *domain, *uri, *tok;
-	char addr[ADDRESS_STR_MAX], issued[32], expires[32], *body = NULL;
+	char *body = NULL;
 	uint8_t sig[65];
 	char sig_hex[2 * 65 + 3];
 	uint64_t chain_id, exp = 0;
 	struct buf msg;
 	time_t now = time(NULL), later = now + 3600;
-	struct tm tm;
 	int rc;
 
 	if (token_cached(c, s))
@@ -273,18 +274,17 @@ int sc_login(struct sc *c, const struct cli_session *s, struct err *e)
 			     ", the node is chain %" PRIu64, c->base, chain_id, s->chain_id);
 		goto out;
 	}
-	address_to_checksum(addr, &s->address);
-	gmtime_r(&now, &tm);
-	strftime(issued, sizeof issued, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	gmtime_r(&later, &tm);
-	strftime(expires, sizeof expires, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	/* EIP-4361 message, field order as in the EIP's ABNF. */
-	if ((rc = buf_printf(&msg, "%s wants you to sign in with your Ethereum account:\n%s\n\n"
-			     "Sign in to Flopmarket.\n\nURI: %s\nVersion: 1\nChain ID: %" PRIu64 "\n"
-			     "Nonce: %s\nIssued At: %s\nExpiration Time: %s",
-			     domain, addr, uri, chain_id, nonce, issued, expires))) {
-		err_set(e, rc, "SIWE message too long");
-		goto out;
+	{
+		/* EIP-4361 message (market/siwe.h: the one formatter) */
+		struct siwe_sign_in in = { .domain = domain, .uri = uri, .nonce = nonce,
+					   .statement = "Sign in to Flopmarket.", .chain_id = chain_id,
+					   .address = s->address, .issued_ms = (int64_t)now * 1000,
+					   .expires_ms = (int64_t)later * 1000 };
+		char text[SC_SIWE_MAX];
+		if ((rc = siwe_sign_in_format(text, sizeof text, &in, e)) || (rc = buf_append_str(&msg, text))) {
+			err_wrap(e, "SIWE message");
+			goto out;
+		}
 	}
 	if ((rc = eip191_sign(sig, msg.data, msg.len, s->seckey, e)))
 		goto out;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char header_suffix[] = " wants you to sign in with your Ethereum account:";
 
@@ -790,4 +791,107 @@ int session_token_hash(uint8_t hash32_out[32], const char *token, size_t len, st
 		return err_set(e, ERR_INVALID, "session token: NULL");
 	crypto_hash_sha256(hash32_out, (const uint8_t *)(token ? token : ""), len);
 	return 0;
+}
+
+/* ---- formatting ---- */
+
+/* RFC 3339 UTC of unix milliseconds into out (room 32). */
+static int time_format(char out[32], int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	char base[24];
+
+	if (ms < 0 || ms / 1000 > (int64_t)253402300799 || !gmtime_r(&t, &tm) ||
+	    !strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm))
+		return ERR_RANGE;
+	if (ms % 1000)
+		snprintf(out, 32, "%s.%03uZ", base, (unsigned)(ms % 1000));
+	else
+		snprintf(out, 32, "%sZ", base);
+	return 0;
+}
+
+/* Appends printf output at *len; false when it does not fit. */
+static bool put(char *out, size_t cap, size_t *len, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static bool put(char *out, size_t cap, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out + *len, cap - *len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap - *len)
+		return false;
+	*len += (size_t)n;
+	return true;
+}
+
+int siwe_format(char *out, size_t cap, const struct siwe_msg *m, struct err *e)
+{
+	char addr[ADDRESS_STR_MAX], t1[32];
+	size_t len = 0;
+	bool ok;
+
+	if (!out || cap == 0 || !m)
+		return err_set(e, ERR_INVALID, "siwe_format: no message");
+	if (!m->domain[0] || !m->uri[0] || !m->nonce[0])
+		return err_set(e, ERR_INVALID, "siwe message: domain, uri and nonce are required");
+	if (time_format(t1, m->issued_at_ms))
+		return err_set(e, ERR_RANGE, "siwe message: issued_at out of range");
+	address_to_checksum(addr, &m->address);
+	ok = (!m->scheme[0] || put(out, cap, &len, "%s://", m->scheme)) &&
+	     put(out, cap, &len, "%s wants you to sign in with your Ethereum account:\n%s\n\n", m->domain, addr) &&
+	     (!m->has_statement || put(out, cap, &len, "%s\n\n", m->statement)) &&
+	     put(out, cap, &len, "URI: %s\nVersion: 1\nChain ID: %llu\nNonce: %s\nIssued At: %s", m->uri,
+		 (unsigned long long)m->chain_id, m->nonce, t1);
+	if (ok && m->has_expiration) {
+		ok = time_format(t1, m->expiration_ms) == 0 && put(out, cap, &len, "\nExpiration Time: %s", t1);
+	}
+	if (ok && m->has_not_before)
+		ok = time_format(t1, m->not_before_ms) == 0 && put(out, cap, &len, "\nNot Before: %s", t1);
+	if (ok && m->has_request_id)
+		ok = put(out, cap, &len, "\nRequest ID: %s", m->request_id);
+	if (ok && m->has_resources) {
+		ok = put(out, cap, &len, "\nResources:");
+		for (uint32_t i = 0; ok && i < m->nresources && i < SIWE_RESOURCES_MAX; i++)
+			ok = put(out, cap, &len, "\n- %s", m->resources[i]);
+	}
+	if (!ok) {
+		out[0] = '\0';
+		return err_set(e, ERR_TOO_BIG, "siwe message: longer than %zu bytes", cap - 1);
+	}
+	return 0;
+}
+
+int siwe_sign_in_format(char *out, size_t cap, const struct siwe_sign_in *in, struct err *e)
+{
+	struct siwe_msg *m = calloc(1, sizeof *m);
+	int rc;
+
+	if (!m)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	if (!in->domain || !in->uri || !in->nonce || strlen(in->domain) > SIWE_DOMAIN_MAX ||
+	    strlen(in->uri) > SIWE_URI_MAX || strlen(in->nonce) > SIWE_NONCE_MAX ||
+	    (in->statement && strlen(in->statement) > SIWE_STATEMENT_MAX)) {
+		free(m);
+		return err_set(e, ERR_TOO_BIG, "sign-in: the server's domain, uri or nonce is missing or too long");
+	}
+	strcpy(m->domain, in->domain);
+	strcpy(m->uri, in->uri);
+	strcpy(m->nonce, in->nonce);
+	if (in->statement) {
+		m->has_statement = true;
+		strcpy(m->statement, in->statement);
+	}
+	m->address = in->address;
+	m->chain_id = in->chain_id;
+	m->issued_at_ms = in->issued_ms;
+	m->has_expiration = in->expires_ms != 0;
+	m->expiration_ms = in->expires_ms;
+	rc = siwe_format(out, cap, m, e);
+	free(m);
+	return rc;
 }

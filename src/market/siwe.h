@@ -117,6 +117,24 @@ int siwe_verify(struct siwe_msg *out, const char *text, size_t len, const uint8_
 		const struct siwe_expect *x, const char **field, struct err *e);
 
 /*
+ * Writes the EIP-4361 text of `m` (the inverse of siwe_parse: fields in the ABNF's order, the address
+ * EIP-55 checksummed, times as RFC 3339 UTC "2024-05-01T12:00:00Z", with ".mmm" when not whole seconds)
+ * into out (NUL-terminated, at most cap bytes). ERR_TOO_BIG when it does not fit, ERR_INVALID for a
+ * message siwe_parse would refuse (empty domain, URI or nonce). The one place a SIWE message is built.
+ */
+int siwe_format(char *out, size_t cap, const struct siwe_msg *m, struct err *e);
+
+/* What a client signs to sign in to the marketplace (from GET /auth/nonce's answer): a message with the
+ * server's domain, URI, chain id and nonce, `statement`, issued now, expiring at expires_ms (0: none). */
+struct siwe_sign_in {
+	const char *domain, *uri, *nonce, *statement;
+	uint64_t chain_id;
+	struct eth_address address;
+	int64_t issued_ms, expires_ms;
+};
+int siwe_sign_in_format(char *out, size_t cap, const struct siwe_sign_in *in, struct err *e);
+
+/*
  * Parses an RFC 3339 date-time ("2024-05-01T12:00:00.123+02:00") into Unix
  * milliseconds (fraction truncated to ms). ERR_INVALID naming the problem.
  */
