@@ -277,7 +277,7 @@ static void test_selectors(void **state)
 	struct {
 		const char *sel;
 		int rc;
-	} c[40];
+	} c[64];
 	size_t n = 0;
 
 	buf_init(&b, 1 << 16);
