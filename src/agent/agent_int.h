@@ -1,6 +1,7 @@
 /*
- * agent_int.h — what the agent's files share (agent.c: loop, state db, HTTP endpoint; watcher.c:
- * chain events; lifecycle.c: accounts; claims.c: transactions and server reports). Not a public API.
+ * agent_int.h — what the agent's files share (daemon.c: the loop; state.c: the state db; endpoint.c: the
+ * HTTP endpoint; watcher.c: chain events; lifecycle.c: accounts; claims.c: transactions and server
+ * reports). Not a public API. No two of these files call each other.
  *
  * Threads: the main loop owns everything; the HTTP handlers (libmicrohttpd pool threads) only touch
  * the state db, under `mu`, and wake the loop through `cv`.
@@ -54,7 +55,11 @@ struct agent_row {
 	unsigned warned;                  /* reclaim wall messages sent (0..2) */
 };
 
-/* ---- agent.c: state db (call with mu held) ---- */
+/* ---- endpoint.c ---- */
+/* Starts the HTTP endpoint (key delivery, access, /agent, the terminal) and sets a->endpoint. */
+int endpoint_start(struct agent *a, struct err *e);
+
+/* ---- state.c: state db (call with mu held) ---- */
 int agent_db_rows(struct agent *a, struct agent_row **out, size_t *n, bool include_finished,
 		  struct err *e);
 void agent_rows_free(struct agent_row *rows, size_t n);

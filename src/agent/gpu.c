@@ -8,10 +8,13 @@
  * degrades to the nvidia-smi path instead of crashing.
  */
 #include "agent/gpu.h"
+
+#include "agent/agent.h"
 #include "core/clock.h"
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/hex.h"
 #include "core/json.h"
 
 #include <ctype.h>
@@ -784,4 +787,17 @@ done:
 		memcpy(out, h, sizeof *h);
 	free(h);
 	return rc;
+}
+
+uint64_t agent_machine_id(const char *hex64)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < 15 && hex64 && hex64[i]; i++) {
+		int d = hex_digit(hex64[i]);
+		if (d < 0)
+			break;
+		v = v << 4 | (uint64_t)d;
+	}
+	return v ? v : 1;
 }
