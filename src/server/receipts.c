@@ -311,18 +311,6 @@ static json_t *usd_totals_json(const struct tx_ctx *c)
 			 sum_json(&c->refund, c->tok));
 }
 
-static const char *state_name(enum store_rental_state st)
-{
-	switch (st) {
-	case STORE_RENTAL_OPEN: return "open";
-	case STORE_RENTAL_ENDED: return "ended";
-	case STORE_RENTAL_DISPUTED: return "disputed";
-	case STORE_RENTAL_RESOLVED: return "resolved";
-	case STORE_RENTAL_CLOSED: return "closed";
-	}
-	return "?";
-}
-
 int receipt_json(struct server *s, json_t **out, const struct store_rental *r, struct err *e)
 {
 	struct rcpt c;
@@ -350,7 +338,7 @@ int receipt_json(struct server *s, json_t **out, const struct store_rental *r, s
 		escrow_cost(&rph, &v, 3600, NULL);
 	o = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:s, s:I, s:o, s:I, s:s, s:i}", "rental_id",
 		      (json_int_t)r->id, "chain_id", (json_int_t)r->chain_id, "escrow", escrow, "state",
-		      state_name(r->state), "renter", r->renter, "provider", r->provider, "offer_hash",
+		      store_rental_state_name(r->state), "renter", r->renter, "provider", r->provider, "offer_hash",
 		      r->offer_hash, "start", (json_int_t)r->opened_at, "end",
 		      r->ended_at ? json_integer(r->ended_at) : json_null(), "duration_s",
 		      (json_int_t)c.billed_secs, "rate", r->rate, "fee_bps", (int)r->fee_bps);
@@ -435,7 +423,7 @@ int receipt_csv_line(struct server *s, struct buf *b, const struct store_rental 
 	sum_csv(ref_u, sizeof ref_u, &tc.refund, c.tok);
 	rc = buf_printf(b, "%" PRIu64 ",%s,%s,%s,%s,%" PRId64 ",%" PRId64 ",%" PRIu64
 			",%s,%u,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n",
-			r->id, state_name(r->state), r->renter, r->provider, c.tok ? c.tok->symbol : r->token,
+			r->id, store_rental_state_name(r->state), r->renter, r->provider, c.tok ? c.tok->symbol : r->token,
 			r->opened_at, r->ended_at, c.billed_secs, c.gpu, c.num_gpus, rph_s, tot, fee, ref_s,
 			usd, buf_cstr(&hashes), dep_u, prov_u, fee_u, ref_u);
 	buf_release(&hashes);

@@ -264,11 +264,6 @@ static json_t *signed_offer_json(const struct store_offer *so)
 			 so->monitor);
 }
 
-static const char *status_name(enum store_offer_status st)
-{
-	return st == STORE_OFFER_ACTIVE ? "active" : st == STORE_OFFER_CANCELLED ? "cancelled" : "expired";
-}
-
 /* The public view of an offer: the signed offer, its signature, the host, prices and reputation. */
 static json_t *offer_json(const struct offer *o, const struct store_offer *so)
 {
@@ -282,7 +277,7 @@ static json_t *offer_json(const struct offer *o, const struct store_offer *so)
 	usd_text(per_tflop, sizeof per_tflop, o->per_tflop_usd_micro);
 	j = json_pack("{s:s, s:s, s:o, s:s, s:s, s:i, s:i, s:I, s:I, s:i, s:b, s:b, s:s, s:s, s:s, s:s,"
 		      " s:i, s:s, s:s, s:s, s:b, s:I, s:i, s:i, s:i, s:s, s:i, s:i, s:i, s:i, s:i}",
-		      "offer_hash", so->offer_hash, "status", status_name(so->status), "machine_id",
+		      "offer_hash", so->offer_hash, "status", store_offer_status_name(so->status), "machine_id",
 		      json_id(so->machine_id), "gpu", o->gpu_model, "country", o->country,
 		      "num_gpus", (int)o->num_gpus, "vram_mib", (int)o->vram_mib, "tflops32_milli",
 		      (json_int_t)o->tflops32_milli, "tflops16_milli", (json_int_t)o->tflops16_milli,
@@ -525,7 +520,7 @@ int route_offers_post(struct server *s, const struct srv_req *rq, struct srv_res
 	if (store_offer_get(s->store, &old, so.offer_hash, NULL) == 0 &&
 	    old.status != STORE_OFFER_ACTIVE) {
 		srv_error(rs, 409, "offer_closed", "offer", "this offer was %s and cannot be listed again",
-			  status_name(old.status));
+			  store_offer_status_name(old.status));
 		goto out;
 	}
 	if ((rc = reputation_get(s, &rep, so.provider, now, &e))) {
@@ -671,7 +666,7 @@ int route_offer_get(struct server *s, const struct srv_req *rq, struct srv_resp 
 		memset(&rep, 0, sizeof rep);
 	if ((rc = offer_record(s, &rec, &so, &rep, &e)))
 		return srv_json(rs, 200, json_pack("{s:s, s:s, s:o, s:s}", "offer_hash", so.offer_hash,
-						   "status", status_name(so.status), "offer",
+						   "status", store_offer_status_name(so.status), "offer",
 						   signed_offer_json(&so), "signature", so.signature));
 	return srv_json(rs, 200, offer_json(&rec, &so));
 }

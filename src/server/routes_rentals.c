@@ -50,18 +50,6 @@ int srv_parse_id(uint64_t *out, const char *s)
 	return 0;
 }
 
-static const char *state_name(enum store_rental_state st)
-{
-	switch (st) {
-	case STORE_RENTAL_OPEN: return "open";
-	case STORE_RENTAL_ENDED: return "ended";
-	case STORE_RENTAL_DISPUTED: return "disputed";
-	case STORE_RENTAL_RESOLVED: return "resolved";
-	case STORE_RENTAL_CLOSED: return "closed";
-	}
-	return "?";
-}
-
 json_t *rental_json(struct server *s, const struct store_rental *r)
 {
 	struct store_access_report a;
@@ -72,7 +60,7 @@ json_t *rental_json(struct server *s, const struct store_rental *r)
 			      r->payout, "token", r->token, "rate", r->rate, "fee_bps", (int)r->fee_bps,
 			      "deposited", r->deposited, "claimed", r->claimed, "provider_paid",
 			      r->provider_paid, "fee_paid", r->fee_paid, "refunded", r->refunded, "state",
-			      state_name(r->state), "opened_at", (json_int_t)r->opened_at, "paid_until",
+			      store_rental_state_name(r->state), "opened_at", (json_int_t)r->opened_at, "paid_until",
 			      (json_int_t)r->paid_until, "ended_at", (json_int_t)r->ended_at,
 			      "opened_block", (json_int_t)r->opened_block, "opened_tx", r->opened_tx,
 			      "last_block", (json_int_t)r->last_block);
@@ -473,7 +461,7 @@ static int stream_next(void *ctx, srv_emit_fn emit, void *sink)
 		 "{\"rental_id\":%" PRIu64 ",\"state\":\"%s\",\"now\":%" PRId64 ",\"accrued\":\"%s\","
 		 "\"remaining\":\"%s\",\"billed_secs\":%" PRIu64 ",\"time_left_s\":%" PRId64
 		 ",\"paid_until\":%" PRId64 "}",
-		 r.id, state_name(r.state), now, acc, rem, q.billed_secs, left, r.paid_until);
+		 r.id, store_rental_state_name(r.state), now, acc, rem, q.billed_secs, left, r.paid_until);
 	if (emit(sink, "status", data))
 		return 1;
 	/* An interruptible rental the provider reclaimed: warn on every tick until it ends. */

@@ -179,43 +179,6 @@ static uint64_t changes(struct sq *q)
 
 /* ---- enums as text ---- */
 
-static const char *offer_status_str(enum store_offer_status st)
-{
-	switch (st) {
-	case STORE_OFFER_ACTIVE:
-		return "active";
-	case STORE_OFFER_CANCELLED:
-		return "cancelled";
-	case STORE_OFFER_EXPIRED:
-		return "expired";
-	}
-	return "?";
-}
-
-static enum store_offer_status offer_status_parse(const char *s)
-{
-	if (!strcmp(s, "cancelled"))
-		return STORE_OFFER_CANCELLED;
-	if (!strcmp(s, "expired"))
-		return STORE_OFFER_EXPIRED;
-	return STORE_OFFER_ACTIVE;
-}
-
-static const char *const rental_states[] = { "?", "open", "ended", "disputed", "resolved", "closed" };
-
-static const char *rental_state_str(enum store_rental_state st)
-{
-	return st >= STORE_RENTAL_OPEN && st <= STORE_RENTAL_CLOSED ? rental_states[st] : "?";
-}
-
-static enum store_rental_state rental_state_parse(const char *s)
-{
-	for (int i = STORE_RENTAL_OPEN; i <= STORE_RENTAL_CLOSED; i++)
-		if (!strcmp(s, rental_states[i]))
-			return (enum store_rental_state)i;
-	return STORE_RENTAL_OPEN;
-}
-
 /* ---- lifecycle and transactions ---- */
 
 static void sq_close(struct store *s)
@@ -557,7 +520,7 @@ static void row_offer(sqlite3_stmt *st, struct store_offer *o)
 	r_t(&r, o->token_symbol, sizeof o->token_symbol);
 	o->token_decimals = (uint8_t)r_i(&r);
 	r_t(&r, status, sizeof status);
-	o->status = offer_status_parse(status);
+	o->status = store_offer_status_from(status);
 	o->created_at = r_i(&r);
 	o->updated_at = r_i(&r);
 	o->capacity = (uint16_t)r_i(&r);
@@ -607,7 +570,7 @@ static int sq_offer_put(struct store *s, const struct store_offer *o, struct err
 		b_t(&b, o->signature);
 		b_t(&b, o->token_symbol);
 		b_i(&b, o->token_decimals);
-		b_t(&b, offer_status_str(o->status));
+		b_t(&b, store_offer_status_name(o->status));
 		b_i(&b, o->created_at);
 		b_i(&b, o->updated_at);
 		b_i(&b, o->capacity);
@@ -654,7 +617,7 @@ static int sq_offer_set_status(struct store *s, const char *offer_hash,
 			"UPDATE offers SET status = ?1, updated_at = ?2 WHERE offer_hash = ?3"
 			" AND (status <> 'cancelled' OR ?1 = 'cancelled')",
 			"offer status", e))) {
-		b_t(&b, offer_status_str(status));
+		b_t(&b, store_offer_status_name(status));
 		b_i(&b, now);
 		b_t(&b, offer_hash);
 		if (!(rc = run(q, b.st, b.rc, "offer status", e)) && changes(q) == 0) {
@@ -925,7 +888,7 @@ static void row_rental(sqlite3_stmt *st, struct store_rental *x)
 	r_t(&r, x->fee_paid, sizeof x->fee_paid);
 	r_t(&r, x->refunded, sizeof x->refunded);
 	r_t(&r, state, sizeof state);
-	x->state = rental_state_parse(state);
+	x->state = store_rental_state_from(state);
 	x->opened_at = r_i(&r);
 	x->paid_until = r_i(&r);
 	x->ended_at = r_i(&r);
@@ -969,7 +932,7 @@ static int sq_rental_upsert(struct store *s, const struct store_rental *x, struc
 		b_t(&b, x->provider_paid);
 		b_t(&b, x->fee_paid);
 		b_t(&b, x->refunded);
-		b_t(&b, rental_state_str(x->state));
+		b_t(&b, store_rental_state_name(x->state));
 		b_i(&b, x->opened_at);
 		b_i(&b, x->paid_until);
 		b_i(&b, x->ended_at);

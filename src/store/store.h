@@ -230,6 +230,13 @@ typedef int (*store_gpu_cb)(void *ctx, const struct store_gpu *g);
 typedef int (*store_rental_cb)(void *ctx, const struct store_rental *r);
 typedef int (*store_event_cb)(void *ctx, const struct store_event *ev);
 
+/* Names of rental states and offer statuses ("open", "active", ...): the store's columns and every JSON
+ * answer use these; *_from maps a name back (an unknown one reads as open / active). */
+const char *store_rental_state_name(enum store_rental_state st);
+enum store_rental_state store_rental_state_from(const char *s);
+const char *store_offer_status_name(enum store_offer_status st);
+enum store_offer_status store_offer_status_from(const char *s);
+
 /* ---- open, close, transactions ---- */
 
 /*
