@@ -347,8 +347,6 @@ int terminal_rental_from_chain(struct terminal_rental *out, struct rpc *r, uint6
 	struct terminal_rental res;
 	struct escrow_view v;
 	struct rpc_block blk;
-	struct buf cd;
-	uint8_t key[32];
 	char id[ACCOUNT_RENTAL_ID_MAX + 1];
 	u256 word;
 	int rc;
@@ -356,14 +354,7 @@ int terminal_rental_from_chain(struct terminal_rental *out, struct rpc *r, uint6
 	if (!out || !r || !escrow || !t)
 		return err_set(e, ERR_INVALID, "terminal: chain lookup needs rpc, escrow and terms");
 	memset(&res, 0, sizeof res);
-	if ((rc = escrow_rental_key(key, t, e)))
-		return rc;
-	buf_init(&cd, 1024);
-	rc = escrow_cd_rentals(&cd, key, e);
-	if (!rc)
-		rc = escrow_call_u256(r, &word, escrow, &cd, e);
-	buf_release(&cd);
-	if (rc)
+	if ((rc = escrow_rental_word(r, &word, escrow, t, e)))
 		return rc;
 	if (u256_is_zero(&word))
 		return err_set(e, ERR_NOT_FOUND, "terminal: rental %" PRIu64 " is not open on chain",

@@ -11,6 +11,7 @@
  * tokens that move exactly the amount asked belong there (docs/escrow.md "Tokens").
  */
 #include "cli/cli.h"
+#include "cli/session.h"
 #include "cli/wallet_file.h"
 #include "core/err.h"
 #include "escrow/deploy.h"
@@ -45,16 +46,12 @@ static int deploy_usage(void)
 
 static int deploy_number(uint64_t *out, const char *flag, const char *text, uint64_t max)
 {
-	char *end;
-	unsigned long long v;
+	struct err e = { 0 };
 
-	errno = 0;
-	v = strtoull(text, &end, 10);
-	if (errno || *end || text[0] < '0' || text[0] > '9' || v > max) {
-		fprintf(stderr, "flopmarket: %s must be a whole number up to %" PRIu64 "\n", flag, max);
+	if (cli_parse_uint(out, flag, text, 0, max, &e)) {
+		fprintf(stderr, "flopmarket: %s\n", e.msg);
 		return EXIT_INPUT;
 	}
-	*out = v;
 	return EXIT_OK;
 }
 

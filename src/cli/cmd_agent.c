@@ -45,20 +45,12 @@ static void agent_usage(FILE *f)
 /* Parses an unsigned decimal in [lo, hi]. */
 static int parse_uint(uint64_t *out, const char *flag, const char *s, uint64_t lo, uint64_t hi)
 {
-	char *end = NULL;
-	unsigned long long v;
+	struct err e = { 0 };
+	int rc = cli_parse_uint(out, flag, s, lo, hi, &e);
 
-	if (!s || !*s || *s == '-' || *s == '+')
-		goto bad;
-	v = strtoull(s, &end, 10);
-	if (*end || v < lo || v > hi)
-		goto bad;
-	*out = v;
-	return 0;
-bad:
-	fprintf(stderr, "flopmarket agent: %s must be a number %llu..%llu\n", flag, (unsigned long long)lo,
-		(unsigned long long)hi);
-	return ERR_INVALID;
+	if (rc)
+		fprintf(stderr, "flopmarket agent: %s\n", e.msg);
+	return rc;
 }
 
 /* "ADDR:PORT" (IPv6 as [ADDR]:PORT) into addr (room cap) and port. */

@@ -63,16 +63,12 @@ static void provider_usage(FILE *f)
 
 static int num(uint64_t *out, const char *flag, const char *s, uint64_t hi)
 {
-	char *end = NULL;
-	unsigned long long v;
+	struct err e = { 0 };
+	int rc = cli_parse_uint(out, flag, s, 0, hi, &e);
 
-	if (!s || *s < '0' || *s > '9' || (v = strtoull(s, &end, 10), *end) || v > hi) {
-		fprintf(stderr, "flopmarket provider: %s must be a whole number 0..%llu\n", flag,
-			(unsigned long long)hi);
-		return ERR_INVALID;
-	}
-	*out = v;
-	return 0;
+	if (rc)
+		fprintf(stderr, "flopmarket provider: %s\n", e.msg);
+	return rc;
 }
 
 static int parse_args(struct provider_args *a, int argc, char **argv, struct cfg *cfg)

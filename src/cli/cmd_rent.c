@@ -71,18 +71,12 @@ static int rent_usage(void)
 
 static int parse_u64_arg(uint64_t *out, const char *flag, const char *v, uint64_t max)
 {
-	char *end;
-	unsigned long long x;
-	if (!v || *v < '0' || *v > '9') {
-		fprintf(stderr, "flopmarket: %s needs a whole number\n", flag);
+	struct err e = { 0 };
+
+	if (cli_parse_uint(out, flag, v, 1, max, &e)) {
+		fprintf(stderr, "flopmarket: %s\n", e.msg);
 		return EXIT_INPUT;
 	}
-	x = strtoull(v, &end, 10);
-	if (*end || x == 0 || x > max) {
-		fprintf(stderr, "flopmarket: %s: '%.32s' must be 1..%" PRIu64 "\n", flag, v, max);
-		return EXIT_INPUT;
-	}
-	*out = x;
 	return EXIT_OK;
 }
 

@@ -61,10 +61,10 @@ static int tx_parse(struct tx_args *a, int argc, char **argv)
 			a->amount = v;
 			i++;
 		} else if (strcmp(a->verb, "extend") == 0 && strcmp(f, "--hours") == 0 && v) {
-			char *end;
-			unsigned long long h = strtoull(v, &end, 10);
-			if (*v < '0' || *v > '9' || *end || h == 0 || h > 8760) {
-				fprintf(stderr, "flopmarket: --hours: '%.32s' must be 1..8760\n", v);
+			uint64_t h;
+			struct err pe = { 0 };
+			if (cli_parse_uint(&h, "--hours", v, 1, 8760, &pe)) {
+				fprintf(stderr, "flopmarket: %s\n", pe.msg);
 				return EXIT_INPUT;
 			}
 			a->hours = h;
@@ -88,15 +88,11 @@ static int tx_parse(struct tx_args *a, int argc, char **argv)
 static int tx_predict(struct escrow_outcome *out, struct cli_session *s, const struct escrow_terms *t,
 		      struct escrow_call *c, struct err *e)
 {
-	uint8_t key[32];
-	struct buf cd;
 	struct rpc_block head;
 	u256 word;
 	int rc;
 
-	buf_init(&cd, 1024);
-	if ((rc = escrow_rental_key(key, t, e)) || (rc = escrow_cd_rentals(&cd, key, e)) ||
-	    (rc = escrow_call_u256(&s->rpc, &word, &s->escrow, &cd, e)) ||
+	if ((rc = escrow_rental_word(&s->rpc, &word, &s->escrow, t, e)) ||
 	    (rc = rpc_get_block(&s->rpc, &head, "latest", e)))
 		goto out;
 	if (u256_is_zero(&word)) {
@@ -110,7 +106,6 @@ static int tx_predict(struct escrow_outcome *out, struct cli_session *s, const s
 	if (rc == ERR_REVERT)
 		err_wrap(e, "the escrow would refuse this");
 out:
-	buf_release(&cd);
 	return rc;
 }
 

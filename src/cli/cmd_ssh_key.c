@@ -78,13 +78,8 @@ int cmd_ssh_key(int argc, char **argv, struct cfg *cfg)
 	if ((rc = cli_parse_rental_id(&id, rental, &e)))
 		return cli_fail(rc, &e);
 	if (wait_s) {
-		char *end = NULL;
-		unsigned long long w = strtoull(wait_s, &end, 10);
-		if (!*wait_s || *end || w > SSH_KEY_WAIT_MAX_S) {
-			fprintf(stderr, "flopmarket: --wait-access: seconds 0..%d\n", SSH_KEY_WAIT_MAX_S);
-			return EXIT_INPUT;
-		}
-		wait = w;
+		if ((rc = cli_parse_uint(&wait, "--wait-access", wait_s, 0, SSH_KEY_WAIT_MAX_S, &e)))
+			return cli_fail(rc, &e);
 	}
 	if ((rc = cli_ssh_key_read(key, file, &e)))
 		return cli_fail(rc, &e);

@@ -52,8 +52,6 @@ static void fmt_dur(char *out, size_t cap, uint64_t s)
 static int status_show(struct cli_session *s, const struct escrow_terms *t, const struct cli_token *tok,
 		       bool *active, struct err *e)
 {
-	uint8_t key[32];
-	struct buf cd;
 	struct rpc_block head;
 	struct escrow_view v;
 	struct escrow_quote q;
@@ -61,9 +59,7 @@ static int status_show(struct cli_session *s, const struct escrow_terms *t, cons
 	char a[160], b[160], c[160], d[160], el[48], left[48];
 	int rc;
 
-	buf_init(&cd, 1024);
-	if ((rc = escrow_rental_key(key, t, e)) || (rc = escrow_cd_rentals(&cd, key, e)) ||
-	    (rc = escrow_call_u256(&s->rpc, &word, &s->escrow, &cd, e)) ||
+	if ((rc = escrow_rental_word(&s->rpc, &word, &s->escrow, t, e)) ||
 	    (rc = rpc_get_block(&s->rpc, &head, "latest", e)))
 		goto out;
 	printf("rental %" PRIu64 "   (chain %" PRIu64 ", block %" PRIu64 ", time %" PRIu64 ")\n", t->id,
@@ -119,7 +115,6 @@ static int status_show(struct cli_session *s, const struct escrow_terms *t, cons
 		}
 	}
 out:
-	buf_release(&cd);
 	return rc;
 }
 

@@ -40,22 +40,33 @@ int cli_fail(int rc, const struct err *e)
 	return cli_exit_for(rc);
 }
 
-int cli_parse_rental_id(uint64_t *out, const char *arg, struct err *e)
+int cli_parse_uint(uint64_t *out, const char *what, const char *text, uint64_t lo, uint64_t hi, struct err *e)
 {
-	char *end;
+	char *end = NULL;
 	unsigned long long v;
 
+	/* digits only: no sign, no space, no hex, no overflow (strtoull alone accepts all of those) */
+	if (!text || !*text || strspn(text, "0123456789") != strlen(text) || strlen(text) > 20)
+		goto bad;
+	errno = 0;
+	v = strtoull(text, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		goto bad;
+	*out = (uint64_t)v;
+	return 0;
+bad:
+	return err_set(e, ERR_INVALID, "%s: '%.32s' must be a whole number %" PRIu64 "..%" PRIu64, what,
+		       text ? text : "", lo, hi);
+}
+
+int cli_parse_rental_id(uint64_t *out, const char *arg, struct err *e)
+{
 	if (!arg || !*arg)
 		return err_set(e, ERR_INVALID, "rental: missing rental id");
 	if (*arg == '#')
 		arg++;
-	if (*arg < '0' || *arg > '9' || strlen(arg) > 20)
+	if (cli_parse_uint(out, "rental", arg, 1, UINT64_MAX, NULL))
 		return err_set(e, ERR_INVALID, "rental: '%.32s' is not a rental id (a number like 7)", arg);
-	errno = 0;
-	v = strtoull(arg, &end, 10);
-	if (errno || *end || v == 0)
-		return err_set(e, ERR_INVALID, "rental: '%.32s' is not a rental id (a number like 7)", arg);
-	*out = (uint64_t)v;
 	return 0;
 }
 

@@ -72,6 +72,8 @@ int cli_rental_terms(struct escrow_terms *out, struct cli_session *s, uint64_t i
 
 /* Parses a rental id argument ("7" or "#7"); ERR_INVALID names it. */
 int cli_parse_rental_id(uint64_t *out, const char *arg, struct err *e);
+/* The CLI's one number parser: decimal digits only, in [lo, hi]; ERR_INVALID naming `what` otherwise. */
+int cli_parse_uint(uint64_t *out, const char *what, const char *text, uint64_t lo, uint64_t hi, struct err *e);
 
 /* A token as shown to the user: symbol and decimals (the zero address: the native coin, 18). */
 struct cli_token {

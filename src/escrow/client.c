@@ -333,3 +333,20 @@ int escrow_receipt_event(struct escrow_event *out, const struct rpc_receipt *rc,
 	}
 	return err_set(e, ERR_NOT_FOUND, "receipt: no %s event from the escrow", escrow_event_name(kind));
 }
+
+int escrow_rental_word(struct rpc *r, u256 *word, const struct eth_address *escrow, const struct escrow_terms *t,
+		       struct err *e)
+{
+	uint8_t key[32];
+	struct buf cd;
+	int rc;
+
+	if ((rc = escrow_rental_key(key, t, e)))
+		return rc;
+	buf_init(&cd, 128);
+	rc = escrow_cd_rentals(&cd, key, e);
+	if (!rc)
+		rc = escrow_call_u256(r, word, escrow, &cd, e);
+	buf_release(&cd);
+	return rc;
+}

@@ -40,6 +40,11 @@ int escrow_call_address(struct rpc *r, struct eth_address *out, const struct eth
 int escrow_call_bytes32(struct rpc *r, uint8_t out32[32], const struct eth_address *to,
 			const struct buf *calldata, struct err *e);
 
+/* The live packed state word of the rental with Terms t (`rentals(rentalKey(t))` at "latest"); zero when it
+ * is closed or was never opened. The one place clients read it (CLI status and transactions, terminal). */
+int escrow_rental_word(struct rpc *r, u256 *word, const struct eth_address *escrow, const struct escrow_terms *t,
+		       struct err *e);
+
 /* Balance of `owner` in `token` (zero address: the native coin, via eth_getBalance) at "latest". */
 int escrow_token_balance(struct rpc *r, u256 *out, const struct eth_address *token,
 			 const struct eth_address *owner, struct err *e);
