@@ -14,6 +14,7 @@
 #include "agent/gpu.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/hex.h"
 #include "core/json.h"
 #include "eth/keccak.h"
@@ -323,63 +324,6 @@ static int read_str(char *dst, size_t cap, const char *path)
 	return 0;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[ACCOUNT_PATH_MAX];
-
-	if (strlen(path) >= sizeof tmp)
-		return -1;
-	strcpy(tmp, path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
-/* Writes `data` to path atomically (temp, fsync, rename, fsync dir). */
-static int write_atomic(const char *path, const char *data, mode_t mode, struct err *e)
-{
-	char tmp[ACCOUNT_PATH_MAX + 8], dir[ACCOUNT_PATH_MAX];
-	size_t n = strlen(data);
-	char *slash;
-	int fd;
-
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return err_set(e, ERR_IO, "open %s: %s", tmp, strerror(errno));
-	if (write(fd, data, n) != (ssize_t)n || fchmod(fd, mode) || fsync(fd)) {
-		int er = errno;
-		close(fd);
-		unlink(tmp);
-		return err_set(e, ERR_IO, "write %s: %s", tmp, strerror(er));
-	}
-	close(fd);
-	if (rename(tmp, path)) {
-		int er = errno;
-		unlink(tmp);
-		return err_set(e, ERR_IO, "rename %s: %s", path, strerror(er));
-	}
-	snprintf(dir, sizeof dir, "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0) {
-			fsync(fd);
-			close(fd);
-		}
-	}
-	return 0;
-}
-
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -493,7 +437,7 @@ static int state_save(const struct acfg *c, const struct account *a, struct err 
 	int rc;
 
 	snprintf(path, sizeof path, "%s/accounts", c->state_dir);
-	if (mkdir_p(path, 0700))
+	if (file_mkdir_p(path, 0755, 0700, NULL))
 		return err_set(e, ERR_IO, "mkdir %s: %s", path, strerror(errno));
 	cgs = json_array();
 	for (size_t i = 0; cgs && i < a->cg_count; i++)
@@ -510,7 +454,7 @@ static int state_save(const struct acfg *c, const struct account *a, struct err 
 	if (!text)
 		return err_set(e, ERR_NOMEM, "state file: out of memory");
 	state_path(path, sizeof path, c, a->name);
-	rc = write_atomic(path, text, 0600, e);
+	rc = file_write_atomic(path, text, strlen(text), 0600, e);
 	free(text);
 	return rc;
 }
@@ -746,7 +690,7 @@ static int cg_ensure(const struct account *a, const struct acfg *c, struct err *
 	int rc;
 
 	for (size_t i = 0; i < a->cg_count; i++) {
-		if (mkdir_p(a->cg[i], 0755))
+		if (file_mkdir_p(a->cg[i], 0755, 0755, NULL))
 			return err_set(e, ERR_IO, "cgroups: mkdir %s: %s", a->cg[i], strerror(errno));
 		if (a->cg_mode == ACCOUNT_CG_V2) {
 			/* Enable controllers down the path; best effort (see account.h). */
@@ -946,7 +890,8 @@ static int shell_write(const struct account *a, const struct acfg *c, struct err
 	/* The scripts hold nothing secret (cgroup paths, the rental id) and live under the home base, not
 	 * the agent's state dir, so that dir stays 0700 (issue 8.11). */
 	snprintf(dir, sizeof dir, "%s/" ACCOUNT_SHELLS_DIR, c->home_base);
-	if (mkdir_p(c->home_base, 0755) || mkdir_p(dir, 0755) || chmod(dir, 0755) || chmod(c->state_dir, 0700))
+	if (file_mkdir_p(c->home_base, 0755, 0755, NULL) || file_mkdir_p(dir, 0755, 0755, NULL) || chmod(dir, 0755) ||
+	    chmod(c->state_dir, 0700))
 		return err_set(e, ERR_IO, "mkdir %s: %s", dir, strerror(errno));
 	buf_init(&b, 8192);
 	buf_printf(&b, "#!/bin/sh\n"
@@ -965,7 +910,7 @@ static int shell_write(const struct account *a, const struct acfg *c, struct err
 		buf_release(&b);
 		return err_set(e, rc, "login shell script too long");
 	}
-	rc = write_atomic(a->shell, buf_cstr(&b), 0755, e);
+	rc = file_write_atomic(a->shell, buf_cstr(&b), strlen(buf_cstr(&b)), 0755, e);
 	buf_release(&b);
 	return rc;
 }
@@ -1103,7 +1048,7 @@ int account_create(struct account *out, const struct account_cfg *cfg, const cha
 	if ((rc = pw_ours(&pw, &a, e)))
 		return rc;
 	if (!pw.exists) {
-		if (mkdir_p(c.home_base, 0755))
+		if (file_mkdir_p(c.home_base, 0755, 0755, NULL))
 			return err_set(e, ERR_IO, "mkdir %s: %s", c.home_base, strerror(errno));
 		if (rm_tree(a.home))
 			return err_set(e, ERR_IO, "stale %s could not be removed", a.home);

@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -342,22 +343,11 @@ int state_key_store(struct agent *a, uint64_t id, const struct eth_address *sign
  */
 int state_dir_make(const char *path, struct err *e)
 {
-	char tmp[ACCOUNT_PATH_MAX];
+	int rc = file_mkdir_p(path, 0755, 0700, e);
 
-	if (strlen(path) >= sizeof tmp)
-		return err_set(e, ERR_TOO_BIG, "data dir: path too long");
-	strcpy(tmp, path);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) && errno != EEXIST)
-			return err_set(e, ERR_IO, "mkdir %s: %s", tmp, strerror(errno));
-		*p = '/';
-	}
-	if ((mkdir(tmp, 0700) && errno != EEXIST) || chmod(tmp, 0700))
-		return err_set(e, ERR_IO, "mkdir %s: %s", tmp, strerror(errno));
-	return 0;
+	if (!rc && chmod(path, 0700))
+		rc = err_set(e, ERR_IO, "chmod %s: %s", path, strerror(errno));
+	return rc;
 }
 
 /* Mode 0600 on an SQLite database and its -wal / -shm files (made with the process umask). */

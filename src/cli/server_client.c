@@ -6,6 +6,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/hex.h"
 #include "core/json.h"
 #include "eth/eip191.h"
@@ -193,9 +194,8 @@ static int token_path(char *out, size_t cap, const struct cli_session *s, bool m
 	int n;
 	address_to_lower(a, &s->address);
 	if (mkdirs) {
-		mkdir(s->data_dir, 0700);
 		n = snprintf(out, cap, "%.900s/sessions", s->data_dir);
-		mkdir(out, 0700);
+		file_mkdir_p(out, 0700, 0700, NULL);
 	}
 	n = snprintf(out, cap, "%.900s/sessions/%s.token", s->data_dir, a);
 	return n < 0 || (size_t)n >= cap ? ERR_TOO_BIG : 0;
@@ -225,24 +225,13 @@ static bool token_cached(struct sc *c, const struct cli_session *s)
 
 static void token_store(const struct sc *c, const struct cli_session *s, uint64_t expires_at)
 {
-	char path[1024], tmp[1100];
-	int fd;
-	FILE *f;
+	char path[1024], line[SC_TOKEN_MAX + SC_URL_MAX + 64];
 
 	if (token_path(path, sizeof path, s, true))
 		return;
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
-		return;
-	if (!(f = fdopen(fd, "w"))) {
-		close(fd);
-		return;
-	}
-	fprintf(f, "%s %" PRIu64 " %s\n", c->token, expires_at, c->base);
-	if (fclose(f) == 0)
-		rename(tmp, path);
-	else
-		unlink(tmp);
+	snprintf(line, sizeof line, "%s %" PRIu64 " %s\n", c->token, expires_at, c->base);
+	file_write_atomic(path, line, strlen(line), 0600, NULL); /* a cache: a failed write costs a sign-in */
+	sodium_memzero(line, sizeof line);
 }
 
 int sc_login(struct sc *c, const struct cli_session *s, struct err *e)

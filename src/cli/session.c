@@ -169,10 +169,8 @@ static int rental_file(char *out, size_t cap, const struct cli_session *s, uint6
 	int n = snprintf(out, cap, "%.1000s/rentals", s->data_dir);
 	if (n < 0 || (size_t)n >= cap)
 		return ERR_TOO_BIG;
-	if (mkdirs) {
-		mkdir(s->data_dir, 0700);
-		mkdir(out, 0700);
-	}
+	if (mkdirs)
+		file_mkdir_p(out, 0700, 0700, NULL);
 	n = snprintf(out, cap, "%.1000s/rentals/%" PRIu64 "-%" PRIu64 ".json", s->data_dir, s->chain_id, id);
 	return n < 0 || (size_t)n >= cap ? ERR_TOO_BIG : 0;
 }
@@ -181,33 +179,21 @@ int cli_rental_save(const struct cli_session *s, const struct escrow_terms *t, c
 		    const uint8_t open_tx32[32], struct err *e)
 {
 	uint8_t enc[ESCROW_TERMS_SIZE];
-	char path[WALLET_PATH_MAX + 64], tmp[WALLET_PATH_MAX + 80], escrow[ADDRESS_STR_MAX];
-	char terms_hex[2 * ESCROW_TERMS_SIZE + 3], oh[67], tx[67];
-	int rc, fd;
-	FILE *f;
+	char path[WALLET_PATH_MAX + 64], escrow[ADDRESS_STR_MAX];
+	char terms_hex[2 * ESCROW_TERMS_SIZE + 3], oh[67], tx[67], text[2 * ESCROW_TERMS_SIZE + 512];
+	int rc;
 
 	if ((rc = escrow_terms_encode(enc, t, e)))
 		return rc;
 	if (rental_file(path, sizeof path, s, t->id, true))
 		return err_set(e, ERR_TOO_BIG, "data_dir path too long");
-	snprintf(tmp, sizeof tmp, "%.1080s.tmp", path);
 	hex_encode_0x(terms_hex, enc, sizeof enc);
 	hex_encode_0x(oh, offer_hash32, 32);
 	hex_encode_0x(tx, open_tx32, 32);
 	address_to_lower(escrow, &s->escrow);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
-		if (fd >= 0)
-			close(fd);
-		return err_set(e, ERR_IO, "%s: %s", tmp, strerror(errno));
-	}
-	fprintf(f, "{\"chainId\": %" PRIu64 ", \"escrow\": \"%s\", \"id\": %" PRIu64 ",\n \"offerHash\": \"%s\","
-		" \"openTx\": \"%s\",\n \"terms\": \"%s\"}\n", s->chain_id, escrow, t->id, oh, tx, terms_hex);
-	if (fclose(f) != 0 || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
-	}
-	return 0;
+	snprintf(text, sizeof text, "{\"chainId\": %" PRIu64 ", \"escrow\": \"%s\", \"id\": %" PRIu64 ",\n \"offerHash\": \"%s\","
+		 " \"openTx\": \"%s\",\n \"terms\": \"%s\"}\n", s->chain_id, escrow, t->id, oh, tx, terms_hex);
+	return file_write_atomic(path, text, strlen(text), 0600, e);
 }
 
 static int rental_load(struct escrow_terms *out, const struct cli_session *s, uint64_t id, struct err *e)

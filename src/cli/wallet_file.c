@@ -138,17 +138,7 @@ static int wallet_mkdirs(const char *path, struct err *e)
 	if (!slash)
 		return 0;
 	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0700) && errno != EEXIST)
-			return err_set(e, ERR_IO, "cannot create %s: %s", dir, strerror(errno));
-		*p = '/';
-	}
-	if (mkdir(dir, 0700) && errno != EEXIST)
-		return err_set(e, ERR_IO, "cannot create %s: %s", dir, strerror(errno));
-	return 0;
+	return file_mkdir_p(dir, 0700, 0700, e);
 }
 
 int wallet_save(const char *path, const uint8_t seckey32[32], const char *passphrase,

@@ -1,12 +1,16 @@
 /*
- * file.c — whole-file reads into a capped buffer (see file.h).
+ * file.c — whole-file reads into a capped buffer, atomic writes, mkdir -p (see file.h).
  */
 #include "core/file.h"
+
 #include "core/err.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int file_read(struct buf *out, const char *path, struct err *e)
 {
@@ -32,4 +36,69 @@ int file_read(struct buf *out, const char *path, struct err *e)
 			out->data[before] = '\0';
 	}
 	return rc;
+}
+
+#define FILE_PATH_MAX 4096
+
+int file_write_atomic(const char *path, const void *data, size_t n, unsigned mode, struct err *e)
+{
+	char tmp[FILE_PATH_MAX + 32], dir[FILE_PATH_MAX];
+	const char *slash;
+	int fd, er;
+
+	if (!path || strlen(path) >= FILE_PATH_MAX)
+		return err_set(e, ERR_TOO_BIG, "file path too long");
+	snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, (mode_t)mode);
+	if (fd < 0)
+		return err_set(e, ERR_IO, "open %s: %s", tmp, strerror(errno));
+	if ((n && write(fd, data, n) != (ssize_t)n) || fchmod(fd, (mode_t)mode) || fsync(fd)) {
+		er = errno;
+		close(fd);
+		unlink(tmp);
+		return err_set(e, ERR_IO, "write %s: %s", tmp, strerror(er));
+	}
+	if (close(fd) || rename(tmp, path)) {
+		er = errno;
+		unlink(tmp);
+		return err_set(e, ERR_IO, "rename to %s: %s", path, strerror(er));
+	}
+	slash = strrchr(path, '/');
+	if (slash && slash != path) {
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+		if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+			fsync(fd);
+			close(fd);
+		}
+	}
+	return 0;
+}
+
+int file_mkdir_p(const char *path, unsigned parents_mode, unsigned mode, struct err *e)
+{
+	char tmp[FILE_PATH_MAX];
+	int er;
+
+	if (!path || !*path || strlen(path) >= sizeof tmp)
+		return err_set(e, ERR_TOO_BIG, "directory path empty or too long");
+	strcpy(tmp, path);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, (mode_t)parents_mode) && errno != EEXIST) {
+			er = errno;
+			err_set(e, ERR_IO, "mkdir %s: %s", tmp, strerror(er));
+			errno = er;
+			return ERR_IO;
+		}
+		*p = '/';
+	}
+	if (mkdir(tmp, (mode_t)mode) && errno != EEXIST) {
+		er = errno;
+		err_set(e, ERR_IO, "mkdir %s: %s", tmp, strerror(er));
+		errno = er;
+		return ERR_IO;
+	}
+	return 0;
 }

@@ -1,7 +1,8 @@
 /*
- * file.h — reading a whole file into a capped buffer: the one place that
- * knows how, so every config, keystore, artifact and spec file is read the
- * same way and none can make us allocate past its cap.
+ * file.h — small whole files: reading one into a capped buffer, writing one atomically, making a
+ * directory with its parents. The one place that knows how, so every config, keystore, artifact, spec,
+ * state and token file is read and written the same way (none can make us allocate past its cap; a crash
+ * never leaves half a file).
  */
 #ifndef FLOP_CORE_FILE_H
 #define FLOP_CORE_FILE_H
@@ -17,5 +18,18 @@ struct err;
  * failure `out` holds what it held before.
  */
 int file_read(struct buf *out, const char *path, struct err *e);
+
+/*
+ * Writes n bytes to `path` atomically with `mode`: a temporary file beside it (O_NOFOLLOW, made with
+ * `mode`, fsync), rename over `path`, fsync of the directory. On failure the old file (if any) is left as
+ * it was and the temporary one is removed; ERR_IO / ERR_TOO_BIG (path too long) naming the path.
+ */
+int file_write_atomic(const char *path, const void *data, size_t n, unsigned mode, struct err *e);
+
+/*
+ * mkdir -p: makes `path` with `mode` and its missing parents with `parents_mode` (an existing directory
+ * is fine; its mode is not changed). ERR_IO naming the component that failed (errno kept).
+ */
+int file_mkdir_p(const char *path, unsigned parents_mode, unsigned mode, struct err *e);
 
 #endif

@@ -176,10 +176,8 @@ static int may_write(const char *path, uint64_t chain_id, struct err *e)
 
 int escrow_deployment_save(const struct escrow_deployment *d, const char *path, struct err *e)
 {
-	char tmp[PATH_MAX_LEN];
 	json_t *root = json_object(), *esc = json_object(), *cs = json_object();
 	char *text = NULL;
-	FILE *f;
 	int rc = 0;
 
 	if ((rc = may_write(path, d->chain_id, e)))
@@ -217,24 +215,19 @@ int escrow_deployment_save(const struct escrow_deployment *d, const char *path, 
 		rc = err_set(e, ERR_NOMEM, "deployment: out of memory");
 		goto done;
 	}
-	if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp) {
-		rc = err_set(e, ERR_TOO_BIG, "deployment path too long");
-		goto done;
-	}
-	f = fopen(tmp, "wb");
-	if (!f) {
-		rc = err_set(e, ERR_IO, "%s: %s", tmp, strerror(errno));
-		goto done;
-	}
-	if (fputs(text, f) < 0 || fputc('\n', f) == EOF || fflush(f) || fsync(fileno(f))) {
-		fclose(f);
-		unlink(tmp);
-		rc = err_set(e, ERR_IO, "%s: write failed", tmp);
-		goto done;
-	}
-	if (fclose(f) || rename(tmp, path)) {
-		unlink(tmp);
-		rc = err_set(e, ERR_IO, "%s: %s", path, strerror(errno));
+	{
+		/* the JSON text and a final newline, written atomically (core/file.h) */
+		size_t n = strlen(text);
+		char *line = malloc(n + 2);
+		if (!line) {
+			rc = err_set(e, ERR_NOMEM, "deployment: out of memory");
+			goto done;
+		}
+		memcpy(line, text, n);
+		line[n] = '\n';
+		line[n + 1] = '\0';
+		rc = file_write_atomic(path, line, n + 1, 0644, e);
+		free(line);
 	}
 done:
 	free(text);
