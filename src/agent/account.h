@@ -41,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/sshkey.h"
 #include "eth/address.h"
 
 struct err;
@@ -49,7 +50,7 @@ struct err;
 #define ACCOUNT_NAME_LEN 12            /* "fm" + 10 hex chars */
 #define ACCOUNT_SHELLS_DIR ".flopmarket-shells" /* under home_base: the login shell scripts */
 #define ACCOUNT_RENTAL_ID_MAX 128      /* bytes of a rental id: [0-9A-Za-z_.-x] */
-#define ACCOUNT_SSH_KEY_MAX 8192       /* bytes of an authorized_keys line */
+#define ACCOUNT_SSH_KEY_MAX SSHKEY_LINE_MAX /* bytes of an authorized_keys line (sshkey.h) */
 #define ACCOUNT_PATH_MAX 256           /* any path we build or record */
 #define ACCOUNT_CG_MAX 4               /* cgroup directories per account */
 #define ACCOUNT_LIST_MAX 4096          /* accounts account_list returns at most */
@@ -119,16 +120,6 @@ int account_name_for_rental(char name13[ACCOUNT_NAME_LEN + 1], const char *renta
 #define ACCOUNT_INSTANCE_MAX 32
 int account_rental_scope(char *out, size_t cap, uint64_t chain_id, const struct eth_address *escrow,
 			 const char *instance, uint64_t rental_id, struct err *e);
-
-/*
- * Checks one authorized_keys line (n bytes; one trailing "\n" allowed):
- * "<type> <base64> [comment]" with type ssh-ed25519, ecdsa-sha2-nistp256 or
- * ssh-rsa, no options, single spaces, a base64 body whose decoded blob names
- * the same type (and has the right size for ed25519 / p256), a printable
- * comment, at most ACCOUNT_SSH_KEY_MAX bytes. Writes the canonical line with
- * a "\n" to out (room `cap`, at least n + 2) on success.
- */
-int account_ssh_key_check(char *out, size_t cap, const char *line, size_t n, struct err *e);
 
 /*
  * Creates (or finishes creating) the account for a rental and writes it to

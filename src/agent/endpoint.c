@@ -58,7 +58,7 @@ static int parse_id(uint64_t *out, const char *s)
 
 /*
  * POST /rentals/{id}/ssh-key {"ssh_key", "issued_ms", "signature"}: the renter's signed key delivery
- * (agent_ssh_key_message). Checked: the key line (account_ssh_key_check), the signature, the signer is
+ * (agent_ssh_key_message). Checked: the key line (sshkey_check), the signature, the signer is
  * the rental's renter on chain (or, before the agent has seen the rental, kept pending per signer), and
  * issued_ms is recent (AGENT_KEY_MAX_AGE_MS / AGENT_KEY_MAX_SKEW_MS) and newer than the key held.
  */
@@ -106,7 +106,7 @@ static int h_ssh_key(struct http_req *req, struct http_resp *resp, void *ctx)
 	if (n && key[n - 1] == '\n')
 		n--;
 	if (n > ACCOUNT_SSH_KEY_MAX ||
-	    account_ssh_key_check(canon, sizeof canon, key, n, &e)) {
+	    sshkey_check(canon, sizeof canon, key, n, &e)) {
 		json_decref(body);
 		return http_error(resp, 400, "invalid", "ssh_key", "%s",
 				  e.msg[0] ? e.msg : "ssh_key: too long");

@@ -46,7 +46,7 @@ int cli_ssh_key_read(char out[CLI_SSH_KEY_LINE_MAX], const char *path, struct er
 			       "nothing was sent", path, path);
 	while (n && (out[n - 1] == '\n' || out[n - 1] == '\r' || out[n - 1] == ' '))
 		out[--n] = '\0';
-	if ((rc = account_ssh_key_check(canon, sizeof canon, out, n, e)))
+	if ((rc = sshkey_check(canon, sizeof canon, out, n, e)))
 		return err_wrap(e, "--ssh-key %s (one OpenSSH public key line, e.g. ~/.ssh/id_ed25519.pub)",
 				path), rc;
 	return 0;

@@ -19,7 +19,7 @@ struct err;
 #define CLI_SSH_KEY_LINE_MAX (ACCOUNT_SSH_KEY_MAX + 2)
 
 /*
- * Reads the OpenSSH public key in `path` and checks it as the agent will (account_ssh_key_check: type,
+ * Reads the OpenSSH public key in `path` and checks it as the agent will (sshkey_check: type,
  * base64 body, sizes). ERR_INVALID with what to do for a private key, a missing file or a bad line.
  */
 int cli_ssh_key_read(char out[CLI_SSH_KEY_LINE_MAX], const char *path, struct err *e);

@@ -401,7 +401,7 @@ static void test_ssh_key_check(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-		int rc = account_ssh_key_check(out, sizeof out, good[i], strlen(good[i]), &e);
+		int rc = sshkey_check(out, sizeof out, good[i], strlen(good[i]), &e);
 		if (rc)
 			fail_msg("good key %zu: %s", i, e.msg);
 		assert_int_equal(out[strlen(out) - 1], '\n');
@@ -409,7 +409,7 @@ static void test_ssh_key_check(void **state)
 	}
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		e.msg[0] = '\0';
-		int rc = account_ssh_key_check(out, sizeof out, bad[i], strlen(bad[i]), &e);
+		int rc = sshkey_check(out, sizeof out, bad[i], strlen(bad[i]), &e);
 		if (rc == 0)
 			fail_msg("bad key %zu accepted", i);
 		assert_true(rc == ERR_INVALID);
@@ -418,7 +418,7 @@ static void test_ssh_key_check(void **state)
 	big = malloc(ACCOUNT_SSH_KEY_MAX + 2);
 	assert_non_null(big);
 	memset(big, 'A', ACCOUNT_SSH_KEY_MAX + 1);
-	assert_int_equal(account_ssh_key_check(out, sizeof out, big, ACCOUNT_SSH_KEY_MAX + 1, &e),
+	assert_int_equal(sshkey_check(out, sizeof out, big, ACCOUNT_SSH_KEY_MAX + 1, &e),
 			 ERR_TOO_BIG);
 	free(big);
 }

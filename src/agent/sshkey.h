@@ -1,0 +1,24 @@
+/*
+ * sshkey.h — one OpenSSH authorized_keys line, checked strictly before it is installed for a renter (the
+ * agent's key delivery) or signed by one (the CLI checks it before paying).
+ */
+#ifndef FLOP_AGENT_SSHKEY_H
+#define FLOP_AGENT_SSHKEY_H
+
+#include <stddef.h>
+
+struct err;
+
+#define SSHKEY_LINE_MAX 8192 /* bytes of one key line */
+
+/*
+ * Checks one authorized_keys line (n bytes; one trailing "\n" allowed):
+ * "<type> <base64> [comment]" with type ssh-ed25519, ecdsa-sha2-nistp256 or
+ * ssh-rsa, no options, single spaces, a base64 body whose decoded blob names
+ * the same type (and has the right size for ed25519 / p256), a printable
+ * comment, at most SSHKEY_LINE_MAX bytes. Writes the canonical line with
+ * a "\n" to out (room `cap`, at least n + 2) on success.
+ */
+int sshkey_check(char *out, size_t cap, const char *line, size_t n, struct err *e);
+
+#endif
