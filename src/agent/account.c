@@ -72,7 +72,7 @@ static int phase_parse(enum account_phase *out, const char *s)
 			return 0;
 		}
 	}
-	return -1;
+	return ERR_INVALID;
 }
 
 /* Absolute, [A-Za-z0-9_./-] only, no "..", shorter than ACCOUNT_PATH_MAX. */
@@ -187,10 +187,10 @@ static int write_str(const char *path, const char *s)
 	size_t n = strlen(s);
 
 	if (fd < 0)
-		return -1;
+		return ERR_IO;
 	w = write(fd, s, n);
 	close(fd);
-	return w == (ssize_t)n ? 0 : -1;
+	return w == (ssize_t)n ? 0 : ERR_IO;
 }
 
 static int read_str(char *dst, size_t cap, const char *path)
@@ -199,11 +199,11 @@ static int read_str(char *dst, size_t cap, const char *path)
 	ssize_t r;
 
 	if (fd < 0)
-		return -1;
+		return ERR_IO;
 	r = read(fd, dst, cap - 1);
 	close(fd);
 	if (r < 0)
-		return -1;
+		return ERR_IO;
 	dst[r] = '\0';
 	return 0;
 }
@@ -466,10 +466,10 @@ static int own_cgroup(char *out, size_t cap, const char *ctrl)
 {
 	FILE *f = fopen("/proc/self/cgroup", "re");
 	char line[1024];
-	int rc = -1;
+	int rc = ERR_NOT_FOUND;
 
 	if (!f)
-		return -1;
+		return ERR_NOT_FOUND;
 	while (fgets(line, sizeof line, f)) {
 		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL, *path, *nl;
 		bool match = false;

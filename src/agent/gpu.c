@@ -177,7 +177,7 @@ static int field_copy(char *dst, size_t max, const char *p, size_t n)
 	while (n && is_space(p[n - 1]))
 		n--;
 	if (n > max)
-		return -1;
+		return ERR_TOO_BIG;
 	memcpy(dst, p, n);
 	dst[n] = '\0';
 	return 0;
@@ -190,10 +190,10 @@ static int parse_dec(uint64_t *out, const char *s, unsigned digits)
 	size_t n = strlen(s);
 
 	if (n == 0 || n > digits)
-		return -1;
+		return ERR_INVALID;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')
-			return -1;
+			return ERR_INVALID;
 		v = v * 10 + (uint64_t)(s[i] - '0');
 	}
 	*out = v;
@@ -567,7 +567,7 @@ static int nvml_load(struct nvml_api *a, const char *lib)
 	memset(a, 0, sizeof *a);
 	a->lib = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
 	if (!a->lib)
-		return -1;
+		return ERR_NOT_FOUND;
 #define SYM(field, name) (*(void **)(&a->field) = dlsym(a->lib, name))
 	SYM(init, "nvmlInit_v2");
 	SYM(shutdown, "nvmlShutdown");
@@ -585,7 +585,7 @@ static int nvml_load(struct nvml_api *a, const char *lib)
 	if (!a->init || !a->shutdown || !a->count || !a->handle || !a->name || !a->memory) {
 		dlclose(a->lib);
 		a->lib = NULL;
-		return -1;
+		return ERR_NOT_FOUND;
 	}
 	return 0;
 }
@@ -615,16 +615,16 @@ static int nvml_detect(struct gpu_host *h, const char *lib, char *why, size_t wh
 	struct nvml_api a;
 	unsigned int count = 0;
 	nvml_return r;
-	int rc = -1;
+	int rc = ERR_NOT_FOUND;
 
 	if (nvml_load(&a, lib)) {
 		snprintf(why, why_cap, "no %s", lib);
-		return -1;
+		return ERR_NOT_FOUND;
 	}
 	if ((r = a.init())) {
 		snprintf(why, why_cap, "nvmlInit: %s", nvml_err(&a, r));
 		dlclose(a.lib);
-		return -1;
+		return ERR_NOT_FOUND;
 	}
 	if ((r = a.count(&count))) {
 		snprintf(why, why_cap, "nvmlDeviceGetCount: %s", nvml_err(&a, r));
