@@ -4,6 +4,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,8 @@ int buf_append(struct buf *b, const void *p, size_t n)
 	if (n)
 		memcpy(b->data + b->len, p, n);
 	b->len += n;
+	/* buf_reserve's promise: within the hard cap and the allocation, room for the NUL */
+	assert(b->len <= b->max && b->len <= b->cap);
 	b->data[b->len] = '\0';
 	return 0;
 }

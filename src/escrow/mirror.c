@@ -4,6 +4,7 @@
  */
 #include "escrow/mirror.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -358,6 +359,13 @@ int escrow_mirror_apply(struct escrow_outcome *out, const struct escrow_terms *t
 			return revert(out, "TimeOverflow", e);
 		return rc;
 	}
+	{
+		/* money is conserved: one call never pays out more than the rental holds */
+		u256 paid;
+		assert(!u256_add(&paid, &o.provider_amount, &o.fee_amount) &&
+		       !u256_add(&paid, &paid, &o.refund_amount) && u256_cmp(&paid, &r.deposited) <= 0);
+		(void)paid;
+	}
 	*out = o;
 	return 0;
 }
@@ -396,6 +404,13 @@ int escrow_state_view(struct escrow_view *out, const struct escrow_terms *t, con
 	}
 	if (u256_sub(&v.held, &v.deposited, &v.claimed) || u256_sub(&v.held, &v.held, &v.refunded))
 		return err_set(e, ERR_INVALID, "state: claimed + refunded above the deposit");
+	{
+		/* the contract's invariant, to the unit: claimed + refunded + held == deposited */
+		u256 sum;
+		assert(!u256_add(&sum, &v.claimed, &v.refunded) && !u256_add(&sum, &sum, &v.held) &&
+		       u256_cmp(&sum, &v.deposited) == 0);
+		(void)sum;
+	}
 	*out = v;
 	return 0;
 }
