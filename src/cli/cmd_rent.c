@@ -29,6 +29,7 @@
 #include "eth/eip191.h"
 
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,265 +266,293 @@ static void fmt_secs(char *out, size_t cap, uint64_t s)
 		snprintf(out, cap, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
 }
 
-int cmd_rent(int argc, char **argv, struct cfg *cfg)
-{
+/* Everything one `rent` works with, from one step to the next. */
+struct rent {
 	struct rent_args a;
 	struct cli_session s;
-	struct err e = { 0 };
-	struct escrow_offer o;
-	struct cli_token tok;
-	struct rpc_block head;
-	struct rpc_receipt rcpt = { 0 };
-	struct escrow_event ev;
-	struct sc sc = { 0 }, agent = { 0 };
+	const char *native;             /* the chain's coin symbol */
+	json_t *offer_json;             /* the offer view (server) or the offer file */
+	struct escrow_offer o;          /* the signed offer */
+	uint8_t sig[65], offer_hash[32];
+	struct cli_token tok;           /* the offer's token */
+	struct rpc_block head;          /* the latest block when checked */
+	struct sc sc, agent;            /* the server (when used) and the provider's agent */
+	bool have_agent;                /* agent is set up */
 	char key_line[CLI_SSH_KEY_LINE_MAX];
-	bool have_agent = false;
-	json_t *offer_json = NULL;
-	uint8_t sig[65], offer_hash[32], permit_sig[65];
-	bool has_hash, use_permit = false;
-	struct escrow_permit_domain pd;
-	u256 deposit, bal, gas_bal, max_fee, tip, gas_cost, need, max_cost, deadline;
-	uint64_t gas = 0, secs;
-	struct buf cd;
-	char t1[160], t2[160], t3[160], t4[160];
-	const char *native;
-	int rc, status = EXIT_OK;
+	u256 deposit, bal, gas_bal, max_fee, tip, gas_cost;
+	uint64_t secs, gas;             /* paid seconds; gas of the open (and approve) */
+	bool use_permit;                /* openWithPermit */
+	struct buf cd;                  /* the open's calldata */
+};
 
-	if ((rc = rent_parse(&a, argc, argv, cfg)))
-		return rc;
-	buf_init(&cd, 1 << 16);
-	if ((rc = cli_session_open(&s, cfg, a.wallet, SESSION_WALLET_UNLOCK, &e)))
-		return cli_fail(rc, &e);
-	native = cli_native_symbol(s.chain_id);
-	/* 1. The offer. */
-	if (a.offer_file) {
-		rc = load_offer_file(&offer_json, a.offer_file, &e);
+/* 1. The offer: from the file or the server (by hash or prefix), its listing status and token. */
+static int rent_offer(struct rent *r, struct err *e)
+{
+	bool has_hash;
+	int rc;
+
+	if (r->a.offer_file) {
+		rc = load_offer_file(&r->offer_json, r->a.offer_file, e);
+	} else if (!r->a.server) {
+		rc = err_set(e, ERR_INVALID, "renting by offer hash needs the server (--server URL or "
+			     "server_url); or use --offer-file FILE");
 	} else {
 		char path[160], esc[100];
-		if (!a.server) {
-			rc = err_set(&e, ERR_INVALID, "renting by offer hash needs the server (--server URL or "
-				     "server_url); or use --offer-file FILE");
-		} else if (!(rc = sc_init(&sc, a.server, &e)) && !(rc = sc_escape(esc, sizeof esc, a.offer_ref, &e))) {
-			if (strlen(a.offer_ref) < 66)
-				rc = offer_by_prefix(&offer_json, &sc, a.offer_ref, &e);
-			else {
+		if (!(rc = sc_init(&r->sc, r->a.server, e)) && !(rc = sc_escape(esc, sizeof esc, r->a.offer_ref, e))) {
+			if (strlen(r->a.offer_ref) < 66) {
+				rc = offer_by_prefix(&r->offer_json, &r->sc, r->a.offer_ref, e);
+			} else {
 				snprintf(path, sizeof path, "/offers/%s", esc);
-				rc = sc_request(&sc, &offer_json, NULL, "GET", path, NULL, &e);
+				rc = sc_request(&r->sc, &r->offer_json, NULL, "GET", path, NULL, e);
 			}
 		}
 	}
-	if (rc || (rc = offer_from_json(&o, sig, offer_hash, &has_hash, offer_json, &e)))
-		goto fail;
-	if (!has_hash && (rc = escrow_offer_digest(offer_hash, s.chain_id, &s.escrow, &o, &e)))
-		goto fail;
-	{
-		/* The server's listing status: a withdrawn or expired offer is not rented. */
-		const char *st = json_string_value(json_object_get(offer_json, "status"));
-		if (st && strcmp(st, "active") != 0) {
-			bool expired = strcmp(st, "expired") == 0;
-			rc = err_set(&e, ERR_STATE, "offer %s: the listing is %.16s; search for a live offer",
-				     expired ? "expired" : "unavailable", st);
-			goto fail;
-		}
+	if (rc || (rc = offer_from_json(&r->o, r->sig, r->offer_hash, &has_hash, r->offer_json, e)))
+		return rc;
+	if (!has_hash && (rc = escrow_offer_digest(r->offer_hash, r->s.chain_id, &r->s.escrow, &r->o, e)))
+		return rc;
+	/* The server's listing status: a withdrawn or expired offer is not rented. */
+	const char *st = json_string_value(json_object_get(r->offer_json, "status"));
+	if (st && strcmp(st, "active") != 0)
+		return err_set(e, ERR_STATE, "offer %s: the listing is %.16s; search for a live offer",
+			       strcmp(st, "expired") == 0 ? "expired" : "unavailable", st);
+	if (r->a.server && !r->sc.curl && (rc = sc_init(&r->sc, r->a.server, e)))
+		return rc;
+	if ((rc = cli_token_info(&r->tok, &r->s, &r->o.token, e)))
+		return rc;
+	if (r->a.token && strcasecmp(r->a.token, r->tok.symbol) != 0 &&
+	    !(tolower((unsigned char)r->tok.symbol[0]) == 'd' && strcasecmp(r->a.token, r->tok.symbol + 1) == 0))
+		return err_set(e, ERR_INVALID, "--token %s: this offer is priced in %s", r->a.token, r->tok.symbol);
+	return rpc_get_block(&r->s.rpc, &r->head, "latest", e);
+}
+
+/* 2. Checks a user can act on: expiry, the deposit's bounds, balances, the SSH key and the agent. */
+static int rent_check(struct rent *r, struct err *e)
+{
+	char t1[160], t2[160];
+	int rc;
+
+	if (r->o.expiry <= r->head.timestamp + 15)
+		return err_set(e, ERR_STATE, "offer expired: it was valid until %" PRIu64 " and the chain's time is %"
+			       PRIu64 "; search for a fresh offer", r->o.expiry, r->head.timestamp);
+	if (r->a.deposit) {
+		if ((rc = u256_parse_units(&r->deposit, r->a.deposit, r->tok.decimals, e)))
+			return err_wrap(e, "--deposit"), rc;
+	} else if ((rc = cli_deposit_for(&r->deposit, &r->o.rate, r->a.hours * 3600, e))) {
+		return rc;
 	}
-	if (a.server && !sc.curl && (rc = sc_init(&sc, a.server, &e)))
-		goto fail;
-	if ((rc = cli_token_info(&tok, &s, &o.token, &e)))
-		goto fail;
-	if (a.token && strcasecmp(a.token, tok.symbol) != 0 &&
-	    !(tolower((unsigned char)tok.symbol[0]) == 'd' && strcasecmp(a.token, tok.symbol + 1) == 0)) {
-		rc = err_set(&e, ERR_INVALID, "--token %s: this offer is priced in %s", a.token, tok.symbol);
-		goto fail;
-	}
-	if ((rc = rpc_get_block(&s.rpc, &head, "latest", &e)))
-		goto fail;
-	/* 2. Checks a user can act on. */
-	if (o.expiry <= head.timestamp + 15) {
-		rc = err_set(&e, ERR_STATE, "offer expired: it was valid until %" PRIu64 " and the chain's time is %"
-			     PRIu64 "; search for a fresh offer", o.expiry, head.timestamp);
-		goto fail;
-	}
-	if (a.deposit) {
-		if ((rc = u256_parse_units(&deposit, a.deposit, tok.decimals, &e))) {
-			err_wrap(&e, "--deposit");
-			goto fail;
-		}
-	} else if ((rc = cli_deposit_for(&deposit, &o.rate, a.hours * 3600, &e))) {
-		goto fail;
-	}
-	secs = cli_secs_bought(&deposit, &o.rate);
-	if (secs < o.min_secs) {
+	r->secs = cli_secs_bought(&r->deposit, &r->o.rate);
+	if (r->secs < r->o.min_secs) {
 		u256 min_dep;
-		cli_deposit_for(&min_dep, &o.rate, o.min_secs, NULL);
-		cli_token_format(t1, sizeof t1, &tok, &deposit);
-		cli_token_format(t2, sizeof t2, &tok, &min_dep);
-		rc = err_set(&e, ERR_INVALID, "deposit below minimum: %s buys %" PRIu64 " s but the offer's minimum "
-			     "is %" PRIu32 " s (deposit at least %s)", t1, secs, o.min_secs, t2);
-		goto fail;
+		cli_deposit_for(&min_dep, &r->o.rate, r->o.min_secs, NULL);
+		cli_token_format(t1, sizeof t1, &r->tok, &r->deposit);
+		cli_token_format(t2, sizeof t2, &r->tok, &min_dep);
+		return err_set(e, ERR_INVALID, "deposit below minimum: %s buys %" PRIu64 " s but the offer's minimum "
+			       "is %" PRIu32 " s (deposit at least %s)", t1, r->secs, r->o.min_secs, t2);
 	}
-	if (secs > o.max_secs) {
-		rc = err_set(&e, ERR_INVALID, "deposit above maximum: it buys %" PRIu64 " s but the offer allows "
-			     "at most %" PRIu32 " s (%" PRIu32 " h)", secs, o.max_secs, o.max_secs / 3600);
-		goto fail;
-	}
-	if ((rc = escrow_token_balance(&s.rpc, &bal, &o.token, &s.address, &e)) ||
-	    (rc = rpc_get_balance(&s.rpc, &gas_bal, &s.address, "latest", &e)) ||
-	    (rc = rpc_suggest_fees(&s.rpc, &max_fee, &tip, &e)))
-		goto fail;
-	if (u256_cmp(&bal, &deposit) < 0) {
-		cli_token_format(t1, sizeof t1, &tok, &bal);
-		cli_token_format(t2, sizeof t2, &tok, &deposit);
-		rc = err_set(&e, ERR_STATE, "not enough %s: you hold %s but the deposit is %s", tok.symbol, t1, t2);
-		goto fail;
+	if (r->secs > r->o.max_secs)
+		return err_set(e, ERR_INVALID, "deposit above maximum: it buys %" PRIu64 " s but the offer allows "
+			       "at most %" PRIu32 " s (%" PRIu32 " h)", r->secs, r->o.max_secs, r->o.max_secs / 3600);
+	if ((rc = escrow_token_balance(&r->s.rpc, &r->bal, &r->o.token, &r->s.address, e)) ||
+	    (rc = rpc_get_balance(&r->s.rpc, &r->gas_bal, &r->s.address, "latest", e)) ||
+	    (rc = rpc_suggest_fees(&r->s.rpc, &r->max_fee, &r->tip, e)))
+		return rc;
+	if (u256_cmp(&r->bal, &r->deposit) < 0) {
+		cli_token_format(t1, sizeof t1, &r->tok, &r->bal);
+		cli_token_format(t2, sizeof t2, &r->tok, &r->deposit);
+		return err_set(e, ERR_STATE, "not enough %s: you hold %s but the deposit is %s", r->tok.symbol, t1, t2);
 	}
 	/* The SSH key and the provider's agent, checked before anything is signed (issue 8.8, 8.12). */
-	if (a.ssh_key && (rc = cli_ssh_key_read(key_line, a.ssh_key, &e)))
-		goto fail;
-	{
-		uint64_t mid = 0;
-		json_get_id(&mid, offer_json, "machine_id", NULL);
-		struct err ae = { 0 };
-		if (cli_agent_connect(&agent, a.agent, &sc, mid, &ae) == 0) {
-			have_agent = true;
-		} else if (a.ssh_key) {
-			rc = err_set(&e, ERR_STATE, "%s; nothing was paid", ae.msg);
-			goto fail;
-		}
+	if (r->a.ssh_key && (rc = cli_ssh_key_read(r->key_line, r->a.ssh_key, e)))
+		return rc;
+	uint64_t mid = 0;
+	struct err ae = { 0 };
+	json_get_id(&mid, r->offer_json, "machine_id", NULL);
+	if (cli_agent_connect(&r->agent, r->a.agent, &r->sc, mid, &ae) == 0)
+		r->have_agent = true;
+	else if (r->a.ssh_key)
+		return err_set(e, ERR_STATE, "%s; nothing was paid", ae.msg);
+	return 0;
+}
+
+/* 3. The calldata (permit where the token has it) and a gas estimate; enough gas coin? */
+static int rent_prepare(struct rent *r, struct err *e)
+{
+	struct escrow_permit_domain pd;
+	uint8_t permit_sig[65];
+	u256 deadline = u256_from_u64(r->head.timestamp + 3600), need;
+	char t1[160], t2[160], t3[160];
+	int rc;
+
+	if (!r->tok.native &&
+	    escrow_permit_domain_read(&r->s.rpc, &pd, r->s.chain_id, &r->o.token, &r->s.address, NULL) == 0) {
+		if ((rc = escrow_permit_sign_for(&r->s.rpc, permit_sig, r->s.chain_id, &r->o.token, &r->s.escrow,
+						 &r->deposit, &deadline, r->s.seckey, e)) ||
+		    (rc = escrow_cd_open_with_permit(&r->cd, &r->o, r->sig, sizeof r->sig, &r->deposit, &deadline,
+						     permit_sig, e)))
+			return rc;
+		r->use_permit = true;
+	} else if ((rc = escrow_cd_open(&r->cd, &r->o, r->sig, sizeof r->sig, &r->deposit, e))) {
+		return rc;
 	}
-	/* 3. The calldata and a gas estimate. */
-	deadline = u256_from_u64(head.timestamp + 3600);
-	if (!tok.native && escrow_permit_domain_read(&s.rpc, &pd, s.chain_id, &o.token, &s.address, NULL) == 0) {
-		if ((rc = escrow_permit_sign_for(&s.rpc, permit_sig, s.chain_id, &o.token, &s.escrow, &deposit,
-						 &deadline, s.seckey, &e)) ||
-		    (rc = escrow_cd_open_with_permit(&cd, &o, sig, sizeof sig, &deposit, &deadline, permit_sig, &e)))
-			goto fail;
-		use_permit = true;
-	} else if ((rc = escrow_cd_open(&cd, &o, sig, sizeof sig, &deposit, &e))) {
-		goto fail;
+	struct rpc_call_msg m = { .has_from = true, .from = r->s.address, .has_to = true, .to = r->s.escrow,
+				  .data = r->cd.data, .data_len = r->cd.len };
+	if (r->tok.native) {
+		m.has_value = true;
+		m.value = r->deposit;
 	}
-	{
-		struct rpc_call_msg m = { .has_from = true, .from = s.address, .has_to = true, .to = s.escrow,
-					  .data = cd.data, .data_len = cd.len };
-		if (tok.native) {
-			m.has_value = true;
-			m.value = deposit;
-		}
-		if (tok.native || use_permit) {
-			/* A revert here names the offer's problem before anything is signed. */
-			if (rpc_estimate_gas(&s.rpc, &gas, &m, NULL))
-				gas = use_permit ? RENT_GAS_PERMIT : RENT_GAS_OPEN;
-			else
-				gas = gas + gas / 5;
-		} else {
-			gas = RENT_GAS_APPROVE + RENT_GAS_OPEN;
-		}
+	if (r->tok.native || r->use_permit) {
+		/* A revert here names the offer's problem before anything is signed. */
+		if (rpc_estimate_gas(&r->s.rpc, &r->gas, &m, NULL))
+			r->gas = r->use_permit ? RENT_GAS_PERMIT : RENT_GAS_OPEN;
+		else
+			r->gas = r->gas + r->gas / 5;
+	} else {
+		r->gas = RENT_GAS_APPROVE + RENT_GAS_OPEN;
 	}
-	{
-		u256 g = u256_from_u64(gas);
-		if ((rc = u256_mul(&gas_cost, &g, &max_fee)) || (rc = u256_add(&need, &gas_cost, tok.native ? &deposit
-											: &(u256){ { 0 } }))) {
-			err_set(&e, rc, "gas cost overflows");
-			goto fail;
-		}
+	u256 g = u256_from_u64(r->gas), zero = u256_from_u64(0);
+	if ((rc = u256_mul(&r->gas_cost, &g, &r->max_fee)) ||
+	    (rc = u256_add(&need, &r->gas_cost, r->tok.native ? &r->deposit : &zero)))
+		return err_set(e, rc, "gas cost overflows");
+	if (u256_cmp(&r->gas_bal, &need) >= 0)
+		return 0;
+	fmt_gas(t1, sizeof t1, r->native, &r->gas_bal);
+	fmt_gas(t2, sizeof t2, r->native, &r->gas_cost);
+	if (r->tok.native) {
+		fmt_gas(t3, sizeof t3, r->native, &r->deposit);
+		return err_set(e, ERR_STATE, "not enough %s: you hold %s but the deposit %s plus gas (about %s) "
+			       "needs more", r->native, t1, t3, t2);
 	}
-	if (u256_cmp(&gas_bal, &need) < 0) {
-		fmt_gas(t1, sizeof t1, native, &gas_bal);
-		fmt_gas(t2, sizeof t2, native, &gas_cost);
-		char a_text[ADDRESS_STR_MAX];
-		address_to_checksum(a_text, &s.address);
-		if (tok.native) {
-			fmt_gas(t3, sizeof t3, native, &deposit);
-			rc = err_set(&e, ERR_STATE, "not enough %s: you hold %s but the deposit %s plus gas (about %s) "
-				     "needs more", native, t1, t3, t2);
-		} else {
-			cli_token_format(t3, sizeof t3, &tok, &bal);
-			rc = err_set(&e, ERR_STATE, "you hold %s but %s for gas: the transaction needs about %s "
-				     "(%" PRIu64 " gas at the current max fee); send some %s to %s first",
-				     t3, t1, t2, gas, native, a_text);
-		}
-		goto fail;
+	char a_text[ADDRESS_STR_MAX];
+	address_to_checksum(a_text, &r->s.address);
+	cli_token_format(t3, sizeof t3, &r->tok, &r->bal);
+	return err_set(e, ERR_STATE, "you hold %s but %s for gas: the transaction needs about %s "
+		       "(%" PRIu64 " gas at the current max fee); send some %s to %s first",
+		       t3, t1, t2, r->gas, r->native, a_text);
+}
+
+/* 4. The summary shown before the confirmation. */
+static void rent_summary(const struct rent *r)
+{
+	u256 hourly, fee;
+	char a_addr[ADDRESS_STR_MAX], hash_hex[67], paid[32], t1[160], t2[160], t3[160], t4[160];
+
+	escrow_cost(&hourly, &r->o.rate, 3600, NULL);
+	address_to_checksum(a_addr, &r->s.address);
+	hex_encode_0x(hash_hex, r->offer_hash, 32);
+	cli_token_format(t1, sizeof t1, &r->tok, &hourly);
+	cli_token_format(t2, sizeof t2, &r->tok, &r->deposit);
+	fmt_gas(t3, sizeof t3, r->native, &r->gas_cost);
+	fmt_secs(paid, sizeof paid, r->secs);
+	escrow_fee(&fee, &r->deposit, r->s.dep.fee_bps, NULL);
+	cli_token_format(t4, sizeof t4, &r->tok, &fee);
+	printf("offer:     %s\n", hash_hex);
+	printf("renter:    %s\n", a_addr);
+	printf("rate:      %s per hour (fee %u.%02u %% included)\n", t1, r->s.dep.fee_bps / 100,
+	       r->s.dep.fee_bps % 100);
+	printf("deposit:   %s (buys %s%s; the unused part is refunded when you stop)\n", t2, paid,
+	       r->a.until_stopped ? ", runs until you stop" : "");
+	printf("max cost:  %s, of which at most %s fee\n", t2, t4);
+	printf("payment:   %s\n", r->tok.native ? "native coin (msg.value)"
+		       : r->use_permit ? "EIP-2612 permit + open (one transaction)"
+				       : "approve + open (two transactions)");
+	printf("gas:       about %" PRIu64 " gas, at most %s\n", r->gas, t3);
+	fflush(stdout);
+}
+
+/* 5. Sends the open (the host must be alive right now, or nothing is paid); *ev is its Opened event. */
+static int rent_send(struct rent *r, struct escrow_event *ev, struct err *e)
+{
+	struct rpc_receipt rcpt = { 0 };
+	char tx[67];
+	int rc;
+
+	if (r->have_agent && (rc = cli_agent_alive(&r->agent, &r->o.provider, RENT_ALIVE_TIMEOUT_MS, e)))
+		return rc;
+	if (!r->tok.native && !r->use_permit &&
+	    (rc = cli_approve_escrow(&r->s, &r->tok, &r->deposit, RENT_TX_TIMEOUT_MS, e)))
+		return rc;
+	fprintf(stderr, "opening the rental, waiting for confirmation... ");
+	rc = escrow_send(&r->s.rpc, &rcpt, r->s.chain_id, r->s.seckey, &r->s.escrow, r->tok.native ? &r->deposit : NULL,
+			 r->cd.data, r->cd.len, RENT_TX_TIMEOUT_MS, e);
+	if (rc) {
+		fputc('\n', stderr);
+		err_wrap(e, "open");
+		return rc;
 	}
-	/* 4. The summary and the confirmation. */
-	{
-		u256 hourly, fee;
-		char a_addr[ADDRESS_STR_MAX], hash_hex[67], paid[32];
-		escrow_cost(&hourly, &o.rate, 3600, NULL);
-		max_cost = deposit;
-		address_to_checksum(a_addr, &s.address);
-		hex_encode_0x(hash_hex, offer_hash, 32);
-		cli_token_format(t1, sizeof t1, &tok, &hourly);
-		cli_token_format(t2, sizeof t2, &tok, &max_cost);
-		fmt_gas(t3, sizeof t3, native, &gas_cost);
-		fmt_secs(paid, sizeof paid, secs);
-		escrow_fee(&fee, &max_cost, s.dep.fee_bps, NULL);
-		cli_token_format(t4, sizeof t4, &tok, &fee);
-		printf("offer:     %s\n", hash_hex);
-		printf("renter:    %s\n", a_addr);
-		printf("rate:      %s per hour (fee %u.%02u %% included)\n", t1, s.dep.fee_bps / 100,
-		       s.dep.fee_bps % 100);
-		printf("deposit:   %s (buys %s%s; the unused part is refunded when you stop)\n", t2, paid,
-		       a.until_stopped ? ", runs until you stop" : "");
-		printf("max cost:  %s, of which at most %s fee\n", t2, t4);
-		printf("payment:   %s\n", tok.native ? "native coin (msg.value)"
-			       : use_permit ? "EIP-2612 permit + open (one transaction)"
-					    : "approve + open (two transactions)");
-		printf("gas:       about %" PRIu64 " gas, at most %s\n", gas, t3);
-		fflush(stdout);
+	if ((rc = escrow_receipt_event(ev, &rcpt, &r->s.escrow, ESCROW_EV_OPENED, e))) {
+		rpc_receipt_release(&rcpt);
+		return rc;
 	}
-	if (!a.yes && !confirm()) {
+	fprintf(stderr, "confirmed in block %" PRIu64 "\n", rcpt.block_number);
+	hex_encode_0x(tx, rcpt.tx_hash, 32);
+	struct err we = { 0 };
+	if (cli_rental_save(&r->s, &ev->opened.terms, ev->opened.offer_hash, rcpt.tx_hash, &we))
+		fprintf(stderr, "flopmarket: warning: %s\n", we.msg);
+	printf("rental:    %" PRIu64 "\n", ev->id);
+	printf("tx:        %s\n", tx);
+	fflush(stdout);
+	rpc_receipt_release(&rcpt);
+	return 0;
+}
+
+/* 6. Access: the key goes to the agent directly (docs/agent.md), all within --wait-access. */
+static int rent_access(struct rent *r, uint64_t id, struct err *e)
+{
+	if (!r->have_agent || (!r->a.ssh_key && !r->a.agent)) {
+		printf("no --ssh-key given: deliver one with `flopmarket ssh-key %" PRIu64 " ~/.ssh/id_ed25519.pub`; "
+		       "`flopmarket status %" PRIu64 "` shows time and cost\n", id, id);
+		return 0;
+	}
+	uint64_t deadline = clock_mono_ms() + r->a.wait_access_s * 1000;
+	int rc = r->a.ssh_key ? cli_key_deliver(&r->agent, &r->s, id, r->key_line, deadline, e) : 0;
+	return rc ? rc : cli_access_wait(&r->agent, id, deadline, e);
+}
+
+int cmd_rent(int argc, char **argv, struct cfg *cfg)
+{
+	struct rent *r = calloc(1, sizeof *r);
+	struct escrow_event ev;
+	struct err e = { 0 };
+	int rc, status = EXIT_OK;
+
+	if (!r)
+		return EXIT_FAIL;
+	if ((rc = rent_parse(&r->a, argc, argv, cfg))) {
+		free(r);
+		return rc;
+	}
+	buf_init(&r->cd, 1 << 16);
+	if ((rc = cli_session_open(&r->s, cfg, r->a.wallet, SESSION_WALLET_UNLOCK, &e))) {
+		free(r);
+		return cli_fail(rc, &e);
+	}
+	r->native = cli_native_symbol(r->s.chain_id);
+	if ((rc = rent_offer(r, &e)) || (rc = rent_check(r, &e)) || (rc = rent_prepare(r, &e))) {
+		status = cli_fail(rc, &e);
+		goto out;
+	}
+	rent_summary(r);
+	if (!r->a.yes && !confirm()) {
 		fprintf(stderr, "flopmarket: not confirmed (use --yes in scripts); nothing was sent\n");
 		status = EXIT_FAIL;
 		goto out;
 	}
-	/* 5. Send: the host must be alive right now, or nothing is paid. */
-	if (have_agent && (rc = cli_agent_alive(&agent, &o.provider, RENT_ALIVE_TIMEOUT_MS, &e)))
-		goto fail;
-	if (!tok.native && !use_permit &&
-	    (rc = cli_approve_escrow(&s, &tok, &deposit, RENT_TX_TIMEOUT_MS, &e)))
-		goto fail;
-	fprintf(stderr, "opening the rental, waiting for confirmation... ");
-	rc = escrow_send(&s.rpc, &rcpt, s.chain_id, s.seckey, &s.escrow, tok.native ? &deposit : NULL, cd.data,
-			 cd.len, RENT_TX_TIMEOUT_MS, &e);
-	if (rc) {
-		fputc('\n', stderr);
-		err_wrap(&e, "open");
-		goto fail;
+	if ((rc = rent_send(r, &ev, &e))) {
+		status = cli_fail(rc, &e);
+		goto out;
 	}
-	if ((rc = escrow_receipt_event(&ev, &rcpt, &s.escrow, ESCROW_EV_OPENED, &e)))
-		goto fail;
-	fprintf(stderr, "confirmed in block %" PRIu64 "\n", rcpt.block_number);
-	{
-		char tx[67];
-		hex_encode_0x(tx, rcpt.tx_hash, 32);
-		if (cli_rental_save(&s, &ev.opened.terms, ev.opened.offer_hash, rcpt.tx_hash, &e))
-			fprintf(stderr, "flopmarket: warning: %s\n", e.msg);
-		printf("rental:    %" PRIu64 "\n", ev.id);
-		printf("tx:        %s\n", tx);
-		fflush(stdout);
+	if ((rc = rent_access(r, ev.id, &e))) {
+		fprintf(stderr, "flopmarket: rental %" PRIu64 " is open, but: %s\n", ev.id, e.msg);
+		status = cli_exit_for(rc);
 	}
-	/* 6. Access: the key goes to the agent directly (docs/agent.md), all within --wait-access. */
-	if (have_agent && (a.ssh_key || a.agent)) {
-		uint64_t deadline = clock_mono_ms() + a.wait_access_s * 1000;
-		rc = a.ssh_key ? cli_key_deliver(&agent, &s, ev.id, key_line, deadline, &e) : 0;
-		if (!rc)
-			rc = cli_access_wait(&agent, ev.id, deadline, &e);
-		if (rc) {
-			fprintf(stderr, "flopmarket: rental %" PRIu64 " is open, but: %s\n", ev.id, e.msg);
-			status = cli_exit_for(rc);
-		}
-	} else {
-		printf("no --ssh-key given: deliver one with `flopmarket ssh-key %" PRIu64 " ~/.ssh/id_ed25519.pub`; "
-		       "`flopmarket status %" PRIu64 "` shows time and cost\n", ev.id, ev.id);
-	}
-	goto out;
-fail:
-	status = cli_fail(rc, &e);
 out:
-	rpc_receipt_release(&rcpt);
-	buf_release(&cd);
-	json_decref(offer_json);
-	sc_release(&agent);
-	sc_release(&sc);
-	cli_session_release(&s);
+	buf_release(&r->cd);
+	json_decref(r->offer_json);
+	sc_release(&r->agent);
+	sc_release(&r->sc);
+	cli_session_release(&r->s);
+	sodium_memzero(r->key_line, sizeof r->key_line);
+	free(r);
 	return status;
 }
