@@ -14,6 +14,7 @@
 #include "agent/gpu.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/proc.h"
 #include "core/file.h"
 #include "core/hex.h"
 #include "core/json.h"
@@ -241,7 +242,7 @@ static int tool(int *status, struct err *e, const int *ok, char *const argv[])
 	int st = -1, rc;
 
 	buf_init(&out, 4096);
-	rc = gpu_exec_capture(&out, &st, argv, TOOL_TIMEOUT_MS, e);
+	rc = proc_run(&out, &st, argv, TOOL_TIMEOUT_MS, e);
 	if (!rc) {
 		bool good = false;
 		for (; ok && *ok >= 0; ok++)

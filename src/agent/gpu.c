@@ -14,6 +14,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/proc.h"
 #include "core/hex.h"
 #include "core/json.h"
 
@@ -86,80 +87,6 @@ const char *gpu_source_name(enum gpu_source s)
 	case GPU_SOURCE_SPEC: return "spec";
 	default: return "none";
 	}
-}
-
-/* ---- process helper ---- */
-
-int gpu_exec_capture(struct buf *out, int *status, char *const argv[], unsigned timeout_ms,
-		     struct err *e)
-{
-	int fds[2], st = 0, rc = 0;
-	pid_t pid;
-	int64_t deadline = (int64_t)clock_mono_ms() + timeout_ms;
-	bool timed_out = false;
-
-	if (!argv || !argv[0])
-		return err_set(e, ERR_INVALID, "exec: no program");
-	if (pipe2(fds, O_CLOEXEC))
-		return err_set(e, ERR_IO, "exec %s: pipe: %s", argv[0], strerror(errno));
-	pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return err_set(e, ERR_IO, "exec %s: fork: %s", argv[0], strerror(errno));
-	}
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDONLY);
-		setpgid(0, 0);
-		if (nul >= 0)
-			dup2(nul, 0);
-		dup2(fds[1], 1);
-		dup2(fds[1], 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	setpgid(pid, pid);
-	close(fds[1]);
-	for (;;) {
-		struct pollfd p = { .fd = fds[0], .events = POLLIN };
-		int64_t left = deadline - (int64_t)clock_mono_ms();
-		char chunk[4096];
-		ssize_t r;
-
-		if (left <= 0) {
-			timed_out = true;
-			break;
-		}
-		r = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			continue;
-		r = read(fds[0], chunk, sizeof chunk);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		if (out && out->len < out->max) {
-			size_t room = out->max - out->len;
-			buf_append(out, chunk, (size_t)r < room ? (size_t)r : room);
-		}
-	}
-	close(fds[0]);
-	if (timed_out) {
-		kill(-pid, SIGKILL);
-		kill(pid, SIGKILL);
-	}
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (timed_out)
-		return err_set(e, ERR_TIMEOUT, "%s did not finish within %u ms", argv[0], timeout_ms);
-	st = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	if (st == 127)
-		rc = err_set(e, ERR_NOT_FOUND, "%s: cannot execute", argv[0]);
-	if (status)
-		*status = st;
-	return rc;
 }
 
 /* ---- nvidia-smi CSV ---- */
@@ -699,7 +626,7 @@ static int smi_detect(struct gpu_host *h, const char *smi, unsigned timeout_ms, 
 	int status = 0, rc;
 
 	buf_init(&out, GPU_TEXT_MAX);
-	rc = gpu_exec_capture(&out, &status, argv, timeout_ms, e);
+	rc = proc_run(&out, &status, argv, timeout_ms, e);
 	if (rc == ERR_NOT_FOUND) {
 		snprintf(why, why_cap, "no nvidia-smi");
 		buf_release(&out);

@@ -21,9 +21,6 @@
  *
  * Limits: at most GPU_MAX GPUs, names and ids capped (longer ones are an
  * error, never truncated silently), parser input capped at GPU_TEXT_MAX.
- *
- * gpu_exec_capture is the small "run a program with a deadline and capture
- * its output" helper that the agent's host-side files share.
  */
 #ifndef FLOP_AGENT_GPU_H
 #define FLOP_AGENT_GPU_H
@@ -132,16 +129,5 @@ int gpu_host_facts(struct host_facts *out, const char *disk_path, struct err *e)
  * flopmarket key, so the published id cannot be linked to the raw one.
  */
 int gpu_machine_id_hash(char out_hex65[65], const char *raw, size_t n, struct err *e);
-
-/*
- * Runs argv[0] (looked up in PATH when it has no '/') with argv, stdin from
- * /dev/null, stdout and stderr captured into `out` (bytes past out->max are
- * read and dropped). Kills the child's process group after timeout_ms.
- * *status gets the exit status, or 128+signal when it died of a signal.
- * ERR_NOT_FOUND when the program cannot be executed (status 127),
- * ERR_TIMEOUT on the deadline, ERR_IO for fork/pipe failures.
- */
-int gpu_exec_capture(struct buf *out, int *status, char *const argv[], unsigned timeout_ms,
-		     struct err *e);
 
 #endif

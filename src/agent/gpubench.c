@@ -7,6 +7,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/json.h"
+#include "core/proc.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -123,7 +124,7 @@ int gpubench_run(struct gpubench_result *out, const char *exe, unsigned device, 
 	argv[1] = dev;
 	argv[2] = NULL;
 	buf_init(&o, GPUBENCH_OUTPUT_MAX);
-	rc = gpu_exec_capture(&o, &status, argv, (timeout_s ? timeout_s : 120) * 1000u, &e);
+	rc = proc_run(&o, &status, argv, (timeout_s ? timeout_s : 120) * 1000u, &e);
 	if (rc) {
 		snprintf(why, sizeof why, "gpubench: %.200s", e.msg);
 	} else if (status != 0) {

@@ -3,7 +3,10 @@
  */
 #include "sshd.h"
 
+#include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
+#include "core/proc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,13 +23,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 bool sshd_available(const char **why)
 {
@@ -46,70 +42,26 @@ bool sshd_available(const char **why)
 }
 
 /*
- * Runs argv with a deadline; captures stdout+stderr into out (room cap,
- * may be NULL). *status: exit status or 128+signal.
+ * Runs argv with a deadline (core/proc); copies stdout+stderr into out (room cap, NUL-terminated, may be
+ * NULL). *status: exit status or 128+signal; a 127 (ssh's "command not found" on the far side) is a
+ * status for the test to judge, not an error.
  */
 static int run_capture(char *out, size_t cap, int *status, char *const argv[],
 		       unsigned timeout_ms, struct err *e)
 {
-	int fds[2], st = 0;
-	size_t len = 0;
-	int64_t deadline = mono_ms() + timeout_ms;
-	bool timed_out = false;
-	pid_t pid;
+	struct buf b;
+	int rc;
 
-	if (pipe2(fds, O_CLOEXEC))
-		return err_set(e, ERR_IO, "pipe: %s", strerror(errno));
-	pid = fork();
-	if (pid < 0)
-		return err_set(e, ERR_IO, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		int nul = open("/dev/null", O_RDONLY);
-		setpgid(0, 0);
-		if (nul >= 0)
-			dup2(nul, 0);
-		dup2(fds[1], 1);
-		dup2(fds[1], 2);
-		execv(argv[0], argv);
-		_exit(127);
+	buf_init(&b, cap ? cap - 1 : 0);
+	rc = proc_run(&b, status, argv, timeout_ms, e);
+	if (rc == ERR_NOT_FOUND && status && *status == 127)
+		rc = 0;
+	if (out && cap) {
+		memcpy(out, b.len ? (const char *)b.data : "", b.len);
+		out[b.len] = '\0';
 	}
-	close(fds[1]);
-	for (;;) {
-		struct pollfd p = { .fd = fds[0], .events = POLLIN };
-		int64_t left = deadline - mono_ms();
-		char chunk[1024];
-		ssize_t r;
-
-		if (left <= 0) {
-			timed_out = true;
-			break;
-		}
-		if (poll(&p, 1, (int)left) <= 0)
-			continue;
-		r = read(fds[0], chunk, sizeof chunk);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		if (out && len + 1 < cap) {
-			size_t k = (size_t)r < cap - 1 - len ? (size_t)r : cap - 1 - len;
-			memcpy(out + len, chunk, k);
-			len += k;
-		}
-	}
-	close(fds[0]);
-	if (out && cap)
-		out[len] = '\0';
-	if (timed_out) {
-		kill(-pid, SIGKILL);
-		kill(pid, SIGKILL);
-	}
-	waitpid(pid, &st, 0);
-	if (timed_out)
-		return err_set(e, ERR_TIMEOUT, "%s: no answer within %u ms", argv[0], timeout_ms);
-	if (status)
-		*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-	return 0;
+	buf_release(&b);
+	return rc;
 }
 
 int sshd_keygen(char *pub, size_t cap, const char *priv_path, struct err *e)
@@ -211,8 +163,8 @@ static int start_once(struct sshd *s, const char *allow, struct err *e)
 		_exit(127);
 	}
 	s->pid = pid;
-	deadline = mono_ms() + 10000;
-	while (mono_ms() < deadline) {
+	deadline = (int64_t)clock_mono_ms() + 10000;
+	while ((int64_t)clock_mono_ms() < deadline) {
 		int st;
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			s->pid = 0;
@@ -254,10 +206,10 @@ void sshd_stop(struct sshd *s)
 		return;
 	if (s->pid > 0) {
 		int st;
-		int64_t deadline = mono_ms() + 2000;
+		int64_t deadline = (int64_t)clock_mono_ms() + 2000;
 		kill(s->pid, SIGTERM);
 		while (waitpid(s->pid, &st, WNOHANG) == 0) {
-			if (mono_ms() > deadline) {
+			if ((int64_t)clock_mono_ms() > deadline) {
 				kill(s->pid, SIGKILL);
 				waitpid(s->pid, &st, 0);
 				break;

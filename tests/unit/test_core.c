@@ -1,7 +1,7 @@
 /*
  * test_core.c — unit tests for src/core: capped buffer, error names, hex,
  * u256 checked arithmetic and exact amount parsing, layered config, logfmt
- * quoting. Boundaries are tested both ways.
+ * quoting, running a helper program with a deadline. Boundaries are tested both ways.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,10 +16,12 @@
 
 #include "core/buf.h"
 #include "core/cfg.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/file.h"
 #include "core/hex.h"
 #include "core/log.h"
+#include "core/proc.h"
 #include "core/u256.h"
 
 static void test_buf_cap(void **state)
@@ -355,6 +357,42 @@ static void test_file_read(void **state)
 	buf_release(&b);
 }
 
+/* proc_run: output and status captured, cap honoured, deadline kills the group, missing program named. */
+static void test_proc_run(void **state)
+{
+	char *echo[] = { "/bin/sh", "-c", "echo out; echo err >&2; exit 3", NULL };
+	char *flood[] = { "/bin/sh", "-c", "head -c 200000 /dev/zero; exit 0", NULL };
+	char *slow[] = { "/bin/sh", "-c", "sleep 30 & sleep 30", NULL };
+	char *missing[] = { "/nonexistent/flopmarket-no-such-tool", NULL };
+	char *empty[] = { NULL };
+	struct buf out;
+	struct err e;
+	int status = -1;
+	(void)state;
+
+	buf_init(&out, 4096);
+	assert_int_equal(proc_run(&out, &status, echo, 5000, &e), 0);
+	assert_int_equal(status, 3);
+	assert_string_equal(buf_cstr(&out), "out\nerr\n");
+
+	buf_release(&out);
+	buf_init(&out, 100);
+	assert_int_equal(proc_run(&out, &status, flood, 10000, &e), 0);
+	assert_int_equal(status, 0); /* the child was never blocked by the cap */
+	assert_int_equal(out.len, 100);
+	buf_release(&out);
+
+	uint64_t t0 = clock_mono_ms();
+	assert_int_equal(proc_run(NULL, &status, slow, 300, &e), ERR_TIMEOUT);
+	assert_true(clock_mono_ms() - t0 < 10000); /* the grandchild holding the pipe was killed too */
+	assert_non_null(strstr(e.msg, "/bin/sh"));
+
+	assert_int_equal(proc_run(NULL, &status, missing, 5000, &e), ERR_NOT_FOUND);
+	assert_int_equal(status, 127);
+	assert_non_null(strstr(e.msg, "flopmarket-no-such-tool"));
+	assert_int_equal(proc_run(NULL, NULL, empty, 5000, &e), ERR_INVALID);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_cfg_layers),
 		cmocka_unit_test(test_log_quote),
 		cmocka_unit_test(test_file_read),
+		cmocka_unit_test(test_proc_run),
 	};
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
