@@ -188,6 +188,31 @@ static bool self_origin(const struct terminal *t, const struct http_req *r, char
 	return origin_ok(out);
 }
 
+/* Writes the refusal and says so: 1 (the handler returns 0), or ERR_NOMEM. */
+static int refuse(int rc)
+{
+	return rc ? rc : 1;
+}
+
+/*
+ * The checks both terminal routes make before anything else: a well-formed rental id, a known origin of
+ * our own (into self), and a browser Origin we allow. 0 to go on; 1 when refused (the error response is
+ * written); ERR_NOMEM.
+ */
+static int request_check(const struct terminal *t, const struct http_req *r, struct http_resp *resp,
+			 char *self, size_t cap)
+{
+	if (!rental_id_ok(http_param(r, "rental")))
+		return refuse(http_error(resp, 400, "bad_rental", "rental",
+					 "rental id must be 1..%d of [0-9A-Za-z._-]", TERMINAL_RENTAL_ID_MAX));
+	if (!self_origin(t, r, self, cap))
+		return refuse(http_error(resp, 400, "bad_host", "Host", "cannot tell this agent's origin"));
+	if (!origin_allowed(t, http_header(r, "Origin"), self))
+		return refuse(http_error(resp, 403, "origin_not_allowed", "Origin",
+					 "this page's origin may not open terminals here"));
+	return 0;
+}
+
 /* ---- lifecycle ---- */
 
 int terminal_new(struct terminal **out, const struct terminal_cfg *cfg, struct err *e)
@@ -413,15 +438,10 @@ static int on_challenge(struct http_req *r, struct http_resp *resp, void *ctx)
 	uint64_t now = now_ms(t), expires_s;
 	struct err e = { 0 };
 	json_t *j;
+	int rc;
 
-	if (!rental_id_ok(rental))
-		return http_error(resp, 400, "bad_rental", "rental",
-				  "rental id must be 1..%d of [0-9A-Za-z._-]", TERMINAL_RENTAL_ID_MAX);
-	if (!self_origin(t, r, self, sizeof self))
-		return http_error(resp, 400, "bad_host", "Host", "cannot tell this agent's origin");
-	if (!origin_allowed(t, origin, self))
-		return http_error(resp, 403, "origin_not_allowed", "Origin",
-				  "this page's origin may not open terminals here");
+	if ((rc = request_check(t, r, resp, self, sizeof self)))
+		return rc > 0 ? 0 : rc;
 	memset(&c, 0, sizeof c);
 	randombytes_buf(nonce, sizeof nonce);
 	hex_encode(c.nonce, nonce, sizeof nonce);
@@ -897,63 +917,85 @@ static void on_upgrade_dropped(void *ctx)
 
 /* ---- the WebSocket endpoint ---- */
 
+/*
+ * The challenge named in the query is ours, unexpired, for this rental, and `sig` is a personal_sign of
+ * its message: the signer into *signer. 0 to go on; 1 when refused (response written); ERR_NOMEM.
+ */
+static int challenge_signer(struct eth_address *signer, struct terminal *t, const struct http_req *r,
+			    struct http_resp *resp, const char *rental)
+{
+	const char *sig_hex = http_query(r, "sig");
+	struct challenge c;
+	uint8_t sig[65];
+	struct err e = { 0 };
+	int rc = challenge_take(t, &c, http_query(r, "challenge"), rental);
+
+	if (rc == ERR_TIMEOUT)
+		return refuse(http_error(resp, 401, "challenge_expired", "challenge",
+					 "the challenge expired; get a fresh one"));
+	if (rc)
+		return refuse(http_error(resp, 401, "challenge_invalid", "challenge",
+					 "unknown, used or foreign challenge; get a fresh one"));
+	if (!sig_hex || strlen(sig_hex) != 132 || hex_decode_exact(sig, sizeof sig, sig_hex, NULL) ||
+	    eip191_recover(signer, (const uint8_t *)c.message, strlen(c.message), sig, &e))
+		return refuse(http_error(resp, 400, "bad_signature", "sig",
+					 "sig must be a 65-byte personal_sign signature of the message"));
+	return 0;
+}
+
+/*
+ * The rental as the chain has it, into *info: it exists, `signer` is its renter, it is active.
+ * 0 to go on; 1 when refused (response written); ERR_NOMEM.
+ */
+static int renter_check(struct terminal_rental *info, const struct terminal *t, struct http_resp *resp,
+			const char *rental, const struct eth_address *signer)
+{
+	char who[ADDRESS_STR_MAX];
+	struct err e = { 0 };
+	int rc;
+
+	memset(info, 0, sizeof *info);
+	rc = t->cfg.lookup(info, rental, t->cfg.lookup_user, &e);
+	if (rc == ERR_NOT_FOUND)
+		return refuse(http_error(resp, 404, "rental_not_found", "rental", "no such rental here"));
+	if (rc) {
+		log_warn("terminal lookup failed", "rental=%s err=\"%s\"", rental, e.msg);
+		return refuse(http_error(resp, 502, "chain_unavailable", NULL,
+					 "cannot read the rental from the chain"));
+	}
+	if (!address_equal(signer, &info->renter)) {
+		address_to_checksum(who, signer);
+		log_info("terminal refused", "rental=%s signer=%s reason=not_renter", rental, who);
+		return refuse(http_error(resp, 403, "not_renter", "sig",
+					 "the signer is not this rental's renter on chain"));
+	}
+	if (!info->active)
+		return refuse(http_error(resp, 409, "rental_inactive", "rental",
+					 "the rental is not active (ended, unpaid or frozen)"));
+	return 0;
+}
+
 static int on_ws(struct http_req *r, struct http_resp *resp, void *ctx)
 {
 	struct terminal *t = ctx;
 	const char *rental = http_param(r, "rental");
-	const char *origin = http_header(r, "Origin");
-	const char *sig_hex = http_query(r, "sig");
 	char self[TERMINAL_ORIGIN_MAX + 16], accept[WS_ACCEPT_LEN + 1], who[ADDRESS_STR_MAX];
 	struct terminal_rental info;
-	struct challenge c;
 	struct eth_address signer;
 	struct session *s;
-	uint8_t sig[65];
 	struct err e = { 0 };
 	int rc;
 
-	if (!rental_id_ok(rental))
-		return http_error(resp, 400, "bad_rental", "rental",
-				  "rental id must be 1..%d of [0-9A-Za-z._-]", TERMINAL_RENTAL_ID_MAX);
-	if (!self_origin(t, r, self, sizeof self))
-		return http_error(resp, 400, "bad_host", "Host", "cannot tell this agent's origin");
-	if (!origin_allowed(t, origin, self))
-		return http_error(resp, 403, "origin_not_allowed", "Origin",
-				  "this page's origin may not open terminals here");
+	if ((rc = request_check(t, r, resp, self, sizeof self)))
+		return rc > 0 ? 0 : rc;
 	if (ws_handshake_check(accept, http_header(r, "Upgrade"), http_header(r, "Connection"),
 			       http_header(r, "Sec-WebSocket-Version"),
 			       http_header(r, "Sec-WebSocket-Key"), &e))
 		return http_error(resp, 400, "bad_handshake", NULL, "%s", e.msg);
-	rc = challenge_take(t, &c, http_query(r, "challenge"), rental);
-	if (rc == ERR_TIMEOUT)
-		return http_error(resp, 401, "challenge_expired", "challenge",
-				  "the challenge expired; get a fresh one");
-	if (rc)
-		return http_error(resp, 401, "challenge_invalid", "challenge",
-				  "unknown, used or foreign challenge; get a fresh one");
-	if (!sig_hex || strlen(sig_hex) != 132 || hex_decode_exact(sig, sizeof sig, sig_hex, NULL) ||
-	    eip191_recover(&signer, (const uint8_t *)c.message, strlen(c.message), sig, &e))
-		return http_error(resp, 400, "bad_signature", "sig",
-				  "sig must be a 65-byte personal_sign signature of the message");
-	memset(&info, 0, sizeof info);
-	e = (struct err){ 0 };
-	rc = t->cfg.lookup(&info, rental, t->cfg.lookup_user, &e);
-	if (rc == ERR_NOT_FOUND)
-		return http_error(resp, 404, "rental_not_found", "rental", "no such rental here");
-	if (rc) {
-		log_warn("terminal lookup failed", "rental=%s err=\"%s\"", rental, e.msg);
-		return http_error(resp, 502, "chain_unavailable", NULL,
-				  "cannot read the rental from the chain");
-	}
+	if ((rc = challenge_signer(&signer, t, r, resp, rental)) ||
+	    (rc = renter_check(&info, t, resp, rental, &signer)))
+		return rc > 0 ? 0 : rc;
 	address_to_checksum(who, &signer);
-	if (!address_equal(&signer, &info.renter)) {
-		log_info("terminal refused", "rental=%s signer=%s reason=not_renter", rental, who);
-		return http_error(resp, 403, "not_renter", "sig",
-				  "the signer is not this rental's renter on chain");
-	}
-	if (!info.active)
-		return http_error(resp, 409, "rental_inactive", "rental",
-				  "the rental is not active (ended, unpaid or frozen)");
 	s = calloc(1, sizeof *s);
 	if (!s)
 		return ERR_NOMEM;
