@@ -59,12 +59,6 @@ struct agent_row {
 /* Starts the HTTP endpoint (key delivery, access, /agent, the terminal) and sets a->endpoint. */
 int endpoint_start(struct agent *a, struct err *e);
 
-/* ---- state.c: state db (call with mu held) ---- */
-int agent_db_rows(struct agent *a, struct agent_row **out, size_t *n, bool include_finished,
-		  struct err *e);
-void agent_rows_free(struct agent_row *rows, size_t n);
-int agent_db_exec(struct agent *a, const char *sql, int64_t v, uint64_t id, struct err *e);
-
 /* ---- watcher.c ---- */
 /*
  * Reads confirmed escrow events since the saved progress (a bounded number of batches) and applies
@@ -84,9 +78,10 @@ int lifecycle_account_name(char name13[ACCOUNT_NAME_LEN + 1], uint64_t chain_id,
 
 /* ---- claims.c ---- */
 int claims_tick(struct agent *a, struct err *e);
-/* Server reports: sign in, register host, heartbeat, pending access reports. No-op without a server. */
+/*
+ * Server reports: sign in, register host, heartbeat (every heartbeat_s), and, every tick, where to log
+ * in to each account the lifecycle made ready. Call only with a server configured.
+ */
 int report_tick(struct agent *a, struct err *e);
-/* Reports one account to the server (POST /rentals/{id}/access). */
-int report_access(struct agent *a, uint64_t id, const char *user, struct err *e);
 
 #endif

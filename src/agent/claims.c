@@ -18,6 +18,9 @@
  */
 #include "agent/agent_int.h"
 
+#include "agent/account.h"
+#include "agent/state.h"
+
 #include "agent/gpu.h"
 #include "agent/gpubench.h"
 #include "core/buf.h"
@@ -74,10 +77,9 @@ static int submit(struct agent *a, struct agent_row *w, enum escrow_rental_fn fn
 	log_info("transaction sent", "rental=%llu call=%s nonce=%llu tx=%s", (unsigned long long)w->r.id,
 		 what, (unsigned long long)nonce, hx);
 	pthread_mutex_lock(&a->mu);
-	agent_db_exec(a, "UPDATE rentals SET claim_nonce = ?1 WHERE id = ?2", (int64_t)nonce, w->r.id, NULL);
+	state_set_claim_nonce(a, w->r.id, (int64_t)nonce);
 	if (fn == ESCROW_FN_CLAIM)
-		agent_db_exec(a, "UPDATE rentals SET last_claim_ms = ?1 WHERE id = ?2", clock_wall_ms(),
-			      w->r.id, NULL);
+		state_set_last_claim(a, w->r.id, (int64_t)clock_wall_ms());
 	pthread_mutex_unlock(&a->mu);
 	return 0;
 }
@@ -92,7 +94,7 @@ static bool outstanding(struct agent *a, struct agent_row *w)
 	if (!sender_info(a->sender, (uint64_t)w->claim_nonce, &si, NULL) && si.state == SENDER_PENDING)
 		return true;
 	pthread_mutex_lock(&a->mu);
-	agent_db_exec(a, "UPDATE rentals SET claim_nonce = -1 WHERE id = ?2", 0, w->r.id, NULL);
+	state_set_claim_nonce(a, w->r.id, -1);
 	pthread_mutex_unlock(&a->mu);
 	return false;
 }
@@ -142,7 +144,7 @@ int claims_tick(struct agent *a, struct err *e)
 		log_warn("sender poll failed", "err=\"%s\"", e->msg);
 	err_clear(e);
 	pthread_mutex_lock(&a->mu);
-	rc = agent_db_rows(a, &rows, &n, false, e);
+	rc = state_rows(a, &rows, &n, false, e);
 	pthread_mutex_unlock(&a->mu);
 	if (rc)
 		return rc;
@@ -156,7 +158,7 @@ int claims_tick(struct agent *a, struct err *e)
 						   ce.msg);
 		}
 	}
-	agent_rows_free(rows, n);
+	state_rows_free(rows, n);
 	return first_rc;
 }
 
@@ -376,7 +378,8 @@ static int register_host(struct agent *a, struct err *e)
 	return rc;
 }
 
-int report_access(struct agent *a, uint64_t id, const char *user, struct err *e)
+/* Reports one account to the server (POST /rentals/{id}/access). */
+static int report_access(struct agent *a, uint64_t id, const char *user, struct err *e)
 {
 	char path[64];
 	json_t *body;
@@ -395,6 +398,45 @@ int report_access(struct agent *a, uint64_t id, const char *user, struct err *e)
 	return rc;
 }
 
+/*
+ * Tells the server where to log in for each rental whose account is ready (active, key applied) and
+ * not reported yet; a failure is retried on the next tick.
+ */
+static void report_ready_accounts(struct agent *a)
+{
+	struct agent_row *rows = NULL;
+	size_t n = 0;
+	struct err e = { 0, "" };
+
+	pthread_mutex_lock(&a->mu);
+	if (state_rows(a, &rows, &n, false, &e)) {
+		pthread_mutex_unlock(&a->mu);
+		log_warn("cannot read rentals for access reports", "err=\"%s\"", e.msg);
+		return;
+	}
+	pthread_mutex_unlock(&a->mu);
+	for (size_t i = 0; i < n; i++) {
+		struct agent_row *w = &rows[i];
+		char name[ACCOUNT_NAME_LEN + 1];
+		struct account acc;
+		struct err re = { 0, "" };
+
+		if (w->access_reported || w->done || w->r.closed || !w->key_applied ||
+		    lifecycle_account_name(name, a->cfg.chain_id, &a->cfg.escrow, a->instance, w->r.id, NULL) ||
+		    account_load(&acc, &a->acct, name, NULL) || acc.phase != ACCOUNT_ACTIVE)
+			continue;
+		if (report_access(a, w->r.id, name, &re)) {
+			log_debug("access report deferred", "rental=%llu err=\"%s\"",
+				  (unsigned long long)w->r.id, re.msg);
+			continue;
+		}
+		pthread_mutex_lock(&a->mu);
+		state_mark(a, w->r.id, STATE_MARK_ACCESS_REPORTED, NULL);
+		pthread_mutex_unlock(&a->mu);
+	}
+	state_rows_free(rows, n);
+}
+
 int report_tick(struct agent *a, struct err *e)
 {
 	uint64_t now = clock_mono_ms();
@@ -402,6 +444,7 @@ int report_tick(struct agent *a, struct err *e)
 	long st = 0;
 	int rc;
 
+	report_ready_accounts(a); /* every tick: a renter is waiting for these */
 	if (a->last_heartbeat_ms && now - a->last_heartbeat_ms < (uint64_t)a->cfg.heartbeat_s * 1000)
 		return 0;
 	a->last_heartbeat_ms = now;

@@ -169,9 +169,9 @@ static int h_agent_info(struct http_req *req, struct http_resp *resp, void *ctx)
 static int h_access(struct http_req *req, struct http_resp *resp, void *ctx)
 {
 	struct agent *a = ctx;
-	sqlite3_stmt *st = NULL;
 	uint64_t id;
-	const char *status = "unknown";
+	const char *status;
+	enum state_access held;
 	char name[ACCOUNT_NAME_LEN + 1] = "";
 	bool show = false;
 	json_t *v;
@@ -179,29 +179,12 @@ static int h_access(struct http_req *req, struct http_resp *resp, void *ctx)
 	if (parse_id(&id, http_param(req, "id")))
 		return http_error(resp, 400, "invalid", "id", "rental id must be a decimal number 1..2^63-1");
 	pthread_mutex_lock(&a->mu);
-	if (sqlite3_prepare_v2(a->db, "SELECT closed, done, ssh_key IS NOT NULL FROM rentals WHERE id = ?1",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			if (sqlite3_column_int(st, 0) || sqlite3_column_int(st, 1))
-				status = "ended";
-			else if (!sqlite3_column_int(st, 2))
-				status = "waiting_key";
-			else
-				status = "pending";
-		} else {
-			sqlite3_finalize(st);
-			st = NULL;
-			if (sqlite3_prepare_v2(a->db, "SELECT 1 FROM pending_keys WHERE id = ?1", -1, &st,
-					       NULL) == SQLITE_OK) {
-				sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-				if (sqlite3_step(st) == SQLITE_ROW)
-					status = "pending";
-			}
-		}
-	}
-	sqlite3_finalize(st);
+	held = state_access_of(a, id);
 	pthread_mutex_unlock(&a->mu);
+	status = held == STATE_ACCESS_ENDED ? "ended"
+		 : held == STATE_ACCESS_WAITING_KEY ? "waiting_key"
+		 : held == STATE_ACCESS_KEYED ? "pending"
+					       : "unknown";
 	if (strcmp(status, "pending") == 0 && !lifecycle_account_name(name, a->cfg.chain_id, &a->cfg.escrow, a->instance, id, NULL)) {
 		struct account acc;
 		if (!account_load(&acc, &a->acct, name, NULL)) {
@@ -230,21 +213,13 @@ static int terminal_lookup(struct terminal_rental *out, const char *rental_id, v
 	struct agent *a = user;
 	struct escrow_terms t;
 	struct rpc r;
-	sqlite3_stmt *st = NULL;
 	uint64_t id;
 	int rc = ERR_NOT_FOUND;
 
 	if (parse_id(&id, rental_id))
 		return err_set(e, ERR_NOT_FOUND, "no rental %.40s", rental_id);
 	pthread_mutex_lock(&a->mu);
-	if (sqlite3_prepare_v2(a->db, "SELECT terms FROM rentals WHERE id = ?1 AND closed = 0 AND done = 0",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-		if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == ESCROW_TERMS_SIZE &&
-		    !escrow_terms_decode(&t, sqlite3_column_blob(st, 0), ESCROW_TERMS_SIZE, NULL))
-			rc = 0;
-	}
-	sqlite3_finalize(st);
+	rc = state_live_terms(a, id, &t);
 	pthread_mutex_unlock(&a->mu);
 	if (rc)
 		return err_set(e, ERR_NOT_FOUND, "no live rental %llu on this host", (unsigned long long)id);

@@ -16,6 +16,8 @@
  * a wall message at once and again near the end of the notice.
  */
 #include "agent/agent_int.h"
+
+#include "agent/state.h"
 #include "agent/terminal.h"
 
 #include "core/clock.h"
@@ -135,16 +137,16 @@ static void reclaim_warn(struct agent *a, struct agent_row *w, const struct acco
 	unsigned n = wall_user(acc->uid, msg);
 	w->warned = w->warned == 0 && now + last < v.stop_at ? 1 : 2;
 	pthread_mutex_lock(&a->mu);
-	agent_db_exec(a, "UPDATE rentals SET warned = ?1 WHERE id = ?2", w->warned, w->r.id, NULL);
+	state_set_warned(a, w->r.id, w->warned);
 	pthread_mutex_unlock(&a->mu);
 	log_info("reclaim notice sent", "rental=%llu terminals=%u stop_at=%llu", (unsigned long long)w->r.id,
 		 n, (unsigned long long)v.stop_at);
 }
 
-static void mark(struct agent *a, const char *sql, uint64_t id)
+static void mark(struct agent *a, uint64_t id, enum state_mark m)
 {
 	pthread_mutex_lock(&a->mu);
-	agent_db_exec(a, sql, 0, id, NULL);
+	state_mark(a, id, m, NULL);
 	pthread_mutex_unlock(&a->mu);
 }
 
@@ -169,7 +171,7 @@ static int drive(struct agent *a, struct agent_row *w, uint64_t now, bool sweep,
 			terminal_close_rental(a->term, id_s);
 		if ((rc = account_teardown(&a->acct, name, e)))
 			return rc;
-		mark(a, "UPDATE rentals SET done = 1 WHERE id = ?2", w->r.id);
+		mark(a, w->r.id, STATE_MARK_DONE);
 		if (exists)
 			log_info("rental account removed", "rental=%llu user=%s", (unsigned long long)w->r.id,
 				 name);
@@ -196,7 +198,7 @@ static int drive(struct agent *a, struct agent_row *w, uint64_t now, bool sweep,
 			uint64_t t0 = clock_mono_ms();
 			if ((rc = account_create(&acc, &a->acct, scope, w->ssh_key, e)))
 				return rc;
-			mark(a, "UPDATE rentals SET key_applied = 1 WHERE id = ?2", w->r.id);
+			mark(a, w->r.id, STATE_MARK_KEY_APPLIED);
 			log_info("rental account ready", "rental=%llu user=%s took_ms=%llu",
 				 (unsigned long long)w->r.id, name,
 				 (unsigned long long)(clock_mono_ms() - t0));
@@ -210,14 +212,6 @@ static int drive(struct agent *a, struct agent_row *w, uint64_t now, bool sweep,
 		if (sweep)
 			account_sweep(&a->acct, name, NULL, NULL);
 		reclaim_warn(a, w, &acc, now);
-		if (!w->access_reported && a->cfg.server_url) {
-			struct err re = { 0, "" };
-			if (!report_access(a, w->r.id, name, &re))
-				mark(a, "UPDATE rentals SET access_reported = 1 WHERE id = ?2", w->r.id);
-			else
-				log_debug("access report deferred", "rental=%llu err=\"%s\"",
-					  (unsigned long long)w->r.id, re.msg);
-		}
 		return 0;
 	default:
 		return 0;
@@ -261,7 +255,7 @@ int lifecycle_tick(struct agent *a, bool first, struct err *e)
 	int rc, first_rc = 0;
 
 	pthread_mutex_lock(&a->mu);
-	rc = agent_db_rows(a, &rows, &n, false, e);
+	rc = state_rows(a, &rows, &n, false, e);
 	pthread_mutex_unlock(&a->mu);
 	if (rc)
 		return rc;
@@ -284,6 +278,6 @@ int lifecycle_tick(struct agent *a, bool first, struct err *e)
 			}
 		}
 	}
-	agent_rows_free(rows, n);
+	state_rows_free(rows, n);
 	return first_rc;
 }

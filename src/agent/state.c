@@ -11,6 +11,7 @@
 #include "core/file.h"
 #include "core/log.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -112,7 +113,8 @@ static int db_instance(char out[ACCOUNT_INSTANCE_MAX + 1], sqlite3 *db, struct e
 
 /* ------------------------------------------------------------------ state db */
 
-int agent_db_exec(struct agent *a, const char *sql, int64_t v, uint64_t id, struct err *e)
+/* Runs one statement binding ?1 = v and ?2 = id (when it has them). */
+static int db_exec(struct agent *a, const char *sql, int64_t v, uint64_t id, struct err *e)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -130,7 +132,190 @@ int agent_db_exec(struct agent *a, const char *sql, int64_t v, uint64_t id, stru
 	return 0;
 }
 
-void agent_rows_free(struct agent_row *rows, size_t n)
+/* One statement per mark, indexed by enum state_mark. */
+static const char *const MARK_SQL[] = {
+	[STATE_MARK_CLOSED] = "UPDATE rentals SET closed = 1 WHERE id = ?2",
+	[STATE_MARK_DONE] = "UPDATE rentals SET done = 1 WHERE id = ?2",
+	[STATE_MARK_KEY_APPLIED] = "UPDATE rentals SET key_applied = 1 WHERE id = ?2",
+	[STATE_MARK_ACCESS_REPORTED] = "UPDATE rentals SET access_reported = 1 WHERE id = ?2",
+};
+_Static_assert(sizeof MARK_SQL / sizeof MARK_SQL[0] == STATE_MARK_COUNT, "one statement per mark");
+
+int state_mark(struct agent *a, uint64_t id, enum state_mark m, struct err *e)
+{
+	assert(m >= 0 && m < STATE_MARK_COUNT);
+	return db_exec(a, MARK_SQL[m], 0, id, e);
+}
+
+int state_set_claim_nonce(struct agent *a, uint64_t id, int64_t nonce)
+{
+	return db_exec(a, "UPDATE rentals SET claim_nonce = ?1 WHERE id = ?2", nonce, id, NULL);
+}
+
+int state_set_last_claim(struct agent *a, uint64_t id, int64_t wall_ms)
+{
+	return db_exec(a, "UPDATE rentals SET last_claim_ms = ?1 WHERE id = ?2", wall_ms, id, NULL);
+}
+
+int state_set_warned(struct agent *a, uint64_t id, unsigned warned)
+{
+	return db_exec(a, "UPDATE rentals SET warned = ?1 WHERE id = ?2", warned, id, NULL);
+}
+
+int state_begin(struct agent *a, struct err *e)
+{
+	if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return err_set(e, ERR_IO, "agent db: %s", sqlite3_errmsg(a->db));
+	return 0;
+}
+
+int state_commit(struct agent *a, struct err *e)
+{
+	if (sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		return err_set(e, ERR_IO, "agent db commit: %s", sqlite3_errmsg(a->db));
+	return 0;
+}
+
+void state_rollback(struct agent *a)
+{
+	sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+uint64_t state_next_block(struct agent *a, uint64_t dflt)
+{
+	int64_t v = meta_get(a->db, "next_block", -1);
+	return v < 0 ? dflt : (uint64_t)v;
+}
+
+int state_set_next_block(struct agent *a, uint64_t next, struct err *e)
+{
+	if (meta_set(a->db, "next_block", (int64_t)next))
+		return err_set(e, ERR_IO, "agent db: %s", sqlite3_errmsg(a->db));
+	return 0;
+}
+
+int state_rental_add(struct agent *a, uint64_t id, const uint8_t terms[ESCROW_TERMS_SIZE],
+		     const uint8_t word[32], uint64_t block, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(a->db, "INSERT OR IGNORE INTO rentals(id, terms, word, opened_block)"
+				      " VALUES(?1, ?2, ?3, ?4)", -1, &st, NULL) != SQLITE_OK)
+		return err_set(e, ERR_IO, "agent db: %s", sqlite3_errmsg(a->db));
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	sqlite3_bind_blob(st, 2, terms, ESCROW_TERMS_SIZE, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(st, 3, word, 32, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)block);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = err_set(e, ERR_IO, "agent db: %s", sqlite3_errmsg(a->db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int state_rental_set_word(struct agent *a, uint64_t id, const uint8_t word[32], bool *followed,
+			  struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+
+	*followed = false;
+	if (sqlite3_prepare_v2(a->db, "UPDATE rentals SET word = ?2 WHERE id = ?1", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return err_set(e, ERR_IO, "agent db: %s", sqlite3_errmsg(a->db));
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	sqlite3_bind_blob(st, 2, word, 32, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = err_set(e, ERR_IO, "agent db: %s", sqlite3_errmsg(a->db));
+	else
+		*followed = sqlite3_changes(a->db) > 0;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Puts key (signed at issued_ms) on rental id, to be applied by the lifecycle. */
+static void rental_set_key(struct agent *a, uint64_t id, const char *key, int64_t issued_ms)
+{
+	sqlite3_stmt *up = NULL;
+
+	if (sqlite3_prepare_v2(a->db, "UPDATE rentals SET ssh_key = ?2, key_applied = 0,"
+				      " key_issued_ms = ?3 WHERE id = ?1", -1, &up, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(up, 1, (sqlite3_int64)id);
+		sqlite3_bind_text(up, 2, key, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(up, 3, issued_ms);
+		sqlite3_step(up);
+	}
+	sqlite3_finalize(up);
+}
+
+int state_attach_pending_key(struct agent *a, uint64_t id, const struct eth_address *renter,
+			     unsigned *dropped)
+{
+	sqlite3_stmt *st = NULL;
+	int attached = 0;
+
+	*dropped = 0;
+	if (sqlite3_prepare_v2(a->db, "SELECT ssh_key, issued_ms FROM pending_keys WHERE id = ?1 AND signer = ?2",
+			       -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	sqlite3_bind_blob(st, 2, renter->b, 20, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		rental_set_key(a, id, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
+		attached = 1;
+	}
+	sqlite3_finalize(st);
+	db_exec(a, "DELETE FROM pending_keys WHERE id = ?2", 0, id, NULL);
+	if (sqlite3_changes(a->db) > attached)
+		*dropped = (unsigned)(sqlite3_changes(a->db) - attached);
+	return attached;
+}
+
+enum state_access state_access_of(struct agent *a, uint64_t id)
+{
+	sqlite3_stmt *st = NULL;
+	enum state_access s = STATE_ACCESS_UNKNOWN;
+
+	if (sqlite3_prepare_v2(a->db, "SELECT closed, done, ssh_key IS NOT NULL FROM rentals WHERE id = ?1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return s;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		if (sqlite3_column_int(st, 0) || sqlite3_column_int(st, 1))
+			s = STATE_ACCESS_ENDED;
+		else
+			s = sqlite3_column_int(st, 2) ? STATE_ACCESS_KEYED : STATE_ACCESS_WAITING_KEY;
+		sqlite3_finalize(st);
+		return s;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(a->db, "SELECT 1 FROM pending_keys WHERE id = ?1", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			s = STATE_ACCESS_KEYED;
+	}
+	sqlite3_finalize(st);
+	return s;
+}
+
+int state_live_terms(struct agent *a, uint64_t id, struct escrow_terms *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = ERR_NOT_FOUND;
+
+	if (sqlite3_prepare_v2(a->db, "SELECT terms FROM rentals WHERE id = ?1 AND closed = 0 AND done = 0",
+			       -1, &st, NULL) != SQLITE_OK)
+		return ERR_IO;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == ESCROW_TERMS_SIZE &&
+	    !escrow_terms_decode(out, sqlite3_column_blob(st, 0), ESCROW_TERMS_SIZE, NULL))
+		rc = 0;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+void state_rows_free(struct agent_row *rows, size_t n)
 {
 	if (!rows)
 		return;
@@ -139,7 +324,7 @@ void agent_rows_free(struct agent_row *rows, size_t n)
 	free(rows);
 }
 
-int agent_db_rows(struct agent *a, struct agent_row **out, size_t *n, bool include_finished,
+int state_rows(struct agent *a, struct agent_row **out, size_t *n, bool include_finished,
 		  struct err *e)
 {
 	const char *sql =
@@ -195,7 +380,7 @@ int agent_db_rows(struct agent *a, struct agent_row **out, size_t *n, bool inclu
 	}
 	sqlite3_finalize(st);
 	if (rc) {
-		agent_rows_free(rows, cnt);
+		state_rows_free(rows, cnt);
 		return rc;
 	}
 	*out = rows;
@@ -309,7 +494,7 @@ int state_key_store(struct agent *a, uint64_t id, const struct eth_address *sign
 		return 409;
 	if (!found) {
 		int64_t now = (int64_t)clock_wall_ms();
-		agent_db_exec(a, "DELETE FROM pending_keys WHERE at_ms < ?1", now - AGENT_KEY_MAX_AGE_MS, 0, NULL);
+		db_exec(a, "DELETE FROM pending_keys WHERE at_ms < ?1", now - AGENT_KEY_MAX_AGE_MS, 0, NULL);
 		int64_t here = db_count(a, "SELECT count(*) FROM pending_keys WHERE id = ?1", id);
 		int64_t all = db_count(a, "SELECT count(*) FROM pending_keys", 0);
 		bool replaces = key_issued_seen(a, id, signer, false) > 0;

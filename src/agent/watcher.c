@@ -13,6 +13,8 @@
  */
 #include "agent/agent_int.h"
 
+#include "agent/state.h"
+
 #include "core/err.h"
 #include "core/log.h"
 
@@ -30,98 +32,48 @@ static bool is_payout(enum escrow_event_kind k)
 /* Attaches a pending key to a newly seen rental if the renter signed it. Under mu, in the tx. */
 static void attach_pending_key(struct agent *a, uint64_t id, const struct eth_address *renter)
 {
-	sqlite3_stmt *st = NULL;
+	unsigned dropped = 0;
 
-	if (sqlite3_prepare_v2(a->db, "SELECT ssh_key, issued_ms FROM pending_keys WHERE id = ?1 AND signer = ?2",
-			       -1, &st, NULL) != SQLITE_OK)
-		return;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-	sqlite3_bind_blob(st, 2, renter->b, 20, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		{
-			sqlite3_stmt *up = NULL;
-			if (sqlite3_prepare_v2(a->db, "UPDATE rentals SET ssh_key = ?2, key_applied = 0,"
-					       " key_issued_ms = ?3 WHERE id = ?1", -1, &up, NULL) == SQLITE_OK) {
-				sqlite3_bind_int64(up, 1, (sqlite3_int64)id);
-				sqlite3_bind_text(up, 2, (const char *)sqlite3_column_text(st, 0), -1,
-						  SQLITE_TRANSIENT);
-				sqlite3_bind_int64(up, 3, sqlite3_column_int64(st, 1));
-				sqlite3_step(up);
-			}
-			sqlite3_finalize(up);
-			log_info("pending ssh key attached", "rental=%llu", (unsigned long long)id);
-		}
-	}
-	sqlite3_finalize(st);
-	agent_db_exec(a, "DELETE FROM pending_keys WHERE id = ?2", 0, id, NULL);
-	if (sqlite3_changes(a->db) > 1)
-		log_warn("pending ssh keys not signed by the renter dropped", "rental=%llu",
-			 (unsigned long long)id);
+	if (state_attach_pending_key(a, id, renter, &dropped))
+		log_info("pending ssh key attached", "rental=%llu", (unsigned long long)id);
+	if (dropped)
+		log_warn("pending ssh keys not signed by the renter dropped", "rental=%llu count=%u",
+			 (unsigned long long)id, dropped);
 }
 
 /* Applies one event to the db. Under mu, inside the batch's transaction. */
 static int apply_event(struct agent *a, const struct escrow_event *ev, uint64_t block, struct err *e)
 {
-	sqlite3_stmt *st = NULL;
 	uint8_t word[32];
-	int rc = 0;
+	bool followed;
+	int rc;
 
 	if (ev->kind == ESCROW_EV_OPENED) {
 		uint8_t terms[ESCROW_TERMS_SIZE];
+		char r[ADDRESS_STR_MAX];
+
 		if (!address_equal(&ev->opened.terms.provider, &a->provider))
 			return 0;
-		if ((rc = escrow_terms_encode(terms, &ev->opened.terms, e)))
-			return rc;
 		u256_to_be32(word, &ev->state);
-		if (sqlite3_prepare_v2(a->db, "INSERT OR IGNORE INTO rentals(id, terms, word, opened_block)"
-					      " VALUES(?1, ?2, ?3, ?4)", -1, &st, NULL) != SQLITE_OK)
-			return err_set(e, ERR_IO, "agent db: %s", sqlite3_errmsg(a->db));
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)ev->id);
-		sqlite3_bind_blob(st, 2, terms, sizeof terms, SQLITE_TRANSIENT);
-		sqlite3_bind_blob(st, 3, word, 32, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 4, (sqlite3_int64)block);
-		if (sqlite3_step(st) != SQLITE_DONE)
-			rc = err_set(e, ERR_IO, "agent db: %s", sqlite3_errmsg(a->db));
-		sqlite3_finalize(st);
-		if (!rc) {
-			char r[ADDRESS_STR_MAX];
-			address_to_lower(r, &ev->opened.terms.renter);
-			log_info("rental opened", "rental=%llu renter=%s block=%llu", (unsigned long long)ev->id,
-				 r, (unsigned long long)block);
-			attach_pending_key(a, ev->id, &ev->opened.terms.renter);
-		}
-		return rc;
+		if ((rc = escrow_terms_encode(terms, &ev->opened.terms, e)) ||
+		    (rc = state_rental_add(a, ev->id, terms, word, block, e)))
+			return rc;
+		address_to_lower(r, &ev->opened.terms.renter);
+		log_info("rental opened", "rental=%llu renter=%s block=%llu", (unsigned long long)ev->id, r,
+			 (unsigned long long)block);
+		attach_pending_key(a, ev->id, &ev->opened.terms.renter);
+		return 0;
 	}
 	if (ev->kind == ESCROW_EV_CLOSED)
-		return agent_db_exec(a, "UPDATE rentals SET closed = 1 WHERE id = ?2", 0, ev->id, e);
+		return state_mark(a, ev->id, STATE_MARK_CLOSED, e);
 	if (!ev->id || !ev->has_state)
 		return 0;
 	u256_to_be32(word, &ev->state);
-	if (sqlite3_prepare_v2(a->db, "UPDATE rentals SET word = ?2 WHERE id = ?1", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return err_set(e, ERR_IO, "agent db: %s", sqlite3_errmsg(a->db));
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)ev->id);
-	sqlite3_bind_blob(st, 2, word, 32, SQLITE_TRANSIENT);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = err_set(e, ERR_IO, "agent db: %s", sqlite3_errmsg(a->db));
-	else if (sqlite3_changes(a->db) > 0)
+	if ((rc = state_rental_set_word(a, ev->id, word, &followed, e)))
+		return rc;
+	if (followed)
 		log_info("rental event", "rental=%llu event=%s block=%llu", (unsigned long long)ev->id,
 			 escrow_event_name(ev->kind), (unsigned long long)block);
-	sqlite3_finalize(st);
-	return rc;
-}
-
-static int read_next_block(struct agent *a, uint64_t *out, struct err *e)
-{
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(a->db, "SELECT v FROM meta WHERE k = 'next_block'", -1, &st, NULL) !=
-	    SQLITE_OK)
-		return err_set(e, ERR_IO, "agent db: %s", sqlite3_errmsg(a->db));
-	*out = a->cfg.start_block;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*out = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
 	return 0;
 }
 
@@ -131,9 +83,9 @@ static int apply_batch(struct agent *a, const struct rpc_logs *logs, uint64_t to
 	int rc = 0;
 
 	pthread_mutex_lock(&a->mu);
-	if (sqlite3_exec(a->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+	if ((rc = state_begin(a, e))) {
 		pthread_mutex_unlock(&a->mu);
-		return err_set(e, ERR_IO, "agent db: %s", sqlite3_errmsg(a->db));
+		return rc;
 	}
 	for (size_t i = 0; i < logs->n && !rc; i++) {
 		struct escrow_event ev;
@@ -152,22 +104,12 @@ static int apply_batch(struct agent *a, const struct rpc_logs *logs, uint64_t to
 		}
 		rc = apply_event(a, &ev, logs->v[i].block_number, e);
 	}
-	if (!rc) {
-		sqlite3_stmt *st = NULL;
-		if (sqlite3_prepare_v2(a->db, "INSERT OR REPLACE INTO meta(k, v) VALUES('next_block', ?1)", -1,
-				       &st, NULL) == SQLITE_OK) {
-			sqlite3_bind_int64(st, 1, (sqlite3_int64)(to + 1));
-			if (sqlite3_step(st) != SQLITE_DONE)
-				rc = err_set(e, ERR_IO, "agent db: %s", sqlite3_errmsg(a->db));
-		} else {
-			rc = err_set(e, ERR_IO, "agent db: %s", sqlite3_errmsg(a->db));
-		}
-		sqlite3_finalize(st);
-	}
-	if (!rc && sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		rc = err_set(e, ERR_IO, "agent db commit: %s", sqlite3_errmsg(a->db));
+	if (!rc)
+		rc = state_set_next_block(a, to + 1, e);
+	if (!rc)
+		rc = state_commit(a, e);
 	if (rc)
-		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+		state_rollback(a);
 	pthread_mutex_unlock(&a->mu);
 	return rc;
 }
@@ -188,10 +130,8 @@ int watcher_poll(struct agent *a, bool *caught_up, struct err *e)
 	}
 	head -= a->cfg.confirmations;
 	pthread_mutex_lock(&a->mu);
-	rc = read_next_block(a, &next, e);
+	next = state_next_block(a, a->cfg.start_block);
 	pthread_mutex_unlock(&a->mu);
-	if (rc)
-		return rc;
 	for (unsigned i = 0; i < WATCH_BATCHES_PER_TICK && next <= head; i++) {
 		struct rpc_logs logs = { 0 };
 		struct rpc_log_filter f;
