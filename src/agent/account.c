@@ -11,6 +11,7 @@
 #include "agent/account.h"
 #include "core/clock.h"
 
+#include "agent/cgroup.h"
 #include "agent/gpu.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -40,8 +41,8 @@
 
 #include <sodium.h>
 
-#define CGROUP2_MAGIC 0x63677270 /* CGROUP2_SUPER_MAGIC, linux/magic.h */
 #define UID_FLOOR 1000           /* never kill by or delete files of a uid below this */
+_Static_assert(CGROUP_PATH_MAX >= ACCOUNT_PATH_MAX, "a recorded cgroup path (path_ok) fits cgroup_set");
 #define TOOL_TIMEOUT_MS 30000
 #define GECOS_PREFIX "flopmarket rental "
 
@@ -51,8 +52,6 @@ struct acfg {
 	uint64_t memory_max_bytes, pids_max;
 	unsigned cpu_weight, kill_timeout_ms;
 };
-
-static const char *const v1_ctrls[] = { "freezer", "memory", "pids", "cpu" };
 
 const char *account_phase_name(enum account_phase p)
 {
@@ -79,12 +78,7 @@ static int phase_parse(enum account_phase *out, const char *s)
 /* Absolute, [A-Za-z0-9_./-] only, no "..", shorter than ACCOUNT_PATH_MAX. */
 static bool path_ok(const char *p)
 {
-	if (!p || p[0] != '/' || strlen(p) >= ACCOUNT_PATH_MAX || strstr(p, ".."))
-		return false;
-	for (; *p; p++)
-		if (!isalnum((unsigned char)*p) && !strchr("_./-", *p))
-			return false;
-	return true;
+	return file_path_plain(p, ACCOUNT_PATH_MAX);
 }
 
 static int cfg_fill(struct acfg *c, const struct account_cfg *cfg, struct err *e)
@@ -180,34 +174,6 @@ int account_name_for_rental(char name13[ACCOUNT_NAME_LEN + 1], const char *renta
 }
 
 /* ---- small file helpers ---- */
-
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t w;
-	size_t n = strlen(s);
-
-	if (fd < 0)
-		return ERR_IO;
-	w = write(fd, s, n);
-	close(fd);
-	return w == (ssize_t)n ? 0 : ERR_IO;
-}
-
-static int read_str(char *dst, size_t cap, const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t r;
-
-	if (fd < 0)
-		return ERR_IO;
-	r = read(fd, dst, cap - 1);
-	close(fd);
-	if (r < 0)
-		return ERR_IO;
-	dst[r] = '\0';
-	return 0;
-}
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -325,14 +291,14 @@ static int state_save(const struct acfg *c, const struct account *a, struct err 
 	if (file_mkdir_p(path, 0755, 0700, NULL))
 		return err_set(e, ERR_IO, "mkdir %s: %s", path, strerror(errno));
 	cgs = json_array();
-	for (size_t i = 0; cgs && i < a->cg_count; i++)
-		json_array_append_new(cgs, json_string(a->cg[i]));
+	for (size_t i = 0; cgs && i < a->cg.count; i++)
+		json_array_append_new(cgs, json_string(a->cg.dir[i]));
 	o = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:s, s:I}", "version", 1,
 		      "name", a->name, "rental_id", a->rental_id, "phase",
 		      account_phase_name(a->phase), "uid", (json_int_t)a->uid, "gid",
 		      (json_int_t)a->gid, "home", a->home, "shell", a->shell, "cgroup_mode",
-		      a->cg_mode == ACCOUNT_CG_V1 ? "v1" : a->cg_mode == ACCOUNT_CG_V2 ? "v2" : "none",
-		      "cgroups", cgs, "cgroup_freezer", a->cg_freezer, "created_ms",
+		      a->cg.mode == CGROUP_V1 ? "v1" : a->cg.mode == CGROUP_V2 ? "v2" : "none",
+		      "cgroups", cgs, "cgroup_freezer", a->cg.freezer, "created_ms",
 		      (json_int_t)a->created_ms);
 	text = o ? json_dumps(o, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
 	json_decref(o);
@@ -416,15 +382,15 @@ static int state_load(struct account *out, const struct acfg *c, const char *nam
 	}
 	if ((rc = get_path(a.home, o, "home", false, e)) ||
 	    (rc = get_path(a.shell, o, "shell", false, e)) ||
-	    (rc = get_path(a.cg_freezer, o, "cgroup_freezer", true, e)))
+	    (rc = get_path(a.cg.freezer, o, "cgroup_freezer", true, e)))
 		goto done;
 	if ((rc = json_get_str(&s, o, "cgroup_mode", 8, e)))
 		goto done;
-	a.cg_mode = !strcmp(s, "v1") ? ACCOUNT_CG_V1 : !strcmp(s, "v2") ? ACCOUNT_CG_V2 : ACCOUNT_CG_NONE;
+	a.cg.mode = !strcmp(s, "v1") ? CGROUP_V1 : !strcmp(s, "v2") ? CGROUP_V2 : CGROUP_NONE;
 	if ((rc = json_get(&cgs, o, "cgroups", e)))
 		goto done;
-	if (!json_is_array(cgs) || json_array_size(cgs) > ACCOUNT_CG_MAX) {
-		rc = err_set(e, ERR_INVALID, "field 'cgroups' not a list of at most %d", ACCOUNT_CG_MAX);
+	if (!json_is_array(cgs) || json_array_size(cgs) > CGROUP_DIRS_MAX) {
+		rc = err_set(e, ERR_INVALID, "field 'cgroups' not a list of at most %d", CGROUP_DIRS_MAX);
 		goto done;
 	}
 	for (size_t i = 0; i < json_array_size(cgs); i++) {
@@ -433,7 +399,7 @@ static int state_load(struct account *out, const struct acfg *c, const char *nam
 			rc = err_set(e, ERR_INVALID, "field 'cgroups[%zu]' not a plain path", i);
 			goto done;
 		}
-		strcpy(a.cg[a.cg_count++], json_string_value(p));
+		strcpy(a.cg.dir[a.cg.count++], json_string_value(p));
 	}
 	if ((rc = json_get_u64(&v, o, "created_ms", e)))
 		goto done;
@@ -460,224 +426,16 @@ int account_load(struct account *out, const struct account_cfg *cfg, const char 
 	return state_load(out, &c, name, e);
 }
 
-/* ---- cgroups ---- */
+/* ---- cgroups and processes ---- */
 
-/* The agent's own cgroup path for a v1 controller (or v2 with ctrl NULL); "" for "/". */
-static int own_cgroup(char *out, size_t cap, const char *ctrl)
-{
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	char line[1024];
-	int rc = ERR_NOT_FOUND;
-
-	if (!f)
-		return ERR_NOT_FOUND;
-	while (fgets(line, sizeof line, f)) {
-		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL, *path, *nl;
-		bool match = false;
-
-		if (!c2)
-			continue;
-		*c2 = '\0';
-		path = c2 + 1;
-		if ((nl = strchr(path, '\n')))
-			*nl = '\0';
-		if (!ctrl) {
-			match = !strcmp(line, "0") && c1[1] == '\0';
-		} else {
-			char *save = NULL;
-			for (char *t = strtok_r(c1 + 1, ",", &save); t; t = strtok_r(NULL, ",", &save))
-				match |= !strcmp(t, ctrl);
-		}
-		if (!match)
-			continue;
-		if (!strcmp(path, "/"))
-			path = "";
-		if (strlen(path) < cap && (!*path || path_ok(path))) {
-			strcpy(out, path);
-			rc = 0;
-		}
-		break;
-	}
-	fclose(f);
-	return rc;
-}
-
-/* Decides the cgroup layout of a new account into a->cg*. */
-static int cg_plan(struct account *a, const struct acfg *c, struct err *e)
-{
-	struct statfs fs;
-	char own[ACCOUNT_PATH_MAX], name[ACCOUNT_NAME_LEN + 1];
-	int n;
-
-	memcpy(name, a->name, sizeof name);
-	a->cg_count = 0;
-	a->cg_freezer[0] = '\0';
-	if (statfs(c->cgroup_root, &fs))
-		return err_set(e, ERR_UNSUPPORTED, "cgroups: %s: %s", c->cgroup_root, strerror(errno));
-	if ((unsigned long)fs.f_type == CGROUP2_MAGIC) {
-		a->cg_mode = ACCOUNT_CG_V2;
-		if (own_cgroup(own, sizeof own, NULL))
-			return err_set(e, ERR_UNSUPPORTED, "cgroups: own v2 cgroup not found");
-		n = snprintf(a->cg[0], ACCOUNT_PATH_MAX, "%s%s/%s/%s", c->cgroup_root, own,
-			     c->cgroup_name, name);
-		if (n < 0 || n >= ACCOUNT_PATH_MAX)
-			return err_set(e, ERR_TOO_BIG, "cgroups: path too long");
-		strcpy(a->cg_freezer, a->cg[0]);
-		a->cg_count = 1;
-		return 0;
-	}
-	a->cg_mode = ACCOUNT_CG_V1;
-	for (size_t i = 0; i < sizeof v1_ctrls / sizeof v1_ctrls[0]; i++) {
-		char mnt[ACCOUNT_PATH_MAX];
-		struct stat st;
-
-		snprintf(mnt, sizeof mnt, "%s/%s", c->cgroup_root, v1_ctrls[i]);
-		if (stat(mnt, &st) || !S_ISDIR(st.st_mode) || own_cgroup(own, sizeof own, v1_ctrls[i])) {
-			if (i == 0)
-				return err_set(e, ERR_UNSUPPORTED,
-					       "cgroups: no v1 freezer at %s and %s is not cgroup2", mnt,
-					       c->cgroup_root);
-			continue;
-		}
-		n = snprintf(a->cg[a->cg_count], ACCOUNT_PATH_MAX, "%s%s/%s/%s", mnt, own,
-			     c->cgroup_name, name);
-		if (n < 0 || n >= ACCOUNT_PATH_MAX)
-			return err_set(e, ERR_TOO_BIG, "cgroups: path too long");
-		a->cg_count++;
-	}
-	strcpy(a->cg_freezer, a->cg[0]);
-	return 0;
-}
-
-/* "…/pids/x/fm.." -> true when the dir belongs to controller ctrl (v1). */
-static bool cg_is(const struct account *a, size_t i, const char *ctrl, const struct acfg *c)
-{
-	char pre[ACCOUNT_PATH_MAX];
-
-	snprintf(pre, sizeof pre, "%s/%s/", c->cgroup_root, ctrl);
-	return a->cg_mode == ACCOUNT_CG_V1 && !strncmp(a->cg[i], pre, strlen(pre));
-}
-
-static int cg_set(const char *dir, const char *file, const char *val, struct err *e)
-{
-	char p[ACCOUNT_PATH_MAX + 32];
-
-	snprintf(p, sizeof p, "%s/%s", dir, file);
-	if (write_str(p, val))
-		return err_set(e, ERR_IO, "cgroups: write '%s' to %s: %s", val, p, strerror(errno));
-	return 0;
-}
-
-/* Makes the cgroup dirs, sets the limits, lets the user move itself in. */
+/* Makes the account's cgroups with the configured limits and hands them to its uid. */
 static int cg_ensure(const struct account *a, const struct acfg *c, struct err *e)
 {
-	char v[32], p[ACCOUNT_PATH_MAX + 32];
-	int rc;
+	struct cgroup_limits lim = { .memory_max_bytes = c->memory_max_bytes,
+				     .pids_max = c->pids_max,
+				     .cpu_weight = c->cpu_weight };
 
-	for (size_t i = 0; i < a->cg_count; i++) {
-		if (file_mkdir_p(a->cg[i], 0755, 0755, NULL))
-			return err_set(e, ERR_IO, "cgroups: mkdir %s: %s", a->cg[i], strerror(errno));
-		if (a->cg_mode == ACCOUNT_CG_V2) {
-			/* Enable controllers down the path; best effort (see account.h). */
-			char parent[ACCOUNT_PATH_MAX], *s;
-			snprintf(parent, sizeof parent, "%s", a->cg[i]);
-			for (int up = 0; up < 2 && (s = strrchr(parent, '/')); up++) {
-				*s = '\0';
-				snprintf(p, sizeof p, "%s/cgroup.subtree_control", parent);
-				write_str(p, "+memory");
-				write_str(p, "+pids");
-				write_str(p, "+cpu");
-			}
-		}
-		if (c->memory_max_bytes && (a->cg_mode == ACCOUNT_CG_V2 || cg_is(a, i, "memory", c))) {
-			snprintf(v, sizeof v, "%llu", (unsigned long long)c->memory_max_bytes);
-			if ((rc = cg_set(a->cg[i], a->cg_mode == ACCOUNT_CG_V2 ? "memory.max"
-									: "memory.limit_in_bytes", v, e)))
-				return rc;
-		}
-		if (c->pids_max && (a->cg_mode == ACCOUNT_CG_V2 || cg_is(a, i, "pids", c))) {
-			snprintf(v, sizeof v, "%llu", (unsigned long long)c->pids_max);
-			if ((rc = cg_set(a->cg[i], "pids.max", v, e)))
-				return rc;
-		}
-		if (c->cpu_weight && (a->cg_mode == ACCOUNT_CG_V2 || cg_is(a, i, "cpu", c))) {
-			unsigned w = c->cpu_weight;
-			if (a->cg_mode == ACCOUNT_CG_V2 && w > 10000)
-				w = 10000;
-			if (a->cg_mode == ACCOUNT_CG_V1 && w < 2)
-				w = 2;
-			snprintf(v, sizeof v, "%u", w);
-			if ((rc = cg_set(a->cg[i], a->cg_mode == ACCOUNT_CG_V2 ? "cpu.weight" : "cpu.shares",
-					 v, e)))
-				return rc;
-		}
-		if (a->uid >= UID_FLOOR) {
-			snprintf(p, sizeof p, "%s/cgroup.procs", a->cg[i]);
-			if (chown(p, (uid_t)a->uid, (gid_t)-1))
-				return err_set(e, ERR_IO, "cgroups: chown %s: %s", p, strerror(errno));
-			if (a->cg_mode == ACCOUNT_CG_V1) {
-				snprintf(p, sizeof p, "%s/tasks", a->cg[i]);
-				if (chown(p, (uid_t)a->uid, (gid_t)-1))
-					return err_set(e, ERR_IO, "cgroups: chown %s: %s", p, strerror(errno));
-			}
-		}
-	}
-	return 0;
-}
-
-static bool cg_is_frozen(const struct account *a)
-{
-	char p[ACCOUNT_PATH_MAX + 32], v[256];
-
-	if (!a->cg_freezer[0])
-		return false;
-	if (a->cg_mode == ACCOUNT_CG_V1) {
-		snprintf(p, sizeof p, "%s/freezer.state", a->cg_freezer);
-		return read_str(v, sizeof v, p) == 0 && !strncmp(v, "FROZEN", 6);
-	}
-	snprintf(p, sizeof p, "%s/cgroup.events", a->cg_freezer);
-	return read_str(v, sizeof v, p) == 0 && strstr(v, "frozen 1");
-}
-
-/* Freezes (on) or thaws the account's cgroup and waits until it settles. */
-static int cg_freeze(const struct account *a, bool on, struct err *e)
-{
-	char p[ACCOUNT_PATH_MAX + 32];
-	struct stat st;
-
-	if (!a->cg_freezer[0] || stat(a->cg_freezer, &st))
-		return on ? err_set(e, ERR_STATE, "cgroups: %s missing, cannot freeze", a->cg_freezer)
-			  : 0;
-	if (a->cg_mode == ACCOUNT_CG_V1)
-		snprintf(p, sizeof p, "%s/freezer.state", a->cg_freezer);
-	else
-		snprintf(p, sizeof p, "%s/cgroup.freeze", a->cg_freezer);
-	for (int i = 0; i < 500; i++) {
-		if (write_str(p, a->cg_mode == ACCOUNT_CG_V1 ? (on ? "FROZEN" : "THAWED") : (on ? "1" : "0")))
-			return err_set(e, ERR_IO, "cgroups: write %s: %s", p, strerror(errno));
-		if (cg_is_frozen(a) == on)
-			return 0;
-		usleep(10000);
-	}
-	return err_set(e, ERR_TIMEOUT, "cgroups: %s did not %s within 5 s", a->cg_freezer,
-		       on ? "freeze" : "thaw");
-}
-
-/* Calls fn(pid) for each pid listed in every cgroup dir of the account. */
-static void cg_each_pid(const struct account *a, void (*fn)(long, void *), void *arg)
-{
-	for (size_t i = 0; i < a->cg_count; i++) {
-		char p[ACCOUNT_PATH_MAX + 32], line[32];
-		FILE *f;
-
-		snprintf(p, sizeof p, "%s/cgroup.procs", a->cg[i]);
-		f = fopen(p, "re");
-		if (!f)
-			continue;
-		while (fgets(line, sizeof line, f))
-			fn(strtol(line, NULL, 10), arg);
-		fclose(f);
-	}
+	return cgroup_ensure(&a->cg, c->cgroup_root, &lim, a->uid, e);
 }
 
 /* Status of a /proc entry: 'Z' zombie etc.; 0 when gone. Uid set (any of 4 ids). */
@@ -687,7 +445,7 @@ static char proc_state(long pid, long uids[4])
 	char st = 0;
 
 	snprintf(p, sizeof p, "/proc/%ld/status", pid);
-	if (read_str(text, sizeof text, p))
+	if (file_read_str(text, sizeof text, p))
 		return 0;
 	if ((l = strstr(text, "\nState:\t")))
 		st = l[8];
@@ -742,14 +500,8 @@ struct move_arg {
 static void move_pid(long pid, void *arg)
 {
 	struct move_arg *m = arg;
-	char v[32];
 
-	snprintf(v, sizeof v, "%ld", pid);
-	for (size_t i = 0; i < m->a->cg_count; i++) {
-		char p[ACCOUNT_PATH_MAX + 32];
-		snprintf(p, sizeof p, "%s/cgroup.procs", m->a->cg[i]);
-		write_str(p, v);
-	}
+	cgroup_add_pid(&m->a->cg, pid);
 	m->moved++;
 }
 
@@ -784,9 +536,9 @@ static int shell_write(const struct account *a, const struct acfg *c, struct err
 		   "# Joins the rental's cgroups so every session runs inside its limits,\n"
 		   "# then runs bash: a login shell without arguments, else bash \"$@\".\n",
 		   a->rental_id);
-	for (size_t i = 0; i < a->cg_count; i++)
-		buf_printf(&b, "echo $$ 2>/dev/null >'%s/cgroup.procs' || %s\n", a->cg[i],
-			   a->cg_mode == ACCOUNT_CG_V1
+	for (size_t i = 0; i < a->cg.count; i++)
+		buf_printf(&b, "echo $$ 2>/dev/null >'%s/cgroup.procs' || %s\n", a->cg.dir[i],
+			   a->cg.mode == CGROUP_V1
 				   ? "{ echo 'flopmarket: the resource limits of this rental are not "
 				     "in place; try again in a minute' >&2; exit 1; }"
 				   : "true # v2: the agent's sweep moves us");
@@ -918,7 +670,7 @@ int account_create(struct account *out, const struct account_cfg *cfg, const cha
 			return rc;
 		if (pw.exists)
 			return err_set(e, ERR_CONFLICT, "user %s already exists and is not ours", name);
-		if ((rc = cg_plan(&a, &c, e)))
+		if ((rc = cgroup_plan(&a.cg, c.cgroup_root, c.cgroup_name, a.name, e)))
 			return rc;
 		/* Intent first: from here on a crash leaves a state file to recover. */
 		if ((rc = state_save(&c, &a, e)))
@@ -989,7 +741,7 @@ static unsigned sweep(const struct account *a)
 {
 	struct move_arg m = { .a = a, .moved = 0 };
 
-	if (a->uid >= UID_FLOOR && a->cg_count)
+	if (a->uid >= UID_FLOOR && a->cg.count)
 		uid_each_pid(a->uid, move_pid, &m);
 	return m.moved;
 }
@@ -1025,9 +777,9 @@ static int apply_freeze(const struct account *a, const struct acfg *c, bool on, 
 		if ((rc = login_lock(a, true, e)))
 			return rc;
 		sweep(a);
-		return cg_freeze(a, true, e);
+		return cgroup_freeze(&a->cg, true, e);
 	}
-	if ((rc = cg_freeze(a, false, e)))
+	if ((rc = cgroup_freeze(&a->cg, false, e)))
 		return rc;
 	return login_lock(a, false, e);
 }
@@ -1073,19 +825,9 @@ int account_thaw(const struct account_cfg *cfg, const char *name, struct err *e)
 bool account_pid_alive(const struct account *a, long pid, bool *frozen)
 {
 	char st = pid > 1 ? proc_state(pid, NULL) : 0;
-	bool in = false;
 
-	if (frozen) {
-		char p[ACCOUNT_PATH_MAX + 32], line[32];
-		FILE *f;
-		snprintf(p, sizeof p, "%s/cgroup.procs", a->cg_freezer);
-		if ((f = fopen(p, "re"))) {
-			while (fgets(line, sizeof line, f))
-				in |= strtol(line, NULL, 10) == pid;
-			fclose(f);
-		}
-		*frozen = in && cg_is_frozen(a);
-	}
+	if (frozen)
+		*frozen = cgroup_holds(&a->cg, pid) && cgroup_is_frozen(&a->cg);
 	return st && st != 'Z';
 }
 
@@ -1120,12 +862,12 @@ static int kill_all(const struct account *a, long uid, unsigned timeout_ms, stru
 	for (;;) {
 		unsigned live = 0;
 
-		cg_freeze(a, true, NULL); /* no forks while we kill */
-		cg_each_pid(a, kill_pid, NULL);
+		cgroup_freeze(&a->cg, true, NULL); /* no forks while we kill */
+		cgroup_each_pid(&a->cg, kill_pid, NULL);
 		uid_each_pid(uid, kill_pid, NULL);
-		cg_freeze(a, false, NULL); /* SIGKILL lands once thawed */
+		cgroup_freeze(&a->cg, false, NULL); /* SIGKILL lands once thawed */
 		usleep(20000);
-		cg_each_pid(a, count_live, &live);
+		cgroup_each_pid(&a->cg, count_live, &live);
 		uid_each_pid(uid, count_live, &live);
 		if (!live)
 			return 0;
@@ -1172,10 +914,8 @@ static int teardown(struct account *a, const struct acfg *c, struct err *e)
 	snprintf(want_home, sizeof want_home, "%s/%s", c->home_base, a->name);
 	if (!strcmp(a->home, want_home) && rm_tree(a->home))
 		return err_set(e, ERR_IO, "remove %s: %s", a->home, strerror(errno));
-	for (size_t i = a->cg_count; i-- > 0;) {
-		if (rmdir(a->cg[i]) && errno != ENOENT)
-			return err_set(e, ERR_IO, "rmdir %s: %s", a->cg[i], strerror(errno));
-	}
+	if ((rc = cgroup_remove(&a->cg, e)))
+		return rc;
 	if (unlink(a->shell) && errno != ENOENT)
 		return err_set(e, ERR_IO, "unlink %s: %s", a->shell, strerror(errno));
 	state_path(path, sizeof path, c, a->name);

@@ -41,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/cgroup.h"
 #include "agent/sshkey.h"
 #include "eth/address.h"
 
@@ -52,7 +53,6 @@ struct err;
 #define ACCOUNT_RENTAL_ID_MAX 128      /* bytes of a rental id: [0-9A-Za-z_.-x] */
 #define ACCOUNT_SSH_KEY_MAX SSHKEY_LINE_MAX /* bytes of an authorized_keys line (sshkey.h) */
 #define ACCOUNT_PATH_MAX 256           /* any path we build or record */
-#define ACCOUNT_CG_MAX 4               /* cgroup directories per account */
 #define ACCOUNT_LIST_MAX 4096          /* accounts account_list returns at most */
 
 /* Host-wide settings; NULL / 0 fields take the defaults shown. */
@@ -74,7 +74,6 @@ enum account_phase {
 	ACCOUNT_TEARING_DOWN,      /* teardown started; finished by teardown or recover */
 };
 
-enum account_cg_mode { ACCOUNT_CG_NONE = 0, ACCOUNT_CG_V1, ACCOUNT_CG_V2 };
 
 /* What the state file records about one account. */
 struct account {
@@ -85,10 +84,7 @@ struct account {
 	long gid;                                  /* -1 until useradd ran */
 	char home[ACCOUNT_PATH_MAX];               /* home_base/name */
 	char shell[ACCOUNT_PATH_MAX];              /* home_base/ACCOUNT_SHELLS_DIR/name */
-	enum account_cg_mode cg_mode;
-	size_t cg_count;                           /* directories in cg */
-	char cg[ACCOUNT_CG_MAX][ACCOUNT_PATH_MAX]; /* absolute cgroup dirs (v1: one per controller) */
-	char cg_freezer[ACCOUNT_PATH_MAX];         /* the dir that freezes (v1 freezer, v2 the one dir) */
+	struct cgroup_set cg;                      /* its cgroup directories (cgroup.h) */
 	int64_t created_ms;                        /* wall clock at first create */
 };
 

@@ -76,7 +76,7 @@ struct session {
 	char shell[ACCOUNT_PATH_MAX];
 	char argv0[TERMINAL_ACCOUNT_MAX + 2];      /* "-" + name: a login shell */
 	char env[6][ACCOUNT_PATH_MAX + 16];        /* HOME, USER, LOGNAME, SHELL, ... */
-	char cg_procs[ACCOUNT_CG_MAX][ACCOUNT_PATH_MAX + 16]; /* cgroup.procs files to join */
+	char cg_procs[CGROUP_DIRS_MAX][ACCOUNT_PATH_MAX + 16]; /* cgroup.procs files to join */
 	size_t ncg;
 	/* set once upgraded */
 	struct http_upgraded *h;
@@ -539,8 +539,8 @@ static int session_prepare(struct session *s, const struct terminal *t, struct e
 			       "refused", s->account);
 	if (a.phase != ACCOUNT_ACTIVE)
 		return err_set(e, ERR_STATE, "account %s is %s", s->account, account_phase_name(a.phase));
-	for (size_t i = 0; i < a.cg_count && i < ACCOUNT_CG_MAX; i++)
-		snprintf(s->cg_procs[s->ncg++], sizeof s->cg_procs[0], "%s/cgroup.procs", a.cg[i]);
+	for (size_t i = 0; i < a.cg.count && i < CGROUP_DIRS_MAX; i++)
+		snprintf(s->cg_procs[s->ncg++], sizeof s->cg_procs[0], "%s/cgroup.procs", a.cg.dir[i]);
 	return 0;
 }
 

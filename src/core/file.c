@@ -5,6 +5,7 @@
 
 #include "core/err.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -101,4 +102,45 @@ int file_mkdir_p(const char *path, unsigned parents_mode, unsigned mode, struct 
 		return ERR_IO;
 	}
 	return 0;
+}
+
+int file_write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t n = strlen(s);
+	ssize_t w;
+
+	if (fd < 0)
+		return ERR_IO;
+	w = write(fd, s, n);
+	close(fd);
+	return w == (ssize_t)n ? 0 : ERR_IO;
+}
+
+int file_read_str(char *dst, size_t cap, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (cap == 0 || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return ERR_IO;
+	}
+	r = read(fd, dst, cap - 1);
+	close(fd);
+	if (r < 0)
+		return ERR_IO;
+	dst[r] = '\0';
+	return 0;
+}
+
+bool file_path_plain(const char *p, size_t max)
+{
+	if (!p || p[0] != '/' || strlen(p) >= max || strstr(p, ".."))
+		return false;
+	for (; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_./-", *p))
+			return false;
+	return true;
 }

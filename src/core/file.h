@@ -9,6 +9,8 @@
 
 #include "core/buf.h"
 
+#include <stdbool.h>
+
 struct err;
 
 /*
@@ -31,5 +33,15 @@ int file_write_atomic(const char *path, const void *data, size_t n, unsigned mod
  * is fine; its mode is not changed). ERR_IO naming the component that failed (errno kept).
  */
 int file_mkdir_p(const char *path, unsigned parents_mode, unsigned mode, struct err *e);
+
+/*
+ * Writes the string s to an existing file in one write(2) (no create, no truncate, no rename): for
+ * kernel files (cgroupfs, /proc). 0, or ERR_IO with errno set.
+ */
+int file_write_str(const char *path, const char *s);
+/* Reads at most cap-1 bytes of a small file (a kernel file) into dst, NUL-terminated. 0 or ERR_IO. */
+int file_read_str(char *dst, size_t cap, const char *path);
+/* Absolute, only [A-Za-z0-9_./-], no "..", shorter than max: a path safe to build on and to record. */
+bool file_path_plain(const char *p, size_t max);
 
 #endif

@@ -674,10 +674,10 @@ static void test_rental_lifecycle(void **state)
 		c.home_base = T.home_base;
 		c.cgroup_name = T.cg_name;
 		OK(account_load(&acc, &c, user, &e_));
-		for (size_t i = 0; i < acc.cg_count; i++) {
+		for (size_t i = 0; i < acc.cg.count; i++) {
 			static const char *const files[] = { "pids.max", "memory.limit_in_bytes", "memory.max" };
 			for (size_t f = 0; f < 3; f++) {
-				snprintf(path, sizeof path, "%s/%s", acc.cg[i], files[f]);
+				snprintf(path, sizeof path, "%s/%s", acc.cg.dir[i], files[f]);
 				FILE *fp = fopen(path, "r");
 				if (!fp)
 					continue;
@@ -687,7 +687,7 @@ static void test_rental_lifecycle(void **state)
 				fclose(fp);
 			}
 		}
-		if (acc.cg_count && limited < 2)
+		if (acc.cg.count && limited < 2)
 			fail_msg("account %s: default memory and pids limits not applied (%d limited)", user, limited);
 	}
 	/* Issue 8.11: the renter reads nothing of the agent's, not even by name: state dir 0700, every

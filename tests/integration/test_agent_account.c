@@ -254,8 +254,8 @@ static void test_lifecycle(void **state)
 	assert_false(user_exists(a.name));
 	assert_false(path_exists(a.home));
 	assert_false(path_exists(cmd));
-	for (size_t i = 0; i < a.cg_count; i++)
-		assert_false(path_exists(a.cg[i]));
+	for (size_t i = 0; i < a.cg.count; i++)
+		assert_false(path_exists(a.cg.dir[i]));
 	assert_int_equal(account_load(&again, &T.cfg, a.name, NULL), ERR_NOT_FOUND);
 	assert_int_equal(ssh_cmd(out, sizeof out, a.name, "echo ok"), 255);
 	assert_int_equal(account_teardown(&T.cfg, a.name, &e), 0); /* twice is fine */

@@ -15,6 +15,7 @@
 
 #include "agent/agent.h"
 #include "agent/agent_int.h"
+#include "agent/cgroup.h"
 #include "agent/limits.h"
 #include "core/err.h"
 
@@ -189,6 +190,41 @@ static void test_limits_from_host(void **state)
 	}
 }
 
+/*
+ * Where the agent's own cgroup is, from /proc/self/cgroup. The v2 line "0::/path" was never matched
+ * before (the hierarchy id was compared with its ':' still on), so on a cgroup-v2 host every account
+ * creation failed with "own v2 cgroup not found".
+ */
+static void test_cgroup_self_path(void **state)
+{
+	const char *v2 = "0::/system.slice/flopmarket-agent.service\n";
+	const char *v2_root = "0::/\n";
+	const char *v1 = "9:name=systemd:/\n8:pids:/agent\n6:freezer:/\n4:memory:/x/y\n1:cpu,cpuacct:/c\n0::/\n";
+	char out[CGROUP_PATH_MAX];
+	(void)state;
+
+	assert_int_equal(cgroup_self_path(out, sizeof out, v2, NULL), 0);
+	assert_string_equal(out, "/system.slice/flopmarket-agent.service");
+	assert_int_equal(cgroup_self_path(out, sizeof out, v2_root, NULL), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(cgroup_self_path(out, sizeof out, v2, "memory"), ERR_NOT_FOUND);
+	assert_int_equal(cgroup_self_path(out, sizeof out, v1, "pids"), 0);
+	assert_string_equal(out, "/agent");
+	assert_int_equal(cgroup_self_path(out, sizeof out, v1, "freezer"), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(cgroup_self_path(out, sizeof out, v1, "memory"), 0);
+	assert_string_equal(out, "/x/y");
+	assert_int_equal(cgroup_self_path(out, sizeof out, v1, "cpuacct"), 0);
+	assert_string_equal(out, "/c");
+	assert_int_equal(cgroup_self_path(out, sizeof out, v1, NULL), 0); /* hybrid: the unified line */
+	assert_string_equal(out, "");
+	assert_int_equal(cgroup_self_path(out, sizeof out, "0::/a/../etc\n", NULL), ERR_INVALID);
+	assert_int_equal(cgroup_self_path(out, sizeof out, "0::/a b\n", NULL), ERR_INVALID);
+	assert_int_equal(cgroup_self_path(out, 4, v2, NULL), ERR_INVALID);
+	assert_int_equal(cgroup_self_path(out, sizeof out, "garbage\n", NULL), ERR_NOT_FOUND);
+	assert_int_equal(cgroup_self_path(out, sizeof out, "", NULL), ERR_NOT_FOUND);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -197,6 +233,7 @@ int main(void)
 		cmocka_unit_test(test_ssh_key_message),
 		cmocka_unit_test(test_machine_id),
 		cmocka_unit_test(test_account_name_scope),
+		cmocka_unit_test(test_cgroup_self_path),
 	};
 	return cmocka_run_group_tests_name("agent_rules", tests, NULL, NULL);
 }
