@@ -1,6 +1,8 @@
 /*
  * account.c — per-rental Unix accounts: create, freeze/thaw, teardown,
- * recovery (see account.h for the design and the invariants).
+ * recovery (see account.h for the design and the invariants). The record
+ * of each account and its state file are account_record.c's; its cgroups
+ * are cgroup.c's; this file decides when each step happens.
  *
  * System changes go through the shadow-utils tools (useradd, usermod,
  * userdel) run with an argv (never a shell) and a deadline, and through
@@ -52,28 +54,6 @@ struct acfg {
 	uint64_t memory_max_bytes, pids_max;
 	unsigned cpu_weight, kill_timeout_ms;
 };
-
-const char *account_phase_name(enum account_phase p)
-{
-	switch (p) {
-	case ACCOUNT_CREATING: return "creating";
-	case ACCOUNT_ACTIVE: return "active";
-	case ACCOUNT_FROZEN: return "frozen";
-	case ACCOUNT_TEARING_DOWN: return "tearing_down";
-	default: return "unknown";
-	}
-}
-
-static int phase_parse(enum account_phase *out, const char *s)
-{
-	for (int p = ACCOUNT_CREATING; p <= ACCOUNT_TEARING_DOWN; p++) {
-		if (!strcmp(s, account_phase_name((enum account_phase)p))) {
-			*out = (enum account_phase)p;
-			return 0;
-		}
-	}
-	return ERR_INVALID;
-}
 
 /* Absolute, [A-Za-z0-9_./-] only, no "..", shorter than ACCOUNT_PATH_MAX. */
 static bool path_ok(const char *p)
@@ -273,145 +253,6 @@ static int pw_ours(struct pw *out, const struct account *a, struct err *e)
 	return 0;
 }
 
-/* ---- state file ---- */
-
-static void state_path(char *out, size_t cap, const struct acfg *c, const char *name)
-{
-	snprintf(out, cap, "%s/accounts/%s.json", c->state_dir, name);
-}
-
-static int state_save(const struct acfg *c, const struct account *a, struct err *e)
-{
-	char path[ACCOUNT_PATH_MAX + 64];
-	json_t *o, *cgs;
-	char *text;
-	int rc;
-
-	snprintf(path, sizeof path, "%s/accounts", c->state_dir);
-	if (file_mkdir_p(path, 0755, 0700, NULL))
-		return err_set(e, ERR_IO, "mkdir %s: %s", path, strerror(errno));
-	cgs = json_array();
-	for (size_t i = 0; cgs && i < a->cg.count; i++)
-		json_array_append_new(cgs, json_string(a->cg.dir[i]));
-	o = json_pack("{s:i, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:s, s:I}", "version", 1,
-		      "name", a->name, "rental_id", a->rental_id, "phase",
-		      account_phase_name(a->phase), "uid", (json_int_t)a->uid, "gid",
-		      (json_int_t)a->gid, "home", a->home, "shell", a->shell, "cgroup_mode",
-		      a->cg.mode == CGROUP_V1 ? "v1" : a->cg.mode == CGROUP_V2 ? "v2" : "none",
-		      "cgroups", cgs, "cgroup_freezer", a->cg.freezer, "created_ms",
-		      (json_int_t)a->created_ms);
-	text = o ? json_dumps(o, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
-	json_decref(o);
-	if (!text)
-		return err_set(e, ERR_NOMEM, "state file: out of memory");
-	state_path(path, sizeof path, c, a->name);
-	rc = file_write_atomic(path, text, strlen(text), 0600, e);
-	free(text);
-	return rc;
-}
-
-static int get_path(char *dst, const json_t *o, const char *field, bool empty_ok,
-		    struct err *e)
-{
-	const char *s;
-	int rc = json_get_str(&s, o, field, ACCOUNT_PATH_MAX - 1, e);
-
-	if (rc)
-		return rc;
-	if (!(empty_ok && !*s) && !path_ok(s))
-		return err_set(e, ERR_INVALID, "field '%s' not a plain absolute path", field);
-	strcpy(dst, s);
-	return 0;
-}
-
-static int state_load(struct account *out, const struct acfg *c, const char *name,
-		      struct err *e)
-{
-	char path[ACCOUNT_PATH_MAX + 64], text[8192];
-	struct account a;
-	json_t *o = NULL;
-	const json_t *cgs;
-	const char *s;
-	uint64_t v;
-	int64_t iv;
-	ssize_t r;
-	int fd, rc;
-
-	state_path(path, sizeof path, c, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return errno == ENOENT ? err_set(e, ERR_NOT_FOUND, "no account %s", name)
-				       : err_set(e, ERR_IO, "open %s: %s", path, strerror(errno));
-	r = read(fd, text, sizeof text);
-	close(fd);
-	if (r < 0 || (size_t)r == sizeof text)
-		return err_set(e, ERR_IO, "read %s: %s", path, r < 0 ? strerror(errno) : "too big");
-	memset(&a, 0, sizeof a);
-	if ((rc = json_parse(&o, text, (size_t)r, sizeof text, e)))
-		goto done;
-	if ((rc = json_get_str(&s, o, "name", ACCOUNT_NAME_LEN, e)))
-		goto done;
-	if (strcmp(s, name)) {
-		rc = err_set(e, ERR_INVALID, "field 'name' is '%s', not %s", s, name);
-		goto done;
-	}
-	strcpy(a.name, s);
-	if ((rc = json_get_str(&s, o, "rental_id", ACCOUNT_RENTAL_ID_MAX, e)))
-		goto done;
-	strcpy(a.rental_id, s);
-	if ((rc = json_get_str(&s, o, "phase", 32, e)))
-		goto done;
-	if (phase_parse(&a.phase, s)) {
-		rc = err_set(e, ERR_INVALID, "field 'phase': unknown '%s'", s);
-		goto done;
-	}
-	{
-		const json_t *u = json_object_get(o, "uid"), *g = json_object_get(o, "gid");
-		iv = json_is_integer(u) ? json_integer_value(u) : -2;
-		if (iv < -1 || iv > 0x7fffffff) {
-			rc = err_set(e, ERR_INVALID, "field 'uid' missing or out of range");
-			goto done;
-		}
-		a.uid = (long)iv;
-		iv = json_is_integer(g) ? json_integer_value(g) : -2;
-		if (iv < -1 || iv > 0x7fffffff) {
-			rc = err_set(e, ERR_INVALID, "field 'gid' missing or out of range");
-			goto done;
-		}
-		a.gid = (long)iv;
-	}
-	if ((rc = get_path(a.home, o, "home", false, e)) ||
-	    (rc = get_path(a.shell, o, "shell", false, e)) ||
-	    (rc = get_path(a.cg.freezer, o, "cgroup_freezer", true, e)))
-		goto done;
-	if ((rc = json_get_str(&s, o, "cgroup_mode", 8, e)))
-		goto done;
-	a.cg.mode = !strcmp(s, "v1") ? CGROUP_V1 : !strcmp(s, "v2") ? CGROUP_V2 : CGROUP_NONE;
-	if ((rc = json_get(&cgs, o, "cgroups", e)))
-		goto done;
-	if (!json_is_array(cgs) || json_array_size(cgs) > CGROUP_DIRS_MAX) {
-		rc = err_set(e, ERR_INVALID, "field 'cgroups' not a list of at most %d", CGROUP_DIRS_MAX);
-		goto done;
-	}
-	for (size_t i = 0; i < json_array_size(cgs); i++) {
-		const json_t *p = json_array_get(cgs, i);
-		if (!json_is_string(p) || !path_ok(json_string_value(p))) {
-			rc = err_set(e, ERR_INVALID, "field 'cgroups[%zu]' not a plain path", i);
-			goto done;
-		}
-		strcpy(a.cg.dir[a.cg.count++], json_string_value(p));
-	}
-	if ((rc = json_get_u64(&v, o, "created_ms", e)))
-		goto done;
-	a.created_ms = (int64_t)v;
-	*out = a;
-done:
-	json_decref(o);
-	if (rc)
-		err_wrap(e, "state file %s", path);
-	return rc;
-}
-
 int account_load(struct account *out, const struct account_cfg *cfg, const char *name,
 		 struct err *e)
 {
@@ -423,7 +264,7 @@ int account_load(struct account *out, const struct account_cfg *cfg, const char 
 	if (!name_ok(name))
 		return err_set(e, ERR_INVALID, "account name '%.40s' is not one of ours",
 			       name ? name : "");
-	return state_load(out, &c, name, e);
+	return account_record_load(out, c.state_dir, name, e);
 }
 
 /* ---- cgroups and processes ---- */
@@ -642,7 +483,7 @@ int account_create(struct account *out, const struct account_cfg *cfg, const cha
 	if ((rc = sshkey_check(key, sizeof key, ssh_pubkey,
 					strnlen(ssh_pubkey, ACCOUNT_SSH_KEY_MAX + 1), e)))
 		return rc;
-	rc = state_load(&a, &c, name, e);
+	rc = account_record_load(&a, c.state_dir, name, e);
 	if (rc == 0) {
 		char low[ACCOUNT_RENTAL_ID_MAX + 1];
 		size_t i;
@@ -673,7 +514,7 @@ int account_create(struct account *out, const struct account_cfg *cfg, const cha
 		if ((rc = cgroup_plan(&a.cg, c.cgroup_root, c.cgroup_name, a.name, e)))
 			return rc;
 		/* Intent first: from here on a crash leaves a state file to recover. */
-		if ((rc = state_save(&c, &a, e)))
+		if ((rc = account_record_save(c.state_dir, &a, e)))
 			return rc;
 	} else {
 		return rc;
@@ -708,14 +549,14 @@ int account_create(struct account *out, const struct account_cfg *cfg, const cha
 	if (a.uid != (long)pw.uid || a.gid != (long)pw.gid) {
 		a.uid = (long)pw.uid;
 		a.gid = (long)pw.gid;
-		if ((rc = state_save(&c, &a, e)))
+		if ((rc = account_record_save(c.state_dir, &a, e)))
 			return rc;
 	}
 	if ((rc = keys_write(&a, key, e)) || (rc = cg_ensure(&a, &c, e)))
 		return rc;
 	if (a.phase == ACCOUNT_CREATING) {
 		a.phase = ACCOUNT_ACTIVE;
-		if ((rc = login_lock(&a, false, e)) || (rc = state_save(&c, &a, e)))
+		if ((rc = login_lock(&a, false, e)) || (rc = account_record_save(c.state_dir, &a, e)))
 			return rc;
 	}
 	*out = a;
@@ -734,7 +575,7 @@ static int load_owned(struct account *a, struct acfg *c, const struct account_cf
 	if (!name_ok(name))
 		return err_set(e, ERR_INVALID, "account name '%.40s' is not one of ours",
 			       name ? name : "");
-	return state_load(a, c, name, e);
+	return account_record_load(a, c->state_dir, name, e);
 }
 
 static unsigned sweep(const struct account *a)
@@ -797,7 +638,7 @@ int account_freeze(const struct account_cfg *cfg, const char *name, struct err *
 			       account_phase_name(a.phase));
 	if (a.phase != ACCOUNT_FROZEN) {
 		a.phase = ACCOUNT_FROZEN;
-		if ((rc = state_save(&c, &a, e)))
+		if ((rc = account_record_save(c.state_dir, &a, e)))
 			return rc;
 	}
 	return apply_freeze(&a, &c, true, e);
@@ -816,7 +657,7 @@ int account_thaw(const struct account_cfg *cfg, const char *name, struct err *e)
 			       account_phase_name(a.phase));
 	if (a.phase != ACCOUNT_ACTIVE) {
 		a.phase = ACCOUNT_ACTIVE;
-		if ((rc = state_save(&c, &a, e)))
+		if ((rc = account_record_save(c.state_dir, &a, e)))
 			return rc;
 	}
 	return apply_freeze(&a, &c, false, e);
@@ -887,7 +728,7 @@ static int teardown(struct account *a, const struct acfg *c, struct err *e)
 
 	if (a->phase != ACCOUNT_TEARING_DOWN) {
 		a->phase = ACCOUNT_TEARING_DOWN;
-		if ((rc = state_save(c, a, e)))
+		if ((rc = account_record_save(c->state_dir, a, e)))
 			return rc;
 	}
 	if ((rc = pw_ours(&pw, a, e)))
@@ -918,7 +759,7 @@ static int teardown(struct account *a, const struct acfg *c, struct err *e)
 		return rc;
 	if (unlink(a->shell) && errno != ENOENT)
 		return err_set(e, ERR_IO, "unlink %s: %s", a->shell, strerror(errno));
-	state_path(path, sizeof path, c, a->name);
+	account_record_path(path, sizeof path, c->state_dir, a->name);
 	if (unlink(path) && errno != ENOENT)
 		return err_set(e, ERR_IO, "unlink %s: %s", path, strerror(errno));
 	return 0;
@@ -956,7 +797,7 @@ int account_list(struct account **out, size_t *n, const struct account_cfg *cfg,
 
 	if ((rc = cfg_fill(&c, cfg, e)))
 		return rc;
-	snprintf(dir, sizeof dir, "%s/accounts", c.state_dir);
+	snprintf(dir, sizeof dir, "%s/" ACCOUNT_RECORD_DIR, c.state_dir);
 	d = opendir(dir);
 	if (!d) {
 		if (errno != ENOENT)
@@ -989,7 +830,7 @@ int account_list(struct account **out, size_t *n, const struct account_cfg *cfg,
 			arr = na;
 			cap = nc;
 		}
-		if ((rc = state_load(&arr[count], &c, name, e)))
+		if ((rc = account_record_load(&arr[count], c.state_dir, name, e)))
 			break;
 		count++;
 	}

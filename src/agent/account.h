@@ -41,18 +41,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/cgroup.h"
+#include "agent/account_record.h"
 #include "agent/sshkey.h"
 #include "eth/address.h"
 
 struct err;
 
-#define ACCOUNT_PREFIX "fm"
-#define ACCOUNT_NAME_LEN 12            /* "fm" + 10 hex chars */
 #define ACCOUNT_SHELLS_DIR ".flopmarket-shells" /* under home_base: the login shell scripts */
-#define ACCOUNT_RENTAL_ID_MAX 128      /* bytes of a rental id: [0-9A-Za-z_.-x] */
 #define ACCOUNT_SSH_KEY_MAX SSHKEY_LINE_MAX /* bytes of an authorized_keys line (sshkey.h) */
-#define ACCOUNT_PATH_MAX 256           /* any path we build or record */
 #define ACCOUNT_LIST_MAX 4096          /* accounts account_list returns at most */
 
 /* Host-wide settings; NULL / 0 fields take the defaults shown. */
@@ -67,27 +63,6 @@ struct account_cfg {
 	unsigned kill_timeout_ms;  /* how long teardown waits for processes to die; 0: 10000 */
 };
 
-enum account_phase {
-	ACCOUNT_CREATING = 1,      /* state written, user/home/cgroups partly made */
-	ACCOUNT_ACTIVE,            /* renter may log in */
-	ACCOUNT_FROZEN,            /* runout grace: processes frozen, logins refused, files kept */
-	ACCOUNT_TEARING_DOWN,      /* teardown started; finished by teardown or recover */
-};
-
-
-/* What the state file records about one account. */
-struct account {
-	char name[ACCOUNT_NAME_LEN + 1];           /* Unix user name */
-	char rental_id[ACCOUNT_RENTAL_ID_MAX + 1]; /* as given to account_create (lowercased) */
-	enum account_phase phase;
-	long uid;                                  /* -1 until useradd ran */
-	long gid;                                  /* -1 until useradd ran */
-	char home[ACCOUNT_PATH_MAX];               /* home_base/name */
-	char shell[ACCOUNT_PATH_MAX];              /* home_base/ACCOUNT_SHELLS_DIR/name */
-	struct cgroup_set cg;                      /* its cgroup directories (cgroup.h) */
-	int64_t created_ms;                        /* wall clock at first create */
-};
-
 /* Outcome of account_recover. */
 struct account_recovery {
 	unsigned rolled_back;      /* half-created accounts removed */
@@ -95,9 +70,6 @@ struct account_recovery {
 	unsigned restored;         /* active/frozen accounts re-asserted */
 	unsigned failed;           /* accounts whose recovery failed (left for a retry) */
 };
-
-/* "creating", "active", "frozen", "tearing_down". */
-const char *account_phase_name(enum account_phase p);
 
 /*
  * Writes the account name for a rental id (1..ACCOUNT_RENTAL_ID_MAX bytes of
