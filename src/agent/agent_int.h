@@ -1,7 +1,7 @@
 /*
  * agent_int.h — what the agent's files share (daemon.c: the loop; state.c: the state db; endpoint.c: the
- * HTTP endpoint; watcher.c: chain events; lifecycle.c: accounts; claims.c: transactions and server
- * reports). Not a public API. No two of these files call each other.
+ * HTTP endpoint; watcher.c: chain events; lifecycle.c: accounts; claims.c: transactions; reports.c:
+ * what the server is told). Not a public API. No two of these files call each other.
  *
  * Threads: the main loop owns everything; the HTTP handlers (libmicrohttpd pool threads) only touch
  * the state db, under `mu`, and wake the loop through `cv`.
@@ -14,6 +14,7 @@
 
 #include "agent/agent.h"
 #include "eth/sender.h"
+#include "market/api_client.h"
 
 struct http_server;
 struct terminal;
@@ -36,8 +37,8 @@ struct agent {
 	char endpoint[AGENT_URL_MAX];     /* advertised URL */
 	uint64_t chain_now;               /* latest block timestamp seen */
 	uint64_t last_sweep_ms;
-	/* server reports (claims.c) */
-	char token[256];                  /* SIWE session; "" when none */
+	/* server reports (reports.c) */
+	struct api_client api;            /* the marketplace server; main-loop thread only; set with server_url */
 	bool host_registered;
 	uint64_t last_heartbeat_ms;
 };
@@ -78,6 +79,8 @@ int lifecycle_account_name(char name13[ACCOUNT_NAME_LEN + 1], uint64_t chain_id,
 
 /* ---- claims.c ---- */
 int claims_tick(struct agent *a, struct err *e);
+
+/* ---- reports.c ---- */
 /*
  * Server reports: sign in, register host, heartbeat (every heartbeat_s), and, every tick, where to log
  * in to each account the lifecycle made ready. Call only with a server configured.

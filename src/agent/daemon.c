@@ -33,6 +33,7 @@
 #include <time.h>
 
 #define AGENT_SENDER_DB "sender.db"
+#define AGENT_SERVER_TIMEOUT_MS 10000L /* one request to the marketplace server */
 
 
 
@@ -123,6 +124,11 @@ static int agent_start(struct agent *a, struct err *e)
 			       a->cfg.rpc_url, (unsigned long long)chain, (unsigned long long)a->cfg.chain_id);
 	if ((rc = state_open(a, e)))
 		return rc;
+	if (a->cfg.server_url) {
+		if ((rc = api_client_init(&a->api, a->cfg.server_url, e)))
+			return rc;
+		a->api.timeout_ms = AGENT_SERVER_TIMEOUT_MS;
+	}
 	if (!a->cfg.no_claims) {
 		snprintf(path, sizeof path, "%s/%s", a->cfg.data_dir, AGENT_SENDER_DB);
 		/* the same headroom as escrow_send: claims and settles mined a little after their estimate */
@@ -163,6 +169,7 @@ static void agent_stop(struct agent *a)
 		sqlite3_close(a->db);
 	a->db = NULL;
 	rpc_release(&a->rpc);
+	api_client_release(&a->api);
 }
 
 /* One round; returns true once the first reconcile ran (against a chain read up to its head). */

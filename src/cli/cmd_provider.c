@@ -340,12 +340,12 @@ static int cmd_offer(struct provider_args *a, struct cfg *cfg)
 		printf("%s\n", t ? t : "{}");
 		free(t);
 	} else {
-		struct sc c;
+		struct api_client c;
 		char *t = json_dumps(body, JSON_COMPACT);
-		rc = t ? sc_init(&c, a->server, &e) : err_set(&e, ERR_NOMEM, "out of memory");
+		rc = t ? api_client_init(&c, a->server, &e) : err_set(&e, ERR_NOMEM, "out of memory");
 		if (!rc) {
-			rc = sc_request(&c, &res, NULL, "POST", "/offers", t, &e);
-			sc_release(&c);
+			rc = api_request(&c, &res, NULL, "POST", "/offers", t, &e);
+			api_client_release(&c);
 		}
 		free(t);
 		if (!rc) {

@@ -27,7 +27,7 @@ int cmd_rate(int argc, char **argv, struct cfg *cfg)
 	const char *rental = NULL, *stars_s = NULL;
 	char path[96], *body = NULL;
 	struct cli_session s;
-	struct sc c = { 0 };
+	struct api_client c = { 0 };
 	struct err e = { 0 };
 	json_t *req, *r = NULL;
 	uint64_t id;
@@ -67,7 +67,7 @@ int cmd_rate(int argc, char **argv, struct cfg *cfg)
 	}
 	if ((rc = cli_session_open(&s, cfg, wallet, SESSION_WALLET_UNLOCK | SESSION_NO_DEPLOYMENT, &e)))
 		return cli_fail(rc, &e);
-	if ((rc = sc_init(&c, server, &e)) || (rc = sc_login(&c, &s, &e)))
+	if ((rc = api_client_init(&c, server, &e)) || (rc = sc_login(&c, &s, &e)))
 		goto out;
 	req = comment ? json_pack("{s:i, s:s}", "stars", stars_s[0] - '0', "comment", comment)
 		      : json_pack("{s:i}", "stars", stars_s[0] - '0');
@@ -78,13 +78,13 @@ int cmd_rate(int argc, char **argv, struct cfg *cfg)
 	}
 	json_decref(req);
 	snprintf(path, sizeof path, "/rentals/%" PRIu64 "/rating", id);
-	if ((rc = sc_request(&c, &r, NULL, "POST", path, body, &e)))
+	if ((rc = api_request(&c, &r, NULL, "POST", path, body, &e)))
 		goto out;
 	printf("rated rental %" PRIu64 ": %c star%s\n", id, stars_s[0], stars_s[0] == '1' ? "" : "s");
 out:
 	free(body);
 	json_decref(r);
-	sc_release(&c);
+	api_client_release(&c);
 	cli_session_release(&s);
 	return rc ? cli_fail(rc, &e) : EXIT_OK;
 }

@@ -39,7 +39,7 @@ int cmd_receipts(int argc, char **argv, struct cfg *cfg)
 	const char *server = cfg_get(cfg, "server_url"), *wallet = NULL;
 	bool csv = false;
 	struct cli_session s;
-	struct sc c = { 0 };
+	struct api_client c = { 0 };
 	struct err e = { 0 };
 	struct buf text;
 	int rc;
@@ -58,8 +58,8 @@ int cmd_receipts(int argc, char **argv, struct cfg *cfg)
 	if ((rc = cli_session_open(&s, cfg, wallet, SESSION_WALLET_UNLOCK | SESSION_NO_DEPLOYMENT, &e)))
 		return cli_fail(rc, &e);
 	buf_init(&text, RECEIPTS_MAX);
-	if ((rc = sc_init(&c, server, &e)) || (rc = sc_login(&c, &s, &e)) ||
-	    (rc = sc_request(&c, NULL, &text, "GET", "/me/receipts.csv", NULL, &e)))
+	if ((rc = api_client_init(&c, server, &e)) || (rc = sc_login(&c, &s, &e)) ||
+	    (rc = api_request(&c, NULL, &text, "GET", "/me/receipts.csv", NULL, &e)))
 		goto out;
 	if (csv) {
 		fwrite(text.data ? text.data : (const uint8_t *)"", 1, text.len, stdout);
@@ -86,7 +86,7 @@ int cmd_receipts(int argc, char **argv, struct cfg *cfg)
 	}
 out:
 	buf_release(&text);
-	sc_release(&c);
+	api_client_release(&c);
 	cli_session_release(&s);
 	return rc ? cli_fail(rc, &e) : EXIT_OK;
 }

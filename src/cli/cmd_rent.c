@@ -188,7 +188,7 @@ static int offer_from_json(struct escrow_offer *o, uint8_t sig[65], uint8_t offe
 }
 
 /* A live offer whose hash starts with `prefix` (as `search` prints it); it must be unique. */
-static int offer_by_prefix(json_t **out, struct sc *c, const char *prefix, struct err *e)
+static int offer_by_prefix(json_t **out, struct api_client *c, const char *prefix, struct err *e)
 {
 	json_t *r = NULL, *hit = NULL;
 	const json_t *list;
@@ -198,7 +198,7 @@ static int offer_by_prefix(json_t **out, struct sc *c, const char *prefix, struc
 	if (n < 6 || strncmp(prefix, "0x", 2) != 0 || strspn(prefix + 2, "0123456789abcdefABCDEF") != n - 2)
 		return err_set(e, ERR_INVALID, "offer: '%.70s' is not an offer hash (0x + at least 4 hex digits)",
 			       prefix);
-	if ((rc = sc_request(c, &r, NULL, "GET", "/offers?limit=100", NULL, e)) ||
+	if ((rc = api_request(c, &r, NULL, "GET", "/offers?limit=100", NULL, e)) ||
 	    (rc = json_get(&list, r, "offers", e)))
 		goto out;
 	for (size_t i = 0; i < json_array_size(list); i++) {
@@ -276,7 +276,7 @@ struct rent {
 	uint8_t sig[65], offer_hash[32];
 	struct cli_token tok;           /* the offer's token */
 	struct rpc_block head;          /* the latest block when checked */
-	struct sc sc, agent;            /* the server (when used) and the provider's agent */
+	struct api_client sc, agent;            /* the server (when used) and the provider's agent */
 	bool have_agent;                /* agent is set up */
 	char key_line[CLI_SSH_KEY_LINE_MAX];
 	u256 deposit, bal, gas_bal, max_fee, tip, gas_cost;
@@ -298,12 +298,12 @@ static int rent_offer(struct rent *r, struct err *e)
 			     "server_url); or use --offer-file FILE");
 	} else {
 		char path[160], esc[100];
-		if (!(rc = sc_init(&r->sc, r->a.server, e)) && !(rc = sc_escape(esc, sizeof esc, r->a.offer_ref, e))) {
+		if (!(rc = api_client_init(&r->sc, r->a.server, e)) && !(rc = api_escape(esc, sizeof esc, r->a.offer_ref, e))) {
 			if (strlen(r->a.offer_ref) < 66) {
 				rc = offer_by_prefix(&r->offer_json, &r->sc, r->a.offer_ref, e);
 			} else {
 				snprintf(path, sizeof path, "/offers/%s", esc);
-				rc = sc_request(&r->sc, &r->offer_json, NULL, "GET", path, NULL, e);
+				rc = api_request(&r->sc, &r->offer_json, NULL, "GET", path, NULL, e);
 			}
 		}
 	}
@@ -316,7 +316,7 @@ static int rent_offer(struct rent *r, struct err *e)
 	if (st && strcmp(st, "active") != 0)
 		return err_set(e, ERR_STATE, "offer %s: the listing is %.16s; search for a live offer",
 			       strcmp(st, "expired") == 0 ? "expired" : "unavailable", st);
-	if (r->a.server && !r->sc.curl && (rc = sc_init(&r->sc, r->a.server, e)))
+	if (r->a.server && !r->sc.curl && (rc = api_client_init(&r->sc, r->a.server, e)))
 		return rc;
 	if ((rc = cli_token_info(&r->tok, &r->s, &r->o.token, e)))
 		return rc;
@@ -549,8 +549,8 @@ int cmd_rent(int argc, char **argv, struct cfg *cfg)
 out:
 	buf_release(&r->cd);
 	json_decref(r->offer_json);
-	sc_release(&r->agent);
-	sc_release(&r->sc);
+	api_client_release(&r->agent);
+	api_client_release(&r->sc);
 	cli_session_release(&r->s);
 	sodium_memzero(r->key_line, sizeof r->key_line);
 	free(r);

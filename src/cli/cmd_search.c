@@ -60,7 +60,7 @@ int cmd_search(int argc, char **argv, struct cfg *cfg)
 	unsigned long limit = 20;
 	bool as_json = false;
 	char path[4096], qe[3 * SEARCH_FILTER_MAX + 1], oe[128];
-	struct sc c = { 0 };
+	struct api_client c = { 0 };
 	struct err e = { 0 };
 	json_t *r = NULL;
 	const json_t *offers;
@@ -99,13 +99,13 @@ int cmd_search(int argc, char **argv, struct cfg *cfg)
 		fprintf(stderr, "flopmarket: filter longer than %d bytes\n", SEARCH_FILTER_MAX);
 		return EXIT_INPUT;
 	}
-	if ((rc = sc_init(&c, server, &e)) || (rc = sc_escape(qe, sizeof qe, filter, &e)) ||
-	    (sort && (rc = sc_escape(oe, sizeof oe, sort, &e))))
+	if ((rc = api_client_init(&c, server, &e)) || (rc = api_escape(qe, sizeof qe, filter, &e)) ||
+	    (sort && (rc = api_escape(oe, sizeof oe, sort, &e))))
 		return cli_fail(rc, &e);
 	n = snprintf(path, sizeof path, "/offers?q=%s&limit=%lu", qe, limit);
 	if (sort)
 		snprintf(path + n, sizeof path - (size_t)n, "&o=%s", oe);
-	rc = sc_request(&c, &r, NULL, "GET", path, NULL, &e);
+	rc = api_request(&c, &r, NULL, "GET", path, NULL, &e);
 	if (rc) {
 		/* "server: bad_filter at byte 4 ...": name the token the server stopped at. */
 		const char *at = strstr(e.msg, " at byte ");
@@ -114,10 +114,10 @@ int cmd_search(int argc, char **argv, struct cfg *cfg)
 			long off = strtol(at + 9, NULL, 10);
 			offending_token(tok, sizeof tok, strstr(e.msg, "bad_sort") && sort ? sort : filter, off);
 			fprintf(stderr, "flopmarket: %s\n  near '%s'\n", e.msg, tok);
-			sc_release(&c);
+			api_client_release(&c);
 			return EXIT_INPUT;
 		}
-		sc_release(&c);
+		api_client_release(&c);
 		return cli_fail(rc, &e);
 	}
 	if (as_json) {
@@ -154,6 +154,6 @@ int cmd_search(int argc, char **argv, struct cfg *cfg)
 	       json_array_size(offers) ? "; rent one with: flopmarket rent <OFFER> --hours N" : "");
 out:
 	json_decref(r);
-	sc_release(&c);
+	api_client_release(&c);
 	return rc;
 }

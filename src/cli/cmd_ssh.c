@@ -34,7 +34,7 @@ int cmd_ssh(int argc, char **argv, struct cfg *cfg)
 	int nopts = 0;
 	const json_t *acc;
 	json_t *r = NULL;
-	struct sc c = { 0 };
+	struct api_client c = { 0 };
 	struct err e = { 0 };
 	uint64_t id, port;
 	int rc, i, n = 0, extra = argc;
@@ -71,10 +71,10 @@ int cmd_ssh(int argc, char **argv, struct cfg *cfg)
 		fprintf(stderr, "flopmarket: ssh needs the server (--server URL or server_url) or --agent URL\n");
 		return EXIT_USAGE;
 	}
-	if ((rc = sc_init(&c, agent ? agent : server, &e)))
+	if ((rc = api_client_init(&c, agent ? agent : server, &e)))
 		return cli_fail(rc, &e);
 	snprintf(path, sizeof path, agent ? "/rentals/%" PRIu64 "/access" : "/rentals/%" PRIu64, id);
-	if ((rc = sc_request(&c, &r, NULL, "GET", path, NULL, &e)))
+	if ((rc = api_request(&c, &r, NULL, "GET", path, NULL, &e)))
 		goto fail;
 	acc = r;
 	if (!agent && json_get(&acc, r, "access", NULL)) {
@@ -118,6 +118,6 @@ int cmd_ssh(int argc, char **argv, struct cfg *cfg)
 	rc = err_set(&e, ERR_NOT_FOUND, "cannot run ssh (is OpenSSH installed?)");
 fail:
 	json_decref(r);
-	sc_release(&c);
+	api_client_release(&c);
 	return cli_fail(rc, &e);
 }

@@ -29,7 +29,7 @@ static int ssh_key_usage(void)
 }
 
 /* The machine of rental `id` from the server: its offer's machine_id. */
-static int rental_machine(uint64_t *out, struct sc *server, uint64_t id, struct err *e)
+static int rental_machine(uint64_t *out, struct api_client *server, uint64_t id, struct err *e)
 {
 	char path[160];
 	const char *oh;
@@ -37,14 +37,14 @@ static int rental_machine(uint64_t *out, struct sc *server, uint64_t id, struct 
 	int rc;
 
 	snprintf(path, sizeof path, "/rentals/%" PRIu64, id);
-	if ((rc = sc_request(server, &r, NULL, "GET", path, NULL, e)))
+	if ((rc = api_request(server, &r, NULL, "GET", path, NULL, e)))
 		return rc;
 	if ((rc = json_get_str(&oh, r, "offer_hash", 66, e)) || !oh[0]) {
 		json_decref(r);
 		return err_set(e, ERR_NOT_FOUND, "rental %" PRIu64 " has no listed offer: give --agent URL", id);
 	}
 	snprintf(path, sizeof path, "/offers/%s", oh);
-	rc = sc_request(server, &o, NULL, "GET", path, NULL, e);
+	rc = api_request(server, &o, NULL, "GET", path, NULL, e);
 	json_decref(r);
 	if (!rc)
 		rc = json_get_id(out, o, "machine_id", e);
@@ -58,7 +58,7 @@ int cmd_ssh_key(int argc, char **argv, struct cfg *cfg)
 	const char *rental = NULL, *file = NULL, *wait_s = NULL;
 	char key[CLI_SSH_KEY_LINE_MAX];
 	struct cli_session s;
-	struct sc srv = { 0 }, agent = { 0 };
+	struct api_client srv = { 0 }, agent = { 0 };
 	struct err e = { 0 };
 	uint64_t id, mid = 0, wait = 60;
 	int rc;
@@ -89,7 +89,7 @@ int cmd_ssh_key(int argc, char **argv, struct cfg *cfg)
 	}
 	if ((rc = cli_session_open(&s, cfg, wallet, SESSION_WALLET_UNLOCK, &e)))
 		return cli_fail(rc, &e);
-	if (!agent_url && ((rc = sc_init(&srv, server, &e)) || (rc = rental_machine(&mid, &srv, id, &e))))
+	if (!agent_url && ((rc = api_client_init(&srv, server, &e)) || (rc = rental_machine(&mid, &srv, id, &e))))
 		goto out;
 	if ((rc = cli_agent_connect(&agent, agent_url, &srv, mid, &e)))
 		goto out;
@@ -99,8 +99,8 @@ int cmd_ssh_key(int argc, char **argv, struct cfg *cfg)
 	if (wait)
 		rc = cli_access_wait(&agent, id, clock_mono_ms() + wait * 1000, &e);
 out:
-	sc_release(&agent);
-	sc_release(&srv);
+	api_client_release(&agent);
+	api_client_release(&srv);
 	cli_session_release(&s);
 	return rc ? cli_fail(rc, &e) : EXIT_OK;
 }

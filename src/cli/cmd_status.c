@@ -154,15 +154,15 @@ static int status_list_local(struct cli_session *s)
 /* Lists the wallet's rentals from the server (GET /me/rentals). */
 static int status_list_server(struct cli_session *s, const char *url, struct err *e)
 {
-	struct sc c;
+	struct api_client c;
 	json_t *r = NULL;
 	const json_t *list;
 	int rc;
 
-	if ((rc = sc_init(&c, url, e)))
+	if ((rc = api_client_init(&c, url, e)))
 		return rc;
 	if ((rc = sc_login(&c, s, e)) ||
-	    (rc = sc_request(&c, &r, NULL, "GET", "/me/rentals?role=renter&limit=100", NULL, e)) ||
+	    (rc = api_request(&c, &r, NULL, "GET", "/me/rentals?role=renter&limit=100", NULL, e)) ||
 	    (rc = json_get(&list, r, "rentals", e)))
 		goto out;
 	printf("%-8s %-9s %-12s %-24s %s\n", "RENTAL", "STATE", "TOKEN", "DEPOSITED", "PROVIDER");
@@ -181,7 +181,7 @@ static int status_list_server(struct cli_session *s, const char *url, struct err
 		printf("no rentals\n");
 out:
 	json_decref(r);
-	sc_release(&c);
+	api_client_release(&c);
 	return rc;
 }
 

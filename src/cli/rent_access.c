@@ -52,7 +52,7 @@ int cli_ssh_key_read(char out[CLI_SSH_KEY_LINE_MAX], const char *path, struct er
 	return 0;
 }
 
-int cli_agent_connect(struct sc *agent, const char *agent_url, struct sc *server, uint64_t machine_id,
+int cli_agent_connect(struct api_client *agent, const char *agent_url, struct api_client *server, uint64_t machine_id,
 		      struct err *e)
 {
 	char path[64];
@@ -61,22 +61,22 @@ int cli_agent_connect(struct sc *agent, const char *agent_url, struct sc *server
 	int rc;
 
 	if (agent_url)
-		return sc_init(agent, agent_url, e);
+		return api_client_init(agent, agent_url, e);
 	if (!server || !server->curl || machine_id == 0)
 		return err_set(e, ERR_NOT_FOUND, "no agent endpoint known (give --agent URL)");
 	snprintf(path, sizeof path, "/hosts/%" PRIu64, machine_id);
-	if ((rc = sc_request(server, &h, NULL, "GET", path, NULL, e)))
+	if ((rc = api_request(server, &h, NULL, "GET", path, NULL, e)))
 		return rc;
-	if ((rc = json_get_str(&ep, h, "endpoint", SC_URL_MAX, e)) || !ep[0])
+	if ((rc = json_get_str(&ep, h, "endpoint", API_URL_MAX, e)) || !ep[0])
 		rc = err_set(e, ERR_NOT_FOUND, "host %" PRIu64 " has no agent endpoint (give --agent URL)",
 			     machine_id);
 	else
-		rc = sc_init(agent, ep, e);
+		rc = api_client_init(agent, ep, e);
 	json_decref(h);
 	return rc;
 }
 
-int cli_agent_alive(struct sc *agent, const struct eth_address *provider, long timeout_ms, struct err *e)
+int cli_agent_alive(struct api_client *agent, const struct eth_address *provider, long timeout_ms, struct err *e)
 {
 	json_t *r = NULL;
 	const char *p = NULL;
@@ -85,7 +85,7 @@ int cli_agent_alive(struct sc *agent, const struct eth_address *provider, long t
 	int rc;
 
 	agent->timeout_ms = timeout_ms;
-	rc = sc_request(agent, &r, NULL, "GET", "/agent", NULL, e);
+	rc = api_request(agent, &r, NULL, "GET", "/agent", NULL, e);
 	agent->timeout_ms = saved;
 	if (rc) {
 		err_wrap(e, "the provider's agent at %s does not answer; nothing was paid (the host is down: "
@@ -107,7 +107,7 @@ static long left_ms(uint64_t deadline_ms)
 	return now >= deadline_ms ? 0 : (long)(deadline_ms - now);
 }
 
-int cli_key_deliver(struct sc *agent, const struct cli_session *s, uint64_t id, const char *key_line,
+int cli_key_deliver(struct api_client *agent, const struct cli_session *s, uint64_t id, const char *key_line,
 		    uint64_t deadline_ms, struct err *e)
 {
 	char path[96], msg[AGENT_SSH_KEY_MSG_MAX], sig_hex[2 * 65 + 3];
@@ -135,7 +135,7 @@ int cli_key_deliver(struct sc *agent, const struct cli_session *s, uint64_t id, 
 			break;
 		}
 		agent->timeout_ms = left;
-		rc = sc_request(agent, &r, NULL, "POST", path, body, e);
+		rc = api_request(agent, &r, NULL, "POST", path, body, e);
 		json_decref(r);
 		r = NULL;
 		/* busy (pending slots full), unavailable, or not reachable: try again until the deadline */
@@ -151,7 +151,7 @@ int cli_key_deliver(struct sc *agent, const struct cli_session *s, uint64_t id, 
 	return 0;
 }
 
-int cli_access_wait(struct sc *agent, uint64_t id, uint64_t deadline_ms, struct err *e)
+int cli_access_wait(struct api_client *agent, uint64_t id, uint64_t deadline_ms, struct err *e)
 {
 	char path[96];
 	json_t *r = NULL;
@@ -164,7 +164,7 @@ int cli_access_wait(struct sc *agent, uint64_t id, uint64_t deadline_ms, struct 
 		const char *host, *user, *st;
 		uint64_t port;
 		agent->timeout_ms = left;
-		if (sc_request(agent, &r, NULL, "GET", path, NULL, NULL) == 0 &&
+		if (api_request(agent, &r, NULL, "GET", path, NULL, NULL) == 0 &&
 		    json_get_str(&st, r, "status", 16, NULL) == 0 && strcmp(st, "active") == 0 &&
 		    json_get_str(&host, r, "host", 255, NULL) == 0 && json_get_str(&user, r, "user", 32, NULL) == 0 &&
 		    json_get_u64(&port, r, "port", NULL) == 0) {
