@@ -200,13 +200,16 @@ int state_rental_add(struct agent *a, uint64_t id, const uint8_t terms[ESCROW_TE
 	sqlite3_stmt *st = NULL;
 	int rc = 0;
 
-	if (sqlite3_prepare_v2(a->db, "INSERT OR IGNORE INTO rentals(id, terms, word, opened_block)"
-				      " VALUES(?1, ?2, ?3, ?4)", -1, &st, NULL) != SQLITE_OK)
+	/* last_claim_ms starts at the first sight: the first claim waits one claim interval too, so a
+	 * provider who asked for daily claims does not pay gas for the first second's accrual */
+	if (sqlite3_prepare_v2(a->db, "INSERT OR IGNORE INTO rentals(id, terms, word, opened_block, last_claim_ms)"
+				      " VALUES(?1, ?2, ?3, ?4, ?5)", -1, &st, NULL) != SQLITE_OK)
 		return err_set(e, ERR_IO, "agent db: %s", sqlite3_errmsg(a->db));
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
 	sqlite3_bind_blob(st, 2, terms, ESCROW_TERMS_SIZE, SQLITE_TRANSIENT);
 	sqlite3_bind_blob(st, 3, word, 32, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)block);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)clock_wall_ms());
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = err_set(e, ERR_IO, "agent db: %s", sqlite3_errmsg(a->db));
 	sqlite3_finalize(st);

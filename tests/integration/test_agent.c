@@ -52,6 +52,7 @@
 #include "eth/rpc.h"
 #include "eth/secp.h"
 #include "support/anvil.h"
+#include "support/child.h"
 #include "support/sshd.h"
 
 #define FEE_BPS 1000
@@ -74,7 +75,7 @@ static struct {
 	char tmp[128];
 	char data_dir[200], state_dir[200], home_base[64], cg_name[64], key[200], pub[512];
 	char dep_path[200], log_path[200];
-	char bin[600];                  /* the flopmarket binary: $FLOP_TEST_BIN or <root>/build/flopmarket */
+	char bin[600];                  /* the flopmarket binary: $FLOPMARKET_BIN or <root>/build/flopmarket */
 	struct sshd sshd;
 	struct anvil node;
 	struct rpc rpc;
@@ -132,21 +133,14 @@ static void agent_start(void)
 	snprintf(sd, sizeof sd, "%s", T.state_dir);
 	snprintf(hb, sizeof hb, "%s", T.home_base);
 	snprintf(cg, sizeof cg, "%s", T.cg_name);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fd = open(T.log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		setenv("FLOPMARKET_PASSPHRASE", "agent-test-pass", 1);
-		execl(bin, bin, "--data-dir", dd, "--rpc-url", url, "--log-level", "debug", "agent", "--wallet",
-		      "prov", "--deployment", dep, "--listen", listen, "--ssh-port", sshp, "--state-dir", sd,
-		      "--home-base", hb, "--cgroup-name", cg, "--confirmations", "0", "--poll-ms", "200",
-		      "--claim-interval", "2", (char *)NULL);
-		_exit(127);
+	{
+		const char *env[] = { "FLOPMARKET_PASSPHRASE=agent-test-pass", NULL };
+		char *argv[] = { bin, "--data-dir", dd, "--rpc-url", url, "--log-level", "debug", "agent",
+				 "--wallet", "prov", "--deployment", dep, "--listen", listen, "--ssh-port", sshp,
+				 "--state-dir", sd, "--home-base", hb, "--cgroup-name", cg, "--confirmations", "0",
+				 "--poll-ms", "200", "--claim-interval", "2", NULL };
+		pid = child_spawn(bin, argv, T.log_path, env);
+		assert_true(pid >= 0);
 	}
 	T.agent = pid;
 }
@@ -162,17 +156,7 @@ static void agent_kill9(void)
 
 static void agent_stop_clean(void)
 {
-	if (T.agent > 0) {
-		int st = 0;
-		kill(T.agent, SIGTERM);
-		for (int i = 0; i < 100 && waitpid(T.agent, &st, WNOHANG) == 0; i++)
-			clock_sleep_ms(100);
-		if (waitpid(T.agent, &st, WNOHANG) == 0) {
-			kill(T.agent, SIGKILL);
-			waitpid(T.agent, NULL, 0);
-		}
-		T.agent = 0;
-	}
+	child_stop(&T.agent, SIGTERM);
 }
 
 static size_t on_body(char *p, size_t s, size_t n, void *ud)
@@ -451,10 +435,7 @@ static int group_setup(void **state)
 	}
 	if (anvil_repo_root(T.root, sizeof T.root, &e))
 		return -1;
-	if (getenv("FLOP_TEST_BIN"))
-		snprintf(T.bin, sizeof T.bin, "%s", getenv("FLOP_TEST_BIN"));
-	else
-		snprintf(T.bin, sizeof T.bin, "%s/build/flopmarket", T.root);
+	snprintf(T.bin, sizeof T.bin, "%s", child_bin(T.root));
 	if (access(T.bin, X_OK) != 0) {
 		T.why = "the flopmarket binary is not built";
 		return 0;

@@ -26,7 +26,7 @@
 #include "eth/rpc.h"
 #include "eth/sender.h"
 #include "eth/tx.h"
-#include "../support/anvil.h"
+#include "support/anvil.h"
 
 #define GWEI 1000000000ull
 

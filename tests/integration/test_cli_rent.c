@@ -53,6 +53,7 @@
 #include "escrow/mirror.h"
 #include "eth/rpc.h"
 #include "support/anvil.h"
+#include "support/child.h"
 #include "support/sshd.h"
 
 #define CHAIN 31337
@@ -89,16 +90,6 @@ static void server_stop(void);
 			fail_msg("%s:%d: %s -> %d %s", __FILE__, __LINE__, #call, rc_, e_.msg);    \
 	} while (0)
 
-/* The binary under test: $FLOPMARKET_BIN (e.g. an ASan build) or build/flopmarket. */
-static const char *bin_path(void)
-{
-	static char bin[1100];
-	if (getenv("FLOPMARKET_BIN"))
-		return getenv("FLOPMARKET_BIN");
-	snprintf(bin, sizeof bin, "%s/build/flopmarket", F.repo);
-	return bin;
-}
-
 static const char *run_prefix = ""; /* e.g. "timeout -s INT 2.5 " for --watch */
 
 /* Runs the binary against the fixture's chain with the renter's passphrase; captures output. */
@@ -106,23 +97,14 @@ static int run(char *out, size_t cap, const char *fmt, ...)
 {
 	char args[2048], cmd[4096];
 	va_list ap;
-	size_t n;
-	FILE *p;
 
 	va_start(ap, fmt);
 	vsnprintf(args, sizeof args, fmt, ap);
 	va_end(ap);
 	snprintf(cmd, sizeof cmd, "%senv -u FLOPMARKET_SERVER_URL -u FLOPMARKET_DEPLOYMENT FLOPMARKET_DATA_DIR=%s "
 		 "FLOPMARKET_KEYSTORE_SCRYPT_LOG2_N=10 FLOPMARKET_PASSPHRASE=renter-pass "
-		 "%s --rpc-url %s %s 2>&1 </dev/null", run_prefix, F.data_dir, bin_path(), F.node.url, args);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	n = fread(out, 1, cap - 1, p);
-	out[n] = '\0';
-	int status = pclose(p);
-	if (getenv("FLOP_TEST_VERBOSE")) /* show what a user sees */
-		print_message("$ flopmarket %s\n%s[exit %d]\n", args, out, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		 "%s --rpc-url %s %s 2>&1 </dev/null", run_prefix, F.data_dir, child_bin(F.repo), F.node.url, args);
+	return child_shell(out, cap, cmd, args);
 }
 
 static void new_wallet(struct eth_address *out, const char *name)
@@ -564,7 +546,7 @@ static void server_start(void)
 	char bin[1100], dep[256], db[256], line[256];
 	size_t len = 0;
 
-	snprintf(bin, sizeof bin, "%s", bin_path());
+	snprintf(bin, sizeof bin, "%s", child_bin(F.repo));
 	snprintf(dep, sizeof dep, "%s/deployment-%d.json", F.data_dir, CHAIN);
 	snprintf(db, sizeof db, "sqlite:%s/server.db", F.data_dir);
 	assert_int_equal(pipe(out), 0);
@@ -604,11 +586,7 @@ static void server_start(void)
 
 static void server_stop(void)
 {
-	if (F.server > 0) {
-		kill(F.server, SIGTERM);
-		waitpid(F.server, NULL, 0);
-		F.server = 0;
-	}
+	child_stop(&F.server, SIGTERM);
 }
 
 /* The provider signs in with the independent npm `siwe` client. */
@@ -747,16 +725,7 @@ static void test_server_flow(void **state)
 
 static void agent_stop(void)
 {
-	if (F.agent > 0) {
-		kill(F.agent, SIGTERM);
-		for (int i = 0; i < 100 && waitpid(F.agent, NULL, WNOHANG) == 0; i++)
-			usleep(100000);
-		if (waitpid(F.agent, NULL, WNOHANG) == 0) {
-			kill(F.agent, SIGKILL);
-			waitpid(F.agent, NULL, 0);
-		}
-		F.agent = 0;
-	}
+	child_stop(&F.agent, SIGTERM);
 }
 
 static void test_agent_access(void **state)
@@ -781,7 +750,7 @@ static void test_agent_access(void **state)
 		hex_encode(hex, F.provider_key, 32);
 		snprintf(cmd, sizeof cmd, "FLOPMARKET_PRIVATE_KEY=%s FLOPMARKET_PASSPHRASE=renter-pass "
 			 "FLOPMARKET_KEYSTORE_SCRYPT_LOG2_N=10 FLOPMARKET_DATA_DIR=%s %s wallet import --private-key "
-			 "--wallet prov >/dev/null 2>&1", hex, F.data_dir, bin_path());
+			 "--wallet prov >/dev/null 2>&1", hex, F.data_dir, child_bin(F.repo));
 		assert_int_equal(system(cmd), 0);
 	}
 	/* A free loopback port for the agent. */
@@ -795,7 +764,7 @@ static void test_agent_access(void **state)
 		close(fd);
 	}
 	snprintf(agent_url, sizeof agent_url, "http://127.0.0.1:%u", port);
-	snprintf(bin, sizeof bin, "%s", bin_path());
+	snprintf(bin, sizeof bin, "%s", child_bin(F.repo));
 	/* The rental accounts run a wrapper under the agent's state dir: they must traverse data_dir. */
 	assert_int_equal(chmod(F.data_dir, 0711), 0);
 	snprintf(sd, sizeof sd, "%s/agent-state", F.data_dir);
@@ -805,21 +774,16 @@ static void test_agent_access(void **state)
 	snprintf(log, sizeof log, "%s/agent.log", F.data_dir);
 	snprintf(F.home_base, sizeof F.home_base, "/home/fmclirent-%d", (int)getpid());
 	snprintf(F.cg_name, sizeof F.cg_name, "flopmarket-cli-rent-%d", (int)getpid());
-	F.agent = fork();
-	assert_true(F.agent >= 0);
-	if (F.agent == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		setenv("FLOPMARKET_PASSPHRASE", "renter-pass", 1);
-		setenv("FLOPMARKET_DATA_DIR", F.data_dir, 1);
-		execl(bin, bin, "--rpc-url", F.node.url, "agent", "--wallet", "prov", "--deployment", dep, "--listen",
-		      listen, "--ssh-port", sshp, "--state-dir", sd, "--home-base", F.home_base, "--cgroup-name",
-		      F.cg_name, "--confirmations", "0", "--poll-ms", "200", "--no-claims", (char *)NULL);
-		_exit(127);
+	{
+		char dd[400];
+		const char *env[] = { "FLOPMARKET_PASSPHRASE=renter-pass", dd, NULL };
+		char *argv[] = { bin, "--rpc-url", F.node.url, "agent", "--wallet", "prov", "--deployment", dep,
+				 "--listen", listen, "--ssh-port", sshp, "--state-dir", sd, "--home-base",
+				 F.home_base, "--cgroup-name", F.cg_name, "--confirmations", "0", "--poll-ms", "200",
+				 "--no-claims", NULL };
+		snprintf(dd, sizeof dd, "FLOPMARKET_DATA_DIR=%s", F.data_dir);
+		F.agent = child_spawn(bin, argv, log, env);
+		assert_true(F.agent >= 0);
 	}
 	/* The renter's SSH key. */
 	snprintf(priv, sizeof priv, "%s/id_renter", F.data_dir);

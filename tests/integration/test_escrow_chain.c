@@ -35,7 +35,7 @@
 #include "eth/rpc.h"
 #include "eth/tx.h"
 #include "eth/secp.h"
-#include "../support/anvil.h"
+#include "support/anvil.h"
 
 #define CHAIN 31337
 #define TIMEOUT_MS 20000

@@ -63,6 +63,7 @@
 #include "escrow/mirror.h"
 #include "eth/rpc.h"
 #include "support/anvil.h"
+#include "support/child.h"
 #include "support/sshd.h"
 
 #define E2E_TIMEOUT_MS 30000
@@ -107,22 +108,11 @@ static double now_s(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static const char *bin_path(void)
-{
-	static char bin[1100];
-	if (getenv("FLOPMARKET_BIN"))
-		return getenv("FLOPMARKET_BIN");
-	snprintf(bin, sizeof bin, "%s/build/flopmarket", F.repo);
-	return bin;
-}
-
 /* Runs `flopmarket <args>` as a user would (the scratch data dir, server, deployment); captures output. */
 static int run(char *out, size_t cap, const char *fmt, ...)
 {
 	char args[2048], cmd[4096];
 	va_list ap;
-	size_t n;
-	FILE *p;
 
 	va_start(ap, fmt);
 	vsnprintf(args, sizeof args, fmt, ap);
@@ -130,76 +120,21 @@ static int run(char *out, size_t cap, const char *fmt, ...)
 	snprintf(cmd, sizeof cmd, "env FLOPMARKET_DATA_DIR=%s FLOPMARKET_KEYSTORE_SCRYPT_LOG2_N=10 "
 		 "FLOPMARKET_PASSPHRASE=" E2E_PASS " FLOPMARKET_DEPLOYMENT=%s FLOPMARKET_SERVER_URL=%s "
 		 "FLOPMARKET_LOG_LEVEL=warn %s --rpc-url %s %s 2>&1 </dev/null", F.dir, F.dep_path, F.base,
-		 bin_path(), F.node.url, args);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	n = fread(out, 1, cap - 1, p);
-	out[n] = '\0';
-	int status = pclose(p);
-	if (getenv("FLOP_TEST_VERBOSE"))
-		print_message("$ flopmarket %s\n%s[exit %d]\n", args, out, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		 child_bin(F.repo), F.node.url, args);
+	return child_shell(out, cap, cmd, args);
 }
 
-/* Starts `flopmarket <argv...>` in the background, output appended to `log`. */
+/* Starts `flopmarket <argv...>` in the background as the fixture's user, output appended to `log`. */
 static pid_t spawn(const char *log, char *const argv[])
 {
-	pid_t pid = fork();
+	char dd[400];
+	const char *env[] = { "FLOPMARKET_PASSPHRASE=" E2E_PASS, dd, "FLOPMARKET_LOG_LEVEL=warn", NULL };
+	pid_t pid;
+
+	snprintf(dd, sizeof dd, "FLOPMARKET_DATA_DIR=%s", F.dir);
+	pid = child_spawn(child_bin(F.repo), argv, log, env);
 	assert_true(pid >= 0);
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-		int nul = open("/dev/null", O_RDONLY);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		if (nul >= 0)
-			dup2(nul, 0);
-		setenv("FLOPMARKET_PASSPHRASE", E2E_PASS, 1);
-		setenv("FLOPMARKET_DATA_DIR", F.dir, 1);
-		setenv("FLOPMARKET_LOG_LEVEL", "warn", 1);
-		execv(bin_path(), argv);
-		_exit(127);
-	}
 	return pid;
-}
-
-/* Waits (at most `secs`) until `log` contains `needle` after byte `from`; returns where it starts. */
-static const char *wait_log(char *text, size_t cap, const char *log, const char *needle, size_t from, int secs)
-{
-	for (int i = 0; i < secs * 20; i++) {
-		FILE *f = fopen(log, "r");
-		if (f) {
-			size_t n = fread(text, 1, cap - 1, f);
-			fclose(f);
-			text[n] = '\0';
-			if (n > from && strstr(text + from, needle))
-				return strstr(text + from, needle);
-		}
-		usleep(50000);
-	}
-	return NULL;
-}
-
-static size_t file_size(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 ? (size_t)st.st_size : 0;
-}
-
-static void stop_child(pid_t *pid, int sig)
-{
-	if (*pid <= 0)
-		return;
-	kill(*pid, sig);
-	for (int i = 0; i < 100 && waitpid(*pid, NULL, WNOHANG) == 0; i++)
-		usleep(50000);
-	if (waitpid(*pid, NULL, WNOHANG) == 0) {
-		kill(*pid, SIGKILL);
-		waitpid(*pid, NULL, 0);
-	}
-	*pid = 0;
 }
 
 static void rpc_text(const char *method, const char *params)
@@ -308,7 +243,7 @@ static void import_key(unsigned idx, const char *name, struct eth_address *addr)
 	hex_encode(hex, k, 32);
 	snprintf(cmd, sizeof cmd, "FLOPMARKET_PRIVATE_KEY=%s FLOPMARKET_PASSPHRASE=" E2E_PASS
 		 " FLOPMARKET_KEYSTORE_SCRYPT_LOG2_N=10 FLOPMARKET_DATA_DIR=%s %s wallet import --private-key "
-		 "--wallet %s >/dev/null 2>&1", hex, F.dir, bin_path(), name);
+		 "--wallet %s >/dev/null 2>&1", hex, F.dir, child_bin(F.repo), name);
 	sodium_memzero(hex, sizeof hex);
 	assert_int_equal(system(cmd), 0);
 	sodium_memzero(cmd, sizeof cmd);
@@ -325,14 +260,14 @@ static void agent_start(void)
 	snprintf(listen, sizeof listen, "127.0.0.1:%u", F.agent_port);
 	snprintf(sshp, sizeof sshp, "%u", F.sshd.port);
 	snprintf(log, sizeof log, "%s/agent.log", F.dir);
-	from = file_size(log);
+	from = child_file_size(log);
 	char *argv[] = { "flopmarket", "--rpc-url", F.node.url, "agent", "--wallet", "provider", "--deployment",
 			 F.dep_path, "--server", F.base, "--spec", F.spec, "--listen", listen, "--endpoint",
 			 F.agent_url, "--ssh-host", "127.0.0.1", "--ssh-port", sshp, "--state-dir", sd,
 			 "--home-base", F.home_base, "--cgroup-name", F.cg_name, "--confirmations", "0",
 			 "--poll-ms", "200", "--heartbeat", "5", "--claim-interval", "86400", NULL };
 	F.agent = spawn(log, argv);
-	if (!wait_log(text, sizeof text, log, "listening on http://", from, 30))
+	if (!child_wait_log(text, sizeof text, log, "listening on http://", from, 30))
 		fail_msg("the agent did not start: %s", text + from);
 	F.agent_starts++;
 	print_message("timing: agent start #%u %.2f s\n", F.agent_starts, now_s() - t0);
@@ -370,8 +305,8 @@ static int teardown(void **state)
 	(void)state;
 	if (F.skip)
 		return 0;
-	stop_child(&F.agent, SIGTERM);
-	stop_child(&F.server, SIGTERM);
+	child_stop(&F.agent, SIGTERM);
+	child_stop(&F.server, SIGTERM);
 	sshd_stop(&F.sshd);
 	if (F.home_base[0]) { /* the agent tears accounts down; this is the safety net after a failure */
 		struct account_cfg c;
@@ -459,7 +394,7 @@ static void test_bring_up(void **state)
 				 "--rate-per-min", "100000", NULL };
 		F.server = spawn(log, argv);
 	}
-	if (!(p = wait_log(text, sizeof text, log, "listening on http://127.0.0.1:", 0, 20)))
+	if (!(p = child_wait_log(text, sizeof text, log, "listening on http://127.0.0.1:", 0, 20)))
 		fail_msg("the server did not start: %s", text);
 	snprintf(F.base, sizeof F.base, "http://127.0.0.1:%d", atoi(p + strlen("listening on http://127.0.0.1:")));
 
@@ -730,9 +665,19 @@ static void rental_cycle(const char *filter, const char *symbol, const char *tok
 		fail_msg("%s refund %s, want %s", symbol, a, b);
 	}
 	assert_int_equal(u256_sub(&d, &p1, &p0), 0);
-	assert_int_equal(u256_cmp(&d, &net), 0);
+	if (u256_cmp(&d, &net) != 0) {
+		char a[U256_DEC_MAX], b[U256_DEC_MAX];
+		u256_to_dec(a, &d);
+		u256_to_dec(b, &net);
+		fail_msg("%s provider paid %s at stop, want %s", symbol, a, b);
+	}
 	assert_int_equal(u256_sub(&d, &f1, &f0), 0);
-	assert_int_equal(u256_cmp(&d, &fee), 0);
+	if (u256_cmp(&d, &fee) != 0) {
+		char a[U256_DEC_MAX], b[U256_DEC_MAX];
+		u256_to_dec(a, &d);
+		u256_to_dec(b, &fee);
+		fail_msg("%s fee credited %s at stop, want %s", symbol, a, b);
+	}
 	/* The fee credit goes to the treasury with withdrawFees (anyone may call it): exactly the credit. */
 	{
 		struct buf cd;

@@ -53,7 +53,8 @@
 #include "eth/keystore.h"
 #include "eth/rpc.h"
 #include "eth/secp.h"
-#include "../support/anvil.h"
+#include "support/anvil.h"
+#include "support/child.h"
 
 #define USDC_RATE_1 "100000000000000000000" /* 100 units/s = 0.36 USDC/h */
 #define USDC_RATE_2 "200000000000000000000" /* 0.72 USDC/h */
@@ -209,10 +210,7 @@ static void server_start(void)
 	char bin[1100], rpc_arg[128], db_arg[600], line[256];
 	size_t len = 0;
 
-	if (getenv("FLOPMARKET_BIN")) /* e.g. an ASan build of the server */
-		snprintf(bin, sizeof bin, "%s", getenv("FLOPMARKET_BIN"));
-	else
-		snprintf(bin, sizeof bin, "%s/build/flopmarket", F.root);
+	snprintf(bin, sizeof bin, "%s", child_bin(F.root)); /* $FLOPMARKET_BIN: e.g. an ASan build */
 	snprintf(rpc_arg, sizeof rpc_arg, "%s", F.node.url);
 	snprintf(db_arg, sizeof db_arg, "sqlite:%s", F.db);
 	assert_int_equal(pipe(out), 0);
