@@ -391,6 +391,123 @@ static int offer_visible(struct server *s, const struct store_offer *so, int64_t
 	return rc;
 }
 
+/*
+ * The body's signed offer: parsed into *eo, with its machine id, signature and EIP-712 digest, and the
+ * signer checked to be the offer's provider. 0, or the error status with the answer written.
+ */
+static int signed_offer_parse(struct escrow_offer *eo, uint64_t *machine_id, uint8_t sig[65],
+			      uint8_t digest[32], struct server *s, const json_t *body, struct srv_resp *rs)
+{
+	const json_t *oj = json_object_get(body, "offer");
+	const char *field = NULL, *sig_hex;
+	struct eth_address signer;
+	struct err e = { 0 };
+	int rc;
+
+	if (!json_is_object(oj))
+		return srv_error(rs, 400, "invalid", "offer", "offer: the signed EIP-712 Offer object is required");
+	if ((rc = parse_offer(eo, oj, &field, &e)))
+		return srv_error_from(rs, rc == ERR_NOT_FOUND ? ERR_INVALID : rc, field, &e);
+	if ((rc = json_get_id(machine_id, body, "machine_id", &e)))
+		return srv_error_from(rs, rc == ERR_NOT_FOUND ? ERR_INVALID : rc, "machine_id", &e);
+	if (json_get_str(&sig_hex, body, "signature", 2 + 130, &e) || hex_decode_exact(sig, 65, sig_hex, &e))
+		return srv_error(rs, 400, "invalid", "signature", "signature: 65 bytes r||s||v as 0x-hex");
+	if ((rc = escrow_offer_digest(digest, s->cfg.chain_id, &s->cfg.escrow, eo, &e)))
+		return srv_error_from(rs, rc, "offer", &e);
+	if (secp_recover_address(&signer, digest, sig, &e) || !address_equal(&signer, &eo->provider))
+		return srv_error(rs, 401, "bad_signature", "signature",
+				 "the signature is not the provider's signature of this offer for chain %" PRIu64
+				 " and escrow contract", s->cfg.chain_id);
+	return 0;
+}
+
+/*
+ * The terms the escrow (or this marketplace) would refuse, checked before anything is stored: the
+ * token, expiry, rate and payout, capacity, fee bound, monitor, dispute window, duration bounds.
+ * 0, or the error status with the answer written.
+ */
+static int offer_terms_check(const struct server *s, const struct escrow_offer *eo, int64_t now,
+			     struct srv_resp *rs)
+{
+	if (!server_token(s, &eo->token))
+		return srv_error(rs, 422, "token_not_accepted", "offer.token",
+				 "this marketplace does not list offers in this token");
+	if (eo->expiry <= (uint64_t)now || eo->expiry > (uint64_t)STORE_TIME_MAX)
+		return srv_error(rs, 422, "expired", "offer.expiry", "the offer's expiry is not in the future");
+	if (u256_is_zero(&eo->rate) || address_is_zero(&eo->payout))
+		return srv_error(rs, 422, "invalid", u256_is_zero(&eo->rate) ? "offer.rate" : "offer.payout",
+				 "the escrow refuses a zero rate or a zero payout address");
+	if (eo->capacity == 0)
+		return srv_error(rs, 422, "invalid", "offer.capacity",
+				 "capacity must be at least 1 (rentals of the machine live at once)");
+	if (eo->max_fee_bps < s->cfg.fee_bps)
+		return srv_error(rs, 422, "fee_above_offer_max", "offer.maxFeeBps",
+				 "the platform fee is %u bps, above the offer's maxFeeBps %u: the escrow would refuse it",
+				 (unsigned)s->cfg.fee_bps, (unsigned)eo->max_fee_bps);
+	if (s->cfg.has_escrow_monitor && !address_equal(&eo->monitor, &s->cfg.escrow_monitor)) {
+		char want[ADDRESS_STR_MAX];
+		address_to_checksum(want, &s->cfg.escrow_monitor);
+		return srv_error(rs, 422, "monitor_mismatch", "offer.monitor",
+				 "the offer names another monitor than the escrow's (%s): the escrow would refuse it",
+				 want);
+	}
+	if (eo->dispute_secs < s->cfg.min_dispute_secs)
+		return srv_error(rs, 422, "dispute_window", "offer.disputeSecs",
+				 "disputeSecs must be at least %" PRIu32, s->cfg.min_dispute_secs);
+	if (eo->min_secs > eo->max_secs || eo->max_secs == 0)
+		return srv_error(rs, 422, "invalid", "offer.maxSecs", "need 0 < minSecs <= maxSecs");
+	return 0;
+}
+
+/* The store's row for a checked offer (status active, created now). */
+static void offer_row(struct store_offer *so, const struct escrow_offer *eo, const uint8_t digest[32],
+		      const uint8_t sig[65], uint64_t machine_id, const struct srv_token *tok, int64_t now)
+{
+	memset(so, 0, sizeof *so);
+	hex_encode_0x(so->offer_hash, digest, 32);
+	so->machine_id = machine_id;
+	address_to_lower(so->provider, &eo->provider);
+	address_to_lower(so->payout, &eo->payout);
+	address_to_lower(so->token, &eo->token);
+	address_to_lower(so->arbiter, &eo->arbiter);
+	u256_to_dec(so->rate, &eo->rate);
+	so->min_secs = eo->min_secs;
+	so->max_secs = eo->max_secs;
+	so->interruptible = eo->interruptible;
+	so->notice_secs = eo->notice_secs;
+	so->grace_secs = eo->grace_secs;
+	so->dispute_secs = eo->dispute_secs;
+	hex_encode_0x(so->spec_hash, eo->spec_hash, 32);
+	so->capacity = eo->capacity;
+	address_to_lower(so->monitor, &eo->monitor);
+	so->max_fee_bps = eo->max_fee_bps;
+	so->expiry = (int64_t)eo->expiry;
+	snprintf(so->nonce, sizeof so->nonce, "%" PRIu64, eo->nonce);
+	hex_encode_0x(so->signature, sig, 65);
+	snprintf(so->token_symbol, sizeof so->token_symbol, "%s", tok->symbol);
+	so->token_decimals = tok->decimals;
+	so->status = STORE_OFFER_ACTIVE;
+	so->created_at = so->updated_at = now;
+}
+
+/* Puts the stored offer into the search index, or takes it out when it is not rentable (*why). */
+static int offer_index(struct server *s, const struct offer *rec, const struct store_offer *so, int64_t now,
+		       const char **why, struct err *e)
+{
+	int rc;
+
+	if ((rc = offer_visible(s, so, now, why, e)))
+		return rc;
+	pthread_rwlock_rdlock(&s->index_lock);
+	rc = *why ? search_index_remove(s->index, rec->id32, NULL) : search_index_put(s->index, rec, e);
+	pthread_rwlock_unlock(&s->index_lock);
+	if (rc && !*why)
+		log_warn("offer stored but not indexed", "offer=%s err=%s", so->offer_hash, err_name(rc));
+	log_info(*why ? "offer stored, not listed" : "offer listed", "offer=%s provider=%s machine=%" PRIu64
+		 " why=%s", so->offer_hash, so->provider, so->machine_id, *why ? *why : "-");
+	return 0;
+}
+
 int route_offers_post(struct server *s, const struct srv_req *rq, struct srv_resp *rs)
 {
 	struct escrow_offer eo;
@@ -398,12 +515,10 @@ int route_offers_post(struct server *s, const struct srv_req *rq, struct srv_res
 	struct store_host h;
 	struct reputation rep;
 	struct offer rec;
-	struct eth_address signer;
-	const struct srv_token *tok;
-	const char *field = NULL, *sig_hex;
 	uint8_t digest[32], sig[65];
+	char prov[ADDRESS_STR_MAX];
 	struct err e = { 0 };
-	json_t *body = NULL, *oj;
+	json_t *body = NULL, *j;
 	int64_t now = server_now();
 	uint64_t machine_id;
 	const char *why = NULL;
@@ -411,114 +526,16 @@ int route_offers_post(struct server *s, const struct srv_req *rq, struct srv_res
 
 	if ((rc = srv_body_object(&body, rq, rs)))
 		return rc;
-	oj = json_object_get(body, "offer");
-	if (!json_is_object(oj)) {
-		srv_error(rs, 400, "invalid", "offer", "offer: the signed EIP-712 Offer object is required");
+	if (signed_offer_parse(&eo, &machine_id, sig, digest, s, body, rs) || offer_terms_check(s, &eo, now, rs))
+		goto out;
+	address_to_lower(prov, &eo.provider);
+	if (store_host_get(s->store, &h, machine_id, &e) || strcmp(h.provider, prov) != 0) {
+		srv_error(rs, 422, "unknown_host", "machine_id",
+			  "machine %" PRIu64 " is not a host registered by the offer's provider", machine_id);
 		goto out;
 	}
-	if ((rc = parse_offer(&eo, oj, &field, &e))) {
-		srv_error_from(rs, rc == ERR_NOT_FOUND ? ERR_INVALID : rc, field, &e);
-		goto out;
-	}
-	if ((rc = json_get_id(&machine_id, body, "machine_id", &e))) {
-		srv_error_from(rs, rc == ERR_NOT_FOUND ? ERR_INVALID : rc, "machine_id", &e);
-		goto out;
-	}
-	if ((rc = json_get_str(&sig_hex, body, "signature", 2 + 130, &e)) ||
-	    hex_decode_exact(sig, sizeof sig, sig_hex, &e)) {
-		srv_error(rs, 400, "invalid", "signature", "signature: 65 bytes r||s||v as 0x-hex");
-		goto out;
-	}
-	if ((rc = escrow_offer_digest(digest, s->cfg.chain_id, &s->cfg.escrow, &eo, &e))) {
-		srv_error_from(rs, rc, "offer", &e);
-		goto out;
-	}
-	if (secp_recover_address(&signer, digest, sig, &e) || !address_equal(&signer, &eo.provider)) {
-		srv_error(rs, 401, "bad_signature", "signature",
-			  "the signature is not the provider's signature of this offer for chain %" PRIu64
-			  " and escrow contract", s->cfg.chain_id);
-		goto out;
-	}
-	tok = server_token(s, &eo.token);
-	if (!tok) {
-		srv_error(rs, 422, "token_not_accepted", "offer.token", "this marketplace does not list offers in this token");
-		goto out;
-	}
-	if (eo.expiry <= (uint64_t)now || eo.expiry > (uint64_t)STORE_TIME_MAX) {
-		srv_error(rs, 422, "expired", "offer.expiry", "the offer's expiry is not in the future");
-		goto out;
-	}
-	if (u256_is_zero(&eo.rate) || address_is_zero(&eo.payout)) {
-		srv_error(rs, 422, "invalid", u256_is_zero(&eo.rate) ? "offer.rate" : "offer.payout",
-			  "the escrow refuses a zero rate or a zero payout address");
-		goto out;
-	}
-	if (eo.capacity == 0) {
-		srv_error(rs, 422, "invalid", "offer.capacity",
-			  "capacity must be at least 1 (rentals of the machine live at once)");
-		goto out;
-	}
-	if (eo.max_fee_bps < s->cfg.fee_bps) {
-		srv_error(rs, 422, "fee_above_offer_max", "offer.maxFeeBps",
-			  "the platform fee is %u bps, above the offer's maxFeeBps %u: the escrow would refuse it",
-			  (unsigned)s->cfg.fee_bps, (unsigned)eo.max_fee_bps);
-		goto out;
-	}
-	if (s->cfg.has_escrow_monitor && !address_equal(&eo.monitor, &s->cfg.escrow_monitor)) {
-		char want[ADDRESS_STR_MAX];
-		address_to_checksum(want, &s->cfg.escrow_monitor);
-		srv_error(rs, 422, "monitor_mismatch", "offer.monitor",
-			  "the offer names another monitor than the escrow's (%s): the escrow would refuse it", want);
-		goto out;
-	}
-	if (eo.dispute_secs < s->cfg.min_dispute_secs) {
-		srv_error(rs, 422, "dispute_window", "offer.disputeSecs",
-			  "disputeSecs must be at least %" PRIu32, s->cfg.min_dispute_secs);
-		goto out;
-	}
-	if (eo.min_secs > eo.max_secs || eo.max_secs == 0) {
-		srv_error(rs, 422, "invalid", "offer.maxSecs", "need 0 < minSecs <= maxSecs");
-		goto out;
-	}
-	rc = store_host_get(s->store, &h, machine_id, &e);
-	{
-		char prov[ADDRESS_STR_MAX];
-		address_to_lower(prov, &eo.provider);
-		if (rc || strcmp(h.provider, prov) != 0) {
-			srv_error(rs, 422, "unknown_host", "machine_id",
-				  "machine %" PRIu64 " is not a host registered by the offer's provider", machine_id);
-			goto out;
-		}
-	}
-
-	memset(&so, 0, sizeof so);
-	hex_encode_0x(so.offer_hash, digest, 32);
-	so.machine_id = machine_id;
-	address_to_lower(so.provider, &eo.provider);
-	address_to_lower(so.payout, &eo.payout);
-	address_to_lower(so.token, &eo.token);
-	address_to_lower(so.arbiter, &eo.arbiter);
-	u256_to_dec(so.rate, &eo.rate);
-	so.min_secs = eo.min_secs;
-	so.max_secs = eo.max_secs;
-	so.interruptible = eo.interruptible;
-	so.notice_secs = eo.notice_secs;
-	so.grace_secs = eo.grace_secs;
-	so.dispute_secs = eo.dispute_secs;
-	hex_encode_0x(so.spec_hash, eo.spec_hash, 32);
-	so.capacity = eo.capacity;
-	address_to_lower(so.monitor, &eo.monitor);
-	so.max_fee_bps = eo.max_fee_bps;
-	so.expiry = (int64_t)eo.expiry;
-	snprintf(so.nonce, sizeof so.nonce, "%" PRIu64, eo.nonce);
-	hex_encode_0x(so.signature, sig, 65);
-	snprintf(so.token_symbol, sizeof so.token_symbol, "%s", tok->symbol);
-	so.token_decimals = tok->decimals;
-	so.status = STORE_OFFER_ACTIVE;
-	so.created_at = so.updated_at = now;
-
-	if (store_offer_get(s->store, &old, so.offer_hash, NULL) == 0 &&
-	    old.status != STORE_OFFER_ACTIVE) {
+	offer_row(&so, &eo, digest, sig, machine_id, server_token(s, &eo.token), now);
+	if (store_offer_get(s->store, &old, so.offer_hash, NULL) == 0 && old.status != STORE_OFFER_ACTIVE) {
 		srv_error(rs, 409, "offer_closed", "offer", "this offer was %s and cannot be listed again",
 			  store_offer_status_name(old.status));
 		goto out;
@@ -535,27 +552,18 @@ int route_offers_post(struct server *s, const struct srv_req *rq, struct srv_res
 		srv_error_from(rs, rc, "offer", &e);
 		goto out;
 	}
-	if ((rc = offer_visible(s, &so, now, &why, &e))) {
+	if ((rc = offer_index(s, &rec, &so, now, &why, &e))) {
 		srv_error_from(rs, rc, NULL, &e);
 		goto out;
 	}
-	pthread_rwlock_rdlock(&s->index_lock);
-	rc = why ? search_index_remove(s->index, rec.id32, NULL) : search_index_put(s->index, &rec, &e);
-	pthread_rwlock_unlock(&s->index_lock);
-	if (rc && !why)
-		log_warn("offer stored but not indexed", "offer=%s err=%s", so.offer_hash, err_name(rc));
-	log_info(why ? "offer stored, not listed" : "offer listed", "offer=%s provider=%s machine=%" PRIu64
-		 " why=%s", so.offer_hash, so.provider, machine_id, why ? why : "-");
 	store_offer_get(s->store, &so, so.offer_hash, NULL);
-	{
-		json_t *j = offer_json(&rec, &so);
-		if (j) {
-			json_object_set_new(j, "listed", json_boolean(!why));
-			if (why)
-				json_object_set_new(j, "not_listed_because", json_string(why));
-		}
-		srv_json(rs, 201, j);
+	j = offer_json(&rec, &so);
+	if (j) {
+		json_object_set_new(j, "listed", json_boolean(!why));
+		if (why)
+			json_object_set_new(j, "not_listed_because", json_string(why));
 	}
+	srv_json(rs, 201, j);
 out:
 	json_decref(body);
 	return rs->status;
