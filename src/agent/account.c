@@ -46,6 +46,8 @@
 #define UID_FLOOR 1000           /* never kill by or delete files of a uid below this */
 _Static_assert(CGROUP_PATH_MAX >= ACCOUNT_PATH_MAX, "a recorded cgroup path (path_ok) fits cgroup_set");
 #define TOOL_TIMEOUT_MS 30000
+#define TOOL_OUTPUT_MAX 4096     /* what a system tool printed, kept for its error message */
+#define LOGIN_SHELL_MAX 8192     /* the per-account login shell script */
 #define GECOS_PREFIX "flopmarket rental "
 
 /* The cfg with defaults filled in. */
@@ -187,7 +189,7 @@ static int tool(int *status, struct err *e, const int *ok, char *const argv[])
 	struct buf out;
 	int st = -1, rc;
 
-	buf_init(&out, 4096);
+	buf_init(&out, TOOL_OUTPUT_MAX);
 	rc = proc_run(&out, &st, argv, TOOL_TIMEOUT_MS, e);
 	if (!rc) {
 		bool good = false;
@@ -371,7 +373,7 @@ static int shell_write(const struct account *a, const struct acfg *c, struct err
 	if (file_mkdir_p(c->home_base, 0755, 0755, NULL) || file_mkdir_p(dir, 0755, 0755, NULL) || chmod(dir, 0755) ||
 	    chmod(c->state_dir, 0700))
 		return err_set(e, ERR_IO, "mkdir %s: %s", dir, strerror(errno));
-	buf_init(&b, 8192);
+	buf_init(&b, LOGIN_SHELL_MAX);
 	buf_printf(&b, "#!/bin/sh\n"
 		   "# flopmarket login shell for rental %s (written by the agent).\n"
 		   "# Joins the rental's cgroups so every session runs inside its limits,\n"

@@ -20,6 +20,7 @@
 #include "core/hex.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "escrow/client.h"
 #include "escrow/mirror.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@ static int submit(struct agent *a, struct agent_row *w, enum escrow_rental_fn fn
 	char hx[67];
 	int rc;
 
-	buf_init(&cd, 4096);
+	buf_init(&cd, ESCROW_CD_MAX);
 	rc = escrow_cd_rental(&cd, fn, &w->r.t, e);
 	if (!rc)
 		rc = sender_submit(a->sender, &nonce, hash, &a->cfg.escrow, NULL, cd.data, cd.len, 0, e);

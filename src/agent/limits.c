@@ -12,6 +12,7 @@
 #include "core/file.h"
 
 #define PROC_TEXT_MAX 65536
+#define PID_MAX_TEXT_MAX 64 /* /proc/sys/kernel/pid_max: one number */
 
 /* The value in kB of the "MemTotal:" line. */
 static int mem_total_kib(uint64_t *out, const char *t, size_t n)
@@ -63,7 +64,7 @@ int limits_read_host(struct rental_limits *out, struct err *e)
 	int rc;
 
 	buf_init(&mi, PROC_TEXT_MAX);
-	buf_init(&pm, 64);
+	buf_init(&pm, PID_MAX_TEXT_MAX);
 	rc = file_read(&mi, "/proc/meminfo", e);
 	if (!rc)
 		rc = file_read(&pm, "/proc/sys/kernel/pid_max", e);

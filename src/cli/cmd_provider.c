@@ -220,7 +220,7 @@ static int offer_bounds(struct escrow_offer *o, struct cli_session *s, const str
 	uint64_t f;
 	int rc;
 
-	buf_init(&cd, 16);
+	buf_init(&cd, ESCROW_CD_MAX);
 	o->capacity = (uint16_t)a->capacity;
 	rc = escrow_cd_getter(&cd, "monitor", e);
 	if (!rc)
@@ -467,7 +467,7 @@ static int send_rental_call(struct cli_session *s, struct rpc_receipt *rc_out, c
 	struct buf cd;
 	int rc;
 
-	buf_init(&cd, 4096);
+	buf_init(&cd, ESCROW_CD_MAX);
 	rc = escrow_cd_rental(&cd, fn, t, e);
 	if (!rc)
 		rc = escrow_send(&s->rpc, rc_out, s->chain_id, s->seckey, &s->escrow, NULL, cd.data, cd.len,

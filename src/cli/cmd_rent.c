@@ -522,7 +522,7 @@ int cmd_rent(int argc, char **argv, struct cfg *cfg)
 		free(r);
 		return rc;
 	}
-	buf_init(&r->cd, 1 << 16);
+	buf_init(&r->cd, ESCROW_CD_MAX);
 	if ((rc = cli_session_open(&r->s, cfg, r->a.wallet, SESSION_WALLET_UNLOCK, &e))) {
 		free(r);
 		return cli_fail(rc, &e);

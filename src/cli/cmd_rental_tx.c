@@ -128,7 +128,7 @@ int cmd_rental_tx(int argc, char **argv, struct cfg *cfg)
 
 	if ((rc = tx_parse(&a, argc, argv)))
 		return rc;
-	buf_init(&cd, 4096);
+	buf_init(&cd, ESCROW_CD_MAX);
 	if ((rc = cli_session_open(&s, cfg, a.wallet, SESSION_WALLET_UNLOCK, &e)))
 		return cli_fail(rc, &e);
 	if ((rc = cli_rental_terms(&t, &s, a.id, &e)) || (rc = cli_token_info(&tok, &s, &t.token, &e)))

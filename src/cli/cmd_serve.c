@@ -96,8 +96,8 @@ static int token_read(struct rpc *r, struct srv_token *t, struct err *e)
 	uint64_t d;
 	int rc;
 
-	buf_init(&cd, 64);
-	buf_init(&ret, 4096);
+	buf_init(&cd, ESCROW_CD_MAX);
+	buf_init(&ret, ESCROW_RET_MAX);
 	if ((rc = erc20_cd_getter(&cd, "symbol", e)) ||
 	    (rc = escrow_eth_call(r, &ret, NULL, &t->address, cd.data, cd.len, e)) ||
 	    (rc = escrow_ret_string(t->symbol, sizeof t->symbol, ret.data, ret.len, e)))
@@ -178,7 +178,7 @@ static int token_allowed(struct rpc *r, const struct eth_address *escrow, const 
 	u256 v;
 	int rc;
 
-	buf_init(&cd, 64);
+	buf_init(&cd, ESCROW_CD_MAX);
 	rc = escrow_cd_token_allowed(&cd, &t->address, e);
 	if (!rc)
 		rc = escrow_call_u256(r, &v, escrow, &cd, e);
@@ -195,8 +195,8 @@ static int read_escrow_monitor(struct srv_config *c, struct rpc *r, struct err *
 	struct buf cd, ret;
 	int rc;
 
-	buf_init(&cd, 16);
-	buf_init(&ret, 64);
+	buf_init(&cd, ESCROW_CD_MAX);
+	buf_init(&ret, ESCROW_RET_MAX);
 	rc = escrow_cd_getter(&cd, "monitor", e);
 	if (!rc)
 		rc = escrow_eth_call(r, &ret, NULL, &c->escrow, cd.data, cd.len, e);

@@ -238,8 +238,8 @@ static int wallet_token_balance(struct rpc *rpc, const struct eth_address *owner
 		fprintf(stderr, "flopmarket: --token: %s\n", e.msg);
 		return EXIT_INPUT;
 	}
-	buf_init(&cd, 1024);
-	buf_init(&ret, 4096);
+	buf_init(&cd, ESCROW_CD_MAX);
+	buf_init(&ret, ESCROW_RET_MAX);
 	rc = erc20_cd_getter(&cd, "decimals", &e);
 	if (!rc)
 		rc = escrow_call_u256(rpc, &dec, &token, &cd, &e);

@@ -305,8 +305,8 @@ int cli_token_info(struct cli_token *out, struct cli_session *s, const struct et
 		*out = t;
 		return 0;
 	}
-	buf_init(&cd, 1024);
-	buf_init(&ret, 4096);
+	buf_init(&cd, ESCROW_CD_MAX);
+	buf_init(&ret, ESCROW_RET_MAX);
 	if ((rc = erc20_cd_getter(&cd, "decimals", e)) || (rc = escrow_call_u256(&s->rpc, &dec, token, &cd, e)))
 		goto out;
 	if (u256_to_u64(&d, &dec) || d > 36) {
@@ -377,7 +377,7 @@ int cli_approve_escrow(struct cli_session *s, const struct cli_token *tok, const
 	struct rpc_receipt ar = { 0 };
 	int rc;
 
-	buf_init(&ap, 1024);
+	buf_init(&ap, ESCROW_CD_MAX);
 	fprintf(stderr, "approving %s for the escrow... ", tok->symbol);
 	rc = erc20_cd_approve(&ap, &s->escrow, amount, e);
 	if (!rc)

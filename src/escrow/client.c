@@ -15,7 +15,6 @@
 #include "eth/secp.h"
 #include "eth/tx.h"
 
-#define CALL_RET_MAX ((size_t)64 << 10)
 #define GAS_MARGIN_PCT 20
 
 /* Turns revert bytes into ERR_REVERT with the decoded message in e. */
@@ -54,7 +53,7 @@ int escrow_eth_call(struct rpc *r, struct buf *ret, const struct eth_address *fr
 static int call_word(struct rpc *r, struct buf *ret, const struct eth_address *to, const struct buf *cd,
 		     struct err *e)
 {
-	buf_init(ret, CALL_RET_MAX);
+	buf_init(ret, ESCROW_RET_MAX);
 	return escrow_eth_call(r, ret, NULL, to, cd->data, cd->len, e);
 }
 
@@ -102,7 +101,7 @@ int escrow_token_balance(struct rpc *r, u256 *out, const struct eth_address *tok
 
 	if (address_is_zero(token))
 		return rpc_get_balance(r, out, owner, "latest", e);
-	buf_init(&cd, 256);
+	buf_init(&cd, ESCROW_CD_MAX);
 	rc = erc20_cd_balance_of(&cd, owner, e);
 	if (!rc)
 		rc = escrow_call_u256(r, out, token, &cd, e);
@@ -144,7 +143,7 @@ int escrow_send(struct rpc *r, struct rpc_receipt *out, uint64_t chain_id, const
 	m.data_len = n;
 	tx_init(&tx, TX_EIP1559);
 	buf_init(&raw, TX_RAW_MAX);
-	buf_init(&ret, CALL_RET_MAX);
+	buf_init(&ret, ESCROW_RET_MAX);
 	buf_init(&rev, RPC_ERROR_DATA_MAX);
 	/* Dry run first: a revert is reported by name and nothing is signed. */
 	if (to) {
@@ -193,8 +192,8 @@ static int read_5267(struct rpc *r, struct escrow_permit_domain *d, const struct
 	struct buf cd, ret;
 	int rc;
 
-	buf_init(&cd, 64);
-	buf_init(&ret, CALL_RET_MAX);
+	buf_init(&cd, ESCROW_CD_MAX);
+	buf_init(&ret, ESCROW_RET_MAX);
 	rc = erc20_cd_getter(&cd, "eip712Domain", e);
 	if (!rc)
 		rc = escrow_eth_call(r, &ret, NULL, token, cd.data, cd.len, e);
@@ -226,8 +225,8 @@ static int read_string(struct rpc *r, char *out, size_t cap, const struct eth_ad
 	struct buf cd, ret;
 	int rc;
 
-	buf_init(&cd, 64);
-	buf_init(&ret, CALL_RET_MAX);
+	buf_init(&cd, ESCROW_CD_MAX);
+	buf_init(&ret, ESCROW_RET_MAX);
 	if (strcmp(getter, "version") == 0)
 		rc = abi_encode_call(&cd, "version()", NULL, 0, e);
 	else
@@ -260,7 +259,7 @@ int escrow_permit_domain_read(struct rpc *r, struct escrow_permit_domain *out, u
 		if (read_string(r, d.version, sizeof d.version, token, "version", NULL))
 			snprintf(d.version, sizeof d.version, "1");
 	}
-	buf_init(&cd, 256);
+	buf_init(&cd, ESCROW_CD_MAX);
 	rc = erc20_cd_nonces(&cd, owner, e);
 	if (!rc && (rc = escrow_call_u256(r, &d.nonce, token, &cd, e)))
 		err_wrap(e, "permit: token nonces() (no EIP-2612 permit?)");
@@ -343,7 +342,7 @@ int escrow_rental_word(struct rpc *r, u256 *word, const struct eth_address *escr
 
 	if ((rc = escrow_rental_key(key, t, e)))
 		return rc;
-	buf_init(&cd, 128);
+	buf_init(&cd, ESCROW_CD_MAX);
 	rc = escrow_cd_rentals(&cd, key, e);
 	if (!rc)
 		rc = escrow_call_u256(r, word, escrow, &cd, e);

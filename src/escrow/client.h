@@ -22,6 +22,8 @@
 
 struct err;
 
+#define ESCROW_CD_MAX 4096              /* calldata of any escrow or ERC-20 call we build (open with a permit: < 1 KiB) */
+#define ESCROW_RET_MAX ((size_t)64 << 10) /* return data of a view call we read */
 #define ESCROW_TOKEN_NAME_MAX 128   /* longest token name accepted for a permit domain */
 #define ESCROW_TOKEN_VERSION_MAX 32 /* longest permit domain version */
 

@@ -20,6 +20,7 @@
 #include "eth/secp.h"
 
 #define PATH_MAX_LEN 1024
+#define CONSTRUCTOR_ARGS_MAX 2048 /* ABI-encoded constructor arguments (the token allowlist included) */
 
 /* Reads a whole file of at most `max` bytes into a NUL-terminated buffer. ERR_NOT_FOUND if absent. */
 static int read_file(char **out, size_t *len, const char *path, size_t max, struct err *e)
@@ -308,7 +309,7 @@ static int mint_all(struct ctx *x, const struct escrow_deployed *tok, const stru
 	struct buf cd;
 	int rc;
 
-	buf_init(&cd, 1024);
+	buf_init(&cd, ESCROW_CD_MAX);
 	rc = erc20_cd_getter(&cd, "decimals", e);
 	if (!rc)
 		rc = escrow_call_u256(x->r, &dec, &tok->address, &cd, e);
@@ -344,7 +345,7 @@ static int deploy_escrow(struct ctx *x, struct escrow_deployment *d, const struc
 		allowed[n++] = d->c[i].address;
 	for (size_t i = 0; i < o->n_allow_tokens; i++)
 		allowed[n++] = o->allow_tokens[i];
-	buf_init(&args, 2048);
+	buf_init(&args, CONSTRUCTOR_ARGS_MAX);
 	rc = escrow_cd_constructor(&args, &o->owner, &o->treasury, &o->monitor, o->fee_bps,
 				   o->arbiter_window_secs, allowed, n, e);
 	if (!rc)

@@ -451,6 +451,7 @@ static const struct {
 	{ "salt", "bytes32" },
 };
 #define DOMAIN_MEMBERS (sizeof domain_members / sizeof domain_members[0])
+#define DOMAIN_TYPE_MAX 256 /* "EIP712Domain(string name,...,bytes32 salt)" */
 
 /* Checks a member of EIP712Domain against the EIP's list. */
 static int check_domain_member(const struct field *f, const char *where, struct err *e)
@@ -1002,7 +1003,7 @@ int eip712_domain_separator(uint8_t out32[32], const struct eip712_domain *d, st
 	    (d->version && strnlen(d->version, EIP712_MAX_BYTES + 1) > EIP712_MAX_BYTES))
 		return err_set(e, ERR_TOO_BIG, "domain: name/version longer than %zu bytes",
 			       EIP712_MAX_BYTES);
-	buf_init(&type, 256);
+	buf_init(&type, DOMAIN_TYPE_MAX);
 	rc = buf_append_str(&type, "EIP712Domain(");
 	for (size_t i = 0, first = 1; !rc && i < DOMAIN_MEMBERS; i++) {
 		if (!has[i])

@@ -31,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define RECEIPT_TX_HASHES_MAX ((size_t)64 << 10) /* the transaction hashes of one receipt's payments */
+
 struct rcpt {
 	const struct srv_token *tok;
 	struct escrow_terms t;
@@ -397,7 +399,7 @@ int receipt_csv_line(struct server *s, struct buf *b, const struct store_rental 
 
 	if ((rc = rcpt_fill(s, &c, r, e)))
 		return rc;
-	buf_init(&hashes, 64 * 1024);
+	buf_init(&hashes, RECEIPT_TX_HASHES_MAX);
 	memset(&tc, 0, sizeof tc);
 	tc.s = s;
 	tc.tok = c.tok;

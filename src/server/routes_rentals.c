@@ -33,6 +33,7 @@
 #define ME_LIMIT_DEFAULT 50
 #define ME_LIMIT_MAX 1000
 #define STREAM_MAX_EVENTS 3600
+#define RECEIPTS_CSV_MAX ((size_t)16 << 20) /* GET /me/receipts.csv: ME_LIMIT_MAX rentals with their payments */
 
 int srv_parse_id(uint64_t *out, const char *s)
 {
@@ -183,7 +184,7 @@ int route_me_receipts_csv(struct server *s, const struct srv_req *rq, struct srv
 
 	if ((rc = srv_auth(addr, s, rq, rs)))
 		return rc;
-	buf_init(&b, 16 << 20);
+	buf_init(&b, RECEIPTS_CSV_MAX);
 	receipt_csv_header(&b);
 	rc = store_rentals_by_renter(s->store, s->cfg.chain_id, addr, ME_LIMIT_MAX, list_cb, &c, &e);
 	if (rc) {
