@@ -520,20 +520,23 @@ static int apply_batch(struct server *s, const struct rpc_logs *logs, const stru
 	return 0;
 }
 
-int indexer_step(struct server *s, struct rpc *r, bool *advanced, struct err *e)
+/*
+ * The next range to read: [*from, *to] up to head - confirmations and at most batch_blocks long.
+ * 0 with *from > *to when there is nothing to read yet; *reorged when the saved progress block is no
+ * longer on the chain (handle_reorg has rolled back: the caller's round advanced).
+ */
+static int next_range(struct server *s, struct rpc *r, uint64_t *from, uint64_t *to, bool *reorged,
+		      struct err *e)
 {
 	struct store_indexer prog;
 	char contract[STORE_ADDR_SIZE], hash[STORE_HASH_SIZE];
-	struct rpc_logs logs = { 0 };
-	struct rpc_log_filter f;
-	struct hdr *hdrs = NULL;
-	struct cancel *cancels = NULL;
-	size_t n_hdrs = 0, n_cancels = 0;
-	uint64_t head, safe, from, to, n_new = 0;
 	struct rpc_block b;
+	uint64_t head, safe;
 	int rc;
 
-	*advanced = false;
+	*reorged = false;
+	*from = 1;
+	*to = 0;
 	if ((rc = rpc_block_number(r, &head, e)))
 		return rc;
 	atomic_store(&s->metrics.indexer_head, head);
@@ -543,7 +546,7 @@ int indexer_step(struct server *s, struct rpc *r, bool *advanced, struct err *e)
 	address_to_lower(contract, &s->cfg.escrow);
 	rc = store_indexer_get(s->store, &prog, s->cfg.chain_id, contract, e);
 	if (rc == ERR_NOT_FOUND) {
-		from = s->cfg.start_block ? s->cfg.start_block : 1;
+		*from = s->cfg.start_block ? s->cfg.start_block : 1;
 	} else if (rc) {
 		return rc;
 	} else {
@@ -553,18 +556,122 @@ int indexer_step(struct server *s, struct rpc *r, bool *advanced, struct err *e)
 		if (rc == 0)
 			hash_text(hash, b.hash);
 		if (rc == ERR_NOT_FOUND || strcmp(hash, prog.block_hash) != 0) {
-			if ((rc = handle_reorg(s, r, &prog, e)))
-				return rc;
-			*advanced = true;
-			return 0;
+			*reorged = true;
+			return handle_reorg(s, r, &prog, e);
 		}
 		atomic_store(&s->metrics.indexer_block, prog.block_number);
-		from = prog.block_number + 1;
+		*from = prog.block_number + 1;
 	}
-	if (from > safe)
-		return 0;
-	to = safe - from + 1 > s->cfg.batch_blocks ? from + s->cfg.batch_blocks - 1 : safe;
+	if (*from <= safe)
+		*to = safe - *from + 1 > s->cfg.batch_blocks ? *from + s->cfg.batch_blocks - 1 : safe;
+	return 0;
+}
 
+/* Fetches header `num` into hdrs[*n]. */
+static int header_fetch(struct rpc *r, struct hdr *hdrs, size_t *n, uint64_t num, struct err *e)
+{
+	struct rpc_block b;
+	int rc;
+
+	if ((rc = rpc_get_block_by_number(r, &b, num, e)))
+		return rc;
+	hdrs[*n].number = num;
+	memcpy(hdrs[*n].hash, b.hash, 32);
+	hdrs[*n].time = b.timestamp;
+	(*n)++;
+	return 0;
+}
+
+/*
+ * The headers of the blocks with logs (their timestamps) and of *to, each hash checked against the logs
+ * (ERR_STATE: a reorg during the round). With more blocks than IDX_HEADERS_MAX the batch is shortened
+ * to what was read (*to moves back, later logs are dropped). *last: the header of *to.
+ */
+static int batch_headers(struct rpc *r, struct rpc_logs *logs, struct hdr *hdrs, size_t *n_hdrs, uint64_t *to,
+			 const struct hdr **last, struct err *e)
+{
+	int rc;
+
+	for (size_t i = 0; i <= logs->n; i++) {
+		uint64_t num = i < logs->n ? logs->v[i].block_number : *to;
+		const struct hdr *h = hdr_find(hdrs, *n_hdrs, num);
+		if (!h) {
+			if (*n_hdrs == IDX_HEADERS_MAX) {
+				*to = num - 1;
+				break;
+			}
+			if ((rc = header_fetch(r, hdrs, n_hdrs, num, e)))
+				return rc;
+			h = &hdrs[*n_hdrs - 1];
+		}
+		if (i < logs->n && memcmp(h->hash, logs->v[i].block_hash, 32) != 0)
+			return err_set(e, ERR_STATE, "block %" PRIu64 " changed during the round (reorg)", num);
+	}
+	while (logs->n && logs->v[logs->n - 1].block_number > *to) {
+		rpc_log_release(&logs->v[logs->n - 1]);
+		logs->n--;
+	}
+	if (!(*last = hdr_find(hdrs, *n_hdrs, *to))) {
+		if ((rc = header_fetch(r, hdrs, n_hdrs, *to, e)))
+			return rc;
+		*last = &hdrs[*n_hdrs - 1];
+	}
+	return 0;
+}
+
+/* The batch's events, block hashes and new progress (`last`), in one store transaction. */
+static int batch_commit(struct server *s, const struct rpc_logs *logs, const struct hdr *hdrs, size_t n_hdrs,
+			const struct hdr *last, struct cancel *cancels, size_t *n_cancels, uint64_t *n_new,
+			struct err *e)
+{
+	struct store_indexer prog;
+	char hash[STORE_HASH_SIZE];
+	int rc;
+
+	if ((rc = store_tx_begin(s->store, e)))
+		return rc;
+	rc = apply_batch(s, logs, hdrs, n_hdrs, cancels, n_cancels, n_new, e);
+	for (size_t i = 0; i < n_hdrs && !rc; i++) {
+		hash_text(hash, hdrs[i].hash);
+		rc = store_block_put(s->store, s->cfg.chain_id, hdrs[i].number, hash, e);
+	}
+	if (!rc) {
+		memset(&prog, 0, sizeof prog);
+		prog.chain_id = s->cfg.chain_id;
+		address_to_lower(prog.contract, &s->cfg.escrow);
+		prog.block_number = last->number;
+		hash_text(prog.block_hash, last->hash);
+		prog.updated_at = server_now();
+		rc = store_indexer_set(s->store, &prog, e);
+	}
+	if (!rc && last->number > IDX_BLOCK_WINDOW)
+		rc = store_blocks_prune(s->store, NULL, s->cfg.chain_id, last->number - IDX_BLOCK_WINDOW, e);
+	if (rc) {
+		store_tx_rollback(s->store, NULL);
+		return rc;
+	}
+	return store_tx_commit(s->store, e);
+}
+
+int indexer_step(struct server *s, struct rpc *r, bool *advanced, struct err *e)
+{
+	struct rpc_logs logs = { 0 };
+	struct rpc_log_filter f;
+	struct hdr *hdrs = NULL;
+	struct cancel *cancels = NULL;
+	const struct hdr *last = NULL;
+	size_t n_hdrs = 0, n_cancels = 0;
+	uint64_t from, to, n_new = 0;
+	bool reorged;
+	int rc;
+
+	*advanced = false;
+	if ((rc = next_range(s, r, &from, &to, &reorged, e)) || reorged) {
+		*advanced = !rc && reorged;
+		return rc;
+	}
+	if (from > to)
+		return 0;
 	memset(&f, 0, sizeof f);
 	f.from_block = from;
 	f.to_block = to;
@@ -578,67 +685,8 @@ int indexer_step(struct server *s, struct rpc *r, bool *advanced, struct err *e)
 		rc = err_set(e, ERR_NOMEM, "indexer batch");
 		goto out;
 	}
-	/* Headers of blocks with logs (timestamps) and of `to`; hashes must match the logs. */
-	for (size_t i = 0; i <= logs.n; i++) {
-		uint64_t num = i < logs.n ? logs.v[i].block_number : to;
-		const struct hdr *h = hdr_find(hdrs, n_hdrs, num);
-		if (!h) {
-			if (n_hdrs == IDX_HEADERS_MAX) {
-				/* Too many blocks with logs: shorten the batch to what we have. */
-				to = num - 1;
-				break;
-			}
-			if ((rc = rpc_get_block_by_number(r, &b, num, e)))
-				goto out;
-			hdrs[n_hdrs].number = num;
-			memcpy(hdrs[n_hdrs].hash, b.hash, 32);
-			hdrs[n_hdrs].time = b.timestamp;
-			h = &hdrs[n_hdrs++];
-		}
-		if (i < logs.n && memcmp(h->hash, logs.v[i].block_hash, 32) != 0) {
-			rc = err_set(e, ERR_STATE, "block %" PRIu64 " changed during the round (reorg)",
-				     num);
-			goto out;
-		}
-	}
-	/* Drop logs past a shortened batch. */
-	while (logs.n && logs.v[logs.n - 1].block_number > to) {
-		rpc_log_release(&logs.v[logs.n - 1]);
-		logs.n--;
-	}
-	const struct hdr *last = hdr_find(hdrs, n_hdrs, to);
-	if (!last) {
-		if ((rc = rpc_get_block_by_number(r, &b, to, e)))
-			goto out;
-		hdrs[n_hdrs].number = to;
-		memcpy(hdrs[n_hdrs].hash, b.hash, 32);
-		hdrs[n_hdrs].time = b.timestamp;
-		last = &hdrs[n_hdrs++];
-	}
-
-	if ((rc = store_tx_begin(s->store, e)))
-		goto out;
-	rc = apply_batch(s, &logs, hdrs, n_hdrs, cancels, &n_cancels, &n_new, e);
-	for (size_t i = 0; i < n_hdrs && !rc; i++) {
-		hash_text(hash, hdrs[i].hash);
-		rc = store_block_put(s->store, s->cfg.chain_id, hdrs[i].number, hash, e);
-	}
-	if (!rc) {
-		memset(&prog, 0, sizeof prog);
-		prog.chain_id = s->cfg.chain_id;
-		snprintf(prog.contract, sizeof prog.contract, "%s", contract);
-		prog.block_number = to;
-		hash_text(prog.block_hash, last->hash);
-		prog.updated_at = server_now();
-		rc = store_indexer_set(s->store, &prog, e);
-	}
-	if (!rc && to > IDX_BLOCK_WINDOW)
-		rc = store_blocks_prune(s->store, NULL, s->cfg.chain_id, to - IDX_BLOCK_WINDOW, e);
-	if (rc) {
-		store_tx_rollback(s->store, NULL);
-		goto out;
-	}
-	if ((rc = store_tx_commit(s->store, e)))
+	if ((rc = batch_headers(r, &logs, hdrs, &n_hdrs, &to, &last, e)) ||
+	    (rc = batch_commit(s, &logs, hdrs, n_hdrs, last, cancels, &n_cancels, &n_new, e)))
 		goto out;
 	*advanced = true;
 	atomic_store(&s->metrics.indexer_block, to);
@@ -650,9 +698,8 @@ int indexer_step(struct server *s, struct rpc *r, bool *advanced, struct err *e)
 		 * follows the chain within one indexer round (the janitor retries if this fails). */
 		listing_mark_dirty(s);
 		offers_reindex(s, NULL);
-	}
-	if (n_new)
 		log_info("indexed", "from=%" PRIu64 " to=%" PRIu64 " events=%" PRIu64, from, to, n_new);
+	}
 out:
 	free(hdrs);
 	free(cancels);
