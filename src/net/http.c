@@ -123,29 +123,29 @@ int http_json(struct http_resp *resp, int status, json_t *v)
 	return rc;
 }
 
+json_t *http_error_body(const char *code, const char *field, const char *msg)
+{
+	json_t *err = json_pack("{s:s, s:s}", "code", code ? code : "error", "message", msg ? msg : "");
+
+	if (err && field && field[0] && json_object_set_new(err, "field", json_string(field))) {
+		json_decref(err);
+		return NULL;
+	}
+	return err ? json_pack("{s:o}", "error", err) : NULL;
+}
+
 int http_error(struct http_resp *resp, int status, const char *code, const char *field,
 	       const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
-	json_t *err, *root;
+	json_t *root;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	err = json_object();
-	root = json_object();
-	if (!err || !root || json_object_set_new(err, "code", json_string(code ? code : "error")) ||
-	    json_object_set_new(err, "message", json_string(msg)) ||
-	    (field && json_object_set_new(err, "field", json_string(field)))) {
-		json_decref(err);
-		json_decref(root);
+	if (!(root = http_error_body(code, field, msg)))
 		return ERR_NOMEM;
-	}
-	if (json_object_set_new(root, "error", err)) {
-		json_decref(root);
-		return ERR_NOMEM;
-	}
 	return http_json(resp, status, root);
 }
 

@@ -197,6 +197,8 @@ int http_json(struct http_resp *resp, int status, json_t *v);
 int http_text(struct http_resp *resp, int status, const char *content_type, const char *text,
 	      size_t len);
 
+/* The API's error object, {"error":{"code","message","field"}} (field left out when NULL or ""); NULL: no memory. */
+json_t *http_error_body(const char *code, const char *field, const char *msg);
 /*
  * Sets status and the error body {"error":{"code":code,"message":...,
  * "field":field}} (field omitted when NULL). Returns 0 (so a handler can

@@ -9,6 +9,7 @@
 #include "core/err.h"
 #include "core/json.h"
 #include "core/log.h"
+#include "net/http.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -58,18 +59,13 @@ int srv_error(struct srv_resp *rs, int status, const char *code, const char *fie
 {
 	char msg[512];
 	va_list ap;
-	json_t *err, *o;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	free(rs->text);
 	rs->text = NULL;
-	err = json_pack("{s:s, s:s}", "code", code, "message", msg);
-	if (err && field && field[0])
-		json_object_set_new(err, "field", json_string(field));
-	o = err ? json_pack("{s:o}", "error", err) : NULL;
-	srv_json(rs, status, o);
+	srv_json(rs, status, http_error_body(code, field, msg)); /* the one shape of an API error */
 	return status;
 }
 
