@@ -52,6 +52,7 @@
 #include "eth/rpc.h"
 #include "eth/secp.h"
 #include "support/anvil.h"
+#include "support/chain.h"
 #include "support/child.h"
 #include "support/sshd.h"
 
@@ -263,13 +264,6 @@ static void warp(uint64_t secs)
 	res = NULL;
 	OK(rpc_call_text(&T.rpc, &res, "evm_mine", "[]", &e_));
 	json_decref(res);
-}
-
-static u256 balance(const struct eth_address *token, const struct eth_address *who)
-{
-	u256 x;
-	OK(escrow_token_balance(&T.rpc, &x, token, who, &e_));
-	return x;
 }
 
 static void account_of(char name[ACCOUNT_NAME_LEN + 1], uint64_t id)
@@ -635,7 +629,7 @@ static void test_rental_lifecycle(void **state)
 	NEED_READY();
 	assert_true(T.agent > 0);
 	account_of(user, 1);
-	payout0 = balance(&T.usdc, &T.payout);
+	payout0 = chain_balance(&T.rpc, &T.usdc, &T.payout);
 
 	buf_init(&body, 1 << 16);
 	uint64_t first = (uint64_t)clock_wall_ms();
@@ -776,7 +770,7 @@ static void test_rental_lifecycle(void **state)
 	OK(escrow_fee(&fee, &gross, r.t.fee_bps, &e_));
 	assert_int_equal(u256_sub(&want, &gross, &fee), 0);
 	assert_int_equal(u256_add(&want, &want, &payout0), 0);
-	got = balance(&T.usdc, &T.payout);
+	got = chain_balance(&T.rpc, &T.usdc, &T.payout);
 	if (u256_cmp(&got, &want) != 0) {
 		char g[80], w[80];
 		u256_to_dec(g, &got);

@@ -53,6 +53,7 @@
 #include "escrow/mirror.h"
 #include "eth/rpc.h"
 #include "support/anvil.h"
+#include "support/chain.h"
 #include "support/child.h"
 #include "support/sshd.h"
 
@@ -126,38 +127,6 @@ static void send_tx(const uint8_t key[32], const struct eth_address *to, const u
 	OK(escrow_send(&F.rpc, &r, CHAIN, key, to, value, cd ? cd->data : NULL, cd ? cd->len : 0, TIMEOUT_MS,
 		       &e_));
 	rpc_receipt_release(&r);
-}
-
-static void rpc_text(const char *method, const char *params)
-{
-	json_t *res = NULL;
-	OK(rpc_call_text(&F.rpc, &res, method, params, &e_));
-	json_decref(res);
-}
-
-static uint64_t head_time(void)
-{
-	struct rpc_block b;
-	OK(rpc_get_block(&F.rpc, &b, "latest", &e_));
-	return b.timestamp;
-}
-
-static u256 balance(const struct eth_address *token, const struct eth_address *who)
-{
-	u256 v;
-	OK(escrow_token_balance(&F.rpc, &v, token, who, &e_));
-	return v;
-}
-
-static u256 fees_of(const struct eth_address *token)
-{
-	struct buf cd;
-	u256 v;
-	buf_init(&cd, 256);
-	OK(escrow_cd_fees(&cd, token, &e_));
-	OK(escrow_call_u256(&F.rpc, &v, &F.escrow, &cd, &e_));
-	buf_release(&cd);
-	return v;
 }
 
 /* Signs an offer for `token` and writes it as the server's offer view; returns the file path. */
@@ -340,7 +309,7 @@ static void rent_cycle(const struct eth_address *token, const char *token_flag, 
 	uint64_t id, t0;
 	bool native = address_is_zero(token);
 
-	offer_file(path, sizeof path, token, head_time() + 7200, 600);
+	offer_file(path, sizeof path, token, chain_head_time(&F.rpc) + 7200, 600);
 	OK(u256_parse(&rate, RATE, &e_));
 	OK(escrow_cost(&deposit, &rate, 3600, &e_));
 	OK(escrow_cost(&cost, &rate, 1200, &e_));
@@ -348,7 +317,7 @@ static void rent_cycle(const struct eth_address *token, const char *token_flag, 
 	assert_int_equal(u256_sub(&net, &cost, &fee), 0);
 	assert_int_equal(u256_sub(&refund, &deposit, &cost), 0);
 
-	r0 = balance(token, &F.renter);
+	r0 = chain_balance(&F.rpc, token, &F.renter);
 	int code = run(out, sizeof out, "rent --offer-file %s --hours 1 %s --yes --wallet renter2", path, token_flag);
 	if (code != 0)
 		fail_msg("rent exit %d: %s", code, out);
@@ -357,8 +326,8 @@ static void rent_cycle(const struct eth_address *token, const char *token_flag, 
 	assert_non_null(strstr(out, "gas:"));
 	id = rental_id(out);
 	tx_hash(open_tx, out);
-	t0 = head_time(); /* automine: the open's block is the latest */
-	r1 = balance(token, &F.renter);
+	t0 = chain_head_time(&F.rpc); /* automine: the open's block is the latest */
+	r1 = chain_balance(&F.rpc, token, &F.renter);
 	assert_int_equal(u256_sub(&d, &r0, &r1), 0);
 	if (native) {
 		gas = gas_paid(open_tx);
@@ -369,7 +338,7 @@ static void rent_cycle(const struct eth_address *token, const char *token_flag, 
 	/* 20 minutes later: status shows cost(1200) to the unit. */
 	char params[64];
 	snprintf(params, sizeof params, "[%" PRIu64 "]", t0 + 1200);
-	rpc_text("evm_mine", params);
+	chain_rpc(&F.rpc, "evm_mine", params);
 	assert_int_equal(run(out, sizeof out, "status %" PRIu64 " --wallet renter2", id), 0);
 	assert_non_null(strstr(out, "(1200 s billed)"));
 	{
@@ -403,17 +372,17 @@ static void rent_cycle(const struct eth_address *token, const char *token_flag, 
 	assert_non_null(strstr(out, want));
 
 	/* Stop in a block at exactly +1200 s. */
-	r0 = balance(token, &F.renter);
-	p0 = balance(token, &F.payout);
-	f0 = fees_of(token);
-	rpc_text("evm_setNextBlockTimestamp", params);
+	r0 = chain_balance(&F.rpc, token, &F.renter);
+	p0 = chain_balance(&F.rpc, token, &F.payout);
+	f0 = chain_fees(&F.rpc, &F.escrow, token);
+	chain_rpc(&F.rpc, "evm_setNextBlockTimestamp", params);
 	code = run(out, sizeof out, "stop %" PRIu64 " --wallet renter2", id);
 	if (code != 0)
 		fail_msg("stop exit %d: %s", code, out);
 	tx_hash(stop_tx, out);
-	r1 = balance(token, &F.renter);
-	p1 = balance(token, &F.payout);
-	f1 = fees_of(token);
+	r1 = chain_balance(&F.rpc, token, &F.renter);
+	p1 = chain_balance(&F.rpc, token, &F.payout);
+	f1 = chain_fees(&F.rpc, &F.escrow, token);
 	if (native) { /* the refund may be smaller than the stop's gas: add the gas back first */
 		gas = gas_paid(stop_tx);
 		assert_int_equal(u256_add(&r1, &r1, &gas), 0);
@@ -456,7 +425,7 @@ static void test_extend(void **state)
 	char path[256], out[8192];
 	uint64_t id;
 	(void)state;
-	offer_file(path, sizeof path, &F.usdc, head_time() + 7200, 600);
+	offer_file(path, sizeof path, &F.usdc, chain_head_time(&F.rpc) + 7200, 600);
 	assert_int_equal(run(out, sizeof out, "rent --offer-file %s --hours 1 --yes --wallet renter2", path), 0);
 	id = rental_id(out);
 	/* Without the local record the terms come from the chain's Opened log. */
@@ -478,14 +447,14 @@ static void test_dispute(void **state)
 	uint64_t id;
 	(void)state;
 	F.dispute_secs = 3600;
-	offer_file(path, sizeof path, &F.usdc, head_time() + 7200, 600);
+	offer_file(path, sizeof path, &F.usdc, chain_head_time(&F.rpc) + 7200, 600);
 	F.dispute_secs = 0;
 	assert_int_equal(run(out, sizeof out, "rent --offer-file %s --hours 1 --yes --wallet renter2", path), 0);
 	id = rental_id(out);
 	/* Not ended yet: nothing to dispute. */
 	assert_int_equal(run(out, sizeof out, "dispute %" PRIu64 " --wallet renter2", id), 5);
-	rpc_text("evm_increaseTime", "[600]");
-	rpc_text("evm_mine", "[]");
+	chain_rpc(&F.rpc, "evm_increaseTime", "[600]");
+	chain_rpc(&F.rpc, "evm_mine", "[]");
 	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --wallet renter2", id), 0);
 	assert_non_null(strstr(out, "held:"));
 	int code = run(out, sizeof out, "dispute %" PRIu64 " --wallet renter2", id);
@@ -644,7 +613,7 @@ static void test_server_flow(void **state)
 	assert_int_equal(http_json(&r, "POST", "/hosts", body, tok), 201);
 	json_decref(r);
 	/* The offer as the provider publishes it: the same file `rent --offer-file` reads. */
-	offer_file(path, sizeof path, &F.usdc, head_time() + 7200, 600);
+	offer_file(path, sizeof path, &F.usdc, chain_head_time(&F.rpc) + 7200, 600);
 	{
 		FILE *f = fopen(path, "r");
 		size_t n = fread(body, 1, sizeof body - 1, f);
@@ -791,7 +760,7 @@ static void test_agent_access(void **state)
 		fail_msg("ssh-keygen: %s", e.msg);
 	snprintf(pubfile, sizeof pubfile, "%s/id_renter.pub", F.data_dir);
 	/* Rent with the key: delivered to the agent, access awaited, then the SSH command printed. */
-	offer_file(path, sizeof path, &F.usdc, head_time() + 7200, 600);
+	offer_file(path, sizeof path, &F.usdc, chain_head_time(&F.rpc) + 7200, 600);
 	usleep(500000);
 	int code = run(out, sizeof out, "rent --offer-file %s --hours 1 --yes --wallet renter2 --ssh-key %s --agent %s "
 		       "--wait-access 60", path, pubfile, agent_url);
@@ -832,7 +801,7 @@ static void test_errors(void **state)
 	FILE *f;
 	(void)state;
 
-	offer_file(path, sizeof path, &F.usdc, head_time() + 7200, 600);
+	offer_file(path, sizeof path, &F.usdc, chain_head_time(&F.rpc) + 7200, 600);
 	/* Wrong network: the configured chain id. */
 	assert_int_equal(run(out, sizeof out, "--chain-id 137 rent --offer-file %s --hours 1 --yes --wallet renter2",
 			     path), 5);
@@ -861,12 +830,12 @@ static void test_errors(void **state)
 		   path);
 	assert_int_equal(code, 3);
 	/* Expired offer. */
-	offer_file(path, sizeof path, &F.usdc, head_time() + 5, 600);
+	offer_file(path, sizeof path, &F.usdc, chain_head_time(&F.rpc) + 5, 600);
 	code = run(out, sizeof out, "rent --offer-file %s --hours 1 --yes --wallet renter2", path);
 	assert_int_equal(code, 5);
 	assert_non_null(strstr(out, "offer expired"));
 	/* Wrong token named. */
-	offer_file(path, sizeof path, &F.usdc, head_time() + 7200, 600);
+	offer_file(path, sizeof path, &F.usdc, chain_head_time(&F.rpc) + 7200, 600);
 	code = run(out, sizeof out, "rent --offer-file %s --hours 1 --token USDT --yes --wallet renter2", path);
 	assert_int_equal(code, 3);
 	assert_non_null(strstr(out, "priced in dUSDC"));

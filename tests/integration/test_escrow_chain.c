@@ -36,6 +36,7 @@
 #include "eth/tx.h"
 #include "eth/secp.h"
 #include "support/anvil.h"
+#include "support/chain.h"
 
 #define CHAIN 31337
 #define TIMEOUT_MS 20000
@@ -169,24 +170,6 @@ static uint64_t block_time(struct fixture *f, uint64_t number)
 	struct rpc_block b;
 	OK(rpc_get_block_by_number(&f->rpc, &b, number, &e_));
 	return b.timestamp;
-}
-
-static u256 balance(struct fixture *f, const struct eth_address *token, const struct eth_address *who)
-{
-	u256 x;
-	OK(escrow_token_balance(&f->rpc, &x, token, who, &e_));
-	return x;
-}
-
-static u256 fees_of(struct fixture *f, const struct eth_address *token)
-{
-	struct buf cd;
-	u256 x;
-	buf_init(&cd, 256);
-	OK(escrow_cd_fees(&cd, token, &e_));
-	OK(escrow_call_u256(&f->rpc, &x, &f->escrow, &cd, &e_));
-	buf_release(&cd);
-	return x;
 }
 
 static u256 sub(const u256 *a, const u256 *b)
@@ -407,15 +390,15 @@ static void test_usdc_permit_claim_stop(void **state)
 	OK(escrow_offer_sign(osig, CHAIN, &f->escrow, &o, f->provider_key, &e_));
 	OK(escrow_permit_sign_for(&f->rpc, psig, CHAIN, &f->usdc, &f->escrow, &amount, &deadline, f->renter_key, &e_));
 	OK(escrow_cd_open_with_permit(&cd, &o, osig, 65, &amount, &deadline, psig, &e_));
-	renter0 = balance(f, &f->usdc, &f->renter);
-	payout0 = balance(f, &f->usdc, &f->payout);
+	renter0 = chain_balance(&f->rpc, &f->usdc, &f->renter);
+	payout0 = chain_balance(&f->rpc, &f->usdc, &f->payout);
 	send(f, &rc, f->renter_key, &f->escrow, NULL, &cd);
 	track(f, &r, &rc);
 	rpc_receipt_release(&rc);
 	assert_int_equal(r.t.id, 1);
 	assert_true(address_equal(&r.t.renter, &f->renter));
 	assert_int_equal(r.t.fee_bps, FEE_BPS);
-	x = balance(f, &f->usdc, &f->renter);
+	x = chain_balance(&f->rpc, &f->usdc, &f->renter);
 	y = sub(&renter0, &amount);
 	assert_eq(&x, &y, "deposit pulled through the permit");
 	check_state_view(f, &r);
@@ -435,7 +418,7 @@ static void test_usdc_permit_claim_stop(void **state)
 	assert_eq(&ev.payout.provider_amount, &out.provider_amount, "Claimed net == mirror");
 	assert_eq(&ev.payout.fee_amount, &out.fee_amount, "Claimed fee == mirror");
 	assert_eq(&r.word, &out.word, "word == mirror");
-	x = balance(f, &f->usdc, &f->payout);
+	x = chain_balance(&f->rpc, &f->usdc, &f->payout);
 	y = add(&payout0, &out.provider_amount);
 	assert_eq(&x, &y, "payout received the net");
 	fee_total = add(&fee_total, &out.fee_amount);
@@ -446,8 +429,8 @@ static void test_usdc_permit_claim_stop(void **state)
 	/* half an hour later the renter stops: refund now, provider up to the lag */
 	warp(f, 1800);
 	before = r;
-	payout0 = balance(f, &f->usdc, &f->payout);
-	renter0 = balance(f, &f->usdc, &f->renter);
+	payout0 = chain_balance(&f->rpc, &f->usdc, &f->payout);
+	renter0 = chain_balance(&f->rpc, &f->usdc, &f->renter);
 	buf_reset(&cd);
 	OK(escrow_cd_rental(&cd, ESCROW_FN_STOP, &r.t, &e_));
 	send(f, &rc, f->renter_key, &f->escrow, NULL, &cd);
@@ -457,10 +440,10 @@ static void test_usdc_permit_claim_stop(void **state)
 	rpc_receipt_release(&rc);
 	assert_eq(&ev.payout.refund_amount, &out.refund_amount, "Stopped refund == mirror");
 	assert_eq(&r.word, &out.word, "word == mirror");
-	x = balance(f, &f->usdc, &f->renter);
+	x = chain_balance(&f->rpc, &f->usdc, &f->renter);
 	y = add(&renter0, &out.refund_amount);
 	assert_eq(&x, &y, "renter refunded");
-	x = balance(f, &f->usdc, &f->payout);
+	x = chain_balance(&f->rpc, &f->usdc, &f->payout);
 	y = add(&payout0, &out.provider_amount);
 	assert_eq(&x, &y, "payout paid up to the lag");
 	fee_total = add(&fee_total, &out.fee_amount);
@@ -471,7 +454,7 @@ static void test_usdc_permit_claim_stop(void **state)
 	/* after the dispute window anyone settles: the held rest goes out, the whole fee is credited */
 	warp(f, 3601);
 	before = r;
-	payout0 = balance(f, &f->usdc, &f->payout);
+	payout0 = chain_balance(&f->rpc, &f->usdc, &f->payout);
 	buf_reset(&cd);
 	OK(escrow_cd_rental(&cd, ESCROW_FN_SETTLE, &r.t, &e_));
 	send(f, &rc, f->deployer_key, &f->escrow, NULL, &cd);
@@ -479,11 +462,11 @@ static void test_usdc_permit_claim_stop(void **state)
 	predict(f, &out, &before, ESCROW_OP_SETTLE, &rc);
 	rpc_receipt_release(&rc);
 	assert_true(r.closed && out.closed);
-	x = balance(f, &f->usdc, &f->payout);
+	x = chain_balance(&f->rpc, &f->usdc, &f->payout);
 	y = add(&payout0, &out.provider_amount);
 	assert_eq(&x, &y, "payout got the held rest");
 	fee_total = add(&fee_total, &out.fee_amount);
-	x = fees_of(f, &f->usdc);
+	x = chain_fees(&f->rpc, &f->escrow, &f->usdc);
 	assert_eq(&x, &out.fee_credit, "fee credit == mirror");
 	assert_eq(&fee_total, &out.fee_credit, "sum of payout fees == credit at close");
 	check_stored(f, &r);
@@ -493,9 +476,9 @@ static void test_usdc_permit_claim_stop(void **state)
 	OK(escrow_cd_withdraw_fees(&cd, &f->usdc, &e_));
 	send(f, &rc, f->renter_key, &f->escrow, NULL, &cd);
 	rpc_receipt_release(&rc);
-	x = balance(f, &f->usdc, &f->treasury);
+	x = chain_balance(&f->rpc, &f->usdc, &f->treasury);
 	assert_eq(&x, &fee_total, "treasury got the fees");
-	x = balance(f, &f->usdc, &f->escrow);
+	x = chain_balance(&f->rpc, &f->usdc, &f->escrow);
 	assert_true(u256_is_zero(&x));
 	buf_release(&cd);
 }
@@ -520,10 +503,10 @@ static void test_native(void **state)
 	buf_init(&cd, 1 << 16);
 	OK(escrow_offer_sign(osig, CHAIN, &f->escrow, &o, f->provider_key, &e_));
 	OK(escrow_cd_open(&cd, &o, osig, 65, &amount, &e_));
-	renter0 = balance(f, &zero, &f->renter);
+	renter0 = chain_balance(&f->rpc, &zero, &f->renter);
 	send(f, &rc, f->renter_key, &f->escrow, &amount, &cd);
 	track(f, &r, &rc);
-	x = balance(f, &zero, &f->renter);
+	x = chain_balance(&f->rpc, &zero, &f->renter);
 	y = add(&x, &amount);
 	y = add(&y, &(u256){ 0 });
 	{
@@ -536,27 +519,27 @@ static void test_native(void **state)
 
 	warp(f, 1000);
 	struct rental before = r;
-	renter0 = balance(f, &zero, &f->renter);
-	payout0 = balance(f, &zero, &f->payout);
+	renter0 = chain_balance(&f->rpc, &zero, &f->renter);
+	payout0 = chain_balance(&f->rpc, &zero, &f->payout);
 	buf_reset(&cd);
 	OK(escrow_cd_rental(&cd, ESCROW_FN_STOP, &r.t, &e_));
 	send(f, &rc, f->renter_key, &f->escrow, NULL, &cd);
 	track(f, &r, &rc);
 	predict(f, &out, &before, ESCROW_OP_STOP, &rc);
 	assert_true(out.closed && r.closed);
-	x = balance(f, &zero, &f->renter);
+	x = chain_balance(&f->rpc, &zero, &f->renter);
 	{
 		u256 g = gas_cost(&rc), want = add(&renter0, &out.refund_amount);
 		want = sub(&want, &g);
 		assert_eq(&x, &want, "renter refunded (minus gas)");
 	}
 	rpc_receipt_release(&rc);
-	x = balance(f, &zero, &f->payout);
+	x = chain_balance(&f->rpc, &zero, &f->payout);
 	y = add(&payout0, &out.provider_amount);
 	assert_eq(&x, &y, "payout paid in coin");
-	x = fees_of(f, &zero);
+	x = chain_fees(&f->rpc, &f->escrow, &zero);
 	assert_eq(&x, &out.fee_credit, "coin fee credited");
-	x = balance(f, &zero, &f->escrow);
+	x = chain_balance(&f->rpc, &zero, &f->escrow);
 	assert_eq(&x, &out.fee_credit, "escrow holds only the fee credit");
 	check_stored(f, &r);
 	buf_release(&cd);
@@ -585,23 +568,23 @@ static void test_usdt(void **state)
 	send(f, &rc, f->renter_key, &f->escrow, NULL, &cd);
 	track(f, &r, &rc);
 	rpc_receipt_release(&rc);
-	x = balance(f, &f->usdt, &f->escrow);
+	x = chain_balance(&f->rpc, &f->usdt, &f->escrow);
 	assert_eq(&x, &amount, "escrow holds USDT");
 
 	warp(f, 1800);
 	struct rental before = r;
-	renter0 = balance(f, &f->usdt, &f->renter);
-	payout0 = balance(f, &f->usdt, &f->payout);
+	renter0 = chain_balance(&f->rpc, &f->usdt, &f->renter);
+	payout0 = chain_balance(&f->rpc, &f->usdt, &f->payout);
 	buf_reset(&cd);
 	OK(escrow_cd_rental(&cd, ESCROW_FN_STOP, &r.t, &e_));
 	send(f, &rc, f->renter_key, &f->escrow, NULL, &cd);
 	track(f, &r, &rc);
 	predict(f, &out, &before, ESCROW_OP_STOP, &rc);
 	rpc_receipt_release(&rc);
-	x = balance(f, &f->usdt, &f->renter);
+	x = chain_balance(&f->rpc, &f->usdt, &f->renter);
 	y = add(&renter0, &out.refund_amount);
 	assert_eq(&x, &y, "USDT refund");
-	x = balance(f, &f->usdt, &f->payout);
+	x = chain_balance(&f->rpc, &f->usdt, &f->payout);
 	y = add(&payout0, &out.provider_amount);
 	assert_eq(&x, &y, "USDT payout");
 	check_state_view(f, &r);

@@ -63,6 +63,7 @@
 #include "escrow/mirror.h"
 #include "eth/rpc.h"
 #include "support/anvil.h"
+#include "support/chain.h"
 #include "support/child.h"
 #include "support/sshd.h"
 
@@ -135,38 +136,6 @@ static pid_t spawn(const char *log, char *const argv[])
 	pid = child_spawn(child_bin(F.repo), argv, log, env);
 	assert_true(pid >= 0);
 	return pid;
-}
-
-static void rpc_text(const char *method, const char *params)
-{
-	json_t *res = NULL;
-	OK(rpc_call_text(&F.rpc, &res, method, params, &e_));
-	json_decref(res);
-}
-
-static uint64_t head_time(void)
-{
-	struct rpc_block b;
-	OK(rpc_get_block(&F.rpc, &b, "latest", &e_));
-	return b.timestamp;
-}
-
-static u256 balance(const struct eth_address *token, const struct eth_address *who)
-{
-	u256 v;
-	OK(escrow_token_balance(&F.rpc, &v, token, who, &e_));
-	return v;
-}
-
-static u256 fees_of(const struct eth_address *token)
-{
-	struct buf cd;
-	u256 v;
-	buf_init(&cd, 256);
-	OK(escrow_cd_fees(&cd, token, &e_));
-	OK(escrow_call_u256(&F.rpc, &v, &F.escrow, &cd, &e_));
-	buf_release(&cd);
-	return v;
 }
 
 static void tx_hash_of(char hex67[67], const char *out)
@@ -534,7 +503,7 @@ static void rental_cycle(const char *filter, const char *symbol, const char *tok
 	assert_int_equal(u256_sub(&net, &cost, &fee), 0);
 
 	/* (2) rent 1 hour; the CLI delivers the key to the agent and waits for access (60 s). */
-	rb = balance(token, &F.renter);
+	rb = chain_balance(&F.rpc, token, &F.renter);
 	t = now_s();
 	/* The agent's endpoint comes from the server's host record; where the server does not list it
 	 * (yet), the renter names it (--agent, documented in docs/agent.md). */
@@ -557,7 +526,7 @@ static void rental_cycle(const char *filter, const char *symbol, const char *tok
 		fail_msg("no ssh line in: %s", out);
 	tx_facts(&t_open, &g_open, open_tx);
 	/* exactly the deposit left the renter (plus gas when it is the native coin) */
-	r1 = balance(token, &F.renter);
+	r1 = chain_balance(&F.rpc, token, &F.renter);
 	assert_int_equal(u256_sub(&deposit, &rb, &r1), 0);
 	if (native)
 		assert_int_equal(u256_sub(&deposit, &deposit, &g_open), 0);
@@ -613,16 +582,16 @@ static void rental_cycle(const char *filter, const char *symbol, const char *tok
 	/* (3) 20 minutes of chain time: status shows cost(1200) to the unit. */
 	{
 		char params[64];
-		uint64_t h = head_time();
+		uint64_t h = chain_head_time(&F.rpc);
 		assert_true(h - t_open <= 1200);
 		snprintf(params, sizeof params, "[%" PRIu64 "]", t_open + 1200 - h);
 		if (t_open + 1200 > h)
-			rpc_text("evm_increaseTime", params);
+			chain_rpc(&F.rpc, "evm_increaseTime", params);
 		/* evm_increaseTime counts from the wall clock, which may tick a second between the calls:
 		 * the mined block's time is given explicitly so that it is exactly +1200 s */
 		snprintf(params, sizeof params, "[%" PRIu64 "]", t_open + 1200);
-		rpc_text("evm_mine", params);
-		assert_int_equal(head_time(), t_open + 1200);
+		chain_rpc(&F.rpc, "evm_mine", params);
+		assert_int_equal(chain_head_time(&F.rpc), t_open + 1200);
 	}
 	code = run(out, sizeof out, "status %" PRIu64 " --wallet renter", id);
 	if (code != 0)
@@ -637,14 +606,14 @@ static void rental_cycle(const char *filter, const char *symbol, const char *tok
 	}
 
 	/* (4) stop in a block at exactly +1200 s. */
-	r0 = balance(token, &F.renter);
-	p0 = balance(token, &F.payout);
-	f0 = fees_of(token);
-	t0b = balance(token, &F.treasury);
+	r0 = chain_balance(&F.rpc, token, &F.renter);
+	p0 = chain_balance(&F.rpc, token, &F.payout);
+	f0 = chain_fees(&F.rpc, &F.escrow, token);
+	t0b = chain_balance(&F.rpc, token, &F.treasury);
 	{
 		char params[64];
 		snprintf(params, sizeof params, "[%" PRIu64 "]", t_open + 1200);
-		rpc_text("evm_setNextBlockTimestamp", params);
+		chain_rpc(&F.rpc, "evm_setNextBlockTimestamp", params);
 	}
 	code = run(out, sizeof out, "stop %" PRIu64 " --wallet renter", id);
 	if (code != 0)
@@ -652,9 +621,9 @@ static void rental_cycle(const char *filter, const char *symbol, const char *tok
 	tx_hash_of(stop_tx, out);
 	tx_facts(&t_stop, &g_stop, stop_tx);
 	assert_int_equal(t_stop, t_open + 1200);
-	r1 = balance(token, &F.renter);
-	p1 = balance(token, &F.payout);
-	f1 = fees_of(token);
+	r1 = chain_balance(&F.rpc, token, &F.renter);
+	p1 = chain_balance(&F.rpc, token, &F.payout);
+	f1 = chain_fees(&F.rpc, &F.escrow, token);
 	if (native)
 		assert_int_equal(u256_add(&r1, &r1, &g_stop), 0);
 	assert_int_equal(u256_sub(&d, &r1, &r0), 0);
@@ -689,10 +658,10 @@ static void rental_cycle(const char *filter, const char *symbol, const char *tok
 			       E2E_TIMEOUT_MS, &e_));
 		rpc_receipt_release(&rc);
 		buf_release(&cd);
-		t1b = balance(token, &F.treasury);
+		t1b = chain_balance(&F.rpc, token, &F.treasury);
 		assert_int_equal(u256_sub(&d, &t1b, &t0b), 0);
 		assert_int_equal(u256_cmp(&d, &f1), 0);
-		f1 = fees_of(token);
+		f1 = chain_fees(&F.rpc, &F.escrow, token);
 		assert_true(u256_is_zero(&f1));
 	}
 	{
