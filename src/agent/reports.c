@@ -174,14 +174,17 @@ static void report_ready_accounts(struct agent *a)
 		char name[ACCOUNT_NAME_LEN + 1];
 		struct account acc;
 		struct err re = { 0, "" };
+		int rc;
 
 		if (w->access_reported || w->done || w->r.closed || !w->key_applied ||
 		    lifecycle_account_name(name, a->cfg.chain_id, &a->cfg.escrow, a->instance, w->r.id, NULL) ||
 		    account_load(&acc, &a->acct, name, NULL) || acc.phase != ACCOUNT_ACTIVE)
 			continue;
-		if (report_access(a, w->r.id, name, &re)) {
+		if ((rc = report_access(a, w->r.id, name, &re))) {
 			log_debug("access report deferred", "rental=%llu err=\"%s\"",
 				  (unsigned long long)w->r.id, re.msg);
+			if (rc == ERR_NET || rc == ERR_TIMEOUT || rc == ERR_AUTH)
+				break; /* the server is away: one wait per tick, not one per account */
 			continue;
 		}
 		pthread_mutex_lock(&a->mu);
