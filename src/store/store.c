@@ -785,36 +785,3 @@ int store_provider_response_median(struct store *s, int64_t *median_s, uint64_t 
 	CHECK(v_addr("provider", provider, e));
 	return s->ops->provider_response_median(s, median_s, count, chain_id, provider, e);
 }
-
-/* ---- state names (the one table: the store's columns, the API's JSON and the receipts use it) ---- */
-
-static const char *const rental_states[] = { "?", "open", "ended", "disputed", "resolved", "closed" };
-static const char *const offer_statuses[] = { "?", "active", "cancelled", "expired" };
-_Static_assert(sizeof rental_states / sizeof rental_states[0] == STORE_RENTAL_CLOSED + 1, "a name per rental state");
-_Static_assert(sizeof offer_statuses / sizeof offer_statuses[0] == STORE_OFFER_EXPIRED + 1, "a name per offer status");
-
-const char *store_rental_state_name(enum store_rental_state st)
-{
-	return st >= STORE_RENTAL_OPEN && st <= STORE_RENTAL_CLOSED ? rental_states[st] : "?";
-}
-
-enum store_rental_state store_rental_state_from(const char *s)
-{
-	for (int i = STORE_RENTAL_OPEN; i <= STORE_RENTAL_CLOSED; i++)
-		if (!strcmp(s, rental_states[i]))
-			return (enum store_rental_state)i;
-	return STORE_RENTAL_OPEN;
-}
-
-const char *store_offer_status_name(enum store_offer_status st)
-{
-	return st >= STORE_OFFER_ACTIVE && st <= STORE_OFFER_EXPIRED ? offer_statuses[st] : "?";
-}
-
-enum store_offer_status store_offer_status_from(const char *s)
-{
-	for (int i = STORE_OFFER_ACTIVE; i <= STORE_OFFER_EXPIRED; i++)
-		if (!strcmp(s, offer_statuses[i]))
-			return (enum store_offer_status)i;
-	return STORE_OFFER_ACTIVE;
-}
