@@ -10,9 +10,6 @@
 
 struct err;
 
-/* How long a helper may run when its caller has no better figure. */
-#define PROC_DEFAULT_TIMEOUT_MS 30000u
-
 /*
  * Runs argv[0] (looked up in PATH when it has no '/') with argv, stdin from /dev/null, stdout and
  * stderr captured into `out` (may be NULL; bytes past out->max are read and dropped so the child never

@@ -52,7 +52,7 @@ struct request {
 	const struct route *route;           /* matched route, NULL before/none */
 	struct buf body;                     /* accumulated body, capped */
 	char path[HTTP_PATH_MAX + 1];        /* copy of the path */
-	char segbuf[2 * HTTP_PATH_MAX + 2];  /* path and pattern split at '/' (http_path_match) */
+	char segbuf[HTTP_PATH_MAX + 1];      /* path split at '/' */
 	uint64_t t0_ms;                      /* arrival time */
 	bool responded;                      /* a response was queued */
 	bool query_bad;                      /* query over a cap */
@@ -241,6 +241,49 @@ static bool is_param(const char *seg)
 	return n >= 3 && seg[0] == '{' && seg[n - 1] == '}';
 }
 
+/*
+ * The matcher itself: request segments against a pattern's segments (param[i]: a "{name}" segment,
+ * psegs[i] its name without braces). Fills up to max_params (name, value) pairs (params may be NULL).
+ */
+static bool segs_match(char *const *psegs, const bool *param, size_t npsegs, char *const *segs, size_t nsegs,
+		       struct http_kv *params, size_t max_params, size_t *nparams)
+{
+	size_t np = 0;
+
+	if (npsegs != nsegs)
+		return false;
+	for (size_t i = 0; i < nsegs; i++) {
+		if (param[i]) {
+			if (!*segs[i])
+				return false;
+			if (params) {
+				if (np == max_params)
+					return false;
+				params[np].key = psegs[i];
+				params[np].value = segs[i];
+				np++;
+			}
+		} else if (strcmp(psegs[i], segs[i]) != 0) {
+			return false;
+		}
+	}
+	if (nparams)
+		*nparams = np;
+	return true;
+}
+
+/* Marks the "{name}" segments and strips their braces in place. */
+static void pattern_params(char **psegs, bool *param, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		param[i] = is_param(psegs[i]);
+		if (param[i]) {
+			psegs[i][strlen(psegs[i]) - 1] = '\0';
+			psegs[i]++;
+		}
+	}
+}
+
 int http_route(struct http_server *s, const char *method, const char *pattern, http_handler fn,
 	       void *ctx, struct err *e)
 {
@@ -269,13 +312,11 @@ int http_route(struct http_server *s, const char *method, const char *pattern, h
 		if (is_param(g)) {
 			if (++nparams > HTTP_PARAMS_MAX)
 				return err_set(e, ERR_TOO_BIG, "http_route: too many params");
-			r->param[i] = true;
-			r->segs[i][strlen(g) - 1] = 0;
-			r->segs[i]++;
 		} else if (strpbrk(g, "{}")) {
 			return err_set(e, ERR_INVALID, "http_route: bad segment \"%s\"", g);
 		}
 	}
+	pattern_params(r->segs, r->param, r->nsegs); /* split once here; every request matches against it */
 	for (size_t i = 0; i < s->nroutes; i++)
 		if (strcmp(s->routes[i].method, method) == 0 &&
 		    strcmp(s->routes[i].pattern, pattern) == 0)
@@ -292,7 +333,8 @@ bool http_path_match(const char *pattern, const char *path, struct http_kv *para
 		     size_t *nparams, char *scratch, size_t scratch_cap)
 {
 	char *psegs[HTTP_SEGMENTS_MAX], *segs[HTTP_SEGMENTS_MAX], *pat;
-	size_t npsegs = 0, nsegs = 0, np = 0, lp, lq;
+	bool param[HTTP_SEGMENTS_MAX];
+	size_t npsegs = 0, nsegs = 0, lp, lq;
 
 	if (!pattern || !path)
 		return false;
@@ -305,27 +347,10 @@ bool http_path_match(const char *pattern, const char *path, struct http_kv *para
 	memcpy(scratch, path, lq + 1);
 	pat = scratch + lq + 1;
 	memcpy(pat, pattern, lp + 1);
-	if (split_path(segs, &nsegs, scratch) || split_path(psegs, &npsegs, pat) || npsegs != nsegs)
+	if (split_path(segs, &nsegs, scratch) || split_path(psegs, &npsegs, pat))
 		return false;
-	for (size_t i = 0; i < nsegs; i++) {
-		if (is_param(psegs[i])) {
-			if (!*segs[i])
-				return false;
-			if (params) {
-				if (np == max_params)
-					return false;
-				psegs[i][strlen(psegs[i]) - 1] = '\0';
-				params[np].key = psegs[i] + 1;
-				params[np].value = segs[i];
-				np++;
-			}
-		} else if (strcmp(psegs[i], segs[i]) != 0) {
-			return false;
-		}
-	}
-	if (nparams)
-		*nparams = np;
-	return true;
+	pattern_params(psegs, param, npsegs);
+	return segs_match(psegs, param, npsegs, segs, nsegs, params, max_params, nparams);
 }
 
 /* ---- built-in routes ---- */
@@ -694,6 +719,8 @@ static enum MHD_Result on_headers(struct request *rq, const char *url, const cha
 	struct http_server *s = rq->cs.srv;
 	uint32_t retry = 1;
 	char allow[128] = "";
+	char *segs[HTTP_SEGMENTS_MAX];
+	size_t nsegs = 0;
 	const char *cl;
 
 	rq->req.method = method;
@@ -714,12 +741,16 @@ static enum MHD_Result on_headers(struct request *rq, const char *url, const cha
 		return send_error(rq, 414, "uri_too_long", "path", "path too long", NULL, NULL);
 	strcpy(rq->path, url);
 	rq->req.path = rq->path;
+	strcpy(rq->segbuf, url);
+	if (split_path(segs, &nsegs, rq->segbuf))
+		return send_error(rq, 404, "not_found", "path", "no such resource", NULL, NULL);
 	for (size_t i = 0; i < s->nroutes; i++) {
 		const struct route *r = &s->routes[i];
 		struct http_kv kv[HTTP_PARAMS_MAX];
 		size_t nkv = 0;
-		/* one matcher for production and tests (http_path_match) */
-		if (!http_path_match(r->pattern, url, kv, HTTP_PARAMS_MAX, &nkv, rq->segbuf, sizeof rq->segbuf))
+		/* the path is split once; each route's pattern was split at registration (segs_match: the
+		 * same matcher http_path_match runs for the server's tests) */
+		if (!segs_match(r->segs, r->param, r->nsegs, segs, nsegs, kv, HTTP_PARAMS_MAX, &nkv))
 			continue;
 		if (strcmp(r->method, method) == 0) {
 			memcpy(rq->req.params, kv, nkv * sizeof kv[0]);
