@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define REPORTS_PER_TICK 64 /* access reports sent per tick at most (the rest go on the next) */
+
 
 /* SIWE sign-in with the provider key. */
 static int sign_in(struct agent *a, struct err *e)
@@ -158,40 +160,37 @@ static int report_access(struct agent *a, uint64_t id, const char *user, struct 
  */
 static void report_ready_accounts(struct agent *a)
 {
-	struct agent_row *rows = NULL;
+	uint64_t ids[REPORTS_PER_TICK];
 	size_t n = 0;
 	struct err e = { 0, "" };
+	int rc;
 
 	pthread_mutex_lock(&a->mu);
-	if (state_rows(a, &rows, &n, false, &e)) {
-		pthread_mutex_unlock(&a->mu);
+	rc = state_unreported(a, ids, REPORTS_PER_TICK, &n, &e);
+	pthread_mutex_unlock(&a->mu);
+	if (rc) {
 		log_warn("cannot read rentals for access reports", "err=\"%s\"", e.msg);
 		return;
 	}
-	pthread_mutex_unlock(&a->mu);
 	for (size_t i = 0; i < n; i++) {
-		struct agent_row *w = &rows[i];
 		char name[ACCOUNT_NAME_LEN + 1];
 		struct account acc;
 		struct err re = { 0, "" };
-		int rc;
 
-		if (w->access_reported || w->done || w->r.closed || !w->key_applied ||
-		    lifecycle_account_name(name, a->cfg.chain_id, &a->cfg.escrow, a->instance, w->r.id, NULL) ||
+		if (lifecycle_account_name(name, a->cfg.chain_id, &a->cfg.escrow, a->instance, ids[i], NULL) ||
 		    account_load(&acc, &a->acct, name, NULL) || acc.phase != ACCOUNT_ACTIVE)
 			continue;
-		if ((rc = report_access(a, w->r.id, name, &re))) {
-			log_debug("access report deferred", "rental=%llu err=\"%s\"",
-				  (unsigned long long)w->r.id, re.msg);
+		if ((rc = report_access(a, ids[i], name, &re))) {
+			log_debug("access report deferred", "rental=%llu err=\"%s\"", (unsigned long long)ids[i],
+				  re.msg);
 			if (rc == ERR_NET || rc == ERR_TIMEOUT || rc == ERR_AUTH)
 				break; /* the server is away: one wait per tick, not one per account */
 			continue;
 		}
 		pthread_mutex_lock(&a->mu);
-		state_mark(a, w->r.id, STATE_MARK_ACCESS_REPORTED, NULL);
+		state_mark(a, ids[i], STATE_MARK_ACCESS_REPORTED, NULL);
 		pthread_mutex_unlock(&a->mu);
 	}
-	state_rows_free(rows, n);
 }
 
 int report_tick(struct agent *a, struct err *e)

@@ -274,6 +274,21 @@ int state_attach_pending_key(struct agent *a, uint64_t id, const struct eth_addr
 	return attached;
 }
 
+int state_unreported(struct agent *a, uint64_t *ids, size_t max, size_t *n, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+
+	*n = 0;
+	if (sqlite3_prepare_v2(a->db, "SELECT id FROM rentals WHERE access_reported = 0 AND key_applied = 1"
+				      " AND done = 0 AND closed = 0 ORDER BY id LIMIT ?1", -1, &st, NULL) != SQLITE_OK)
+		return err_set(e, ERR_IO, "agent db: %s", sqlite3_errmsg(a->db));
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+	while (*n < max && sqlite3_step(st) == SQLITE_ROW)
+		ids[(*n)++] = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return 0;
+}
+
 enum state_access state_access_of(struct agent *a, uint64_t id)
 {
 	sqlite3_stmt *st = NULL;

@@ -47,6 +47,8 @@ int state_set_claim_nonce(struct agent *a, uint64_t id, int64_t nonce);
 int state_set_last_claim(struct agent *a, uint64_t id, int64_t wall_ms);
 /* How many reclaim notices its renter has had (0..2). */
 int state_set_warned(struct agent *a, uint64_t id, unsigned warned);
+/* Up to max ids of live rentals whose key is applied and whose access the server has not been told. */
+int state_unreported(struct agent *a, uint64_t *ids, size_t max, size_t *n, struct err *e);
 /* The Terms of a rental that is followed, not closed and not done: 0, ERR_NOT_FOUND, ERR_IO. */
 int state_live_terms(struct agent *a, uint64_t id, struct escrow_terms *out);
 /* What the agent holds for a rental id, for GET /rentals/{id}/access. */
