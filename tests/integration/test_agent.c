@@ -25,7 +25,6 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -54,6 +53,7 @@
 #include "support/anvil.h"
 #include "support/chain.h"
 #include "support/child.h"
+#include "support/deploy.h"
 #include "support/sshd.h"
 
 #define FEE_BPS 1000
@@ -81,7 +81,7 @@ static struct {
 	struct anvil node;
 	struct rpc rpc;
 	uint64_t chain;
-	struct escrow_deployment dep;
+	struct deploy_fixture fx;
 	struct eth_address escrow, usdc, renter, provider, deployer, payout, treasury;
 	uint8_t renter_key[32], provider_key[32], deployer_key[32];
 	uint16_t agent_port;
@@ -418,7 +418,6 @@ static struct agent_rental scan_one(uint64_t id)
 static int group_setup(void **state)
 {
 	struct escrow_deploy_opts o;
-	char arts[600];
 	struct err e = { 0, "" };
 	const char *why = NULL;
 
@@ -467,24 +466,21 @@ static int group_setup(void **state)
 	T.payout.b[19] = 0x1d;
 	memset(&T.treasury, 0, sizeof T.treasury);
 	T.treasury.b[19] = 0x7e;
-	snprintf(arts, sizeof arts, "%s/build/contracts", T.root);
 	memset(&o, 0, sizeof o);
-	o.artifacts_dir = arts;
 	o.owner = T.deployer;
 	o.treasury = T.treasury;
 	o.fee_bps = FEE_BPS;
 	o.arbiter_window_secs = 86400;
-	o.dev_tokens = true;
 	o.mint_to = &T.renter;
 	o.n_mint_to = 1;
 	o.mint_whole_tokens = 1000;
 	o.timeout_ms = TIMEOUT_MS;
-	if (escrow_deploy(&T.dep, &T.rpc, T.deployer_key, &o, T.dep_path, &e) ||
-	    escrow_deployment_find(&T.escrow, &T.dep, "RentalEscrow", &e) ||
-	    escrow_deployment_find(&T.usdc, &T.dep, "DevUSDC", &e)) {
+	if (deploy_fixture(&T.fx, &T.rpc, T.deployer_key, T.root, &o, T.dep_path, &e)) {
 		fprintf(stderr, "deploy: %s\n", e.msg);
 		return -1;
 	}
+	T.escrow = T.fx.escrow;
+	T.usdc = T.fx.usdc;
 	/* the provider's wallet, as a provider would import it (cheap scrypt for the test) */
 	{
 		char hex[65];

@@ -31,9 +31,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -55,6 +53,8 @@
 #include "support/anvil.h"
 #include "support/chain.h"
 #include "support/child.h"
+#include "support/deploy.h"
+#include "support/server.h"
 #include "support/sshd.h"
 
 #define CHAIN 31337
@@ -69,12 +69,13 @@ static struct {
 	struct anvil node;
 	struct rpc rpc;
 	struct escrow_deployment dep;
+	struct deploy_fixture fx;
 	struct eth_address escrow, usdc, usdt, treasury;
 	uint8_t deployer_key[32], provider_key[32];
 	struct eth_address deployer, provider, payout, renter, poor;
 	uint64_t nonce;
 	uint32_t dispute_secs;         /* disputeSecs of the next offer_file */
-	pid_t server;                  /* `flopmarket serve` child, 0 when not running */
+	struct server_child server;    /* `flopmarket serve`; pid 0 when not running */
 	pid_t agent;                   /* `flopmarket agent` child, 0 when not running */
 	struct sshd sshd;              /* loopback sshd for the agent's accounts */
 	char home_base[64], cg_name[64];
@@ -267,31 +268,29 @@ static void test_deploy(void **state)
 {
 	struct escrow_deploy_opts o;
 	struct eth_address mint[2];
-	char arts[1100], path[256];
+	char path[256];
 	(void)state;
 
 	/* Fresh renter wallets, made by the CLI itself. */
 	new_wallet(&F.renter, "renter2");
 	new_wallet(&F.poor, "poor2");
-	snprintf(arts, sizeof arts, "%s/build/contracts", F.repo);
 	snprintf(path, sizeof path, "%s/deployment-%d.json", F.data_dir, CHAIN);
 	mint[0] = F.renter;
 	mint[1] = F.poor;
 	memset(&o, 0, sizeof o);
-	o.artifacts_dir = arts;
 	o.owner = F.deployer;
 	o.treasury = F.treasury;
 	o.fee_bps = FEE_BPS;
 	o.arbiter_window_secs = 7 * 86400;
-	o.dev_tokens = true;
 	o.mint_to = mint;
 	o.n_mint_to = 2;
 	o.mint_whole_tokens = 1000;
 	o.timeout_ms = TIMEOUT_MS;
-	OK(escrow_deploy(&F.dep, &F.rpc, F.deployer_key, &o, path, &e_));
-	OK(escrow_deployment_find(&F.escrow, &F.dep, "RentalEscrow", &e_));
-	OK(escrow_deployment_find(&F.usdc, &F.dep, "DevUSDC", &e_));
-	OK(escrow_deployment_find(&F.usdt, &F.dep, "DevUSDT", &e_));
+	OK(deploy_fixture(&F.fx, &F.rpc, F.deployer_key, F.repo, &o, path, &e_));
+	F.dep = F.fx.dep;
+	F.escrow = F.fx.escrow;
+	F.usdc = F.fx.usdc;
+	F.usdt = F.fx.usdt;
 	u256 ten_eth;
 	OK(u256_parse(&ten_eth, "10000000000000000000", &e_));
 	send_tx(F.deployer_key, &F.renter, &ten_eth, NULL);
@@ -511,51 +510,22 @@ static long http_json(json_t **out, const char *method, const char *path, const 
 
 static void server_start(void)
 {
-	int out[2];
-	char bin[1100], dep[256], db[256], line[256];
-	size_t len = 0;
+	char dep[256], db[256], log[256], why[2048];
+	const char *env[] = { "FLOPMARKET_LOG_LEVEL=warn", NULL };
+	struct server_child_opts o = { .bin = child_bin(F.repo), .rpc_url = F.node.url, .db = db,
+				       .deployment = dep, .log = log, .env = env };
 
-	snprintf(bin, sizeof bin, "%s", child_bin(F.repo));
 	snprintf(dep, sizeof dep, "%s/deployment-%d.json", F.data_dir, CHAIN);
 	snprintf(db, sizeof db, "sqlite:%s/server.db", F.data_dir);
-	assert_int_equal(pipe(out), 0);
-	F.server = fork();
-	assert_true(F.server >= 0);
-	if (F.server == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(out[1], 1);
-		close(out[0]);
-		close(out[1]);
-		setenv("FLOPMARKET_LOG_LEVEL", "warn", 1);
-		execl(bin, bin, "--rpc-url", F.node.url, "serve", "--listen", "127.0.0.1:0", "--db", db, "--deployment",
-		      dep, "--confirmations", "0", "--indexer-poll-ms", "100", "--token-usd",
-		      "dUSDC=1,dUSDT=1,dDAI=1,ETH=3000", "--monitor-interval-ms", "0", "--rate-per-min", "100000",
-		      (char *)NULL);
-		_exit(127);
-	}
-	close(out[1]);
-	for (int waited = 0; waited < 200 && !strchr(line, '\n'); waited++) {
-		struct pollfd p = { out[0], POLLIN, 0 };
-		line[len] = '\0';
-		if (poll(&p, 1, 100) > 0) {
-			ssize_t n = read(out[0], line + len, sizeof line - 1 - len);
-			if (n <= 0)
-				break;
-			len += (size_t)n;
-			line[len] = '\0';
-		}
-	}
-	close(out[0]);
-	line[len] = '\0';
-	char *p = strstr(line, "http://127.0.0.1:");
-	if (!p)
-		fail_msg("server did not start: '%s'", line);
-	snprintf(F.base, sizeof F.base, "http://127.0.0.1:%d", atoi(p + strlen("http://127.0.0.1:")));
+	snprintf(log, sizeof log, "%s/server.log", F.data_dir);
+	if (server_child_start(&F.server, &o, why, sizeof why))
+		fail_msg("%s", why);
+	snprintf(F.base, sizeof F.base, "%s", F.server.base);
 }
 
 static void server_stop(void)
 {
-	child_stop(&F.server, SIGTERM);
+	server_child_stop(&F.server, SIGTERM);
 }
 
 /* The provider signs in with the independent npm `siwe` client. */

@@ -37,6 +37,7 @@
 #include "eth/secp.h"
 #include "support/anvil.h"
 #include "support/chain.h"
+#include "support/deploy.h"
 
 #define CHAIN 31337
 #define TIMEOUT_MS 20000
@@ -48,6 +49,7 @@ struct fixture {
 	struct rpc rpc;
 	char dir[64];                     /* temp dir for the deployment file */
 	struct escrow_deployment dep;
+	struct deploy_fixture fx;
 	struct eth_address escrow, usdc, usdt, dai;
 	uint8_t deployer_key[32], renter_key[32], provider_key[32], monitor_key[32];
 	struct eth_address deployer, renter, provider, monitor, payout, treasury;
@@ -75,7 +77,7 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof *f);
 	struct escrow_deploy_opts o;
-	char root[512], arts[600], path[128];
+	char root[512], path[128];
 	struct err e = { 0, "" };
 
 	if (!f)
@@ -97,31 +99,26 @@ static int setup(void **state)
 	f->treasury = small_addr(0x7ea5);
 	if (anvil_repo_root(root, sizeof root, &e))
 		return -1;
-	snprintf(arts, sizeof arts, "%s/build/contracts", root);
 	snprintf(path, sizeof path, "%s/deployment.json", f->dir);
 	memset(&o, 0, sizeof o);
-	o.artifacts_dir = arts;
 	o.owner = f->deployer;
 	o.treasury = f->treasury;
 	o.monitor = f->monitor;
 	o.fee_bps = FEE_BPS;
 	o.arbiter_window_secs = ARB_WINDOW;
-	o.dev_tokens = true;
 	o.mint_to = &f->renter;
 	o.n_mint_to = 1;
 	o.mint_whole_tokens = 1000;
 	o.timeout_ms = TIMEOUT_MS;
-	if (escrow_deploy(&f->dep, &f->rpc, f->deployer_key, &o, path, &e)) {
+	if (deploy_fixture(&f->fx, &f->rpc, f->deployer_key, root, &o, path, &e)) {
 		print_error("deploy: %s\n", e.msg);
 		return -1;
 	}
-	if (escrow_deployment_find(&f->escrow, &f->dep, "RentalEscrow", &e) ||
-	    escrow_deployment_find(&f->usdc, &f->dep, "DevUSDC", &e) ||
-	    escrow_deployment_find(&f->usdt, &f->dep, "DevUSDT", &e) ||
-	    escrow_deployment_find(&f->dai, &f->dep, "DevDAI", &e)) {
-		print_error("deployment: %s\n", e.msg);
-		return -1;
-	}
+	f->dep = f->fx.dep;
+	f->escrow = f->fx.escrow;
+	f->usdc = f->fx.usdc;
+	f->usdt = f->fx.usdt;
+	f->dai = f->fx.dai;
 	return 0;
 }
 

@@ -65,6 +65,7 @@
 #include "support/anvil.h"
 #include "support/chain.h"
 #include "support/child.h"
+#include "support/server.h"
 #include "support/sshd.h"
 
 #define E2E_TIMEOUT_MS 30000
@@ -84,7 +85,8 @@ static struct {
 	struct eth_address escrow, usdc, usdt, treasury, payout, renter;
 	uint8_t operator_key[32];
 	struct sshd sshd;
-	pid_t server, agent;
+	struct server_child server;
+	pid_t agent;
 	char base[64];                 /* the server's http://127.0.0.1:PORT */
 	char agent_url[64];
 	uint16_t agent_port;
@@ -275,7 +277,7 @@ static int teardown(void **state)
 	if (F.skip)
 		return 0;
 	child_stop(&F.agent, SIGTERM);
-	child_stop(&F.server, SIGTERM);
+	server_child_stop(&F.server, SIGTERM);
 	sshd_stop(&F.sshd);
 	if (F.home_base[0]) { /* the agent tears accounts down; this is the safety net after a failure */
 		struct account_cfg c;
@@ -314,9 +316,8 @@ static int teardown(void **state)
 static void test_bring_up(void **state)
 {
 	struct err e = { 0 };
-	char out[8192], log[300], text[1 << 16], pub[1024];
+	char out[8192], log[300], pub[1024];
 	struct eth_address op, prov;
-	const char *p;
 	double t0 = now_s(), t;
 	(void)state;
 
@@ -353,19 +354,19 @@ static void test_bring_up(void **state)
 	print_message("timing: anvil + wallets + deploy %.2f s\n", t - t0);
 
 	/* The server. */
-	snprintf(log, sizeof log, "%s/server.log", F.dir);
 	{
-		char db[300];
+		char db[300], dd[400], why[2048];
+		const char *env[] = { "FLOPMARKET_PASSPHRASE=" E2E_PASS, dd, "FLOPMARKET_LOG_LEVEL=warn", NULL };
+		struct server_child_opts so = { .bin = child_bin(F.repo), .rpc_url = F.node.url, .db = db,
+						.deployment = F.dep_path, .log = log, .env = env };
+
+		snprintf(log, sizeof log, "%s/server.log", F.dir);
 		snprintf(db, sizeof db, "sqlite:%s/server.db", F.dir);
-		char *argv[] = { "flopmarket", "--rpc-url", F.node.url, "serve", "--listen", "127.0.0.1:0", "--db", db,
-				 "--deployment", F.dep_path, "--confirmations", "0", "--indexer-poll-ms", "100",
-				 "--token-usd", "dUSDC=1,dUSDT=1,dDAI=1,ETH=3000", "--monitor-interval-ms", "0",
-				 "--rate-per-min", "100000", NULL };
-		F.server = spawn(log, argv);
+		snprintf(dd, sizeof dd, "FLOPMARKET_DATA_DIR=%s", F.dir);
+		if (server_child_start(&F.server, &so, why, sizeof why))
+			fail_msg("%s", why);
+		snprintf(F.base, sizeof F.base, "%s", F.server.base);
 	}
-	if (!(p = child_wait_log(text, sizeof text, log, "listening on http://127.0.0.1:", 0, 20)))
-		fail_msg("the server did not start: %s", text);
-	snprintf(F.base, sizeof F.base, "http://127.0.0.1:%d", atoi(p + strlen("listening on http://127.0.0.1:")));
 
 	/* sshd, the renter's key, the agent. */
 	if (sshd_start(&F.sshd, "fm*", &e))

@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -55,6 +54,8 @@
 #include "eth/secp.h"
 #include "support/anvil.h"
 #include "support/child.h"
+#include "support/deploy.h"
+#include "support/server.h"
 
 #define USDC_RATE_1 "100000000000000000000" /* 100 units/s = 0.36 USDC/h */
 #define USDC_RATE_2 "200000000000000000000" /* 0.72 USDC/h */
@@ -69,9 +70,10 @@ struct fx {
 	char dep_path[512];
 	char ks_path[512];
 	struct escrow_deployment dep;
+	struct deploy_fixture fx;
 	struct eth_address escrow, usdc;
 	uint64_t chain_id;
-	pid_t server;
+	struct server_child server;
 	uint16_t port;
 	char base[64];
 	uint8_t key_renter[32], key_provider[32], key_monitor[32];
@@ -206,60 +208,24 @@ static long long db_count(const char *sql)
 
 static void server_start(void)
 {
-	int out[2];
-	char bin[1100], rpc_arg[128], db_arg[600], line[256];
-	size_t len = 0;
+	char db[600], log[600], why[2048];
+	const char *extra[] = { "--monitor-keystore", F.ks_path, "--body-max", "65536", NULL };
+	const char *env[] = { "FLOPMARKET_MONITOR_PASSPHRASE=" MONITOR_PASS, "FLOPMARKET_LOG_LEVEL=warn", NULL };
+	struct server_child_opts o = { .bin = child_bin(F.root), .rpc_url = F.node.url, .db = db,
+				       .deployment = F.dep_path, .log = log, .monitor_ms = "300",
+				       .extra = extra, .env = env };
 
-	snprintf(bin, sizeof bin, "%s", child_bin(F.root)); /* $FLOPMARKET_BIN: e.g. an ASan build */
-	snprintf(rpc_arg, sizeof rpc_arg, "%s", F.node.url);
-	snprintf(db_arg, sizeof db_arg, "sqlite:%s", F.db);
-	assert_int_equal(pipe(out), 0);
-	F.server = fork();
-	assert_true(F.server >= 0);
-	if (F.server == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(out[1], 1);
-		close(out[0]);
-		close(out[1]);
-		setenv("FLOPMARKET_MONITOR_PASSPHRASE", MONITOR_PASS, 1);
-		setenv("FLOPMARKET_LOG_LEVEL", "warn", 1);
-		execl(bin, bin, "--rpc-url", rpc_arg, "serve", "--listen", "127.0.0.1:0", "--db", db_arg,
-		      "--deployment", F.dep_path, "--confirmations", "0", "--indexer-poll-ms", "100",
-		      "--token-usd", "dUSDC=1,dUSDT=1,dDAI=1,ETH=3000", "--monitor-keystore", F.ks_path,
-		      "--monitor-interval-ms", "300", "--rate-per-min", "100000", "--body-max", "65536",
-		      (char *)NULL);
-		_exit(127);
-	}
-	close(out[1]);
-	/* Read "listening on http://127.0.0.1:PORT" (at most 20 s). */
-	for (int waited = 0; waited < 200; waited++) {
-		struct pollfd p = { out[0], POLLIN, 0 };
-		if (poll(&p, 1, 100) > 0) {
-			ssize_t n = read(out[0], line + len, sizeof line - 1 - len);
-			if (n <= 0)
-				break;
-			len += (size_t)n;
-			line[len] = '\0';
-			if (strchr(line, '\n'))
-				break;
-		}
-	}
-	close(out[0]);
-	line[len] = '\0';
-	char *p = strstr(line, "http://127.0.0.1:");
-	assert_non_null(p);
-	F.port = (uint16_t)atoi(p + strlen("http://127.0.0.1:"));
-	assert_true(F.port > 0);
-	snprintf(F.base, sizeof F.base, "http://127.0.0.1:%u", F.port);
+	snprintf(db, sizeof db, "sqlite:%s", F.db);
+	snprintf(log, sizeof log, "%s/server.log", F.dir);
+	if (server_child_start(&F.server, &o, why, sizeof why))
+		fail_msg("%s", why);
+	F.port = F.server.port;
+	snprintf(F.base, sizeof F.base, "%s", F.server.base);
 }
 
 static void server_kill(int sig)
 {
-	if (F.server > 0) {
-		kill(F.server, sig);
-		waitpid(F.server, NULL, 0);
-		F.server = 0;
-	}
+	server_child_stop(&F.server, sig);
 }
 
 /* Waits until the indexer reached the chain head. */
@@ -323,7 +289,6 @@ static int group_setup(void **state)
 	struct escrow_deploy_opts o;
 	struct eth_address mint[2];
 	struct buf ks;
-	char art[1100];
 	(void)state;
 
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -355,25 +320,23 @@ static int group_setup(void **state)
 	buf_release(&ks);
 
 	memset(&o, 0, sizeof o);
-	snprintf(art, sizeof art, "%s/build/contracts", F.root);
-	o.artifacts_dir = art;
 	o.owner = F.renter;
 	o.treasury = F.renter;
 	o.monitor = F.monitor;
 	o.fee_bps = 1000;
 	o.arbiter_window_secs = 3600;
-	o.dev_tokens = true;
 	mint[0] = F.renter;
 	mint[1] = F.provider;
 	o.mint_to = mint;
 	o.n_mint_to = 2;
 	o.mint_whole_tokens = 1000000;
-	if (escrow_deploy(&F.dep, &F.rpc, F.key_renter, &o, F.dep_path, &e) ||
-	    escrow_deployment_find(&F.escrow, &F.dep, "RentalEscrow", &e) ||
-	    escrow_deployment_find(&F.usdc, &F.dep, "DevUSDC", &e)) {
+	if (deploy_fixture(&F.fx, &F.rpc, F.key_renter, F.root, &o, F.dep_path, &e)) {
 		fprintf(stderr, "deploy: %s\n", e.msg);
 		return -1;
 	}
+	F.dep = F.fx.dep;
+	F.escrow = F.fx.escrow;
+	F.usdc = F.fx.usdc;
 	ssh_start();
 	server_start();
 	return 0;
