@@ -214,159 +214,205 @@ static int resolve(struct escrow_outcome *o, struct rental *r, uint64_t awarded,
 	return 0;
 }
 
-int escrow_mirror_apply(struct escrow_outcome *out, const struct escrow_terms *t, const u256 *word,
-			const struct escrow_call *c, struct err *e)
-{
-	struct escrow_outcome o;
+/* One call being applied: the decoded rental (changed in place), the outcome so far, and where a revert goes. */
+struct op {
+	struct escrow_outcome *out;     /* the caller's outcome: a revert is written here */
+	struct escrow_outcome o;        /* the outcome being built */
 	struct rental r;
-	uint64_t now, pu = 0, b = 0;
+	const struct escrow_terms *t;
+	const struct escrow_call *c;
+	uint64_t now;                   /* seconds since the rental's epoch */
+};
+
+static int op_extend(struct op *p, struct err *e)
+{
+	struct rental *r = &p->r;
+	uint64_t pu = 0, ps;
+	u256 x;
+	int rc;
+
+	if (r->ended_at)
+		return revert(p->out, "RentalEnded", e);
+	if (r->mark && p->now >= r->mark)
+		return revert(p->out, "RentalOver", e);
+	if ((rc = paid_until(&pu, r, e)))
+		return rc;
+	if (p->now > pu + p->t->grace_secs)
+		return revert(p->out, "RentalOver", e);
+	if (u256_is_zero(&p->c->amount))
+		return revert(p->out, "ZeroAmount", e);
+	if (p->now > pu) {
+		r->used_secs += pu - r->seg_start;
+		r->seg_start = p->now;
+	}
+	if (u256_add(&x, &r->deposited, &p->c->amount))
+		return revert(p->out, "DepositTooLarge", e);
+	r->deposited = x;
+	if (paid_secs(&ps, r, NULL) || ps > p->t->max_secs)
+		return revert(p->out, "DepositAboveMaximum", e);
+	if (x.w[3] || x.w[2] || (x.w[1] >> 32))
+		return revert(p->out, "DepositTooLarge", e);
+	p->o.event = ESCROW_EV_EXTENDED;
+	return 0;
+}
+
+static int op_claim(struct op *p, struct err *e)
+{
+	struct rental *r = &p->r;
+	uint64_t b = 0;
 	u256 x, y;
 	int rc;
 
-	memset(&o, 0, sizeof o);
-	if ((rc = rental_unpack(&r, t, word, e)))
+	if (r->ended_at) {
+		if (r->mark)
+			return revert(p->out, "RentalDisputed", e);
+		if (p->now <= r->ended_at + p->t->dispute_secs)
+			return revert(p->out, "NothingToClaim", e);
+		return release(&p->o, r, e);
+	}
+	if ((rc = billed(&b, r, p->now, e)))
+		return rc;
+	b = lagged(b, p->t->dispute_secs);
+	if ((rc = cost(&x, r, b, e)) || (rc = cost(&y, r, r->claimed_secs, e)))
+		return rc;
+	if (u256_cmp(&x, &y) <= 0)
+		return revert(p->out, "NothingToClaim", e);
+	if ((rc = provider_paid_up_to(&p->o, r, b, e)))
+		return rc;
+	p->o.event = ESCROW_EV_CLAIMED;
+	return 0;
+}
+
+static int op_reclaim(struct op *p, struct err *e)
+{
+	if (!p->t->interruptible)
+		return revert(p->out, "NotInterruptible", e);
+	if (p->r.ended_at)
+		return revert(p->out, "RentalEnded", e);
+	if (p->r.mark)
+		return revert(p->out, "AlreadyReclaimed", e);
+	p->r.mark = p->now + p->t->notice_secs;
+	p->o.event = ESCROW_EV_RECLAIMED;
+	return 0;
+}
+
+static int op_stop(struct op *p, struct err *e)
+{
+	if (p->r.ended_at)
+		return revert(p->out, "RentalEnded", e);
+	p->o.event = ESCROW_EV_STOPPED;
+	return end_now(&p->o, &p->r, p->now, e);
+}
+
+/* settle: ends an overdue rental, releases an undisputed one, or applies the default rule to a dispute. */
+static int op_settle(struct op *p, struct err *e)
+{
+	struct rental *r = &p->r;
+	uint64_t pu = 0, deadline;
+	int rc;
+
+	if (r->ended_at == 0) {
+		if ((rc = paid_until(&pu, r, e)))
+			return rc;
+		if (!((r->mark && p->now >= r->mark) || p->now > pu + p->t->grace_secs))
+			return revert(p->out, "NotOver", e);
+		p->o.event = ESCROW_EV_SETTLED;
+		return end_now(&p->o, r, p->now, e);
+	}
+	if (r->mark == 0) {
+		if (p->now <= r->ended_at + p->t->dispute_secs)
+			return revert(p->out, "DisputeWindowOpen", e);
+		return release(&p->o, r, e);
+	}
+	/* no arbiter: the default rule applies once the dispute window closes */
+	deadline = address_is_zero(&p->t->arbiter) ? r->ended_at + p->t->dispute_secs :
+						     r->mark + p->c->arbiter_window_secs;
+	if (p->now <= deadline)
+		return revert(p->out, "ArbiterWindowOpen", e);
+	return resolve(&p->o, r, r->used_secs, ESCROW_RULE_DEFAULT, e);
+}
+
+static int op_dispute(struct op *p, struct err *e)
+{
+	if (p->r.ended_at == 0)
+		return revert(p->out, "NotOver", e);
+	if (p->r.mark)
+		return revert(p->out, "RentalDisputed", e);
+	if (p->now > p->r.ended_at + p->t->dispute_secs)
+		return revert(p->out, "DisputeWindowClosed", e);
+	p->r.mark = p->now;
+	p->o.event = ESCROW_EV_DISPUTED;
+	return 0;
+}
+
+static int op_attest(struct op *p, struct err *e)
+{
+	const struct escrow_call *c = p->c;
+	struct rental *r = &p->r;
+
+	if (r->ended_at == 0 || r->mark == 0)
+		return revert(p->out, "NotDisputed", e);
+	if (c->ended_at != p->t->epoch + r->ended_at || c->observed != r->used_secs)
+		return revert(p->out, "AttestationNotForThisEnd", e);
+	if (c->secs > c->observed)
+		return revert(p->out, "BadAttestation", e);
+	if (address_is_zero(&p->t->monitor))
+		return revert(p->out, "BadAttestationSignature", e);
+	return resolve(&p->o, r, c->secs < r->used_secs ? c->secs : r->used_secs, ESCROW_RULE_ATTESTATION, e);
+}
+
+static int op_rule(struct op *p, struct err *e)
+{
+	const struct escrow_call *c = p->c;
+	struct rental *r = &p->r;
+
+	if (r->ended_at == 0 || r->mark == 0)
+		return revert(p->out, "NotDisputed", e);
+	if (p->now > r->mark + c->arbiter_window_secs)
+		return revert(p->out, "ArbiterWindowClosed", e);
+	return resolve(&p->o, r, c->secs < r->used_secs ? c->secs : r->used_secs, ESCROW_RULE_ARBITER, e);
+}
+
+static int op_run(struct op *p, struct err *e)
+{
+	switch (p->c->op) {
+	case ESCROW_OP_EXTEND: return op_extend(p, e);
+	case ESCROW_OP_CLAIM: return op_claim(p, e);
+	case ESCROW_OP_RECLAIM: return op_reclaim(p, e);
+	case ESCROW_OP_STOP: return op_stop(p, e);
+	case ESCROW_OP_SETTLE: return op_settle(p, e);
+	case ESCROW_OP_DISPUTE: return op_dispute(p, e);
+	case ESCROW_OP_ATTEST: return op_attest(p, e);
+	case ESCROW_OP_RULE: return op_rule(p, e);
+	}
+	return err_set(e, ERR_INVALID, "call.op: unknown operation %d", (int)p->c->op);
+}
+
+int escrow_mirror_apply(struct escrow_outcome *out, const struct escrow_terms *t, const u256 *word,
+			const struct escrow_call *c, struct err *e)
+{
+	struct op p;
+	u256 paid;
+	int rc;
+
+	memset(&p, 0, sizeof p);
+	p.out = out;
+	p.t = t;
+	p.c = c;
+	if ((rc = rental_unpack(&p.r, t, word, e)))
 		return rc;
 	if (c->now < t->epoch)
 		return err_set(e, ERR_INVALID, "call.now: before the rental's epoch");
-	now = c->now - t->epoch;
-	switch (c->op) {
-	case ESCROW_OP_EXTEND:
-		if (r.ended_at)
-			return revert(out, "RentalEnded", e);
-		if (r.mark && now >= r.mark)
-			return revert(out, "RentalOver", e);
-		if ((rc = paid_until(&pu, &r, e)))
-			return rc;
-		if (now > pu + t->grace_secs)
-			return revert(out, "RentalOver", e);
-		if (u256_is_zero(&c->amount))
-			return revert(out, "ZeroAmount", e);
-		if (now > pu) {
-			r.used_secs += pu - r.seg_start;
-			r.seg_start = now;
-		}
-		if (u256_add(&x, &r.deposited, &c->amount))
-			return revert(out, "DepositTooLarge", e);
-		r.deposited = x;
-		{
-			uint64_t ps;
-			if (paid_secs(&ps, &r, NULL) || ps > t->max_secs)
-				return revert(out, "DepositAboveMaximum", e);
-		}
-		if (x.w[3] || x.w[2] || (x.w[1] >> 32))
-			return revert(out, "DepositTooLarge", e);
-		o.event = ESCROW_EV_EXTENDED;
-		break;
-	case ESCROW_OP_CLAIM:
-		if (r.ended_at) {
-			if (r.mark)
-				return revert(out, "RentalDisputed", e);
-			if (now <= r.ended_at + t->dispute_secs)
-				return revert(out, "NothingToClaim", e);
-			if ((rc = release(&o, &r, e)))
-				return rc;
-			break;
-		}
-		if ((rc = billed(&b, &r, now, e)))
-			return rc;
-		b = lagged(b, t->dispute_secs);
-		if ((rc = cost(&x, &r, b, e)) || (rc = cost(&y, &r, r.claimed_secs, e)))
-			return rc;
-		if (u256_cmp(&x, &y) <= 0)
-			return revert(out, "NothingToClaim", e);
-		if ((rc = provider_paid_up_to(&o, &r, b, e)))
-			return rc;
-		o.event = ESCROW_EV_CLAIMED;
-		break;
-	case ESCROW_OP_RECLAIM:
-		if (!t->interruptible)
-			return revert(out, "NotInterruptible", e);
-		if (r.ended_at)
-			return revert(out, "RentalEnded", e);
-		if (r.mark)
-			return revert(out, "AlreadyReclaimed", e);
-		r.mark = now + t->notice_secs;
-		o.event = ESCROW_EV_RECLAIMED;
-		break;
-	case ESCROW_OP_STOP:
-		if (r.ended_at)
-			return revert(out, "RentalEnded", e);
-		o.event = ESCROW_EV_STOPPED;
-		if ((rc = end_now(&o, &r, now, e)))
-			return rc;
-		break;
-	case ESCROW_OP_SETTLE:
-		if (r.ended_at == 0) {
-			if ((rc = paid_until(&pu, &r, e)))
-				return rc;
-			if (!((r.mark && now >= r.mark) || now > pu + t->grace_secs))
-				return revert(out, "NotOver", e);
-			o.event = ESCROW_EV_SETTLED;
-			if ((rc = end_now(&o, &r, now, e)))
-				return rc;
-		} else if (r.mark == 0) {
-			if (now <= r.ended_at + t->dispute_secs)
-				return revert(out, "DisputeWindowOpen", e);
-			if ((rc = release(&o, &r, e)))
-				return rc;
-		} else {
-			/* no arbiter: the default rule applies once the dispute window closes */
-			uint64_t deadline = address_is_zero(&t->arbiter) ? r.ended_at + t->dispute_secs :
-									   r.mark + c->arbiter_window_secs;
-			if (now <= deadline)
-				return revert(out, "ArbiterWindowOpen", e);
-			if ((rc = resolve(&o, &r, r.used_secs, ESCROW_RULE_DEFAULT, e)))
-				return rc;
-		}
-		break;
-	case ESCROW_OP_DISPUTE:
-		if (r.ended_at == 0)
-			return revert(out, "NotOver", e);
-		if (r.mark)
-			return revert(out, "RentalDisputed", e);
-		if (now > r.ended_at + t->dispute_secs)
-			return revert(out, "DisputeWindowClosed", e);
-		r.mark = now;
-		o.event = ESCROW_EV_DISPUTED;
-		break;
-	case ESCROW_OP_ATTEST:
-		if (r.ended_at == 0 || r.mark == 0)
-			return revert(out, "NotDisputed", e);
-		if (c->ended_at != t->epoch + r.ended_at || c->observed != r.used_secs)
-			return revert(out, "AttestationNotForThisEnd", e);
-		if (c->secs > c->observed)
-			return revert(out, "BadAttestation", e);
-		if (address_is_zero(&t->monitor))
-			return revert(out, "BadAttestationSignature", e);
-		if ((rc = resolve(&o, &r, c->secs < r.used_secs ? c->secs : r.used_secs,
-				  ESCROW_RULE_ATTESTATION, e)))
-			return rc;
-		break;
-	case ESCROW_OP_RULE:
-		if (r.ended_at == 0 || r.mark == 0)
-			return revert(out, "NotDisputed", e);
-		if (now > r.mark + c->arbiter_window_secs)
-			return revert(out, "ArbiterWindowClosed", e);
-		if ((rc = resolve(&o, &r, c->secs < r.used_secs ? c->secs : r.used_secs,
-				  ESCROW_RULE_ARBITER, e)))
-			return rc;
-		break;
-	default:
-		return err_set(e, ERR_INVALID, "call.op: unknown operation %d", (int)c->op);
-	}
-	if ((rc = rental_pack(&o.word, &r, e))) {
-		if (rc == ERR_REVERT)
-			return revert(out, "TimeOverflow", e);
+	p.now = c->now - t->epoch;
+	if ((rc = op_run(&p, e)))
 		return rc;
-	}
-	{
-		/* money is conserved: one call never pays out more than the rental holds */
-		u256 paid;
-		assert(!u256_add(&paid, &o.provider_amount, &o.fee_amount) &&
-		       !u256_add(&paid, &paid, &o.refund_amount) && u256_cmp(&paid, &r.deposited) <= 0);
-		(void)paid;
-	}
-	*out = o;
+	if ((rc = rental_pack(&p.o.word, &p.r, e)))
+		return rc == ERR_REVERT ? revert(out, "TimeOverflow", e) : rc;
+	/* money is conserved: one call never pays out more than the rental holds */
+	assert(!u256_add(&paid, &p.o.provider_amount, &p.o.fee_amount) &&
+	       !u256_add(&paid, &paid, &p.o.refund_amount) && u256_cmp(&paid, &p.r.deposited) <= 0);
+	(void)paid;
+	*out = p.o;
 	return 0;
 }
 
