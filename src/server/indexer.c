@@ -167,92 +167,128 @@ static int add_dec(char acc[STORE_DEC_SIZE], const json_t *data, const char *fie
 /*
  * Applies one journalled rental event to the mirror `r` (*exists: r holds a rental). Pure: no store.
  */
+/* Decodes the hex terms under "terms" in j. */
+static int terms_of(struct escrow_terms *t, const char **terms_hex, const json_t *j, struct err *e)
+{
+	uint8_t enc[ESCROW_TERMS_SIZE];
+	int rc;
+
+	if ((rc = json_get_str(terms_hex, j, "terms", 2 * ESCROW_TERMS_SIZE + 2, e)) ||
+	    (rc = hex_decode_exact(enc, sizeof enc, *terms_hex, e)))
+		return rc;
+	return escrow_terms_decode(t, enc, sizeof enc, e);
+}
+
+/* Opened: the rental row starts from its terms; extra keeps the terms for the later events. */
+static int rental_opened(struct store_rental *r, json_t **extra, struct escrow_terms *t, uint64_t chain_id,
+			 const struct store_event *ev, const json_t *data, struct err *e)
+{
+	const char *terms_hex, *oh;
+	int rc;
+
+	if ((rc = terms_of(t, &terms_hex, data, e)) ||
+	    (rc = json_get_str(&oh, data, "offer_hash", STORE_HASH_SIZE - 1, e)))
+		return rc;
+	memset(r, 0, sizeof *r);
+	r->chain_id = chain_id;
+	r->id = ev->rental_id;
+	snprintf(r->offer_hash, sizeof r->offer_hash, "%s", oh);
+	address_to_lower(r->renter, &t->renter);
+	address_to_lower(r->provider, &t->provider);
+	address_to_lower(r->payout, &t->payout);
+	address_to_lower(r->token, &t->token);
+	u256_dec(r->rate, &t->rate);
+	r->fee_bps = t->fee_bps;
+	strcpy(r->claimed, "0");
+	strcpy(r->provider_paid, "0");
+	strcpy(r->fee_paid, "0");
+	strcpy(r->refunded, "0");
+	strcpy(r->deposited, "0");
+	r->state = STORE_RENTAL_OPEN;
+	r->opened_at = (int64_t)t->epoch + 1;
+	r->opened_block = ev->block_number;
+	snprintf(r->opened_tx, sizeof r->opened_tx, "%s", ev->tx_hash);
+	*extra = json_object();
+	if (!*extra || json_object_set_new(*extra, "terms", json_string(terms_hex)) ||
+	    json_object_set_new(*extra, "max_secs", json_integer(t->max_secs)) ||
+	    json_object_set_new(*extra, "dispute_secs", json_integer(t->dispute_secs)))
+		return err_set(e, ERR_NOMEM, "rental extra");
+	return 0;
+}
+
+/* An event that carries the rental's state word: the money and phase columns follow it. */
+static int rental_state_word(struct store_rental *r, json_t *extra, const struct escrow_terms *t,
+			     const json_t *data, struct err *e)
+{
+	const char *state_hex;
+	struct escrow_view v;
+	u256 word;
+	int rc;
+
+	if ((rc = json_get_str(&state_hex, data, "state", U256_HEX_MAX, e)) ||
+	    (rc = u256_parse_hex(&word, state_hex, e)) || (rc = escrow_state_view(&v, t, &word, e)))
+		return rc;
+	u256_dec(r->deposited, &v.deposited);
+	u256_dec(r->claimed, &v.claimed);
+	u256_dec(r->refunded, &v.refunded);
+	r->paid_until = (int64_t)v.paid_until;
+	r->ended_at = (int64_t)v.ended_at;
+	if (v.phase == ESCROW_PHASE_ACTIVE)
+		r->state = STORE_RENTAL_OPEN;
+	else if (v.phase == ESCROW_PHASE_DISPUTED)
+		r->state = STORE_RENTAL_DISPUTED;
+	else
+		r->state = STORE_RENTAL_ENDED;
+	if (json_object_set_new(extra, "state", json_string(state_hex)))
+		return err_set(e, ERR_NOMEM, "rental extra");
+	return 0;
+}
+
+static int rental_extra_store(struct store_rental *r, const json_t *extra, struct err *e)
+{
+	char *text = json_dumps(extra, JSON_COMPACT | JSON_SORT_KEYS);
+
+	if (!text || strlen(text) >= sizeof r->extra) {
+		free(text);
+		return err_set(e, ERR_TOO_BIG, "rental extra");
+	}
+	strcpy(r->extra, text);
+	free(text);
+	return 0;
+}
+
+static bool pays_out(const char *kind)
+{
+	return strcmp(kind, "Claimed") == 0 || strcmp(kind, "Stopped") == 0 || strcmp(kind, "Settled") == 0 ||
+	       strcmp(kind, "Resolved") == 0;
+}
+
 static int rental_apply(struct store_rental *r, bool *exists, uint64_t chain_id,
 			const struct store_event *ev, struct err *e)
 {
 	json_t *data = NULL, *extra = NULL;
 	struct escrow_terms t;
-	struct escrow_view v;
-	const char *terms_hex, *state_hex;
-	uint8_t enc[ESCROW_TERMS_SIZE];
-	u256 word;
+	const char *terms_hex;
 	int rc;
 
 	if ((rc = json_parse(&data, ev->data, strlen(ev->data), STORE_JSON_SIZE, e)))
 		return rc;
 	if (strcmp(ev->kind, "Opened") == 0) {
-		const char *oh;
-		if ((rc = json_get_str(&terms_hex, data, "terms", 2 * ESCROW_TERMS_SIZE + 2, e)) ||
-		    (rc = hex_decode_exact(enc, sizeof enc, terms_hex, e)) ||
-		    (rc = escrow_terms_decode(&t, enc, sizeof enc, e)) ||
-		    (rc = json_get_str(&oh, data, "offer_hash", STORE_HASH_SIZE - 1, e)))
+		if ((rc = rental_opened(r, &extra, &t, chain_id, ev, data, e)))
 			goto out;
-		memset(r, 0, sizeof *r);
-		r->chain_id = chain_id;
-		r->id = ev->rental_id;
-		snprintf(r->offer_hash, sizeof r->offer_hash, "%s", oh);
-		address_to_lower(r->renter, &t.renter);
-		address_to_lower(r->provider, &t.provider);
-		address_to_lower(r->payout, &t.payout);
-		address_to_lower(r->token, &t.token);
-		u256_dec(r->rate, &t.rate);
-		r->fee_bps = t.fee_bps;
-		strcpy(r->claimed, "0");
-		strcpy(r->provider_paid, "0");
-		strcpy(r->fee_paid, "0");
-		strcpy(r->refunded, "0");
-		strcpy(r->deposited, "0");
-		r->state = STORE_RENTAL_OPEN;
-		r->opened_at = (int64_t)t.epoch + 1;
-		r->opened_block = ev->block_number;
-		snprintf(r->opened_tx, sizeof r->opened_tx, "%s", ev->tx_hash);
-		extra = json_object();
-		if (!extra || json_object_set_new(extra, "terms", json_string(terms_hex)) ||
-		    json_object_set_new(extra, "max_secs", json_integer(t.max_secs)) ||
-		    json_object_set_new(extra, "dispute_secs", json_integer(t.dispute_secs))) {
-			rc = err_set(e, ERR_NOMEM, "rental extra");
-			goto out;
-		}
 		*exists = true;
-	} else {
-		if (!*exists) {
-			rc = err_set(e, ERR_STATE, "rental %" PRIu64 ": %s before Opened", ev->rental_id,
-				     ev->kind);
-			goto out;
-		}
-		if ((rc = json_parse(&extra, r->extra, strlen(r->extra), STORE_JSON_SIZE, e)) ||
-		    (rc = json_get_str(&terms_hex, extra, "terms", 2 * ESCROW_TERMS_SIZE + 2, e)) ||
-		    (rc = hex_decode_exact(enc, sizeof enc, terms_hex, e)) ||
-		    (rc = escrow_terms_decode(&t, enc, sizeof enc, e)))
-			goto out;
+	} else if (!*exists) {
+		rc = err_set(e, ERR_STATE, "rental %" PRIu64 ": %s before Opened", ev->rental_id, ev->kind);
+		goto out;
+	} else if ((rc = json_parse(&extra, r->extra, strlen(r->extra), STORE_JSON_SIZE, e)) ||
+		   (rc = terms_of(&t, &terms_hex, extra, e))) {
+		goto out;
 	}
-	if (strcmp(ev->kind, "Claimed") == 0 || strcmp(ev->kind, "Stopped") == 0 ||
-	    strcmp(ev->kind, "Settled") == 0 || strcmp(ev->kind, "Resolved") == 0) {
-		if ((rc = add_dec(r->provider_paid, data, "provider_amount", e)) ||
-		    (rc = add_dec(r->fee_paid, data, "fee_amount", e)))
-			goto out;
-	}
-	if (json_object_get(data, "state")) {
-		if ((rc = json_get_str(&state_hex, data, "state", U256_HEX_MAX, e)) ||
-		    (rc = u256_parse_hex(&word, state_hex, e)) ||
-		    (rc = escrow_state_view(&v, &t, &word, e)))
-			goto out;
-		u256_dec(r->deposited, &v.deposited);
-		u256_dec(r->claimed, &v.claimed);
-		u256_dec(r->refunded, &v.refunded);
-		r->paid_until = (int64_t)v.paid_until;
-		r->ended_at = (int64_t)v.ended_at;
-		if (v.phase == ESCROW_PHASE_ACTIVE)
-			r->state = STORE_RENTAL_OPEN;
-		else if (v.phase == ESCROW_PHASE_DISPUTED)
-			r->state = STORE_RENTAL_DISPUTED;
-		else
-			r->state = STORE_RENTAL_ENDED;
-		if (json_object_set_new(extra, "state", json_string(state_hex))) {
-			rc = err_set(e, ERR_NOMEM, "rental extra");
-			goto out;
-		}
-	}
+	if (pays_out(ev->kind) && ((rc = add_dec(r->provider_paid, data, "provider_amount", e)) ||
+				   (rc = add_dec(r->fee_paid, data, "fee_amount", e))))
+		goto out;
+	if (json_object_get(data, "state") && (rc = rental_state_word(r, extra, &t, data, e)))
+		goto out;
 	if (strcmp(ev->kind, "Resolved") == 0)
 		r->state = STORE_RENTAL_RESOLVED;
 	if (strcmp(ev->kind, "Closed") == 0) {
@@ -263,17 +299,7 @@ static int rental_apply(struct store_rental *r, bool *exists, uint64_t chain_id,
 		}
 	}
 	r->last_block = ev->block_number;
-	{
-		char *text = json_dumps(extra, JSON_COMPACT | JSON_SORT_KEYS);
-		if (!text || strlen(text) >= sizeof r->extra) {
-			free(text);
-			rc = err_set(e, ERR_TOO_BIG, "rental extra");
-			goto out;
-		}
-		strcpy(r->extra, text);
-		free(text);
-	}
-	rc = 0;
+	rc = rental_extra_store(r, extra, e);
 out:
 	json_decref(data);
 	json_decref(extra);

@@ -110,6 +110,88 @@ static int host_check(const struct store_host *h, const char *endpoint, struct e
 	return 0;
 }
 
+/* The host's own fields from the registration body (GPUs apart). */
+static int host_parse(struct store_host *h, struct store_provider *p, const json_t *body, struct err *e)
+{
+	int rc;
+
+	if ((rc = json_get_id(&h->machine_id, body, "machine_id", e)) ||
+	    (rc = opt_str(h->country, sizeof h->country, body, "country", e)) ||
+	    (rc = opt_str(h->region, sizeof h->region, body, "region", e)) ||
+	    (rc = opt_u32(&h->net_up_mbps, body, "net_up_mbps", 10000000, e)) ||
+	    (rc = opt_u32(&h->net_down_mbps, body, "net_down_mbps", 10000000, e)) ||
+	    (rc = opt_u32(&h->cpu_cores, body, "cpu_cores", 65536, e)) ||
+	    (rc = opt_u32(&h->ram_gib, body, "ram_gib", 1u << 30, e)) ||
+	    (rc = opt_u32(&h->disk_gib, body, "disk_gib", 1u << 30, e)) ||
+	    (rc = opt_str(h->driver_version, sizeof h->driver_version, body, "driver_version", e)) ||
+	    (rc = opt_str(h->cuda_version, sizeof h->cuda_version, body, "cuda_version", e)) ||
+	    (rc = opt_str(p->endpoint, sizeof p->endpoint, body, "endpoint", e)))
+		return rc;
+	if (json_object_get(body, "simulated") && (rc = json_get_bool(&h->simulated, body, "simulated", e)))
+		return rc;
+	if ((rc = host_check(h, p->endpoint, e)))
+		return rc;
+	if (h->machine_id == 0 || h->machine_id > (uint64_t)INT64_MAX)
+		return err_set(e, ERR_RANGE, "machine_id: 1..2^63-1");
+	return 0;
+}
+
+/* An optional benchmark figure: 0 when absent (never measured: listed unverified). */
+static int opt_figure(uint64_t *out, const json_t *gj, const char *key, struct err *e)
+{
+	int rc = json_get_uint(out, gj, key, e);
+
+	if (rc == ERR_NOT_FOUND) {
+		*out = 0;
+		return 0;
+	}
+	return rc;
+}
+
+/* gpus[i] of the registration body. */
+static int gpu_parse(struct store_gpu *g, const json_t *gj, size_t i, struct err *e)
+{
+	uint64_t bench_at;
+	int rc;
+
+	g->index = (uint32_t)i;
+	if ((rc = opt_str(g->model, sizeof g->model, gj, "model", e)) ||
+	    (rc = opt_u32(&g->vram_mib, gj, "vram_mib", 1u << 24, e)) ||
+	    (rc = opt_figure(&g->fp32_mtflops, gj, "fp32_mtflops", e)) ||
+	    (rc = opt_figure(&g->fp16_mtflops, gj, "fp16_mtflops", e)) ||
+	    (rc = opt_u32(&g->mem_bw_gbps, gj, "mem_bw_gbps", 1000000, e)) ||
+	    (rc = opt_figure(&bench_at, gj, "bench_at", e)))
+		return rc;
+	g->bench_at = (int64_t)(bench_at > (uint64_t)STORE_TIME_MAX ? STORE_TIME_MAX : bench_at);
+	if (!g->model[0] || g->vram_mib == 0 || g->fp32_mtflops > 100000000ull || g->fp16_mtflops > 100000000ull)
+		return err_set(e, ERR_INVALID, "gpus[%zu]: model and vram_mib are required "
+			       "(fp32/fp16_mtflops at most 1e8)", i);
+	for (const char *c = g->model; *c; c++)
+		if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+		      *c == '_' || *c == '-'))
+			return err_set(e, ERR_INVALID, "gpus[%zu].model: only letters, digits, _ and -", i);
+	return 0;
+}
+
+/* Provider, host and GPUs in one transaction. */
+static int host_save(struct server *s, const struct store_provider *p, const struct store_host *h,
+		     const struct store_gpu *g, size_t n_gpus, struct err *e)
+{
+	int rc;
+
+	if ((rc = store_tx_begin(s->store, e)))
+		return rc;
+	if ((rc = store_provider_upsert(s->store, p, e)) || (rc = store_host_upsert(s->store, h, e)))
+		goto rollback;
+	for (size_t i = 0; i < n_gpus; i++)
+		if ((rc = store_gpu_upsert(s->store, &g[i], e)))
+			goto rollback;
+	return store_tx_commit(s->store, e);
+rollback:
+	store_tx_rollback(s->store, NULL);
+	return rc;
+}
+
 int route_hosts_post(struct server *s, const struct srv_req *rq, struct srv_resp *rs)
 {
 	char addr[STORE_ADDR_SIZE], field[64];
@@ -128,26 +210,8 @@ int route_hosts_post(struct server *s, const struct srv_req *rq, struct srv_resp
 		return rc;
 	memset(&h, 0, sizeof h);
 	memset(&p, 0, sizeof p);
-	if ((rc = json_get_id(&h.machine_id, body, "machine_id", &e)) ||
-	    (rc = opt_str(h.country, sizeof h.country, body, "country", &e)) ||
-	    (rc = opt_str(h.region, sizeof h.region, body, "region", &e)) ||
-	    (rc = opt_u32(&h.net_up_mbps, body, "net_up_mbps", 10000000, &e)) ||
-	    (rc = opt_u32(&h.net_down_mbps, body, "net_down_mbps", 10000000, &e)) ||
-	    (rc = opt_u32(&h.cpu_cores, body, "cpu_cores", 65536, &e)) ||
-	    (rc = opt_u32(&h.ram_gib, body, "ram_gib", 1u << 30, &e)) ||
-	    (rc = opt_u32(&h.disk_gib, body, "disk_gib", 1u << 30, &e)) ||
-	    (rc = opt_str(h.driver_version, sizeof h.driver_version, body, "driver_version", &e)) ||
-	    (rc = opt_str(h.cuda_version, sizeof h.cuda_version, body, "cuda_version", &e)) ||
-	    (rc = opt_str(p.endpoint, sizeof p.endpoint, body, "endpoint", &e)))
+	if ((rc = host_parse(&h, &p, body, &e)))
 		goto bad;
-	if (json_object_get(body, "simulated") && (rc = json_get_bool(&h.simulated, body, "simulated", &e)))
-		goto bad;
-	if ((rc = host_check(&h, p.endpoint, &e)))
-		goto bad;
-	if (h.machine_id == 0 || h.machine_id > (uint64_t)INT64_MAX) {
-		rc = err_set(&e, ERR_RANGE, "machine_id: 1..2^63-1");
-		goto bad;
-	}
 	snprintf(h.provider, sizeof h.provider, "%s", addr);
 	h.updated_at = now;
 	gpus = json_object_get(body, "gpus");
@@ -163,58 +227,20 @@ int route_hosts_post(struct server *s, const struct srv_req *rq, struct srv_resp
 		return srv_error(rs, 500, "internal", NULL, "out of memory");
 	}
 	for (size_t i = 0; i < n_gpus; i++) {
-		const json_t *gj = json_array_get(gpus, i);
-		uint64_t v;
 		g[i].machine_id = h.machine_id;
-		g[i].index = (uint32_t)i;
-		if ((rc = opt_str(g[i].model, sizeof g[i].model, gj, "model", &e)) ||
-		    (rc = opt_u32(&g[i].vram_mib, gj, "vram_mib", 1u << 24, &e)))
+		if ((rc = gpu_parse(&g[i], json_array_get(gpus, i), i, &e)))
 			goto bad;
-		/* Benchmark figures are optional: 0 = never measured (listed unverified). */
-		if ((rc = json_get_uint(&v, gj, "fp32_mtflops", &e)) && rc != ERR_NOT_FOUND)
-			goto bad;
-		g[i].fp32_mtflops = rc ? 0 : v;
-		if ((rc = json_get_uint(&v, gj, "fp16_mtflops", &e)) && rc != ERR_NOT_FOUND)
-			goto bad;
-		g[i].fp16_mtflops = rc ? 0 : v;
-		if ((rc = opt_u32(&g[i].mem_bw_gbps, gj, "mem_bw_gbps", 1000000, &e)))
-			goto bad;
-		if ((rc = json_get_uint(&v, gj, "bench_at", &e)) && rc != ERR_NOT_FOUND)
-			goto bad;
-		g[i].bench_at = rc ? 0 : (int64_t)(v > (uint64_t)STORE_TIME_MAX ? STORE_TIME_MAX : v);
-		rc = 0;
-		if (!g[i].model[0] || g[i].vram_mib == 0 ||
-		    g[i].fp32_mtflops > 100000000ull || g[i].fp16_mtflops > 100000000ull) {
-			rc = err_set(&e, ERR_INVALID, "gpus[%zu]: model and vram_mib are required "
-				     "(fp32/fp16_mtflops at most 1e8)", i);
-			goto bad;
-		}
-		for (const char *c = g[i].model; *c; c++)
-			if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
-			      *c == '_' || *c == '-')) {
-				rc = err_set(&e, ERR_INVALID, "gpus[%zu].model: only letters, digits, _ and -", i);
-				goto bad;
-			}
 	}
 	snprintf(p.address, sizeof p.address, "%s", addr);
 	p.first_seen = now;
 	p.last_heartbeat = now;
-	if ((rc = store_tx_begin(s->store, &e)))
-		goto bad;
-	if ((rc = store_provider_upsert(s->store, &p, &e)) || (rc = store_host_upsert(s->store, &h, &e)))
-		goto rollback;
-	for (size_t i = 0; i < n_gpus; i++)
-		if ((rc = store_gpu_upsert(s->store, &g[i], &e)))
-			goto rollback;
-	if ((rc = store_tx_commit(s->store, &e)))
+	if ((rc = host_save(s, &p, &h, g, n_gpus, &e)))
 		goto bad;
 	listing_mark_dirty(s); /* a registration is a heartbeat too */
 	free(g);
 	json_decref(body);
 	return srv_json(rs, 201, json_pack("{s:o, s:s, s:I}", "machine_id", json_id(h.machine_id),
 					   "provider", addr, "gpus", (json_int_t)n_gpus));
-rollback:
-	store_tx_rollback(s->store, NULL);
 bad:
 	free(g);
 	json_decref(body);
