@@ -20,7 +20,7 @@ OPT      ?= -O2 -g
 SAN      ?=
 CFLAGS   += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE $(OPT) $(SAN) \
             -Isrc -Itests -I$(BUILD)/gen -MMD -MP
-LDLIBS   += -lsecp256k1 -lnettle -lsodium -lcurl -ljansson -lsqlite3 -lmicrohttpd -lwslay \
+LDLIBS   += -lsecp256k1 -lnettle -lsodium -lcurl -ljansson -lsqlite3 -lmicrohttpd -lwslay -lz \
             -lpthread -lm
 LDFLAGS  += $(SAN)
 
@@ -46,6 +46,9 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+# Helpers the benchmark scripts run (bench/http's store seeder); not benchmarks themselves.
+BENCH_TOOL_SRC := $(wildcard bench/tools/*.c)
+BENCH_TOOL_BIN := $(BENCH_TOOL_SRC:bench/tools/%.c=$(BUILD)/bench/tools/%)
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
@@ -65,7 +68,7 @@ GPUBENCH := $(BUILD)/gpubench
 endif
 
 .PHONY: all setup test unit demo asan fuzz fuzz-smoke bench contracts clean check
-all: $(LIB) $(BIN) $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN) $(GPUBENCH)
+all: $(LIB) $(BIN) $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN) $(BENCH_TOOL_BIN) $(GPUBENCH)
 
 $(BUILD)/gpubench: src/agent/cuda/gpubench.cu
 	@mkdir -p $(dir $@)
@@ -106,6 +109,10 @@ $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(SUPPORT_OBJ) 
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/bench/tools/%: $(BUILD)/obj/bench/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 

@@ -9,6 +9,8 @@
  *   - slots is a linear-probing table (power-of-two size >= 2*cap) holding
  *     row+1 for every row, keyed by id; deletion shifts back, no tombstones.
  *   - dictionaries only grow (ids stay valid while a query holds the lock).
+ *   - payload[r] is the row's payload (one reference held by the index) or NULL; it is released when
+ *     the row is replaced or removed and when the index is freed, never while a query holds the lock.
  * Removal moves the last row into the hole, so rows stay dense.
  */
 #include "market/search.h"
@@ -44,6 +46,9 @@ struct search_index {
 	size_t nslots;      /* power of two */
 	uint64_t seed;      /* hash seed, random per index */
 	struct dict dict[OSTR_COUNT];
+	void **payload;     /* per row: the caller's payload, or NULL */
+	struct search_payload_ops ops; /* retain/release of payloads; NULL functions: none */
+	size_t dict_bytes;  /* bytes of interned strings */
 };
 
 /* ---- hashing ---- */
@@ -196,6 +201,7 @@ static int grow(struct search_index *ix, struct err *e)
 		GROW(ix->scol[c]);
 	GROW(ix->expires);
 	GROW(ix->idk);
+	GROW(ix->payload);
 #undef GROW
 	size_t nslots = ix->nslots;
 	while (nslots < 2 * ncap)
@@ -218,10 +224,17 @@ static int grow(struct search_index *ix, struct err *e)
 	return 0;
 }
 
+static void payload_release(struct search_index *ix, void *p)
+{
+	if (p && ix->ops.release)
+		ix->ops.release(p);
+}
+
 static void write_row(struct search_index *ix, size_t r, const struct offer *o,
-		      const uint32_t sid[OSTR_COUNT])
+		      const uint32_t sid[OSTR_COUNT], void *payload)
 {
 	ix->rows[r] = *o;
+	ix->payload[r] = payload;
 	for (int c = 0; c < OCOL_NUM_COUNT; c++)
 		ix->col[c][r] = offer_col_key(o, (enum offer_col)c);
 	for (int c = 0; c < OSTR_COUNT; c++)
@@ -239,6 +252,7 @@ static void move_row(struct search_index *ix, size_t to, size_t from)
 		ix->scol[c][to] = ix->scol[c][from];
 	ix->expires[to] = ix->expires[from];
 	ix->idk[to] = ix->idk[from];
+	ix->payload[to] = ix->payload[from];
 }
 
 int search_index_new(struct search_index **out, size_t max_offers, struct err *e)
@@ -278,6 +292,9 @@ void search_index_free(struct search_index *ix)
 	if (!ix)
 		return;
 	pthread_rwlock_destroy(&ix->lock);
+	for (size_t r = 0; r < ix->n; r++)
+		payload_release(ix, ix->payload[r]);
+	free(ix->payload);
 	free(ix->rows);
 	for (int c = 0; c < OCOL_NUM_COUNT; c++)
 		free(ix->col[c]);
@@ -291,7 +308,7 @@ void search_index_free(struct search_index *ix)
 	free(ix);
 }
 
-static int put_locked(struct search_index *ix, const struct offer *in, struct err *e)
+static int put_locked(struct search_index *ix, const struct offer *in, void *payload, struct err *e)
 {
 	struct offer o = *in;
 	uint32_t sid[OSTR_COUNT];
@@ -304,12 +321,18 @@ static int put_locked(struct search_index *ix, const struct offer *in, struct er
 		return err_set(e, ERR_TOO_BIG, "search: index full (%zu offers)", ix->max);
 	for (int c = 0; c < OSTR_COUNT; c++) {
 		const char *s = offer_col_str(buf, &o, (enum offer_str)c);
+		uint32_t before = ix->dict[c].n;
 		rc = dict_intern(&ix->dict[c], &sid[c], ix->seed, s, strlen(s), e);
 		if (rc != 0)
 			return rc;
+		if (ix->dict[c].n != before)
+			ix->dict_bytes += strlen(s) + 1;
 	}
 	if (ix->slots[slot] != 0) {
-		write_row(ix, ix->slots[slot] - 1, &o, sid);
+		size_t r = ix->slots[slot] - 1;
+		void *old = ix->payload[r];
+		write_row(ix, r, &o, sid, payload);
+		payload_release(ix, old);
 		return 0;
 	}
 	if (ix->n == ix->cap) {
@@ -318,7 +341,7 @@ static int put_locked(struct search_index *ix, const struct offer *in, struct er
 			return rc;
 		slot = id_slot(ix, o.id32); /* the table may have been rebuilt */
 	}
-	write_row(ix, ix->n, &o, sid);
+	write_row(ix, ix->n, &o, sid, payload);
 	ix->slots[slot] = (uint32_t)ix->n + 1;
 	ix->n++;
 	return 0;
@@ -326,16 +349,27 @@ static int put_locked(struct search_index *ix, const struct offer *in, struct er
 
 int search_index_put(struct search_index *ix, const struct offer *o, struct err *e)
 {
+	return search_index_put_payload(ix, o, NULL, e);
+}
+
+int search_index_put_payload(struct search_index *ix, const struct offer *o, void *payload, struct err *e)
+{
 	pthread_rwlock_wrlock(&ix->lock);
-	int rc = put_locked(ix, o, e);
+	int rc = put_locked(ix, o, payload, e);
 	pthread_rwlock_unlock(&ix->lock);
 	return rc;
+}
+
+void search_index_set_payload_ops(struct search_index *ix, const struct search_payload_ops *ops)
+{
+	ix->ops = *ops;
 }
 
 static void remove_locked(struct search_index *ix, size_t slot)
 {
 	size_t mask = ix->nslots - 1, i = slot, j = slot;
 	size_t r = ix->slots[slot] - 1, last = ix->n - 1;
+	void *gone = ix->payload[r];
 	/* backward-shift deletion from the linear-probing table */
 	ix->slots[i] = 0;
 	for (;;) {
@@ -355,6 +389,7 @@ static void remove_locked(struct search_index *ix, size_t slot)
 		ix->slots[id_slot(ix, ix->rows[r].id32)] = (uint32_t)r + 1;
 	}
 	ix->n--;
+	payload_release(ix, gone);
 }
 
 int search_index_remove(struct search_index *ix, const uint8_t id32[32], struct err *e)
@@ -373,15 +408,43 @@ int search_index_remove(struct search_index *ix, const uint8_t id32[32], struct 
 int search_index_get(struct search_index *ix, struct offer *out,
 		     const uint8_t id32[32], struct err *e)
 {
+	return search_index_lookup(ix, out, NULL, id32, e);
+}
+
+int search_index_lookup(struct search_index *ix, struct offer *out, void **payload, const uint8_t id32[32],
+			struct err *e)
+{
 	int rc = 0;
 	pthread_rwlock_rdlock(&ix->lock);
 	size_t slot = id_slot(ix, id32);
-	if (ix->slots[slot] == 0)
+	if (ix->slots[slot] == 0) {
 		rc = err_set(e, ERR_NOT_FOUND, "search: no offer with that id");
-	else
-		*out = ix->rows[ix->slots[slot] - 1];
+	} else {
+		size_t r = ix->slots[slot] - 1;
+		if (out)
+			*out = ix->rows[r];
+		if (payload) {
+			*payload = ix->payload[r];
+			if (*payload && ix->ops.retain)
+				ix->ops.retain(*payload);
+		}
+	}
 	pthread_rwlock_unlock(&ix->lock);
 	return rc;
+}
+
+size_t search_index_bytes(struct search_index *ix)
+{
+	size_t per_row = sizeof(struct offer) + OCOL_NUM_COUNT * sizeof(int64_t) + OSTR_COUNT * sizeof(uint32_t) +
+			 sizeof(int64_t) + sizeof(uint64_t) + sizeof(void *);
+	size_t b = sizeof *ix;
+
+	pthread_rwlock_rdlock(&ix->lock);
+	b += ix->cap * per_row + ix->nslots * sizeof *ix->slots + ix->dict_bytes;
+	for (int c = 0; c < OSTR_COUNT; c++)
+		b += ix->dict[c].cap * sizeof(char *) + ix->dict[c].nslots * sizeof(uint32_t);
+	pthread_rwlock_unlock(&ix->lock);
+	return b;
 }
 
 size_t search_index_count(struct search_index *ix)
@@ -631,7 +694,7 @@ int search_query(struct search_result *out, struct search_index *ix,
 	struct item cur = { 0, 0, NULL, 0 };
 	uint8_t cur_id[32];
 	bool has_cursor = page->cursor && page->cursor[0];
-	struct search_result res = { 0, 0, NULL, "" };
+	struct search_result res = { 0 };
 	int rc = 0;
 
 	if (page->limit < 1 || page->limit > SEARCH_LIMIT_MAX)
@@ -696,8 +759,19 @@ int search_query(struct search_result *out, struct search_index *ix,
 			rc = err_set(e, ERR_NOMEM, "search: out of memory");
 			goto done;
 		}
-		for (size_t i = 0; i < res.n; i++)
-			res.offers[i] = ix->rows[h[page->offset + i].row];
+		if (ix->ops.retain && !(res.payloads = calloc(res.n, sizeof *res.payloads))) {
+			free(res.offers);
+			res.offers = NULL;
+			rc = err_set(e, ERR_NOMEM, "search: out of memory");
+			goto done;
+		}
+		for (size_t i = 0; i < res.n; i++) {
+			uint32_t r = h[page->offset + i].row;
+			res.offers[i] = ix->rows[r];
+			if (res.payloads && (res.payloads[i] = ix->payload[r]))
+				ix->ops.retain(res.payloads[i]);
+		}
+		res.release = ix->ops.release;
 		if (after > hn)
 			cursor_write(res.next_cursor, s, &h[hn - 1]);
 	}
@@ -714,6 +788,11 @@ void search_result_release(struct search_result *r)
 {
 	if (!r)
 		return;
+	for (size_t i = 0; r->payloads && i < r->n; i++)
+		if (r->payloads[i] && r->release)
+			r->release(r->payloads[i]);
+	free(r->payloads);
+	r->payloads = NULL;
 	free(r->offers);
 	r->offers = NULL;
 	r->n = 0;

@@ -17,6 +17,12 @@
  * Threads: any number of concurrent search_query calls; put/remove take a
  * writer lock (pthread rwlock). Results are copies, valid after unlock.
  *
+ * Payloads: each row may carry one caller-owned payload (the server keeps an
+ * offer's rendered JSON view there), reference-counted through the ops set
+ * with search_index_set_payload_ops: the index holds one reference per row,
+ * and every page or lookup that hands a payload out holds another, so a row
+ * replaced or removed while a reader still uses its payload stays valid.
+ *
  * Caps: max_offers rows; SEARCH_LIMIT_MAX per page; SEARCH_OFFSET_MAX for
  * offset paging (use the cursor beyond); SEARCH_DICT_MAX distinct strings
  * per string column (interned strings are never freed).
@@ -51,7 +57,15 @@ struct search_result {
 	size_t total;        /* offers that match the filter (before paging) */
 	size_t n;            /* offers in this page */
 	struct offer *offers;  /* n copies in order; NULL when n == 0 */
+	void **payloads;       /* n payloads (retained; entries may be NULL), or NULL without payload ops */
+	void (*release)(void *payload); /* how search_result_release drops them */
 	char next_cursor[SEARCH_CURSOR_MAX]; /* "" when this is the last page */
+};
+
+/* How the index keeps a reference to a row's payload. */
+struct search_payload_ops {
+	void (*retain)(void *payload);
+	void (*release)(void *payload);
 };
 
 /*
@@ -70,12 +84,34 @@ void search_index_free(struct search_index *ix);
  */
 int search_index_put(struct search_index *ix, const struct offer *o, struct err *e);
 
+/*
+ * Sets how payloads are retained and released (once, before the first put with a payload). Without ops
+ * payloads are plain pointers the index never frees.
+ */
+void search_index_set_payload_ops(struct search_index *ix, const struct search_payload_ops *ops);
+
+/*
+ * search_index_put that also stores `payload` with the row (the index takes over one reference on
+ * success; on error the caller keeps it). The row's previous payload is released.
+ */
+int search_index_put_payload(struct search_index *ix, const struct offer *o, void *payload, struct err *e);
+
 /* Removes the offer with id32; ERR_NOT_FOUND when absent. */
 int search_index_remove(struct search_index *ix, const uint8_t id32[32], struct err *e);
 
 /* Copies the offer with id32 into *out; ERR_NOT_FOUND when absent. */
 int search_index_get(struct search_index *ix, struct offer *out,
 		     const uint8_t id32[32], struct err *e);
+
+/*
+ * Copies the offer with id32 into *out (when out is not NULL) and hands out its payload in *payload
+ * (retained; NULL when the row has none; when payload is not NULL). ERR_NOT_FOUND when absent.
+ */
+int search_index_lookup(struct search_index *ix, struct offer *out, void **payload, const uint8_t id32[32],
+			struct err *e);
+
+/* Bytes the index holds for its rows, id table and string dictionaries (payloads not counted). */
+size_t search_index_bytes(struct search_index *ix);
 
 /* Offers in the index (live or expired). */
 size_t search_index_count(struct search_index *ix);
@@ -92,7 +128,7 @@ int search_query(struct search_result *out, struct search_index *ix,
 		 const struct filter *f, const struct filter_sort *s,
 		 const struct search_page *page, int64_t now, struct err *e);
 
-/* Frees the page's offers; the struct is empty again. NULL allowed. */
+/* Frees the page's offers and drops its payloads; the struct is empty again. NULL allowed. */
 void search_result_release(struct search_result *r);
 
 #endif

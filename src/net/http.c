@@ -538,6 +538,14 @@ static void on_upgrade(void *cls, struct MHD_Connection *mc, void *con_cls, cons
 	free(up);
 }
 
+static bool resp_has_header(const struct http_resp *resp, const char *name)
+{
+	for (size_t i = 0; i < resp->nheaders; i++)
+		if (strcasecmp(resp->headers[i].name, name) == 0)
+			return true;
+	return false;
+}
+
 /* Queues resp on the connection; consumes resp's body and stream. */
 static enum MHD_Result send_resp(struct request *rq, struct http_resp *resp)
 {
@@ -575,7 +583,8 @@ static enum MHD_Result send_resp(struct request *rq, struct http_resp *resp)
 		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
 					resp->content_type[0] ? resp->content_type
 							      : "application/json");
-		MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+		if (!resp_has_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL))
+			MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	}
 	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
 	for (size_t i = 0; i < resp->nheaders; i++)

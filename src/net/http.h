@@ -25,6 +25,9 @@
  *   {"error": {"code": "...", "message": "...", "field": "..."}}
  * ("field" only when one is named).
  *
+ * Answers carry "Cache-Control: no-store" unless the handler set its own
+ * Cache-Control header (conditional, cacheable reads do).
+ *
  * Built in (cfg.builtin_routes): GET /healthz ({"ok":true}) and GET /metrics
  * (text exposition of the registry: http_requests_total{route,method,status},
  * http_request_duration_seconds{route} histogram, http_connections_open,

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 int64_t server_now(void)
@@ -52,6 +53,57 @@ int srv_json(struct srv_resp *rs, int status, json_t *json)
 	rs->json = json;
 	rs->status = json ? status : 500;
 	return rs->status;
+}
+
+/* True when an Accept-Encoding value accepts gzip (a "gzip" or "x-gzip" coding whose q is not 0). */
+static bool accepts_gzip(const char *ae)
+{
+	for (const char *p = ae; p && *p;) {
+		size_t n;
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		n = strcspn(p, ",; \t");
+		if ((n == 4 && strncasecmp(p, "gzip", 4) == 0) || (n == 6 && strncasecmp(p, "x-gzip", 6) == 0)) {
+			const char *q = p + n, *end = q + strcspn(q, ",");
+			const char *qv = strstr(q, "q=");
+			if (!qv || qv > end)
+				return true;
+			return strtod(qv + 2, NULL) > 0;
+		}
+		p += strcspn(p, ",");
+	}
+	return false;
+}
+
+int srv_view(struct server *s, const struct srv_req *rq, struct srv_resp *rs, int status, struct view *v)
+{
+	const struct view *gz;
+
+	if (!v)
+		return srv_error(rs, 500, "internal", NULL, "out of memory");
+	view_etag_text(rs->etag, v->etag);
+	if (s->cfg.cache_max_age_s)
+		snprintf(rs->cache_control, sizeof rs->cache_control, "public, max-age=%u",
+			 (unsigned)s->cfg.cache_max_age_s);
+	else
+		snprintf(rs->cache_control, sizeof rs->cache_control, "public, no-cache");
+	rs->vary_encoding = v->len >= VIEW_GZIP_MIN;
+	if (status == 200 && view_etag_matches(rq->if_none_match, v->etag)) {
+		view_release(v);
+		rs->status = 304;
+		return 304;
+	}
+	if (rs->vary_encoding && accepts_gzip(rq->accept_encoding) && (gz = view_gzip(v))) {
+		struct view *g = (struct view *)gz;
+		view_retain(g);
+		view_release(v);
+		v = g;
+		rs->gzip = true;
+	}
+	view_release(rs->view);
+	rs->view = v;
+	rs->status = status;
+	return status;
 }
 
 int srv_error(struct srv_resp *rs, int status, const char *code, const char *field,

@@ -53,6 +53,23 @@ static void sse_user_free(void *user)
 	free(u);
 }
 
+/* A rendered view (or a 304 for it) with its validators and encoding headers. */
+static int view_answer(struct http_resp *resp, const struct srv_resp *rs)
+{
+	int rc = rs->view ? http_text(resp, rs->status, "application/json", rs->view->body, rs->view->len)
+			  : http_text(resp, rs->status, "application/json", "", 0);
+
+	if (!rc && rs->etag[0])
+		rc = http_resp_header(resp, "ETag", rs->etag);
+	if (!rc && rs->cache_control[0])
+		rc = http_resp_header(resp, "Cache-Control", rs->cache_control);
+	if (!rc && rs->vary_encoding)
+		rc = http_resp_header(resp, "Vary", "Accept-Encoding");
+	if (!rc && rs->gzip && rs->view)
+		rc = http_resp_header(resp, "Content-Encoding", "gzip");
+	return rc;
+}
+
 static int handler(struct http_req *req, struct http_resp *resp, void *ctx)
 {
 	struct glue_route *g = ctx;
@@ -70,6 +87,8 @@ static int handler(struct http_req *req, struct http_resp *resp, void *ctx)
 	rq.body_len = req->body_len;
 	rq.bearer = http_bearer(req);
 	rq.client = req->client_addr;
+	rq.if_none_match = http_header(req, "If-None-Match");
+	rq.accept_encoding = http_header(req, "Accept-Encoding");
 	rq.query = query_get;
 	rq.conn = req;
 	g->r->fn(g->s, &rq, &rs);
@@ -101,7 +120,9 @@ static int handler(struct http_req *req, struct http_resp *resp, void *ctx)
 		srv_resp_release(&rs);
 		return 0;
 	}
-	if (rs.text) {
+	if (rs.view || rs.status == 304) {
+		rc = view_answer(resp, &rs);
+	} else if (rs.text) {
 		rc = http_text(resp, rs.status, rs.content_type ? rs.content_type : "text/plain; charset=utf-8",
 			       rs.text, rs.text_len);
 	} else if (rs.json) {

@@ -453,12 +453,31 @@ static const struct hdr *hdr_find(const struct hdr *h, size_t n, uint64_t number
 	return NULL;
 }
 
-/* Cancelled (provider, nonce) pairs seen in a batch, applied to the index after commit. */
+/*
+ * Providers a batch touched (a rental of theirs changed, an offer of theirs was cancelled): their offers
+ * are re-read into the index after the commit. Past IDX_CANCELS_MAX the whole index is rebuilt.
+ */
 struct cancel {
 	char provider[STORE_ADDR_SIZE];
 	uint64_t nonce;
 };
 #define IDX_CANCELS_MAX 256
+#define IDX_TOUCHED_OVER ((size_t)-1)
+
+static void touch(struct cancel *touched, size_t *n, const char *provider, uint64_t nonce)
+{
+	if (*n == IDX_TOUCHED_OVER)
+		return;
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(touched[i].provider, provider) == 0)
+			return;
+	if (*n == IDX_CANCELS_MAX) {
+		*n = IDX_TOUCHED_OVER;
+		return;
+	}
+	snprintf(touched[*n].provider, sizeof touched[*n].provider, "%s", provider);
+	touched[(*n)++].nonce = nonce;
+}
 
 /* Journals and applies one batch of logs (inside the caller's transaction). */
 static int apply_batch(struct server *s, const struct rpc_logs *logs, const struct hdr *hdrs,
@@ -527,6 +546,8 @@ static int apply_batch(struct server *s, const struct rpc_logs *logs, const stru
 			if ((rc = rental_apply(&r, &exists, s->cfg.chain_id, &se, e)) ||
 			    (rc = store_rental_upsert(s->store, &r, e)))
 				return rc;
+			if (r.provider[0])
+				touch(cancels, n_cancels, r.provider, 0);
 			if (ev.id > atomic_load(&s->max_rental_id))
 				atomic_store(&s->max_rental_id, ev.id);
 		}
@@ -539,8 +560,7 @@ static int apply_batch(struct server *s, const struct rpc_logs *logs, const stru
 			if ((rc = store_offer_cancel_nonce(s->store, NULL, c.provider, nonce, server_now(),
 							   e)))
 				return rc;
-			if (*n_cancels < IDX_CANCELS_MAX)
-				cancels[(*n_cancels)++] = c;
+			touch(cancels, n_cancels, c.provider, c.nonce);
 		}
 	}
 	return 0;
@@ -717,13 +737,16 @@ int indexer_step(struct server *s, struct rpc *r, bool *advanced, struct err *e)
 	*advanced = true;
 	atomic_store(&s->metrics.indexer_block, to);
 	atomic_fetch_add(&s->metrics.events_indexed, n_new);
-	for (size_t i = 0; i < n_cancels; i++)
-		offers_cancel_nonce(s, cancels[i].provider, cancels[i].nonce, NULL);
+	if (n_cancels == IDX_TOUCHED_OVER) {
+		listing_mark_dirty(s); /* the janitor rebuilds it all within LISTING_REFRESH_MS */
+	} else {
+		for (size_t i = 0; i < n_cancels; i++)
+			listing_provider_changed(s, cancels[i].provider);
+		/* a rental opened or ended (which machines are free, the provider's record), an offer was
+		 * cancelled: re-read here, so search follows the chain within one indexer round */
+		listing_refresh_changed(s);
+	}
 	if (n_new) {
-		/* a rental may have opened or ended: which machines are free. Rebuilt here, so search
-		 * follows the chain within one indexer round (the janitor retries if this fails). */
-		listing_mark_dirty(s);
-		offers_reindex(s, NULL);
 		log_info("indexed", "from=%" PRIu64 " to=%" PRIu64 " events=%" PRIu64, from, to, n_new);
 	}
 out:

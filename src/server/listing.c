@@ -12,12 +12,21 @@
  * The index is rebuilt when a rental opens or ends (the indexer marks it dirty), when a provider crosses
  * the staleness line (the earliest crossing is kept in s->index_stale_at), and when a stale provider
  * sends a heartbeat again; the janitor does the rebuild within LISTING_REFRESH_MS.
+ *
+ * Changes that touch one provider (a rental of theirs, a rating, a probe, an access report) queue the
+ * provider instead (listing_provider_changed): only their offers are re-read and re-rendered, by the
+ * janitor within LISTING_REFRESH_MS or by the indexer right after its batch. That is the staleness of
+ * reputation in search and offer views: at most LISTING_REFRESH_MS after the change was stored (plus
+ * the re-read itself); token prices are the operator's fixed --token-usd figures and change only with a
+ * restart.
  */
 #include "server/server.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
+#include "core/log.h"
 #include "core/hex.h"
 #include "core/json.h"
 #include "escrow/escrow.h"
@@ -108,4 +117,53 @@ bool listing_needs_rebuild(struct server *s, int64_t now)
 {
 	int64_t at = atomic_load(&s->index_stale_at);
 	return atomic_load(&s->index_dirty) || (at != 0 && now >= at);
+}
+
+void listing_provider_view_drop(struct server *s, const char *provider)
+{
+	char key[STORE_ADDR_SIZE + 16];
+	int n = snprintf(key, sizeof key, "provider:%s", provider);
+
+	if (s->entities)
+		view_cache_drop(s->entities, key, (size_t)n);
+}
+
+void listing_provider_changed(struct server *s, const char *provider)
+{
+	bool queued = false;
+
+	listing_provider_view_drop(s, provider);
+	pthread_mutex_lock(&s->changed_mu);
+	for (size_t i = 0; i < s->nchanged && !queued; i++)
+		queued = strcmp(s->changed[i], provider) == 0;
+	if (!queued && s->nchanged < LISTING_CHANGED_MAX)
+		snprintf(s->changed[s->nchanged++], STORE_ADDR_SIZE, "%s", provider);
+	else if (!queued)
+		listing_mark_dirty(s); /* too many at once: one full rebuild covers them all */
+	pthread_mutex_unlock(&s->changed_mu);
+}
+
+void listing_refresh_changed(struct server *s)
+{
+	char (*todo)[STORE_ADDR_SIZE];
+	size_t n;
+
+	pthread_mutex_lock(&s->changed_mu);
+	n = s->nchanged;
+	todo = n ? malloc(n * sizeof *todo) : NULL;
+	if (todo) {
+		memcpy(todo, s->changed, n * sizeof *todo);
+		s->nchanged = 0;
+	}
+	pthread_mutex_unlock(&s->changed_mu);
+	if (!todo)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct err e = { 0 };
+		if (offers_refresh_provider(s, todo[i], &e)) {
+			log_warn("provider offers not re-read", "provider=%s err=%s", todo[i], e.msg);
+			listing_mark_dirty(s);
+		}
+	}
+	free(todo);
 }

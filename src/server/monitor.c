@@ -154,6 +154,7 @@ int monitor_round(struct server *s, struct err *e)
 		reputation_provider_target(p.target, r.provider);
 		if ((rc = store_probe_insert(s->store, &p, e)))
 			return rc;
+		listing_provider_changed(s, r.provider); /* its uptime moved: re-rendered within 1 s */
 	}
 	return 0;
 }

@@ -70,7 +70,7 @@ void srv_dispatch(struct server *s, const struct srv_req *rq, struct srv_resp *r
 		struct srv_req r2 = *rq;
 		r2.arg = arg;
 		srv_routes[i].fn(s, &r2, rs);
-		if (!rs->json && !rs->text && !rs->stream)
+		if (!rs->json && !rs->text && !rs->stream && !rs->view && rs->status != 304)
 			srv_error(rs, 500, "internal", NULL, "no answer");
 		return;
 	}
@@ -86,6 +86,8 @@ void srv_resp_release(struct srv_resp *rs)
 	rs->json = NULL;
 	free(rs->text);
 	rs->text = NULL;
+	view_release(rs->view);
+	rs->view = NULL;
 	if (rs->stream_ctx && rs->stream_free)
 		rs->stream_free(rs->stream_ctx);
 	rs->stream_ctx = NULL;
@@ -130,7 +132,24 @@ int route_metrics(struct server *s, const struct srv_req *rq, struct srv_resp *r
 	gauge(reg, "flop_indexer_events", "Escrow events journalled by this process.",
 	      (double)atomic_load(&m->events_indexed));
 	gauge(reg, "flop_rentals_open", "Open rentals (latest 10000 ids).", (double)open);
-	gauge(reg, "flop_offers_indexed", "Offers in the search index.", (double)search_index_count(s->index));
+	pthread_rwlock_rdlock(&s->index_lock);
+	size_t n_offers = search_index_count(s->index), ix_bytes = search_index_bytes(s->index);
+	pthread_rwlock_unlock(&s->index_lock);
+	size_t views = view_bytes_live(), ans_n, ans_b, ent_n, ent_b;
+	view_cache_stats(s->answers, &ans_n, &ans_b);
+	view_cache_stats(s->entities, &ent_n, &ent_b);
+	gauge(reg, "flop_offers_indexed", "Offers in the search index.", (double)n_offers);
+	gauge(reg, "flop_offer_index_bytes", "Bytes of the search index (rows, columns, id table, strings).",
+	      (double)ix_bytes);
+	gauge(reg, "flop_views_bytes", "Bytes of all rendered views (offer views, cached answers, gzip copies).",
+	      (double)views);
+	gauge(reg, "flop_offer_bytes_per_offer", "Index and view bytes per indexed offer.",
+	      n_offers ? (double)(ix_bytes + views) / (double)n_offers : 0);
+	gauge(reg, "flop_answers_cached", "Search answers in the answer cache.", (double)ans_n);
+	gauge(reg, "flop_answers_cached_bytes", "Bytes of the answer cache.", (double)ans_b);
+	gauge(reg, "flop_entity_views_cached", "Host and provider views cached.", (double)ent_n);
+	gauge(reg, "flop_index_generation", "Changes of the search index since start.",
+	      (double)atomic_load(&s->index_gen));
 	gauge(reg, "flop_probes_ok", "Successful uptime probes.", (double)atomic_load(&m->probes_ok));
 	gauge(reg, "flop_probes_failed", "Failed uptime probes.", (double)atomic_load(&m->probes_failed));
 	buf_init(&b, HTTP_RESP_MAX);
@@ -147,19 +166,38 @@ int route_metrics(struct server *s, const struct srv_req *rq, struct srv_resp *r
 	return rs->status;
 }
 
+/*
+ * GET /healthz. The store is checked by the janitor once per LISTING_REFRESH_MS (health_check in
+ * server.c), not per request: a probe storm costs no store query. When that check is older than
+ * HEALTH_MAX_AGE_S (the janitor is stuck) it is made here.
+ */
+#define HEALTH_MAX_AGE_S 5
+
 int route_healthz(struct server *s, const struct srv_req *rq, struct srv_resp *rs)
 {
-	int version = 0;
+	int version = atomic_load(&s->health_schema);
 	struct err e = { 0 };
 	uint64_t head = atomic_load(&s->metrics.indexer_head), blk = atomic_load(&s->metrics.indexer_block);
+	int64_t now = server_now(), checked = atomic_load(&s->health_at);
+	char text[256];
+	int n;
 	(void)rq;
 
-	if (store_schema_version(s->store, &version, &e))
-		return srv_error(rs, 503, "unavailable", "store", "store: %s", e.msg);
-	return srv_json(rs, 200, json_pack("{s:s, s:i, s:I, s:I, s:I, s:I, s:b}", "status", "ok",
-					   "schema_version", version, "chain_id",
-					   (json_int_t)s->cfg.chain_id, "indexed_block", (json_int_t)blk,
-					   "head_block", (json_int_t)head, "uptime_s",
-					   (json_int_t)(server_now() - s->started_at), "indexer",
-					   s->indexer_running));
+	if (now - checked > HEALTH_MAX_AGE_S || !atomic_load(&s->health_ok)) {
+		if (store_schema_version(s->store, &version, &e))
+			return srv_error(rs, 503, "unavailable", "store", "store: %s", e.msg);
+		checked = now;
+	}
+	n = snprintf(text, sizeof text,
+		     "{\"status\":\"ok\",\"schema_version\":%d,\"chain_id\":%" PRIu64 ",\"indexed_block\":%" PRIu64
+		     ",\"head_block\":%" PRIu64 ",\"uptime_s\":%" PRId64 ",\"indexer\":%s,\"store_checked_at\":%" PRId64
+		     "}",
+		     version, s->cfg.chain_id, blk, head, now - s->started_at, s->indexer_running ? "true" : "false",
+		     checked);
+	if (n < 0 || (size_t)n >= sizeof text || !(rs->text = strdup(text)))
+		return srv_error(rs, 500, "internal", NULL, "out of memory");
+	rs->text_len = (size_t)n;
+	rs->content_type = "application/json";
+	rs->status = 200;
+	return 200;
 }

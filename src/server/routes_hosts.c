@@ -236,7 +236,11 @@ int route_hosts_post(struct server *s, const struct srv_req *rq, struct srv_resp
 	p.last_heartbeat = now;
 	if ((rc = host_save(s, &p, &h, g, n_gpus, &e)))
 		goto bad;
-	listing_mark_dirty(s); /* a registration is a heartbeat too */
+	/* before the answer: every later read shows the new host in its offers and its host view */
+	atomic_fetch_add(&s->hosts_gen, 1);
+	listing_provider_view_drop(s, addr);
+	if (offers_refresh_provider(s, addr, &e)) /* a registration is a heartbeat too */
+		listing_mark_dirty(s);
 	free(g);
 	json_decref(body);
 	return srv_json(rs, 201, json_pack("{s:o, s:s, s:I}", "machine_id", json_id(h.machine_id),
@@ -256,6 +260,7 @@ int route_heartbeat(struct server *s, const struct srv_req *rq, struct srv_resp 
 	struct store_provider p, old;
 	struct err e = { 0 };
 	json_t *body = NULL;
+	bool had, was_down;
 	int rc;
 
 	if ((rc = srv_auth(addr, s, rq, rs)))
@@ -264,9 +269,8 @@ int route_heartbeat(struct server *s, const struct srv_req *rq, struct srv_resp 
 	snprintf(p.address, sizeof p.address, "%s", addr);
 	p.first_seen = p.last_heartbeat = server_now();
 	/* A host that was down (its offers left search) is back: list its offers again. */
-	if (store_provider_get(s->store, &old, addr, NULL) != 0 ||
-	    old.last_heartbeat + (int64_t)s->cfg.offer_stale_s <= p.last_heartbeat)
-		listing_mark_dirty(s);
+	had = store_provider_get(s->store, &old, addr, NULL) == 0;
+	was_down = !had || old.last_heartbeat + (int64_t)s->cfg.offer_stale_s <= p.last_heartbeat;
 	if (rq->body_len) {
 		if ((rc = srv_body_object(&body, rq, rs)))
 			return rc;
@@ -276,11 +280,16 @@ int route_heartbeat(struct server *s, const struct srv_req *rq, struct srv_resp 
 		memset(&none, 0, sizeof none);
 		if (rc || (rc = host_check(&none, p.endpoint, &e)))
 			return srv_error_from(rs, rc, "endpoint", &e);
-	} else if (store_provider_get(s->store, &old, addr, NULL) == 0) {
+	} else if (had) {
 		memcpy(p.endpoint, old.endpoint, sizeof p.endpoint);
 	}
 	if ((rc = store_provider_upsert(s->store, &p, &e)))
 		return srv_error_from(rs, rc, "endpoint", &e);
+	if (!had || strcmp(old.endpoint, p.endpoint) != 0)
+		atomic_fetch_add(&s->hosts_gen, 1); /* host views show the endpoint */
+	listing_provider_view_drop(s, addr);
+	if (was_down && offers_refresh_provider(s, addr, &e))
+		listing_mark_dirty(s);
 	return srv_json(rs, 200, json_pack("{s:s, s:I}", "provider", addr, "last_heartbeat",
 					   (json_int_t)p.last_heartbeat));
 }
@@ -324,38 +333,69 @@ json_t *host_json(struct server *s, const struct store_host *h)
 	return o;
 }
 
+/*
+ * GET /hosts/{id}: the host view, cached per host for the current hosts_gen (a registration or an
+ * endpoint change makes every cached host view old); a hit reads no store.
+ */
 int route_host_get(struct server *s, const struct srv_req *rq, struct srv_resp *rs)
 {
 	struct store_host h;
 	struct err e = { 0 };
-	uint64_t id;
-	int rc;
+	char key[32];
+	uint64_t id, tag = atomic_load(&s->hosts_gen);
+	struct view *v;
+	json_t *j;
+	int n, rc;
 
 	if (srv_parse_id(&id, rq->arg))
 		return srv_error(rs, 400, "invalid", "machine_id", "machine id: a decimal integer");
+	n = snprintf(key, sizeof key, "host:%" PRIu64, id);
+	if ((v = view_cache_get(s->entities, key, (size_t)n, tag)))
+		return srv_view(s, rq, rs, 200, v);
 	if ((rc = store_host_get(s->store, &h, id, &e)))
 		return srv_error_from(rs, rc, "machine_id", &e);
-	return srv_json(rs, 200, host_json(s, &h));
+	j = host_json(s, &h);
+	v = view_from_json(j);
+	json_decref(j);
+	if (v)
+		view_cache_put(s->entities, key, (size_t)n, tag, view_cache_seq(s->entities), v);
+	return srv_view(s, rq, rs, 200, v);
 }
 
+/*
+ * GET /providers/{address}: heartbeat and reputation, cached per provider for the current second (the
+ * reputation's 30-day window slides) and dropped by every write that changes it (listing.c), before
+ * that write answers.
+ */
 int route_provider_get(struct server *s, const struct srv_req *rq, struct srv_resp *rs)
 {
 	struct eth_address a;
 	struct store_provider p;
 	struct reputation rep;
-	char addr[ADDRESS_STR_MAX];
+	char addr[ADDRESS_STR_MAX], key[STORE_ADDR_SIZE + 16];
 	struct err e = { 0 };
-	int rc;
+	int64_t now = server_now();
+	uint64_t seq = view_cache_seq(s->entities);
+	struct view *v;
+	json_t *j;
+	int n, rc;
 
 	if (address_parse(&a, rq->arg, &e))
 		return srv_error(rs, 400, "invalid", "address", "address: %s", e.msg);
 	address_to_lower(addr, &a);
+	n = snprintf(key, sizeof key, "provider:%s", addr);
+	if ((v = view_cache_get(s->entities, key, (size_t)n, (uint64_t)now)))
+		return srv_view(s, rq, rs, 200, v);
 	if ((rc = store_provider_get(s->store, &p, addr, &e)))
 		return srv_error_from(rs, rc, "address", &e);
-	if ((rc = reputation_get(s, &rep, addr, server_now(), &e)))
+	if ((rc = reputation_get(s, &rep, addr, now, &e)))
 		return srv_error_from(rs, rc, NULL, &e);
-	return srv_json(rs, 200, json_pack("{s:s, s:I, s:I, s:s, s:o}", "address", addr, "first_seen",
-					   (json_int_t)p.first_seen, "last_heartbeat",
-					   (json_int_t)p.last_heartbeat, "endpoint", p.endpoint,
-					   "reputation", reputation_json(&rep)));
+	j = json_pack("{s:s, s:I, s:I, s:s, s:o}", "address", addr, "first_seen", (json_int_t)p.first_seen,
+		      "last_heartbeat", (json_int_t)p.last_heartbeat, "endpoint", p.endpoint, "reputation",
+		      reputation_json(&rep));
+	v = view_from_json(j);
+	json_decref(j);
+	if (v)
+		view_cache_put(s->entities, key, (size_t)n, (uint64_t)now, seq, v);
+	return srv_view(s, rq, rs, 200, v);
 }

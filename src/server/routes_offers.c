@@ -21,6 +21,7 @@
  */
 #include "server/server.h"
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/hex.h"
 #include "core/json.h"
@@ -38,271 +39,6 @@
 #define OFFERS_PAGE_DEFAULT 20
 #define OFFERS_PAGE_MAX 100
 
-
-/* "550.54.15" -> 550054015 (parts = 3), "12.4" -> 1204 (parts = 2); "" -> 0. */
-static uint32_t version_num(const char *v, int parts)
-{
-	uint32_t p[3] = { 0, 0, 0 };
-	int i = 0;
-
-	if (!v[0])
-		return 0;
-	for (const char *c = v; *c && i < parts; c++) {
-		if (*c == '.') {
-			i++;
-			continue;
-		}
-		if (*c < '0' || *c > '9')
-			return 0;
-		p[i] = p[i] * 10 + (uint32_t)(*c - '0');
-		if (p[i] > 999)
-			return 0;
-	}
-	if (parts == 3)
-		return p[0] * 1000000u + p[1] * 1000u + p[2];
-	return p[0] * 100u + (p[1] > 99 ? 99 : p[1]);
-}
-
-/* Hourly price the renter pays: floor(rate * 3600 / 1e18). */
-static int rate_per_hour(u256 *out, const u256 *rate)
-{
-	u256 t = u256_from_u64(3600), scale = u256_from_u64(1000000000000000000ull), x;
-	if (u256_mul(&x, rate, &t) || u256_divmod(&x, NULL, &x, &scale))
-		return ERR_RANGE;
-	*out = x;
-	return 0;
-}
-
-struct gpu_pick {
-	struct store_gpu first;
-	uint32_t n;
-	uint32_t min_vram;
-};
-
-static int gpu_pick_cb(void *ctx, const struct store_gpu *g)
-{
-	struct gpu_pick *p = ctx;
-	if (p->n == 0) {
-		p->first = *g;
-		p->min_vram = g->vram_mib;
-	}
-	if (g->vram_mib < p->min_vram)
-		p->min_vram = g->vram_mib;
-	p->n++;
-	return 0;
-}
-
-/* Builds the search record of a stored offer (host, GPUs, reputation, prices). */
-static int offer_record(struct server *s, struct offer *out, const struct store_offer *so,
-			const struct reputation *rep, struct err *e)
-{
-	struct offer o;
-	struct store_host h;
-	struct gpu_pick gp = { 0 };
-	struct eth_address tok;
-	const struct srv_token *t;
-	u256 rate;
-	int rc;
-
-	memset(&o, 0, sizeof o);
-	if ((rc = hex_decode_exact(o.id32, 32, so->offer_hash, e)) ||
-	    (rc = hex_decode_exact(o.provider20, 20, so->provider, e)) ||
-	    (rc = address_parse(&tok, so->token, e)) || (rc = u256_parse_dec(&rate, so->rate, e)))
-		return rc;
-	if ((rc = store_host_get(s->store, &h, so->machine_id, e)))
-		return rc;
-	if ((rc = store_gpus_list(s->store, so->machine_id, gpu_pick_cb, &gp, e)))
-		return rc;
-	if (gp.n == 0)
-		return err_set(e, ERR_STATE, "host %" PRIu64 " has no GPUs", so->machine_id);
-	t = server_token(s, &tok);
-	if (!t)
-		return err_set(e, ERR_STATE, "token %s is not accepted", so->token);
-	o.machine_id = so->machine_id;
-	snprintf(o.country, sizeof o.country, "%s", h.country[0] ? h.country : "ZZ");
-	snprintf(o.region, sizeof o.region, "%s", h.region);
-	o.net_up_mbps = h.net_up_mbps;
-	o.net_down_mbps = h.net_down_mbps;
-	o.cpu_cores = h.cpu_cores;
-	o.ram_gib = h.ram_gib;
-	o.disk_gib = h.disk_gib;
-	o.driver_version = version_num(h.driver_version, 3);
-	o.cuda_version = version_num(h.cuda_version, 2);
-	snprintf(o.gpu_model, sizeof o.gpu_model, "%s", gp.first.model);
-	o.vram_mib = gp.min_vram;
-	o.num_gpus = gp.n;
-	o.tflops32_milli = gp.first.fp32_mtflops;
-	o.tflops16_milli = gp.first.fp16_mtflops;
-	o.bandwidth_gbps = gp.first.mem_bw_gbps;
-	o.verified = gp.first.bench_verified;
-	o.simulated = h.simulated;
-	if (rate_per_hour(&o.rate_per_hour, &rate))
-		return err_set(e, ERR_RANGE, "rate: too large");
-	snprintf(o.token_symbol, sizeof o.token_symbol, "%s", t->symbol);
-	o.token_decimals = t->decimals;
-	o.fee_bps = s->cfg.fee_bps;
-	o.token_usd_micro = t->usd_micro;
-	o.reliability_bps = rep->reliability_bps;
-	o.reliability_observed = rep->observed_s > 0;
-	o.rentals_completed = rep->rentals_completed;
-	o.rating_centi = rep->rating_centi;
-	o.interruptible = so->interruptible;
-	o.expires_at = so->expiry;
-	if ((rc = offer_derive(&o, e)))
-		return rc;
-	*out = o;
-	return 0;
-}
-
-struct reindex_ctx {
-	struct server *s;
-	struct search_index *ix;
-	char last_provider[STORE_ADDR_SIZE];
-	struct reputation rep;
-	struct listing_provider lp;
-	int64_t now, stale_at;           /* earliest staleness of a listed provider */
-	size_t ok, skipped, hidden;
-};
-
-static int reindex_cb(void *ctx, const struct store_offer *so)
-{
-	struct reindex_ctx *c = ctx;
-	struct offer o;
-	struct err e = { 0 };
-	const char *why;
-
-	if (strcmp(c->last_provider, so->provider) != 0) {
-		if (reputation_get(c->s, &c->rep, so->provider, c->now, &e))
-			memset(&c->rep, 0, sizeof c->rep);
-		if (listing_provider_load(c->s, &c->lp, so->provider, c->now, &e))
-			c->lp.fresh = false;
-		if (c->lp.fresh && (c->stale_at == 0 || c->lp.stale_at < c->stale_at))
-			c->stale_at = c->lp.stale_at;
-		snprintf(c->last_provider, sizeof c->last_provider, "%s", so->provider);
-	}
-	if (!listing_offer_visible(&c->lp, so, &why)) {
-		c->hidden++;
-		return 0;
-	}
-	if (offer_record(c->s, &o, so, &c->rep, &e) || search_index_put(c->ix, &o, &e)) {
-		c->skipped++;
-		return 0;
-	}
-	c->ok++;
-	return 0;
-}
-
-/* Builds a fresh index of the rentable offers into c (c->s, c->now set). */
-static int reindex_build(struct reindex_ctx *c, struct err *e)
-{
-	int rc;
-
-	if ((rc = search_index_new(&c->ix, c->s->cfg.max_offers, e)))
-		return rc;
-	if ((rc = store_offers_active(c->s->store, c->now, reindex_cb, c, e))) {
-		search_index_free(c->ix);
-		c->ix = NULL;
-	}
-	return rc;
-}
-
-int offers_reindex(struct server *s, struct err *e)
-{
-	struct reindex_ctx *c = calloc(1, sizeof *c); /* holds a listing_provider: too big for a stack */
-	struct search_index *old;
-	int rc;
-
-	if (!c)
-		return err_set(e, ERR_NOMEM, "reindex: out of memory");
-	atomic_store(&s->index_dirty, false); /* a change from now on marks it again */
-	c->s = s;
-	c->now = server_now();
-	if ((rc = reindex_build(c, e))) {
-		atomic_store(&s->index_dirty, true);
-		free(c);
-		return rc;
-	}
-	pthread_rwlock_wrlock(&s->index_lock);
-	old = s->index;
-	s->index = c->ix;
-	pthread_rwlock_unlock(&s->index_lock);
-	atomic_store(&s->index_stale_at, c->stale_at);
-	search_index_free(old);
-	log_debug("offer index rebuilt", "offers=%zu skipped=%zu hidden=%zu", c->ok, c->skipped, c->hidden);
-	free(c);
-	return 0;
-}
-
-int offers_cancel_nonce(struct server *s, const char *provider, uint64_t nonce, struct err *e)
-{
-	(void)provider;
-	(void)nonce;
-	return offers_reindex(s, e);
-}
-
-/* ---- JSON ---- */
-
-static void usd_text(char *out, size_t cap, uint64_t micro)
-{
-	if (micro == OFFER_UNKNOWN)
-		snprintf(out, cap, "unknown");
-	else
-		snprintf(out, cap, "%" PRIu64 ".%06" PRIu64, micro / 1000000, micro % 1000000);
-}
-
-static json_t *signed_offer_json(const struct store_offer *so)
-{
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:b, s:I, s:I, s:I, s:s, s:I, s:s, s:I, s:I,"
-			 " s:s}",
-			 "provider", so->provider, "payout", so->payout, "token", so->token, "arbiter",
-			 so->arbiter, "rate", so->rate, "minSecs", (json_int_t)so->min_secs, "maxSecs",
-			 (json_int_t)so->max_secs, "interruptible", so->interruptible, "noticeSecs",
-			 (json_int_t)so->notice_secs, "graceSecs", (json_int_t)so->grace_secs,
-			 "disputeSecs", (json_int_t)so->dispute_secs, "specHash", so->spec_hash,
-			 "expiry", (json_int_t)so->expiry, "nonce", so->nonce, "capacity",
-			 (json_int_t)so->capacity, "maxFeeBps", (json_int_t)so->max_fee_bps, "monitor",
-			 so->monitor);
-}
-
-/* The public view of an offer: the signed offer, its signature, the host, prices and reputation. */
-static json_t *offer_json(const struct offer *o, const struct store_offer *so)
-{
-	char tok_h[U256_DEC_MAX + 2], usd[32], net[32], per_tflop[32], rph[U256_DEC_MAX];
-	json_t *j;
-
-	u256_to_dec(rph, &o->rate_per_hour);
-	u256_format_units(tok_h, &o->rate_per_hour, o->token_decimals);
-	usd_text(usd, sizeof usd, o->renter_usd_micro);
-	usd_text(net, sizeof net, offer_provider_net_usd_micro(o));
-	usd_text(per_tflop, sizeof per_tflop, o->per_tflop_usd_micro);
-	j = json_pack("{s:s, s:s, s:o, s:s, s:s, s:i, s:i, s:I, s:I, s:i, s:b, s:b, s:s, s:s, s:s, s:s,"
-		      " s:i, s:s, s:s, s:s, s:b, s:I, s:i, s:i, s:i, s:s, s:i, s:i, s:i, s:i, s:i}",
-		      "offer_hash", so->offer_hash, "status", store_offer_status_name(so->status), "machine_id",
-		      json_id(so->machine_id), "gpu", o->gpu_model, "country", o->country,
-		      "num_gpus", (int)o->num_gpus, "vram_mib", (int)o->vram_mib, "tflops32_milli",
-		      (json_int_t)o->tflops32_milli, "tflops16_milli", (json_int_t)o->tflops16_milli,
-		      "bandwidth_gbps", (int)o->bandwidth_gbps, "verified", o->verified, "simulated",
-		      o->simulated, "token_symbol", o->token_symbol, "token_per_hour", tok_h,
-		      "token_units_per_hour", rph, "usd_per_hour", usd, "fee_bps", (int)o->fee_bps,
-		      "provider_net_usd_per_hour", net, "usd_per_tflop_hour", per_tflop, "region",
-		      o->region, "interruptible", o->interruptible, "expires_at",
-		      (json_int_t)o->expires_at, "reliability_bps", (int)o->reliability_bps,
-		      "rentals_completed", (int)o->rentals_completed, "rating_centi",
-		      (int)o->rating_centi, "signature", so->signature,
-		      "token_decimals", (int)o->token_decimals, "cpu_cores", (int)o->cpu_cores,
-		      "ram_gib", (int)o->ram_gib, "disk_gib", (int)o->disk_gib, "net_down_mbps",
-		      (int)o->net_down_mbps);
-	if (j) {
-		json_object_set_new(j, "created_at", json_integer(so->created_at));
-		json_object_set_new(j, "net_up_mbps", json_integer(o->net_up_mbps));
-		json_object_set_new(j, "cuda_version", json_integer(o->cuda_version));
-		json_object_set_new(j, "driver_version", json_integer(o->driver_version));
-		json_object_set_new(j, "offer", signed_offer_json(so));
-	}
-	if (j)
-		json_object_set_new(j, "reliability_observed", json_boolean(o->reliability_observed));
-	return j;
-}
 
 /* ---- POST /offers ---- */
 
@@ -373,22 +109,6 @@ static int parse_offer(struct escrow_offer *o, const json_t *j, const char **fie
 #undef F
 	*field = NULL;
 	return 0;
-}
-
-/* Whether search may show `so` now (listing.c); *why NULL when it may. */
-static int offer_visible(struct server *s, const struct store_offer *so, int64_t now, const char **why,
-			 struct err *e)
-{
-	struct listing_provider *lp = calloc(1, sizeof *lp);
-	int rc;
-
-	if (!lp)
-		return err_set(e, ERR_NOMEM, "out of memory");
-	rc = listing_provider_load(s, lp, so->provider, now, e);
-	if (!rc && listing_offer_visible(lp, so, why))
-		*why = NULL;
-	free(lp);
-	return rc;
 }
 
 /*
@@ -490,24 +210,6 @@ static void offer_row(struct store_offer *so, const struct escrow_offer *eo, con
 	so->created_at = so->updated_at = now;
 }
 
-/* Puts the stored offer into the search index, or takes it out when it is not rentable (*why). */
-static int offer_index(struct server *s, const struct offer *rec, const struct store_offer *so, int64_t now,
-		       const char **why, struct err *e)
-{
-	int rc;
-
-	if ((rc = offer_visible(s, so, now, why, e)))
-		return rc;
-	pthread_rwlock_rdlock(&s->index_lock);
-	rc = *why ? search_index_remove(s->index, rec->id32, NULL) : search_index_put(s->index, rec, e);
-	pthread_rwlock_unlock(&s->index_lock);
-	if (rc && !*why)
-		log_warn("offer stored but not indexed", "offer=%s err=%s", so->offer_hash, err_name(rc));
-	log_info(*why ? "offer stored, not listed" : "offer listed", "offer=%s provider=%s machine=%" PRIu64
-		 " why=%s", so->offer_hash, so->provider, so->machine_id, *why ? *why : "-");
-	return 0;
-}
-
 int route_offers_post(struct server *s, const struct srv_req *rq, struct srv_resp *rs)
 {
 	struct escrow_offer eo;
@@ -552,11 +254,11 @@ int route_offers_post(struct server *s, const struct srv_req *rq, struct srv_res
 		srv_error_from(rs, rc, "offer", &e);
 		goto out;
 	}
-	if ((rc = offer_index(s, &rec, &so, now, &why, &e))) {
-		srv_error_from(rs, rc, NULL, &e);
-		goto out;
-	}
 	store_offer_get(s->store, &so, so.offer_hash, NULL);
+	if ((rc = offers_index_put(s, &so, &rec, &why, &e)))
+		log_warn("offer stored but not indexed", "offer=%s err=%s", so.offer_hash, e.msg);
+	log_info(why ? "offer stored, not listed" : "offer listed", "offer=%s provider=%s machine=%" PRIu64
+		 " why=%s", so.offer_hash, so.provider, so.machine_id, why ? why : "-");
 	j = offer_json(&rec, &so);
 	if (j) {
 		json_object_set_new(j, "listed", json_boolean(!why));
@@ -570,6 +272,66 @@ out:
 }
 
 /* ---- GET /offers ---- */
+
+/*
+ * A search answer's cache key: the raw parameters, each with its length (0 when absent), so two
+ * requests share an answer only when they asked the same. 0 when it would not fit.
+ */
+static size_t answer_key(char *out, size_t cap, const char *q, const char *o, const char *lim, const char *off,
+			 const char *cur)
+{
+	const char *parts[5] = { q, o, lim, off, cur };
+	size_t n = 0;
+
+	for (int i = 0; i < 5; i++) {
+		const char *p = parts[i] ? parts[i] : "";
+		int w = snprintf(out + n, cap - n, "%zu:%s|", strlen(p), p);
+		if (w < 0 || (size_t)w >= cap - n)
+			return 0;
+		n += (size_t)w;
+	}
+	return n;
+}
+
+/* What an answer is valid for: the index generation it was computed from and the second (expiry). */
+static uint64_t answer_tag(uint64_t gen, int64_t now)
+{
+	return view_hash(gen, &now, sizeof now);
+}
+
+/*
+ * One page as a view: {"total":N,"offers":[view,...],"next_cursor":"..."} from the rows' rendered
+ * views; its tag combines theirs, so it changes exactly when one of them or the page does.
+ */
+static struct view *answer_join(const struct search_result *res)
+{
+	struct buf b;
+	char head[64];
+	uint64_t etag = view_hash(0, &res->total, sizeof res->total);
+	struct view *v = NULL;
+	int n = snprintf(head, sizeof head, "{\"total\":%zu,\"offers\":[", res->total);
+	int rc;
+
+	buf_init(&b, VIEW_CACHE_BODY_MAX + 4096);
+	rc = buf_append(&b, head, (size_t)n);
+	for (size_t i = 0, k = 0; !rc && i < res->n; i++) {
+		const struct view *ov = res->payloads ? res->payloads[i] : NULL;
+		if (!ov)
+			continue; /* every listed row has its view; none only without memory */
+		if (k++ && (rc = buf_append(&b, ",", 1)))
+			break;
+		rc = buf_append(&b, ov->body, ov->len);
+		etag = view_hash(etag, &ov->etag, sizeof ov->etag);
+	}
+	if (!rc && !(rc = buf_append(&b, "],\"next_cursor\":\"", 17)) &&
+	    !(rc = buf_append(&b, res->next_cursor, strlen(res->next_cursor))))
+		rc = buf_append(&b, "\"}", 2);
+	if (!rc)
+		v = view_new_tagged((const char *)b.data, b.len,
+				    view_hash(etag, res->next_cursor, strlen(res->next_cursor)));
+	buf_release(&b);
+	return v;
+}
 
 static int parse_uint(uint32_t *out, const char *s, uint32_t max)
 {
@@ -597,8 +359,12 @@ int route_offers_search(struct server *s, const struct srv_req *rq, struct srv_r
 	struct search_page page = { OFFERS_PAGE_DEFAULT, 0, NULL };
 	struct search_result res = { 0 };
 	struct err e = { 0 };
-	size_t err_off = 0;
-	json_t *arr;
+	size_t err_off = 0, key_len;
+	char key[VIEW_CACHE_KEY_MAX + 1];
+	int64_t now = server_now();
+	/* the generation is read before the query: an answer is never tagged newer than what it saw */
+	uint64_t tag = answer_tag(atomic_load(&s->index_gen), now);
+	struct view *v;
 	int rc;
 
 	if (q && strlen(q) > FILTER_TEXT_MAX)
@@ -612,6 +378,9 @@ int route_offers_search(struct server *s, const struct srv_req *rq, struct srv_r
 	if (cur && strlen(cur) >= SEARCH_CURSOR_MAX)
 		return srv_error(rs, 400, "invalid", "cursor", "bad cursor");
 	page.cursor = cur;
+	key_len = answer_key(key, sizeof key, q, o, lim, off, cur);
+	if (key_len && (v = view_cache_get(s->answers, key, key_len, tag)))
+		return srv_view(s, rq, rs, 200, v);
 	f = malloc(sizeof *f);
 	if (!f)
 		return srv_error(rs, 500, "internal", NULL, "out of memory");
@@ -626,24 +395,17 @@ int route_offers_search(struct server *s, const struct srv_req *rq, struct srv_r
 		return srv_error(rs, 400, "bad_sort", "o", "%s", e.msg);
 	}
 	pthread_rwlock_rdlock(&s->index_lock);
-	rc = search_query(&res, s->index, f, &sort, &page, server_now(), &e);
+	rc = search_query(&res, s->index, f, &sort, &page, now, &e);
 	pthread_rwlock_unlock(&s->index_lock);
 	free(f);
 	if (rc)
 		return srv_error(rs, 400, rc == ERR_INVALID ? "bad_cursor" : "invalid",
 				 rc == ERR_INVALID ? "cursor" : "limit", "%s", e.msg);
-	arr = json_array();
-	for (size_t i = 0; arr && i < res.n; i++) {
-		struct store_offer so;
-		char h[STORE_HASH_SIZE];
-		hex_encode_0x(h, res.offers[i].id32, 32);
-		if (store_offer_get(s->store, &so, h, NULL) == 0)
-			json_array_append_new(arr, offer_json(&res.offers[i], &so));
-	}
-	json_t *out = arr ? json_pack("{s:I, s:o, s:s}", "total", (json_int_t)res.total, "offers", arr,
-				      "next_cursor", res.next_cursor) : NULL;
+	v = answer_join(&res);
 	search_result_release(&res);
-	return srv_json(rs, 200, out);
+	if (v)
+		view_cache_put(s->answers, key, key_len, tag, view_cache_seq(s->answers), v);
+	return srv_view(s, rq, rs, 200, v);
 }
 
 /* ---- GET / DELETE /offers/{hash} ---- */
@@ -664,19 +426,30 @@ int route_offer_get(struct server *s, const struct srv_req *rq, struct srv_resp 
 	struct offer rec;
 	struct reputation rep;
 	struct err e = { 0 };
+	uint8_t id[32];
+	struct view *v;
+	json_t *j;
 	int rc;
 
 	if (parse_hash_arg(h, rq->arg))
 		return srv_error(rs, 400, "invalid", "offer_hash", "offer hash: 0x + 64 hex digits");
+	hex_decode_exact(id, 32, h, NULL);
+	if ((v = offers_view_of(s, id, server_now())))
+		return srv_view(s, rq, rs, 200, v); /* listed: the view search shows, no store query */
+	/* not listed (withdrawn, expired, its host down or rented): read from the store */
 	if ((rc = store_offer_get(s->store, &so, h, &e)))
 		return srv_error_from(rs, rc, "offer_hash", &e);
 	if (reputation_get(s, &rep, so.provider, server_now(), &e))
 		memset(&rep, 0, sizeof rep);
 	if ((rc = offer_record(s, &rec, &so, &rep, &e)))
-		return srv_json(rs, 200, json_pack("{s:s, s:s, s:o, s:s}", "offer_hash", so.offer_hash,
-						   "status", store_offer_status_name(so.status), "offer",
-						   signed_offer_json(&so), "signature", so.signature));
-	return srv_json(rs, 200, offer_json(&rec, &so));
+		j = json_pack("{s:s, s:s, s:o, s:s}", "offer_hash", so.offer_hash, "status",
+			      store_offer_status_name(so.status), "offer", signed_offer_json(&so), "signature",
+			      so.signature);
+	else
+		j = offer_json(&rec, &so);
+	v = view_from_json(j);
+	json_decref(j);
+	return srv_view(s, rq, rs, 200, v);
 }
 
 int route_offer_delete(struct server *s, const struct srv_req *rq, struct srv_resp *rs)
@@ -684,7 +457,6 @@ int route_offer_delete(struct server *s, const struct srv_req *rq, struct srv_re
 	char h[STORE_HASH_SIZE], addr[STORE_ADDR_SIZE];
 	struct store_offer so;
 	struct err e = { 0 };
-	uint8_t id[32];
 	int rc;
 
 	if ((rc = srv_auth(addr, s, rq, rs)))
@@ -698,9 +470,6 @@ int route_offer_delete(struct server *s, const struct srv_req *rq, struct srv_re
 	rc = store_offer_set_status(s->store, h, STORE_OFFER_CANCELLED, server_now(), &e);
 	if (rc && rc != ERR_STATE)
 		return srv_error_from(rs, rc, "offer_hash", &e);
-	hex_decode_exact(id, 32, h, NULL);
-	pthread_rwlock_rdlock(&s->index_lock);
-	search_index_remove(s->index, id, NULL);
-	pthread_rwlock_unlock(&s->index_lock);
+	offers_index_remove(s, h);
 	return srv_json(rs, 200, json_pack("{s:s, s:s}", "offer_hash", h, "status", "cancelled"));
 }

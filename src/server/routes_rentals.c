@@ -265,6 +265,7 @@ int route_rental_rating(struct server *s, const struct srv_req *rq, struct srv_r
 		return srv_error(rs, 409, "already_rated", "id", "this rental was already rated");
 	if (rc)
 		return srv_error_from(rs, rc, "comment", &e);
+	listing_provider_changed(s, r.provider);
 	return srv_json(rs, 201, json_pack("{s:I, s:i}", "rental_id", (json_int_t)r.id, "stars", (int)stars));
 }
 
@@ -316,6 +317,7 @@ int route_rental_access(struct server *s, const struct srv_req *rq, struct srv_r
 		return srv_error(rs, 409, "already_reported", "id", "access was already reported");
 	if (rc)
 		return srv_error_from(rs, rc, rc == ERR_INVALID ? "user" : NULL, &e);
+	listing_provider_changed(s, r.provider); /* its response time moved */
 	return srv_json(rs, 201, json_pack("{s:I, s:I, s:I}", "rental_id", (json_int_t)r.id,
 					   "granted_at", (json_int_t)a.granted_at, "response_time_s",
 					   (json_int_t)(a.granted_at - r.opened_at)));

@@ -65,6 +65,17 @@ void srv_config_defaults(struct srv_config *c)
 
 /* ---- workers ---- */
 
+/* What /healthz reports of the store, checked here once per janitor round instead of per request. */
+static void health_check(struct server *s, int64_t now)
+{
+	int version = 0;
+	bool ok = store_schema_version(s->store, &version, NULL) == 0;
+
+	atomic_store(&s->health_schema, version);
+	atomic_store(&s->health_ok, ok);
+	atomic_store(&s->health_at, now);
+}
+
 static void *janitor_main(void *arg)
 {
 	struct server *s = arg;
@@ -75,7 +86,11 @@ static void *janitor_main(void *arg)
 	while (!server_sleep(s, LISTING_REFRESH_MS)) {
 		int64_t now = server_now();
 		uint64_t n = 0;
-		bool rebuild = listing_needs_rebuild(s, now);
+		bool rebuild = listing_needs_rebuild(s, now) ||
+			       now - atomic_load(&s->index_built_at) >= LISTING_FULL_MS / 1000;
+
+		health_check(s, now);
+		listing_refresh_changed(s);
 		if (++round * LISTING_REFRESH_MS >= JANITOR_PERIOD_MS) {
 			round = 0;
 			store_nonces_purge(s->store, NULL, now - 3600, &e);
@@ -129,9 +144,8 @@ int server_start(struct server **out, const struct srv_config *cfg, struct err *
 	s->started_at = server_now();
 	randombytes_buf(s->nonce_key, sizeof s->nonce_key);
 	metrics_init(&s->metrics);
-	pthread_rwlock_init(&s->index_lock, NULL);
-	pthread_mutex_init(&s->wake_lock, NULL);
-	pthread_cond_init(&s->wake, NULL);
+	if ((rc = server_state_init(s, e)))
+		goto fail;
 	if ((rc = pricefeed_cache_new(&s->prices, PRICEFEED_CACHE_MAX, e)))
 		goto fail;
 	if ((rc = store_open(&s->store, cfg->db_url, e))) {
@@ -140,6 +154,7 @@ int server_start(struct server **out, const struct srv_config *cfg, struct err *
 	}
 	if ((rc = offers_reindex(s, e)))
 		goto fail;
+	health_check(s, server_now());
 	atomic_store(&s->max_rental_id, find_max_rental(s));
 	if ((rc = http_glue_start(s, e)))
 		goto fail;
@@ -185,13 +200,47 @@ void server_free(struct server *s)
 	if (!s)
 		return;
 	server_stop(s);
-	search_index_free(s->index);
+	server_state_release(s);
 	store_close(s->store);
 	pricefeed_cache_free(s->prices);
 	sodium_memzero(s->cfg.monitor_seckey, sizeof s->cfg.monitor_seckey);
 	sodium_memzero(s->nonce_key, sizeof s->nonce_key);
+	free(s);
+}
+
+int server_state_init(struct server *s, struct err *e)
+{
+	pthread_rwlock_init(&s->index_lock, NULL);
+	pthread_mutex_init(&s->wake_lock, NULL);
+	pthread_cond_init(&s->wake, NULL);
+	pthread_mutex_init(&s->rebuild_mu, NULL);
+	pthread_mutex_init(&s->index_write_mu, NULL);
+	pthread_mutex_init(&s->changed_mu, NULL);
+	s->state_ready = true;
+	s->journal = calloc(LISTING_JOURNAL_MAX, sizeof *s->journal);
+	s->changed = calloc(LISTING_CHANGED_MAX, sizeof *s->changed);
+	s->answers = view_cache_new(SRV_ANSWERS_CACHED, SRV_ANSWERS_BYTES);
+	s->entities = view_cache_new(SRV_ENTITIES_CACHED, SRV_ENTITIES_BYTES);
+	if (!s->journal || !s->changed || !s->answers || !s->entities)
+		return err_set(e, ERR_NOMEM, "server state: out of memory");
+	return 0;
+}
+
+void server_state_release(struct server *s)
+{
+	if (!s->state_ready)
+		return;
+	search_index_free(s->index);
+	s->index = NULL;
+	view_cache_free(s->answers);
+	view_cache_free(s->entities);
+	free(s->journal);
+	free(s->changed);
 	pthread_rwlock_destroy(&s->index_lock);
 	pthread_mutex_destroy(&s->wake_lock);
 	pthread_cond_destroy(&s->wake);
-	free(s);
+	pthread_mutex_destroy(&s->rebuild_mu);
+	pthread_mutex_destroy(&s->index_write_mu);
+	pthread_mutex_destroy(&s->changed_mu);
+	s->state_ready = false;
 }

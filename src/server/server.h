@@ -30,6 +30,7 @@
 #include "core/u256.h"
 #include "eth/address.h"
 #include "eth/rpc.h"
+#include "server/view.h"
 #include "store/store.h"
 
 struct err;
@@ -40,6 +41,10 @@ struct pricefeed_cache;
 #define SRV_TOKENS_MAX 16          /* accepted payment tokens */
 #define SRV_BODY_MAX_DEFAULT (64 * 1024)
 #define SRV_DOMAIN_MAX 256
+#define SRV_ANSWERS_CACHED 4096    /* search answers kept (direct-mapped; each <= VIEW_CACHE_BODY_MAX) */
+#define SRV_ANSWERS_BYTES ((size_t)64 << 20)   /* ... in at most this many bytes */
+#define SRV_ENTITIES_CACHED 16384  /* host and provider views kept */
+#define SRV_ENTITIES_BYTES ((size_t)32 << 20)
 
 /* One payment token the marketplace lists offers in. */
 struct srv_token {
@@ -85,6 +90,7 @@ struct srv_config {
 	struct srv_token tokens[SRV_TOKENS_MAX]; /* accepted tokens */
 	size_t n_tokens;
 	uint32_t feed_max_age_s;       /* a feed round older than this at the payment block is stale */
+	uint32_t cache_max_age_s;      /* Cache-Control max-age of cacheable reads; 0: revalidate (no-cache) */
 };
 
 /* Fills `c` with the defaults (see docs/api.md "Configuration"). */
@@ -113,7 +119,25 @@ struct server {
 	uint8_t nonce_key[32];           /* nonce.c's MAC key, random per process; wiped by server_free */
 	atomic_bool index_dirty;         /* listing.c: rebuild the index (rentals opened/ended, host back) */
 	_Atomic int64_t index_stale_at;  /* earliest time a listed provider goes stale (0: none) */
-	struct search_index *index;      /* live offers */
+	struct search_index *index;      /* live offers, each row with its rendered view (offer_index.c) */
+	pthread_mutex_t rebuild_mu;      /* one full rebuild at a time */
+	pthread_mutex_t index_write_mu;  /* every write of the index (offer_index.c) */
+	bool index_rebuilding;           /* a rebuild runs: writes are journalled (index_write_mu) */
+	char (*journal)[STORE_HASH_SIZE]; /* offer hashes / provider addresses written during a rebuild */
+	size_t njournal;
+	bool journal_over;
+	atomic_uint_fast64_t index_gen;  /* bumped after every change of the index */
+	_Atomic int64_t index_built_at;  /* last full rebuild (unix seconds) */
+	pthread_mutex_t changed_mu;      /* guards changed / nchanged */
+	char (*changed)[STORE_ADDR_SIZE]; /* providers whose offers must be re-read (listing.c) */
+	size_t nchanged;
+	struct view_cache *answers;      /* search answers by query, tagged (index_gen, second) */
+	struct view_cache *entities;     /* host and provider views by "host:ID" / "provider:0x.." */
+	atomic_uint_fast64_t hosts_gen;  /* bumped by every host registration and endpoint change */
+	atomic_bool health_ok;           /* the store answered the janitor's last check */
+	atomic_int health_schema;        /* its schema version then */
+	_Atomic int64_t health_at;       /* when (unix seconds; 0: never) */
+	bool state_ready;                /* server_state_init ran */
 	struct srv_metrics metrics;
 	atomic_bool stopping;            /* set by server_stop: workers finish their round */
 	pthread_t indexer_thread, monitor_thread, janitor_thread;
@@ -137,6 +161,13 @@ struct server {
 int server_start(struct server **out, const struct srv_config *cfg, struct err *e);
 /* Asks every worker and the listener to stop and waits for them. Idempotent. */
 void server_stop(struct server *s);
+/*
+ * Sets up what a server holds in memory besides its store and listener: locks, the index journal, the
+ * view caches (server_start calls it; unit tests that build a server by hand too). ERR_NOMEM.
+ */
+int server_state_init(struct server *s, struct err *e);
+/* Frees what server_state_init made and the index (NULL fields allowed). */
+void server_state_release(struct server *s);
 /* Frees a stopped server (NULL allowed); wipes the monitor key. */
 void server_free(struct server *s);
 /* Sleeps up to ms, returning early when the server is stopping; true when stopping. */
@@ -159,6 +190,8 @@ struct srv_req {
 	size_t body_len;
 	const char *bearer;        /* Authorization: Bearer token, NULL when none */
 	const char *client;        /* client IP text */
+	const char *if_none_match; /* If-None-Match header, NULL when none */
+	const char *accept_encoding; /* Accept-Encoding header, NULL when none */
 	const char *(*query)(const struct srv_req *r, const char *name); /* query parameter or NULL */
 	void *conn;                /* adapter's handle for query() */
 };
@@ -182,6 +215,11 @@ struct srv_resp {
 	void *stream_ctx;
 	void (*stream_free)(void *ctx);
 	char extra_header[128];   /* one more header line "Name: value", "" when none */
+	struct view *view;        /* a rendered JSON body (one reference, owned), or NULL */
+	bool gzip;                /* view is the gzip copy: Content-Encoding: gzip */
+	bool vary_encoding;       /* the answer depends on Accept-Encoding (Vary) */
+	char etag[VIEW_ETAG_MAX]; /* ETag, "" when none */
+	char cache_control[48];   /* Cache-Control, "" for the default (no-store) */
 };
 
 /* Sets a JSON error answer; returns `status` so routes can `return srv_error(...)`. */
@@ -191,6 +229,12 @@ int srv_error(struct srv_resp *rs, int status, const char *code, const char *fie
 int srv_error_from(struct srv_resp *rs, int err_code, const char *field, const struct err *e);
 /* Sets a JSON answer (takes the reference). NULL json = 500 out of memory. */
 int srv_json(struct srv_resp *rs, int status, json_t *json);
+/*
+ * Answers with a rendered view (takes the reference): 304 without a body when the request's
+ * If-None-Match names its tag, the gzip copy when the client accepts gzip and it pays; ETag and
+ * Cache-Control (cfg.cache_max_age_s) either way. NULL view = 500 out of memory.
+ */
+int srv_view(struct server *s, const struct srv_req *rq, struct srv_resp *rs, int status, struct view *v);
 /* Parses the body as a JSON object (bounded); on failure sets a 400 answer and returns it. */
 int srv_body_object(json_t **out, const struct srv_req *rq, struct srv_resp *rs);
 
@@ -259,7 +303,10 @@ int srv_nonce_check(int64_t *expires_at, const char *nonce, const uint8_t key32[
 
 #define LISTING_MACHINES_MAX 256   /* machines of one provider whose live rentals are counted */
 #define LISTING_RENTALS_SCAN 1000  /* newest rentals of a provider read for that count (store cap) */
-#define LISTING_REFRESH_MS 1000    /* the janitor rebuilds a dirty index within this */
+#define LISTING_REFRESH_MS 1000    /* the janitor rebuilds a dirty index, re-reads changed providers within this */
+#define LISTING_FULL_MS (10 * 60 * 1000) /* a full rebuild at least this often (reputation's window slides) */
+#define LISTING_JOURNAL_MAX 4096   /* index writes journalled during one rebuild */
+#define LISTING_CHANGED_MAX 1024   /* providers waiting for a re-read; past it: a full rebuild */
 
 /* One provider as search sees it: is its agent alive, how many rentals are live per machine. */
 struct listing_provider {
@@ -281,13 +328,43 @@ bool listing_offer_visible(const struct listing_provider *p, const struct store_
 void listing_mark_dirty(struct server *s);
 /* True when the janitor should rebuild the index now (dirty, or a listed provider went stale). */
 bool listing_needs_rebuild(struct server *s, int64_t now);
+/*
+ * What search shows of a provider changed (a rental of theirs opened or ended, a rating, a probe, an
+ * access report, a heartbeat): drops their cached provider view at once and queues their offers for a
+ * re-read (listing_refresh_changed, run by the janitor every LISTING_REFRESH_MS and by the indexer
+ * after each batch).
+ */
+void listing_provider_changed(struct server *s, const char *provider);
+/* Drops the provider's cached view (GET /providers/{address}) only: a heartbeat. */
+void listing_provider_view_drop(struct server *s, const char *provider);
+/* Re-reads the offers of every queued provider into the index. */
+void listing_refresh_changed(struct server *s);
 
-/* ---- offers (routes_offers.c) ---- */
+/* ---- the offer index and its views (offer_index.c) ---- */
 
-/* Rebuilds the search index from the store's active offers (startup, janitor). */
+struct offer;
+struct reputation;
+/* Builds the search record of a stored offer (host, GPUs, reputation, prices). */
+int offer_record(struct server *s, struct offer *out, const struct store_offer *so, const struct reputation *rep,
+		 struct err *e);
+/* The public view of an offer: the signed offer, its signature, the host, prices and reputation. */
+json_t *offer_json(const struct offer *o, const struct store_offer *so);
+/* The signed EIP-712 Offer as the provider signed it. */
+json_t *signed_offer_json(const struct store_offer *so);
+/* Rebuilds the search index from the store's active offers (startup, janitor), reusing unchanged views. */
 int offers_reindex(struct server *s, struct err *e);
-/* Removes offers of (provider, nonce) from the store and the index (OfferCancelled). */
-int offers_cancel_nonce(struct server *s, const char *provider, uint64_t nonce, struct err *e);
+/* Re-reads one provider's unexpired offers into the index (listed, re-rendered, or taken out). */
+int offers_refresh_provider(struct server *s, const char *provider, struct err *e);
+/*
+ * Writes a stored offer's row (publish): listed with a fresh view when active and rentable, else taken
+ * out (*why says why). *rec gets its record. Done, and visible to every later read, on return.
+ */
+int offers_index_put(struct server *s, const struct store_offer *so, struct offer *rec, const char **why,
+		     struct err *e);
+/* Takes an offer out of the index (withdrawn); visible to every later read on return. */
+void offers_index_remove(struct server *s, const char *offer_hash);
+/* The view of a listed, unexpired offer (retained), or NULL. */
+struct view *offers_view_of(struct server *s, const uint8_t id32[32], int64_t now);
 
 /* ---- reputation (reputation.c) ---- */
 

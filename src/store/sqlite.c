@@ -676,8 +676,9 @@ static int sq_offers_expire(struct store *s, uint64_t *count, int64_t now, struc
 	return rc;
 }
 
-static int sq_offers_active(struct store *s, int64_t now, store_offer_cb cb, void *ctx,
-			    struct err *e)
+/* Runs an offers SELECT (bound: ?1 = now, ?2 = provider when given) and hands each row to cb. */
+static int offers_each(struct store *s, const char *sql, const char *provider, int64_t now, store_offer_cb cb,
+		       void *ctx, struct err *e)
 {
 	struct sq *q = SQ(s);
 	struct bnd b = { 0 };
@@ -686,11 +687,10 @@ static int sq_offers_active(struct store *s, int64_t now, store_offer_cb cb, voi
 	if (!(o = malloc(sizeof *o)))
 		return err_set(e, ERR_NOMEM, "offers: out of memory");
 	lk(q);
-	if (!(rc = prep(q, &b.st,
-			"SELECT " OFFER_COLS " FROM offers WHERE status = 'active' AND expiry > ?1"
-			" ORDER BY offer_hash",
-			"offers", e))) {
+	if (!(rc = prep(q, &b.st, sql, "offers", e))) {
 		b_i(&b, now);
+		if (provider)
+			b_t(&b, provider);
 		src = b.rc;
 		while (src == SQLITE_OK && (src = sqlite3_step(b.st)) == SQLITE_ROW) {
 			row_offer(b.st, o);
@@ -705,6 +705,19 @@ static int sq_offers_active(struct store *s, int64_t now, store_offer_cb cb, voi
 	ul(q);
 	free(o);
 	return rc;
+}
+
+static int sq_offers_active(struct store *s, int64_t now, store_offer_cb cb, void *ctx, struct err *e)
+{
+	return offers_each(s, "SELECT " OFFER_COLS " FROM offers WHERE status = 'active' AND expiry > ?1"
+			   " ORDER BY provider, machine_id, offer_hash", NULL, now, cb, ctx, e);
+}
+
+static int sq_offers_of_provider(struct store *s, const char *provider, int64_t now, store_offer_cb cb,
+				 void *ctx, struct err *e)
+{
+	return offers_each(s, "SELECT " OFFER_COLS " FROM offers WHERE provider = ?2 AND expiry > ?1"
+			   " ORDER BY offer_hash", provider, now, cb, ctx, e);
 }
 
 /* ---- nonces and sessions ---- */
@@ -1483,6 +1496,7 @@ static const struct store_ops sqlite_ops = {
 	.offer_cancel_nonce = sq_offer_cancel_nonce,
 	.offers_expire = sq_offers_expire,
 	.offers_active = sq_offers_active,
+	.offers_of_provider = sq_offers_of_provider,
 	.nonce_issue = sq_nonce_issue,
 	.nonce_consume = sq_nonce_consume,
 	.nonces_purge = sq_nonces_purge,

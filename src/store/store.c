@@ -443,6 +443,17 @@ int store_offers_active(struct store *s, int64_t now, store_offer_cb cb, void *c
 	return s->ops->offers_active(s, now, cb, ctx, e);
 }
 
+int store_offers_of_provider(struct store *s, const char *provider, int64_t now, store_offer_cb cb, void *ctx,
+			     struct err *e)
+{
+	CHECK(v_store(s, e));
+	CHECK(v_addr("provider", provider, e));
+	if (!cb)
+		return err_set(e, ERR_INVALID, "cb: missing");
+	CHECK(v_time("now", now, e));
+	return s->ops->offers_of_provider(s, provider, now, cb, ctx, e);
+}
+
 /* ---- nonces and sessions ---- */
 
 int store_nonce_issue(struct store *s, const char *nonce, int64_t now, int64_t expires_at,

@@ -308,8 +308,14 @@ int store_offer_cancel_nonce(struct store *s, uint64_t *count, const char *provi
 			     const char *nonce, int64_t now, struct err *e);
 /* Marks active offers with expiry <= now expired; *count may be NULL. */
 int store_offers_expire(struct store *s, uint64_t *count, int64_t now, struct err *e);
-/* Active offers with expiry > now, in offer_hash order. */
+/*
+ * Active offers with expiry > now, by (provider, machine_id, offer_hash): a reader building per-provider
+ * and per-machine figures reads each provider and host once.
+ */
 int store_offers_active(struct store *s, int64_t now, store_offer_cb cb, void *ctx, struct err *e);
+/* A provider's offers with expiry > now in any status (active, cancelled), in offer_hash order. */
+int store_offers_of_provider(struct store *s, const char *provider, int64_t now, store_offer_cb cb, void *ctx,
+			     struct err *e);
 
 /* ---- SIWE nonces and sessions ---- */
 

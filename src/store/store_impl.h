@@ -46,6 +46,8 @@ struct store_ops {
 	int (*offers_expire)(struct store *s, uint64_t *count, int64_t now, struct err *e);
 	int (*offers_active)(struct store *s, int64_t now, store_offer_cb cb, void *ctx,
 			     struct err *e);
+	int (*offers_of_provider)(struct store *s, const char *provider, int64_t now, store_offer_cb cb,
+				  void *ctx, struct err *e);
 
 	int (*nonce_issue)(struct store *s, const char *nonce, int64_t now, int64_t expires_at,
 			   struct err *e);

@@ -686,10 +686,65 @@ static void test_unknown_price_order(void **state)
 	search_index_free(ix);
 }
 
+/* A payload that counts its references (the server's rendered offer views behave so). */
+struct counted {
+	int refs;
+	int id;
+};
+
+static void counted_retain(void *p) { ((struct counted *)p)->refs++; }
+static void counted_release(void *p) { ((struct counted *)p)->refs--; }
+
+static void test_payloads(void **state)
+{
+	static const struct search_payload_ops ops = { counted_retain, counted_release };
+	struct counted a = { 1, 1 }, b = { 1, 2 }, c = { 1, 3 };
+	struct search_index *ix;
+	struct search_result r = { 0 };
+	struct search_page page = { 10, 0, NULL };
+	struct filter f;
+	struct filter_sort s;
+	struct offer o1 = simple_offer(1, 100000), o2 = simple_offer(2, 200000), got;
+	void *p = NULL;
+	(void)state;
+	assert_int_equal(search_index_new(&ix, 100, NULL), 0);
+	search_index_set_payload_ops(ix, &ops);
+	assert_int_equal(search_index_put_payload(ix, &o1, &a, NULL), 0);
+	assert_int_equal(search_index_put_payload(ix, &o2, &b, NULL), 0);
+	assert_int_equal(a.refs, 1); /* the index holds the one reference it was given */
+	/* a page holds its payloads until released, even when the row is replaced meanwhile */
+	assert_int_equal(filter_parse(&f, "", 0, NULL, NULL), 0);
+	assert_int_equal(filter_sort_parse(&s, "price", NULL), 0);
+	assert_int_equal(search_query(&r, ix, &f, &s, &page, NOW, NULL), 0);
+	assert_int_equal(r.n, 2);
+	assert_ptr_equal(r.payloads[0], &a);
+	assert_ptr_equal(r.payloads[1], &b);
+	assert_int_equal(a.refs, 2);
+	assert_int_equal(search_index_put_payload(ix, &o1, &c, NULL), 0); /* replaces a */
+	assert_int_equal(a.refs, 1);
+	search_result_release(&r);
+	assert_int_equal(a.refs, 0);
+	assert_int_equal(b.refs, 1);
+	assert_null(r.payloads);
+	/* lookup hands out a reference */
+	assert_int_equal(search_index_lookup(ix, &got, &p, o1.id32, NULL), 0);
+	assert_ptr_equal(p, &c);
+	assert_int_equal(c.refs, 2);
+	assert_memory_equal(got.id32, o1.id32, 32);
+	counted_release(p);
+	assert_int_equal(search_index_lookup(ix, NULL, &p, (const uint8_t[32]){ 9 }, NULL), ERR_NOT_FOUND);
+	/* removal and free release the index's references */
+	assert_int_equal(search_index_remove(ix, o2.id32, NULL), 0);
+	assert_int_equal(b.refs, 0);
+	assert_true(search_index_bytes(ix) > 0);
+	search_index_free(ix);
+	assert_int_equal(c.refs, 0);
+}
+
 static void test_page_errors(void **state)
 {
 	struct search_index *ix;
-	struct search_result r = { 7, 0, NULL, "" }, before;
+	struct search_result r = { .total = 7 }, before;
 	struct filter f;
 	struct filter_sort s, s2;
 	struct err e = { 0 };
@@ -809,6 +864,7 @@ int main(void)
 		cmocka_unit_test(test_crud_and_ties),
 		cmocka_unit_test(test_unknown_price_order),
 		cmocka_unit_test(test_page_errors),
+		cmocka_unit_test(test_payloads),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_property),
 	};
