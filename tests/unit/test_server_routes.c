@@ -36,199 +36,36 @@
 #include "eth/secp.h"
 #include "market/search.h"
 #include "server/server.h"
-
-#define ESCROW_ADDR "0x5fbdb2315678afecb367f032d93f642f64180aa3"
-#define USDC_ADDR "0xe7f1725e7734ce288f8367e1bb143e90bb3f0512"
-
-struct kv {
-	const char *k, *v;
-};
-
-struct q {
-	const struct kv *kv;
-	size_t n;
-};
-
-static const char *query_fn(const struct srv_req *r, const char *name)
-{
-	const struct q *q = r->conn;
-	for (size_t i = 0; q && i < q->n; i++)
-		if (strcmp(q->kv[i].k, name) == 0)
-			return q->kv[i].v;
-	return NULL;
-}
-
-/* Runs one request; returns the status; *out (optional) gets the JSON body. */
-static int req(struct server *s, enum srv_method m, const char *path, const char *body, const char *bearer,
-	       const struct q *q, json_t **out)
-{
-	struct srv_req rq;
-	struct srv_resp rs;
-	memset(&rq, 0, sizeof rq);
-	memset(&rs, 0, sizeof rs);
-	rq.method = m;
-	rq.path = path;
-	rq.arg = "";
-	rq.body = body ? body : "";
-	rq.body_len = body ? strlen(body) : 0;
-	rq.bearer = bearer;
-	rq.client = "127.0.0.1";
-	rq.query = query_fn;
-	rq.conn = (void *)q;
-	srv_dispatch(s, &rq, &rs);
-	int st = rs.status;
-	if (rs.view && !rs.json) /* a rendered answer: its text is the JSON the client gets */
-		rs.json = json_loadb(rs.view->body, rs.view->len, 0, NULL);
-	else if (rs.text && rs.content_type && strcmp(rs.content_type, "application/json") == 0 && !rs.json)
-		rs.json = json_loadb(rs.text, rs.text_len, 0, NULL);
-	if (out) {
-		*out = rs.json;
-		rs.json = NULL;
-	}
-	if (st >= 400)
-		assert_non_null(rs.json ? rs.json : (out ? *out : NULL));
-	srv_resp_release(&rs);
-	return st;
-}
-
-static struct server *mk(void)
-{
-	struct server *s = calloc(1, sizeof *s);
-	struct err e = { 0 };
-	assert_non_null(s);
-	srv_config_defaults(&s->cfg);
-	s->cfg.chain_id = 31337;
-	s->cfg.fee_bps = 1000;
-	assert_int_equal(address_parse(&s->cfg.escrow, ESCROW_ADDR, &e), 0);
-	assert_int_equal(address_parse(&s->cfg.tokens[0].address, USDC_ADDR, &e), 0);
-	snprintf(s->cfg.tokens[0].symbol, sizeof s->cfg.tokens[0].symbol, "USDC");
-	s->cfg.tokens[0].decimals = 6;
-	s->cfg.tokens[0].usd_micro = 1000000;
-	s->cfg.n_tokens = 1;
-	s->bound_port = 8080;
-	assert_int_equal(server_state_init(s, &e), 0);
-	assert_int_equal(store_open(&s->store, "sqlite::memory:", &e), 0);
-	assert_int_equal(offers_reindex(s, &e), 0);
-	return s;
-}
-
-/* Anvil's public test keys (the "test test ... junk" mnemonic), test use only. */
-static const char *const test_keys[] = {
-	"0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-	"0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
-};
-
-/* Signs in key i through /auth/nonce + /auth/siwe; returns the token (malloc'd). */
-static char *sign_in(struct server *s, int i)
-{
-	uint8_t key[32], sig[65];
-	struct eth_address a;
-	char addr[ADDRESS_STR_MAX], msg[1024], body[2048], sigh[133], iso[32];
-	json_t *j = NULL;
-	time_t now = time(NULL);
-	struct tm tm;
-
-	assert_int_equal(hex_decode_exact(key, 32, test_keys[i], NULL), 0);
-	secp_address(&a, key, NULL);
-	address_to_checksum(addr, &a);
-	assert_int_equal(req(s, SRV_GET, "/auth/nonce", NULL, NULL, NULL, &j), 200);
-	gmtime_r(&now, &tm);
-	strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	snprintf(msg, sizeof msg,
-		 "127.0.0.1:8080 wants you to sign in with your Ethereum account:\n%s\n\nSign in.\n\n"
-		 "URI: http://127.0.0.1:8080/login\nVersion: 1\nChain ID: 31337\nNonce: %s\nIssued At: %s",
-		 addr, json_string_value(json_object_get(j, "nonce")), iso);
-	json_decref(j);
-	assert_int_equal(eip191_sign(sig, (const uint8_t *)msg, strlen(msg), key, NULL), 0);
-	hex_encode_0x(sigh, sig, 65);
-	json_t *b = json_pack("{s:s, s:s}", "message", msg, "signature", sigh);
-	char *t = json_dumps(b, JSON_COMPACT);
-	snprintf(body, sizeof body, "%s", t);
-	free(t);
-	json_decref(b);
-	assert_int_equal(req(s, SRV_POST, "/auth/siwe", body, NULL, NULL, &j), 200);
-	char *tok = strdup(json_string_value(json_object_get(j, "token")));
-	json_decref(j);
-	/* Replay of the same message and signature: the nonce is spent. */
-	assert_int_equal(req(s, SRV_POST, "/auth/siwe", body, NULL, NULL, &j), 409);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
-			    "nonce_used");
-	json_decref(j);
-	return tok;
-}
+#include "support/routes.h"
 
 static void test_routing(void **state)
 {
-	struct server *s = mk();
+	struct server *s = routes_server();
 	json_t *j = NULL;
 	(void)state;
-	assert_int_equal(req(s, SRV_GET, "/nope", NULL, NULL, NULL, NULL), 404);
-	assert_int_equal(req(s, SRV_DELETE, "/auth/nonce", NULL, NULL, NULL, NULL), 405);
-	assert_int_equal(req(s, SRV_GET, "/healthz", NULL, NULL, NULL, &j), 200);
+	assert_int_equal(routes_req(s, SRV_GET, "/nope", NULL, NULL, NULL, NULL), 404);
+	assert_int_equal(routes_req(s, SRV_DELETE, "/auth/nonce", NULL, NULL, NULL, NULL), 405);
+	assert_int_equal(routes_req(s, SRV_GET, "/healthz", NULL, NULL, NULL, &j), 200);
 	assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
 	json_decref(j);
-	struct srv_req rq = { .method = SRV_GET, .path = "/metrics", .arg = "", .body = "", .query = query_fn };
+	struct srv_req rq = { .method = SRV_GET, .path = "/metrics", .arg = "", .body = "", .query = routes_query };
 	struct srv_resp rs = { 0 };
 	srv_dispatch(s, &rq, &rs);
 	assert_int_equal(rs.status, 200);
 	assert_non_null(strstr(rs.text, "flop_indexer_lag_blocks"));
 	srv_resp_release(&rs);
-	assert_int_equal(req(s, SRV_GET, "/me", NULL, NULL, NULL, NULL), 401);
-	assert_int_equal(req(s, SRV_GET, "/me", NULL, "not-a-real-token-at-all", NULL, NULL), 401);
+	assert_int_equal(routes_req(s, SRV_GET, "/me", NULL, NULL, NULL, NULL), 401);
+	assert_int_equal(routes_req(s, SRV_GET, "/me", NULL, "not-a-real-token-at-all", NULL, NULL), 401);
 	server_free(s);
-}
-
-static const char *host_ok =
-	"{\"machine_id\":7,\"country\":\"NL\",\"region\":\"ams\",\"cpu_cores\":16,\"ram_gib\":64,"
-	"\"disk_gib\":500,\"driver_version\":\"550.54.15\",\"cuda_version\":\"12.4\","
-	"\"gpus\":[{\"model\":\"H100_80GB\",\"vram_mib\":81920,\"fp32_mtflops\":67000,\"fp16_mtflops\":989000}]}";
-
-static char *offer_body(const char *key_hex, uint64_t chain_id, const char *machine, uint64_t nonce)
-{
-	struct escrow_offer o;
-	uint8_t key[32], sig[65];
-	struct eth_address esc;
-	char p[43], tok[43], sh[67], sigh[133], buf[2048];
-
-	memset(&o, 0, sizeof o);
-	hex_decode_exact(key, 32, test_keys[1], NULL);
-	secp_address(&o.provider, key, NULL);
-	o.payout = o.provider;
-	address_parse(&o.token, USDC_ADDR, NULL);
-	u256_parse_dec(&o.rate, "277777777777777777777", NULL); /* ~1 USDC/h */
-	o.min_secs = 60;
-	o.max_secs = 3600;
-	o.interruptible = true;
-	keccak256(o.spec_hash, (const uint8_t *)"h100", 4);
-	o.capacity = 1;
-	o.max_fee_bps = 1500;
-	o.expiry = (uint64_t)time(NULL) + 3600;
-	o.nonce = nonce;
-	address_parse(&esc, ESCROW_ADDR, NULL);
-	hex_decode_exact(key, 32, key_hex, NULL);
-	assert_int_equal(escrow_offer_sign(sig, chain_id, &esc, &o, key, NULL), 0);
-	address_to_lower(p, &o.provider);
-	address_to_lower(tok, &o.token);
-	hex_encode_0x(sh, o.spec_hash, 32);
-	hex_encode_0x(sigh, sig, 65);
-	snprintf(buf, sizeof buf,
-		 "{\"machine_id\":%s,\"signature\":\"%s\",\"offer\":{\"provider\":\"%s\",\"payout\":\"%s\","
-		 "\"token\":\"%s\",\"arbiter\":\"0x0000000000000000000000000000000000000000\","
-		 "\"rate\":\"277777777777777777777\",\"minSecs\":60,\"maxSecs\":3600,\"interruptible\":true,"
-		 "\"noticeSecs\":0,\"graceSecs\":0,\"disputeSecs\":0,\"specHash\":\"%s\",\"capacity\":1,"
-		 "\"monitor\":\"0x0000000000000000000000000000000000000000\",\"maxFeeBps\":1500,\"expiry\":%" PRIu64
-		 ",\"nonce\":%" PRIu64 "}}",
-		 machine, sigh, p, p, tok, sh, o.expiry, nonce);
-	return strdup(buf);
 }
 
 /* A snapshot of what the API shows, to compare before/after refused requests. */
 static char *snapshot(struct server *s, const char *tok)
 {
 	json_t *a = NULL, *b = NULL, *c = NULL;
-	req(s, SRV_GET, "/hosts/7", NULL, NULL, NULL, &a);
-	req(s, SRV_GET, "/offers", NULL, NULL, NULL, &b);
-	req(s, SRV_GET, "/me", NULL, tok, NULL, &c);
+	routes_req(s, SRV_GET, "/hosts/7", NULL, NULL, NULL, &a);
+	routes_req(s, SRV_GET, "/offers", NULL, NULL, NULL, &b);
+	routes_req(s, SRV_GET, "/me", NULL, tok, NULL, &c);
 	json_t *all = json_pack("{s:o?, s:o?, s:o?}", "host", a, "offers", b, "me", c);
 	char *t = json_dumps(all, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(all);
@@ -237,52 +74,52 @@ static char *snapshot(struct server *s, const char *tok)
 
 static void test_hosts_offers(void **state)
 {
-	struct server *s = mk();
+	struct server *s = routes_server();
 	json_t *j = NULL;
 	char *prov, *renter, *body, *before, *after;
 	(void)state;
 
-	renter = sign_in(s, 0);
-	prov = sign_in(s, 1);
-	assert_int_equal(req(s, SRV_POST, "/hosts", host_ok, prov, NULL, NULL), 201);
+	renter = routes_sign_in(s, 0);
+	prov = routes_sign_in(s, 1);
+	assert_int_equal(routes_req(s, SRV_POST, "/hosts", routes_host_ok, prov, NULL, NULL), 201);
 	/* A host whose GPUs were never benchmarked registers without figures
 	 * (listed unverified), rather than being made to invent a number. */
-	assert_int_equal(req(s, SRV_POST, "/hosts",
+	assert_int_equal(routes_req(s, SRV_POST, "/hosts",
 			     "{\"machine_id\":11,\"country\":\"NL\",\"gpus\":[{\"model\":\"RTX_4090\","
 			     "\"vram_mib\":24564}]}", prov, NULL, NULL), 201);
 	/* A renter finds the provider's agent from the host record. */
-	assert_int_equal(req(s, SRV_POST, "/providers/heartbeat",
+	assert_int_equal(routes_req(s, SRV_POST, "/providers/heartbeat",
 			     "{\"endpoint\":\"http://127.0.0.1:7777\"}", prov, NULL, NULL), 200);
-	assert_int_equal(req(s, SRV_GET, "/hosts/11", NULL, NULL, NULL, &j), 200);
+	assert_int_equal(routes_req(s, SRV_GET, "/hosts/11", NULL, NULL, NULL, &j), 200);
 	assert_string_equal(json_string_value(json_object_get(j, "endpoint")), "http://127.0.0.1:7777");
 	json_decref(j);
 	j = NULL;
-	body = offer_body(test_keys[1], 31337, "7", 1);
-	assert_int_equal(req(s, SRV_POST, "/offers", body, NULL, NULL, &j), 201);
+	body = routes_offer_body(routes_keys[1], 31337, "7", 1);
+	assert_int_equal(routes_req(s, SRV_POST, "/offers", body, NULL, NULL, &j), 201);
 	/* 277777777777777777777 * 3600 / 1e18 = 999999 units: the renter pays 0.999999 USDC per hour. */
 	assert_string_equal(json_string_value(json_object_get(j, "token_units_per_hour")), "999999");
 	assert_string_equal(json_string_value(json_object_get(j, "usd_per_hour")), "0.999999");
 	/* No probes yet: reliability is unknown (shown "new"), not a measured 0 %. */
 	assert_true(json_is_false(json_object_get(j, "reliability_observed")));
 	json_decref(j);
-	assert_int_equal(req(s, SRV_POST, "/offers", body, NULL, NULL, NULL), 201); /* idempotent */
+	assert_int_equal(routes_req(s, SRV_POST, "/offers", body, NULL, NULL, NULL), 201); /* idempotent */
 	free(body);
 	struct kv kv[] = { { "q", "gpu=H100_80GB vram>=80 price<=1 country=NL interruptible=true" } };
 	struct q q = { kv, 1 };
-	assert_int_equal(req(s, SRV_GET, "/offers", NULL, NULL, &q, &j), 200);
+	assert_int_equal(routes_req(s, SRV_GET, "/offers", NULL, NULL, &q, &j), 200);
 	assert_int_equal(json_integer_value(json_object_get(j, "total")), 1);
 	json_decref(j);
 	struct kv kv2[] = { { "q", "price<0.999999" } };
 	struct q q2 = { kv2, 1 };
-	assert_int_equal(req(s, SRV_GET, "/offers", NULL, NULL, &q2, &j), 200);
+	assert_int_equal(routes_req(s, SRV_GET, "/offers", NULL, NULL, &q2, &j), 200);
 	assert_int_equal(json_integer_value(json_object_get(j, "total")), 0);
 	json_decref(j);
 
 	before = snapshot(s, prov);
-	char *wrong_chain = offer_body(test_keys[1], 1, "7", 2);
-	char *wrong_key = offer_body(test_keys[0], 31337, "7", 2);
-	char *wrong_host = offer_body(test_keys[1], 31337, "8", 2);
-	char *sql_host = offer_body(test_keys[1], 31337, "\"7; DROP TABLE offers\"", 2);
+	char *wrong_chain = routes_offer_body(routes_keys[1], 1, "7", 2);
+	char *wrong_key = routes_offer_body(routes_keys[0], 31337, "7", 2);
+	char *wrong_host = routes_offer_body(routes_keys[1], 31337, "8", 2);
+	char *sql_host = routes_offer_body(routes_keys[1], 31337, "\"7; DROP TABLE offers\"", 2);
 	static const char *const sql = "'; DROP TABLE hosts; --";
 	char sql_region[1024], sql_model[1024];
 	snprintf(sql_region, sizeof sql_region, "{\"machine_id\":7,\"region\":\"%s\",\"gpus\":[{\"model\":\"A\","
@@ -303,8 +140,8 @@ static void test_hosts_offers(void **state)
 		{ SRV_POST, "/offers", "{\"offer\":{}}", NULL, 400 },
 		{ SRV_POST, "/hosts", sql_region, prov, 400 },
 		{ SRV_POST, "/hosts", sql_model, prov, 400 },
-		{ SRV_POST, "/hosts", host_ok, renter, 409 },
-		{ SRV_POST, "/hosts", host_ok, NULL, 401 },
+		{ SRV_POST, "/hosts", routes_host_ok, renter, 409 },
+		{ SRV_POST, "/hosts", routes_host_ok, NULL, 401 },
 		{ SRV_POST, "/hosts", "{\"machine_id\":\"x\"}", prov, 400 },
 		{ SRV_POST, "/hosts", "{\"machine_id\":10,\"gpus\":[]}", prov, 400 },
 		{ SRV_POST, "/providers/heartbeat", "{\"endpoint\":\"javascript:alert(1)\"}", prov, 400 },
@@ -321,7 +158,7 @@ static void test_hosts_offers(void **state)
 		{ SRV_POST, "/auth/logout", "", "' OR 1=1 --xxxxxxxxxxxxxxxx", 401 },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		int st = req(s, bad[i].m, bad[i].path, bad[i].body, bad[i].tok, NULL, NULL);
+		int st = routes_req(s, bad[i].m, bad[i].path, bad[i].body, bad[i].tok, NULL, NULL);
 		if (st != bad[i].want)
 			fail_msg("case %zu (%s): status %d, want %d", i, bad[i].path, st, bad[i].want);
 	}
@@ -340,7 +177,7 @@ static void test_hosts_offers(void **state)
 	for (size_t i = 0; i < sizeof bad_q / sizeof bad_q[0]; i++) {
 		struct kv k[] = { { bad_q[i][0], bad_q[i][1] } };
 		struct q qq = { k, 1 };
-		assert_int_equal(req(s, SRV_GET, "/offers", NULL, NULL, &qq, NULL), 400);
+		assert_int_equal(routes_req(s, SRV_GET, "/offers", NULL, NULL, &qq, NULL), 400);
 	}
 	free(prov);
 	free(renter);
@@ -424,53 +261,13 @@ static void test_probe(void **state)
 static json_int_t listed_total(struct server *s)
 {
 	json_t *j = NULL;
-	assert_int_equal(req(s, SRV_GET, "/offers", NULL, NULL, NULL, &j), 200);
+	assert_int_equal(routes_req(s, SRV_GET, "/offers", NULL, NULL, NULL, &j), 200);
 	json_int_t n = json_integer_value(json_object_get(j, "total"));
 	json_decref(j);
 	return n;
 }
 
 /* A mirrored rental of the test provider's machine "h100" (specHash keccak("h100")) in `state`. */
-static void put_rental(struct server *s, uint64_t id, enum store_rental_state state)
-{
-	struct store_rental r;
-	struct escrow_terms t;
-	uint8_t key[32], enc[ESCROW_TERMS_SIZE];
-	char hex[2 * ESCROW_TERMS_SIZE + 3];
-	struct err e = { 0 };
-
-	memset(&t, 0, sizeof t);
-	t.id = id;
-	hex_decode_exact(key, 32, test_keys[1], NULL);
-	secp_address(&t.provider, key, NULL);
-	t.payout = t.renter = t.provider;
-	t.rate = u256_from_u64(1);
-	t.epoch = (uint64_t)time(NULL) - 10;
-	keccak256(t.spec_hash, (const uint8_t *)"h100", 4);
-	assert_int_equal(escrow_terms_encode(enc, &t, &e), 0);
-	hex_encode_0x(hex, enc, sizeof enc);
-	memset(&r, 0, sizeof r);
-	r.chain_id = 31337;
-	r.id = id;
-	address_to_lower(r.renter, &t.renter);
-	address_to_lower(r.provider, &t.provider);
-	address_to_lower(r.payout, &t.payout);
-	address_parse(&t.token, USDC_ADDR, NULL);
-	address_to_lower(r.token, &t.token);
-	strcpy(r.rate, "1");
-	strcpy(r.deposited, "3600");
-	strcpy(r.claimed, "0");
-	strcpy(r.provider_paid, "0");
-	strcpy(r.fee_paid, "0");
-	strcpy(r.refunded, "0");
-	r.state = state;
-	r.opened_at = r.paid_until = (int64_t)t.epoch + 1;
-	r.opened_block = r.last_block = 1;
-	snprintf(r.opened_tx, sizeof r.opened_tx, "0x%064x", (unsigned)id);
-	snprintf(r.extra, sizeof r.extra, "{\"terms\":\"%s\"}", hex);
-	assert_int_equal(store_rental_upsert(s->store, &r, &e), 0);
-}
-
 /*
  * Issue 8.2 and 8.12: search shows only what a renter can rent now. An offer of capacity 1 leaves search
  * while its machine has a live rental and comes back when it ends; the offers of a host without a fresh
@@ -478,31 +275,31 @@ static void put_rental(struct server *s, uint64_t id, enum store_rental_state st
  */
 static void test_listing_only_rentable(void **state)
 {
-	struct server *s = mk();
+	struct server *s = routes_server();
 	struct err e = { 0 };
 	json_t *j = NULL;
 	char *prov, *body;
 	(void)state;
 
-	prov = sign_in(s, 1);
-	assert_int_equal(req(s, SRV_POST, "/hosts", host_ok, prov, NULL, NULL), 201);
-	body = offer_body(test_keys[1], 31337, "7", 1);
-	assert_int_equal(req(s, SRV_POST, "/offers", body, NULL, NULL, &j), 201);
+	prov = routes_sign_in(s, 1);
+	assert_int_equal(routes_req(s, SRV_POST, "/hosts", routes_host_ok, prov, NULL, NULL), 201);
+	body = routes_offer_body(routes_keys[1], 31337, "7", 1);
+	assert_int_equal(routes_req(s, SRV_POST, "/offers", body, NULL, NULL, &j), 201);
 	assert_true(json_is_true(json_object_get(j, "listed")));
 	json_decref(j);
 	assert_int_equal(listed_total(s), 1);
 
 	/* rented: the machine's one place is taken */
-	put_rental(s, 1, STORE_RENTAL_OPEN);
+	routes_put_rental(s, 1, STORE_RENTAL_OPEN);
 	assert_int_equal(offers_reindex(s, &e), 0);
 	assert_int_equal(listed_total(s), 0);
-	assert_int_equal(req(s, SRV_POST, "/offers", body, NULL, NULL, &j), 201);
+	assert_int_equal(routes_req(s, SRV_POST, "/offers", body, NULL, NULL, &j), 201);
 	assert_true(json_is_false(json_object_get(j, "listed")));
 	assert_string_equal(json_string_value(json_object_get(j, "not_listed_because")), "rented");
 	json_decref(j);
 	assert_int_equal(listed_total(s), 0);
 	/* ended on chain: free again */
-	put_rental(s, 1, STORE_RENTAL_ENDED);
+	routes_put_rental(s, 1, STORE_RENTAL_ENDED);
 	assert_int_equal(offers_reindex(s, &e), 0);
 	assert_int_equal(listed_total(s), 1);
 
@@ -515,13 +312,13 @@ static void test_listing_only_rentable(void **state)
 	assert_true(listing_needs_rebuild(s, server_now())); /* the janitor rebuilds now */
 	assert_int_equal(offers_reindex(s, &e), 0);
 	assert_int_equal(listed_total(s), 0);
-	assert_int_equal(req(s, SRV_POST, "/offers", body, NULL, NULL, &j), 201);
+	assert_int_equal(routes_req(s, SRV_POST, "/offers", body, NULL, NULL, &j), 201);
 	assert_string_equal(json_string_value(json_object_get(j, "not_listed_because")), "host_down");
 	json_decref(j);
 	assert_true(!listing_needs_rebuild(s, server_now()));
 	/* the agent is back: its heartbeat lists the offers again, before it is answered (issue 10:
 	 * the provider's offers are re-read at once, no rebuild needed) */
-	assert_int_equal(req(s, SRV_POST, "/providers/heartbeat", "", prov, NULL, NULL), 200);
+	assert_int_equal(routes_req(s, SRV_POST, "/providers/heartbeat", "", prov, NULL, NULL), 200);
 	assert_int_equal(listed_total(s), 1);
 	assert_true(!listing_needs_rebuild(s, server_now()));
 	free(body);
@@ -532,22 +329,22 @@ static void test_listing_only_rentable(void **state)
 	char hb[1024], path[64];
 	snprintf(hb, sizeof hb, "{\"machine_id\":\"%s\",\"country\":\"NL\",\"gpus\":[{\"model\":\"H100_80GB\","
 		 "\"vram_mib\":81920,\"fp32_mtflops\":67000}]}", big);
-	assert_int_equal(req(s, SRV_POST, "/hosts", hb, prov, NULL, &j), 201);
+	assert_int_equal(routes_req(s, SRV_POST, "/hosts", hb, prov, NULL, &j), 201);
 	assert_string_equal(json_string_value(json_object_get(j, "machine_id")), big);
 	json_decref(j);
 	snprintf(path, sizeof path, "/hosts/%s", big);
-	assert_int_equal(req(s, SRV_GET, path, NULL, NULL, NULL, &j), 200);
+	assert_int_equal(routes_req(s, SRV_GET, path, NULL, NULL, NULL, &j), 200);
 	assert_string_equal(json_string_value(json_object_get(j, "machine_id")), big);
 	json_decref(j);
 	char quoted[40];
 	snprintf(quoted, sizeof quoted, "\"%s\"", big);
-	body = offer_body(test_keys[1], 31337, quoted, 9);
-	assert_int_equal(req(s, SRV_POST, "/offers", body, NULL, NULL, &j), 201);
+	body = routes_offer_body(routes_keys[1], 31337, quoted, 9);
+	assert_int_equal(routes_req(s, SRV_POST, "/offers", body, NULL, NULL, &j), 201);
 	assert_string_equal(json_string_value(json_object_get(j, "machine_id")), big);
 	json_decref(j);
 	free(body);
 	/* small ids stay numbers */
-	assert_int_equal(req(s, SRV_GET, "/hosts/7", NULL, NULL, NULL, &j), 200);
+	assert_int_equal(routes_req(s, SRV_GET, "/hosts/7", NULL, NULL, NULL, &j), 200);
 	assert_true(json_is_integer(json_object_get(j, "machine_id")));
 	json_decref(j);
 	free(prov);
