@@ -8,6 +8,7 @@
  *       [--monitor-keystore FILE] [--monitor-interval-ms N] [--indexer-poll-ms N]
  *       [--siwe-domain HOST:PORT] [--siwe-origin URL] [--body-max BYTES] [--rate-per-min N]
  *       [--max-conns N] [--threads N] [--min-dispute-secs N] [--session-ttl-s N] [--nonce-ttl-s N]
+ *       [--cache-max-age-s N]
  *
  * Each flag may also come from the environment as FLOPMARKET_SERVE_<FLAG> (dashes as underscores).
  * The escrow address, chain id, start block and fee come from the deployment file (escrow deploy);
@@ -69,6 +70,7 @@ static const struct cfg_key serve_keys[] = {
 	{ "offer_stale_s", "180", "offers leave search this long after their host's last heartbeat" },
 	{ "session_ttl_s", "86400", "session lifetime" },
 	{ "nonce_ttl_s", "600", "SIWE nonce lifetime" },
+	{ "cache_max_age_s", "0", "Cache-Control max-age of search and detail answers (0: revalidate each time)" },
 };
 #define N_SERVE_KEYS (sizeof serve_keys / sizeof serve_keys[0])
 
@@ -335,6 +337,7 @@ static int build_config(struct srv_config *c, const struct cfg *sc, const struct
 	U32("session_ttl_s", session_ttl_s, 365 * 86400);
 	U32("nonce_ttl_s", nonce_ttl_s, 86400);
 	U32("feed_max_age_s", feed_max_age_s, 365 * 86400);
+	U32("cache_max_age_s", cache_max_age_s, 3600);
 #undef U32
 	if (c->threads == 0 || c->max_conns == 0 || c->body_max == 0)
 		return err_set(e, ERR_RANGE, "threads, max_conns and body_max must be positive");
