@@ -94,9 +94,35 @@ int http_resp_header(struct http_resp *resp, const char *name, const char *value
 	return 0;
 }
 
+/* Gives a lent body back (the answer is replaced, dropped or sent). */
+static void lent_return(struct http_resp *resp)
+{
+	if (resp->lent_done)
+		resp->lent_done(resp->lent_cls);
+	resp->lent = NULL;
+	resp->lent_len = 0;
+	resp->lent_done = NULL;
+	resp->lent_cls = NULL;
+}
+
+void http_lend(struct http_resp *resp, int status, const char *content_type, const void *body, size_t len,
+	       void (*done)(void *cls), void *cls)
+{
+	lent_return(resp);
+	buf_reset(&resp->body);
+	resp->lent = body;
+	resp->lent_len = len;
+	resp->lent_done = done;
+	resp->lent_cls = cls;
+	resp->status = status;
+	snprintf(resp->content_type, sizeof resp->content_type, "%s",
+		 content_type ? content_type : "text/plain; charset=utf-8");
+}
+
 int http_text(struct http_resp *resp, int status, const char *content_type, const char *text,
 	      size_t len)
 {
+	lent_return(resp);
 	buf_reset(&resp->body);
 	int rc = buf_append(&resp->body, text, len);
 	if (rc)
@@ -570,6 +596,18 @@ static enum MHD_Result send_resp(struct request *rq, struct http_resp *resp)
 		rq->up = resp->upgrade; /* on_upgrade or on_completed takes it */
 		resp->upgrade = NULL;
 	}
+	if (!mr && resp->lent) {
+		mr = MHD_create_response_from_buffer_with_free_callback_cls(resp->lent_len, (void *)(uintptr_t)resp->lent,
+									    resp->lent_done, resp->lent_cls);
+		if (!mr)
+			return MHD_NO; /* the caller gives the body back */
+		resp->lent = NULL; /* MHD calls lent_done now */
+		resp->lent_done = NULL;
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE,
+					resp->content_type[0] ? resp->content_type : "application/json");
+		if (!resp_has_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL))
+			MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	}
 	if (!mr) {
 		size_t len = 0;
 		uint8_t *body = buf_detach(&resp->body, &len);
@@ -878,6 +916,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 	if (resp.sse)
 		sse_discard(resp.sse);
 	upgrade_discard(resp.upgrade);
+	lent_return(&resp);
 	buf_release(&resp.body);
 	return ret;
 }

@@ -135,6 +135,10 @@ struct http_resp {
 	size_t nheaders;
 	struct http_sse *sse;                         /* set by http_sse_start */
 	struct http_upgrade_req *upgrade;             /* set by http_upgrade */
+	const void *lent;                             /* a body lent by http_lend (instead of `body`) */
+	size_t lent_len;
+	void (*lent_done)(void *cls);                 /* called once the layer is done with it */
+	void *lent_cls;
 };
 
 /* Handler: fill resp, return 0; negative ERR_* means internal error (500). */
@@ -195,6 +199,14 @@ int http_json_body(json_t **out, const struct http_req *r, struct http_resp *res
 
 /* Sets status and a JSON body (steals the reference to v). */
 int http_json(struct http_resp *resp, int status, json_t *v);
+
+/*
+ * Sets status and a body the caller lends instead of copying (a rendered view): the layer sends those
+ * len bytes and calls done(cls) exactly once when it no longer needs them (after the send, or when the
+ * answer is replaced or dropped). The bytes must not change until then.
+ */
+void http_lend(struct http_resp *resp, int status, const char *content_type, const void *body, size_t len,
+	       void (*done)(void *cls), void *cls);
 
 /* Sets status and a text body with the given content type. */
 int http_text(struct http_resp *resp, int status, const char *content_type, const char *text,

@@ -53,11 +53,25 @@ static void sse_user_free(void *user)
 	free(u);
 }
 
-/* A rendered view (or a 304 for it) with its validators and encoding headers. */
+static void view_done(void *v)
+{
+	view_release(v);
+}
+
+/*
+ * A rendered view (or a 304 for it) with its validators and encoding headers. The view's bytes are lent
+ * to the HTTP layer, not copied: it holds a reference until the answer is sent.
+ */
 static int view_answer(struct http_resp *resp, const struct srv_resp *rs)
 {
-	int rc = rs->view ? http_text(resp, rs->status, "application/json", rs->view->body, rs->view->len)
-			  : http_text(resp, rs->status, "application/json", "", 0);
+	int rc = 0;
+
+	if (rs->view) {
+		view_retain(rs->view);
+		http_lend(resp, rs->status, "application/json", rs->view->body, rs->view->len, view_done, rs->view);
+	} else {
+		rc = http_text(resp, rs->status, "application/json", "", 0);
+	}
 
 	if (!rc && rs->etag[0])
 		rc = http_resp_header(resp, "ETag", rs->etag);

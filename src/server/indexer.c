@@ -744,7 +744,7 @@ int indexer_step(struct server *s, struct rpc *r, bool *advanced, struct err *e)
 			listing_provider_changed(s, cancels[i].provider);
 		/* a rental opened or ended (which machines are free, the provider's record), an offer was
 		 * cancelled: re-read here, so search follows the chain within one indexer round */
-		listing_refresh_changed(s);
+		offers_refresh_changed(s);
 	}
 	if (n_new) {
 		log_info("indexed", "from=%" PRIu64 " to=%" PRIu64 " events=%" PRIu64, from, to, n_new);

@@ -26,7 +26,6 @@
 #include <string.h>
 
 #include "core/err.h"
-#include "core/log.h"
 #include "core/hex.h"
 #include "core/json.h"
 #include "escrow/escrow.h"
@@ -143,27 +142,18 @@ void listing_provider_changed(struct server *s, const char *provider)
 	pthread_mutex_unlock(&s->changed_mu);
 }
 
-void listing_refresh_changed(struct server *s)
+char (*listing_changed_take(struct server *s, size_t *n))[STORE_ADDR_SIZE]
 {
-	char (*todo)[STORE_ADDR_SIZE];
-	size_t n;
+	char (*todo)[STORE_ADDR_SIZE] = NULL;
 
 	pthread_mutex_lock(&s->changed_mu);
-	n = s->nchanged;
-	todo = n ? malloc(n * sizeof *todo) : NULL;
-	if (todo) {
-		memcpy(todo, s->changed, n * sizeof *todo);
+	*n = s->nchanged;
+	if (*n && (todo = malloc(*n * sizeof *todo))) {
+		memcpy(todo, s->changed, *n * sizeof *todo);
 		s->nchanged = 0;
+	} else {
+		*n = 0;
 	}
 	pthread_mutex_unlock(&s->changed_mu);
-	if (!todo)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		struct err e = { 0 };
-		if (offers_refresh_provider(s, todo[i], &e)) {
-			log_warn("provider offers not re-read", "provider=%s err=%s", todo[i], e.msg);
-			listing_mark_dirty(s);
-		}
-	}
-	free(todo);
+	return todo;
 }

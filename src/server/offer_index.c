@@ -528,6 +528,21 @@ int offers_index_put(struct server *s, const struct store_offer *so, struct offe
 	return rc;
 }
 
+void offers_refresh_changed(struct server *s)
+{
+	size_t n = 0;
+	char (*todo)[STORE_ADDR_SIZE] = listing_changed_take(s, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		struct err e = { 0 };
+		if (offers_refresh_provider(s, todo[i], &e)) {
+			log_warn("provider offers not re-read", "provider=%s err=%s", todo[i], e.msg);
+			listing_mark_dirty(s); /* a full rebuild catches up */
+		}
+	}
+	free(todo);
+}
+
 void offers_index_remove(struct server *s, const char *offer_hash)
 {
 	uint8_t id[32];

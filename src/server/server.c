@@ -90,13 +90,14 @@ static void *janitor_main(void *arg)
 			       now - atomic_load(&s->index_built_at) >= LISTING_FULL_MS / 1000;
 
 		health_check(s, now);
-		listing_refresh_changed(s);
+		offers_refresh_changed(s);
 		if (++round * LISTING_REFRESH_MS >= JANITOR_PERIOD_MS) {
 			round = 0;
 			store_nonces_purge(s->store, NULL, now - 3600, &e);
 			store_sessions_purge(s->store, NULL, now - 3600, &e);
-			if (store_offers_expire(s->store, &n, now, &e) == 0 && n > 0)
-				rebuild = true;
+			/* expired rows need no rebuild: search and offer detail skip them by their expiry, and
+			 * the next full rebuild (at most LISTING_FULL_MS away) drops them */
+			store_offers_expire(s->store, &n, now, &e);
 		}
 		if (rebuild)
 			offers_reindex(s, &e);

@@ -331,14 +331,14 @@ bool listing_needs_rebuild(struct server *s, int64_t now);
 /*
  * What search shows of a provider changed (a rental of theirs opened or ended, a rating, a probe, an
  * access report, a heartbeat): drops their cached provider view at once and queues their offers for a
- * re-read (listing_refresh_changed, run by the janitor every LISTING_REFRESH_MS and by the indexer
+ * re-read (offers_refresh_changed, run by the janitor every LISTING_REFRESH_MS and by the indexer
  * after each batch).
  */
 void listing_provider_changed(struct server *s, const char *provider);
 /* Drops the provider's cached view (GET /providers/{address}) only: a heartbeat. */
 void listing_provider_view_drop(struct server *s, const char *provider);
-/* Re-reads the offers of every queued provider into the index. */
-void listing_refresh_changed(struct server *s);
+/* Takes the queue of changed providers (malloc'd, *n entries; NULL when empty): offers_refresh_changed. */
+char (*listing_changed_take(struct server *s, size_t *n))[STORE_ADDR_SIZE];
 
 /* ---- the offer index and its views (offer_index.c) ---- */
 
@@ -361,6 +361,8 @@ int offers_refresh_provider(struct server *s, const char *provider, struct err *
  */
 int offers_index_put(struct server *s, const struct store_offer *so, struct offer *rec, const char **why,
 		     struct err *e);
+/* Re-reads the offers of every provider queued by listing_provider_changed (janitor, indexer). */
+void offers_refresh_changed(struct server *s);
 /* Takes an offer out of the index (withdrawn); visible to every later read on return. */
 void offers_index_remove(struct server *s, const char *offer_hash);
 /* The view of a listed, unexpired offer (retained), or NULL. */

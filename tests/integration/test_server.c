@@ -30,12 +30,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <zlib.h>
 #include <jansson.h>
 #include <sqlite3.h>
 
@@ -139,6 +141,103 @@ static long http(struct resp *r, const char *method, const char *path, const cha
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
 	return r->status;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ctx)
+{
+	struct buf *b = ctx;
+	return buf_append(b, p, sz * n) ? 0 : sz * n;
+}
+
+/* A GET with one extra request header (may be NULL); the answer's raw head and body (not decoded). */
+static long http_get_raw(struct buf *head, struct buf *body, const char *path, const char *header)
+{
+	CURL *c = curl_easy_init();
+	struct curl_slist *h = NULL;
+	char url[2048];
+	long status = 0;
+
+	buf_init(head, 64 << 10);
+	buf_init(body, 8 << 20);
+	snprintf(url, sizeof url, "%s%s", F.base, path);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, head);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+	if (header)
+		h = curl_slist_append(h, header);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	return status;
+}
+
+/* The value of header `name` in a raw head (copied into out), or "" when absent. */
+static void head_value(char *out, size_t cap, const struct buf *head, const char *name)
+{
+	const char *p = buf_cstr(head);
+	size_t n = strlen(name);
+
+	out[0] = '\0';
+	for (; *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p))
+		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
+			const char *v = p + n + 1;
+			while (*v == ' ')
+				v++;
+			snprintf(out, cap, "%.*s", (int)strcspn(v, "\r\n"), v);
+			return;
+		}
+}
+
+/*
+ * Issue 10 over the wire: a search answer's ETag revalidates to 304 with no body, and its gzip copy
+ * (Content-Encoding: gzip, Vary: Accept-Encoding) inflates to the plain body.
+ */
+static void check_conditional_and_gzip(const char *path)
+{
+	struct buf head, body, gh, gb;
+	char etag[64], inm[96], enc[32], vary[64];
+	uint8_t *plain;
+	z_stream z;
+
+	assert_int_equal(http_get_raw(&head, &body, path, NULL), 200);
+	head_value(etag, sizeof etag, &head, "ETag");
+	assert_true(etag[0] == '"');
+	head_value(vary, sizeof vary, &head, "Cache-Control");
+	assert_string_equal(vary, "public, no-cache");
+	snprintf(inm, sizeof inm, "If-None-Match: %s", etag);
+	assert_int_equal(http_get_raw(&gh, &gb, path, inm), 304);
+	assert_int_equal(gb.len, 0);
+	buf_release(&gh);
+	buf_release(&gb);
+	assert_true(body.len >= 1024);
+	assert_int_equal(http_get_raw(&gh, &gb, path, "Accept-Encoding: gzip"), 200);
+	head_value(enc, sizeof enc, &gh, "Content-Encoding");
+	head_value(vary, sizeof vary, &gh, "Vary");
+	assert_string_equal(enc, "gzip");
+	assert_string_equal(vary, "Accept-Encoding");
+	assert_true(gb.len < body.len);
+	plain = malloc(body.len + 1);
+	assert_non_null(plain);
+	memset(&z, 0, sizeof z);
+	assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
+	z.next_in = gb.data;
+	z.avail_in = (uInt)gb.len;
+	z.next_out = plain;
+	z.avail_out = (uInt)body.len + 1;
+	assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+	assert_int_equal(z.total_out, body.len);
+	assert_memory_equal(plain, body.data, body.len);
+	inflateEnd(&z);
+	free(plain);
+	buf_release(&head);
+	buf_release(&body);
+	buf_release(&gh);
+	buf_release(&gb);
 }
 
 static json_t *http_json(long *status, const char *method, const char *path, const char *body,
@@ -798,6 +897,7 @@ static void test_offers(void **state)
 	r = http_json(&st, "GET", "/offers", NULL, NULL);
 	assert_int_equal(json_integer_value(json_object_get(r, "total")), 1);
 	json_decref(r);
+	check_conditional_and_gzip("/offers");
 }
 
 /* ---- rental on chain ---- */
