@@ -255,19 +255,23 @@ static int index_new(struct server *s, struct search_index **out, struct err *e)
 }
 
 /*
- * The view of rec: the one `reuse` holds for the same record (unchanged since it was rendered), else a
- * fresh rendering. NULL: no memory.
+ * The view of rec: the one `reuse` holds for the same record (unchanged since it was rendered; *same
+ * set), else a fresh rendering. NULL: no memory.
  */
-static struct view *row_view(struct search_index *reuse, const struct offer *rec, const struct store_offer *so)
+static struct view *row_view(struct search_index *reuse, const struct offer *rec, const struct store_offer *so,
+			     bool *same)
 {
 	struct offer old;
 	void *p = NULL;
 	json_t *j;
 	struct view *v;
 
+	*same = false;
 	if (reuse && search_index_lookup(reuse, &old, &p, rec->id32, NULL) == 0 && p) {
-		if (memcmp(&old, rec, sizeof old) == 0)
+		if (memcmp(&old, rec, sizeof old) == 0) {
+			*same = true;
 			return p;
+		}
 		view_release(p);
 	}
 	j = offer_json(rec, so);
@@ -294,18 +298,27 @@ static void provider_view_load(struct server *s, struct provider_view *pv, const
 		pv->lp.fresh = false;
 }
 
+/* Takes id's row out of ix; *changed when there was one. */
+static void row_remove(struct search_index *ix, const uint8_t id[32], bool *changed)
+{
+	if (search_index_remove(ix, id, NULL) == 0)
+		*changed = true;
+}
+
 /*
  * Writes one stored offer's row into ix: put (with its view, reused from `reuse` when unchanged) when it
  * is active and rentable, removed otherwise. *why: NULL when listed, else why not. *rec_out (optional)
- * gets the record. 0, or the error of building the record (the row is then removed).
+ * gets the record. *changed is set when ix changed (a row rewritten identically in place is no change:
+ * cached answers stay valid). 0, or the error of building the record (the row is then removed).
  */
 static int row_write(struct server *s, struct search_index *ix, struct search_index *reuse,
 		     struct provider_view *pv, const struct store_offer *so, const char **why,
-		     struct offer *rec_out, struct err *e)
+		     struct offer *rec_out, bool *changed, struct err *e)
 {
 	struct offer rec;
 	struct view *v;
 	uint8_t id[32];
+	bool same;
 	int rc;
 
 	if (hex_decode_exact(id, 32, so->offer_hash, e))
@@ -314,23 +327,29 @@ static int row_write(struct server *s, struct search_index *ix, struct search_in
 	if (!*why)
 		listing_offer_visible(&pv->lp, so, why);
 	if (*why && !rec_out) {
-		search_index_remove(ix, id, NULL);
+		row_remove(ix, id, changed);
 		return 0;
 	}
 	if ((rc = record_build(s, &rec, so, &pv->rep, &pv->m, e))) {
-		search_index_remove(ix, id, NULL);
+		row_remove(ix, id, changed);
 		return rc;
 	}
 	if (rec_out)
 		*rec_out = rec;
 	if (*why) {
-		search_index_remove(ix, id, NULL);
+		row_remove(ix, id, changed);
 		return 0;
 	}
-	if (!(v = row_view(reuse, &rec, so)))
+	if (!(v = row_view(reuse, &rec, so, &same)))
 		return err_set(e, ERR_NOMEM, "offer view: out of memory");
+	if (same && reuse == ix) { /* already there, as it is */
+		view_release(v);
+		return 0;
+	}
 	if ((rc = search_index_put_payload(ix, &rec, v, e)))
 		view_release(v);
+	else
+		*changed = true;
 	return rc;
 }
 
@@ -357,7 +376,9 @@ static int reindex_cb(void *ctx, const struct store_offer *so)
 			c->stale_at = c->pv.lp.stale_at;
 		snprintf(c->last_provider, sizeof c->last_provider, "%s", so->provider);
 	}
-	if (row_write(c->s, c->ix, c->old, &c->pv, so, &why, NULL, &e))
+	bool changed = false;
+
+	if (row_write(c->s, c->ix, c->old, &c->pv, so, &why, NULL, &changed, &e))
 		c->skipped++;
 	else if (why)
 		c->hidden++;
@@ -383,7 +404,7 @@ static void journal_add(struct server *s, const char *key)
 }
 
 static int refresh_into(struct server *s, struct search_index *ix, const char *provider, int64_t now,
-			struct err *e);
+			bool *changed, struct err *e);
 
 /* Replays the writes made during a rebuild onto its new index (index_write_mu held). */
 static void journal_replay(struct server *s, struct search_index *ix, int64_t now)
@@ -395,13 +416,15 @@ static void journal_replay(struct server *s, struct search_index *ix, int64_t no
 		const char *why;
 
 		if (strlen(key) == STORE_ADDR_SIZE - 1) {
-			refresh_into(s, ix, key, now, NULL);
+			bool changed;
+			refresh_into(s, ix, key, now, &changed, NULL);
 			continue;
 		}
 		if (store_offer_get(s->store, &so, key, NULL) != 0 || !(pv = calloc(1, sizeof *pv)))
 			continue;
+		bool changed = false;
 		provider_view_load(s, pv, so.provider, now);
-		row_write(s, ix, NULL, pv, &so, &why, NULL, NULL);
+		row_write(s, ix, NULL, pv, &so, &why, NULL, &changed, NULL);
 		free(pv);
 	}
 }
@@ -463,6 +486,7 @@ struct refresh_ctx {
 	struct server *s;
 	struct search_index *ix;
 	struct provider_view pv;
+	bool changed;
 };
 
 static int refresh_cb(void *ctx, const struct store_offer *so)
@@ -470,13 +494,13 @@ static int refresh_cb(void *ctx, const struct store_offer *so)
 	struct refresh_ctx *c = ctx;
 	const char *why;
 
-	row_write(c->s, c->ix, c->ix, &c->pv, so, &why, NULL, NULL);
+	row_write(c->s, c->ix, c->ix, &c->pv, so, &why, NULL, &c->changed, NULL);
 	return 0;
 }
 
-/* Rewrites every unexpired offer of provider in ix (index_write_mu held). */
+/* Rewrites every unexpired offer of provider in ix (index_write_mu held); *changed when ix changed. */
 static int refresh_into(struct server *s, struct search_index *ix, const char *provider, int64_t now,
-			struct err *e)
+			bool *changed, struct err *e)
 {
 	struct refresh_ctx *c = calloc(1, sizeof *c);
 	int rc;
@@ -487,10 +511,12 @@ static int refresh_into(struct server *s, struct search_index *ix, const char *p
 	c->ix = ix;
 	provider_view_load(s, &c->pv, provider, now);
 	rc = store_offers_of_provider(s->store, provider, now, refresh_cb, c, e);
-	if (c->pv.lp.fresh) {
+	*changed = c->changed;
+	if (c->pv.lp.fresh) { /* keep the earliest staleness of a listed provider (janitor and indexer race) */
 		int64_t at = atomic_load(&s->index_stale_at);
-		if (at == 0 || c->pv.lp.stale_at < at)
-			atomic_store(&s->index_stale_at, c->pv.lp.stale_at);
+		while ((at == 0 || c->pv.lp.stale_at < at) &&
+		       !atomic_compare_exchange_weak(&s->index_stale_at, &at, c->pv.lp.stale_at))
+			;
 	}
 	free(c);
 	return rc;
@@ -500,10 +526,13 @@ int offers_refresh_provider(struct server *s, const char *provider, struct err *
 {
 	int rc;
 
+	bool changed = false;
+
 	pthread_mutex_lock(&s->index_write_mu);
-	rc = refresh_into(s, s->index, provider, server_now(), e);
+	rc = refresh_into(s, s->index, provider, server_now(), &changed, e);
 	journal_add(s, provider);
-	index_changed(s);
+	if (changed) /* a re-read that found nothing new keeps cached answers valid */
+		index_changed(s);
 	pthread_mutex_unlock(&s->index_write_mu);
 	return rc;
 }
@@ -518,9 +547,11 @@ int offers_index_put(struct server *s, const struct store_offer *so, struct offe
 
 	if (!pv)
 		return err_set(e, ERR_NOMEM, "out of memory");
+	bool changed = false;
+
 	pthread_mutex_lock(&s->index_write_mu);
 	provider_view_load(s, pv, so->provider, server_now());
-	rc = row_write(s, s->index, NULL, pv, so, why, rec, e);
+	rc = row_write(s, s->index, NULL, pv, so, why, rec, &changed, e);
 	journal_add(s, so->offer_hash);
 	index_changed(s);
 	pthread_mutex_unlock(&s->index_write_mu);

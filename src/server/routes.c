@@ -143,8 +143,10 @@ int route_metrics(struct server *s, const struct srv_req *rq, struct srv_resp *r
 	      (double)ix_bytes);
 	gauge(reg, "flop_views_bytes", "Bytes of all rendered views (offer views, cached answers, gzip copies).",
 	      (double)views);
-	gauge(reg, "flop_offer_bytes_per_offer", "Index and view bytes per indexed offer.",
-	      n_offers ? (double)(ix_bytes + views) / (double)n_offers : 0);
+	size_t cached = ans_b + ent_b, offer_views = views > cached ? views - cached : 0;
+	gauge(reg, "flop_offer_bytes_per_offer",
+	      "Index bytes and offer-view bytes (all views less the two caches) per indexed offer.",
+	      n_offers ? (double)(ix_bytes + offer_views) / (double)n_offers : 0);
 	gauge(reg, "flop_answers_cached", "Search answers in the answer cache.", (double)ans_n);
 	gauge(reg, "flop_answers_cached_bytes", "Bytes of the answer cache.", (double)ans_b);
 	gauge(reg, "flop_entity_views_cached", "Host and provider views cached.", (double)ent_n);

@@ -275,13 +275,16 @@ out:
 
 /*
  * A search answer's cache key: the raw parameters, each with its length (0 when absent), so two
- * requests share an answer only when they asked the same. 0 when it would not fit.
+ * requests share an answer only when they asked the same, and the second it is for (what is live
+ * depends on it). 0 when it would not fit. The index generation is the entry's tag: both are compared
+ * exactly, never through a hash.
  */
-static size_t answer_key(char *out, size_t cap, const char *q, const char *o, const char *lim, const char *off,
-			 const char *cur)
+static size_t answer_key(char *out, size_t cap, int64_t now, const char *q, const char *o, const char *lim,
+			 const char *off, const char *cur)
 {
 	const char *parts[5] = { q, o, lim, off, cur };
-	size_t n = 0;
+	int w0 = snprintf(out, cap, "%" PRId64 "|", now);
+	size_t n = w0 > 0 ? (size_t)w0 : 0;
 
 	for (int i = 0; i < 5; i++) {
 		const char *p = parts[i] ? parts[i] : "";
@@ -291,12 +294,6 @@ static size_t answer_key(char *out, size_t cap, const char *q, const char *o, co
 		n += (size_t)w;
 	}
 	return n;
-}
-
-/* What an answer is valid for: the index generation it was computed from and the second (expiry). */
-static uint64_t answer_tag(uint64_t gen, int64_t now)
-{
-	return view_hash(gen, &now, sizeof now);
 }
 
 /*
@@ -363,7 +360,7 @@ int route_offers_search(struct server *s, const struct srv_req *rq, struct srv_r
 	char key[VIEW_CACHE_KEY_MAX + 1];
 	int64_t now = server_now();
 	/* the generation is read before the query: an answer is never tagged newer than what it saw */
-	uint64_t tag = answer_tag(atomic_load(&s->index_gen), now);
+	uint64_t tag = atomic_load(&s->index_gen);
 	struct view *v;
 	int rc;
 
@@ -378,7 +375,7 @@ int route_offers_search(struct server *s, const struct srv_req *rq, struct srv_r
 	if (cur && strlen(cur) >= SEARCH_CURSOR_MAX)
 		return srv_error(rs, 400, "invalid", "cursor", "bad cursor");
 	page.cursor = cur;
-	key_len = answer_key(key, sizeof key, q, o, lim, off, cur);
+	key_len = answer_key(key, sizeof key, now, q, o, lim, off, cur);
 	if (key_len && (v = view_cache_get(s->answers, key, key_len, tag)))
 		return srv_view(s, rq, rs, 200, v);
 	f = malloc(sizeof *f);

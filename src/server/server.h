@@ -42,9 +42,9 @@ struct pricefeed_cache;
 #define SRV_BODY_MAX_DEFAULT (64 * 1024)
 #define SRV_DOMAIN_MAX 256
 #define SRV_ANSWERS_CACHED 4096    /* search answers kept (direct-mapped; each <= VIEW_CACHE_BODY_MAX) */
-#define SRV_ANSWERS_BYTES ((size_t)64 << 20)   /* ... in at most this many bytes */
+#define SRV_ANSWERS_BYTES ((size_t)32 << 20)   /* ... in at most this many bytes */
 #define SRV_ENTITIES_CACHED 16384  /* host and provider views kept */
-#define SRV_ENTITIES_BYTES ((size_t)32 << 20)
+#define SRV_ENTITIES_BYTES ((size_t)16 << 20)
 
 /* One payment token the marketplace lists offers in. */
 struct srv_token {

@@ -41,6 +41,7 @@ static char *post_offer(struct server *s, uint64_t nonce)
 	json_t *j = NULL;
 
 	assert_int_equal(routes_req(s, SRV_POST, "/offers", body, NULL, NULL, &j), 201);
+	assert_true(json_is_true(json_object_get(j, "listed")));
 	hash = strdup(json_string_value(json_object_get(j, "offer_hash")));
 	json_decref(j);
 	free(body);
@@ -61,9 +62,15 @@ static json_int_t total(json_t *j)
 	return json_integer_value(json_object_get(j, "total"));
 }
 
+/* Whether the first 100 offers of GET /offers hold this one. */
 static bool search_has(struct server *s, const char *hash)
 {
-	json_t *j = search(s), *a = json_object_get(j, "offers");
+	static const struct kv kv[] = { { "limit", "100" } };
+	static const struct q q = { kv, 1 };
+	json_t *j = NULL, *a;
+
+	assert_int_equal(routes_req(s, SRV_GET, "/offers", NULL, NULL, &q, &j), 200);
+	a = json_object_get(j, "offers");
 	bool found = false;
 	for (size_t i = 0; i < json_array_size(a); i++)
 		found |= strcmp(json_string_value(json_object_get(json_array_get(a, i), "offer_hash")), hash) == 0;
@@ -434,6 +441,22 @@ static void test_offers_of_provider(void **state)
 	server_free(s);
 }
 
+/*
+ * The bug this guards: chained tags once XOR-ed the chained value straight into the hash basis, so
+ * (generation g, second t) and (g + 1, t + 1) hashed alike for every even t, and a search answer of the
+ * old generation was served a second later after a write. Tags of neighbouring inputs must differ.
+ */
+static void test_tag_chaining(void **state)
+{
+	(void)state;
+	for (uint64_t g = 0; g < 64; g++)
+		for (int64_t t = 1796300000; t < 1796300064; t++) {
+			int64_t t1 = t + 1;
+			assert_true(view_hash(g, &t, sizeof t) != view_hash(g + 1, &t1, sizeof t1));
+			assert_true(view_hash(g, &t, sizeof t) != view_hash(g + 1, &t, sizeof t));
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -443,6 +466,7 @@ int main(void)
 		cmocka_unit_test(test_reputation_staleness),
 		cmocka_unit_test(test_writes_during_rebuild),
 		cmocka_unit_test(test_offers_of_provider),
+		cmocka_unit_test(test_tag_chaining),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
