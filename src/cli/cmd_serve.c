@@ -257,29 +257,35 @@ static int load_monitor(struct srv_config *c, const char *path, struct err *e)
 	return 0;
 }
 
-/* Builds the server configuration from the serve settings and the global ones. */
-static int build_config(struct srv_config *c, const struct cfg *sc, const struct cfg *g, struct err *e)
+/* --listen ADDRESS:PORT into c->listen_addr and c->port. */
+static int listen_parse(struct srv_config *c, const char *listen, struct err *e)
 {
-	const char *listen = cfg_get(sc, "listen"), *colon, *v;
-	struct escrow_deployment d;
-	struct rpc r;
-	bool have_rpc = false, have_dep = false;
-	uint64_t u;
-	int rc;
+	const char *colon = listen ? strrchr(listen, ':') : NULL;
+	char *end;
+	unsigned long p;
 
-	srv_config_defaults(c);
-	colon = listen ? strrchr(listen, ':') : NULL;
 	if (!colon || (size_t)(colon - listen) >= sizeof c->listen_addr)
 		return err_set(e, ERR_INVALID, "listen: ADDRESS:PORT expected");
 	memcpy(c->listen_addr, listen, (size_t)(colon - listen));
 	c->listen_addr[colon - listen] = '\0';
-	{
-		char *end;
-		unsigned long p = strtoul(colon + 1, &end, 10);
-		if (!colon[1] || *end || p > 65535)
-			return err_set(e, ERR_INVALID, "listen: bad port");
-		c->port = (uint16_t)p;
-	}
+	p = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || p > 65535)
+		return err_set(e, ERR_INVALID, "listen: bad port");
+	c->port = (uint16_t)p;
+	return 0;
+}
+
+/*
+ * The store, the node and the escrow: --db, --rpc-url, the deployment file (into *d, *have_dep) or
+ * --escrow and --chain-id, the start block, fee, confirmations and batch size.
+ */
+static int chain_config(struct srv_config *c, struct escrow_deployment *d, bool *have_dep, const struct cfg *sc,
+			const struct cfg *g, struct err *e)
+{
+	const char *v;
+	uint64_t u;
+	int rc;
+
 	if (strlen(cfg_get(sc, "db")) >= sizeof c->db_url)
 		return err_set(e, ERR_TOO_BIG, "db: too long");
 	snprintf(c->db_url, sizeof c->db_url, "%s", cfg_get(sc, "db"));
@@ -290,15 +296,15 @@ static int build_config(struct srv_config *c, const struct cfg *sc, const struct
 		snprintf(c->rpc_url, sizeof c->rpc_url, "%s", v);
 	}
 	if ((v = cfg_get(sc, "deployment"))) {
-		if ((rc = escrow_deployment_load(&d, v, e)) ||
-		    (rc = escrow_deployment_find(&c->escrow, &d, "RentalEscrow", e)))
+		if ((rc = escrow_deployment_load(d, v, e)) ||
+		    (rc = escrow_deployment_find(&c->escrow, d, "RentalEscrow", e)))
 			return rc;
-		have_dep = true;
-		c->chain_id = d.chain_id;
-		c->fee_bps = d.fee_bps;
-		for (size_t i = 0; i < d.n; i++)
-			if (strcmp(d.c[i].name, "RentalEscrow") == 0)
-				c->start_block = d.c[i].block;
+		*have_dep = true;
+		c->chain_id = d->chain_id;
+		c->fee_bps = d->fee_bps;
+		for (size_t i = 0; i < d->n; i++)
+			if (strcmp(d->c[i].name, "RentalEscrow") == 0)
+				c->start_block = d->c[i].block;
 	}
 	if ((v = cfg_get(sc, "escrow")) && (rc = address_parse(&c->escrow, v, e))) {
 		err_wrap(e, "escrow");
@@ -306,7 +312,7 @@ static int build_config(struct srv_config *c, const struct cfg *sc, const struct
 	}
 	if (cfg_get(sc, "chain_id") && (rc = get_u64(sc, "chain_id", &c->chain_id, INT64_MAX, e)))
 		return rc;
-	if (!have_dep && (!cfg_get(sc, "escrow") || !cfg_get(sc, "chain_id")))
+	if (!*have_dep && (!cfg_get(sc, "escrow") || !cfg_get(sc, "chain_id")))
 		return err_set(e, ERR_INVALID, "give --deployment FILE, or --escrow and --chain-id");
 	if (cfg_get(sc, "start_block") && (rc = get_u64(sc, "start_block", &c->start_block, INT64_MAX, e)))
 		return rc;
@@ -320,6 +326,15 @@ static int build_config(struct srv_config *c, const struct cfg *sc, const struct
 		return rc;
 	if (c->batch_blocks == 0)
 		return err_set(e, ERR_RANGE, "batch_blocks: at least 1");
+	return 0;
+}
+
+/* The numeric limits and periods, each with its cap, and the SIWE domain and origin. */
+static int limits_config(struct srv_config *c, const struct cfg *sc, struct err *e)
+{
+	uint64_t u;
+	int rc;
+
 #define U32(key, field, max)                                                                          \
 	do {                                                                                          \
 		if ((rc = get_u64(sc, key, &u, max, e)))                                              \
@@ -346,8 +361,67 @@ static int build_config(struct srv_config *c, const struct cfg *sc, const struct
 		return err_set(e, ERR_TOO_BIG, "siwe_domain / siwe_origin too long");
 	snprintf(c->siwe_domain, sizeof c->siwe_domain, "%s", cfg_get(sc, "siwe_domain"));
 	snprintf(c->siwe_origin, sizeof c->siwe_origin, "%s", cfg_get(sc, "siwe_origin"));
+	return 0;
+}
 
-	/* Tokens: the native coin, the deployment's other contracts, --tokens. */
+/*
+ * What needs the node: it is on the escrow's chain, the escrow's monitor, and the accepted tokens
+ * beyond the native coin (the deployment's other contracts and --tokens, their symbol and decimals
+ * read from chain).
+ */
+static int chain_tokens(struct srv_config *c, const struct escrow_deployment *d, bool have_dep,
+			const struct cfg *sc, struct err *e)
+{
+	char list[CFG_VALUE_MAX + 1], *save = NULL;
+	struct rpc r;
+	uint64_t chain;
+	int rc;
+
+	if ((rc = rpc_init(&r, c->rpc_url, NULL, e)))
+		return rc;
+	if ((rc = rpc_chain_id(&r, &chain, e)))
+		goto out;
+	if (chain != c->chain_id) {
+		rc = err_set(e, ERR_STATE, "wrong network: the node is chain %" PRIu64 ", the escrow is on %" PRIu64,
+			     chain, c->chain_id);
+		goto out;
+	}
+	if ((rc = read_escrow_monitor(c, &r, e)))
+		goto out;
+	for (size_t i = 0; have_dep && i < d->n; i++) {
+		if (strcmp(d->c[i].name, "RentalEscrow") == 0 || strcmp(d->c[i].name, "DevPriceFeed") == 0)
+			continue;
+		if ((rc = add_token(c, &r, &d->c[i].address, e)))
+			goto out;
+	}
+	snprintf(list, sizeof list, "%s", cfg_get(sc, "tokens"));
+	for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		struct eth_address a;
+		if ((rc = address_parse(&a, t, e))) {
+			err_wrap(e, "tokens");
+			goto out;
+		}
+		if ((rc = add_token(c, &r, &a, e)))
+			goto out;
+	}
+out:
+	rpc_release(&r);
+	return rc;
+}
+
+/* Builds the server configuration from the serve settings and the global ones. */
+static int build_config(struct srv_config *c, const struct cfg *sc, const struct cfg *g, struct err *e)
+{
+	struct escrow_deployment d;
+	bool have_dep = false;
+	const char *v;
+	int rc;
+
+	srv_config_defaults(c);
+	if ((rc = listen_parse(c, cfg_get(sc, "listen"), e)) || (rc = chain_config(c, &d, &have_dep, sc, g, e)) ||
+	    (rc = limits_config(c, sc, e)))
+		return rc;
+	/* Tokens: the native coin, then (with a node) the deployment's other contracts and --tokens. */
 	memset(&c->tokens[0], 0, sizeof c->tokens[0]);
 	v = cfg_get(sc, "native_symbol");
 	if (!v || !v[0] || strlen(v) >= sizeof c->tokens[0].symbol)
@@ -355,48 +429,14 @@ static int build_config(struct srv_config *c, const struct cfg *sc, const struct
 	snprintf(c->tokens[0].symbol, sizeof c->tokens[0].symbol, "%s", v);
 	c->tokens[0].decimals = 18;
 	c->n_tokens = 1;
-	if (c->rpc_url[0]) {
-		uint64_t chain;
-		if ((rc = rpc_init(&r, c->rpc_url, NULL, e)))
-			return rc;
-		have_rpc = true;
-		if ((rc = rpc_chain_id(&r, &chain, e)))
-			goto out;
-		if (chain != c->chain_id) {
-			rc = err_set(e, ERR_STATE, "wrong network: the node is chain %" PRIu64 ", the escrow is on %" PRIu64,
-				     chain, c->chain_id);
-			goto out;
-		}
-		if ((rc = read_escrow_monitor(c, &r, e)))
-			goto out;
-		for (size_t i = 0; have_dep && i < d.n; i++) {
-			if (strcmp(d.c[i].name, "RentalEscrow") == 0 || strcmp(d.c[i].name, "DevPriceFeed") == 0)
-				continue;
-			if ((rc = add_token(c, &r, &d.c[i].address, e)))
-				goto out;
-		}
-		char list[CFG_VALUE_MAX + 1], *save = NULL;
-		snprintf(list, sizeof list, "%s", cfg_get(sc, "tokens"));
-		for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-			struct eth_address a;
-			if ((rc = address_parse(&a, t, e))) {
-				err_wrap(e, "tokens");
-				goto out;
-			}
-			if ((rc = add_token(c, &r, &a, e)))
-				goto out;
-		}
-	}
+	if (c->rpc_url[0] && (rc = chain_tokens(c, &d, have_dep, sc, e)))
+		return rc;
 	if ((rc = apply_prices(c, cfg_get(sc, "token_usd"), e)) ||
 	    (rc = apply_feeds(c, cfg_get(sc, "price_feeds"), e)))
-		goto out;
+		return rc;
 	if ((v = cfg_get(sc, "monitor_keystore")) && (rc = load_monitor(c, v, e)))
-		goto out;
-	rc = 0;
-out:
-	if (have_rpc)
-		rpc_release(&r);
-	return rc;
+		return rc;
+	return 0;
 }
 
 int cmd_serve(int argc, char **argv, struct cfg *cfg)

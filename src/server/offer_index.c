@@ -16,6 +16,11 @@
  * index without the lock; writes made meanwhile go to the live index and into a journal (offer hashes,
  * provider addresses) that is replayed onto the new index, under the lock, right before the swap. A
  * journal that overflows cancels the swap (the janitor retries): the live index stayed right.
+ *
+ * Prices in views are per hour as the renter pays them: the renter pays exactly the signed rate (the
+ * platform fee is taken from the provider's side, DESIGN.md), so the hourly price is
+ * floor(rate * 3600 / 1e18) token units (what cost(3600) charges), and its USD value uses the
+ * configured fixed token price. All amounts are decimal strings; USD has 6 decimals.
  */
 #include "server/server.h"
 

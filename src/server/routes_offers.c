@@ -1,6 +1,6 @@
 /*
  * routes_offers.c — signed offers: POST /offers, GET /offers (search), GET /offers/{hash},
- * DELETE /offers/{hash}; and the search index kept in step with the store.
+ * DELETE /offers/{hash}. The index and the offer views it holds are offer_index.c's.
  *
  * Publishing: the body carries the EIP-712 `Offer` exactly as the provider signed it (docs/escrow.md
  * §3) and its 65-byte signature. The server recomputes the digest under the escrow's domain (chain id
@@ -11,10 +11,10 @@
  * stored (keyed by its digest) and put into the search index. Contract-wallet (ERC-1271) signatures
  * are not listed: they need chain access at publish time.
  *
- * Prices are shown per hour as the renter pays them: the renter pays exactly the signed rate (the
- * platform fee is taken from the provider's side, DESIGN.md), so the hourly price is
- * floor(rate * 3600 / 1e18) token units (what cost(3600) charges), and its USD value uses the
- * configured fixed token price. All amounts are decimal strings; USD has 6 decimals.
+ * Reads cost an index scan and a copy: a search joins the page's rendered offer views into one answer,
+ * cached by (query, second) for the index generation it was computed from, so a repeated search is a
+ * cache lookup and any write makes older answers unreachable; offer detail is the listed offer's view
+ * (the store is read only for offers not listed). Both answer through srv_view (ETag, 304, gzip).
  *
  * DELETE only hides the listing (the provider signed in); the signature stays valid on chain until
  * the provider calls cancelOffer(nonce), which the indexer sees and applies too.
