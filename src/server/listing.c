@@ -9,13 +9,13 @@
  *    stops offering it).
  * Live rentals are the mirrored rentals in state "open" (not yet ended on chain) of the provider, the
  * newest LISTING_RENTALS_SCAN of them, with the machine read from their Terms (specHash).
- * The index is rebuilt when a rental opens or ends (the indexer marks it dirty), when a provider crosses
- * the staleness line (the earliest crossing is kept in s->index_stale_at), and when a stale provider
- * sends a heartbeat again; the janitor does the rebuild within LISTING_REFRESH_MS.
- *
- * Changes that touch one provider (a rental of theirs, a rating, a probe, an access report) queue the
- * provider instead (listing_provider_changed): only their offers are re-read and re-rendered, by the
- * janitor within LISTING_REFRESH_MS or by the indexer right after its batch. That is the staleness of
+ * Changes that touch one provider (a rental of theirs opening or ending, a rating, a probe, an access
+ * report, crossing the staleness line) queue the provider (listing_provider_changed): only their
+ * offers are re-read and re-rendered, by the janitor within LISTING_REFRESH_MS or by the indexer right
+ * after its batch. The staleness lines are kept per provider (listing_fresh_*: noted at each re-read
+ * and heartbeat, swept by the janitor every LISTING_REFRESH_MS), so a host going down costs a re-read
+ * of its own offers, never a rebuild of the whole index. A heartbeat after being down re-reads the
+ * provider at once. That is the staleness of
  * reputation in search and offer views: at most LISTING_REFRESH_MS after the change was stored (plus
  * the re-read itself); token prices are the operator's fixed --token-usd figures and change only with a
  * restart.
@@ -114,8 +114,86 @@ void listing_mark_dirty(struct server *s)
 
 bool listing_needs_rebuild(struct server *s, int64_t now)
 {
-	int64_t at = atomic_load(&s->index_stale_at);
-	return atomic_load(&s->index_dirty) || (at != 0 && now >= at);
+	(void)now;
+	return atomic_load(&s->index_dirty);
+}
+
+static uint64_t addr_hash(const char *a)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (; *a; a++)
+		h = (h ^ (unsigned char)*a) * 0x100000001b3ull;
+	return h ^ (h >> 29);
+}
+
+/* The slot of provider (holding it, or the empty one where it goes); fresh_mu held, table not full. */
+static struct listing_fresh *fresh_slot(struct listing_fresh *t, size_t cap, const char *provider)
+{
+	size_t i = (size_t)addr_hash(provider) & (cap - 1);
+	while (t[i].address[0] && strcmp(t[i].address, provider) != 0)
+		i = (i + 1) & (cap - 1);
+	return &t[i];
+}
+
+/* Doubles the table (fresh_mu held). */
+static int fresh_grow(struct server *s)
+{
+	size_t cap = s->fresh_cap ? s->fresh_cap * 2 : 256;
+	struct listing_fresh *t = calloc(cap, sizeof *t);
+
+	if (!t)
+		return ERR_NOMEM;
+	for (size_t i = 0; i < s->fresh_cap; i++)
+		if (s->fresh[i].address[0])
+			*fresh_slot(t, cap, s->fresh[i].address) = s->fresh[i];
+	free(s->fresh);
+	s->fresh = t;
+	s->fresh_cap = cap;
+	return 0;
+}
+
+int listing_fresh_note(struct server *s, const char *provider, int64_t stale_at)
+{
+	struct listing_fresh *f;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->fresh_mu);
+	if (2 * (s->nfresh + 1) > s->fresh_cap)
+		rc = fresh_grow(s);
+	if (!rc) {
+		f = fresh_slot(s->fresh, s->fresh_cap, provider);
+		if (!f->address[0]) {
+			snprintf(f->address, sizeof f->address, "%s", provider);
+			s->nfresh++;
+		}
+		f->stale_at = stale_at;
+	}
+	pthread_mutex_unlock(&s->fresh_mu);
+	return rc;
+}
+
+size_t listing_fresh_sweep(struct server *s, int64_t now)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&s->fresh_mu);
+	for (size_t i = 0; i < s->fresh_cap; i++) {
+		struct listing_fresh *f = &s->fresh[i];
+		if (!f->address[0] || f->stale_at == 0 || f->stale_at > now)
+			continue;
+		f->stale_at = 0; /* the re-read notes it again if a heartbeat came meanwhile */
+		listing_provider_changed(s, f->address);
+		n++;
+	}
+	pthread_mutex_unlock(&s->fresh_mu);
+	return n;
+}
+
+void listing_fresh_release(struct server *s)
+{
+	free(s->fresh);
+	s->fresh = NULL;
+	s->nfresh = s->fresh_cap = 0;
 }
 
 void listing_provider_view_drop(struct server *s, const char *provider)

@@ -4,12 +4,12 @@
  * A row is an offer's search record (struct offer: host, GPUs, reputation, prices joined once) and its
  * public JSON view (src/server/view.h), rendered when the row is written: readers only copy bytes. Rows
  * are written by
- *  - a full rebuild (offers_reindex: startup, a provider crossing the staleness line, expiries, a reorg,
- *    and every LISTING_FULL_MS so reputation follows its sliding window), which reuses the old row's
- *    view when the record is unchanged, so it re-renders only what changed;
+ *  - a full rebuild (offers_reindex: startup, a reorg, and every LISTING_FULL_MS so reputation follows
+ *    its sliding window), which reuses the old row's view when the record is unchanged, so it
+ *    re-renders only what changed;
  *  - a provider refresh (offers_refresh_provider: a rental of theirs opened or ended, a rating, a probe,
- *    an access report, a host update, a heartbeat after being down, an on-chain cancel), which re-reads
- *    only that provider's offers;
+ *    an access report, a host update, a heartbeat after being down, their host going stale, an
+ *    on-chain cancel), which re-reads only that provider's offers;
  *  - a publish or a withdrawal (offers_index_put / offers_index_remove), before its answer is sent.
  * Every writer holds index_write_mu and bumps index_gen after its change, so a search answer cached for
  * an older generation is never served again (read-your-writes for the writer). A rebuild builds a new
@@ -365,7 +365,7 @@ struct reindex_ctx {
 	struct search_index *ix, *old;
 	char last_provider[STORE_ADDR_SIZE];
 	struct provider_view pv;
-	int64_t now, stale_at;           /* earliest staleness of a listed provider */
+	int64_t now;
 	size_t ok, skipped, hidden;
 };
 
@@ -377,8 +377,7 @@ static int reindex_cb(void *ctx, const struct store_offer *so)
 
 	if (strcmp(c->last_provider, so->provider) != 0) {
 		provider_view_load(c->s, &c->pv, so->provider, c->now);
-		if (c->pv.lp.fresh && (c->stale_at == 0 || c->pv.lp.stale_at < c->stale_at))
-			c->stale_at = c->pv.lp.stale_at;
+		listing_fresh_note(c->s, so->provider, c->pv.lp.fresh ? c->pv.lp.stale_at : 0);
 		snprintf(c->last_provider, sizeof c->last_provider, "%s", so->provider);
 	}
 	bool changed = false;
@@ -469,7 +468,6 @@ int offers_reindex(struct server *s, struct err *e)
 		pthread_rwlock_unlock(&s->index_lock);
 		c->ix = old;
 		index_changed(s);
-		atomic_store(&s->index_stale_at, c->stale_at);
 		atomic_store(&s->index_built_at, c->now);
 	}
 	s->index_rebuilding = false;
@@ -517,12 +515,7 @@ static int refresh_into(struct server *s, struct search_index *ix, const char *p
 	provider_view_load(s, &c->pv, provider, now);
 	rc = store_offers_of_provider(s->store, provider, now, refresh_cb, c, e);
 	*changed = c->changed;
-	if (c->pv.lp.fresh) { /* keep the earliest staleness of a listed provider (janitor and indexer race) */
-		int64_t at = atomic_load(&s->index_stale_at);
-		while ((at == 0 || c->pv.lp.stale_at < at) &&
-		       !atomic_compare_exchange_weak(&s->index_stale_at, &at, c->pv.lp.stale_at))
-			;
-	}
+	listing_fresh_note(s, provider, c->pv.lp.fresh ? c->pv.lp.stale_at : 0);
 	free(c);
 	return rc;
 }

@@ -288,6 +288,8 @@ int route_heartbeat(struct server *s, const struct srv_req *rq, struct srv_resp 
 	if (!had || strcmp(old.endpoint, p.endpoint) != 0)
 		atomic_fetch_add(&s->hosts_gen, 1); /* host views show the endpoint */
 	listing_provider_view_drop(s, addr);
+	if (!was_down) /* the staleness line moves on; a host that was down is re-read below */
+		listing_fresh_note(s, addr, p.last_heartbeat + (int64_t)s->cfg.offer_stale_s);
 	if (was_down && offers_refresh_provider(s, addr, &e))
 		listing_mark_dirty(s);
 	return srv_json(rs, 200, json_pack("{s:s, s:I}", "provider", addr, "last_heartbeat",

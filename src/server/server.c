@@ -90,6 +90,7 @@ static void *janitor_main(void *arg)
 			       now - atomic_load(&s->index_built_at) >= LISTING_FULL_MS / 1000;
 
 		health_check(s, now);
+		listing_fresh_sweep(s, now); /* hosts that went quiet: their offers leave search */
 		offers_refresh_changed(s);
 		if (++round * LISTING_REFRESH_MS >= JANITOR_PERIOD_MS) {
 			round = 0;
@@ -217,6 +218,7 @@ int server_state_init(struct server *s, struct err *e)
 	pthread_mutex_init(&s->rebuild_mu, NULL);
 	pthread_mutex_init(&s->index_write_mu, NULL);
 	pthread_mutex_init(&s->changed_mu, NULL);
+	pthread_mutex_init(&s->fresh_mu, NULL);
 	s->state_ready = true;
 	s->journal = calloc(LISTING_JOURNAL_MAX, sizeof *s->journal);
 	s->changed = calloc(LISTING_CHANGED_MAX, sizeof *s->changed);
@@ -237,11 +239,13 @@ void server_state_release(struct server *s)
 	view_cache_free(s->entities);
 	free(s->journal);
 	free(s->changed);
+	listing_fresh_release(s);
 	pthread_rwlock_destroy(&s->index_lock);
 	pthread_mutex_destroy(&s->wake_lock);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->rebuild_mu);
 	pthread_mutex_destroy(&s->index_write_mu);
 	pthread_mutex_destroy(&s->changed_mu);
+	pthread_mutex_destroy(&s->fresh_mu);
 	s->state_ready = false;
 }

@@ -118,7 +118,9 @@ struct server {
 	pthread_rwlock_t index_lock;     /* guards the `index` pointer swap */
 	uint8_t nonce_key[32];           /* nonce.c's MAC key, random per process; wiped by server_free */
 	atomic_bool index_dirty;         /* listing.c: rebuild the index (rentals opened/ended, host back) */
-	_Atomic int64_t index_stale_at;  /* earliest time a listed provider goes stale (0: none) */
+	pthread_mutex_t fresh_mu;        /* guards fresh / nfresh / fresh_cap (listing.c) */
+	struct listing_fresh *fresh;     /* provider -> when their offers leave search (open addressing) */
+	size_t nfresh, fresh_cap;
 	struct search_index *index;      /* live offers, each row with its rendered view (offer_index.c) */
 	pthread_mutex_t rebuild_mu;      /* one full rebuild at a time */
 	pthread_mutex_t index_write_mu;  /* every write of the index (offer_index.c) */
@@ -324,10 +326,27 @@ int listing_provider_load(struct server *s, struct listing_provider *out, const 
 			  struct err *e);
 /* True when search may show `so`; else *why is "host_down" or "rented". */
 bool listing_offer_visible(const struct listing_provider *p, const struct store_offer *so, const char **why);
-/* The index no longer matches what is rentable (a rental opened or ended, a host came back). */
+/* The index no longer matches what is rentable: the janitor rebuilds it (a reorg, a failed re-read). */
 void listing_mark_dirty(struct server *s);
-/* True when the janitor should rebuild the index now (dirty, or a listed provider went stale). */
+/* True when the janitor should rebuild the whole index now. */
 bool listing_needs_rebuild(struct server *s, int64_t now);
+/* One provider's staleness line as the listing last saw it. */
+struct listing_fresh {
+	char address[STORE_ADDR_SIZE]; /* "" = empty slot */
+	int64_t stale_at;              /* when their offers leave search; 0 = not listed as fresh now */
+};
+/*
+ * Notes when a fresh provider's offers leave search (a re-read saw them fresh, a heartbeat moved the
+ * line). ERR_NOMEM leaves the line where it was (the next full rebuild notes it again).
+ */
+int listing_fresh_note(struct server *s, const char *provider, int64_t stale_at);
+/*
+ * Queues for a re-read (listing_provider_changed) every provider whose line has passed at `now`, so
+ * their offers leave search without a full rebuild; returns how many.
+ */
+size_t listing_fresh_sweep(struct server *s, int64_t now);
+/* Frees the staleness table. */
+void listing_fresh_release(struct server *s);
 /*
  * What search shows of a provider changed (a rental of theirs opened or ended, a rating, a probe, an
  * access report, a heartbeat): drops their cached provider view at once and queues their offers for a

@@ -307,11 +307,15 @@ static void test_listing_only_rentable(void **state)
 	s->cfg.offer_stale_s = 2;
 	assert_int_equal(offers_reindex(s, &e), 0);
 	assert_int_equal(listed_total(s), 1);
-	assert_true(!listing_needs_rebuild(s, server_now()));
+	assert_int_equal(listing_fresh_sweep(s, server_now()), 0);
 	usleep(3100 * 1000);
-	assert_true(listing_needs_rebuild(s, server_now())); /* the janitor rebuilds now */
-	assert_int_equal(offers_reindex(s, &e), 0);
+	/* what the janitor does each second: the provider's line has passed, their offers are re-read
+	 * (issue 10: only theirs, no rebuild of the whole index) */
+	assert_int_equal(listing_fresh_sweep(s, server_now()), 1);
+	offers_refresh_changed(s);
+	assert_true(!listing_needs_rebuild(s, server_now()));
 	assert_int_equal(listed_total(s), 0);
+	assert_int_equal(listing_fresh_sweep(s, server_now()), 0); /* swept once */
 	assert_int_equal(routes_req(s, SRV_POST, "/offers", body, NULL, NULL, &j), 201);
 	assert_string_equal(json_string_value(json_object_get(j, "not_listed_because")), "host_down");
 	json_decref(j);
@@ -321,6 +325,16 @@ static void test_listing_only_rentable(void **state)
 	assert_int_equal(routes_req(s, SRV_POST, "/providers/heartbeat", "", prov, NULL, NULL), 200);
 	assert_int_equal(listed_total(s), 1);
 	assert_true(!listing_needs_rebuild(s, server_now()));
+	/* each heartbeat moves the line on (swept only past it); a sweep is only a re-read: the store's
+	 * heartbeat decides, so a host still fresh stays listed */
+	s->cfg.offer_stale_s = 100;
+	assert_int_equal(routes_req(s, SRV_POST, "/providers/heartbeat", "", prov, NULL, NULL), 200);
+	int64_t beat = server_now();
+	assert_int_equal(listing_fresh_sweep(s, beat + 50), 0);
+	assert_int_equal(listing_fresh_sweep(s, beat + 101), 1);
+	offers_refresh_changed(s);
+	assert_int_equal(listed_total(s), 1);
+	assert_int_equal(listing_fresh_sweep(s, beat + 50), 0); /* the re-read noted the line again */
 	free(body);
 
 	/* Issue 8.16: a machine id past 2^53 (agents derive 60-bit ids) is emitted as a decimal string, and
