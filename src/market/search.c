@@ -9,6 +9,8 @@
  *   - slots is a linear-probing table (power-of-two size >= 2*cap) holding
  *     row+1 for every row, keyed by id; deletion shifts back, no tombstones.
  *   - dictionaries only grow (ids stay valid while a query holds the lock).
+ *   - cmin[c] <= col[c][r] <= cmax[c] for every row (bounds only widen: a range clause that covers
+ *     them excludes nothing and is not scanned).
  *   - payload[r] is the row's payload (one reference held by the index) or NULL; it is released when
  *     the row is replaced or removed and when the index is freed, never while a query holds the lock.
  * Removal moves the last row into the hole, so rows stay dense.
@@ -47,6 +49,7 @@ struct search_index {
 	uint64_t seed;      /* hash seed, random per index */
 	struct dict dict[OSTR_COUNT];
 	void **payload;     /* per row: the caller's payload, or NULL */
+	int64_t cmin[OCOL_NUM_COUNT], cmax[OCOL_NUM_COUNT]; /* bounds of every key ever written per column */
 	struct search_payload_ops ops; /* retain/release of payloads; NULL functions: none */
 	size_t dict_bytes;  /* bytes of interned strings */
 };
@@ -235,8 +238,14 @@ static void write_row(struct search_index *ix, size_t r, const struct offer *o,
 {
 	ix->rows[r] = *o;
 	ix->payload[r] = payload;
-	for (int c = 0; c < OCOL_NUM_COUNT; c++)
-		ix->col[c][r] = offer_col_key(o, (enum offer_col)c);
+	for (int c = 0; c < OCOL_NUM_COUNT; c++) {
+		int64_t k = offer_col_key(o, (enum offer_col)c);
+		ix->col[c][r] = k;
+		if (k < ix->cmin[c])
+			ix->cmin[c] = k;
+		if (k > ix->cmax[c])
+			ix->cmax[c] = k;
+	}
 	for (int c = 0; c < OSTR_COUNT; c++)
 		ix->scol[c][r] = sid[c];
 	ix->expires[r] = o->expires_at;
@@ -266,6 +275,10 @@ int search_index_new(struct search_index **out, size_t max_offers, struct err *e
 		return err_set(e, ERR_NOMEM, "search: out of memory");
 	ix->max = max_offers;
 	ix->nslots = 1;
+	for (int c = 0; c < OCOL_NUM_COUNT; c++) {
+		ix->cmin[c] = INT64_MAX;
+		ix->cmax[c] = INT64_MIN;
+	}
 	if (getrandom(&ix->seed, sizeof ix->seed, GRND_NONBLOCK) != (ssize_t)sizeof ix->seed)
 		ix->seed = mix64((uint64_t)(uintptr_t)ix);
 	/* writers first: a steady stream of queries must not starve updates */
@@ -521,6 +534,8 @@ static int compile(struct pred *pr, const struct search_index *ix,
 				filter_clause_range(f, c, &p->lo, &p->hi);
 				if (p->lo > p->hi)
 					return -1;
+				if (p->lo <= ix->cmin[fd->col] && ix->cmax[fd->col] <= p->hi)
+					continue; /* covers every key in the column: excludes nothing */
 			}
 			np++;
 		}
@@ -736,7 +751,14 @@ int search_query(struct search_result *out, struct search_index *ix,
 	size_t hn = 0, after = 0;
 	for (size_t j = 0; j < m; j++) {
 		uint32_t r = sel[j];
-		struct item it = { sort_key(kc[r], s->desc), ix->idk[r], ix->rows[r].id32, r };
+		uint64_t key = sort_key(kc[r], s->desc);
+		/* once the heap is full, most matches sort after its worst by key alone: counted (they are
+		 * after the cursor too, being after an item that is) and skipped without reading more */
+		if (hn == k && key > h[0].key) {
+			after++;
+			continue;
+		}
+		struct item it = { key, ix->idk[r], ix->rows[r].id32, r };
 		if (has_cursor && item_cmp(&it, &cur) <= 0)
 			continue;
 		after++;

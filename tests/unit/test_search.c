@@ -741,6 +741,39 @@ static void test_payloads(void **state)
 	assert_int_equal(c.refs, 0);
 }
 
+/*
+ * A range clause covering every key its column ever held excludes nothing and is not scanned; the
+ * bounds widen with each write, so a later offer outside them is still filtered.
+ */
+static void test_covering_range(void **state)
+{
+	struct search_index *ix;
+	struct search_result r;
+	(void)state;
+	assert_int_equal(search_index_new(&ix, 100, NULL), 0);
+	for (uint8_t i = 1; i <= 4; i++) {
+		struct offer o = simple_offer(i, 100000u * i);
+		o.num_gpus = 2 + i % 2;
+		assert_int_equal(search_index_put(ix, &o, NULL), 0);
+	}
+	query(&r, ix, "num_gpus>=2", "price", 10, 0, NULL);
+	assert_int_equal(r.total, 4);
+	search_result_release(&r);
+	query(&r, ix, "num_gpus>=2 num_gpus<=3 price<=0.25", "price", 10, 0, NULL);
+	assert_int_equal(r.total, 2);
+	search_result_release(&r);
+	struct offer one = simple_offer(9, 50000);
+	one.num_gpus = 1;
+	assert_int_equal(search_index_put(ix, &one, NULL), 0);
+	query(&r, ix, "num_gpus>=2", "price", 10, 0, NULL);
+	assert_int_equal(r.total, 4); /* the new offer is outside the old bounds: filtered, not passed */
+	search_result_release(&r);
+	query(&r, ix, "num_gpus>=1", "price", 10, 0, NULL);
+	assert_int_equal(r.total, 5);
+	search_result_release(&r);
+	search_index_free(ix);
+}
+
 static void test_page_errors(void **state)
 {
 	struct search_index *ix;
@@ -865,6 +898,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_price_order),
 		cmocka_unit_test(test_page_errors),
 		cmocka_unit_test(test_payloads),
+		cmocka_unit_test(test_covering_range),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_property),
 	};
