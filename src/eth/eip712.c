@@ -728,171 +728,207 @@ static int hash_struct(struct enc *c, int sidx, const json_t *j, const struct ei
 
 /* Encodes one member value (JSON `j` or C `cv`) of type ft with `ndims` dims left. */
 static int enc_value(struct enc *c, const struct ftype *ft, unsigned ndims, const json_t *j,
+		     const struct eip712_val *cv, uint8_t out32[32], unsigned depth);
+
+/* An array (the outermost of ndims dimensions): the hash of its elements' words. */
+static int enc_array(struct enc *c, const struct ftype *ft, unsigned ndims, const json_t *j,
 		     const struct eip712_val *cv, uint8_t out32[32], unsigned depth)
 {
-	uint8_t w[32] = { 0 };
+	uint32_t fixed = ft->dims[ndims - 1];
+	uint8_t w[32];
+	size_t n;
+	struct keccak256_ctx k;
+	int rc;
+
+	if (j && !json_is_array(j))
+		return kind_error(c, "an array");
+	if (cv && cv->kind != EIP712_ARRAY)
+		return kind_error(c, "an array (EIP712_ARRAY)");
+	n = j ? json_array_size(j) : cv->list.n;
+	if (n > EIP712_MAX_ARRAY)
+		return err_set(c->e, ERR_TOO_BIG, "%s: more than %d elements", c->path, EIP712_MAX_ARRAY);
+	if (fixed && n != fixed)
+		return err_set(c->e, ERR_INVALID, "%s: expected %u elements, got %zu", c->path, (unsigned)fixed, n);
+	if (cv && n && !cv->list.v)
+		return kind_error(c, "elements (NULL list)");
+	keccak256_init(&k);
+	for (size_t i = 0; i < n; i++) {
+		size_t old = path_push_index(c, i);
+		rc = enc_value(c, ft, ndims - 1, j ? json_array_get(j, i) : NULL, cv ? &cv->list.v[i] : NULL, w,
+			       depth + 1);
+		if (rc)
+			return rc;
+		path_pop(c, old);
+		keccak256_update(&k, w, 32);
+	}
+	keccak256_final(out32, &k);
+	return 0;
+}
+
+/* A string: the hash of its bytes. */
+static int enc_string(struct enc *c, const json_t *j, const struct eip712_val *cv, uint8_t out32[32])
+{
+	const char *s;
+	size_t len;
+
+	if (j) {
+		if (!json_is_string(j))
+			return kind_error(c, "a string");
+		s = json_string_value(j);
+		len = json_string_length(j);
+	} else {
+		if (cv->kind != EIP712_STRING || !cv->str)
+			return kind_error(c, "a string (EIP712_STRING)");
+		s = cv->str;
+		len = strnlen(s, EIP712_MAX_BYTES + 1);
+	}
+	if (len > EIP712_MAX_BYTES)
+		return err_set(c->e, ERR_TOO_BIG, "%s: string longer than %zu bytes", c->path, EIP712_MAX_BYTES);
+	keccak256(out32, (const uint8_t *)s, len);
+	return 0;
+}
+
+/* bytes (the hash of them) or bytesN (exactly N, left-aligned in the word). */
+static int enc_bytes(struct enc *c, const struct ftype *ft, const json_t *j, const struct eip712_val *cv,
+		     uint8_t out32[32])
+{
+	uint8_t w[32] = { 0 }, *p = NULL;
+	const uint8_t *bp;
+	size_t len;
+	const char *what = ft->kind == K_BYTES ? "bytes" : "bytesN";
 	int rc = 0;
 
+	if (j) {
+		if ((rc = json_hex(c, j, &p, &len, what)))
+			return rc;
+		bp = p;
+	} else {
+		if (cv->kind != EIP712_BYTES || (cv->bytes.len && !cv->bytes.p))
+			return kind_error(c, "bytes (EIP712_BYTES)");
+		bp = cv->bytes.p;
+		len = cv->bytes.len;
+		if (len > EIP712_MAX_BYTES)
+			return err_set(c->e, ERR_TOO_BIG, "%s: longer than %zu bytes", c->path, EIP712_MAX_BYTES);
+	}
+	if (ft->kind == K_BYTES) {
+		keccak256(out32, bp ? bp : w, len);
+	} else if (len != ft->size) {
+		rc = err_set(c->e, ERR_INVALID, "%s: bytes%u needs exactly %u bytes, got %zu", c->path, ft->size,
+			     ft->size, len);
+	} else {
+		memcpy(w, bp, len);
+		memcpy(out32, w, 32);
+	}
+	free(p);
+	return rc;
+}
+
+/* An address, right-aligned in the word. */
+static int enc_address(struct enc *c, const json_t *j, const struct eip712_val *cv, uint8_t out32[32])
+{
+	uint8_t w[32] = { 0 };
+	struct eth_address a;
+
+	if (j) {
+		if (!json_is_string(j))
+			return kind_error(c, "an address string");
+		if (strlen(json_string_value(j)) != json_string_length(j))
+			return err_set(c->e, ERR_INVALID, "%s: bad address", c->path);
+		int arc = address_parse(&a, json_string_value(j), c->e);
+		if (arc) {
+			err_wrap(c->e, "%s: bad address", c->path);
+			return arc;
+		}
+	} else {
+		if (cv->kind != EIP712_ADDRESS)
+			return kind_error(c, "an address (EIP712_ADDRESS)");
+		a = cv->addr;
+	}
+	memcpy(w + 12, a.b, 20);
+	memcpy(out32, w, 32);
+	return 0;
+}
+
+/* A bool: 0 or 1 in the word. */
+static int enc_bool(struct enc *c, const json_t *j, const struct eip712_val *cv, uint8_t out32[32])
+{
+	uint8_t w[32] = { 0 };
+	bool b;
+
+	if (j) {
+		if (!json_is_boolean(j))
+			return kind_error(c, "true or false");
+		b = json_is_true(j);
+	} else {
+		if (cv->kind != EIP712_BOOL)
+			return kind_error(c, "a bool (EIP712_BOOL)");
+		b = cv->boolean;
+	}
+	w[31] = b ? 1 : 0;
+	memcpy(out32, w, 32);
+	return 0;
+}
+
+/* An intN / uintN from JSON or from a C value (EIP712_UINT, _U64, _I64). */
+static int enc_int(struct enc *c, const struct ftype *ft, const json_t *j, const struct eip712_val *cv,
+		   uint8_t out32[32])
+{
+	u256 mag;
+	bool neg = false;
+
+	if (j)
+		return json_integer_word(c, ft, j, out32);
+	switch (cv->kind) {
+	case EIP712_UINT:
+		mag = cv->uint256;
+		break;
+	case EIP712_U64:
+		mag = u256_from_u64(cv->u64);
+		break;
+	case EIP712_I64:
+		neg = cv->i64 < 0;
+		mag = u256_from_u64(neg ? (uint64_t)(-(cv->i64 + 1)) + 1 : (uint64_t)cv->i64);
+		break;
+	default:
+		return kind_error(c, "an integer (EIP712_UINT/U64/I64)");
+	}
+	return enc_integer(c, ft, neg, &mag, out32);
+}
+
+/* One value's 32-byte word (encodeData of EIP-712), from JSON j or from the C value cv. */
+static int enc_value(struct enc *c, const struct ftype *ft, unsigned ndims, const json_t *j,
+		     const struct eip712_val *cv, uint8_t out32[32], unsigned depth)
+{
 	if (depth > EIP712_MAX_DEPTH)
-		return err_set(c->e, ERR_DEPTH, "%s: nested deeper than %d", c->path,
-			       EIP712_MAX_DEPTH);
+		return err_set(c->e, ERR_DEPTH, "%s: nested deeper than %d", c->path, EIP712_MAX_DEPTH);
 	if (c->budget == 0)
-		return err_set(c->e, ERR_TOO_BIG, "%s: more than %d values", c->path,
-			       EIP712_MAX_VALUES);
+		return err_set(c->e, ERR_TOO_BIG, "%s: more than %d values", c->path, EIP712_MAX_VALUES);
 	c->budget--;
 	if (cv && cv->kind == EIP712_WORD) {
 		memcpy(out32, cv->word, 32);
 		return 0;
 	}
-	if (ndims > 0) {
-		uint32_t fixed = ft->dims[ndims - 1];
-		size_t n;
-		struct keccak256_ctx k;
-
-		if (j && !json_is_array(j))
-			return kind_error(c, "an array");
-		if (cv && cv->kind != EIP712_ARRAY)
-			return kind_error(c, "an array (EIP712_ARRAY)");
-		n = j ? json_array_size(j) : cv->list.n;
-		if (n > EIP712_MAX_ARRAY)
-			return err_set(c->e, ERR_TOO_BIG, "%s: more than %d elements", c->path,
-				       EIP712_MAX_ARRAY);
-		if (fixed && n != fixed)
-			return err_set(c->e, ERR_INVALID, "%s: expected %u elements, got %zu",
-				       c->path, (unsigned)fixed, n);
-		if (cv && n && !cv->list.v)
-			return kind_error(c, "elements (NULL list)");
-		keccak256_init(&k);
-		for (size_t i = 0; i < n; i++) {
-			size_t old = path_push_index(c, i);
-			rc = enc_value(c, ft, ndims - 1, j ? json_array_get(j, i) : NULL,
-				       cv ? &cv->list.v[i] : NULL, w, depth + 1);
-			if (rc)
-				return rc;
-			path_pop(c, old);
-			keccak256_update(&k, w, 32);
-		}
-		keccak256_final(out32, &k);
-		return 0;
-	}
+	if (ndims > 0)
+		return enc_array(c, ft, ndims, j, cv, out32, depth);
 	switch (ft->kind) {
 	case K_STRUCT:
 		if (j && !json_is_object(j))
 			return kind_error(c, "an object");
 		if (cv && cv->kind != EIP712_STRUCT)
 			return kind_error(c, "a struct (EIP712_STRUCT)");
-		return hash_struct(c, ft->sidx, j, cv ? cv->list.v : NULL, cv ? cv->list.n : 0,
-				   out32, depth + 1);
-	case K_STRING: {
-		const char *s;
-		size_t len;
-		if (j) {
-			if (!json_is_string(j))
-				return kind_error(c, "a string");
-			s = json_string_value(j);
-			len = json_string_length(j);
-		} else {
-			if (cv->kind != EIP712_STRING || !cv->str)
-				return kind_error(c, "a string (EIP712_STRING)");
-			s = cv->str;
-			len = strnlen(s, EIP712_MAX_BYTES + 1);
-		}
-		if (len > EIP712_MAX_BYTES)
-			return err_set(c->e, ERR_TOO_BIG, "%s: string longer than %zu bytes",
-				       c->path, EIP712_MAX_BYTES);
-		keccak256(out32, (const uint8_t *)s, len);
-		return 0;
-	}
+		return hash_struct(c, ft->sidx, j, cv ? cv->list.v : NULL, cv ? cv->list.n : 0, out32, depth + 1);
+	case K_STRING:
+		return enc_string(c, j, cv, out32);
 	case K_BYTES:
-	case K_BYTESN: {
-		uint8_t *p = NULL;
-		const uint8_t *bp;
-		size_t len;
-		const char *what = ft->kind == K_BYTES ? "bytes" : "bytesN";
-		if (j) {
-			rc = json_hex(c, j, &p, &len, what);
-			if (rc)
-				return rc;
-			bp = p;
-		} else {
-			if (cv->kind != EIP712_BYTES || (cv->bytes.len && !cv->bytes.p))
-				return kind_error(c, "bytes (EIP712_BYTES)");
-			bp = cv->bytes.p;
-			len = cv->bytes.len;
-			if (len > EIP712_MAX_BYTES)
-				return err_set(c->e, ERR_TOO_BIG, "%s: longer than %zu bytes",
-					       c->path, EIP712_MAX_BYTES);
-		}
-		if (ft->kind == K_BYTES) {
-			keccak256(out32, bp ? bp : w, len);
-		} else if (len != ft->size) {
-			rc = err_set(c->e, ERR_INVALID, "%s: bytes%u needs exactly %u bytes, got %zu",
-				     c->path, ft->size, ft->size, len);
-		} else {
-			memcpy(w, bp, len);
-			memcpy(out32, w, 32);
-		}
-		free(p);
-		return rc;
-	}
-	case K_ADDRESS: {
-		struct eth_address a;
-		if (j) {
-			if (!json_is_string(j))
-				return kind_error(c, "an address string");
-			if (strlen(json_string_value(j)) != json_string_length(j))
-				return err_set(c->e, ERR_INVALID, "%s: bad address", c->path);
-			int arc = address_parse(&a, json_string_value(j), c->e);
-			if (arc) {
-				err_wrap(c->e, "%s: bad address", c->path);
-				return arc;
-			}
-		} else {
-			if (cv->kind != EIP712_ADDRESS)
-				return kind_error(c, "an address (EIP712_ADDRESS)");
-			a = cv->addr;
-		}
-		memcpy(w + 12, a.b, 20);
-		memcpy(out32, w, 32);
-		return 0;
-	}
-	case K_BOOL: {
-		bool b;
-		if (j) {
-			if (!json_is_boolean(j))
-				return kind_error(c, "true or false");
-			b = json_is_true(j);
-		} else {
-			if (cv->kind != EIP712_BOOL)
-				return kind_error(c, "a bool (EIP712_BOOL)");
-			b = cv->boolean;
-		}
-		w[31] = b ? 1 : 0;
-		memcpy(out32, w, 32);
-		return 0;
-	}
+	case K_BYTESN:
+		return enc_bytes(c, ft, j, cv, out32);
+	case K_ADDRESS:
+		return enc_address(c, j, cv, out32);
+	case K_BOOL:
+		return enc_bool(c, j, cv, out32);
 	case K_UINT:
-	case K_INT: {
-		u256 mag;
-		bool neg = false;
-		if (j)
-			return json_integer_word(c, ft, j, out32);
-		switch (cv->kind) {
-		case EIP712_UINT:
-			mag = cv->uint256;
-			break;
-		case EIP712_U64:
-			mag = u256_from_u64(cv->u64);
-			break;
-		case EIP712_I64:
-			neg = cv->i64 < 0;
-			mag = u256_from_u64(neg ? (uint64_t)(-(cv->i64 + 1)) + 1 : (uint64_t)cv->i64);
-			break;
-		default:
-			return kind_error(c, "an integer (EIP712_UINT/U64/I64)");
-		}
-		return enc_integer(c, ft, neg, &mag, out32);
-	}
+	case K_INT:
+		return enc_int(c, ft, j, cv, out32);
 	}
 	return err_set(c->e, ERR_INVALID, "%s: unhandled type", c->path);
 }
