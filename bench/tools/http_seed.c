@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "core/err.h"
+#include "core/hash.h"
 #include "core/u256.h"
 #include "store/store.h"
 
@@ -22,13 +23,7 @@
 
 static uint64_t rng = 0x5eed5eedull;
 
-static uint64_t rnd(void)
-{
-	uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
+static uint64_t rnd(void) { return hash_splitmix64(&rng); }
 
 static uint64_t rn(uint64_t n) { return rnd() % n; }
 

@@ -24,6 +24,7 @@
 #include <sys/random.h>
 
 #include "core/err.h"
+#include "core/hash.h"
 #include "core/hex.h"
 
 struct dict {
@@ -56,15 +57,6 @@ struct search_index {
 
 /* ---- hashing ---- */
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 static uint64_t load_be64(const uint8_t *p)
 {
 	uint64_t v = 0;
@@ -75,7 +67,7 @@ static uint64_t load_be64(const uint8_t *p)
 
 static uint64_t id_hash(const struct search_index *ix, const uint8_t id32[32])
 {
-	return mix64(load_be64(id32) ^ ix->seed) ^ mix64(load_be64(id32 + 8) + ix->seed);
+	return hash_mix64(load_be64(id32) ^ ix->seed) ^ hash_mix64(load_be64(id32 + 8) + ix->seed);
 }
 
 static uint64_t str_hash(uint64_t seed, const char *s, size_t n)
@@ -87,7 +79,7 @@ static uint64_t str_hash(uint64_t seed, const char *s, size_t n)
 			c = (char)(c + 32);
 		h = (h ^ (uint8_t)c) * 0x100000001b3ull;
 	}
-	return mix64(h);
+	return hash_mix64(h);
 }
 
 /* ---- string dictionaries ---- */
@@ -280,7 +272,7 @@ int search_index_new(struct search_index **out, size_t max_offers, struct err *e
 		ix->cmax[c] = INT64_MIN;
 	}
 	if (getrandom(&ix->seed, sizeof ix->seed, GRND_NONBLOCK) != (ssize_t)sizeof ix->seed)
-		ix->seed = mix64((uint64_t)(uintptr_t)ix);
+		ix->seed = hash_mix64((uint64_t)(uintptr_t)ix);
 	/* writers first: a steady stream of queries must not starve updates */
 	pthread_rwlockattr_t attr;
 	pthread_rwlockattr_init(&attr);

@@ -12,6 +12,8 @@
 
 #include <zlib.h>
 
+#include "core/hash.h"
+
 static atomic_size_t live_bytes;
 
 static size_t view_size(size_t len)
@@ -148,25 +150,16 @@ bool view_etag_matches(const char *inm, uint64_t etag)
 	return false;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ull;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 uint64_t view_hash(uint64_t h, const void *p, size_t n)
 {
 	const unsigned char *b = p;
 	/* the chained-in value is mixed first: XOR-ing it straight into the basis would let a change of h
 	 * cancel against a change of the first byte (h+1 with the byte +1 hashed alike) */
-	uint64_t x = mix64(h + 0x9e3779b97f4a7c15ull) ^ 0xcbf29ce484222325ull;
+	uint64_t x = hash_mix64(h + 0x9e3779b97f4a7c15ull) ^ 0xcbf29ce484222325ull;
 
 	for (size_t i = 0; i < n; i++)
 		x = (x ^ b[i]) * 0x100000001b3ull;
-	return mix64(x);
+	return hash_mix64(x);
 }
 
 size_t view_bytes_live(void)
