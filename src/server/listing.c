@@ -118,18 +118,10 @@ bool listing_needs_rebuild(struct server *s, int64_t now)
 	return atomic_load(&s->index_dirty);
 }
 
-static uint64_t addr_hash(const char *a)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (; *a; a++)
-		h = (h ^ (unsigned char)*a) * 0x100000001b3ull;
-	return h ^ (h >> 29);
-}
-
 /* The slot of provider (holding it, or the empty one where it goes); fresh_mu held, table not full. */
 static struct listing_fresh *fresh_slot(struct listing_fresh *t, size_t cap, const char *provider)
 {
-	size_t i = (size_t)addr_hash(provider) & (cap - 1);
+	size_t i = (size_t)view_hash(0, provider, strlen(provider)) & (cap - 1);
 	while (t[i].address[0] && strcmp(t[i].address, provider) != 0)
 		i = (i + 1) & (cap - 1);
 	return &t[i];
@@ -196,13 +188,19 @@ void listing_fresh_release(struct server *s)
 	s->nfresh = s->fresh_cap = 0;
 }
 
+size_t listing_provider_view_key(char out[LISTING_VIEW_KEY_MAX], const char *provider)
+{
+	int n = snprintf(out, LISTING_VIEW_KEY_MAX, "provider:%s", provider);
+	return n > 0 && n < LISTING_VIEW_KEY_MAX ? (size_t)n : 0;
+}
+
 void listing_provider_view_drop(struct server *s, const char *provider)
 {
-	char key[STORE_ADDR_SIZE + 16];
-	int n = snprintf(key, sizeof key, "provider:%s", provider);
+	char key[LISTING_VIEW_KEY_MAX];
+	size_t n = listing_provider_view_key(key, provider);
 
-	if (s->entities)
-		view_cache_drop(s->entities, key, (size_t)n);
+	if (s->entities && n)
+		view_cache_drop(s->entities, key, n);
 }
 
 void listing_provider_changed(struct server *s, const char *provider)

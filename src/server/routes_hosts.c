@@ -374,19 +374,20 @@ int route_provider_get(struct server *s, const struct srv_req *rq, struct srv_re
 	struct eth_address a;
 	struct store_provider p;
 	struct reputation rep;
-	char addr[ADDRESS_STR_MAX], key[STORE_ADDR_SIZE + 16];
+	char addr[ADDRESS_STR_MAX], key[LISTING_VIEW_KEY_MAX];
 	struct err e = { 0 };
 	int64_t now = server_now();
 	uint64_t seq = view_cache_seq(s->entities);
 	struct view *v;
 	json_t *j;
-	int n, rc;
+	size_t n;
+	int rc;
 
 	if (address_parse(&a, rq->arg, &e))
 		return srv_error(rs, 400, "invalid", "address", "address: %s", e.msg);
 	address_to_lower(addr, &a);
-	n = snprintf(key, sizeof key, "provider:%s", addr);
-	if ((v = view_cache_get(s->entities, key, (size_t)n, (uint64_t)now)))
+	n = listing_provider_view_key(key, addr);
+	if ((v = view_cache_get(s->entities, key, n, (uint64_t)now)))
 		return srv_view(s, rq, rs, 200, v);
 	if ((rc = store_provider_get(s->store, &p, addr, &e)))
 		return srv_error_from(rs, rc, "address", &e);
@@ -398,6 +399,6 @@ int route_provider_get(struct server *s, const struct srv_req *rq, struct srv_re
 	v = view_from_json(j);
 	json_decref(j);
 	if (v)
-		view_cache_put(s->entities, key, (size_t)n, (uint64_t)now, seq, v);
+		view_cache_put(s->entities, key, n, (uint64_t)now, seq, v);
 	return srv_view(s, rq, rs, 200, v);
 }

@@ -356,6 +356,9 @@ void listing_fresh_release(struct server *s);
 void listing_provider_changed(struct server *s, const char *provider);
 /* Drops the provider's cached view (GET /providers/{address}) only: a heartbeat. */
 void listing_provider_view_drop(struct server *s, const char *provider);
+#define LISTING_VIEW_KEY_MAX (STORE_ADDR_SIZE + 16)
+/* The cache key of a provider's view ("provider:0x..", lowercase address); its length, 0 if it does not fit. */
+size_t listing_provider_view_key(char out[LISTING_VIEW_KEY_MAX], const char *provider);
 /* Takes the queue of changed providers (malloc'd, *n entries; NULL when empty): offers_refresh_changed. */
 char (*listing_changed_take(struct server *s, size_t *n))[STORE_ADDR_SIZE];
 

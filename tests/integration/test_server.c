@@ -143,12 +143,6 @@ static long http(struct resp *r, const char *method, const char *path, const cha
 	return r->status;
 }
 
-static size_t on_header(char *p, size_t sz, size_t n, void *ctx)
-{
-	struct buf *b = ctx;
-	return buf_append(b, p, sz * n) ? 0 : sz * n;
-}
-
 /* A GET with one extra request header (may be NULL); the answer's raw head and body (not decoded). */
 static long http_get_raw(struct buf *head, struct buf *body, const char *path, const char *header)
 {
@@ -163,7 +157,7 @@ static long http_get_raw(struct buf *head, struct buf *body, const char *path, c
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data); /* the head collects as the body does */
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, head);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
 	if (header)
