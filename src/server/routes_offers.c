@@ -242,10 +242,9 @@ int route_offers_post(struct server *s, const struct srv_req *rq, struct srv_res
 			  store_offer_status_name(old.status));
 		goto out;
 	}
-	if ((rc = reputation_get(s, &rep, so.provider, now, &e))) {
-		srv_error_from(rs, rc, NULL, &e);
-		goto out;
-	}
+	/* the record is built here only to refuse what cannot be listed (host, GPUs, token, rate) before the
+	 * store write; offers_index_put builds the one it lists and answers with, reputation included */
+	memset(&rep, 0, sizeof rep);
 	if ((rc = offer_record(s, &rec, &so, &rep, &e))) {
 		srv_error(rs, 422, "invalid", "offer", "%s", e.msg);
 		goto out;
