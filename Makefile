@@ -30,8 +30,9 @@ LIB_DIRS := src/core src/eth src/escrow src/market src/store src/net src/server 
 LIB_SRC  := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 BIN_SRC  := $(wildcard src/cli/*.c)
 # Generated at build time, never committed: the BIP-39 wordlist (from npm
-# bip39) and the store's SQL migrations (src/store/sql/*.sql).
-GEN_SRC  := $(BUILD)/gen/bip39_english.c $(BUILD)/gen/store_sql.c
+# bip39), the store's SQL migrations (src/store/sql/*.sql) and the web UI
+# (web/, bundled by esbuild into build/web/, embedded by scripts/embed-web).
+GEN_SRC  := $(BUILD)/gen/bip39_english.c $(BUILD)/gen/store_sql.c $(BUILD)/gen/web_assets.c
 GEN_NAMES := $(notdir $(GEN_SRC:.c=.o))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(addprefix $(BUILD)/obj/gen/,$(GEN_NAMES))
 BIN_OBJ  := $(BIN_SRC:%.c=$(BUILD)/obj/%.o)
@@ -84,6 +85,20 @@ $(BUILD)/gen/bip39_english.c: scripts/gen-wordlist
 $(BUILD)/gen/store_sql.c: scripts/embed-sql $(wildcard src/store/sql/*.sql)
 	@mkdir -p $(dir $@)
 	scripts/embed-sql $(wildcard src/store/sql/*.sql) > $@.tmp && mv $@.tmp $@
+
+# The web UI: one bundle for every build tree (build/web), embedded per tree.
+WEB_OUT := build/web
+WEB_SRC := web/index.html $(wildcard web/src/*.js web/src/*/*.js web/src/*.css)
+
+$(WEB_OUT)/.stamp: $(WEB_SRC) scripts/build-web package-lock.json
+	scripts/build-web $(WEB_OUT)
+
+.PHONY: web
+web: $(WEB_OUT)/.stamp
+
+$(BUILD)/gen/web_assets.c: $(WEB_OUT)/.stamp scripts/embed-web
+	@mkdir -p $(dir $@)
+	scripts/embed-web $(WEB_OUT) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)

@@ -241,6 +241,9 @@ int endpoint_start(struct agent *a, struct err *e)
 	hc.threads = 2;
 	hc.body_max = 16 << 10;
 	hc.rate_per_s = 5;
+	/* The marketplace's page calls the key, access and challenge routes from its own origin (CORS). */
+	const char *cors[2] = { a->cfg.web_origin, NULL };
+	hc.cors_origins = a->cfg.web_origin ? cors : NULL;
 	{
 		struct terminal_cfg tc;
 		const char *origins[2] = { a->cfg.web_origin, NULL };

@@ -8,7 +8,7 @@
  *       [--monitor-keystore FILE] [--monitor-interval-ms N] [--indexer-poll-ms N]
  *       [--siwe-domain HOST:PORT] [--siwe-origin URL] [--body-max BYTES] [--rate-per-min N]
  *       [--max-conns N] [--threads N] [--min-dispute-secs N] [--session-ttl-s N] [--nonce-ttl-s N]
- *       [--cache-max-age-s N]
+ *       [--cache-max-age-s N] [--web-dir DIR] [--chain-name NAME] [--public-rpc-url URL] [--explorer-url URL]
  *
  * Each flag may also come from the environment as FLOPMARKET_SERVE_<FLAG> (dashes as underscores).
  * The escrow address, chain id, start block and fee come from the deployment file (escrow deploy);
@@ -71,6 +71,10 @@ static const struct cfg_key serve_keys[] = {
 	{ "session_ttl_s", "86400", "session lifetime" },
 	{ "nonce_ttl_s", "600", "SIWE nonce lifetime" },
 	{ "cache_max_age_s", "0", "Cache-Control max-age of search and detail answers (0: revalidate each time)" },
+	{ "web_dir", "", "serve the web UI from this folder (development) instead of the embedded files" },
+	{ "chain_name", "", "the chain's name shown by the web UI and given to wallets adding it" },
+	{ "public_rpc_url", "", "an RPC URL of the chain that wallets may add (web UI; not the server's own)" },
+	{ "explorer_url", "", "block explorer base URL: the web UI links transactions as URL/tx/HASH" },
 };
 #define N_SERVE_KEYS (sizeof serve_keys / sizeof serve_keys[0])
 
@@ -329,6 +333,41 @@ static int chain_config(struct srv_config *c, struct escrow_deployment *d, bool 
 	return 0;
 }
 
+/* True when s is an http(s) URL of printable ASCII without blanks, quotes or angle brackets. */
+static bool url_ok(const char *s)
+{
+	if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f || *p == '"' || *p == '<' || *p == '>' || *p == '\\')
+			return false;
+	return true;
+}
+
+/* The web UI's settings: its folder (development), and the chain facts the page shows wallets. */
+static int web_config(struct srv_config *c, const struct cfg *sc, struct err *e)
+{
+	const char *dir = cfg_get(sc, "web_dir"), *name = cfg_get(sc, "chain_name");
+	const char *rpc = cfg_get(sc, "public_rpc_url"), *explorer = cfg_get(sc, "explorer_url");
+
+	if (strlen(dir) >= sizeof c->web_dir)
+		return err_set(e, ERR_TOO_BIG, "web_dir: longer than %zu bytes", sizeof c->web_dir - 1);
+	if (strlen(name) >= sizeof c->chain_name)
+		return err_set(e, ERR_TOO_BIG, "chain_name: longer than %zu bytes", sizeof c->chain_name - 1);
+	for (const char *p = name; *p; p++)
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			return err_set(e, ERR_INVALID, "chain_name: no control characters");
+	if ((rpc[0] && (strlen(rpc) >= sizeof c->public_rpc_url || !url_ok(rpc))) ||
+	    (explorer[0] && (strlen(explorer) >= sizeof c->explorer_url || !url_ok(explorer))))
+		return err_set(e, ERR_INVALID, "public_rpc_url / explorer_url: an http(s) URL under %zu bytes",
+			       sizeof c->explorer_url);
+	snprintf(c->web_dir, sizeof c->web_dir, "%s", dir);
+	snprintf(c->chain_name, sizeof c->chain_name, "%s", name);
+	snprintf(c->public_rpc_url, sizeof c->public_rpc_url, "%s", rpc);
+	snprintf(c->explorer_url, sizeof c->explorer_url, "%s", explorer);
+	return 0;
+}
+
 /* The numeric limits and periods, each with its cap, and the SIWE domain and origin. */
 static int limits_config(struct srv_config *c, const struct cfg *sc, struct err *e)
 {
@@ -361,7 +400,7 @@ static int limits_config(struct srv_config *c, const struct cfg *sc, struct err 
 		return err_set(e, ERR_TOO_BIG, "siwe_domain / siwe_origin too long");
 	snprintf(c->siwe_domain, sizeof c->siwe_domain, "%s", cfg_get(sc, "siwe_domain"));
 	snprintf(c->siwe_origin, sizeof c->siwe_origin, "%s", cfg_get(sc, "siwe_origin"));
-	return 0;
+	return web_config(c, sc, e);
 }
 
 /*

@@ -415,6 +415,16 @@ int http_server_new(struct http_server **out, const struct http_config *cfg, str
 	if (cfg)
 		s->cfg = *cfg;
 	struct http_config *c = &s->cfg;
+	for (size_t i = 0; c->cors_origins && c->cors_origins[i]; i++) {
+		if (i >= HTTP_CORS_MAX || strlen(c->cors_origins[i]) > HTTP_ORIGIN_MAX) {
+			free(s->routes);
+			free(s);
+			return err_set(e, ERR_INVALID, "http: more than %d CORS origins, or one over %d bytes", HTTP_CORS_MAX,
+				       HTTP_ORIGIN_MAX);
+		}
+		snprintf(s->cors[s->ncors++], sizeof s->cors[0], "%s", c->cors_origins[i]);
+	}
+	c->cors_origins = NULL;
 	if (!c->bind_addr)
 		c->bind_addr = "127.0.0.1";
 	if (!c->threads)
@@ -572,6 +582,30 @@ static bool resp_has_header(const struct http_resp *resp, const char *name)
 	return false;
 }
 
+/* The request's Origin when it is one of the server's CORS origins, else NULL. */
+static const char *cors_origin(const struct http_server *s, struct MHD_Connection *mc)
+{
+	const char *o;
+
+	if (!s->ncors || !(o = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "Origin")))
+		return NULL;
+	for (size_t i = 0; i < s->ncors; i++)
+		if (strcmp(o, s->cors[i]) == 0)
+			return s->cors[i];
+	return NULL;
+}
+
+static void cors_headers(const struct http_server *s, struct MHD_Connection *mc, struct MHD_Response *mr)
+{
+	const char *o = cors_origin(s, mc);
+
+	if (!s->ncors)
+		return;
+	MHD_add_response_header(mr, "Vary", "Origin");
+	if (o)
+		MHD_add_response_header(mr, "Access-Control-Allow-Origin", o);
+}
+
 /* Queues resp on the connection; consumes resp's body and stream. */
 static enum MHD_Result send_resp(struct request *rq, struct http_resp *resp)
 {
@@ -625,6 +659,7 @@ static enum MHD_Result send_resp(struct request *rq, struct http_resp *resp)
 			MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	}
 	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+	cors_headers(s, rq->cs.mc, mr);
 	for (size_t i = 0; i < resp->nheaders; i++)
 		MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
 	ret = MHD_queue_response(rq->cs.mc, (unsigned)status, mr);
@@ -651,6 +686,38 @@ static enum MHD_Result send_error(struct request *rq, int status, const char *co
 	}
 	ret = send_resp(rq, &resp);
 	buf_release(&resp.body);
+	return ret;
+}
+
+/*
+ * A CORS preflight (OPTIONS) of a path whose routes allow `allow`: 204 with the allowed methods for an
+ * admitted Origin asking for one of them; 403 otherwise (no CORS headers: the browser refuses the call).
+ */
+static enum MHD_Result send_preflight(struct request *rq, const char *allow)
+{
+	struct http_server *s = rq->cs.srv;
+	const char *want = MHD_lookup_connection_value(rq->cs.mc, MHD_HEADER_KIND, "Access-Control-Request-Method");
+	struct MHD_Response *mr;
+	enum MHD_Result ret;
+	size_t n = want ? strlen(want) : 0;
+	bool listed = false;
+
+	for (const char *p = allow; n && (p = strstr(p, want)); p += n)
+		if ((p == allow || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+			listed = true;
+	if (!cors_origin(s, rq->cs.mc) || !listed)
+		return send_error(rq, 403, "cors_refused", "Origin",
+				  "this origin may not call this path from a page, or not with that method", NULL, NULL);
+	if (!(mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT)))
+		return MHD_NO;
+	cors_headers(s, rq->cs.mc, mr);
+	MHD_add_response_header(mr, "Access-Control-Allow-Methods", allow);
+	MHD_add_response_header(mr, "Access-Control-Allow-Headers", "Content-Type, Authorization");
+	MHD_add_response_header(mr, "Access-Control-Max-Age", "600");
+	ret = MHD_queue_response(rq->cs.mc, 204, mr);
+	MHD_destroy_response(mr);
+	rq->responded = true;
+	record(s, rq, 204);
 	return ret;
 }
 
@@ -812,6 +879,8 @@ static enum MHD_Result on_headers(struct request *rq, const char *url, const cha
 			strcat(allow, r->method);
 		}
 	}
+	if (!rq->route && strcmp(method, "OPTIONS") == 0 && allow[0])
+		return send_preflight(rq, allow);
 	if (!rq->route) {
 		if (allow[0])
 			return send_error(rq, 405, "method_not_allowed", NULL,

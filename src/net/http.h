@@ -81,6 +81,8 @@ struct http_sse;
 #define HTTP_BODY_MAX_DEFAULT ((size_t)64 << 10)
 #define HTTP_ADDR_MAX 64            /* client address text */
 #define HTTP_SSE_EVENT_MAX ((size_t)16 << 10)  /* one event's data */
+#define HTTP_CORS_MAX 4             /* origins admitted cross-origin (http_config.cors_origins) */
+#define HTTP_ORIGIN_MAX 255         /* one origin, "scheme://host[:port]" */
 
 struct http_config {
 	const char *bind_addr;     /* IPv4/IPv6 literal; NULL: "127.0.0.1" */
@@ -99,6 +101,14 @@ struct http_config {
 	bool rate_disabled;        /* true: no rate limiting */
 	unsigned sse_max;          /* concurrent SSE streams; 0: 256 */
 	bool no_builtin_routes;    /* true: no /healthz and /metrics */
+	/*
+	 * Origins whose pages may call these routes from another origin (CORS, Fetch standard): NULL-terminated,
+	 * at most HTTP_CORS_MAX, copied. A request whose Origin is one of them gets Access-Control-Allow-Origin
+	 * (and Vary: Origin); a preflight (OPTIONS with Access-Control-Request-Method) of a method a route of
+	 * that path has is answered 204 with the allowed methods and the Content-Type request header. Other
+	 * origins get no CORS headers at all, so a browser keeps their pages from reading the answers.
+	 */
+	const char *const *cors_origins;
 };
 
 struct http_kv {

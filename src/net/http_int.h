@@ -35,6 +35,8 @@ struct http_server {
 	size_t nroutes;
 	struct ratelimit *rl;            /* NULL when disabled */
 	struct metrics *m;               /* registry served at /metrics */
+	char cors[HTTP_CORS_MAX][HTTP_ORIGIN_MAX + 1]; /* cfg.cors_origins, copied */
+	size_t ncors;
 
 	/* Slow-client deadlines (http.c): one slot per open connection, cut by the reaper thread. */
 	pthread_mutex_t conn_mu;         /* guards slots */

@@ -68,9 +68,10 @@ static int view_answer(struct http_resp *resp, const struct srv_resp *rs)
 
 	if (rs->view) {
 		view_retain(rs->view);
-		http_lend(resp, rs->status, "application/json", rs->view->body, rs->view->len, view_done, rs->view);
+		http_lend(resp, rs->status, rs->content_type ? rs->content_type : "application/json", rs->view->body,
+			  rs->view->len, view_done, rs->view);
 	} else {
-		rc = http_text(resp, rs->status, "application/json", "", 0);
+		rc = http_text(resp, rs->status, rs->content_type ? rs->content_type : "application/json", "", 0);
 	}
 
 	if (!rc && rs->etag[0])
@@ -144,6 +145,13 @@ static int handler(struct http_req *req, struct http_resp *resp, void *ctx)
 		rs.json = NULL;
 	} else {
 		rc = http_error(resp, 500, "internal", NULL, "no answer");
+	}
+	if (!rc && rs.csp) {
+		rc = http_resp_header(resp, "Content-Security-Policy", rs.csp);
+		if (!rc)
+			rc = http_resp_header(resp, "Referrer-Policy", "no-referrer");
+		if (!rc)
+			rc = http_resp_header(resp, "X-Frame-Options", "DENY");
 	}
 	if (!rc && rs.extra_header[0]) {
 		char name[64];

@@ -25,6 +25,9 @@
 #define ROUTE_ARG_MAX 1024
 
 const struct srv_route srv_routes[] = {
+	{ SRV_GET, "GET", "/", route_web_index },
+	{ SRV_GET, "GET", "/assets/{arg}", route_web_asset },
+	{ SRV_GET, "GET", "/config", route_config },
 	{ SRV_GET, "GET", "/healthz", route_healthz },
 	{ SRV_GET, "GET", "/metrics", route_metrics },
 	{ SRV_GET, "GET", "/auth/nonce", route_auth_nonce },

@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "escrow/escrow.h"
 #include "escrow/mirror.h"
+#include "eth/address.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -51,6 +52,46 @@ int srv_parse_id(uint64_t *out, const char *s)
 	return 0;
 }
 
+/*
+ * The rental's Terms as the contract takes them (the first argument of extend, stop, claim, dispute,
+ * quote), field names as in RentalEscrow.sol; NULL when the mirror holds none. Integers that can pass
+ * 2^53 (rate, id, epoch) are decimal strings.
+ */
+static json_t *terms_json(const struct store_rental *r)
+{
+	struct escrow_terms t;
+	uint8_t enc[ESCROW_TERMS_SIZE];
+	json_t *extra = NULL, *o = NULL;
+	const char *th;
+	char renter[ADDRESS_STR_MAX], provider[ADDRESS_STR_MAX], payout[ADDRESS_STR_MAX], token[ADDRESS_STR_MAX],
+		arbiter[ADDRESS_STR_MAX], monitor[ADDRESS_STR_MAX], rate[U256_DEC_MAX], spec[2 + 64 + 1], id[24],
+		epoch[24];
+
+	if (json_parse(&extra, r->extra, strlen(r->extra), STORE_JSON_SIZE, NULL) ||
+	    json_get_str(&th, extra, "terms", 2 * ESCROW_TERMS_SIZE + 2, NULL) ||
+	    hex_decode_exact(enc, sizeof enc, th, NULL) || escrow_terms_decode(&t, enc, sizeof enc, NULL)) {
+		json_decref(extra);
+		return NULL;
+	}
+	json_decref(extra);
+	address_to_lower(renter, &t.renter);
+	address_to_lower(provider, &t.provider);
+	address_to_lower(payout, &t.payout);
+	address_to_lower(token, &t.token);
+	address_to_lower(arbiter, &t.arbiter);
+	address_to_lower(monitor, &t.monitor);
+	u256_to_dec(rate, &t.rate);
+	hex_encode_0x(spec, t.spec_hash, sizeof t.spec_hash);
+	snprintf(id, sizeof id, "%" PRIu64, t.id);
+	snprintf(epoch, sizeof epoch, "%" PRIu64, t.epoch);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:I, s:I, s:I, s:I, s:s, s:s}", "id", id,
+		      "renter", renter, "provider", provider, "payout", payout, "token", token, "arbiter", arbiter,
+		      "monitor", monitor, "rate", rate, "feeBps", (int)t.fee_bps, "interruptible", t.interruptible,
+		      "noticeSecs", (json_int_t)t.notice_secs, "graceSecs", (json_int_t)t.grace_secs, "disputeSecs",
+		      (json_int_t)t.dispute_secs, "maxSecs", (json_int_t)t.max_secs, "epoch", epoch, "specHash", spec);
+	return o;
+}
+
 json_t *rental_json(struct server *s, const struct store_rental *r)
 {
 	struct store_access_report a;
@@ -69,6 +110,9 @@ json_t *rental_json(struct server *s, const struct store_rental *r)
 		json_object_set_new(o, "access", json_pack("{s:s, s:i, s:s, s:I}", "host", a.host, "port",
 							   (int)a.port, "user", a.user, "granted_at",
 							   (json_int_t)a.granted_at));
+	json_t *terms = o ? terms_json(r) : NULL;
+	if (terms)
+		json_object_set_new(o, "terms", terms);
 	return o;
 }
 

@@ -226,7 +226,7 @@ int server_state_init(struct server *s, struct err *e)
 	s->entities = view_cache_new(SRV_ENTITIES_CACHED, SRV_ENTITIES_BYTES);
 	if (!s->journal || !s->changed || !s->answers || !s->entities)
 		return err_set(e, ERR_NOMEM, "server state: out of memory");
-	return 0;
+	return web_state_init(s, e);
 }
 
 void server_state_release(struct server *s)
@@ -237,6 +237,7 @@ void server_state_release(struct server *s)
 	s->index = NULL;
 	view_cache_free(s->answers);
 	view_cache_free(s->entities);
+	web_state_release(s);
 	free(s->journal);
 	free(s->changed);
 	listing_fresh_release(s);

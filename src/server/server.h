@@ -91,6 +91,10 @@ struct srv_config {
 	size_t n_tokens;
 	uint32_t feed_max_age_s;       /* a feed round older than this at the payment block is stale */
 	uint32_t cache_max_age_s;      /* Cache-Control max-age of cacheable reads; 0: revalidate (no-cache) */
+	char web_dir[512];             /* serve the web UI from this folder ("" = the embedded files) */
+	char chain_name[64];           /* shown by the page and given to wallets adding the chain */
+	char public_rpc_url[256];      /* the chain's RPC URL wallets may add ("" = none offered) */
+	char explorer_url[256];        /* block explorer base URL ("" = none): tx links are URL/tx/HASH */
 };
 
 /* Fills `c` with the defaults (see docs/api.md "Configuration"). */
@@ -152,6 +156,8 @@ struct server {
 	int64_t started_at;              /* unix seconds */
 	atomic_uint_fast64_t max_rental_id; /* highest rental id the indexer has seen */
 	struct pricefeed_cache *prices;  /* (feed, block) -> price results; NULL = uncached */
+	struct view **web_views;         /* web.c: one view per embedded web file (web_asset_count) */
+	char web_csp[512];               /* the page's Content-Security-Policy (web.c) */
 };
 
 /* ---- lifecycle (server.c) ---- */
@@ -222,6 +228,7 @@ struct srv_resp {
 	bool vary_encoding;       /* the answer depends on Accept-Encoding (Vary) */
 	char etag[VIEW_ETAG_MAX]; /* ETag, "" when none */
 	char cache_control[48];   /* Cache-Control, "" for the default (no-store) */
+	const char *csp;          /* Content-Security-Policy of a page (with its companions), NULL when none */
 };
 
 /* Sets a JSON error answer; returns `status` so routes can `return srv_error(...)`. */
@@ -290,6 +297,13 @@ int route_rental_stream(struct server *s, const struct srv_req *rq, struct srv_r
 int route_rental_attestation(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
 
 int route_healthz(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+/* The web UI (web.c): GET /, GET /assets/{name}, GET /config. */
+int route_web_index(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_web_asset(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_config(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+/* Builds the embedded files' views and the CSP (server_state_init); frees them (server_state_release). */
+int web_state_init(struct server *s, struct err *e);
+void web_state_release(struct server *s);
 int route_metrics(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
 
 /* ---- SIWE nonces (nonce.c): stateless, MAC'd, expiring ---- */
