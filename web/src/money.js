@@ -73,7 +73,8 @@ export function showDuration(secs) {
 	const d = Math.floor(s / 86400); s -= d * 86400;
 	const h = Math.floor(s / 3600); s -= h * 3600;
 	const m = Math.floor(s / 60); s -= m * 60;
-	if (d) return `${d} d ${h} h`;
+	if (d >= 2) return `${d} d ${h} h`;
+	if (d) return `${24 + h} h ${String(m).padStart(2, '0')} min`;
 	if (h) return `${h} h ${String(m).padStart(2, '0')} min`;
 	if (m) return `${m} min ${String(s).padStart(2, '0')} s`;
 	return `${s} s`;

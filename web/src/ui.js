@@ -1,11 +1,17 @@
 // ui.js — small DOM helpers. Text always goes in as text (never as HTML), so nothing a provider or a
 // server puts in a field can run in the page.
 
-// h('div.card', {onclick}, child, 'text', ...) -> element. Attributes: on* are listeners, `class`,
+// h('div#id.card.big', {onclick}, child, 'text', ...) -> element. Attributes: on* are listeners, `class`,
 // `dataset`, everything else setAttribute. Children: nodes, strings, numbers, arrays, null (skipped).
 export function h(tag, attrs, ...children) {
-	const [name, ...classes] = tag.split('.');
-	const el = document.createElement(name || 'div');
+	const m = /^([a-z0-9]*)((?:[#.][A-Za-z0-9_-]+)*)$/.exec(tag);
+	if (!m) throw new Error(`h: bad tag ${tag}`);
+	const el = document.createElement(m[1] || 'div');
+	const classes = [];
+	for (const [, kind, name] of m[2].matchAll(/([#.])([A-Za-z0-9_-]+)/g)) {
+		if (kind === '#') el.id = name;
+		else classes.push(name);
+	}
 	if (classes.length) el.className = classes.join(' ');
 	if (attrs && (typeof attrs !== 'object' || attrs instanceof Node || Array.isArray(attrs))) {
 		children.unshift(attrs);
@@ -39,7 +45,7 @@ export function mount(el) {
 
 // A banner at the top of the page (kind: info | warn | error | ok); returns it (call .remove()).
 export function banner(kind, ...content) {
-	const b = h(`div.banner.${kind}`, { role: kind === 'error' ? 'alert' : 'status' }, ...content,
+	const b = h(`div.${['banner', ...kind.split(/\s+/)].join('.')}`, { role: kind.startsWith('error') || kind.startsWith('warn') ? 'alert' : 'status' }, ...content,
 		h('button.close', { type: 'button', 'aria-label': 'Dismiss', onclick: () => b.remove() }, '×'));
 	document.getElementById('banners').append(b);
 	return b;

@@ -5,7 +5,8 @@
 import { BrowserProvider, getAddress } from 'ethers';
 import { api, config, getSession, setSession } from './api.js';
 
-const wallets = new Map(); // uuid -> { info, provider }
+const wallets = new Map(); // uuid -> { info, provider } (frozen, as EIP-6963 announces it)
+const listening = new WeakSet(); // providers whose events we follow
 export const state = { wallet: null, provider: null, address: null, chainId: null, ethers: null };
 
 function changed() {
@@ -55,8 +56,8 @@ async function track(entry, accounts) {
 	state.address = accounts && accounts[0] ? getAddress(accounts[0]) : null;
 	state.chainId = Number(BigInt(await p.request({ method: 'eth_chainId' })));
 	state.ethers = new BrowserProvider(p, 'any');
-	if (!entry.listening && typeof p.on === 'function') {
-		entry.listening = true;
+	if (!listening.has(p) && typeof p.on === 'function') {
+		listening.add(p);
 		p.on('accountsChanged', (a) => { state.address = a && a[0] ? getAddress(a[0]) : null; changed(); });
 		p.on('chainChanged', (c) => { state.chainId = Number(BigInt(c)); state.ethers = new BrowserProvider(p, 'any'); changed(); });
 	}

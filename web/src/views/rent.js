@@ -34,7 +34,8 @@ export function planOf(o, token, mode, text) {
 		deposit = parseUnits(text, token.decimals, token.symbol);
 		secs = secondsFor(deposit, rate);
 	}
-	if (deposit <= 0n || secs <= 0n) throw new AmountError('The amount must be more than zero.');
+	if (deposit <= 0n) throw new AmountError('The amount must be more than zero.');
+	if (secs <= 0n) throw new AmountError(`${showAmount(deposit, token)} pays for less than one second at this rate.`);
 	if (secs < BigInt(o.offer.minSecs)) throw new AmountError(`This offer needs at least ${showDuration(o.offer.minSecs)} paid up front (you chose ${showDuration(secs)}).`);
 	if (secs > BigInt(o.offer.maxSecs)) throw new AmountError(`This offer allows at most ${showDuration(o.offer.maxSecs)} (you chose ${showDuration(secs)}).`);
 	return { deposit, secs };
@@ -86,7 +87,7 @@ export function rentForm(cfg, o, token) {
 			estimate.replaceChildren(h('caption', 'Estimate'));
 			return null;
 		}
-		estimate.replaceChildren(h('caption', 'Estimate'), estimateRows(o, token, p, gas, cfg).map(([k, v]) => h('tr', h('th', { scope: 'row' }, k), h('td', v))));
+		estimate.replaceChildren(h('caption', 'Estimate'), ...estimateRows(o, token, p, gas, cfg).map(([k, v]) => h('tr', h('th', { scope: 'row' }, k), h('td', v))));
 		return p;
 	};
 	const estimateGas = async () => {

