@@ -659,7 +659,8 @@ static enum MHD_Result send_resp(struct request *rq, struct http_resp *resp)
 			MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	}
 	MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
-	cors_headers(s, rq->cs.mc, mr);
+	if (!resp_has_header(resp, "Access-Control-Allow-Origin")) /* a handler that answers CORS itself */
+		cors_headers(s, rq->cs.mc, mr);
 	for (size_t i = 0; i < resp->nheaders; i++)
 		MHD_add_response_header(mr, resp->headers[i].name, resp->headers[i].value);
 	ret = MHD_queue_response(rq->cs.mc, (unsigned)status, mr);

@@ -36,6 +36,7 @@ const struct srv_route srv_routes[] = {
 	{ SRV_GET, "GET", "/me", route_me },
 	{ SRV_GET, "GET", "/me/rentals", route_me_rentals },
 	{ SRV_GET, "GET", "/me/receipts.csv", route_me_receipts_csv },
+	{ SRV_GET, "GET", "/me/offers", route_me_offers },
 	{ SRV_POST, "POST", "/offers", route_offers_post },
 	{ SRV_GET, "GET", "/offers", route_offers_search },
 	{ SRV_GET, "GET", "/offers/{arg}", route_offer_get },

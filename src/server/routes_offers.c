@@ -469,3 +469,68 @@ int route_offer_delete(struct server *s, const struct srv_req *rq, struct srv_re
 	offers_index_remove(s, h);
 	return srv_json(rs, 200, json_pack("{s:s, s:s}", "offer_hash", h, "status", "cancelled"));
 }
+
+/* ---- GET /me/offers: the signed-in provider's offers, listed or not ---- */
+
+#define ME_OFFERS_MAX 1000
+
+struct my_offers {
+	struct server *s;
+	json_t *arr;
+	const struct reputation *rep;
+	int64_t now;
+};
+
+static int my_offer_cb(void *ctx, const struct store_offer *so)
+{
+	struct my_offers *m = ctx;
+	struct offer rec;
+	uint8_t id[32];
+	struct view *listed;
+	json_t *j;
+
+	if (so->status != STORE_OFFER_ACTIVE || json_array_size(m->arr) >= ME_OFFERS_MAX)
+		return 0;
+	if (hex_decode_exact(id, 32, so->offer_hash, NULL))
+		return 0;
+	listed = offers_view_of(m->s, id, m->now);
+	view_release(listed);
+	if (offer_record(m->s, &rec, so, m->rep, NULL))
+		j = json_pack("{s:s, s:s, s:o, s:s}", "offer_hash", so->offer_hash, "status",
+			      store_offer_status_name(so->status), "offer", signed_offer_json(so), "signature", so->signature);
+	else
+		j = offer_json(&rec, so);
+	if (!j)
+		return ERR_NOMEM;
+	json_object_set_new(j, "listed", json_boolean(listed != NULL));
+	return json_array_append_new(m->arr, j) ? ERR_NOMEM : 0;
+}
+
+/*
+ * The signed-in provider's active, unexpired offers, each with `listed`: whether search shows it now (an
+ * offer whose machine is rented or whose host is down is not listed but still theirs to withdraw).
+ */
+int route_me_offers(struct server *s, const struct srv_req *rq, struct srv_resp *rs)
+{
+	char addr[STORE_ADDR_SIZE];
+	struct reputation rep;
+	struct my_offers m;
+	struct err e = { 0 };
+	int rc;
+
+	if ((rc = srv_auth(addr, s, rq, rs)))
+		return rc;
+	memset(&m, 0, sizeof m);
+	m.s = s;
+	m.now = server_now();
+	m.rep = &rep;
+	if (reputation_get(s, &rep, addr, m.now, &e))
+		memset(&rep, 0, sizeof rep);
+	if (!(m.arr = json_array()))
+		return srv_error(rs, 500, "internal", NULL, "out of memory");
+	if ((rc = store_offers_of_provider(s->store, addr, m.now, my_offer_cb, &m, &e))) {
+		json_decref(m.arr);
+		return srv_error_from(rs, rc, NULL, &e);
+	}
+	return srv_json(rs, 200, json_pack("{s:s, s:o}", "provider", addr, "offers", m.arr));
+}

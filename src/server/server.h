@@ -281,6 +281,7 @@ int route_offers_post(struct server *s, const struct srv_req *rq, struct srv_res
 int route_offers_search(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
 int route_offer_get(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
 int route_offer_delete(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_me_offers(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
 
 int route_hosts_post(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
 int route_host_get(struct server *s, const struct srv_req *rq, struct srv_resp *rs);

@@ -64,7 +64,7 @@ int web_name_ok(const char *name)
 void web_csp(char out[WEB_CSP_MAX], int plain_http)
 {
 	snprintf(out, WEB_CSP_MAX,
-		 "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+		 "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self'; "
 		 "connect-src 'self' https: wss:%s; manifest-src 'self'; base-uri 'none'; form-action 'none'; "
 		 "frame-ancestors 'none'",
 		 plain_http ? " http: ws:" : "");

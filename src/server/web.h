@@ -8,8 +8,9 @@
  * `--web-dir DIR` the files are read from DIR on every request instead (development: rebuild, reload).
  * Names are [A-Za-z0-9._-]{1,64} with no leading dot, so a request never leaves the folder.
  *
- * The page is served with a strict Content-Security-Policy: scripts and styles only from this origin
- * (no inline script, no eval), no frames, no plugins; connections to this origin and, for the terminal
+ * The page is served with a strict Content-Security-Policy: scripts only from this origin (no inline
+ * script, no eval), no frames, no plugins; styles from this origin and inline (xterm.js sizes and colours
+ * the terminal with <style> elements; CSS runs no script); connections to this origin and, for the terminal
  * and file transfer, to the providers' agents (https:/wss:, plus http:/ws: when the marketplace itself
  * is served over plain http, as in development).
  */

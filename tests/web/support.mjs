@@ -30,7 +30,7 @@ export const KEYS = {
 	renter: '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a',
 };
 
-export const node = new JsonRpcProvider(env.rpc, CHAIN_ID, { staticNetwork: true });
+export const node = new JsonRpcProvider(env.rpc, CHAIN_ID, { staticNetwork: true, cacheTimeout: -1 });
 
 const TERMS = 'tuple(uint64 id,address renter,address provider,address payout,address token,address arbiter,address monitor,uint128 rate,uint16 feeBps,bool interruptible,uint32 noticeSecs,uint32 graceSecs,uint32 disputeSecs,uint32 maxSecs,uint40 epoch,bytes32 specHash)';
 export const escrowIface = new Interface([

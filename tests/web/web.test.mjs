@@ -193,7 +193,7 @@ test('terminal: the rental\'s shell runs `echo` as the rental\'s account', T, as
 	await page.keyboard.type('echo ok-$((6*7)) $(id -un)\n');
 	await page.waitForFunction(() => /ok-42 fm[0-9a-f]+/.test(document.querySelector('#terminal .xterm-rows')?.textContent || ''), null, { timeout: 15000 });
 	const rows = await page.textContent('#terminal .xterm-rows');
-	const user = /ok-42 (fm[0-9a-f]+)/.exec(rows)[1];
+	const user = /ok-42 (fm[0-9a-f]{10})/.exec(rows)[1];
 	const r = await api(`/rentals/${rental1}`);
 	if (r.access) assert.equal(user, r.access.user);
 	await shots(page, 'terminal');
@@ -272,7 +272,7 @@ test('rent with approve + deposit (dUSDT has no permit): the approval is exactly
 	rental2 = Number(/Rental #(\d+) is open/.exec(steps)[1]);
 	assert.equal(await erc20(addr.usdt).allowance(renter, addr.escrow), 0n);
 	const opened = (await rentalEvents(rental2))[0];
-	assert.equal(opened.args.terms.token, addr.usdt);
+	assert.equal(opened.args.terms.token.toLowerCase(), addr.usdt.toLowerCase());
 	await context.close();
 });
 
@@ -283,13 +283,17 @@ test('provider: claims what a running rental has earned, as the chain pays it', 
 	const row = `.earnings-table tr[data-rental="${rental2}"]`;
 	await page.waitForSelector(row);
 	assert.ok(BigInt(await page.$eval(row, (el) => el.dataset.claimable)) > 0n);
-	await page.waitForSelector('.offers-table tr[data-offer]');
+	// Both offers of the rented machine are the provider's still, though search does not show them now.
+	await page.waitForSelector(`.offers-table tr[data-offer="${env.offerUsdt}"]`);
+	assert.match(await page.textContent(`.offers-table tr[data-offer="${env.offerUsdt}"] .listed`), /not listed now/);
 	await shots(page, 'provider');
 	const payout = (await rentalEvents(rental2))[0].args.terms.payout;
 	const bal = await erc20(addr.usdt).balanceOf(payout);
 	await page.click(`${row} button.claim`);
 	await page.waitForFunction((r) => /Claimed in block/.test(document.querySelector(r)?.textContent || ''), row, { timeout: 30000 });
-	const claimed = (await rentalEvents(rental2)).find((e) => e.name === 'Claimed');
+	const evs2 = await rentalEvents(rental2);
+	const claimed = evs2.find((e) => e.name === 'Claimed');
+	if (!claimed) console.log('events', evs2.map((e) => e.name), await page.textContent(row));
 	assert.ok(claimed);
 	assert.equal((await erc20(addr.usdt).balanceOf(payout)) - bal, claimed.args.providerAmount);
 	assert.ok(claimed.args.providerAmount > 0n);

@@ -54,8 +54,9 @@ function offerRow(cfg, o, onChange) {
 	const out = h('span.muted');
 	return h('tr', { dataset: { offer: o.offer_hash } },
 		h('td', h('a', { href: `#/offer/${o.offer_hash}` }, short(o.offer_hash, 6))),
-		h('td', `${o.num_gpus}× ${o.gpu}`), h('td', `${o.token_per_hour} ${o.token_symbol}/h`),
-		h('td', new Date(o.expires_at * 1000).toLocaleDateString()),
+		h('td', o.gpu ? `${o.num_gpus}× ${o.gpu}` : '—'), h('td', o.token_per_hour ? `${o.token_per_hour} ${o.token_symbol}/h` : '—'),
+		h('td.listed', o.listed ? 'listed' : 'not listed now (machine rented or host down)'),
+		h('td', o.expires_at ? new Date(o.expires_at * 1000).toLocaleDateString() : '—'),
 		h('td', h('button.small.withdraw', { type: 'button', onclick: async () => {
 			try { await api.del(`/offers/${o.offer_hash}`, { auth: true }); onChange(); } catch (e) { out.textContent = e.message; }
 		} }, 'Withdraw'), out));
@@ -69,18 +70,17 @@ export async function render() {
 			h('button#sign-in', { type: 'button', onclick: async () => { await signIn().catch(() => {}); render(); } }, 'Sign in')));
 		return;
 	}
-	const me = state.address.toLowerCase();
 	const [rentals, offers] = await Promise.all([
 		api.get('/me/rentals?role=provider&limit=200', { auth: true }),
-		api.get(`/offers?q=${encodeURIComponent('provider=' + me)}&limit=100`),
+		api.get('/me/offers', { auth: true }),
 	]);
 	const rows = await Promise.all(rentals.rentals.map((r) => earningsRow(cfg, r)));
 	mount(h('div.provider',
 		h('h1', 'Provider'),
 		h('p.muted', 'Your agent registers your machines and `flopmarket provider offer` signs offers; here you watch and withdraw them and claim what you have earned.'),
-		h('h2', `Listed offers (${offers.total})`),
-		offers.offers.length ? h('div.table-wrap', h('table.offers-table', h('thead', h('tr', ['Offer', 'GPUs', 'Price', 'Expires', ''].map((t) => h('th', { scope: 'col' }, t)))),
-			h('tbody', offers.offers.map((o) => offerRow(cfg, o, render))))) : h('p.muted', 'No listed offers.'),
+		h('h2', `Offers (${offers.offers.length})`),
+		offers.offers.length ? h('div.table-wrap', h('table.offers-table', h('thead', h('tr', ['Offer', 'GPUs', 'Price', 'In search', 'Expires', ''].map((t) => h('th', { scope: 'col' }, t)))),
+			h('tbody', offers.offers.map((o) => offerRow(cfg, o, render))))) : h('p.muted', 'No offers: publish one with `flopmarket provider offer`.'),
 		h('h2', 'Earnings'),
 		rows.length ? h('div.table-wrap', h('table.earnings-table', h('thead', h('tr', ['Rental', 'State', 'Renter', 'Accrued', 'Claimable now', 'Claimed (gross)', 'Paid to you', ''].map((t) => h('th', { scope: 'col' }, t)))),
 			h('tbody', rows))) : h('p.muted', 'No rentals yet.')));
