@@ -880,7 +880,7 @@ static enum MHD_Result on_headers(struct request *rq, const char *url, const cha
 			strcat(allow, r->method);
 		}
 	}
-	if (!rq->route && strcmp(method, "OPTIONS") == 0 && allow[0])
+	if (!rq->route && s->ncors && strcmp(method, "OPTIONS") == 0 && allow[0])
 		return send_preflight(rq, allow);
 	if (!rq->route) {
 		if (allow[0])

@@ -192,6 +192,7 @@ void routes_put_rental(struct server *s, uint64_t id, enum store_rental_state st
 	t.rate = u256_from_u64(1);
 	t.epoch = (uint64_t)time(NULL) - 10;
 	keccak256(t.spec_hash, (const uint8_t *)"h100", 4);
+	address_parse(&t.token, USDC_ADDR, NULL); /* the row's token below is the terms' */
 	assert_int_equal(escrow_terms_encode(enc, &t, &e), 0);
 	hex_encode_0x(hex, enc, sizeof enc);
 	memset(&r, 0, sizeof r);
@@ -200,7 +201,6 @@ void routes_put_rental(struct server *s, uint64_t id, enum store_rental_state st
 	address_to_lower(r.renter, &t.renter);
 	address_to_lower(r.provider, &t.provider);
 	address_to_lower(r.payout, &t.payout);
-	address_parse(&t.token, USDC_ADDR, NULL);
 	address_to_lower(r.token, &t.token);
 	strcpy(r.rate, "1");
 	strcpy(r.deposited, "3600");

@@ -713,6 +713,92 @@ static void test_sse_client_gone(void **state)
 	http_server_free(s);
 }
 
+/* Sends raw bytes and reads the whole answer (the server closes: Connection: close) into out. */
+static void raw_answer(uint16_t port, const char *req, char *out, size_t cap)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { 0 };
+	struct timeval tv = { 5, 0 };
+	size_t got = 0;
+	ssize_t n;
+
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+	while (got + 1 < cap && (n = recv(fd, out + got, cap - 1 - got, 0)) > 0)
+		got += (size_t)n;
+	out[got] = 0;
+	close(fd);
+}
+
+/*
+ * CORS (issue 11: the marketplace's page calls the agent): an admitted Origin gets
+ * Access-Control-Allow-Origin on answers and a 204 preflight naming the path's methods; any other
+ * origin gets no CORS header and a 403 preflight; a preflight for a method the path lacks is 403.
+ */
+static void test_cors(void **state)
+{
+	static const char *const origins[] = { "https://market.example", NULL };
+	struct http_config cfg = { 0 };
+	struct http_server *s;
+	char ans[4096], req[512];
+	uint16_t port;
+	(void)state;
+
+	cfg.rate_disabled = true;
+	cfg.cors_origins = origins;
+	s = start(&cfg);
+	port = http_server_port(s);
+
+	raw_answer(port, "GET /items/7 HTTP/1.1\r\nHost: x\r\nOrigin: https://market.example\r\nConnection: close\r\n\r\n",
+		   ans, sizeof ans);
+	assert_non_null(strstr(ans, "HTTP/1.1 200"));
+	assert_non_null(strstr(ans, "Access-Control-Allow-Origin: https://market.example\r\n"));
+	assert_non_null(strstr(ans, "Vary: Origin"));
+
+	raw_answer(port, "GET /items/7 HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\nConnection: close\r\n\r\n",
+		   ans, sizeof ans);
+	assert_non_null(strstr(ans, "HTTP/1.1 200"));
+	assert_null(strstr(ans, "Access-Control-Allow-Origin"));
+
+	snprintf(req, sizeof req, "OPTIONS /json HTTP/1.1\r\nHost: x\r\nOrigin: https://market.example\r\n"
+		 "Access-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type\r\n"
+		 "Connection: close\r\n\r\n");
+	raw_answer(port, req, ans, sizeof ans);
+	assert_non_null(strstr(ans, "HTTP/1.1 204"));
+	assert_non_null(strstr(ans, "Access-Control-Allow-Origin: https://market.example\r\n"));
+	assert_non_null(strstr(ans, "Access-Control-Allow-Methods: POST, PUT"));
+	assert_non_null(strstr(ans, "Access-Control-Allow-Headers: Content-Type"));
+
+	raw_answer(port, "OPTIONS /json HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\n"
+		   "Access-Control-Request-Method: POST\r\nConnection: close\r\n\r\n", ans, sizeof ans);
+	assert_non_null(strstr(ans, "HTTP/1.1 403"));
+	assert_null(strstr(ans, "Access-Control-Allow-Origin"));
+
+	raw_answer(port, "OPTIONS /json HTTP/1.1\r\nHost: x\r\nOrigin: https://market.example\r\n"
+		   "Access-Control-Request-Method: DELETE\r\nConnection: close\r\n\r\n", ans, sizeof ans);
+	assert_non_null(strstr(ans, "HTTP/1.1 403"));
+	/* "POS" is no method of the path (a prefix of one is not enough) */
+	raw_answer(port, "OPTIONS /json HTTP/1.1\r\nHost: x\r\nOrigin: https://market.example\r\n"
+		   "Access-Control-Request-Method: POS\r\nConnection: close\r\n\r\n", ans, sizeof ans);
+	assert_non_null(strstr(ans, "HTTP/1.1 403"));
+	http_server_stop(s);
+	http_server_free(s);
+
+	/* Without cors_origins nothing changes: no CORS headers, OPTIONS is 405. */
+	cfg.cors_origins = NULL;
+	s = start(&cfg);
+	raw_answer(http_server_port(s), "OPTIONS /json HTTP/1.1\r\nHost: x\r\nOrigin: https://market.example\r\n"
+		   "Access-Control-Request-Method: POST\r\nConnection: close\r\n\r\n", ans, sizeof ans);
+	assert_non_null(strstr(ans, "HTTP/1.1 405"));
+	assert_null(strstr(ans, "Access-Control"));
+	http_server_stop(s);
+	http_server_free(s);
+}
+
 static void test_start_errors(void **state)
 {
 	(void)state;
@@ -884,7 +970,8 @@ int main(void)
 		cmocka_unit_test(test_slow_clients),     cmocka_unit_test(test_path_match),
 		cmocka_unit_test(test_rate_limit),       cmocka_unit_test(test_metrics_endpoint),
 		cmocka_unit_test(test_sse_events),       cmocka_unit_test(test_sse_server_stop),
-		cmocka_unit_test(test_sse_client_gone),  cmocka_unit_test(test_start_errors),
+		cmocka_unit_test(test_sse_client_gone),  cmocka_unit_test(test_cors),
+		cmocka_unit_test(test_start_errors),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);

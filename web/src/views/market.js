@@ -146,7 +146,10 @@ export async function render(params) {
 		const v = {};
 		for (const [k, el] of Object.entries(inputs)) v[k] = el.value;
 		go(buildQuery(v, formValues(box.value).rest));
-	} }, h('h2', 'Filters'), formRows, h('button', { type: 'submit' }, 'Apply filters'));
+	} }, formRows, h('button', { type: 'submit' }, 'Apply filters'));
+	// On a phone the filters fold away so the results come first.
+	const filters = h('details.filters-box', { open: !window.matchMedia('(max-width: 720px)').matches || !!q },
+		h('summary', h('h2', 'Filters')), form);
 	const power = h('form.power', { onsubmit: (ev) => { ev.preventDefault(); go(box.value.trim()); } },
 		h('label', { for: 'filter-text' }, 'Filter'), box,
 		h('label', { for: 'sort' }, 'Sort'), sort, h('button', { type: 'submit' }, 'Search'),
@@ -154,7 +157,7 @@ export async function render(params) {
 			h('code', 'num_gpus>=2 vram>=24 price<=0.80 country=DE,NL interruptible=false cuda>=12.2')));
 	sort.addEventListener('change', () => { location.hash = hashFor({ q, o: sort.value, page: 0 }); });
 	const results = h('section.results', { 'aria-live': 'polite', 'aria-busy': 'true' }, h('p.muted', 'Searching…'));
-	mount(h('div.market', h('h1', 'Rent a GPU'), power, h('div.market-body', form, results)));
+	mount(h('div.market', h('h1', 'Rent a GPU'), power, h('div.market-body', filters, results)));
 
 	const url = `/offers?limit=${PAGE_SIZE}&offset=${page * PAGE_SIZE}&o=${encodeURIComponent(sort.value)}` + (q ? `&q=${encodeURIComponent(q)}` : '');
 	let ans;
@@ -171,10 +174,10 @@ export async function render(params) {
 		page > 0 ? h('a.button', { href: hashFor({ q, o: sort.value, page: page - 1 }), rel: 'prev' }, '← Previous') : null,
 		h('span.muted', `Page ${page + 1} of ${pages}`),
 		page + 1 < pages ? h('a.button', { href: hashFor({ q, o: sort.value, page: page + 1 }), rel: 'next' }, 'Next →') : null);
-	results.replaceChildren(
+	results.replaceChildren(...[
 		h('p.count', `${ans.total} offer${ans.total === 1 ? '' : 's'}`),
 		ans.offers.length ? h('div.cards', ans.offers.map((x) => card(x, provs.get(x.offer.provider))))
 			: h('p.muted', 'No GPU matches this filter. Loosen it or clear it.'),
-		ans.total > PAGE_SIZE ? nav : null);
+		ans.total > PAGE_SIZE ? nav : null].filter(Boolean));
 	results.setAttribute('aria-busy', 'false');
 }

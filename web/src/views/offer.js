@@ -9,6 +9,13 @@ function row(label, value) {
 	return h('tr', h('th', { scope: 'row' }, label), h('td', value ?? '—'));
 }
 
+// The offer view's driver version is major×1e6 + minor×1e3 + patch (550054015 = 550.54.15).
+function driverText(v) {
+	if (!v) return '—';
+	if (typeof v === 'string') return v;
+	return `${Math.floor(v / 1e6)}.${Math.floor(v / 1e3) % 1000}.${v % 1000}`;
+}
+
 function cudaText(v) {
 	return v ? `${Math.floor(v / 100)}.${v % 100}` : '—';
 }
@@ -42,7 +49,7 @@ export async function render(hash) {
 		row('RAM', o.ram_gib ? `${o.ram_gib} GiB` : '—'),
 		row('Disk', o.disk_gib ? `${o.disk_gib} GiB` : '—'),
 		row('Network up / down', `${o.net_up_mbps || '—'} / ${o.net_down_mbps || '—'} Mbit/s`),
-		row('Driver / CUDA', `${o.driver_version || '—'} / ${cudaText(o.cuda_version)}`),
+		row('Driver / CUDA', `${driverText(o.driver_version)} / ${cudaText(o.cuda_version)}`),
 		row('Location', [o.country, o.region].filter(Boolean).join(' · ') || '—'),
 		row('Status', o.simulated ? 'simulated GPU (demo or test host)' : o.verified ? 'verified by benchmark' : 'unverified'));
 	const terms = h('table.kv',
