@@ -65,6 +65,7 @@ struct agent_cfg {
 	unsigned batch_blocks;            /* eth_getLogs range per round, default 2000 */
 	bool no_claims;                   /* true: never send transactions (watch only) */
 	const char *web_origin;           /* browser terminal: the web UI's origin also allowed; NULL: none */
+	uint64_t files_max_bytes;         /* browser file transfer: largest file (0: FILES_MAX_BYTES_DEFAULT) */
 };
 
 /* A rental as read from the chain's events (also what `provider earnings` lists). */

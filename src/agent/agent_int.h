@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "agent/agent.h"
+#include "agent/files.h"
 #include "eth/sender.h"
 #include "market/api_client.h"
 
@@ -34,6 +35,7 @@ struct agent {
 	bool wake;                        /* set under mu: something arrived, run a tick now */
 	struct http_server *http;
 	struct terminal *term;            /* browser terminal on the same endpoint (terminal.h) */
+	struct files files;               /* file transfer for the browser on the same endpoint (files.h) */
 	char endpoint[AGENT_URL_MAX];     /* advertised URL */
 	uint64_t chain_now;               /* latest block timestamp seen */
 	uint64_t last_sweep_ms;

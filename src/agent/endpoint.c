@@ -6,6 +6,7 @@
 #include "agent/agent_int.h"
 
 #include "agent/account.h"
+#include "agent/files.h"
 #include "agent/state.h"
 #include "agent/terminal.h"
 #include "core/clock.h"
@@ -257,11 +258,14 @@ int endpoint_start(struct agent *a, struct err *e)
 		if ((rc = terminal_new(&a->term, &tc, e)))
 			return rc;
 	}
+	a->files.term = a->term;
+	a->files.max_bytes = a->cfg.files_max_bytes;
 	if ((rc = http_server_new(&a->http, &hc, e)) ||
 	    (rc = http_route(a->http, "POST", "/rentals/{id}/ssh-key", h_ssh_key, a, e)) ||
 	    (rc = http_route(a->http, "GET", "/rentals/{id}/access", h_access, a, e)) ||
 	    (rc = http_route(a->http, "GET", "/agent", h_agent_info, a, e)) ||
-	    (rc = terminal_routes(a->term, a->http, e)) || (rc = http_server_start(a->http, e)))
+	    (rc = terminal_routes(a->term, a->http, e)) || (rc = files_routes(&a->files, a->http, e)) ||
+	    (rc = http_server_start(a->http, e)))
 		return rc;
 	if (a->cfg.endpoint)
 		snprintf(a->endpoint, sizeof a->endpoint, "%s", a->cfg.endpoint);

@@ -1038,6 +1038,39 @@ static int on_ws(struct http_req *r, struct http_resp *resp, void *ctx)
 	return 0;
 }
 
+int terminal_authorize(struct terminal *t, const struct http_req *r, struct http_resp *resp,
+		       struct terminal_grant *g)
+{
+	const char *rental = http_param(r, "rental");
+	char self[TERMINAL_ORIGIN_MAX + 16];
+	struct terminal_rental info;
+	struct eth_address signer;
+	struct session *s;
+	struct err e = { 0 };
+	int rc;
+
+	if ((rc = request_check(t, r, resp, self, sizeof self)) || (rc = challenge_signer(&signer, t, r, resp, rental)) ||
+	    (rc = renter_check(&info, t, resp, rental, &signer)))
+		return rc;
+	if (!(s = calloc(1, sizeof *s)))
+		return ERR_NOMEM;
+	info.account[TERMINAL_ACCOUNT_MAX] = 0;
+	snprintf(s->account, sizeof s->account, "%s", info.account);
+	if (!s->account[0] || session_prepare(s, t, &e)) {
+		free(s);
+		return refuse(http_error(resp, 409, "account_unavailable", "rental", "%s",
+					 e.msg[0] ? e.msg : "the rental has no account"));
+	}
+	memset(g, 0, sizeof *g);
+	snprintf(g->rental, sizeof g->rental, "%s", rental);
+	snprintf(g->account, sizeof g->account, "%s", s->account);
+	snprintf(g->home, sizeof g->home, "%s", s->home);
+	g->uid = (unsigned)s->uid;
+	g->gid = (unsigned)s->gid;
+	free(s);
+	return 0;
+}
+
 int terminal_routes(struct terminal *t, struct http_server *s, struct err *e)
 {
 	int rc;

@@ -114,6 +114,26 @@ struct terminal_cfg {
 	uint64_t (*now_ms)(void);     /* monotonic clock for expiry; NULL: clock_mono_ms */
 };
 
+/* A rental's account as terminal_authorize granted it. */
+struct terminal_grant {
+	char rental[TERMINAL_RENTAL_ID_MAX + 1];
+	char account[TERMINAL_ACCOUNT_MAX + 1];
+	char home[256];
+	unsigned uid, gid;
+};
+
+struct http_req;
+struct http_resp;
+
+/*
+ * The terminal's whole check, for another route of a rental (file transfer, files.h): the route's
+ * pattern names {rental}; the query carries challenge= and sig= as for the WebSocket. Origin, the
+ * single-use challenge, the signature, the renter on chain, the rental active, the account this agent
+ * made and active: 0 with *g filled; 1 when refused (the error answer is in resp); ERR_NOMEM.
+ */
+int terminal_authorize(struct terminal *t, const struct http_req *r, struct http_resp *resp,
+		       struct terminal_grant *g);
+
 /* Creates a terminal (copies cfg and the origin strings). ERR_INVALID without lookup. */
 int terminal_new(struct terminal **out, const struct terminal_cfg *cfg, struct err *e);
 

@@ -2,7 +2,7 @@
  * cmd_agent.c — `flopmarket agent`: runs the provider agent daemon (src/agent/agent.h) on this host.
  *
  *   flopmarket [--rpc-url URL] agent [--wallet NAME] [--deployment FILE] [--server URL]
- *       [--spec FILE] [--listen ADDR:PORT] [--endpoint URL] [--web-origin URL] [--ssh-host HOST] [--ssh-port N]
+ *       [--spec FILE] [--listen ADDR:PORT] [--endpoint URL] [--web-origin URL] [--files-max-bytes N] [--ssh-host HOST] [--ssh-port N]
  *       [--confirmations N] [--poll-ms N] [--claim-interval SECS] [--heartbeat SECS]
  *       [--state-dir DIR] [--home-base DIR] [--cgroup-name NAME] [--memory-max BYTES] [--pids-max N] [--cpu-weight N]
  *       [--no-claims]
@@ -36,7 +36,8 @@ static void agent_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: flopmarket agent [--wallet NAME] [--deployment FILE] [--server URL] [--spec FILE]\n"
-		"                        [--listen ADDR:PORT] [--endpoint URL] [--web-origin URL] [--ssh-host HOST]\n"
+		"                        [--listen ADDR:PORT] [--endpoint URL] [--web-origin URL] [--files-max-bytes N]\n"
+		"                        [--ssh-host HOST]\n"
 		"                        [--ssh-port N] [--confirmations N] [--poll-ms N] [--claim-interval SECS]\n"
 		"                        [--heartbeat SECS] [--state-dir DIR] [--home-base DIR] [--cgroup-name NAME]\n"
 		"                        [--memory-max BYTES] [--pids-max N] [--cpu-weight N] [--no-claims]\n");
@@ -139,6 +140,9 @@ int cmd_agent(int argc, char **argv, struct cfg *cfg)
 		} else if (strcmp(f, "--heartbeat") == 0) {
 			if (parse_uint(&v, f, val, 1, 86400)) return EXIT_INPUT;
 			ac.heartbeat_s = (unsigned)v;
+		} else if (strcmp(f, "--files-max-bytes") == 0) {
+			if (parse_uint(&v, f, val, 1, (uint64_t)1 << 44)) return EXIT_INPUT;
+			ac.files_max_bytes = v;
 		} else if (strcmp(f, "--memory-max") == 0) {
 			if (parse_uint(&v, f, val, 1 << 20, UINT64_MAX >> 1)) return EXIT_INPUT;
 			ac.acct.memory_max_bytes = v;

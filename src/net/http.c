@@ -62,6 +62,7 @@ struct request {
 	bool raw_bad;                        /* the raw target holds %00 or a control character */
 	bool body_over;                      /* the body passed the cap: discard, then 413 */
 	size_t discarded;                    /* body bytes dropped since */
+	uint64_t streamed;                   /* body bytes handed to a streamed route */
 };
 
 /* An accepted protocol upgrade, until the switch happens or cannot. */
@@ -354,6 +355,35 @@ int http_route(struct http_server *s, const char *method, const char *pattern, h
 	return 0;
 }
 
+int http_route_streamed(struct http_server *s, const char *method, const char *pattern, http_handler fn,
+			http_body_fn body, uint64_t body_max, void *ctx, struct err *e)
+{
+	int rc;
+
+	if (!body || !body_max)
+		return err_set(e, ERR_INVALID, "http_route_streamed: needs a body function and a cap");
+	if ((rc = http_route(s, method, pattern, fn, ctx, e)))
+		return rc;
+	s->routes[s->nroutes - 1].body = body;
+	s->routes[s->nroutes - 1].body_max = body_max;
+	return 0;
+}
+
+int http_file(struct http_resp *resp, int status, const char *content_type, int fd, uint64_t size)
+{
+	if (fd < 0)
+		return ERR_INVALID;
+	if (resp->has_fd)
+		close(resp->fd);
+	resp->status = status;
+	resp->fd = fd;
+	resp->has_fd = true;
+	resp->fd_size = size;
+	snprintf(resp->content_type, sizeof resp->content_type, "%s",
+		 content_type ? content_type : "application/octet-stream");
+	return 0;
+}
+
 /* See http.h. */
 bool http_path_match(const char *pattern, const char *path, struct http_kv *params, size_t max_params,
 		     size_t *nparams, char *scratch, size_t scratch_cap)
@@ -630,6 +660,15 @@ static enum MHD_Result send_resp(struct request *rq, struct http_resp *resp)
 		rq->up = resp->upgrade; /* on_upgrade or on_completed takes it */
 		resp->upgrade = NULL;
 	}
+	if (!mr && resp->has_fd) {
+		mr = MHD_create_response_from_fd64(resp->fd_size, resp->fd);
+		if (!mr)
+			return MHD_NO; /* the caller closes the fd */
+		resp->has_fd = false; /* MHD closes it now */
+		MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, resp->content_type);
+		if (!resp_has_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL))
+			MHD_add_response_header(mr, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	}
 	if (!mr && resp->lent) {
 		mr = MHD_create_response_from_buffer_with_free_callback_cls(resp->lent_len, (void *)(uintptr_t)resp->lent,
 									    resp->lent_done, resp->lent_cls);
@@ -828,6 +867,41 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 	return rq;
 }
 
+static void resp_cleanup(struct http_resp *resp)
+{
+	if (resp->sse)
+		sse_discard(resp->sse);
+	resp->sse = NULL;
+	upgrade_discard(resp->upgrade);
+	resp->upgrade = NULL;
+	lent_return(resp);
+	if (resp->has_fd)
+		close(resp->fd);
+	resp->has_fd = false;
+	buf_release(&resp->body);
+}
+
+/* A streamed route's first call (the head is in): it may answer at once, before any body byte. */
+static enum MHD_Result stream_begin(struct request *rq)
+{
+	struct http_resp resp;
+	enum MHD_Result ret;
+	int rc;
+
+	memset(&resp, 0, sizeof resp);
+	buf_init(&resp.body, HTTP_RESP_MAX);
+	rc = rq->route->body(&rq->req, &resp, NULL, 0, rq->route->ctx);
+	if (!rc) {
+		resp_cleanup(&resp);
+		return MHD_YES;
+	}
+	if (!resp.status)
+		http_error(&resp, 500, "internal", NULL, "internal error (%s)", err_name(rc));
+	ret = send_resp(rq, &resp);
+	resp_cleanup(&resp);
+	return ret;
+}
+
 /* First call for a request: checks that can answer before any body byte is read. */
 static enum MHD_Result on_headers(struct request *rq, const char *url, const char *method)
 {
@@ -897,16 +971,19 @@ static enum MHD_Result on_headers(struct request *rq, const char *url, const cha
 		return send_error(rq, 400, "ambiguous_length", "headers",
 				  "both Content-Length and Transfer-Encoding: send one (RFC 9112 6.3)", "Connection",
 				  "close");
+	uint64_t cap = rq->route->body ? rq->route->body_max : s->cfg.body_max;
 	if (cl) {
 		char *end;
 		unsigned long long n = strtoull(cl, &end, 10);
-		if (*end || n > s->cfg.body_max) {
+		if (*end || n > cap) {
 			char msg[96];
-			snprintf(msg, sizeof msg, "request body over %zu bytes", s->cfg.body_max);
+			snprintf(msg, sizeof msg, "request body over %llu bytes", (unsigned long long)cap);
 			return send_error(rq, 413, "body_too_large", "body", msg, "Connection",
 					  "close");
 		}
 	}
+	if (rq->route->body)
+		return stream_begin(rq);
 	return MHD_YES;
 }
 
@@ -936,6 +1013,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		/* MHD closes a connection whose body was not read; drop what it hands us */
 		if (*upload_size && rq->body.len + *upload_size > s->cfg.body_max)
 			return MHD_NO;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_size && rq->route->body) {
+		/* streamed: each piece to the route as it arrives; progress keeps the connection alive */
+		rq->streamed += *upload_size;
+		if (rq->streamed > rq->route->body_max ||
+		    rq->route->body(&rq->req, NULL, (const uint8_t *)upload, *upload_size, rq->route->ctx))
+			return MHD_NO;
+		slot_stage(s, rq->cs.slot, CONN_BODY);
 		*upload_size = 0;
 		return MHD_YES;
 	}
@@ -983,11 +1070,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 		http_error(&resp, 500, "internal", NULL, "%s", buf);
 	}
 	ret = send_resp(rq, &resp);
-	if (resp.sse)
-		sse_discard(resp.sse);
-	upgrade_discard(resp.upgrade);
-	lent_return(&resp);
-	buf_release(&resp.body);
+	resp_cleanup(&resp);
 	return ret;
 }
 
@@ -1002,6 +1085,8 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
 		return;
 	upgrade_discard(rq->up);
 	buf_release(&rq->body);
+	if (rq->req.stream && rq->req.stream_free)
+		rq->req.stream_free(rq->req.stream);
 	free(rq);
 	*con_cls = NULL;
 }

@@ -129,6 +129,8 @@ struct http_req {
 	size_t body_len;
 	char client_addr[HTTP_ADDR_MAX];    /* "127.0.0.1" / "::1" */
 	void *conn;                         /* internal per-request state */
+	void *stream;                       /* a streamed route's state (http_route_streamed), or NULL */
+	void (*stream_free)(void *stream);  /* called when the request ends, whatever its outcome */
 };
 
 struct http_header {
@@ -149,10 +151,23 @@ struct http_resp {
 	size_t lent_len;
 	void (*lent_done)(void *cls);                 /* called once the layer is done with it */
 	void *lent_cls;
+	int fd;                                       /* with has_fd: a file sent as the body (http_file) */
+	bool has_fd;
+	uint64_t fd_size;
 };
 
 /* Handler: fill resp, return 0; negative ERR_* means internal error (500). */
 typedef int (*http_handler)(struct http_req *req, struct http_resp *resp, void *ctx);
+
+/*
+ * A streamed request body (http_route_streamed): called once with data NULL and n 0 as soon as the
+ * request head is in, before any body byte is read (check the request there; a non-zero return answers
+ * with resp at once and nothing of the body is read), then with each piece of the body as it arrives
+ * (resp NULL; a non-zero return cuts the connection: the client sees the transfer fail). State goes in
+ * req->stream (freed with req->stream_free when the request ends). Then the route's handler answers.
+ */
+typedef int (*http_body_fn)(struct http_req *req, struct http_resp *resp, const uint8_t *data, size_t n,
+			    void *ctx);
 
 /* Creates a server (not yet listening). Copies cfg (NULL: defaults). */
 int http_server_new(struct http_server **out, const struct http_config *cfg, struct err *e);
@@ -162,6 +177,15 @@ int http_server_new(struct http_server **out, const struct http_config *cfg, str
  * {name} segments. Only before start. ERR_INVALID for a bad pattern,
  * ERR_CONFLICT for a duplicate, ERR_TOO_BIG past HTTP_ROUTES_MAX.
  */
+/*
+ * A route whose body is streamed to `body` instead of collected: up to body_max bytes (a larger
+ * Content-Length is 413 before the body; a chunked body past it is cut), with no whole-body deadline but
+ * one for progress (the connection is cut when no body byte arrives for body_timeout_ms). For uploads.
+ */
+int http_route_streamed(struct http_server *s, const char *method, const char *pattern, http_handler fn,
+			http_body_fn body, uint64_t body_max, void *ctx, struct err *e);
+/* Answers with the open file fd (size bytes from its start) as the body; takes fd (closed when sent). */
+int http_file(struct http_resp *resp, int status, const char *content_type, int fd, uint64_t size);
 int http_route(struct http_server *s, const char *method, const char *pattern, http_handler fn,
 	       void *ctx, struct err *e);
 

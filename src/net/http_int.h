@@ -25,6 +25,8 @@ struct route {
 	char segbuf[HTTP_PATH_MAX + 1];        /* pattern split at '/' */
 	http_handler fn;
 	void *ctx;
+	http_body_fn body;                     /* streamed body (http_route_streamed), or NULL */
+	uint64_t body_max;                     /* its cap */
 };
 
 struct http_server {

@@ -200,6 +200,61 @@ test('terminal: the rental\'s shell runs `echo` as the rental\'s account', T, as
 	await context.close();
 });
 
+test('files: upload 100 MB with progress, its size and hash in the terminal, download it back byte-identical', T, async () => {
+	assert.ok(rental1);
+	const fs = await import('node:fs');
+	const os = await import('node:os');
+	const path = await import('node:path');
+	const crypto = await import('node:crypto');
+	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flop-web-'));
+	const file = path.join(dir, 'web-100m.bin');
+	const size = 100 * 1024 * 1024;
+	const hash = crypto.createHash('sha256');
+	const fd = fs.openSync(file, 'w');
+	for (let off = 0; off < size; off += 1 << 20) {
+		const chunk = crypto.randomBytes(1 << 20);
+		hash.update(chunk);
+		fs.writeSync(fd, chunk);
+	}
+	fs.closeSync(fd);
+	const sha = hash.digest('hex');
+	const { page, context } = await signedInPage(`#/terminal/${rental1}`);
+	await page.waitForSelector('#terminal[data-connected="1"]', { timeout: 30000 });
+	await page.setInputFiles('#upload-input', file);
+	await page.waitForSelector('#files-log li[data-done="1"], #files-log li[data-failed="1"]', { timeout: 120000 });
+	const item = await page.$eval('#files-log li', (el) => ({ ...el.dataset, text: el.textContent }));
+	assert.equal(item.done, '1', item.text);
+	assert.equal(Number(item.size), size);
+	assert.equal(item.sha256, sha);
+	assert.match(item.text, /uploaded 100\.0 MiB/);
+	await shots(page, 'files');
+	// The shell sees the same bytes.
+	await page.click('#terminal');
+	await page.keyboard.type('clear; stat -c %s web-100m.bin; sha256sum web-100m.bin; ln -sf /etc/passwd pw; echo done-$((1+1))\n');
+	await page.waitForFunction(() => /done-2/.test(document.querySelector('#terminal .xterm-rows')?.textContent || ''), null, { timeout: 30000 });
+	const rows = await page.textContent('#terminal .xterm-rows');
+	assert.ok(rows.includes(String(size)), rows);
+	assert.ok(rows.includes(sha), rows);
+	// Download it back.
+	await page.fill('#download-path', 'web-100m.bin');
+	const [download] = await Promise.all([page.waitForEvent('download', { timeout: 120000 }), page.click('form.download button')]);
+	const back = await download.path();
+	const h2 = crypto.createHash('sha256').update(fs.readFileSync(back)).digest('hex');
+	assert.equal(h2, sha);
+	assert.equal(fs.statSync(back).size, size);
+	// Nothing outside the home: a symlink out of it, "..", an absolute path.
+	await page.fill('#download-path', 'pw');
+	await page.click('form.download button');
+	await page.waitForFunction(() => /leaves the rental's home/.test(document.querySelector('#download-msg')?.textContent || ''), null, { timeout: 20000 });
+	for (const [p, re] of [['../etc/passwd', /"\.\."/], ['/etc/passwd', /relative to the rental's home/]]) {
+		await page.fill('#download-path', p);
+		await page.click('form.download button');
+		assert.match(await page.textContent('#download-msg'), re);
+	}
+	fs.rmSync(dir, { recursive: true, force: true });
+	await context.close();
+});
+
 test('extend: the deposit grows by exactly the amount typed', T, async () => {
 	const { page, context } = await signedInPage('#/rentals');
 	const card = `article.rental[data-rental="${rental1}"]`;

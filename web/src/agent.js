@@ -112,3 +112,56 @@ export async function waitAccess(endpoint, rentalId, ms) {
 export function challenge(endpoint, rentalId) {
 	return agentFetch(`${endpoint}/terminal/${rentalId}/challenge`);
 }
+
+// A fresh signed challenge as query parameters (the terminal's auth, one per connection or transfer).
+export async function signedQuery(endpoint, rentalId, sign) {
+	const c = await challenge(endpoint, rentalId);
+	const sig = await sign(c.message);
+	return `challenge=${encodeURIComponent(c.challenge)}&sig=${encodeURIComponent(sig)}`;
+}
+
+// A file name a person typed: relative to the rental's home, no "..", no leading "/".
+export function homePathError(p) {
+	const s = String(p || '');
+	if (!s) return 'Enter a file name, e.g. results/model.pt';
+	if (s.startsWith('/')) return 'Use a path relative to the rental\'s home (no leading /).';
+	if (s.length > 1024) return 'That path is too long.';
+	if (s.split('/').some((c) => c === '' || c === '.' || c === '..')) return 'No empty, "." or ".." parts in the path.';
+	if (/[\u0000-\u001f\u007f\\\\]/.test(s)) return 'No control characters or backslashes in the path.';
+	return null;
+}
+
+// Uploads a File into the rental's home as `path`, reporting progress (0..1); resolves to the agent's
+// answer {path, size, sha256}.
+export function uploadFile(endpoint, rentalId, path, file, query, onProgress) {
+	return new Promise((resolve, reject) => {
+		const xhr = new XMLHttpRequest();
+		xhr.open('PUT', `${endpoint}/files/${rentalId}?path=${encodeURIComponent(path)}&${query}`);
+		xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+		xhr.upload.onprogress = (ev) => { if (ev.lengthComputable) onProgress(ev.loaded / ev.total); };
+		xhr.onload = () => {
+			let body = null;
+			try { body = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+			if (xhr.status === 201 && body) resolve(body);
+			else reject(new AgentError(body && body.error ? body.error.message : `The upload failed (${xhr.status}).`));
+		};
+		xhr.onerror = () => reject(new AgentError('The upload was cut: the connection to the provider\'s machine dropped.'));
+		xhr.send(file);
+	});
+}
+
+// Downloads `path` from the rental's home as a Blob.
+export async function downloadFile(endpoint, rentalId, path, query) {
+	let res;
+	try {
+		res = await fetch(`${endpoint}/files/${rentalId}?path=${encodeURIComponent(path)}&${query}`);
+	} catch {
+		throw new AgentError('The provider\'s machine cannot be reached from this browser.');
+	}
+	if (!res.ok) {
+		let msg = `The download failed (${res.status}).`;
+		try { const b = await res.json(); if (b.error) msg = b.error.message; } catch { /* not JSON */ }
+		throw new AgentError(msg);
+	}
+	return res.blob();
+}
