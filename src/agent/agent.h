@@ -66,6 +66,8 @@ struct agent_cfg {
 	bool no_claims;                   /* true: never send transactions (watch only) */
 	const char *web_origin;           /* browser terminal: the web UI's origin also allowed; NULL: none */
 	uint64_t files_max_bytes;         /* browser file transfer: largest file (0: FILES_MAX_BYTES_DEFAULT) */
+	const char *tls_cert_pem;         /* serve the endpoint over TLS (https/wss): certificate chain, PEM text */
+	const char *tls_key_pem;          /* ... and its key; both or neither (NULL: plain http) */
 };
 
 /* A rental as read from the chain's events (also what `provider earnings` lists). */

@@ -242,6 +242,8 @@ int endpoint_start(struct agent *a, struct err *e)
 	hc.threads = 2;
 	hc.body_max = 16 << 10;
 	hc.rate_per_s = 5;
+	hc.tls_cert_pem = a->cfg.tls_cert_pem;
+	hc.tls_key_pem = a->cfg.tls_key_pem;
 	/* The marketplace's page calls the key, access and challenge routes from its own origin (CORS). */
 	const char *cors[2] = { a->cfg.web_origin, NULL };
 	hc.cors_origins = a->cfg.web_origin ? cors : NULL;
@@ -252,6 +254,7 @@ int endpoint_start(struct agent *a, struct err *e)
 		memset(&tc, 0, sizeof tc);
 		tc.origin = a->cfg.endpoint;
 		tc.allowed_origins = a->cfg.web_origin ? origins : NULL;
+		tc.tls = a->cfg.tls_cert_pem != NULL;
 		tc.lookup = terminal_lookup;
 		tc.lookup_user = a;
 		tc.accounts = &a->acct;
@@ -270,9 +273,10 @@ int endpoint_start(struct agent *a, struct err *e)
 	if (a->cfg.endpoint)
 		snprintf(a->endpoint, sizeof a->endpoint, "%s", a->cfg.endpoint);
 	else
-		snprintf(a->endpoint, sizeof a->endpoint, "http://%s:%u", a->cfg.listen_addr,
-			 (unsigned)http_server_port(a->http));
-	printf("listening on http://%s:%u\n", a->cfg.listen_addr, (unsigned)http_server_port(a->http));
+		snprintf(a->endpoint, sizeof a->endpoint, "%s://%s:%u", a->cfg.tls_cert_pem ? "https" : "http",
+			 a->cfg.listen_addr, (unsigned)http_server_port(a->http));
+	printf("listening on %s://%s:%u\n", a->cfg.tls_cert_pem ? "https" : "http", a->cfg.listen_addr,
+	       (unsigned)http_server_port(a->http));
 	fflush(stdout);
 	return 0;
 }

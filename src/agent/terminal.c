@@ -173,7 +173,7 @@ static bool origin_allowed(const struct terminal *t, const char *origin, const c
 	return false;
 }
 
-/* The agent's origin for this request into out: cfg.origin, or http:// + Host. */
+/* The agent's origin for this request into out: cfg.origin, or http(s):// + Host. */
 static bool self_origin(const struct terminal *t, const struct http_req *r, char *out, size_t cap)
 {
 	const char *host;
@@ -183,7 +183,7 @@ static bool self_origin(const struct terminal *t, const struct http_req *r, char
 		return true;
 	}
 	host = http_header(r, "Host");
-	if (!host || (size_t)snprintf(out, cap, "http://%s", host) >= cap)
+	if (!host || (size_t)snprintf(out, cap, "%s://%s", t->cfg.tls ? "https" : "http", host) >= cap)
 		return false;
 	return origin_ok(out);
 }

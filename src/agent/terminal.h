@@ -112,6 +112,7 @@ struct terminal_cfg {
 	size_t out_max;               /* bytes queued to a browser; 0: 1 MiB */
 	unsigned ping_interval_ms;    /* 0: 20000 */
 	uint64_t (*now_ms)(void);     /* monotonic clock for expiry; NULL: clock_mono_ms */
+	bool tls;                     /* served over TLS: without origin, it is "https://" + Host */
 };
 
 /* A rental's account as terminal_authorize granted it. */

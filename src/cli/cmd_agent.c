@@ -2,7 +2,7 @@
  * cmd_agent.c — `flopmarket agent`: runs the provider agent daemon (src/agent/agent.h) on this host.
  *
  *   flopmarket [--rpc-url URL] agent [--wallet NAME] [--deployment FILE] [--server URL]
- *       [--spec FILE] [--listen ADDR:PORT] [--endpoint URL] [--web-origin URL] [--files-max-bytes N] [--ssh-host HOST] [--ssh-port N]
+ *       [--spec FILE] [--listen ADDR:PORT] [--endpoint URL] [--web-origin URL] [--files-max-bytes N] [--tls-cert FILE --tls-key FILE] [--ssh-host HOST] [--ssh-port N]
  *       [--confirmations N] [--poll-ms N] [--claim-interval SECS] [--heartbeat SECS]
  *       [--state-dir DIR] [--home-base DIR] [--cgroup-name NAME] [--memory-max BYTES] [--pids-max N] [--cpu-weight N]
  *       [--no-claims]
@@ -16,7 +16,9 @@
 #include "cli/cli.h"
 #include "cli/session.h"
 #include "agent/agent.h"
+#include "core/buf.h"
 #include "core/err.h"
+#include "core/file.h"
 
 #include <signal.h>
 #include <sodium.h>
@@ -37,6 +39,7 @@ static void agent_usage(FILE *f)
 	fprintf(f,
 		"usage: flopmarket agent [--wallet NAME] [--deployment FILE] [--server URL] [--spec FILE]\n"
 		"                        [--listen ADDR:PORT] [--endpoint URL] [--web-origin URL] [--files-max-bytes N]\n"
+		"                        [--tls-cert FILE --tls-key FILE]\n"
 		"                        [--ssh-host HOST]\n"
 		"                        [--ssh-port N] [--confirmations N] [--poll-ms N] [--claim-interval SECS]\n"
 		"                        [--heartbeat SECS] [--state-dir DIR] [--home-base DIR] [--cgroup-name NAME]\n"
@@ -79,13 +82,34 @@ bad:
 	return ERR_INVALID;
 }
 
+/* --tls-cert and --tls-key (both or neither): their PEM text into the agent's config. */
+static int tls_load(struct agent_cfg *ac, struct buf *cert, struct buf *key, const char *cert_path,
+		    const char *key_path, struct err *e)
+{
+	int rc;
+
+	if (!cert_path && !key_path)
+		return 0;
+	if (!cert_path || !key_path)
+		return err_set(e, ERR_INVALID, "give both --tls-cert and --tls-key");
+	if ((rc = file_read(cert, cert_path, e)) || (rc = file_read(key, key_path, e)))
+		return rc;
+	if (!cert->data || !key->data || !strstr((const char *)cert->data, "-----BEGIN ") ||
+	    !strstr((const char *)key->data, "-----BEGIN "))
+		return err_set(e, ERR_INVALID, "--tls-cert / --tls-key: not PEM files");
+	ac->tls_cert_pem = (const char *)cert->data;
+	ac->tls_key_pem = (const char *)key->data;
+	return 0;
+}
+
 int cmd_agent(int argc, char **argv, struct cfg *cfg)
 {
 	struct agent_cfg ac;
 	struct cli_session s;
 	struct err e = { 0, "" };
-	const char *wallet = NULL, *data_dir = NULL;
+	const char *wallet = NULL, *data_dir = NULL, *tls_cert = NULL, *tls_key = NULL;
 	char listen_addr[64] = "127.0.0.1", dd[WALLET_PATH_MAX + 64];
+	struct buf cert, key;
 	uint64_t v;
 	int rc;
 
@@ -140,6 +164,10 @@ int cmd_agent(int argc, char **argv, struct cfg *cfg)
 		} else if (strcmp(f, "--heartbeat") == 0) {
 			if (parse_uint(&v, f, val, 1, 86400)) return EXIT_INPUT;
 			ac.heartbeat_s = (unsigned)v;
+		} else if (strcmp(f, "--tls-cert") == 0) {
+			tls_cert = val;
+		} else if (strcmp(f, "--tls-key") == 0) {
+			tls_key = val;
 		} else if (strcmp(f, "--files-max-bytes") == 0) {
 			if (parse_uint(&v, f, val, 1, (uint64_t)1 << 44)) return EXIT_INPUT;
 			ac.files_max_bytes = v;
@@ -179,11 +207,23 @@ int cmd_agent(int argc, char **argv, struct cfg *cfg)
 	ac.listen_addr = listen_addr;
 	cli_session_release(&s);
 
+	buf_init(&cert, 64 << 10);
+	buf_init(&key, 64 << 10);
+	if ((rc = tls_load(&ac, &cert, &key, tls_cert, tls_key, &e))) {
+		sodium_memzero(ac.seckey32, sizeof ac.seckey32);
+		buf_release(&cert);
+		buf_release(&key);
+		return cli_fail(rc, &e);
+	}
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
 	rc = agent_run(&ac, &agent_stop_flag, &e);
 	sodium_memzero(ac.seckey32, sizeof ac.seckey32);
+	if (key.data)
+		sodium_memzero(key.data, key.len);
+	buf_release(&cert);
+	buf_release(&key);
 	if (rc)
 		return cli_fail(rc, &e);
 	return EXIT_OK;

@@ -9,6 +9,7 @@
  *       [--siwe-domain HOST:PORT] [--siwe-origin URL] [--body-max BYTES] [--rate-per-min N]
  *       [--max-conns N] [--threads N] [--min-dispute-secs N] [--session-ttl-s N] [--nonce-ttl-s N]
  *       [--cache-max-age-s N] [--web-dir DIR] [--chain-name NAME] [--public-rpc-url URL] [--explorer-url URL]
+ *       [--tls-cert FILE --tls-key FILE]
  *
  * Each flag may also come from the environment as FLOPMARKET_SERVE_<FLAG> (dashes as underscores).
  * The escrow address, chain id, start block and fee come from the deployment file (escrow deploy);
@@ -75,6 +76,8 @@ static const struct cfg_key serve_keys[] = {
 	{ "chain_name", "", "the chain's name shown by the web UI and given to wallets adding it" },
 	{ "public_rpc_url", "", "an RPC URL of the chain that wallets may add (web UI; not the server's own)" },
 	{ "explorer_url", "", "block explorer base URL: the web UI links transactions as URL/tx/HASH" },
+	{ "tls_cert", "", "serve HTTPS: the certificate chain (PEM file)" },
+	{ "tls_key", "", "serve HTTPS: its private key (PEM file)" },
 };
 #define N_SERVE_KEYS (sizeof serve_keys / sizeof serve_keys[0])
 
@@ -344,6 +347,44 @@ static bool url_ok(const char *s)
 	return true;
 }
 
+/* Reads a PEM file (a TLS certificate chain or key) into out, NUL-terminated. */
+static int read_pem(char *out, size_t cap, const char *what, const char *path, struct err *e)
+{
+	struct buf b;
+	int rc;
+
+	buf_init(&b, cap - 1);
+	if ((rc = file_read(&b, path, e))) {
+		buf_release(&b);
+		err_wrap(e, what);
+		return rc;
+	}
+	if (!b.data || !strstr((const char *)b.data, "-----BEGIN ")) {
+		sodium_memzero(b.data, b.len);
+		buf_release(&b);
+		return err_set(e, ERR_INVALID, "%s: %s is not a PEM file", what, path);
+	}
+	memcpy(out, b.data, b.len + 1);
+	sodium_memzero(b.data, b.len);
+	buf_release(&b);
+	return 0;
+}
+
+/* HTTPS: both --tls-cert and --tls-key, or neither. */
+static int tls_config(struct srv_config *c, const struct cfg *sc, struct err *e)
+{
+	const char *cert = cfg_get(sc, "tls_cert"), *key = cfg_get(sc, "tls_key");
+	int rc;
+
+	if (!cert[0] && !key[0])
+		return 0;
+	if (!cert[0] || !key[0])
+		return err_set(e, ERR_INVALID, "give both --tls-cert and --tls-key");
+	if ((rc = read_pem(c->tls_cert_pem, sizeof c->tls_cert_pem, "tls_cert", cert, e)))
+		return rc;
+	return read_pem(c->tls_key_pem, sizeof c->tls_key_pem, "tls_key", key, e);
+}
+
 /* The web UI's settings: its folder (development), and the chain facts the page shows wallets. */
 static int web_config(struct srv_config *c, const struct cfg *sc, struct err *e)
 {
@@ -365,7 +406,7 @@ static int web_config(struct srv_config *c, const struct cfg *sc, struct err *e)
 	snprintf(c->chain_name, sizeof c->chain_name, "%s", name);
 	snprintf(c->public_rpc_url, sizeof c->public_rpc_url, "%s", rpc);
 	snprintf(c->explorer_url, sizeof c->explorer_url, "%s", explorer);
-	return 0;
+	return tls_config(c, sc, e);
 }
 
 /* The numeric limits and periods, each with its cap, and the SIWE domain and origin. */
@@ -520,6 +561,7 @@ int cmd_serve(int argc, char **argv, struct cfg *cfg)
 	if (rc) {
 		fprintf(stderr, "flopmarket serve: %s\n", e.msg);
 		sodium_memzero(c->monitor_seckey, sizeof c->monitor_seckey);
+		sodium_memzero(c->tls_key_pem, sizeof c->tls_key_pem);
 		free(c);
 		return cli_exit_for(rc);
 	}
@@ -531,12 +573,14 @@ int cmd_serve(int argc, char **argv, struct cfg *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	rc = server_start(&s, c, &e);
 	sodium_memzero(c->monitor_seckey, sizeof c->monitor_seckey);
+	sodium_memzero(c->tls_key_pem, sizeof c->tls_key_pem);
 	free(c);
 	if (rc) {
 		fprintf(stderr, "flopmarket serve: %s\n", e.msg);
 		return cli_exit_for(rc);
 	}
-	printf("listening on http://%s:%u\n", s->cfg.listen_addr, (unsigned)s->bound_port);
+	printf("listening on %s://%s:%u\n", s->cfg.tls_cert_pem[0] ? "https" : "http", s->cfg.listen_addr,
+	       (unsigned)s->bound_port);
 	fflush(stdout);
 	sigwait(&set, &sig);
 	log_info("stopping", "signal=%d", sig);

@@ -131,6 +131,10 @@ int api_request(struct api_client *c, json_t **out, struct buf *out_text, const 
 	buf_init(&resp, API_RESPONSE_MAX);
 	curl_easy_reset(c->curl);
 	curl_easy_setopt(c->curl, CURLOPT_URL, url);
+	/* A marketplace or agent under a private CA (self-hosted, tests): FLOPMARKET_CA_FILE is the bundle used. */
+	const char *ca = getenv("FLOPMARKET_CA_FILE");
+	if (ca && *ca)
+		curl_easy_setopt(c->curl, CURLOPT_CAINFO, ca);
 	curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	{

@@ -8,6 +8,9 @@
  * domain, URI and chain id the server announces (a server on another chain is refused), signed with
  * EIP-191 by the caller's key, POST /auth/siwe. The token is held in the client, never printed or
  * logged; where to cache it is the caller's business.
+ *
+ * HTTPS is verified against the system's CAs, or against the PEM bundle named by the environment's
+ * FLOPMARKET_CA_FILE (a marketplace under a private CA; the browser tests' local CA).
  */
 #ifndef FLOP_MARKET_API_CLIENT_H
 #define FLOP_MARKET_API_CLIENT_H

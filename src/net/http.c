@@ -1157,9 +1157,24 @@ int http_server_start(struct http_server *s, struct err *e)
 	pthread_mutex_lock(&s->sse_mu);
 	s->sse_shutdown = false;
 	pthread_mutex_unlock(&s->sse_mu);
+	if (!s->cfg.tls_cert_pem != !s->cfg.tls_key_pem)
+		return err_set(e, ERR_INVALID, "http: TLS needs both a certificate and its key");
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)(uintptr_t)s->cfg.tls_cert_pem },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)(uintptr_t)s->cfg.tls_key_pem },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	if (s->cfg.tls_cert_pem) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+			return err_set(e, ERR_STATE, "http: this libmicrohttpd has no TLS");
+		flags |= MHD_USE_TLS;
+	} else {
+		tls[0].option = MHD_OPTION_END;
+	}
 	if ((rc = sse_pump_start(s)))
 		return err_set(e, rc, "http: cannot start the event-stream thread");
 	s->d = MHD_start_daemon(flags, s->cfg.port, NULL, NULL, on_request, s,
+				MHD_OPTION_ARRAY, tls,
 				MHD_OPTION_SOCK_ADDR, sa,
 				MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
 				MHD_OPTION_CONNECTION_LIMIT, s->cfg.conn_max,
@@ -1173,8 +1188,8 @@ int http_server_start(struct http_server *s, struct err *e)
 				MHD_OPTION_END);
 	if (!s->d) {
 		sse_shutdown(s);
-		return err_set(e, ERR_NET, "http: cannot listen on %s port %u", s->cfg.bind_addr,
-			       (unsigned)s->cfg.port);
+		return err_set(e, ERR_NET, "http: cannot listen on %s port %u%s", s->cfg.bind_addr,
+			       (unsigned)s->cfg.port, s->cfg.tls_cert_pem ? " (or the TLS certificate/key is bad)" : "");
 	}
 	di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = di ? di->port : s->cfg.port;

@@ -109,6 +109,12 @@ struct http_config {
 	 * origins get no CORS headers at all, so a browser keeps their pages from reading the answers.
 	 */
 	const char *const *cors_origins;
+	/*
+	 * TLS (HTTPS, and WSS for upgrades): the certificate chain and its private key, PEM text (not file
+	 * names), both or neither; NULL: plain HTTP. The text must outlive the server.
+	 */
+	const char *tls_cert_pem;
+	const char *tls_key_pem;
 };
 
 struct http_kv {

@@ -178,6 +178,8 @@ int http_glue_start(struct server *s, struct err *e)
 	c.port = s->cfg.port;
 	c.threads = s->cfg.threads;
 	c.body_max = s->cfg.body_max;
+	c.tls_cert_pem = s->cfg.tls_cert_pem[0] ? s->cfg.tls_cert_pem : NULL;
+	c.tls_key_pem = s->cfg.tls_key_pem[0] ? s->cfg.tls_key_pem : NULL;
 	c.conn_max = s->cfg.max_conns;
 	c.rate_per_s = s->cfg.rate_per_min ? (double)s->cfg.rate_per_min / 60.0 : 0;
 	c.rate_burst = s->cfg.rate_per_min ? (double)s->cfg.rate_per_min / 2.0 : 0;

@@ -34,7 +34,7 @@ static void expected_domain(struct server *s, char *domain, size_t dcap, char *o
 	if (s->cfg.siwe_origin[0])
 		snprintf(origin, ocap, "%s", s->cfg.siwe_origin);
 	else
-		snprintf(origin, ocap, "http://%s", domain);
+		snprintf(origin, ocap, "%s://%s", s->cfg.tls_cert_pem[0] ? "https" : "http", domain);
 }
 
 int route_auth_nonce(struct server *s, const struct srv_req *rq, struct srv_resp *rs)

@@ -206,6 +206,7 @@ void server_free(struct server *s)
 	store_close(s->store);
 	pricefeed_cache_free(s->prices);
 	sodium_memzero(s->cfg.monitor_seckey, sizeof s->cfg.monitor_seckey);
+	sodium_memzero(s->cfg.tls_key_pem, sizeof s->cfg.tls_key_pem);
 	sodium_memzero(s->nonce_key, sizeof s->nonce_key);
 	free(s);
 }

@@ -39,6 +39,7 @@ struct http_server;
 struct pricefeed_cache;
 
 #define SRV_TOKENS_MAX 16          /* accepted payment tokens */
+#define SRV_TLS_PEM_MAX 16384      /* a TLS certificate chain or key, PEM text */
 #define SRV_BODY_MAX_DEFAULT (64 * 1024)
 #define SRV_DOMAIN_MAX 256
 #define SRV_ANSWERS_CACHED 4096    /* search answers kept (direct-mapped; each <= VIEW_CACHE_BODY_MAX) */
@@ -95,6 +96,8 @@ struct srv_config {
 	char chain_name[64];           /* shown by the page and given to wallets adding the chain */
 	char public_rpc_url[256];      /* the chain's RPC URL wallets may add ("" = none offered) */
 	char explorer_url[256];        /* block explorer base URL ("" = none): tx links are URL/tx/HASH */
+	char tls_cert_pem[SRV_TLS_PEM_MAX]; /* HTTPS: certificate chain (PEM text), "" = plain HTTP */
+	char tls_key_pem[SRV_TLS_PEM_MAX];  /* its private key (wiped by server_free) */
 };
 
 /* Fills `c` with the defaults (see docs/api.md "Configuration"). */

@@ -74,7 +74,7 @@ int web_state_init(struct server *s, struct err *e)
 {
 	const char *origin = s->cfg.siwe_origin;
 
-	web_csp(s->web_csp, !origin[0] || strncmp(origin, "https://", 8) != 0);
+	web_csp(s->web_csp, origin[0] ? strncmp(origin, "https://", 8) != 0 : !s->cfg.tls_cert_pem[0]);
 	if (s->cfg.web_dir[0] || !web_asset_count)
 		return 0;
 	s->web_views = calloc(web_asset_count, sizeof *s->web_views);

@@ -799,6 +799,90 @@ static void test_cors(void **state)
 	http_server_free(s);
 }
 
+/* Reads a whole small file into a malloc'd string. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *p = calloc(1, 16384);
+	size_t n;
+	assert_non_null(f);
+	assert_non_null(p);
+	n = fread(p, 1, 16383, f);
+	p[n] = 0;
+	fclose(f);
+	return p;
+}
+
+/*
+ * TLS (issue 11: a page served over https reaches the agent only over https/wss): with a certificate and
+ * key the server answers HTTPS, verified against the CA that signed it; plain HTTP to it fails; a
+ * certificate without its key is refused at start. Needs the openssl tool (skips without it).
+ */
+static void test_tls(void **state)
+{
+	char dir[] = "/tmp/flop-tls-XXXXXX", cmd[2048], url[64], ca[64], p1[64], p2[64];
+	struct http_server *s = NULL;
+	struct http_config cfg = { 0 };
+	struct err e = { 0 };
+	char *cert, *key;
+	long status = 0;
+	CURL *c;
+	(void)state;
+
+	if (system("command -v openssl >/dev/null 2>&1") != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(cmd, sizeof cmd,
+		 "cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=ca "
+		 "-keyout ca.key -out ca.pem -addext basicConstraints=critical,CA:TRUE 2>/dev/null && "
+		 "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 -keyout key.pem "
+		 "-out leaf.csr 2>/dev/null && printf 'subjectAltName=IP:127.0.0.1\\n' > ext && "
+		 "openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 -extfile ext "
+		 "-out cert.pem 2>/dev/null", dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(p1, sizeof p1, "%s/cert.pem", dir);
+	snprintf(p2, sizeof p2, "%s/key.pem", dir);
+	snprintf(ca, sizeof ca, "%s/ca.pem", dir);
+	cert = slurp(p1);
+	key = slurp(p2);
+
+	cfg.rate_disabled = true;
+	cfg.tls_cert_pem = cert;
+	assert_int_equal(http_server_new(&s, &cfg, &e), 0);
+	assert_int_equal(http_server_start(s, &e), ERR_INVALID); /* a certificate without its key */
+	http_server_free(s);
+
+	cfg.tls_key_pem = key;
+	s = start(&cfg);
+	snprintf(url, sizeof url, "https://127.0.0.1:%u/items/9", http_server_port(s));
+	assert_non_null(c = curl_easy_init());
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	struct reply r = { 0 };
+	buf_init(&r.body, 1 << 16);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	assert_int_equal(status, 200);
+	assert_non_null(strstr(body_of(&r), "\"id\":\"9\""));
+	/* without the CA the certificate is not trusted */
+	curl_easy_setopt(c, CURLOPT_CAINFO, "/dev/null");
+	assert_int_not_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_cleanup(c);
+	reply_reset(&r);
+	/* plain HTTP to the TLS port gets no HTTP answer */
+	struct reply plain = { 0 };
+	assert_int_not_equal(call(&plain, http_server_port(s), "GET", "/items/9", NULL, 0, NULL), CURLE_OK);
+	reply_reset(&plain);
+	http_server_stop(s);
+	http_server_free(s);
+	free(cert);
+	free(key);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_start_errors(void **state)
 {
 	(void)state;
@@ -971,6 +1055,7 @@ int main(void)
 		cmocka_unit_test(test_rate_limit),       cmocka_unit_test(test_metrics_endpoint),
 		cmocka_unit_test(test_sse_events),       cmocka_unit_test(test_sse_server_stop),
 		cmocka_unit_test(test_sse_client_gone),  cmocka_unit_test(test_cors),
+		cmocka_unit_test(test_tls),
 		cmocka_unit_test(test_start_errors),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);

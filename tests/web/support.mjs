@@ -74,7 +74,12 @@ export async function api(pathname, opts = {}) {
 
 let browser = null;
 export async function launch() {
-	if (!browser) browser = await chromium.launch({ executablePath: env.chromium, headless: true, args: ['--no-sandbox'] });
+	if (!browser) {
+		// The HOME whose NSS database trusts the run's local CA (tests/web/run), when it made one.
+		const e = { ...process.env };
+		if (process.env.WEB_BROWSER_HOME) e.HOME = process.env.WEB_BROWSER_HOME;
+		browser = await chromium.launch({ executablePath: env.chromium, headless: true, args: ['--no-sandbox'], env: e });
+	}
 	return browser;
 }
 

@@ -189,6 +189,12 @@ test('terminal: the rental\'s shell runs `echo` as the rental\'s account', T, as
 	assert.ok(rental1);
 	const { page, context } = await signedInPage(`#/terminal/${rental1}`);
 	await page.waitForSelector('#terminal[data-connected="1"]', { timeout: 30000 });
+	// Served over HTTPS (the run's local CA), the page reaches the agent over WSS.
+	if (env.server.startsWith('https://')) {
+		assert.equal(await page.evaluate(() => location.protocol), 'https:');
+		assert.ok(env.agent.startsWith('https://'));
+		assert.equal(await page.$eval('#terminal', (el) => el.dataset.scheme), 'wss:');
+	}
 	await page.click('#terminal');
 	await page.keyboard.type('echo ok-$((6*7)) $(id -un)\n');
 	await page.waitForFunction(() => /ok-42 fm[0-9a-f]+/.test(document.querySelector('#terminal .xterm-rows')?.textContent || ''), null, { timeout: 15000 });

@@ -57,7 +57,14 @@ export async function render(id) {
 		}
 		ws = new WebSocket(`${wsUrl(endpoint)}/terminal/${id}/ws?challenge=${c.challenge}&sig=${sig}`);
 		ws.binaryType = 'arraybuffer';
-		ws.onopen = () => { tries = 0; status.textContent = 'Connected.'; box.dataset.connected = '1'; sendSize(); term.focus(); };
+		ws.onopen = () => {
+			tries = 0;
+			status.textContent = 'Connected.';
+			box.dataset.connected = '1';
+			box.dataset.scheme = new URL(ws.url).protocol;
+			sendSize();
+			term.focus();
+		};
 		ws.onmessage = (ev) => { term.write(typeof ev.data === 'string' ? ev.data : new Uint8Array(ev.data)); };
 		ws.onclose = async (ev) => {
 			box.dataset.connected = '';
