@@ -735,7 +735,6 @@ int indexer_step(struct server *s, struct rpc *r, bool *advanced, struct err *e)
 	    (rc = batch_commit(s, &logs, hdrs, n_hdrs, last, cancels, &n_cancels, &n_new, e)))
 		goto out;
 	*advanced = true;
-	atomic_store(&s->metrics.indexer_block, to);
 	atomic_fetch_add(&s->metrics.events_indexed, n_new);
 	if (n_cancels == IDX_TOUCHED_OVER) {
 		listing_mark_dirty(s); /* the janitor rebuilds it all within LISTING_REFRESH_MS */
@@ -746,6 +745,10 @@ int indexer_step(struct server *s, struct rpc *r, bool *advanced, struct err *e)
 		 * cancelled: re-read here, so search follows the chain within one indexer round */
 		offers_refresh_changed(s);
 	}
+	/* Announced (/healthz indexed_block) only now: a reader who saw block N indexed finds search already
+	 * showing what its events changed (was stored before the re-read: a cancelled offer could still be
+	 * found by a client that had just seen its block indexed). */
+	atomic_store(&s->metrics.indexer_block, to);
 	if (n_new) {
 		log_info("indexed", "from=%" PRIu64 " to=%" PRIu64 " events=%" PRIu64, from, to, n_new);
 	}

@@ -360,3 +360,37 @@ test('provider: claims what a running rental has earned, as the chain pays it', 
 	assert.ok(claimed.args.providerAmount > 0n);
 	await context.close();
 });
+
+test('provider: publish an offer from the page (bad input refused first), then withdraw it', T, async () => {
+	const { page, context, wallet } = await signedInPage('#/provider', KEYS.provider);
+	await page.waitForSelector('#publish-form');
+	const before = (await api('/offers?limit=100')).total;
+	for (const [field, v, re] of [['#pub-price', '1.1234567', /Too many decimals: dUSDC has 6/], ['#pub-price', '-1', /cannot be negative/],
+		['#pub-price', '0', /more than zero/], ['#pub-maxHours', '0', /Maximum hours: from 1/]]) {
+		await page.fill('#pub-price', '1.25');
+		await page.fill('#pub-maxHours', '24');
+		await page.fill(field, v);
+		await page.selectOption('#pub-token', 'dUSDC');
+		await page.click('#publish-form button[type=submit]');
+		assert.match(await page.textContent('#pub-msg'), re, `${field}=${v}`);
+	}
+	assert.ok(!wallet.log.includes('eth_signTypedData_v4'), 'nothing was signed for bad input');
+	await page.fill('#pub-price', '1.25');
+	await page.fill('#pub-maxHours', '12');
+	await page.click('#publish-form button[type=submit]');
+	await page.waitForFunction(() => /Published/.test(document.querySelector('#pub-msg')?.textContent || ''), null, { timeout: 20000 })
+		.catch(async () => { throw new Error(await page.textContent('#pub-msg')); });
+	const hash = await page.$eval('#pub-msg', (el) => el.dataset.offer);
+	const o = await api(`/offers/${hash}`);
+	assert.equal(o.status, 'active');
+	assert.equal(o.token_units_per_hour, '1250000');
+	assert.equal(o.offer.maxSecs, 12 * 3600);
+	assert.equal(o.offer.provider.toLowerCase(), provider.toLowerCase());
+	// Withdraw it from the offers table.
+	await page.waitForSelector(`.offers-table tr[data-offer="${hash}"]`);
+	await page.click(`.offers-table tr[data-offer="${hash}"] button.withdraw`);
+	await page.waitForFunction((h) => !document.querySelector(`.offers-table tr[data-offer="${h}"]`), hash, { timeout: 20000 });
+	assert.equal((await api(`/offers/${hash}`)).status, 'cancelled');
+	assert.equal((await api('/offers?limit=100')).total, before);
+	await context.close();
+});
