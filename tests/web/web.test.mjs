@@ -337,6 +337,46 @@ test('rent with approve + deposit (dUSDT has no permit): the approval is exactly
 	await context.close();
 });
 
+test('renting errors a person can act on: wrong network, too few tokens, no gas coin, a named revert', T, async () => {
+	assert.ok(rental2, 'needs the dUSDT rental (the machine is full)');
+	const before = await escrow.nextId();
+	// Wrong network: said in the form, one click switches, nothing sent.
+	let p = await openPage({ startChainId: 1 });
+	await go(p.page, `#/offer/${env.offerUsdc}`);
+	await connect(p.page);
+	await p.page.click('#rent-submit');
+	await p.page.waitForSelector('#rent-error #switch-network');
+	assert.match(await p.page.textContent('#rent-error'), /Your wallet is on chain 1; this marketplace runs on/);
+	await p.page.click('#rent-error #switch-network');
+	await p.page.waitForFunction(() => /Network switched/.test(document.querySelector('#rent-error')?.textContent || ''));
+	assert.equal(p.wallet.chainId, CHAIN_ID);
+	// The machine is rented (rental 2): the open would revert, and the page names why before sending.
+	await p.page.click('#rent-submit');
+	await p.page.waitForFunction(() => /OfferFull/.test(document.querySelector('#rent-error')?.textContent || ''), null, { timeout: 30000 });
+	assert.match(await p.page.textContent('#rent-error'), /would fail on chain: OfferFull\(1, 1\): the machine is already rented.*Nothing was sent/);
+	assert.ok(!p.wallet.log.includes('eth_sendTransaction'));
+	await p.context.close();
+	// A wallet with no dUSDC, and one with dUSDC but none of the chain's coin for gas.
+	const { Wallet: W, Contract: C } = await import('ethers');
+	const poor = W.createRandom();
+	p = await openPage({ key: poor.privateKey });
+	await go(p.page, `#/offer/${env.offerUsdt}`);
+	await connect(p.page);
+	await p.page.check('#mode-open');
+	await p.page.fill('#rent-deposit', '1');
+	await p.page.click('#rent-submit');
+	await p.page.waitForSelector('#rent-error:not(:empty)');
+	assert.match(await p.page.textContent('#rent-error'), /Not enough dUSDT: you hold 0\.00 dUSDT and this rental needs 1\.00 dUSDT/);
+	const giver = new W(KEYS.renter, node);
+	await (await new C(addr.usdt, ['function transfer(address,uint256)'], giver).transfer(poor.address, 2000000n)).wait();
+	await p.page.click('#rent-submit');
+	await p.page.waitForFunction(() => /for the network fee/.test(document.querySelector('#rent-error')?.textContent || ''));
+	assert.match(await p.page.textContent('#rent-error'), /Not enough ETH for the network fee: you hold 2\.00 dUSDT but 0 ETH/);
+	assert.equal(await escrow.nextId(), before);
+	assert.equal(await node.getTransactionCount(poor.address), 0);
+	await p.context.close();
+});
+
 test('provider: claims what a running rental has earned, as the chain pays it', T, async () => {
 	assert.ok(rental2);
 	await advance(1800);
