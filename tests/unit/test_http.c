@@ -329,14 +329,12 @@ static void test_routing(void **state)
 	http_server_free(s);
 }
 
-/* Sends raw bytes and reads the status line; returns the status. */
-static int raw_status(uint16_t port, const char *req)
+/* Connects to 127.0.0.1:port (5 s receive timeout) and sends req; the socket. */
+static int raw_send(uint16_t port, const char *req)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in sa = { 0 };
 	struct timeval tv = { 5, 0 };
-	char buf[256] = { 0 };
-	ssize_t n;
 
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons(port);
@@ -344,6 +342,16 @@ static int raw_status(uint16_t port, const char *req)
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+	return fd;
+}
+
+/* Sends raw bytes and reads the status line; returns the status. */
+static int raw_status(uint16_t port, const char *req)
+{
+	int fd = raw_send(port, req);
+	char buf[256] = { 0 };
+	ssize_t n;
+
 	n = recv(fd, buf, sizeof buf - 1, 0);
 	close(fd);
 	if (n < 12)
@@ -716,18 +724,10 @@ static void test_sse_client_gone(void **state)
 /* Sends raw bytes and reads the whole answer (the server closes: Connection: close) into out. */
 static void raw_answer(uint16_t port, const char *req, char *out, size_t cap)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = { 0 };
-	struct timeval tv = { 5, 0 };
+	int fd = raw_send(port, req);
 	size_t got = 0;
 	ssize_t n;
 
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	assert_int_equal(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
 	while (got + 1 < cap && (n = recv(fd, out + got, cap - 1 - got, 0)) > 0)
 		got += (size_t)n;
 	out[got] = 0;
