@@ -3,22 +3,23 @@
 // (ethers Wallet), everything else forwarded to the anvil node. It can start on a wrong chain (it then
 // honours wallet_switchEthereumChain to the real one, or answers 4902 for an unknown chain), and can be
 // told to reject the next signature or transaction (EIP-1193 error 4001) as a person would.
+import { createHash } from 'node:crypto';
 import { JsonRpcProvider, Wallet, getBytes, toBeHex } from 'ethers';
 
-const PAGE_SIDE = `(() => {
+const pageSide = (fn, name, uuid) => `(() => {
 	const listeners = {};
 	const provider = {
 		isFlopTestWallet: true,
 		request: async ({ method, params }) => {
-			const o = JSON.parse(await window.__flopWallet(JSON.stringify({ method, params: params || [] })));
+			const o = JSON.parse(await window.${fn}(JSON.stringify({ method, params: params || [] })));
 			if (o.error) { const e = new Error(o.error.message); e.code = o.error.code; if (o.error.data !== undefined) e.data = o.error.data; throw e; }
 			return o.result;
 		},
 		on: (ev, fn) => { (listeners[ev] = listeners[ev] || []).push(fn); return provider; },
 		removeListener: (ev, fn) => { listeners[ev] = (listeners[ev] || []).filter((f) => f !== fn); return provider; },
 	};
-	window.__flopWalletEmit = (ev, arg) => { for (const f of listeners[ev] || []) f(arg); };
-	const info = { uuid: '7a1c9a52-4c1e-4b0e-9f7d-3f0f3d2b8f10', name: 'Flop Test Wallet', rdns: 'dev.flopmarket.testwallet',
+	window.${fn}Emit = (ev, arg) => { for (const f of listeners[ev] || []) f(arg); };
+	const info = { uuid: '${uuid}', name: '${name}', rdns: 'dev.flopmarket.${fn.toLowerCase()}',
 		icon: 'data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIHdpZHRoPSIxNiIgaGVpZ2h0PSIxNiIvPg==' };
 	const announce = () => window.dispatchEvent(new CustomEvent('eip6963:announceProvider', { detail: Object.freeze({ info, provider }) }));
 	window.addEventListener('eip6963:requestProvider', announce);
@@ -28,7 +29,10 @@ const PAGE_SIDE = `(() => {
 const SIGNING = new Set(['personal_sign', 'eth_signTypedData_v4', 'eth_sendTransaction']);
 
 export class TestWallet {
-	constructor({ rpcUrl, key, chainId, startChainId }) {
+	// name: how it announces itself (EIP-6963 info.name); several wallets in one page need distinct names.
+	constructor({ rpcUrl, key, chainId, startChainId, name = 'Flop Test Wallet' }) {
+		this.name = name;
+		this.fn = '__flopWallet' + name.replace(/[^A-Za-z0-9]/g, '');
 		this.node = new JsonRpcProvider(rpcUrl, chainId, { staticNetwork: true, cacheTimeout: -1 });
 		this.signer = new Wallet(key, this.node);
 		this.address = this.signer.address;
@@ -41,12 +45,14 @@ export class TestWallet {
 
 	async attach(page) {
 		this.pages.add(page);
-		await page.exposeFunction('__flopWallet', async (json) => JSON.stringify(await this.answer(JSON.parse(json))));
-		await page.addInitScript(PAGE_SIDE);
+		const h = createHash('sha256').update(this.name).digest('hex');
+		const uuid = `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+		await page.exposeFunction(this.fn, async (json) => JSON.stringify(await this.answer(JSON.parse(json))));
+		await page.addInitScript(pageSide(this.fn, this.name, uuid));
 	}
 
 	async emit(ev, arg) {
-		for (const p of this.pages) await p.evaluate(([e, a]) => window.__flopWalletEmit && window.__flopWalletEmit(e, a), [ev, arg]).catch(() => {});
+		for (const p of this.pages) await p.evaluate(([f, e, a]) => window[f + 'Emit'] && window[f + 'Emit'](e, a), [this.fn, ev, arg]).catch(() => {});
 	}
 
 	async answer({ method, params }) {

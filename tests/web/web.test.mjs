@@ -5,6 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Wallet } from 'ethers';
+import { TestWallet } from './wallet.mjs';
 import { CHAIN_ID, KEYS, addr, advance, api, closeBrowser, connect, env, erc20, escrow, go, node, openPage, rentalEvents, shots } from './support.mjs';
 
 const renter = new Wallet(KEYS.renter).address;
@@ -63,10 +64,17 @@ test('a filter: the cards equal the API\'s results, the URL holds the query', T,
 	await context.close();
 });
 
-test('connect on the wrong network, switch it, sign in (SIWE)', T, async () => {
+test('two wallets announce themselves (EIP-6963): pick one, on the wrong network, switch it, sign in (SIWE)', T, async () => {
 	const { page, context, wallet } = await openPage({ startChainId: 1 });
+	const other = new TestWallet({ rpcUrl: env.rpc, key: KEYS.provider, chainId: CHAIN_ID, name: 'Other Wallet' });
+	await other.attach(page);
 	await go(page, '#/');
-	await connect(page);
+	await page.click('#connect-wallet');
+	const names = await page.$$eval('#wallet .menu button', (els) => els.map((e) => e.textContent));
+	assert.deepEqual(names.sort(), ['Flop Test Wallet', 'Other Wallet']);
+	await page.click('#wallet .menu button:has-text("Flop Test Wallet")');
+	await page.waitForSelector('#account');
+	assert.deepEqual(other.log, [], 'the wallet not chosen is never asked');
 	assert.match(await page.textContent('#account'), /0x3c44/i);
 	await page.waitForSelector('#wrong-network');
 	assert.match(await page.textContent('#wrong-network'), /Wrong network \(1\)/);
@@ -323,13 +331,13 @@ test('rent with approve + deposit (dUSDT has no permit): the approval is exactly
 	const { page, context, wallet } = await openPage();
 	await go(page, `#/offer/${env.offerUsdt}`);
 	await connect(page);
-	await page.fill('#rent-hours', '2');
+	await page.fill('#rent-hours', '1');
 	await page.click('#rent-submit');
 	await page.waitForSelector('#rent-steps li.ready', { timeout: 90000 });
 	const steps = await page.textContent('#rent-steps');
 	assert.match(steps, /dUSDT has no permit: approving instead/);
 	assert.match(steps, /Approve [\d.]+ dUSDT: confirmed/);
-	assert.ok(!wallet.log.includes('eth_signTypedData_v4') || true);
+	assert.ok(!wallet.log.includes('eth_signTypedData_v4'), 'no permit was signed for a token without one');
 	rental2 = Number(/Rental #(\d+) is open/.exec(steps)[1]);
 	assert.equal(await erc20(addr.usdt).allowance(renter, addr.escrow), 0n);
 	const opened = (await rentalEvents(rental2))[0];
@@ -352,7 +360,8 @@ test('renting errors a person can act on: wrong network, too few tokens, no gas 
 	assert.equal(p.wallet.chainId, CHAIN_ID);
 	// The machine is rented (rental 2): the open would revert, and the page names why before sending.
 	await p.page.click('#rent-submit');
-	await p.page.waitForFunction(() => /OfferFull/.test(document.querySelector('#rent-error')?.textContent || ''), null, { timeout: 30000 });
+	await p.page.waitForFunction(() => /OfferFull/.test(document.querySelector('#rent-error')?.textContent || ''), null, { timeout: 30000 })
+		.catch(async () => { throw new Error('rent-error: ' + await p.page.textContent('#rent-error')); });
 	assert.match(await p.page.textContent('#rent-error'), /would fail on chain: OfferFull\(1, 1\): the machine is already rented.*Nothing was sent/);
 	assert.ok(!p.wallet.log.includes('eth_sendTransaction'));
 	await p.context.close();
