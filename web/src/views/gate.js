@@ -1,8 +1,8 @@
 // gate.js — what a page that needs a wallet shows without one: a plain explanation and the connect
-// button, or the network switch when the wallet is on another chain.
+// button, or the network switch when the wallet is on another chain; and the sign-in a page needs.
 import { config } from '../api.js';
 import { h, mount } from '../ui.js';
-import { installed, onRightChain, state, switchChain } from '../wallet.js';
+import { installed, onRightChain, signIn, signedIn, state, switchChain } from '../wallet.js';
 import { connectButton } from './wallet_menu.js';
 
 export async function needWallet(title) {
@@ -24,4 +24,16 @@ export async function needWallet(title) {
 		return false;
 	}
 	return true;
+}
+
+// True when the connected address is signed in; else shows why the page needs it and a Sign in button
+// (one signature, no transaction) that re-renders the page once signed in, or says why it failed.
+export function needSignIn(title, why, rerender) {
+	if (signedIn()) return true;
+	mount(h('div', h('h1', title), h('p', why),
+		h('button#sign-in', { type: 'button', onclick: async (ev) => {
+			ev.target.disabled = true;
+			try { await signIn(); rerender(); } catch (e) { ev.target.after(h('p.error', { role: 'alert' }, e.message)); ev.target.disabled = false; }
+		} }, 'Sign in')));
+	return false;
 }

@@ -2,11 +2,12 @@
 // claimable now and already claimed, from the chain (the escrow's quote at the latest block), with the
 // claim button. Hosts register and offers are signed by the agent and `flopmarket provider offer`.
 import { api, config, tokenOf } from '../api.js';
-import { escrowContract, explainRevert, termsTuple } from '../escrow.js';
+import { escrowContract, termsTuple } from '../escrow.js';
+import { sendTx } from '../tx.js';
 import { AmountError, RATE_SCALE, parseUnits, showAmount } from '../money.js';
 import { explorerLink, h, mount, short } from '../ui.js';
-import { requireReady, signIn, signedIn, state, walletError } from '../wallet.js';
-import { needWallet } from './gate.js';
+import { requireReady, state, walletError } from '../wallet.js';
+import { needSignIn, needWallet } from './gate.js';
 
 async function earningsRow(cfg, r) {
 	const token = tokenOf(cfg, r.token);
@@ -25,17 +26,9 @@ async function earningsRow(cfg, r) {
 		btn.disabled = true;
 		try {
 			const signer = await requireReady();
-			out.replaceChildren('Claim: waiting for your signature…');
-			let tx;
-			try {
-				tx = await escrowContract(cfg, signer).claim(termsTuple(r.terms));
-			} catch (e) {
-				const why = explainRevert(e);
-				throw why ? new Error(`Claim would fail on chain: ${why}. Nothing was sent.`) : walletError(e, 'Claim');
-			}
-			out.replaceChildren('Claim: pending ', explorerLink(cfg, 'tx', tx.hash));
-			const rc = await tx.wait();
-			out.replaceChildren(rc.status === 1 ? 'Claimed in block ' + rc.blockNumber + ' ' : 'Claim reverted ', explorerLink(cfg, 'tx', tx.hash));
+			const rc = await sendTx(cfg, 'Claim', () => escrowContract(cfg, signer).claim(termsTuple(r.terms)),
+				(parts) => out.replaceChildren(...parts));
+			out.replaceChildren(`Claimed in block ${rc.blockNumber} `, explorerLink(cfg, 'tx', rc.hash));
 		} catch (e) {
 			out.replaceChildren(h('span.error', { role: 'alert' }, e.message));
 			btn.disabled = false;
@@ -161,11 +154,7 @@ function publishForm(cfg, machines, onDone) {
 export async function render() {
 	const cfg = await config();
 	if (!(await needWallet('Provider'))) return;
-	if (!signedIn()) {
-		mount(h('div', h('h1', 'Provider'), h('p', 'Sign in with your provider wallet to see your offers and earnings.'),
-			h('button#sign-in', { type: 'button', onclick: async () => { await signIn().catch(() => {}); render(); } }, 'Sign in')));
-		return;
-	}
+	if (!needSignIn('Provider', 'Sign in with your provider wallet to see your offers and earnings.', render)) return;
 	const [rentals, offers] = await Promise.all([
 		api.get('/me/rentals?role=provider&limit=200', { auth: true }),
 		api.get('/me/offers', { auth: true }),

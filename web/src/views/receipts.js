@@ -2,8 +2,7 @@
 // explorer), the USD value at payment time, and the server's CSV download.
 import { api, config, getSession } from '../api.js';
 import { explorerLink, h, mount } from '../ui.js';
-import { signIn, signedIn } from '../wallet.js';
-import { needWallet } from './gate.js';
+import { needSignIn, needWallet } from './gate.js';
 
 function money(a) {
 	return a ? `${a.amount}` : '—';
@@ -12,11 +11,7 @@ function money(a) {
 export async function render() {
 	const cfg = await config();
 	if (!(await needWallet('Receipts'))) return;
-	if (!signedIn()) {
-		mount(h('div', h('h1', 'Receipts'), h('p', 'Sign in with your wallet to see your receipts.'),
-			h('button#sign-in', { type: 'button', onclick: async () => { await signIn().catch(() => {}); render(); } }, 'Sign in')));
-		return;
-	}
+	if (!needSignIn('Receipts', 'Sign in with your wallet to see your receipts.', render)) return;
 	const ans = await api.get('/me/rentals?role=renter&limit=200', { auth: true });
 	const receipts = await Promise.all(ans.rentals.map((r) => api.get(`/rentals/${r.id}/receipt`).catch(() => null)));
 	const msg = h('p.muted', { 'aria-live': 'polite' });

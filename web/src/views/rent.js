@@ -5,9 +5,10 @@
 // (signed), access being prepared, ready. Errors say what to do; nothing is sent before every check.
 import { MaxUint256 } from 'ethers';
 import { api } from '../api.js';
-import { escrowContract, explainRevert, offerTuple, openedId, permitSignature, tokenContract } from '../escrow.js';
+import { escrowContract, offerTuple, openedId, permitSignature, tokenContract } from '../escrow.js';
+import { sendTx } from '../tx.js';
 import { AmountError, RATE_SCALE, cost, feeOf, formatUnits, parseUnits, secondsFor, showAmount, showDuration, usdOf } from '../money.js';
-import { h, explorerLink, short } from '../ui.js';
+import { h, explorerLink } from '../ui.js';
 import { requireReady, signMessage, state, switchChain, walletError, WalletError } from '../wallet.js';
 import { deliverKey, endpointOf, waitAccess } from '../agent.js';
 
@@ -170,22 +171,9 @@ async function checkFunds(cfg, token, amount, gasUnits) {
 	return null;
 }
 
-async function sendTx(cfg, list, id, label, send) {
-	step(list, id, `${label}: waiting for your signature in the wallet…`);
-	let tx;
-	try {
-		tx = await send();
-	} catch (e) {
-		const why = explainRevert(e);
-		if (why) throw new WalletError('reverted', `${label} would fail on chain: ${why}. Nothing was sent.`);
-		throw walletError(e, label);
-	}
-	step(list, id, [`${label}: pending `, explorerLink(cfg, 'tx', tx.hash)]);
-	const receipt = await tx.wait();
-	if (!receipt || receipt.status !== 1)
-		throw new WalletError('reverted', `${label} was reverted on chain (transaction ${short(tx.hash, 8)}).`);
-	step(list, id, [`${label}: confirmed in block ${receipt.blockNumber} `, explorerLink(cfg, 'tx', tx.hash)]);
-	return receipt;
+// One transaction, its steps shown as list item `id`.
+function sendStep(cfg, list, id, label, send) {
+	return sendTx(cfg, label, send, (parts) => step(list, id, parts));
 }
 
 export async function openRental(cfg, o, token, plan, opts, list, error) {
@@ -203,7 +191,7 @@ export async function openRental(cfg, o, token, plan, opts, list, error) {
 		const offer = offerTuple(o.offer);
 		let receipt;
 		if (token.native) {
-			receipt = await sendTx(cfg, list, 'open', 'Open rental', () => escrow.open(offer, o.signature, plan.deposit, { value: plan.deposit }));
+			receipt = await sendStep(cfg, list, 'open', 'Open rental', () => escrow.open(offer, o.signature, plan.deposit, { value: plan.deposit }));
 		} else {
 			const tc = tokenContract(token.address, signer);
 			let permit = null;
@@ -218,7 +206,7 @@ export async function openRental(cfg, o, token, plan, opts, list, error) {
 				}
 				if (permit) {
 					step(list, 'permit', 'Permit signed.');
-					receipt = await sendTx(cfg, list, 'open', 'Open rental', () => escrow.openWithPermit(offer, o.signature, plan.deposit, deadline, permit.v, permit.r, permit.s));
+					receipt = await sendStep(cfg, list, 'open', 'Open rental', () => escrow.openWithPermit(offer, o.signature, plan.deposit, deadline, permit.v, permit.r, permit.s));
 				} else {
 					step(list, 'permit', `${token.symbol} has no permit: approving instead.`);
 				}
@@ -227,10 +215,10 @@ export async function openRental(cfg, o, token, plan, opts, list, error) {
 				const allowance = await tc.allowance(state.address, cfg.escrow);
 				if (allowance < plan.deposit) {
 					const amount = opts.unlimited ? MaxUint256 : plan.deposit;
-					await sendTx(cfg, list, 'approve', opts.unlimited ? `Approve unlimited ${token.symbol}` : `Approve ${showAmount(plan.deposit, token)}`,
+					await sendStep(cfg, list, 'approve', opts.unlimited ? `Approve unlimited ${token.symbol}` : `Approve ${showAmount(plan.deposit, token)}`,
 						() => tc.approve(cfg.escrow, amount));
 				}
-				receipt = await sendTx(cfg, list, 'open', 'Open rental', () => escrow.open(offer, o.signature, plan.deposit));
+				receipt = await sendStep(cfg, list, 'open', 'Open rental', () => escrow.open(offer, o.signature, plan.deposit));
 			}
 		}
 		const id = openedId(cfg, receipt);

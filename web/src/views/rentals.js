@@ -4,12 +4,13 @@
 // once. Low-balance alerts fire at the threshold the person sets (banner and, when allowed, a browser
 // notification). Extend, stop (with a refund preview, then the split the chain reports), dispute, rate.
 import { api, config, tokenOf } from '../api.js';
-import { escrowContract, explainRevert, stoppedSplit, termsTuple, tokenContract } from '../escrow.js';
+import { escrowContract, stoppedSplit, termsTuple, tokenContract } from '../escrow.js';
+import { sendTx } from '../tx.js';
 import { AmountError, cost, parseUnits, secondsFor, showAmount, showDuration, usdOf } from '../money.js';
 import { banner, copyButton, explorerLink, h, mount } from '../ui.js';
-import { requireReady, signIn, signedIn, state, walletError, WalletError } from '../wallet.js';
+import { requireReady, state } from '../wallet.js';
 import { endpointOfRental, access } from '../agent.js';
-import { needWallet } from './gate.js';
+import { needSignIn, needWallet } from './gate.js';
 
 const POLL_MS = 1000;
 let live = []; // { stop() } of the page's timers and streams
@@ -72,20 +73,9 @@ async function chainFigures(cfg, r) {
 	return { at: block.timestamp, block: block.number, billed: q.billedSecs, accrued: q.cost, deposited: st.deposited, paidUntil: st.paidUntil, endedAt: st.endedAt, stopAt: st.stopAt };
 }
 
-async function txStep(cfg, out, label, send) {
-	out.replaceChildren(`${label}: waiting for your signature…`);
-	let tx;
-	try {
-		tx = await send();
-	} catch (e) {
-		const why = explainRevert(e);
-		throw why ? new WalletError('reverted', `${label} would fail on chain: ${why}. Nothing was sent.`) : walletError(e, label);
-	}
-	out.replaceChildren(`${label}: pending `, explorerLink(cfg, 'tx', tx.hash));
-	const receipt = await tx.wait();
-	if (!receipt || receipt.status !== 1) throw new WalletError('reverted', `${label} was reverted on chain.`);
-	out.replaceChildren(`${label}: confirmed in block ${receipt.blockNumber} `, explorerLink(cfg, 'tx', tx.hash));
-	return receipt;
+// One transaction, its steps shown in `out`.
+function txStep(cfg, out, label, send) {
+	return sendTx(cfg, label, send, (parts) => out.replaceChildren(...parts));
 }
 
 function extendForm(cfg, r, token, onDone) {
@@ -262,14 +252,7 @@ export async function render() {
 	stopLive();
 	const cfg = await config();
 	if (!(await needWallet('Your rentals'))) return;
-	if (!signedIn()) {
-		mount(h('div', h('h1', 'My rentals'), h('p', 'Sign in with your wallet to see your rentals (one signature, no transaction).'),
-			h('button#sign-in', { type: 'button', onclick: async (ev) => {
-				ev.target.disabled = true;
-				try { await signIn(); render(); } catch (e) { ev.target.after(h('p.error', { role: 'alert' }, e.message)); ev.target.disabled = false; }
-			} }, 'Sign in')));
-		return;
-	}
+	if (!needSignIn('My rentals', 'Sign in with your wallet to see your rentals (one signature, no transaction).', render)) return;
 	let ans;
 	try {
 		ans = await api.get('/me/rentals?role=renter&limit=100', { auth: true });
