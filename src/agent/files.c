@@ -76,6 +76,15 @@ static int path_error(struct http_resp *resp, int err, const char *path)
 	return http_error(resp, 500, "io", "path", "%s", strerror(err));
 }
 
+/* The account's home as a directory handle (for open_beneath), or -1 with the answer in resp. */
+static int open_home(const struct terminal_grant *g, struct http_resp *resp)
+{
+	int home = open(g->home, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (home < 0)
+		http_error(resp, 409, "account_unavailable", "rental", "the rental's home is gone");
+	return home;
+}
+
 /* The query's path, checked; or an answer in resp and NULL. */
 static const char *query_path(const struct http_req *r, struct http_resp *resp)
 {
@@ -117,7 +126,10 @@ static void upload_free(void *p)
 	free(u);
 }
 
-/* Opens the destination's folder (which must belong to the account) and a temporary file in it. */
+/*
+ * Opens the destination's folder (which must belong to the account) and a temporary file in it. A refusal
+ * is answered in resp (resp->status set); a negative return is ERR_NOMEM.
+ */
 static int upload_open(struct upload *u, const struct terminal_grant *g, const char *path, struct http_resp *resp)
 {
 	char parent[FILES_PATH_MAX + 1];
@@ -128,8 +140,8 @@ static int upload_open(struct upload *u, const struct terminal_grant *g, const c
 	snprintf(u->path, sizeof u->path, "%s", path);
 	snprintf(u->base, sizeof u->base, "%s", slash ? slash + 1 : path);
 	snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
-	if ((home = open(g->home, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return http_error(resp, 409, "account_unavailable", "rental", "the rental's home is gone");
+	if ((home = open_home(g, resp)) < 0)
+		return resp->status;
 	u->dir = strcmp(parent, ".") == 0 ? dup(home) : open_beneath(home, parent, O_PATH | O_DIRECTORY, 0);
 	err = errno;
 	close(home);
@@ -177,7 +189,10 @@ static int upload_begin(struct files *f, struct http_req *r, struct http_resp *r
 	snprintf(u->account, sizeof u->account, "%s", g.account);
 	r->stream = u;
 	r->stream_free = upload_free;
-	return upload_open(u, &g, path, resp) ? 1 : 0;
+	/* upload_open answers a refusal in resp (http_error returns 0 once it has written the answer) */
+	if ((rc = upload_open(u, &g, path, resp)) < 0)
+		return rc;
+	return resp->status ? 1 : 0;
 }
 
 static int upload_body(struct http_req *r, struct http_resp *resp, const uint8_t *data, size_t n, void *ctx)
@@ -241,8 +256,8 @@ static int on_download(struct http_req *r, struct http_resp *resp, void *ctx)
 		return rc > 0 ? 0 : rc;
 	if (!(path = query_path(r, resp)))
 		return 0;
-	if ((home = open(g.home, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		return http_error(resp, 409, "account_unavailable", "rental", "the rental's home is gone");
+	if ((home = open_home(&g, resp)) < 0)
+		return 0;
 	fd = open_beneath(home, path, O_RDONLY | O_NOCTTY, 0);
 	err = errno;
 	close(home);

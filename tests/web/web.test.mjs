@@ -265,6 +265,17 @@ test('files: upload 100 MB with progress, its size and hash in the terminal, dow
 		await page.click('form.download button');
 		assert.match(await page.textContent('#download-msg'), re);
 	}
+	// An upload the agent refuses gets its reason before any byte is taken: a folder that does not exist,
+	// a path through the symlink out of the home.
+	const signer = new Wallet(KEYS.renter);
+	for (const [p, status, code] of [['nodir/x.bin', 404, 'not_found'], ['pw/x.bin', 403, 'outside_home']]) {
+		const c = await (await fetch(`${env.agent}/terminal/${rental1}/challenge`)).json();
+		const sig = await signer.signMessage(c.message);
+		const res = await fetch(`${env.agent}/files/${rental1}?path=${encodeURIComponent(p)}&challenge=${c.challenge}&sig=${sig}`,
+			{ method: 'PUT', body: Buffer.from('hello'), headers: { 'Content-Type': 'application/octet-stream' } });
+		assert.equal(res.status, status, p);
+		assert.equal((await res.json()).error.code, code, p);
+	}
 	fs.rmSync(dir, { recursive: true, force: true });
 	await context.close();
 });
