@@ -52,7 +52,7 @@ _Static_assert(CGROUP_PATH_MAX >= ACCOUNT_PATH_MAX, "a recorded cgroup path (pat
 
 /* The cfg with defaults filled in. */
 struct acfg {
-	const char *state_dir, *home_base, *cgroup_root, *cgroup_name;
+	const char *state_dir, *home_base, *cgroup_root, *cgroup_name, *enter_bin, *enter_socket;
 	uint64_t memory_max_bytes, pids_max;
 	unsigned cpu_weight, kill_timeout_ms;
 };
@@ -77,6 +77,10 @@ static int cfg_fill(struct acfg *c, const struct account_cfg *cfg, struct err *e
 	c->pids_max = cfg->pids_max;
 	c->cpu_weight = cfg->cpu_weight;
 	c->kill_timeout_ms = cfg->kill_timeout_ms ? cfg->kill_timeout_ms : 10000;
+	c->enter_bin = cfg->enter_bin;
+	c->enter_socket = cfg->enter_socket;
+	if (!c->enter_bin != !c->enter_socket || (c->enter_bin && (!path_ok(c->enter_bin) || !path_ok(c->enter_socket))))
+		return err_set(e, ERR_INVALID, "account cfg: enter_bin and enter_socket go together, as plain absolute paths");
 	if (!path_ok(c->state_dir) || strlen(c->state_dir) > 150)
 		return err_set(e, ERR_INVALID, "account cfg: state_dir '%.80s' not a plain absolute path",
 			       c->state_dir);
@@ -374,6 +378,17 @@ static int shell_write(const struct account *a, const struct acfg *c, struct err
 	    chmod(c->state_dir, 0700))
 		return err_set(e, ERR_IO, "mkdir %s: %s", dir, strerror(errno));
 	buf_init(&b, LOGIN_SHELL_MAX);
+	if (c->enter_bin) {
+		/* paths are plain (path_ok: no quote can be in them) */
+		buf_printf(&b, "#!/bin/sh\n"
+			   "# flopmarket login shell for rental %s (written by the agent).\n"
+			   "# Enters the rental's instance: a root shell there, or -c COMMAND run there.\n"
+			   "exec '%s' enter --socket '%s' \"$@\"\n",
+			   a->rental_id, c->enter_bin, c->enter_socket);
+		rc = file_write_atomic(a->shell, buf_cstr(&b), strlen(buf_cstr(&b)), 0755, e);
+		buf_release(&b);
+		return rc;
+	}
 	buf_printf(&b, "#!/bin/sh\n"
 		   "# flopmarket login shell for rental %s (written by the agent).\n"
 		   "# Joins the rental's cgroups so every session runs inside its limits,\n"
@@ -533,7 +548,9 @@ int account_create(struct account *out, const struct account_cfg *cfg, const cha
 		if (rm_tree(a.home))
 			return err_set(e, ERR_IO, "stale %s could not be removed", a.home);
 		snprintf(gecos, sizeof gecos, GECOS_PREFIX "%s", a.rental_id);
-		gpu_groups(groups, sizeof groups);
+		groups[0] = '\0';
+		if (!c.enter_bin)
+			gpu_groups(groups, sizeof groups);
 		char *argv[] = { "useradd", "--create-home", "--home-dir", a.home, "--shell", a.shell,
 				 "--comment", gecos, "--user-group", "--password", "*",
 				 groups[0] ? "--groups" : NULL, groups, (char *)name, NULL };

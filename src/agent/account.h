@@ -61,6 +61,11 @@ struct account_cfg {
 	uint64_t pids_max;         /* per account; 0: no pids limit */
 	unsigned cpu_weight;       /* v1 cpu.shares (2..262144), v2 cpu.weight (1..10000); 0: leave */
 	unsigned kill_timeout_ms;  /* how long teardown waits for processes to die; 0: 10000 */
+	/* Instances (instances.h): both set, the login shell runs `<enter_bin> enter --socket <enter_socket>`,
+	 * which enters the rental's instance (enter.h), instead of bash on the host; the account then joins no
+	 * GPU group (the instance gets the GPUs). Plain absolute paths. */
+	const char *enter_bin;
+	const char *enter_socket;
 };
 
 /* Outcome of account_recover. */

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "agent/account.h"
+#include "agent/instances.h"
 #include "core/u256.h"
 #include "escrow/escrow.h"
 #include "eth/address.h"
@@ -39,7 +40,7 @@ struct err;
 #define AGENT_KEY_MAX_AGE_MS (15 * 60 * 1000) /* a signed key delivery older than this is refused */
 #define AGENT_KEY_MAX_SKEW_MS (5 * 60 * 1000) /* ... and one dated further in the future */
 #define AGENT_URL_MAX 512             /* server URL / advertised endpoint */
-#define AGENT_SSH_KEY_MSG_MAX (ACCOUNT_SSH_KEY_MAX + 64)
+#define AGENT_SSH_KEY_MSG_MAX (ACCOUNT_SSH_KEY_MAX + 64 + 8 + INSTANCES_IMAGE_NAME_MAX)
 
 /* Settings of one agent; zero fields take the defaults noted. */
 struct agent_cfg {
@@ -68,6 +69,8 @@ struct agent_cfg {
 	uint64_t files_max_bytes;         /* browser file transfer: largest file (0: FILES_MAX_BYTES_DEFAULT) */
 	const char *tls_cert_pem;         /* serve the endpoint over TLS (https/wss): certificate chain, PEM text */
 	const char *tls_key_pem;          /* ... and its key; both or neither (NULL: plain http) */
+	bool containers;                  /* --isolation container: each rental is an instance (instances.h) */
+	struct instances_cfg inst;        /* ... its images and settings */
 };
 
 /* A rental as read from the chain's events (also what `provider earnings` lists). */
@@ -93,11 +96,13 @@ int agent_run(const struct agent_cfg *cfg, volatile sig_atomic_t *stop, struct e
 /*
  * Writes the exact message a renter signs (EIP-191 personal_sign) to deliver an SSH key:
  * "flopmarket ssh-key <id> <issued_ms> <key>" (key without its trailing newline; issued_ms the signer's
- * wall clock in unix milliseconds). The agent keeps the newest issued_ms per rental and refuses an
- * older or equal one, so a replayed delivery never reinstalls a rotated key. ERR_TOO_BIG past cap.
+ * wall clock in unix milliseconds), followed by "\nimage <name>" when the renter chose an instance image
+ * (image NULL or "": the provider's default). The agent keeps the newest issued_ms per rental and refuses
+ * an older or equal one, so a replayed delivery never reinstalls a rotated key. ERR_TOO_BIG past cap,
+ * ERR_INVALID for a bad image name.
  */
 int agent_ssh_key_message(char *out, size_t cap, uint64_t rental_id, uint64_t issued_ms, const char *key,
-			  struct err *e);
+			  const char *image, struct err *e);
 
 /*
  * Reads every rental of `provider` (NULL: of anyone) from the escrow's events in

@@ -35,6 +35,7 @@ struct agent {
 	bool wake;                        /* set under mu: something arrived, run a tick now */
 	struct http_server *http;
 	struct terminal *term;            /* browser terminal on the same endpoint (terminal.h) */
+	struct instances *inst;           /* rentals as instances (instances.h); NULL: accounts only */
 	struct files files;               /* file transfer for the browser on the same endpoint (files.h) */
 	char endpoint[AGENT_URL_MAX];     /* advertised URL */
 	uint64_t chain_now;               /* latest block timestamp seen */
@@ -52,6 +53,7 @@ struct agent_row {
 	bool has_key;
 	bool key_applied;                 /* the current key is in authorized_keys */
 	char *ssh_key;                    /* malloc'd key line, NULL when none */
+	char image[INSTANCES_IMAGE_NAME_MAX + 1]; /* the instance image the renter chose; "": the default */
 	bool access_reported;
 	int64_t claim_nonce;              /* sender id of an outstanding tx, -1 none */
 	int64_t last_claim_ms;

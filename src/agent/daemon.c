@@ -8,6 +8,8 @@
  */
 #include "agent/agent_int.h"
 
+#include "agent/instances.h"
+
 #include "agent/state.h"
 
 #include "agent/account.h"
@@ -137,6 +139,11 @@ static int agent_start(struct agent *a, struct err *e)
 			return rc;
 		state_restrict_db(path);
 	}
+	if (a->cfg.containers) {
+		/* before any account is made or recovered: their login shells enter instances */
+		if ((rc = instances_start(&a->inst, &a->cfg.inst, a->instance, &a->acct, a->cfg.data_dir, e)))
+			return rc;
+	}
 	memset(&rec, 0, sizeof rec);
 	if ((rc = account_recover(&rec, &a->acct, e)))
 		log_warn("account recovery incomplete", "err=\"%s\"", e->msg);
@@ -163,6 +170,8 @@ static void agent_stop(struct agent *a)
 	a->http = NULL;
 	terminal_free(a->term);
 	a->term = NULL;
+	instances_stop(a->inst);
+	a->inst = NULL;
 	sender_close(a->sender);
 	a->sender = NULL;
 	if (a->db)

@@ -7,6 +7,7 @@
 
 #include "agent/account.h"
 #include "agent/files.h"
+#include "agent/instances.h"
 #include "agent/state.h"
 #include "agent/terminal.h"
 #include "core/clock.h"
@@ -23,7 +24,7 @@
 #include <string.h>
 
 int agent_ssh_key_message(char *out, size_t cap, uint64_t rental_id, uint64_t issued_ms, const char *key,
-			  struct err *e)
+			  const char *image, struct err *e)
 {
 	size_t n = strlen(key);
 	int w;
@@ -32,8 +33,11 @@ int agent_ssh_key_message(char *out, size_t cap, uint64_t rental_id, uint64_t is
 		n--;
 	if (n > ACCOUNT_SSH_KEY_MAX)
 		return err_set(e, ERR_TOO_BIG, "ssh key: longer than %d bytes", ACCOUNT_SSH_KEY_MAX);
-	w = snprintf(out, cap, "flopmarket ssh-key %llu %llu %.*s", (unsigned long long)rental_id,
-		     (unsigned long long)issued_ms, (int)n, key);
+	if (image && *image && !instances_image_name_ok(image))
+		return err_set(e, ERR_INVALID, "image: '%.40s' is not an image name", image);
+	w = snprintf(out, cap, "flopmarket ssh-key %llu %llu %.*s%s%s", (unsigned long long)rental_id,
+		     (unsigned long long)issued_ms, (int)n, key, image && *image ? "\nimage " : "",
+		     image && *image ? image : "");
 	if (w < 0 || (size_t)w >= cap)
 		return err_set(e, ERR_TOO_BIG, "ssh key message: longer than %zu bytes", cap);
 	return 0;
@@ -67,7 +71,8 @@ static int h_ssh_key(struct http_req *req, struct http_resp *resp, void *ctx)
 {
 	struct agent *a = ctx;
 	json_t *body = NULL;
-	const char *key = NULL, *sig_hex = NULL;
+	const char *key = NULL, *sig_hex = NULL, *image = NULL;
+	char image_s[INSTANCES_IMAGE_NAME_MAX + 1] = "";
 	char canon[ACCOUNT_SSH_KEY_MAX + 4], line[ACCOUNT_SSH_KEY_MAX + 2], msg[AGENT_SSH_KEY_MSG_MAX];
 	char signer_s[ADDRESS_STR_MAX];
 	uint8_t sig[65];
@@ -98,6 +103,23 @@ static int h_ssh_key(struct http_req *req, struct http_resp *resp, void *ctx)
 				  "issued_ms is %s: sign a fresh delivery (check the clock)",
 				  (int64_t)issued < now ? "more than 15 minutes old" : "in the future");
 	}
+	if (json_object_get(body, "image") && json_get_str(&image, body, "image", INSTANCES_IMAGE_NAME_MAX + 1, &e)) {
+		json_decref(body);
+		return http_error(resp, 400, "invalid", "image", "image: %s", e.msg);
+	}
+	if (image && *image) {
+		const char *ref;
+		if (!a->inst) {
+			json_decref(body);
+			return http_error(resp, 400, "invalid", "image",
+					  "this host runs rentals as Unix accounts (isolation: account): there are no images to choose");
+		}
+		if (instances_image_ref(a->inst, image, &ref, &e)) {
+			json_decref(body);
+			return http_error(resp, 400, "invalid", "image", "%s", e.msg);
+		}
+		snprintf(image_s, sizeof image_s, "%s", image);
+	}
 	if (json_get_str(&sig_hex, body, "signature", 140, &e) ||
 	    hex_decode_exact(sig, sizeof sig, sig_hex, &e)) {
 		json_decref(body);
@@ -115,7 +137,7 @@ static int h_ssh_key(struct http_req *req, struct http_resp *resp, void *ctx)
 	memcpy(line, key, n);
 	line[n] = '\0';
 	json_decref(body);
-	if (agent_ssh_key_message(msg, sizeof msg, id, issued, line, &e))
+	if (agent_ssh_key_message(msg, sizeof msg, id, issued, line, image_s, &e))
 		return http_error(resp, 400, "invalid", "ssh_key", "%s", e.msg);
 	if (eip191_recover(&signer, (const uint8_t *)msg, strlen(msg), sig, &e))
 		return http_error(resp, 400, "invalid", "signature", "signature: %s", e.msg);
@@ -133,7 +155,7 @@ static int h_ssh_key(struct http_req *req, struct http_resp *resp, void *ctx)
 		rc = http_error(resp, 403, "forbidden", "signature",
 				"signed by %s, but rental %llu's renter on chain is %s", signer_s,
 				(unsigned long long)id, want);
-	} else if ((st = state_key_store(a, id, &signer, found == 1, line, (int64_t)issued)) == 409) {
+	} else if ((st = state_key_store(a, id, &signer, found == 1, line, image_s, (int64_t)issued)) == 409) {
 		rc = http_error(resp, 409, "replayed", "issued_ms",
 				"a key signed at the same time or later is already installed; this one is older");
 	} else if (st == 429) {
@@ -163,8 +185,10 @@ static int h_agent_info(struct http_req *req, struct http_resp *resp, void *ctx)
 
 	address_to_lower(prov, &a->provider);
 	address_to_lower(esc, &a->cfg.escrow);
-	return http_json(resp, 200, json_pack("{s:s, s:s, s:I, s:s}", "status", "ok", "provider", prov,
-					      "chain_id", (json_int_t)a->cfg.chain_id, "escrow", esc));
+	return http_json(resp, 200, json_pack("{s:s, s:s, s:I, s:s, s:s, s:o}", "status", "ok", "provider", prov,
+					      "chain_id", (json_int_t)a->cfg.chain_id, "escrow", esc, "isolation",
+					      a->inst ? "container" : "account",
+					      a->inst ? instances_images_json(a->inst) : json_array()));
 }
 
 static int h_access(struct http_req *req, struct http_resp *resp, void *ctx)

@@ -17,6 +17,7 @@
  */
 #include "agent/agent_int.h"
 
+#include "agent/instances.h"
 #include "agent/state.h"
 #include "agent/terminal.h"
 
@@ -150,6 +151,26 @@ static void mark(struct agent *a, uint64_t id, enum state_mark m)
 	pthread_mutex_unlock(&a->mu);
 }
 
+/* The rental's instance, when rentals are instances: made, started again, or left as it is. */
+static int instance_up(struct agent *a, const struct account *acc, const struct agent_row *w, struct err *e)
+{
+	uint64_t t0 = clock_mono_ms();
+	int rc;
+
+	if (!a->inst)
+		return 0;
+	if ((rc = instances_ensure(a->inst, acc, w->image[0] ? w->image : NULL, e)))
+		return rc;
+	log_debug("rental instance up", "rental=%llu name=%s took_ms=%llu", (unsigned long long)w->r.id, acc->name,
+		  (unsigned long long)(clock_mono_ms() - t0));
+	return 0;
+}
+
+static int instance_freeze(struct agent *a, const char *name, struct err *e)
+{
+	return a->inst ? instances_freeze(a->inst, name, e) : 0;
+}
+
 static int drive(struct agent *a, struct agent_row *w, uint64_t now, bool sweep, struct err *e)
 {
 	char name[ACCOUNT_NAME_LEN + 1], id_s[24], scope[ACCOUNT_RENTAL_ID_MAX + 1];
@@ -169,6 +190,9 @@ static int drive(struct agent *a, struct agent_row *w, uint64_t now, bool sweep,
 	case WANT_GONE:
 		if (a->term)
 			terminal_close_rental(a->term, id_s);
+		/* the instance first: what runs in it dies with it, then the account that entered it */
+		if (a->inst && (rc = instances_remove(a->inst, name, e)))
+			return rc;
 		if ((rc = account_teardown(&a->acct, name, e)))
 			return rc;
 		mark(a, w->r.id, STATE_MARK_DONE);
@@ -180,14 +204,20 @@ static int drive(struct agent *a, struct agent_row *w, uint64_t now, bool sweep,
 		if (exists && acc.phase == ACCOUNT_ACTIVE) {
 			if (a->term)
 				terminal_close_rental(a->term, id_s);
-			if ((rc = account_freeze(&a->acct, name, e)))
+			if ((rc = account_freeze(&a->acct, name, e)) || (rc = instance_freeze(a, name, e)))
 				return rc;
 			log_info("rental frozen (runout)", "rental=%llu user=%s", (unsigned long long)w->r.id,
 				 name);
 		} else if (exists && acc.phase == ACCOUNT_CREATING) {
 			/* half made and already out of time: finish it frozen on the next tick */
-			if (w->has_key && !(rc = account_create(&acc, &a->acct, scope, w->ssh_key, e)))
-				rc = account_freeze(&a->acct, name, e);
+			if (w->has_key && !(rc = account_create(&acc, &a->acct, scope, w->ssh_key, e)) &&
+			    !(rc = instance_up(a, &acc, w, e)))
+				rc = account_freeze(&a->acct, name, e) ? rc : instance_freeze(a, name, e);
+			return rc;
+		} else if (exists && acc.phase == ACCOUNT_FROZEN && sweep) {
+			/* after a restart or a reboot: the instance is there and stays frozen */
+			if (!(rc = instance_up(a, &acc, w, e)))
+				rc = instance_freeze(a, name, e);
 			return rc;
 		}
 		return 0;
@@ -196,7 +226,8 @@ static int drive(struct agent *a, struct agent_row *w, uint64_t now, bool sweep,
 			return 0;
 		if (!exists || acc.phase == ACCOUNT_CREATING || !w->key_applied) {
 			uint64_t t0 = clock_mono_ms();
-			if ((rc = account_create(&acc, &a->acct, scope, w->ssh_key, e)))
+			if ((rc = account_create(&acc, &a->acct, scope, w->ssh_key, e)) ||
+			    (rc = instance_up(a, &acc, w, e)))
 				return rc;
 			mark(a, w->r.id, STATE_MARK_KEY_APPLIED);
 			log_info("rental account ready", "rental=%llu user=%s took_ms=%llu",
@@ -204,13 +235,18 @@ static int drive(struct agent *a, struct agent_row *w, uint64_t now, bool sweep,
 				 (unsigned long long)(clock_mono_ms() - t0));
 		}
 		if (acc.phase == ACCOUNT_FROZEN) {
-			if ((rc = account_thaw(&a->acct, name, e)))
+			if ((rc = instance_up(a, &acc, w, e)) || (a->inst && (rc = instances_thaw(a->inst, name, e))) ||
+			    (rc = account_thaw(&a->acct, name, e)))
 				return rc;
 			log_info("rental thawed (extended)", "rental=%llu user=%s", (unsigned long long)w->r.id,
 				 name);
 		}
-		if (sweep)
+		if (sweep) {
 			account_sweep(&a->acct, name, NULL, NULL);
+			/* an instance that vanished (a reboot, podman rm by hand) comes back */
+			if ((rc = instance_up(a, &acc, w, e)))
+				return rc;
+		}
 		reclaim_warn(a, w, &acc, now);
 		return 0;
 	default:
@@ -218,7 +254,16 @@ static int drive(struct agent *a, struct agent_row *w, uint64_t now, bool sweep,
 	}
 }
 
-/* Tears down every owned account whose rental is not followed or is done. */
+/* An instance is kept while this agent has an account of its name (reconcile removed the rest). */
+static bool instance_owned(const char *name, void *arg)
+{
+	struct agent *a = arg;
+	struct account acc;
+
+	return account_load(&acc, &a->acct, name, NULL) == 0;
+}
+
+/* Tears down every owned account whose rental is not followed or is done (and its instance). */
 static void reconcile(struct agent *a, const struct agent_row *rows, size_t n)
 {
 	struct account *accs = NULL;
@@ -239,12 +284,16 @@ static void reconcile(struct agent *a, const struct agent_row *rows, size_t n)
 		if (live)
 			continue;
 		err_clear(&e);
-		if (account_teardown(&a->acct, accs[i].name, &e))
+		if (a->inst && instances_remove(a->inst, accs[i].name, &e))
+			log_warn("orphan instance removal failed", "user=%s err=\"%s\"", accs[i].name, e.msg);
+		else if (account_teardown(&a->acct, accs[i].name, &e))
 			log_warn("orphan account teardown failed", "user=%s err=\"%s\"", accs[i].name, e.msg);
 		else
 			log_info("orphan account removed", "user=%s rental=%s", accs[i].name, accs[i].rental_id);
 	}
 	free(accs);
+	if (a->inst)
+		instances_reconcile(a->inst, instance_owned, a);
 }
 
 int lifecycle_tick(struct agent *a, bool first, struct err *e)

@@ -7,6 +7,8 @@
  */
 #include "agent/agent_int.h"
 
+#include "agent/instances.h"
+
 #include "agent/account.h"
 #include "agent/gpu.h"
 #include "agent/gpubench.h"
@@ -125,6 +127,20 @@ static int register_host(struct agent *a, struct err *e)
 			 "simulated", gh->simulated, "gpus", gpus);
 	if (body && gh->driver_version[0])
 		json_object_set_new(body, "driver_version", json_string(gh->driver_version));
+	if (body) {
+		/* how rentals are isolated, and the instance images renters may choose (the default first) */
+		json_t *names = json_array();
+		json_object_set_new(body, "isolation", json_string(a->inst ? "container" : "account"));
+		if (a->inst) {
+			json_t *imgs = instances_images_json(a->inst);
+			size_t i;
+			json_t *v;
+			json_array_foreach(imgs, i, v)
+				json_array_append(names, json_object_get(v, "name"));
+			json_decref(imgs);
+		}
+		json_object_set_new(body, "images", names);
+	}
 	rc = authed_post(a, "/hosts", body, e);
 	if (!rc)
 		log_info("host registered", "machine_id=%llu gpus=%zu simulated=%s",

@@ -45,6 +45,9 @@ static const char *const MIGRATIONS[] = {
 	/* 1: SSH keys carry the time the renter signed them (issue 8.9: an older one never wins) */
 	"ALTER TABLE rentals ADD COLUMN key_issued_ms INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE pending_keys ADD COLUMN issued_ms INTEGER NOT NULL DEFAULT 0;",
+	/* 2: the instance image the renter chose with the key (issue 12); "" is the provider's default */
+	"ALTER TABLE rentals ADD COLUMN image TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE pending_keys ADD COLUMN image TEXT NOT NULL DEFAULT '';",
 };
 #define N_MIGRATIONS (sizeof MIGRATIONS / sizeof MIGRATIONS[0])
 
@@ -236,16 +239,17 @@ int state_rental_set_word(struct agent *a, uint64_t id, const uint8_t word[32], 
 	return rc;
 }
 
-/* Puts key (signed at issued_ms) on rental id, to be applied by the lifecycle. */
-static void rental_set_key(struct agent *a, uint64_t id, const char *key, int64_t issued_ms)
+/* Puts key (signed at issued_ms, with its image) on rental id, to be applied by the lifecycle. */
+static void rental_set_key(struct agent *a, uint64_t id, const char *key, const char *image, int64_t issued_ms)
 {
 	sqlite3_stmt *up = NULL;
 
 	if (sqlite3_prepare_v2(a->db, "UPDATE rentals SET ssh_key = ?2, key_applied = 0,"
-				      " key_issued_ms = ?3 WHERE id = ?1", -1, &up, NULL) == SQLITE_OK) {
+				      " key_issued_ms = ?3, image = ?4 WHERE id = ?1", -1, &up, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(up, 1, (sqlite3_int64)id);
 		sqlite3_bind_text(up, 2, key, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(up, 3, issued_ms);
+		sqlite3_bind_text(up, 4, image ? image : "", -1, SQLITE_TRANSIENT);
 		sqlite3_step(up);
 	}
 	sqlite3_finalize(up);
@@ -258,13 +262,14 @@ int state_attach_pending_key(struct agent *a, uint64_t id, const struct eth_addr
 	int attached = 0;
 
 	*dropped = 0;
-	if (sqlite3_prepare_v2(a->db, "SELECT ssh_key, issued_ms FROM pending_keys WHERE id = ?1 AND signer = ?2",
+	if (sqlite3_prepare_v2(a->db, "SELECT ssh_key, issued_ms, image FROM pending_keys WHERE id = ?1 AND signer = ?2",
 			       -1, &st, NULL) != SQLITE_OK)
 		return 0;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
 	sqlite3_bind_blob(st, 2, renter->b, 20, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		rental_set_key(a, id, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
+		rental_set_key(a, id, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 2),
+			       sqlite3_column_int64(st, 1));
 		attached = 1;
 	}
 	sqlite3_finalize(st);
@@ -347,7 +352,7 @@ int state_rows(struct agent *a, struct agent_row **out, size_t *n, bool include_
 {
 	const char *sql =
 		"SELECT id, terms, word, closed, opened_block, done, ssh_key, key_applied,"
-		" access_reported, claim_nonce, last_claim_ms, warned FROM rentals"
+		" access_reported, claim_nonce, last_claim_ms, warned, image FROM rentals"
 		" WHERE ?1 OR done = 0 OR closed = 0 ORDER BY id LIMIT ?2";
 	sqlite3_stmt *st = NULL;
 	struct agent_row *rows = NULL;
@@ -394,6 +399,8 @@ int state_rows(struct agent *a, struct agent_row **out, size_t *n, bool include_
 		w->claim_nonce = sqlite3_column_int64(st, 9);
 		w->last_claim_ms = sqlite3_column_int64(st, 10);
 		w->warned = (unsigned)sqlite3_column_int(st, 11);
+		snprintf(w->image, sizeof w->image, "%s",
+			 sqlite3_column_text(st, 12) ? (const char *)sqlite3_column_text(st, 12) : "");
 		cnt++;
 	}
 	sqlite3_finalize(st);
@@ -503,7 +510,7 @@ static int64_t db_count(struct agent *a, const char *sql, uint64_t id)
  * 429 pending slots full, 503 state unavailable. Under mu.
  */
 int state_key_store(struct agent *a, uint64_t id, const struct eth_address *signer, bool found,
-		     const char *line, int64_t issued_ms)
+		     const char *line, const char *image, int64_t issued_ms)
 {
 	sqlite3_stmt *st = NULL;
 	int rc;
@@ -522,14 +529,16 @@ int state_key_store(struct agent *a, uint64_t id, const struct eth_address *sign
 			return 429;
 	}
 	const char *sql = found
-		? "UPDATE rentals SET ssh_key = ?2, key_applied = 0, key_issued_ms = ?3 WHERE id = ?1"
-		: "INSERT OR REPLACE INTO pending_keys(id, ssh_key, issued_ms, signer, at_ms)"
-		  " VALUES(?1, ?2, ?3, ?4, ?5)";
+		? "UPDATE rentals SET ssh_key = ?2, key_applied = 0, key_issued_ms = ?3,"
+		  " image = CASE WHEN ?6 = '' THEN image ELSE ?6 END WHERE id = ?1" /* a rotation keeps the image */
+		: "INSERT OR REPLACE INTO pending_keys(id, ssh_key, issued_ms, signer, at_ms, image)"
+		  " VALUES(?1, ?2, ?3, ?4, ?5, ?6)";
 	if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return 503;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
 	sqlite3_bind_text(st, 2, line, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 3, issued_ms);
+	sqlite3_bind_text(st, 6, image ? image : "", -1, SQLITE_TRANSIENT);
 	if (!found) {
 		sqlite3_bind_blob(st, 4, signer->b, 20, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 5, clock_wall_ms());

@@ -75,7 +75,8 @@ int state_set_next_block(struct agent *a, uint64_t next, struct err *e);
  */
 int state_attach_pending_key(struct agent *a, uint64_t id, const struct eth_address *renter,
 			     unsigned *dropped);
+/* image: the instance image the renter signed for ("" or NULL: the default). */
 int state_key_store(struct agent *a, uint64_t id, const struct eth_address *signer, bool found, const char *line,
-		    int64_t issued_ms);
+		    const char *image, int64_t issued_ms);
 
 #endif

@@ -35,6 +35,8 @@ extern const size_t cli_cfg_key_count;
 /* Maps an ERR_* code to the exit code a user sees. */
 int cli_exit_for(int err_code);
 
+/* `flopmarket enter --socket PATH [-c COMMAND]`: a rental account's login shell in an instance (enter.h). */
+int cmd_enter(int argc, char **argv);
 int cmd_version(int argc, char **argv, struct cfg *cfg);
 int cmd_chain(int argc, char **argv, struct cfg *cfg);
 int cmd_wallet(int argc, char **argv, struct cfg *cfg);

@@ -6,6 +6,8 @@
  *       [--confirmations N] [--poll-ms N] [--claim-interval SECS] [--heartbeat SECS]
  *       [--state-dir DIR] [--home-base DIR] [--cgroup-name NAME] [--memory-max BYTES] [--pids-max N] [--cpu-weight N]
  *       [--no-claims]
+ *       [--isolation account|container] [--image NAME=REF]... [--containers-conf FILE] [--instance-dns IP]...
+ *       [--instance-disk-mib N] [--instance-cpus N[.NNN]]
  *
  * The wallet is the provider's (it signs claims and the server sign-in); its passphrase comes from
  * FLOPMARKET_PASSPHRASE or a prompt. Without --server (or cfg server_url) nothing is reported to a
@@ -43,7 +45,77 @@ static void agent_usage(FILE *f)
 		"                        [--ssh-host HOST]\n"
 		"                        [--ssh-port N] [--confirmations N] [--poll-ms N] [--claim-interval SECS]\n"
 		"                        [--heartbeat SECS] [--state-dir DIR] [--home-base DIR] [--cgroup-name NAME]\n"
-		"                        [--memory-max BYTES] [--pids-max N] [--cpu-weight N] [--no-claims]\n");
+		"                        [--memory-max BYTES] [--pids-max N] [--cpu-weight N] [--no-claims]\n"
+		"                        [--isolation account|container] [--image NAME=REF]... [--containers-conf FILE]\n"
+		"                        [--instance-dns IP]... [--instance-disk-mib N] [--instance-cpus N[.NNN]]\n");
+}
+
+static int parse_uint(uint64_t *out, const char *flag, const char *s, uint64_t lo, uint64_t hi);
+
+/* "2", "0.5", "1.250" CPUs into thousandths, 1..1024 CPUs. */
+static int parse_cpus(unsigned *milli, const char *s)
+{
+	unsigned whole = 0, frac = 0, digits = 0;
+	const char *p = s;
+
+	for (; *p >= '0' && *p <= '9' && p - s < 5; p++)
+		whole = whole * 10 + (unsigned)(*p - '0');
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9' && digits < 3; p++, digits++)
+			frac = frac * 10 + (unsigned)(*p - '0');
+	for (; digits < 3; digits++)
+		frac *= 10;
+	if (*p || p == s || whole > 1024 || (whole == 0 && frac == 0)) {
+		fprintf(stderr, "flopmarket agent: --instance-cpus '%.20s': a number of CPUs like 2 or 0.5 (at most 3 decimals, 1024 CPUs)\n", s);
+		return EXIT_INPUT;
+	}
+	*milli = whole * 1000 + frac;
+	return 0;
+}
+
+/* The instance flags (--isolation, --image, ...): 1 when f is not one of them, else 0 or an exit code. */
+static int instance_flag(struct agent_cfg *ac, const char *f, char *val)
+{
+	struct err e = { 0 };
+	uint64_t v;
+
+	if (strcmp(f, "--isolation") == 0) {
+		if (strcmp(val, "container") != 0 && strcmp(val, "account") != 0) {
+			fprintf(stderr, "flopmarket agent: --isolation: 'container' (an instance per rental) or 'account' (a Unix account)\n");
+			return EXIT_INPUT;
+		}
+		ac->containers = strcmp(val, "container") == 0;
+	} else if (strcmp(f, "--image") == 0) {
+		if (ac->inst.n_images == INSTANCES_IMAGES_MAX) {
+			fprintf(stderr, "flopmarket agent: at most %d --image\n", INSTANCES_IMAGES_MAX);
+			return EXIT_INPUT;
+		}
+		if (instances_image_parse(&ac->inst.images[ac->inst.n_images], val, &e)) {
+			fprintf(stderr, "flopmarket agent: --image: %s\n", e.msg);
+			return EXIT_INPUT;
+		}
+		ac->inst.n_images++;
+	} else if (strcmp(f, "--containers-conf") == 0) {
+		ac->inst.containers_conf = val;
+	} else if (strcmp(f, "--instance-dns") == 0) {
+		size_t n = 0;
+		while (n < INSTANCE_DNS_MAX && ac->inst.dns[n])
+			n++;
+		if (n == INSTANCE_DNS_MAX) {
+			fprintf(stderr, "flopmarket agent: at most %d --instance-dns\n", INSTANCE_DNS_MAX);
+			return EXIT_INPUT;
+		}
+		ac->inst.dns[n] = val;
+	} else if (strcmp(f, "--instance-disk-mib") == 0) {
+		if (parse_uint(&v, f, val, 16, (uint64_t)1 << 30))
+			return EXIT_INPUT;
+		ac->inst.disk_bytes = v << 20;
+	} else if (strcmp(f, "--instance-cpus") == 0) {
+		return parse_cpus(&ac->inst.cpus_milli, val);
+	} else {
+		return 1;
+	}
+	return 0;
 }
 
 /* Parses an unsigned decimal in [lo, hi]. */
@@ -132,6 +204,11 @@ int cmd_agent(int argc, char **argv, struct cfg *cfg)
 			return EXIT_USAGE;
 		}
 		i++;
+		if ((rc = instance_flag(&ac, f, argv[i])) != 1) {
+			if (rc)
+				return rc;
+			continue;
+		}
 		if (strcmp(f, "--wallet") == 0) wallet = val;
 		else if (strcmp(f, "--deployment") == 0) {
 			if (cfg_set(cfg, "deployment", val, CFG_FLAG, &e)) {
@@ -188,6 +265,12 @@ int cmd_agent(int argc, char **argv, struct cfg *cfg)
 	}
 	if (ac.server_url && !*ac.server_url)
 		ac.server_url = NULL;
+	if (ac.containers != (ac.inst.n_images > 0)) {
+		fprintf(stderr, "flopmarket agent: %s\n", ac.containers
+			? "--isolation container needs at least one --image NAME=REF (the images renters may choose)"
+			: "--image and the other instance flags need --isolation container");
+		return EXIT_USAGE;
+	}
 
 	if ((rc = cli_session_open(&s, cfg, wallet, SESSION_WALLET_UNLOCK, &e)))
 		return cli_fail(rc, &e);

@@ -17,6 +17,8 @@
  */
 #include "core/file.h"
 #include "cli/cli.h"
+
+#include "agent/instances.h"
 #include "cli/rent_access.h"
 #include "cli/server_client.h"
 #include "cli/session.h"
@@ -54,6 +56,7 @@ struct rent_args {
 	const char *deposit;     /* --deposit (human amount) */
 	const char *token;       /* --token symbol expected */
 	const char *ssh_key;     /* --ssh-key public key file */
+	const char *image;       /* --image: the instance image (the provider's default when absent) */
 	const char *wallet;
 	const char *server;
 	const char *agent;       /* --agent URL (else from the server's host record) */
@@ -65,8 +68,8 @@ static int rent_usage(void)
 {
 	fprintf(stderr,
 		"usage: flopmarket rent (<offer_hash> | --offer-file FILE) (--hours N | --until-stopped)\n"
-		"                       [--deposit AMOUNT] [--token SYMBOL] [--ssh-key FILE] [--wallet NAME]\n"
-		"                       [--server URL] [--agent URL] [--wait-access SECS] [--yes]\n");
+		"                       [--deposit AMOUNT] [--token SYMBOL] [--ssh-key FILE] [--image NAME]\n"
+		"                       [--wallet NAME] [--server URL] [--agent URL] [--wait-access SECS] [--yes]\n");
 	return EXIT_USAGE;
 }
 
@@ -105,6 +108,7 @@ static int rent_parse(struct rent_args *a, int argc, char **argv, const struct c
 			if (strcmp(f, "--deposit") == 0) a->deposit = v;
 			else if (strcmp(f, "--token") == 0) a->token = v;
 			else if (strcmp(f, "--ssh-key") == 0) a->ssh_key = v;
+			else if (strcmp(f, "--image") == 0) a->image = v;
 			else if (strcmp(f, "--wallet") == 0) a->wallet = v;
 			else if (strcmp(f, "--server") == 0) a->server = v;
 			else if (strcmp(f, "--agent") == 0) a->agent = v;
@@ -119,6 +123,15 @@ static int rent_parse(struct rent_args *a, int argc, char **argv, const struct c
 	}
 	if (!a->offer_ref == !a->offer_file || (a->hours != 0) == a->until_stopped)
 		return rent_usage();
+	if (a->image && !instances_image_name_ok(a->image)) {
+		fprintf(stderr, "flopmarket: --image '%.40s': an image name is 1..32 of a-z 0-9 . _ - (see the offer's images)\n",
+			a->image);
+		return EXIT_INPUT;
+	}
+	if (a->image && !a->ssh_key) {
+		fprintf(stderr, "flopmarket: --image goes with --ssh-key (the image is chosen when the key is delivered)\n");
+		return EXIT_USAGE;
+	}
 	if (a->until_stopped && !a->deposit) {
 		fprintf(stderr, "flopmarket: --until-stopped needs --deposit AMOUNT (what you put in escrow)\n");
 		return EXIT_USAGE;
@@ -467,7 +480,7 @@ static int rent_send(struct rent *r, struct escrow_event *ev, struct err *e)
 	char tx[67];
 	int rc;
 
-	if (r->have_agent && (rc = cli_agent_alive(&r->agent, &r->o.provider, RENT_ALIVE_TIMEOUT_MS, e)))
+	if (r->have_agent && (rc = cli_agent_alive(&r->agent, &r->o.provider, r->a.image, RENT_ALIVE_TIMEOUT_MS, e)))
 		return rc;
 	if (!r->tok.native && !r->use_permit &&
 	    (rc = cli_approve_escrow(&r->s, &r->tok, &r->deposit, RENT_TX_TIMEOUT_MS, e)))
@@ -505,7 +518,7 @@ static int rent_access(struct rent *r, uint64_t id, struct err *e)
 		return 0;
 	}
 	uint64_t deadline = clock_mono_ms() + r->a.wait_access_s * 1000;
-	int rc = r->a.ssh_key ? cli_key_deliver(&r->agent, &r->s, id, r->key_line, deadline, e) : 0;
+	int rc = r->a.ssh_key ? cli_key_deliver(&r->agent, &r->s, id, r->key_line, r->a.image, deadline, e) : 0;
 	return rc ? rc : cli_access_wait(&r->agent, id, deadline, e);
 }
 

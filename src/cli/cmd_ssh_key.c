@@ -94,7 +94,7 @@ int cmd_ssh_key(int argc, char **argv, struct cfg *cfg)
 	if ((rc = cli_agent_connect(&agent, agent_url, &srv, mid, &e)))
 		goto out;
 	uint64_t deadline = clock_mono_ms() + (wait ? wait : 1) * 1000 + 5000;
-	if ((rc = cli_key_deliver(&agent, &s, id, key, deadline, &e)))
+	if ((rc = cli_key_deliver(&agent, &s, id, key, NULL, deadline, &e)))
 		goto out;
 	if (wait)
 		rc = cli_access_wait(&agent, id, clock_mono_ms() + wait * 1000, &e);

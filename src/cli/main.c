@@ -110,6 +110,9 @@ int main(int argc, char **argv)
 	const char *config_path = NULL;
 	int rc, cmd;
 
+	/* A rental account's login shell (enter.h): before any configuration, which is not the renter's. */
+	if (argc >= 2 && strcmp(argv[1], "enter") == 0)
+		return cmd_enter(argc - 1, argv + 1);
 	if (cfg_init(&cfg, cli_cfg_keys, cli_cfg_key_count)) {
 		fprintf(stderr, "flopmarket: out of memory\n");
 		return EXIT_FAIL;

@@ -76,7 +76,31 @@ int cli_agent_connect(struct api_client *agent, const char *agent_url, struct ap
 	return rc;
 }
 
-int cli_agent_alive(struct api_client *agent, const struct eth_address *provider, long timeout_ms, struct err *e)
+/* The agent's answer offers `image`: isolation container and the name among its images. */
+static int image_offered(const json_t *r, const char *image, struct err *e)
+{
+	const char *iso = json_string_value(json_object_get(r, "isolation"));
+	const json_t *imgs = json_object_get(r, "images");
+	char list[600] = "";
+	size_t i, len = 0;
+	json_t *v;
+
+	if (!iso || strcmp(iso, "container") != 0)
+		return err_set(e, ERR_INVALID, "--image %s: this host runs rentals as Unix accounts (isolation: %s), "
+			       "not instances; nothing was paid", image, iso ? iso : "account");
+	json_array_foreach(imgs, i, v) {
+		const char *n = json_string_value(json_object_get(v, "name"));
+		if (n && strcmp(n, image) == 0)
+			return 0;
+		if (n && len + strlen(n) + 3 < sizeof list)
+			len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", len ? ", " : "", n);
+	}
+	return err_set(e, ERR_INVALID, "--image %s: not offered by this host (it offers: %s); nothing was paid", image,
+		       list[0] ? list : "none");
+}
+
+int cli_agent_alive(struct api_client *agent, const struct eth_address *provider, const char *image, long timeout_ms,
+		    struct err *e)
 {
 	json_t *r = NULL;
 	const char *p = NULL;
@@ -96,6 +120,8 @@ int cli_agent_alive(struct api_client *agent, const struct eth_address *provider
 	    !address_equal(&got, provider))
 		rc = err_set(e, ERR_STATE, "the agent at %s does not serve this offer's provider; nothing was paid",
 			     agent->base);
+	if (!rc && image)
+		rc = image_offered(r, image, e);
 	json_decref(r);
 	return rc;
 }
@@ -108,7 +134,7 @@ static long left_ms(uint64_t deadline_ms)
 }
 
 int cli_key_deliver(struct api_client *agent, const struct cli_session *s, uint64_t id, const char *key_line,
-		    uint64_t deadline_ms, struct err *e)
+		    const char *image, uint64_t deadline_ms, struct err *e)
 {
 	char path[96], msg[AGENT_SSH_KEY_MSG_MAX], sig_hex[2 * 65 + 3];
 	uint64_t issued = (uint64_t)clock_wall_ms();
@@ -117,12 +143,14 @@ int cli_key_deliver(struct api_client *agent, const struct cli_session *s, uint6
 	char *body;
 	int rc;
 
-	if ((rc = agent_ssh_key_message(msg, sizeof msg, id, issued, key_line, e)) ||
+	if ((rc = agent_ssh_key_message(msg, sizeof msg, id, issued, key_line, image, e)) ||
 	    (rc = eip191_sign(sig, (const uint8_t *)msg, strlen(msg), s->seckey, e)))
 		return rc;
 	hex_encode_0x(sig_hex, sig, sizeof sig);
 	req = json_pack("{s:s, s:I, s:s}", "ssh_key", key_line, "issued_ms", (json_int_t)issued, "signature",
 			sig_hex);
+	if (req && image && *image)
+		json_object_set_new(req, "image", json_string(image));
 	body = req ? json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
 	if (!body)

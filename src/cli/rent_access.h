@@ -28,12 +28,19 @@ int cli_ssh_key_read(char out[CLI_SSH_KEY_LINE_MAX], const char *path, struct er
 int cli_agent_connect(struct api_client *agent, const char *agent_url, struct api_client *server, uint64_t machine_id,
 		      struct err *e);
 
-/* GET /agent within timeout_ms; ERR_STATE unless it answers for `provider`. */
-int cli_agent_alive(struct api_client *agent, const struct eth_address *provider, long timeout_ms, struct err *e);
+/*
+ * GET /agent within timeout_ms; ERR_STATE unless it answers for `provider`. With an image (rent --image),
+ * ERR_INVALID unless the agent runs rentals as instances and offers that image (naming those it offers).
+ */
+int cli_agent_alive(struct api_client *agent, const struct eth_address *provider, const char *image, long timeout_ms,
+		    struct err *e);
 
-/* Signs and delivers `key_line` for rental `id`, retrying a busy or unreachable agent until deadline. */
+/*
+ * Signs and delivers `key_line` for rental `id` (with the instance image chosen, NULL: the provider's
+ * default), retrying a busy or unreachable agent until deadline.
+ */
 int cli_key_deliver(struct api_client *agent, const struct cli_session *s, uint64_t id, const char *key_line,
-		    uint64_t deadline_ms, struct err *e);
+		    const char *image, uint64_t deadline_ms, struct err *e);
 
 /* Polls GET /rentals/{id}/access until active (prints the ssh line) or the deadline. */
 int cli_access_wait(struct api_client *agent, uint64_t id, uint64_t deadline_ms, struct err *e);

@@ -214,7 +214,7 @@ static long send_key_at(struct buf *out, uint64_t id, const char *pub, const uin
 	long st;
 
 	clock_sleep_ms(210); /* stay under the agent's per-address rate (5/s): this is not the rate test */
-	OK(agent_ssh_key_message(msg, sizeof msg, id, issued_ms, pub, &e_));
+	OK(agent_ssh_key_message(msg, sizeof msg, id, issued_ms, pub, NULL, &e_));
 	OK(eip191_sign(sig, (const uint8_t *)msg, strlen(msg), key32, &e_));
 	hex_encode_0x(sig_hex, sig, 65);
 	j = json_pack("{s:s, s:I, s:s}", "ssh_key", pub, "issued_ms", (json_int_t)issued_ms, "signature", sig_hex);

@@ -94,11 +94,20 @@ static void test_ssh_key_message(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		assert_int_equal(agent_ssh_key_message(out, sizeof out, cases[i].id, cases[i].at, cases[i].key, &e), 0);
+		assert_int_equal(agent_ssh_key_message(out, sizeof out, cases[i].id, cases[i].at, cases[i].key, NULL, &e), 0);
+		assert_string_equal(out, cases[i].want);
+		/* "" is no image: the same message (the web page and old clients sign that) */
+		assert_int_equal(agent_ssh_key_message(out, sizeof out, cases[i].id, cases[i].at, cases[i].key, "", &e), 0);
 		assert_string_equal(out, cases[i].want);
 	}
+	/* a chosen image is signed on a line of its own */
+	assert_int_equal(agent_ssh_key_message(out, sizeof out, 7, 5, "ssh-ed25519 AAAAC3Nza a b", "pytorch-2.3", &e), 0);
+	assert_string_equal(out, "flopmarket ssh-key 7 5 ssh-ed25519 AAAAC3Nza a b\nimage pytorch-2.3");
+	/* an image name that is not one is refused, naming it */
+	assert_int_equal(agent_ssh_key_message(out, sizeof out, 7, 5, "k", "Bad Name", &e), ERR_INVALID);
+	assert_non_null(strstr(e.msg, "Bad Name"));
 	/* too small a buffer: ERR_TOO_BIG with a message */
-	assert_int_equal(agent_ssh_key_message(small, sizeof small, 7, 1, "ssh-ed25519 AAAAC3Nza", &e), ERR_TOO_BIG);
+	assert_int_equal(agent_ssh_key_message(small, sizeof small, 7, 1, "ssh-ed25519 AAAAC3Nza", NULL, &e), ERR_TOO_BIG);
 	assert_true(e.msg[0] != '\0');
 	/* a key over the cap */
 	{
@@ -106,7 +115,7 @@ static void test_ssh_key_message(void **state)
 		memset(big, 'a', sizeof big - 1);
 		big[sizeof big - 1] = '\0';
 		err_clear(&e);
-		assert_int_equal(agent_ssh_key_message(out, sizeof out, 7, 1, big, &e), ERR_TOO_BIG);
+		assert_int_equal(agent_ssh_key_message(out, sizeof out, 7, 1, big, NULL, &e), ERR_TOO_BIG);
 		assert_true(e.msg[0] != '\0');
 	}
 }

@@ -1,0 +1,315 @@
+/*
+ * instances.c — the agent's rental instances (see instances.h).
+ */
+#include "agent/instances.h"
+
+#include "agent/enter.h"
+#include "agent/netguard.h"
+#include "agent/volume.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/file.h"
+#include "core/log.h"
+
+#include <ctype.h>
+#include <jansson.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PATH_CAP 320
+#define SELF_MAX ((size_t)256 << 20)
+
+struct instances {
+	struct instances_cfg cfg;
+	char agent_id[ACCOUNT_INSTANCE_MAX + 1];
+	char table[NETGUARD_TABLE_MAX + 1];
+	char guard_script[PATH_CAP];
+	char volumes[PATH_CAP];
+	char enter_bin[PATH_CAP];
+	char enter_sock[PATH_CAP];
+	uint64_t memory_bytes, pids_max;
+	const char *devices[INSTANCE_DEVICES_MAX + 1];
+	char device_store[INSTANCE_DEVICES_MAX][64];
+	struct enter *broker;
+};
+
+static const char *const default_dns[] = { "1.1.1.1", "8.8.8.8", NULL };
+
+bool instances_image_name_ok(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0 || n > INSTANCES_IMAGE_NAME_MAX || !(islower((unsigned char)name[0]) || isdigit((unsigned char)name[0])))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!islower((unsigned char)name[i]) && !isdigit((unsigned char)name[i]) && !strchr("._-", name[i]))
+			return false;
+	return true;
+}
+
+int instances_image_parse(struct instances_image *img, char *s, struct err *e)
+{
+	char *eq = s ? strchr(s, '=') : NULL;
+
+	if (!eq)
+		return err_set(e, ERR_INVALID, "image: want NAME=REFERENCE (e.g. pytorch=docker.io/pytorch/pytorch@sha256:...)");
+	*eq = '\0';
+	if (!instances_image_name_ok(s))
+		return err_set(e, ERR_INVALID, "image name '%.40s': 1..32 of a-z 0-9 . _ -, starting with a letter or digit", s);
+	if (!instance_ref_ok(eq + 1))
+		return err_set(e, ERR_INVALID, "image '%s': '%.80s' is not an image reference", s, eq + 1);
+	img->name = s;
+	img->ref = eq + 1;
+	return 0;
+}
+
+/* The rented GPUs: the CDI name when the NVIDIA container toolkit made a spec, else the device nodes. */
+static void gpu_devices(struct instances *in)
+{
+	size_t n = 0;
+	DIR *d;
+	struct dirent *de;
+
+	if (access("/etc/cdi/nvidia.yaml", R_OK) == 0 || access("/var/run/cdi/nvidia.yaml", R_OK) == 0) {
+		in->devices[n++] = "nvidia.com/gpu=all";
+		in->devices[n] = NULL;
+		return;
+	}
+	d = opendir("/dev");
+	while (d && (de = readdir(d)) && n < INSTANCE_DEVICES_MAX) {
+		char p[64];
+		struct stat st;
+		if (strncmp(de->d_name, "nvidia", 6) != 0 || strlen(de->d_name) > 40)
+			continue;
+		snprintf(p, sizeof p, "/dev/%s", de->d_name);
+		if (stat(p, &st) != 0 || !S_ISCHR(st.st_mode))
+			continue;
+		snprintf(in->device_store[n], sizeof in->device_store[n], "%s", p);
+		in->devices[n] = in->device_store[n];
+		n++;
+	}
+	if (d)
+		closedir(d);
+	in->devices[n] = NULL;
+}
+
+/* Copies this binary to where rental accounts can run it (their login shell). */
+static int enter_install(struct instances *in, const char *home_base, struct err *e)
+{
+	char dir[200];
+	struct buf self;
+	int rc;
+
+	if (strlen(home_base) > 150)
+		return err_set(e, ERR_TOO_BIG, "home base longer than 150 bytes");
+	snprintf(dir, sizeof dir, "%.150s/" ACCOUNT_SHELLS_DIR, home_base);
+	if (file_mkdir_p(dir, 0755, 0755, e) || chmod(home_base, 0755) || chmod(dir, 0755))
+		return err_set(e, ERR_IO, "mkdir %s: %s", dir, strerror(errno));
+	snprintf(in->enter_bin, sizeof in->enter_bin, "%s/" INSTANCES_ENTER_BIN, dir);
+	snprintf(in->enter_sock, sizeof in->enter_sock, "%s/%s-" ENTER_SOCKET_NAME, dir, in->agent_id);
+	buf_init(&self, SELF_MAX);
+	rc = file_read(&self, in->cfg.self_exe ? in->cfg.self_exe : "/proc/self/exe", e);
+	if (!rc)
+		rc = file_write_atomic(in->enter_bin, self.data, self.len, 0755, e);
+	buf_release(&self);
+	return rc;
+}
+
+static int images_check(const struct instances_cfg *c, struct err *e)
+{
+	if (c->n_images == 0)
+		return err_set(e, ERR_INVALID, "--isolation container needs at least one --image NAME=REFERENCE");
+	for (size_t i = 0; i < c->n_images; i++) {
+		int rc;
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->images[i].name, c->images[j].name) == 0)
+				return err_set(e, ERR_INVALID, "image name %s given twice", c->images[i].name);
+		log_info("instance image", "name=%s ref=%s", c->images[i].name, c->images[i].ref);
+		if ((rc = instance_image_ensure(c->images[i].ref, e))) {
+			err_wrap(e, "image %s", c->images[i].name);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int instances_start(struct instances **out, const struct instances_cfg *cfg, const char *agent_id,
+		    struct account_cfg *acct, const char *state_dir, struct err *e)
+{
+	struct instances *in = calloc(1, sizeof *in);
+	const char *const *dns;
+	char why[256];
+	int rc;
+
+	if (!in)
+		return ERR_NOMEM;
+	in->cfg = *cfg;
+	if (!in->cfg.dns[0])
+		for (size_t i = 0; default_dns[i]; i++)
+			in->cfg.dns[i] = default_dns[i];
+	dns = in->cfg.dns;
+	snprintf(in->agent_id, sizeof in->agent_id, "%s", agent_id);
+	in->memory_bytes = acct->memory_max_bytes;
+	in->pids_max = acct->pids_max;
+	if (cfg->containers_conf && setenv("CONTAINERS_CONF", cfg->containers_conf, 1) != 0) {
+		rc = err_set(e, ERR_IO, "setenv CONTAINERS_CONF: %s", strerror(errno));
+		goto fail;
+	}
+	if (!instance_available(why, sizeof why)) {
+		rc = err_set(e, ERR_UNSUPPORTED, "--isolation container: %s", why);
+		goto fail;
+	}
+	snprintf(in->guard_script, sizeof in->guard_script, "%s/netguard.nft", state_dir);
+	snprintf(in->volumes, sizeof in->volumes, "%s/volumes", state_dir);
+	if ((rc = netguard_table(in->table, agent_id, e)) || (rc = images_check(&in->cfg, e)) ||
+	    (rc = netguard_apply(in->table, dns, in->guard_script, e)) ||
+	    (rc = enter_install(in, acct->home_base ? acct->home_base : "/home/flopmarket", e)))
+		goto fail;
+	gpu_devices(in);
+	{
+		struct enter_cfg ec = { .socket_path = in->enter_sock, .accounts = *acct };
+		if ((rc = enter_start(&in->broker, &ec, e)))
+			goto fail;
+	}
+	acct->enter_bin = in->enter_bin;
+	acct->enter_socket = in->enter_sock;
+	log_info("instances ready", "images=%zu guard=%s enter=%s disk_bytes=%llu", in->cfg.n_images, in->table,
+		 in->enter_sock, (unsigned long long)in->cfg.disk_bytes);
+	*out = in;
+	return 0;
+fail:
+	free(in);
+	return rc;
+}
+
+void instances_stop(struct instances *in)
+{
+	if (!in)
+		return;
+	enter_stop(in->broker);
+	free(in);
+}
+
+json_t *instances_images_json(const struct instances *in)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < in->cfg.n_images; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s}", "name", in->cfg.images[i].name, "ref", in->cfg.images[i].ref));
+	return a;
+}
+
+int instances_image_ref(const struct instances *in, const char *name, const char **ref, struct err *e)
+{
+	char list[INSTANCES_IMAGES_MAX * (INSTANCES_IMAGE_NAME_MAX + 2)] = "";
+	size_t len = 0;
+
+	if (!name || !*name) {
+		*ref = in->cfg.images[0].ref;
+		return 0;
+	}
+	for (size_t i = 0; i < in->cfg.n_images; i++) {
+		if (strcmp(in->cfg.images[i].name, name) == 0) {
+			*ref = in->cfg.images[i].ref;
+			return 0;
+		}
+		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", i ? ", " : "", in->cfg.images[i].name);
+	}
+	return err_set(e, ERR_NOT_FOUND, "image '%.40s' is not offered here (offered: %s)", name, list);
+}
+
+int instances_ensure(struct instances *in, const struct account *acc, const char *image, struct err *e)
+{
+	struct instance_spec s;
+	char bridge[64], vol[PATH_CAP], rental[ACCOUNT_RENTAL_ID_MAX + 1];
+	const char *ref = NULL;
+	int rc;
+
+	if ((rc = instances_image_ref(in, image, &ref, e)))
+		return rc;
+	if (acc->uid < 1000)
+		return err_set(e, ERR_STATE, "account %s has no user yet", acc->name);
+	memset(&s, 0, sizeof s);
+	snprintf(rental, sizeof rental, "%s", acc->rental_id);
+	s.name = acc->name;
+	s.image = ref;
+	s.rental = rental;
+	s.agent = in->agent_id;
+	s.uid_base = instance_uid_base(acc->uid);
+	s.memory_bytes = in->memory_bytes;
+	s.pids_max = in->pids_max;
+	s.cpus_milli = in->cfg.cpus_milli;
+	memcpy(s.devices, in->devices, sizeof s.devices);
+	memcpy(s.dns, in->cfg.dns, sizeof s.dns);
+	if (in->cfg.disk_bytes) {
+		if ((rc = volume_create(vol, sizeof vol, in->volumes, acc->name, in->cfg.disk_bytes, s.uid_base, e)))
+			return rc;
+		s.volume_dir = vol;
+	}
+	if ((rc = instance_create(&s, bridge, sizeof bridge, e)) || (rc = netguard_add(in->table, bridge, e)))
+		return rc;
+	return 0;
+}
+
+int instances_freeze(struct instances *in, const char *name, struct err *e)
+{
+	(void)in;
+	return instance_pause(name, e);
+}
+
+int instances_thaw(struct instances *in, const char *name, struct err *e)
+{
+	(void)in;
+	return instance_unpause(name, e);
+}
+
+int instances_remove(struct instances *in, const char *name, struct err *e)
+{
+	char bridge[64];
+	int rc = instance_bridge(name, bridge, sizeof bridge, e);
+
+	if (rc == ERR_NOT_FOUND) {
+		bridge[0] = '\0';
+		err_clear(e);
+	} else if (rc) {
+		return rc;
+	}
+	if ((rc = instance_remove(name, e)))
+		return rc;
+	if (bridge[0] && (rc = netguard_del(in->table, bridge, e)))
+		return rc;
+	return volume_remove(in->volumes, name, e);
+}
+
+unsigned instances_reconcile(struct instances *in, bool (*live)(const char *name, void *arg), void *arg)
+{
+	char *names = NULL;
+	size_t n = 0;
+	unsigned removed = 0;
+	struct err e = { 0, "" };
+	const char *p;
+
+	if (instance_list(&names, &n, in->agent_id, &e)) {
+		log_warn("cannot list instances", "err=\"%s\"", e.msg);
+		return 0;
+	}
+	p = names;
+	for (size_t i = 0; i < n; i++, p += strlen(p) + 1) {
+		if (live(p, arg))
+			continue;
+		err_clear(&e);
+		if (instances_remove(in, p, &e))
+			log_warn("orphan instance removal failed", "name=%s err=\"%s\"", p, e.msg);
+		else {
+			log_info("orphan instance removed", "name=%s", p);
+			removed++;
+		}
+	}
+	free(names);
+	return removed;
+}
