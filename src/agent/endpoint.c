@@ -187,7 +187,7 @@ static int h_agent_info(struct http_req *req, struct http_resp *resp, void *ctx)
 	address_to_lower(esc, &a->cfg.escrow);
 	return http_json(resp, 200, json_pack("{s:s, s:s, s:I, s:s, s:s, s:o}", "status", "ok", "provider", prov,
 					      "chain_id", (json_int_t)a->cfg.chain_id, "escrow", esc, "isolation",
-					      a->inst ? "container" : "account",
+					      a->inst ? "container" : "account", "images",
 					      a->inst ? instances_images_json(a->inst) : json_array()));
 }
 

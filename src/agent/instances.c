@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "market/offer.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -42,14 +43,7 @@ static const char *const default_dns[] = { "1.1.1.1", "8.8.8.8", NULL };
 
 bool instances_image_name_ok(const char *name)
 {
-	size_t n = name ? strlen(name) : 0;
-
-	if (n == 0 || n > INSTANCES_IMAGE_NAME_MAX || !(islower((unsigned char)name[0]) || isdigit((unsigned char)name[0])))
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!islower((unsigned char)name[i]) && !isdigit((unsigned char)name[i]) && !strchr("._-", name[i]))
-			return false;
-	return true;
+	return name && offer_image_name_ok(name, strlen(name));
 }
 
 int instances_image_parse(struct instances_image *img, char *s, struct err *e)

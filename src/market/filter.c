@@ -41,6 +41,8 @@ const struct filter_field filter_fields[] = {
 	{ "country",       FT_STR,     0, OSTR_COUNTRY,         false, 0,     "ISO 3166-1 alpha-2" },
 	{ "region",        FT_STR,     0, OSTR_REGION,          false, 0,     "region tag" },
 	{ "provider",      FT_STR,     0, OSTR_PROVIDER,        false, 0,     "0x address" },
+	{ "isolation",     FT_STR,     0, OSTR_ISOLATION,       false, 0,     "container or account" },
+	{ "image",         FT_STR,     0, OSTR_IMAGES,          false, 0,     "instance image name" },
 	{ "net_up",        FT_INT,     0, OCOL_NET_UP,          true,  VMAX,  "Mbit/s" },
 	{ "net_down",      FT_INT,     0, OCOL_NET_DOWN,        true,  VMAX,  "Mbit/s" },
 	{ "cpu_cores",     FT_INT,     0, OCOL_CPU_CORES,       true,  VMAX,  "cores" },
@@ -278,6 +280,18 @@ static const char *check_str(unsigned col, const char *s, size_t n)
 			if (!((s[i] >= '0' && s[i] <= '9') || ((s[i] | 32) >= 'a' && (s[i] | 32) <= 'f')))
 				return "expected a 0x-prefixed 20-byte address";
 		return NULL;
+	case OSTR_ISOLATION:
+		if (!(n == 9 && strncasecmp(s, "container", 9) == 0) && !(n == 7 && strncasecmp(s, "account", 7) == 0))
+			return "isolation is 'container' or 'account'";
+		return NULL;
+	case OSTR_IMAGES: {
+		char low[OFFER_IMAGE_NAME_MAX];
+		if (n < 1 || n > OFFER_IMAGE_NAME_MAX)
+			return "an image name is 1..32 of a-z 0-9 . _ -";
+		for (size_t i = 0; i < n; i++)
+			low[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
+		return offer_image_name_ok(low, n) ? NULL : "an image name is 1..32 of a-z 0-9 . _ -";
+	}
 	case OSTR_TOKEN:
 		if (n < 1 || n >= OFFER_TOKEN_MAX)
 			return "token symbol must be 1..11 characters";
@@ -535,8 +549,10 @@ bool filter_match(const struct filter *f, const struct offer *o, int64_t now)
 		bool any = false;
 		if (fd->type == FT_STR) {
 			const char *s = offer_col_str(buf, o, (enum offer_str)fd->col);
-			for (unsigned i = 0; i < c->nvals && !any; i++)
-				any = strcasecmp(s, filter_value_str(f, c, i)) == 0;
+			for (unsigned i = 0; i < c->nvals && !any; i++) {
+				const char *v = filter_value_str(f, c, i);
+				any = fd->col == OSTR_IMAGES ? offer_images_has(s, v, strlen(v)) : strcasecmp(s, v) == 0;
+			}
 			if (any != (c->op == FOP_EQ))
 				return false;
 			continue;

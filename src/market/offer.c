@@ -64,6 +64,11 @@ static int check_caps(const struct offer *o, struct err *e)
 		return err_set(e, ERR_INVALID, "offer: gpu_model must be [A-Za-z0-9_-]{1,%d}", OFFER_GPU_MAX - 1);
 	if (!str_ok(o->token_symbol, OFFER_TOKEN_MAX, 1, false))
 		return err_set(e, ERR_INVALID, "offer: token_symbol must be [A-Za-z0-9]{1,%d}", OFFER_TOKEN_MAX - 1);
+	if (o->isolation[0] && strcmp(o->isolation, "container") != 0 && strcmp(o->isolation, "account") != 0)
+		return err_set(e, ERR_INVALID, "offer: isolation must be container or account");
+	if (!offer_images_ok(o->images))
+		return err_set(e, ERR_INVALID, "offer: images must be image names joined by commas, under %d bytes",
+			       OFFER_IMAGES_MAX);
 	if (o->num_gpus < 1 || o->num_gpus > OFFER_NUM_GPUS_MAX)
 		return err_set(e, ERR_RANGE, "offer: num_gpus %u not in 1..%d", o->num_gpus, OFFER_NUM_GPUS_MAX);
 	if (o->vram_mib > OFFER_VRAM_MIB_MAX)
@@ -189,6 +194,8 @@ const char *offer_col_str(char out[OFFER_STR_MAX], const struct offer *o,
 	case OSTR_COUNTRY: s = o->country; break;
 	case OSTR_REGION: s = o->region; break;
 	case OSTR_TOKEN: s = o->token_symbol; break;
+	case OSTR_ISOLATION: s = o->isolation[0] ? o->isolation : "account"; break;
+	case OSTR_IMAGES: s = o->images; break;
 	case OSTR_PROVIDER:
 		hex_encode_0x(out, o->provider20, 20);
 		return out;
@@ -218,4 +225,45 @@ uint64_t offer_provider_net_usd_micro(const struct offer *o)
 	if (u256_divmod(&q, NULL, &num, &den) != 0 || u256_to_u64(&q64, &q) != 0)
 		return OFFER_UNKNOWN;
 	return q64;
+}
+
+bool offer_image_name_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > OFFER_IMAGE_NAME_MAX || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' ||
+		      s[i] == '-'))
+			return false;
+	return true;
+}
+
+bool offer_images_has(const char *images, const char *name, size_t n)
+{
+	for (const char *p = images; *p;) {
+		size_t k = strcspn(p, ",");
+		if (k == n && memcmp(p, name, n) == 0)
+			return true;
+		p += k;
+		if (*p == ',')
+			p++;
+	}
+	return false;
+}
+
+bool offer_images_ok(const char *images)
+{
+	size_t len = strnlen(images, OFFER_IMAGES_MAX);
+
+	if (len >= OFFER_IMAGES_MAX)
+		return false;
+	for (const char *p = images; *p;) {
+		size_t k = strcspn(p, ",");
+		if (!offer_image_name_ok(p, k) || offer_images_has(p + k + (p[k] == ','), p, k))
+			return false;
+		p += k;
+		if (*p == ',' && !*++p)
+			return false; /* a trailing comma */
+	}
+	return true;
 }

@@ -36,6 +36,9 @@ struct err;
 #define OFFER_GPU_MAX 32    /* gpu_model bytes incl. NUL: [A-Za-z0-9_-]{1,31} */
 #define OFFER_REGION_MAX 32 /* region bytes incl. NUL: [A-Za-z0-9_-]{0,31} */
 #define OFFER_TOKEN_MAX 12  /* token_symbol bytes incl. NUL: [A-Za-z0-9]{1,11} */
+#define OFFER_ISOLATION_MAX 12 /* isolation bytes incl. NUL: "container" or "account" */
+#define OFFER_IMAGE_NAME_MAX 32 /* one instance image name: [a-z0-9][a-z0-9._-]{0,31} */
+#define OFFER_IMAGES_MAX 160 /* images bytes incl. NUL: the names, comma separated, default first */
 
 /* Caps checked by offer_derive (every input has a limit). */
 #define OFFER_NUM_GPUS_MAX 64
@@ -79,6 +82,8 @@ struct offer {
 	uint32_t bandwidth_gbps;  /* memory bandwidth per GPU, GB/s */
 	bool verified;            /* benchmark verified by the operator */
 	bool simulated;           /* simulated GPU (demo / test host) */
+	char isolation[OFFER_ISOLATION_MAX]; /* how rentals are isolated: "container" (an instance) or "account" */
+	char images[OFFER_IMAGES_MAX]; /* instance images renters may choose, "a,b" (default first); "" for account */
 	/* price */
 	u256 rate_per_hour;       /* token smallest units per hour */
 	char token_symbol[OFFER_TOKEN_MAX]; /* "USDC" */
@@ -144,6 +149,8 @@ enum offer_str {
 	OSTR_REGION,
 	OSTR_TOKEN,
 	OSTR_PROVIDER,      /* "0x" + 40 lowercase hex digits */
+	OSTR_ISOLATION,     /* "container" / "account" */
+	OSTR_IMAGES,        /* a set: "a,b,c"; a filter value matches when it is one of them */
 	OSTR_COUNT
 };
 
@@ -166,7 +173,7 @@ int64_t offer_col_key(const struct offer *o, enum offer_col c);
  * Writes string column `c` into out (room OFFER_STR_MAX) as stored
  * (provider as lowercase 0x-hex) and returns out.
  */
-#define OFFER_STR_MAX 43
+#define OFFER_STR_MAX OFFER_IMAGES_MAX
 const char *offer_col_str(char out[OFFER_STR_MAX], const struct offer *o,
 			  enum offer_str c);
 
@@ -175,5 +182,17 @@ const char *offer_col_str(char out[OFFER_STR_MAX], const struct offer *o,
  * overstates what the provider gets); OFFER_UNKNOWN when the price is.
  */
 uint64_t offer_provider_net_usd_micro(const struct offer *o);
+
+/* True when s[0..n) is an instance image name: 1..32 of [a-z0-9._-], starting with a letter or digit. */
+bool offer_image_name_ok(const char *s, size_t n);
+
+/*
+ * True when `images` is "" or image names joined by single commas, none twice, shorter than
+ * OFFER_IMAGES_MAX.
+ */
+bool offer_images_ok(const char *images);
+
+/* True when the comma-separated set `images` holds name[0..n). */
+bool offer_images_has(const char *images, const char *name, size_t n);
 
 #endif

@@ -462,7 +462,7 @@ size_t search_index_count(struct search_index *ix)
 
 /* ---- query ---- */
 
-enum pred_kind { P_RANGE, P_IN, P_NOTIN, P_SEQ, P_SIN, P_SNOTIN };
+enum pred_kind { P_RANGE, P_IN, P_NOTIN, P_SEQ, P_SIN, P_SNOTIN, P_SBITS };
 
 /* One compiled clause over one column. */
 struct pred {
@@ -473,11 +473,46 @@ struct pred {
 	uint32_t n;             /* values in v / ids */
 	int64_t v[FILTER_LIST_MAX];   /* doubled keys */
 	uint32_t ids[FILTER_LIST_MAX]; /* string ids */
+	uint8_t *bits;          /* P_SBITS: one bit per dictionary id that passes (malloc'd) */
 };
+
+static void preds_free(struct pred *pr, int np)
+{
+	for (int i = 0; i < np; i++)
+		if (pr[i].kind == P_SBITS)
+			free(pr[i].bits);
+}
+
+/*
+ * A set column (images, "a,b,c"): the bit of every dictionary entry that holds one of the clause's values
+ * (=) or none of them (!=). Returns 1 when some entry passes, 0 when none, -2 out of memory.
+ */
+static int set_bits(struct pred *p, const struct dict *d, const struct filter *f, const struct filter_clause *c)
+{
+	int any = 0;
+
+	p->bits = calloc((size_t)d->n / 8 + 1, 1);
+	if (!p->bits)
+		return -2;
+	p->kind = P_SBITS;
+	for (uint32_t id = 0; id < d->n; id++) {
+		bool has = false;
+		for (unsigned i = 0; i < c->nvals && !has; i++) {
+			const char *v = filter_value_str(f, c, i);
+			has = offer_images_has(d->strs[id], v, strlen(v));
+		}
+		if (has == (c->op == FOP_EQ)) {
+			p->bits[id >> 3] |= (uint8_t)(1u << (id & 7));
+			any = 1;
+		}
+	}
+	return any;
+}
 
 /*
  * Compiles f into preds (string clauses first, then numeric, then expiry).
- * Returns the number of preds, or -1 when no offer can match.
+ * Returns the number of preds, or -1 when no offer can match, -2 out of memory (nothing to free then;
+ * otherwise preds_free the preds returned).
  */
 static int compile(struct pred *pr, const struct search_index *ix,
 		   const struct filter *f, int64_t now)
@@ -492,6 +527,17 @@ static int compile(struct pred *pr, const struct search_index *ix,
 				continue;
 			struct pred *p = &pr[np];
 			p->n = 0;
+			p->bits = NULL;
+			if (is_str && fd->col == OSTR_IMAGES) {
+				int r = set_bits(p, &ix->dict[fd->col], f, c);
+				p->scol = ix->scol[fd->col];
+				np++;
+				if (r <= 0) {
+					preds_free(pr, np);
+					return r == 0 ? -1 : -2;
+				}
+				continue;
+			}
 			if (is_str) {
 				const struct dict *d = &ix->dict[fd->col];
 				p->scol = ix->scol[fd->col];
@@ -502,8 +548,10 @@ static int compile(struct pred *pr, const struct search_index *ix,
 						p->ids[p->n++] = (uint32_t)id;
 				}
 				if (c->op == FOP_EQ) {
-					if (p->n == 0)
+					if (p->n == 0) {
+						preds_free(pr, np);
 						return -1;
+					}
 					p->kind = p->n == 1 ? P_SEQ : P_SIN;
 				} else {
 					if (p->n == 0)
@@ -524,8 +572,10 @@ static int compile(struct pred *pr, const struct search_index *ix,
 			} else {
 				p->kind = P_RANGE;
 				filter_clause_range(f, c, &p->lo, &p->hi);
-				if (p->lo > p->hi)
+				if (p->lo > p->hi) {
+					preds_free(pr, np);
 					return -1;
+				}
 				if (p->lo <= ix->cmin[fd->col] && ix->cmax[fd->col] <= p->hi)
 					continue; /* covers every key in the column: excludes nothing */
 			}
@@ -533,8 +583,10 @@ static int compile(struct pred *pr, const struct search_index *ix,
 		}
 	}
 	/* live offers only: now < expires_at */
-	if (now == INT64_MAX)
+	if (now == INT64_MAX) {
+		preds_free(pr, np);
 		return -1;
+	}
 	pr[np].kind = P_RANGE;
 	pr[np].col = ix->expires;
 	pr[np].lo = now + 1;
@@ -598,6 +650,12 @@ static size_t apply(const struct pred *p, uint32_t *sel, size_t m, bool all)
 		const int64_t *c = p->col;
 		bool in = p->kind == P_IN;
 		LOOP(in_set64(c[r], p->v, p->n) == in && c[r] != OFFER_KEY_UNKNOWN);
+		break;
+	}
+	case P_SBITS: {
+		const uint32_t *c = p->scol;
+		const uint8_t *bits = p->bits;
+		LOOP((bits[c[r] >> 3] >> (c[r] & 7)) & 1);
 		break;
 	}
 	default: { /* P_SIN, P_SNOTIN */
@@ -725,6 +783,11 @@ int search_query(struct search_result *out, struct search_index *ix,
 	struct item *h = NULL;
 	int np = ix->n ? compile(pr, ix, f, now) : -1;
 	size_t m = 0;
+	if (np == -2) {
+		rc = err_set(e, ERR_NOMEM, "search: out of memory");
+		np = -1;
+		goto done;
+	}
 	if (np > 0) {
 		sel = malloc(ix->n * sizeof *sel);
 		h = malloc((k + 1) * sizeof *h);
@@ -790,6 +853,8 @@ int search_query(struct search_result *out, struct search_index *ix,
 			cursor_write(res.next_cursor, s, &h[hn - 1]);
 	}
 done:
+	if (np > 0)
+		preds_free(pr, np);
 	pthread_rwlock_unlock(&ix->lock);
 	free(sel);
 	free(h);

@@ -110,6 +110,8 @@ static void record_machine(struct offer *o, const struct store_host *h, const st
 	o->bandwidth_gbps = gp->first.mem_bw_gbps;
 	o->verified = gp->first.bench_verified;
 	o->simulated = h->simulated;
+	snprintf(o->isolation, sizeof o->isolation, "%s", h->isolation[0] ? h->isolation : "account");
+	snprintf(o->images, sizeof o->images, "%s", h->images);
 }
 
 /* A host and its GPUs as offer records use them, read once per machine while rows are written. */
@@ -207,6 +209,21 @@ json_t *signed_offer_json(const struct store_offer *so)
 			 so->monitor);
 }
 
+/* "a,b" as ["a", "b"] (the default first). */
+json_t *images_json(const char *images)
+{
+	json_t *a = json_array();
+
+	for (const char *p = images; a && *p;) {
+		size_t k = strcspn(p, ",");
+		json_array_append_new(a, json_stringn(p, k));
+		p += k;
+		if (*p == ',')
+			p++;
+	}
+	return a;
+}
+
 json_t *offer_json(const struct offer *o, const struct store_offer *so)
 {
 	char tok_h[U256_DEC_MAX + 2], usd[32], net[32], per_tflop[32], rph[U256_DEC_MAX];
@@ -241,6 +258,8 @@ json_t *offer_json(const struct offer *o, const struct store_offer *so)
 		json_object_set_new(j, "driver_version", json_integer(o->driver_version));
 		json_object_set_new(j, "offer", signed_offer_json(so));
 		json_object_set_new(j, "reliability_observed", json_boolean(o->reliability_observed));
+		json_object_set_new(j, "isolation", json_string(o->isolation[0] ? o->isolation : "account"));
+		json_object_set_new(j, "images", images_json(o->images));
 	}
 	return j;
 }

@@ -12,6 +12,7 @@
 #include "core/err.h"
 #include "core/json.h"
 #include "eth/address.h"
+#include "market/offer.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -110,6 +111,41 @@ static int host_check(const struct store_host *h, const char *endpoint, struct e
 	return 0;
 }
 
+/*
+ * "isolation": "container" | "account" (absent: account) and "images": the instance image names renters
+ * may choose (container hosts only, 1..16, the default first), stored joined by commas.
+ */
+static int isolation_parse(struct store_host *h, const json_t *body, struct err *e)
+{
+	const json_t *iso = json_object_get(body, "isolation"), *imgs = json_object_get(body, "images");
+	size_t i, len = 0;
+	json_t *v;
+
+	snprintf(h->isolation, sizeof h->isolation, "account");
+	h->images[0] = '\0';
+	if (iso && (!json_is_string(iso) || (strcmp(json_string_value(iso), "container") != 0 &&
+					     strcmp(json_string_value(iso), "account") != 0)))
+		return err_set(e, ERR_INVALID, "'isolation': \"container\" or \"account\"");
+	if (iso)
+		snprintf(h->isolation, sizeof h->isolation, "%s", json_string_value(iso));
+	if (imgs && (!json_is_array(imgs) || json_array_size(imgs) > 16))
+		return err_set(e, ERR_INVALID, "'images': an array of at most 16 image names");
+	json_array_foreach(imgs, i, v) {
+		const char *n = json_string_value(v);
+		size_t k = n ? strlen(n) : 0;
+		if (!n || !offer_image_name_ok(n, k))
+			return err_set(e, ERR_INVALID, "'images': item %zu is not an image name (1..32 of a-z 0-9 . _ -)", i);
+		if (len + k + 2 > sizeof h->images)
+			return err_set(e, ERR_TOO_BIG, "'images': the names take more than %zu bytes", sizeof h->images - 1);
+		len += (size_t)snprintf(h->images + len, sizeof h->images - len, "%s%s", len ? "," : "", n);
+	}
+	if (!offer_images_ok(h->images))
+		return err_set(e, ERR_INVALID, "'images': a name is listed twice");
+	if ((strcmp(h->isolation, "container") == 0) != (h->images[0] != '\0'))
+		return err_set(e, ERR_INVALID, "'images': a container host lists 1..16 images, an account host none");
+	return 0;
+}
+
 /* The host's own fields from the registration body (GPUs apart). */
 static int host_parse(struct store_host *h, struct store_provider *p, const json_t *body, struct err *e)
 {
@@ -128,6 +164,8 @@ static int host_parse(struct store_host *h, struct store_provider *p, const json
 	    (rc = opt_str(p->endpoint, sizeof p->endpoint, body, "endpoint", e)))
 		return rc;
 	if (json_object_get(body, "simulated") && (rc = json_get_bool(&h->simulated, body, "simulated", e)))
+		return rc;
+	if ((rc = isolation_parse(h, body, e)))
 		return rc;
 	if ((rc = host_check(h, p->endpoint, e)))
 		return rc;
@@ -328,6 +366,10 @@ json_t *host_json(struct server *s, const struct store_host *h)
 		      (int)h->ram_gib, "disk_gib", (int)h->disk_gib, "driver_version", h->driver_version,
 		      "cuda_version", h->cuda_version, "simulated", h->simulated, "updated_at",
 		      (json_int_t)h->updated_at, "gpus", l.arr);
+	if (o) {
+		json_object_set_new(o, "isolation", json_string(h->isolation[0] ? h->isolation : "account"));
+		json_object_set_new(o, "images", images_json(h->images));
+	}
 	/* Where the provider's agent listens (SSH-key delivery, browser terminal). */
 	struct store_provider p;
 	if (o && store_provider_get(s->store, &p, h->provider, NULL) == 0)

@@ -387,6 +387,8 @@ struct reputation;
 /* Builds the search record of a stored offer (host, GPUs, reputation, prices). */
 int offer_record(struct server *s, struct offer *out, const struct store_offer *so, const struct reputation *rep,
 		 struct err *e);
+/* An offer's or host's image set "a,b" as a JSON array ["a", "b"] (offer_index.c). */
+json_t *images_json(const char *images);
 /* The public view of an offer: the signed offer, its signature, the host, prices and reputation. */
 json_t *offer_json(const struct offer *o, const struct store_offer *so);
 /* The signed EIP-712 Offer as the provider signed it. */

@@ -84,6 +84,8 @@ struct store_host {
 	char driver_version[STORE_NAME_SIZE]; /* "550.54.15", may be "" */
 	char cuda_version[STORE_NAME_SIZE];  /* "12.4", may be "" */
 	bool simulated;                      /* demo / test host */
+	char isolation[12];                  /* "container" or "account" ("" is stored as account) */
+	char images[160];                    /* instance images, "a,b" (market/offer.h offer_images_ok) */
 	int64_t updated_at;                  /* last report */
 };
 

@@ -68,6 +68,8 @@ static const struct tok toks[] = {
 static const char *const gpus[] = { "RTX_3090", "RTX_4090", "rtx_4090", "A100_80GB", "H100_80GB", "L40S" };
 static const char *const countries[] = { "DE", "NL", "US", "FR", "JP" };
 static const char *const regions[] = { "", "eu-west", "EU-WEST", "us-east" };
+/* image sets: account hosts list none; a name may be in several sets */
+static const char *const image_sets[] = { "", "pytorch", "pytorch,cuda-12", "cuda-12,base", "base" };
 static const uint32_t vrams[] = { 24564, 24576, 81920, 49152, 40960, 46068 };
 static const uint64_t tfl[] = { 35580, 82580, 0, 19500, 91600, 67000 };
 static const uint32_t cudas[] = { 1180, 1202, 1210, 1220, 1280 };
@@ -115,6 +117,8 @@ static void random_offer(struct offer *o)
 	o->machine_id = rn(1000);
 	memcpy(o->country, PICK(countries), 3);
 	strcpy(o->region, PICK(regions));
+	strcpy(o->images, PICK(image_sets));
+	strcpy(o->isolation, o->images[0] ? "container" : rn(2) ? "account" : "");
 	o->net_up_mbps = (uint32_t)(100 * (1 + rn(20)));
 	o->net_down_mbps = (uint32_t)(100 * (1 + rn(100)));
 	o->cpu_cores = (uint32_t)(4 << rn(4));
@@ -226,6 +230,8 @@ static const char *bf_str(char *buf, const struct offer *o, const char *name)
 	if (!strcmp(name, "country")) return o->country;
 	if (!strcmp(name, "region")) return o->region;
 	if (!strcmp(name, "token")) return o->token_symbol;
+	if (!strcmp(name, "isolation")) return o->isolation[0] ? o->isolation : "account";
+	if (!strcmp(name, "image")) return o->images;
 	assert_string_equal(name, "provider");
 	strcpy(buf, "0x");
 	for (int i = 0; i < 20; i++)
@@ -242,10 +248,20 @@ static bool bf_match(const struct filter *f, const struct offer *o)
 		const struct filter_field *fd = &filter_fields[c->field];
 		bool any = false;
 		if (fd->type == FT_STR) {
-			char buf[64];
+			char buf[OFFER_STR_MAX];
 			const char *s = bf_str(buf, o, fd->name);
-			for (unsigned i = 0; i < c->nvals; i++)
-				any |= strcasecmp(s, filter_value_str(f, c, i)) == 0;
+			for (unsigned i = 0; i < c->nvals; i++) {
+				const char *v = filter_value_str(f, c, i);
+				if (strcmp(fd->name, "image") == 0) {
+					/* a set: v is one of the comma-separated names */
+					char set[OFFER_STR_MAX + 2], want[64];
+					snprintf(set, sizeof set, ",%s,", s);
+					snprintf(want, sizeof want, ",%s,", v);
+					any |= s[0] && strstr(set, want) != NULL;
+				} else {
+					any |= strcasecmp(s, v) == 0;
+				}
+			}
 			if (any != (c->op == FOP_EQ))
 				return false;
 			continue;
@@ -347,11 +363,15 @@ static void random_value(char *out, const struct filter_field *fd, const struct 
 {
 	char buf[64];
 	if (fd->type == FT_STR) {
-		char tmp[64];
-		strcpy(buf, bf_str(tmp, o, fd->name));
+		char tmp[OFFER_STR_MAX];
+		snprintf(buf, sizeof buf, "%s", bf_str(tmp, o, fd->name));
+		if (fd->col == OSTR_IMAGES && buf[0]) /* one name of the set */
+			buf[strcspn(buf, ",")] = '\0';
+		if (fd->col == OSTR_ISOLATION && rn(3) == 0)
+			strcpy(buf, strcmp(buf, "account") == 0 ? "container" : "account");
 		if (buf[0] == 0 || rn(8) == 0)
 			strcpy(buf, fd->col == OSTR_COUNTRY ? "ZZ" : fd->col == OSTR_PROVIDER ?
-			       "0x0000000000000000000000000000000000000001" : "nosuch");
+			       "0x0000000000000000000000000000000000000001" : fd->col == OSTR_ISOLATION ? "container" : "nosuch");
 		for (char *p = buf; *p; p++)
 			if (rn(2))
 				*p = (char)((*p >= 'a' && *p <= 'z') ? *p - 32 : (*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
