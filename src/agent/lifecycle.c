@@ -268,6 +268,7 @@ static void reconcile(struct agent *a, const struct agent_row *rows, size_t n)
 {
 	struct account *accs = NULL;
 	size_t na = 0;
+	unsigned kept = 0, removed = 0;
 	struct err e = { 0, "" };
 
 	if (account_list(&accs, &na, &a->acct, &e)) {
@@ -276,13 +277,19 @@ static void reconcile(struct agent *a, const struct agent_row *rows, size_t n)
 	}
 	for (size_t i = 0; i < na; i++) {
 		bool live = false;
+		/* an account records its scoped rental id (account_rental_scope), not the bare chain id */
 		for (size_t j = 0; j < n && !live; j++) {
-			char s[24];
-			snprintf(s, sizeof s, "%llu", (unsigned long long)rows[j].r.id);
-			live = !rows[j].done && strcmp(s, accs[i].rental_id) == 0;
+			char s[ACCOUNT_RENTAL_ID_MAX + 1];
+			live = !rows[j].done &&
+			       account_rental_scope(s, sizeof s, a->cfg.chain_id, &a->cfg.escrow, a->instance,
+						    rows[j].r.id, NULL) == 0 &&
+			       strcmp(s, accs[i].rental_id) == 0;
 		}
-		if (live)
+		if (live) {
+			kept++;
 			continue;
+		}
+		removed++;
 		err_clear(&e);
 		if (a->inst && instances_remove(a->inst, accs[i].name, &e))
 			log_warn("orphan instance removal failed", "user=%s err=\"%s\"", accs[i].name, e.msg);
@@ -294,6 +301,7 @@ static void reconcile(struct agent *a, const struct agent_row *rows, size_t n)
 	free(accs);
 	if (a->inst)
 		instances_reconcile(a->inst, instance_owned, a);
+	log_info("accounts reconciled", "kept=%u removed=%u", kept, removed);
 }
 
 int lifecycle_tick(struct agent *a, bool first, struct err *e)

@@ -86,6 +86,7 @@ static struct {
 	uint8_t renter_key[32], provider_key[32], deployer_key[32];
 	uint16_t agent_port;
 	pid_t agent;
+	long log_off;                   /* where the running agent's lines start in log_path */
 	struct account_cfg acfg;
 } T;
 
@@ -135,6 +136,10 @@ static void agent_start(void)
 	snprintf(hb, sizeof hb, "%s", T.home_base);
 	snprintf(cg, sizeof cg, "%s", T.cg_name);
 	{
+		struct stat st;
+		T.log_off = stat(T.log_path, &st) == 0 ? (long)st.st_size : 0;
+	}
+	{
 		const char *env[] = { "FLOPMARKET_PASSPHRASE=agent-test-pass", NULL };
 		char *argv[] = { bin, "--data-dir", dd, "--rpc-url", url, "--log-level", "debug", "agent",
 				 "--wallet", "prov", "--deployment", dep, "--listen", listen, "--ssh-port", sshp,
@@ -158,6 +163,27 @@ static void agent_kill9(void)
 static void agent_stop_clean(void)
 {
 	child_stop(&T.agent, SIGTERM);
+}
+
+/* Waits until the agent's log (this run of it: written since agent_start) holds `what`. */
+static void wait_log(const char *what, uint64_t ms)
+{
+	uint64_t t0 = clock_mono_ms();
+
+	while (clock_mono_ms() - t0 < ms) {
+		static char buf[1 << 20];
+		FILE *f = fopen(T.log_path, "r");
+		size_t k = 0;
+		if (f && fseek(f, T.log_off, SEEK_SET) == 0)
+			k = fread(buf, 1, sizeof buf - 1, f);
+		if (f)
+			fclose(f);
+		buf[k] = '\0';
+		if (strstr(buf, what))
+			return;
+		usleep(100 * 1000);
+	}
+	fail_msg("the agent's log never said '%s'", what);
 }
 
 static size_t on_body(char *p, size_t s, size_t n, void *ud)
@@ -732,6 +758,11 @@ static void test_rental_lifecycle(void **state)
 	agent_start();
 	agent_wait_up();
 	wait_ssh(user, true, "access after agent restart");
+	/* once the restarted agent has reconciled its accounts with the chain, the live rental's files are
+	 * still there (its account was torn down and made again: a restart wiped the renter's work) */
+	wait_log("accounts reconciled", WAIT_MS);
+	assert_int_equal(ssh_status(user, "cat ~/work.txt", out, sizeof out), 0);
+	assert_non_null(strstr(out, "kept"));
 
 	/* renter stops -> teardown: ssh refused, user and home gone */
 	warp(600);
