@@ -365,11 +365,82 @@ static void test_listing_only_rentable(void **state)
 	server_free(s);
 }
 
+/* Issue 12: a host says how it isolates rentals and which images it allows; search filters on both. */
+static void test_host_isolation(void **state)
+{
+	struct server *s = routes_server();
+	json_t *j = NULL;
+	char *prov, *body;
+	static const char *const host12 =
+		"{\"machine_id\":12,\"country\":\"DE\",\"isolation\":\"container\",\"images\":[\"pytorch\",\"base\"],"
+		"\"gpus\":[{\"model\":\"H100_80GB\",\"vram_mib\":81920,\"fp32_mtflops\":60000}]}";
+	static const char *const bad[] = {
+		"{\"machine_id\":12,\"isolation\":\"jail\",\"images\":[\"a\"],\"gpus\":[{\"model\":\"A\",\"vram_mib\":1}]}",
+		"{\"machine_id\":12,\"isolation\":\"container\",\"images\":[\"Bad Name\"],\"gpus\":[{\"model\":\"A\",\"vram_mib\":1}]}",
+		"{\"machine_id\":12,\"isolation\":\"container\",\"images\":[],\"gpus\":[{\"model\":\"A\",\"vram_mib\":1}]}",
+		"{\"machine_id\":12,\"isolation\":\"account\",\"images\":[\"a\"],\"gpus\":[{\"model\":\"A\",\"vram_mib\":1}]}",
+		"{\"machine_id\":12,\"isolation\":\"container\",\"images\":[\"a\",\"a\"],\"gpus\":[{\"model\":\"A\",\"vram_mib\":1}]}",
+		"{\"machine_id\":12,\"isolation\":\"container\",\"images\":\"a\",\"gpus\":[{\"model\":\"A\",\"vram_mib\":1}]}",
+	};
+	(void)state;
+
+	prov = routes_sign_in(s, 1);
+	assert_int_equal(routes_req(s, SRV_POST, "/hosts", host12, prov, NULL, NULL), 201);
+	assert_int_equal(routes_req(s, SRV_POST, "/hosts", routes_host_ok, prov, NULL, NULL), 201); /* host 7: account */
+	/* bad input of each kind: refused, naming the field, and nothing changes */
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char *text;
+		assert_int_equal(routes_req(s, SRV_POST, "/hosts", bad[i], prov, NULL, &j), 400);
+		text = json_dumps(j, 0);
+		if (!strstr(text, "'images'") && !strstr(text, "'isolation'"))
+			fail_msg("case %zu: the error does not name the field: %s", i, text);
+		free(text);
+		json_decref(j);
+		j = NULL;
+	}
+	assert_int_equal(routes_req(s, SRV_GET, "/hosts/12", NULL, NULL, NULL, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(j, "isolation")), "container");
+	assert_int_equal(json_array_size(json_object_get(j, "images")), 2);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(j, "images"), 0)), "pytorch");
+	json_decref(j);
+	j = NULL;
+	body = routes_offer_body(routes_keys[1], 31337, "12", 1);
+	assert_int_equal(routes_req(s, SRV_POST, "/offers", body, NULL, NULL, &j), 201);
+	assert_string_equal(json_string_value(json_object_get(j, "isolation")), "container");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(j, "images"), 1)), "base");
+	json_decref(j);
+	free(body);
+	body = routes_offer_body(routes_keys[1], 31337, "7", 2);
+	assert_int_equal(routes_req(s, SRV_POST, "/offers", body, NULL, NULL, NULL), 201);
+	free(body);
+	const struct {
+		const char *q;
+		int total;
+	} cases[] = {
+		{ "isolation=container", 1 }, { "isolation=account", 1 },   { "image=base", 1 },
+		{ "image=PyTorch", 1 },       { "image=nosuch", 0 },        { "image=nosuch,base", 1 },
+		{ "image!=base", 1 },         { "isolation=container image=nosuch", 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct kv kv[] = { { "q", cases[i].q } };
+		struct q q = { kv, 1 };
+		assert_int_equal(routes_req(s, SRV_GET, "/offers", NULL, NULL, &q, &j), 200);
+		if (json_integer_value(json_object_get(j, "total")) != cases[i].total)
+			fail_msg("%s: %lld offers, want %d", cases[i].q,
+				 (long long)json_integer_value(json_object_get(j, "total")), cases[i].total);
+		json_decref(j);
+		j = NULL;
+	}
+	free(prov);
+	server_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routing),
 		cmocka_unit_test(test_hosts_offers),
+		cmocka_unit_test(test_host_isolation),
 		cmocka_unit_test(test_listing_only_rentable),
 		cmocka_unit_test(test_probe),
 	};
