@@ -27,7 +27,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define HEADER_LEN 15 /* magic 8, flags 1, term length 2, command length 4 */
 #define KILL_GRACE_MS 3000
 
 struct enter {
@@ -82,37 +81,25 @@ static int account_of_uid(struct account *a, const struct enter *en, uid_t uid, 
 	return 0;
 }
 
-/* A request as the client sent it. */
+/* What a session holds: the parsed request and the client's three descriptors. */
 struct request {
-	bool tty;
-	char term[ENTER_TERM_MAX + 6]; /* "TERM=..." */
-	char *cmd;                     /* NULL: a login shell */
+	struct enter_request rq;
 	int fds[3];
 };
 
-static bool term_ok(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!(s[i] >= 'a' && s[i] <= 'z') && !(s[i] >= 'A' && s[i] <= 'Z') && !(s[i] >= '0' && s[i] <= '9') &&
-		    !strchr("._+-", s[i]))
-			return false;
-	return true;
-}
-
-/* Reads and checks the request message and its three descriptors. */
-static int request_read(struct request *rq, int sock, uint8_t *msg, size_t cap, struct err *e)
+/* Reads the request message and its three descriptors, and parses it. */
+static int request_read(struct request *r, int sock, uint8_t *msg, struct err *e)
 {
 	union {
 		struct cmsghdr h;
 		char b[CMSG_SPACE(3 * sizeof(int))];
 	} ctl;
-	struct iovec iov = { .iov_base = msg, .iov_len = cap };
+	struct iovec iov = { .iov_base = msg, .iov_len = ENTER_REQUEST_MAX };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b };
 	struct cmsghdr *c;
 	ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	size_t tl, cl;
 
-	rq->fds[0] = rq->fds[1] = rq->fds[2] = -1;
+	r->fds[0] = r->fds[1] = r->fds[2] = -1;
 	if (n < 0)
 		return err_set(e, ERR_IO, "recvmsg: %s", strerror(errno));
 	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
@@ -121,42 +108,23 @@ static int request_read(struct request *rq, int sock, uint8_t *msg, size_t cap, 
 			int got[3] = { -1, -1, -1 };
 			memcpy(got, CMSG_DATA(c), (k < 3 ? k : 3) * sizeof(int));
 			for (size_t i = 0; i < 3; i++)
-				rq->fds[i] = i < k ? got[i] : -1;
+				r->fds[i] = i < k ? got[i] : -1;
 			if (k != 3) {
 				for (size_t i = 0; i < 3; i++)
-					if (rq->fds[i] >= 0)
-						close(rq->fds[i]);
-				rq->fds[0] = rq->fds[1] = rq->fds[2] = -1;
+					if (r->fds[i] >= 0)
+						close(r->fds[i]);
+				r->fds[0] = r->fds[1] = r->fds[2] = -1;
 			}
 		}
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))
 		return err_set(e, ERR_TOO_BIG, "request too long");
-	if (rq->fds[0] < 0)
+	if (r->fds[0] < 0)
 		return err_set(e, ERR_INVALID, "request without its three descriptors");
-	if ((size_t)n < HEADER_LEN || memcmp(msg, ENTER_MAGIC, 8) != 0)
-		return err_set(e, ERR_INVALID, "not an enter request");
-	tl = (size_t)msg[9] | (size_t)msg[10] << 8;
-	cl = (size_t)msg[11] | (size_t)msg[12] << 8 | (size_t)msg[13] << 16 | (size_t)msg[14] << 24;
-	if (tl > ENTER_TERM_MAX || cl > ENTER_CMD_MAX || (size_t)n != HEADER_LEN + tl + cl)
-		return err_set(e, ERR_INVALID, "request lengths do not add up");
-	if (!term_ok((char *)msg + HEADER_LEN, tl))
-		return err_set(e, ERR_INVALID, "TERM has a bad character");
-	if (memchr(msg + HEADER_LEN + tl, '\0', cl))
-		return err_set(e, ERR_INVALID, "command holds a NUL byte");
-	rq->tty = msg[8] & 1;
-	snprintf(rq->term, sizeof rq->term, "TERM=%.*s", (int)tl, (char *)msg + HEADER_LEN);
-	if (tl == 0)
-		snprintf(rq->term, sizeof rq->term, "TERM=xterm-256color");
-	rq->cmd = NULL;
-	if (cl) {
-		msg[HEADER_LEN + tl + cl] = '\0';
-		rq->cmd = (char *)msg + HEADER_LEN + tl;
-	}
-	return 0;
+	return enter_request_parse(&r->rq, msg, (size_t)n, e);
 }
 
 /* In the forked child: the client's descriptors as 0-2, a session of its own, podman. Never returns. */
-static void child_exec(const struct request *rq, char *argv[])
+static void child_exec(const struct request *r, char *argv[])
 {
 	sigset_t none;
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
@@ -166,7 +134,7 @@ static void child_exec(const struct request *rq, char *argv[])
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	setsid();
-	if (dup2(rq->fds[0], 0) < 0 || dup2(rq->fds[1], 1) < 0 || dup2(rq->fds[2], 2) < 0)
+	if (dup2(r->fds[0], 0) < 0 || dup2(r->fds[1], 1) < 0 || dup2(r->fds[2], 2) < 0)
 		_exit(126);
 	close_range(3, ~0U, 0);
 	execvp(argv[0], argv);
@@ -217,17 +185,18 @@ static void *session_main(void *arg)
 {
 	struct session *s = arg;
 	struct enter *en = s->en;
-	struct request rq;
+	struct request *rq = malloc(sizeof *rq);
 	struct ucred cred;
 	socklen_t cl = sizeof cred;
 	struct account a;
 	struct err e = { 0, "" };
 	char *argv[16];
-	uint8_t *msg = malloc(HEADER_LEN + ENTER_TERM_MAX + ENTER_CMD_MAX + 1);
+	uint8_t *msg = malloc(ENTER_REQUEST_MAX);
 	pid_t pid;
 
-	rq.fds[0] = rq.fds[1] = rq.fds[2] = -1;
-	if (!msg) {
+	if (rq)
+		rq->fds[0] = rq->fds[1] = rq->fds[2] = -1;
+	if (!msg || !rq) {
 		reply_error(s->sock, "out of memory");
 		goto done;
 	}
@@ -235,9 +204,8 @@ static void *session_main(void *arg)
 		reply_error(s->sock, "cannot tell who is asking");
 		goto done;
 	}
-	if (request_read(&rq, s->sock, msg, HEADER_LEN + ENTER_TERM_MAX + ENTER_CMD_MAX, &e) ||
-	    account_of_uid(&a, en, cred.uid, &e) ||
-	    instance_enter_argv(argv, a.name, rq.tty, rq.term, rq.cmd, &e)) {
+	if (request_read(rq, s->sock, msg, &e) || account_of_uid(&a, en, cred.uid, &e) ||
+	    instance_enter_argv(argv, a.name, rq->rq.tty, rq->rq.term, rq->rq.has_cmd ? rq->rq.cmd : NULL, &e)) {
 		log_warn("instance entry refused", "uid=%u err=\"%s\"", (unsigned)cred.uid, e.msg);
 		reply_error(s->sock, "%s", e.msg);
 		goto done;
@@ -248,12 +216,13 @@ static void *session_main(void *arg)
 		goto done;
 	}
 	if (pid == 0)
-		child_exec(&rq, argv);
+		child_exec(rq, argv);
 	for (int i = 0; i < 3; i++) {
-		close(rq.fds[i]);
-		rq.fds[i] = -1;
+		close(rq->fds[i]);
+		rq->fds[i] = -1;
 	}
-	log_info("instance session", "user=%s pid=%d tty=%d command=%d", a.name, (int)pid, rq.tty, rq.cmd != NULL);
+	log_info("instance session", "user=%s pid=%d tty=%d command=%d", a.name, (int)pid, rq->rq.tty,
+		 rq->rq.has_cmd);
 	{
 		int status = supervise(s->sock, pid);
 		uint8_t x[5] = { 'X', (uint8_t)status, (uint8_t)(status >> 8), (uint8_t)(status >> 16),
@@ -262,9 +231,10 @@ static void *session_main(void *arg)
 		log_debug("instance session ended", "user=%s status=%d", a.name, status);
 	}
 done:
-	for (int i = 0; i < 3; i++)
-		if (rq.fds[i] >= 0)
-			close(rq.fds[i]);
+	for (int i = 0; rq && i < 3; i++)
+		if (rq->fds[i] >= 0)
+			close(rq->fds[i]);
+	free(rq);
 	free(msg);
 	close(s->sock);
 	atomic_fetch_sub(&en->sessions, 1);

@@ -37,6 +37,30 @@ struct err;
 
 struct enter;
 
+/* A request as the agent reads it (enter_request_parse). */
+struct enter_request {
+	bool tty;                          /* the client's stdin is a terminal */
+	char term[ENTER_TERM_MAX + 6];     /* "TERM=<value>" ("TERM=xterm-256color" when none was sent) */
+	bool has_cmd;                      /* false: a login shell */
+	char cmd[ENTER_CMD_MAX + 1];       /* the command, NUL-terminated */
+};
+
+#define ENTER_HEADER_LEN 15            /* magic 8, flags 1, TERM length 2, command length 4 */
+#define ENTER_REQUEST_MAX (ENTER_HEADER_LEN + ENTER_TERM_MAX + ENTER_CMD_MAX)
+
+/*
+ * Pure: the request message's bytes (the wire above) into *rq. ERR_INVALID naming what is wrong (not a
+ * request, lengths that do not add up, a TERM with a character outside [A-Za-z0-9._+-], a NUL in the
+ * command), ERR_TOO_BIG past the caps. Fuzzed (tests/fuzz/fuzz_enter.c).
+ */
+int enter_request_parse(struct enter_request *rq, const uint8_t *msg, size_t n, struct err *e);
+
+/*
+ * Writes the request for (tty, term, cmd) into out (room ENTER_REQUEST_MAX); returns its length, or 0 when
+ * the command is longer than ENTER_CMD_MAX. A TERM that does not fit or has a bad character is left out.
+ */
+size_t enter_request_encode(uint8_t *out, bool tty, const char *term, const char *cmd);
+
 /* Where the broker listens and whose accounts it serves. */
 struct enter_cfg {
 	const char *socket_path;         /* created 0666 (the peer's uid is what is checked) */

@@ -37,10 +37,7 @@ static int refuse(const char *fmt, const char *what)
 /* Sends the request with fds 0, 1, 2. */
 static int request_send(int sock, const char *cmd)
 {
-	const char *term = getenv("TERM");
-	size_t tl = term && strlen(term) <= ENTER_TERM_MAX ? strlen(term) : 0, cl = cmd ? strlen(cmd) : 0;
-	size_t n = 15 + tl + cl;
-	uint8_t *msg = malloc(n);
+	uint8_t *msg = malloc(ENTER_REQUEST_MAX);
 	int fds[3] = { 0, 1, 2 };
 	union {
 		struct cmsghdr h;
@@ -49,18 +46,16 @@ static int request_send(int sock, const char *cmd)
 	struct iovec iov;
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof ctl.b };
 	struct cmsghdr *c;
+	size_t n;
 	ssize_t w;
 
 	if (!msg)
 		return -1;
-	memcpy(msg, ENTER_MAGIC, 8);
-	msg[8] = isatty(0) ? 1 : 0;
-	msg[9] = (uint8_t)tl;
-	msg[10] = (uint8_t)(tl >> 8);
-	for (int i = 0; i < 4; i++)
-		msg[11 + i] = (uint8_t)(cl >> (8 * i));
-	memcpy(msg + 15, term ? term : "", tl);
-	memcpy(msg + 15 + tl, cmd ? cmd : "", cl);
+	n = enter_request_encode(msg, isatty(0), getenv("TERM"), cmd);
+	if (n == 0) {
+		free(msg);
+		return -1;
+	}
 	iov.iov_base = msg;
 	iov.iov_len = n;
 	memset(ctl.b, 0, sizeof ctl.b);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/enter.h"
 #include "agent/instance.h"
 #include "agent/instances.h"
 #include "agent/netguard.h"
@@ -192,12 +193,74 @@ static void test_image_sets(void **state)
 	assert_false(offer_images_has("", "base", 4));
 }
 
+/* The login shell's request to the agent: what the client encodes, the agent parses, and nothing else. */
+static void test_enter_wire(void **state)
+{
+	static uint8_t msg[ENTER_REQUEST_MAX + 16];
+	static struct enter_request rq;
+	static char big[ENTER_CMD_MAX + 2];
+	struct err e = { 0, "" };
+	size_t n;
+	(void)state;
+
+	n = enter_request_encode(msg, true, "xterm-256color", NULL);
+	assert_int_equal(enter_request_parse(&rq, msg, n, &e), 0);
+	assert_true(rq.tty);
+	assert_false(rq.has_cmd);
+	assert_string_equal(rq.term, "TERM=xterm-256color");
+	n = enter_request_encode(msg, false, NULL, "/usr/lib/openssh/sftp-server");
+	assert_int_equal(enter_request_parse(&rq, msg, n, &e), 0);
+	assert_false(rq.tty);
+	assert_true(rq.has_cmd);
+	assert_string_equal(rq.cmd, "/usr/lib/openssh/sftp-server");
+	assert_string_equal(rq.term, "TERM=xterm-256color"); /* none sent: a default */
+	/* a TERM with shell characters is not sent */
+	n = enter_request_encode(msg, true, "xterm; rm -rf /", "id");
+	assert_int_equal(enter_request_parse(&rq, msg, n, &e), 0);
+	assert_string_equal(rq.term, "TERM=xterm-256color");
+	/* the largest command, and one byte more */
+	memset(big, 'a', ENTER_CMD_MAX);
+	big[ENTER_CMD_MAX] = '\0';
+	n = enter_request_encode(msg, false, "vt100", big);
+	assert_int_equal(n, ENTER_HEADER_LEN + 5 + ENTER_CMD_MAX);
+	assert_int_equal(enter_request_parse(&rq, msg, n, &e), 0);
+	assert_int_equal(strlen(rq.cmd), ENTER_CMD_MAX);
+	big[ENTER_CMD_MAX] = 'a';
+	big[ENTER_CMD_MAX + 1] = '\0';
+	assert_int_equal(enter_request_encode(msg, false, NULL, big), 0);
+	/* what the agent refuses, naming it */
+	n = enter_request_encode(msg, false, "vt100", "id");
+	assert_int_equal(enter_request_parse(&rq, msg, n - 1, &e), ERR_INVALID);
+	assert_non_null(strstr(e.msg, "lengths"));
+	assert_int_equal(enter_request_parse(&rq, msg, 7, &e), ERR_INVALID);
+	msg[0] = 'X';
+	assert_int_equal(enter_request_parse(&rq, msg, n, &e), ERR_INVALID);
+	n = enter_request_encode(msg, false, "vt100", "id");
+	msg[8] = 0x80;
+	assert_int_equal(enter_request_parse(&rq, msg, n, &e), ERR_INVALID);
+	n = enter_request_encode(msg, false, "vt100", "id");
+	msg[ENTER_HEADER_LEN + 2] = ';';
+	assert_int_equal(enter_request_parse(&rq, msg, n, &e), ERR_INVALID);
+	assert_non_null(strstr(e.msg, "TERM"));
+	n = enter_request_encode(msg, false, "vt100", "id");
+	msg[ENTER_HEADER_LEN + 1] = '\0'; /* a NUL in TERM (found by fuzz_enter: strchr matched the terminator) */
+	assert_int_equal(enter_request_parse(&rq, msg, n, &e), ERR_INVALID);
+	n = enter_request_encode(msg, false, NULL, "id");
+	msg[ENTER_HEADER_LEN + 1] = '\0';
+	assert_int_equal(enter_request_parse(&rq, msg, n, &e), ERR_INVALID);
+	assert_non_null(strstr(e.msg, "NUL"));
+	n = enter_request_encode(msg, false, NULL, "id");
+	msg[13] = 0x7f; /* a command length far past the cap */
+	assert_int_equal(enter_request_parse(&rq, msg, n, &e), ERR_TOO_BIG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_names_and_refs), cmocka_unit_test(test_uid_base),
 		cmocka_unit_test(test_enter_argv),     cmocka_unit_test(test_guard_script),
 		cmocka_unit_test(test_image_flag),     cmocka_unit_test(test_image_sets),
+		cmocka_unit_test(test_enter_wire),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
