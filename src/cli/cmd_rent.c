@@ -2,7 +2,7 @@
  * cmd_rent.c — `flopmarket rent`: open a rental on chain from a signed offer.
  *
  *   flopmarket rent <offer_hash> | --offer-file FILE  (--hours N | --until-stopped)
- *                   [--deposit AMOUNT] [--token SYMBOL] [--ssh-key FILE] [--wallet NAME]
+ *                   [--deposit AMOUNT] [--token SYMBOL] [--ssh-key FILE] [--image NAME] [--wallet NAME]
  *                   [--server URL] [--agent URL] [--wait-access SECS] [--yes]
  *
  * The offer comes from the server (GET /offers/{hash}) or from a JSON file holding the offer view or

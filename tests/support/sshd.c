@@ -146,7 +146,9 @@ static int start_once(struct sshd *s, const char *allow, struct err *e)
 		"PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
 		"PubkeyAuthentication yes\nUsePAM no\nStrictModes yes\nPermitRootLogin no\n"
 		"AuthorizedKeysFile .ssh/authorized_keys\nAllowUsers %s\nLogLevel VERBOSE\n"
-		"X11Forwarding no\nPrintMotd no\nMaxStartups 100\n",
+		"X11Forwarding no\nPrintMotd no\nMaxStartups 100\n"
+		"Subsystem sftp /usr/lib/openssh/sftp-server\nAllowTcpForwarding no\nAllowStreamLocalForwarding no\n"
+		"AllowAgentForwarding no\nPermitTunnel no\nPermitUserRC no\n",
 		s->port, key, s->dir, allow);
 	fclose(f);
 	pid = fork();
