@@ -287,6 +287,7 @@ int endpoint_start(struct agent *a, struct err *e)
 	}
 	a->files.term = a->term;
 	a->files.max_bytes = a->cfg.files_max_bytes;
+	a->files.inst = a->inst;
 	if ((rc = http_server_new(&a->http, &hc, e)) ||
 	    (rc = http_route(a->http, "POST", "/rentals/{id}/ssh-key", h_ssh_key, a, e)) ||
 	    (rc = http_route(a->http, "GET", "/rentals/{id}/access", h_access, a, e)) ||

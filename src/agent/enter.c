@@ -205,7 +205,8 @@ static void *session_main(void *arg)
 		goto done;
 	}
 	if (request_read(rq, s->sock, msg, &e) || account_of_uid(&a, en, cred.uid, &e) ||
-	    instance_enter_argv(argv, a.name, rq->rq.tty, rq->rq.term, rq->rq.has_cmd ? rq->rq.cmd : NULL, &e)) {
+	    instance_enter_argv(argv, a.name, rq->rq.tty, rq->rq.term, rq->rq.has_cmd ? rq->rq.cmd : NULL,
+			       en->cfg.workdir, &e)) {
 		log_warn("instance entry refused", "uid=%u err=\"%s\"", (unsigned)cred.uid, e.msg);
 		reply_error(s->sock, "%s", e.msg);
 		goto done;

@@ -65,6 +65,7 @@ size_t enter_request_encode(uint8_t *out, bool tty, const char *term, const char
 struct enter_cfg {
 	const char *socket_path;         /* created 0666 (the peer's uid is what is checked) */
 	struct account_cfg accounts;     /* the agent's account settings (state files) */
+	const char *workdir;             /* where sessions start inside ("/workspace" with a volume; NULL: /root) */
 };
 
 /* Binds the socket and starts the accepting thread. */

@@ -5,6 +5,8 @@
  */
 #include "agent/files.h"
 
+#include "agent/instances.h"
+
 #include "agent/terminal.h"
 #include "core/err.h"
 #include "core/hex.h"
@@ -83,6 +85,23 @@ static int open_home(const struct terminal_grant *g, struct http_resp *resp)
 	if (home < 0)
 		http_error(resp, 409, "account_unavailable", "rental", "the rental's home is gone");
 	return home;
+}
+
+/*
+ * Rentals as instances: the grant's home becomes the instance's /workspace (on the host: its volume's
+ * mount) and its owner the instance's root. 1 with the answer in resp when the instance has none.
+ */
+static int instance_root(struct files *f, struct terminal_grant *g, struct http_resp *resp)
+{
+	struct err e = { 0, "" };
+
+	if (!f->inst)
+		return 0;
+	if (instances_files_root(f->inst, g->account, (long)g->uid, g->home, sizeof g->home, &g->uid, &g->gid, &e)) {
+		http_error(resp, 409, "no_workspace", "rental", "%s", e.msg);
+		return 1;
+	}
+	return 0;
 }
 
 /* The query's path, checked; or an answer in resp and NULL. */
@@ -174,7 +193,7 @@ static int upload_begin(struct files *f, struct http_req *r, struct http_resp *r
 	struct upload *u;
 	int rc;
 
-	if ((rc = terminal_authorize(f->term, r, resp, &g)))
+	if ((rc = terminal_authorize(f->term, r, resp, &g)) || (rc = instance_root(f, &g, resp)))
 		return rc > 0 ? 1 : rc;
 	if (!(path = query_path(r, resp)))
 		return 1;
@@ -252,7 +271,7 @@ static int on_download(struct http_req *r, struct http_resp *resp, void *ctx)
 	int home, fd, rc, err;
 	size_t k = 0;
 
-	if ((rc = terminal_authorize(f->term, r, resp, &g)))
+	if ((rc = terminal_authorize(f->term, r, resp, &g)) || (rc = instance_root(f, &g, resp)))
 		return rc > 0 ? 0 : rc;
 	if (!(path = query_path(r, resp)))
 		return 0;

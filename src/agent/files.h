@@ -33,9 +33,13 @@ struct terminal;
 #define FILES_DEPTH_MAX 16
 #define FILES_MAX_BYTES_DEFAULT ((uint64_t)4 << 30)
 
+struct instances;
+
 struct files {
 	struct terminal *term;   /* authorizes (terminal_authorize) */
 	uint64_t max_bytes;      /* per file */
+	struct instances *inst;  /* rentals are instances: files go to and come from the instance's /workspace
+				  * volume, owned by root inside (instances_files_root); NULL: the account's home */
 };
 
 /* True when path is an acceptable relative path (the rules above). */

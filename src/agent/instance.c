@@ -313,7 +313,7 @@ int instance_exec(const char *name, char *const cmd[], struct buf *out, int *sta
 }
 
 int instance_enter_argv(char *argv[16], const char *name, bool tty, const char *term_env, const char *cmd,
-			struct err *e)
+			const char *workdir, struct err *e)
 {
 	static const char login[] = "if [ -x /bin/bash ]; then exec /bin/bash -l; fi; exec /bin/sh -l";
 	size_t n = 0;
@@ -330,7 +330,7 @@ int instance_enter_argv(char *argv[16], const char *name, bool tty, const char *
 		argv[n++] = (char *)term_env;
 	}
 	argv[n++] = "--workdir";
-	argv[n++] = "/root";
+	argv[n++] = (char *)(workdir ? workdir : "/root");
 	argv[n++] = (char *)name;
 	argv[n++] = "/bin/sh";
 	argv[n++] = "-c";

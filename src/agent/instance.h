@@ -102,11 +102,11 @@ int instance_exec(const char *name, char *const cmd[], struct buf *out, int *sta
 
 /*
  * The argv that enters the instance for a session (NULL-terminated, into argv, at most 16 entries,
- * pointing into the strings given): `podman exec -i [-t] -e TERM=<term> -w /root <name> /bin/sh ...`,
- * a login shell (bash when the image has it) when cmd is NULL, else `/bin/sh -c cmd`.
+ * pointing into the strings given): `podman exec -i [-t] -e TERM=<term> -w <workdir> <name> /bin/sh ...`,
+ * a login shell (bash when the image has it) when cmd is NULL, else `/bin/sh -c cmd`. workdir NULL: /root.
  */
 int instance_enter_argv(char *argv[16], const char *name, bool tty, const char *term_env, const char *cmd,
-			struct err *e);
+			const char *workdir, struct err *e);
 
 /* Freezes (podman pause) / thaws (unpause) every process of the instance. Idempotent. */
 int instance_pause(const char *name, struct err *e);

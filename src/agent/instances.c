@@ -166,7 +166,9 @@ int instances_start(struct instances **out, const struct instances_cfg *cfg, con
 		goto fail;
 	gpu_devices(in);
 	{
-		struct enter_cfg ec = { .socket_path = in->enter_sock, .accounts = *acct };
+		/* sessions start where the browser's uploads land: the volume, when there is one */
+		struct enter_cfg ec = { .socket_path = in->enter_sock, .accounts = *acct,
+					.workdir = in->cfg.disk_bytes ? INSTANCE_WORKSPACE : "/root" };
 		if ((rc = enter_start(&in->broker, &ec, e)))
 			goto fail;
 	}
@@ -247,6 +249,24 @@ int instances_ensure(struct instances *in, const struct account *acc, const char
 	}
 	if ((rc = instance_create(&s, bridge, sizeof bridge, e)) || (rc = netguard_add(in->table, bridge, e)))
 		return rc;
+	return 0;
+}
+
+int instances_files_root(struct instances *in, const char *name, long account_uid, char *dir, size_t cap,
+			 unsigned *uid, unsigned *gid, struct err *e)
+{
+	struct stat d, b;
+
+	if (!in->cfg.disk_bytes)
+		return err_set(e, ERR_NOT_FOUND, "this host gives instances no /workspace volume: use scp or sftp");
+	if (!instance_name_ok(name) || account_uid < 1000)
+		return err_set(e, ERR_INVALID, "not an instance account");
+	if ((size_t)snprintf(dir, cap, "%s/%s", in->volumes, name) >= cap)
+		return err_set(e, ERR_TOO_BIG, "volume path too long");
+	/* mounted: the volume's root is on a device of its own */
+	if (stat(dir, &d) || stat(in->volumes, &b) || d.st_dev == b.st_dev)
+		return err_set(e, ERR_NOT_FOUND, "the instance's /workspace is not there (the rental is starting or ended)");
+	*uid = *gid = instance_uid_base(account_uid);
 	return 0;
 }
 

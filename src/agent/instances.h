@@ -75,6 +75,14 @@ int instances_image_ref(const struct instances *in, const char *name, const char
 /* Gives account acc its instance, from image `image` (NULL: the default). Idempotent. */
 int instances_ensure(struct instances *in, const struct account *acc, const char *image, struct err *e);
 
+/*
+ * Where the browser's file transfer reads and writes for account `name` (uid account_uid): the host
+ * directory of its /workspace volume into dir, and the ids of root inside (*uid, *gid). ERR_NOT_FOUND
+ * when instances get no volume (--instance-disk-mib) or it is not mounted.
+ */
+int instances_files_root(struct instances *in, const char *name, long account_uid, char *dir, size_t cap,
+			 unsigned *uid, unsigned *gid, struct err *e);
+
 /* Freezes / thaws the instance of account `name`. A missing instance is ERR_NOT_FOUND. */
 int instances_freeze(struct instances *in, const char *name, struct err *e);
 int instances_thaw(struct instances *in, const char *name, struct err *e);

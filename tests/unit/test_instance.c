@@ -76,25 +76,27 @@ static void test_enter_argv(void **state)
 	struct err e = { 0, "" };
 	(void)state;
 
-	assert_int_equal(instance_enter_argv(argv, "fm0123456789", true, "TERM=xterm", NULL, &e), 0);
+	assert_int_equal(instance_enter_argv(argv, "fm0123456789", true, "TERM=xterm", NULL, "/workspace", &e), 0);
 	assert_string_equal(argv[0], "podman");
 	assert_string_equal(argv[1], "exec");
 	assert_string_equal(argv[2], "--interactive");
 	assert_string_equal(argv[3], "--tty");
 	assert_string_equal(argv[5], "TERM=xterm");
+	assert_string_equal(argv[7], "/workspace");
 	assert_string_equal(argv[8], "fm0123456789");
 	assert_string_equal(argv[9], "/bin/sh");
 	assert_non_null(strstr(argv[11], "/bin/bash -l")); /* a login shell, bash when there is one */
 	assert_null(argv[12]);
 	/* a command (ssh host CMD, sftp): no terminal, sh -c CMD, the command one argument */
-	assert_int_equal(instance_enter_argv(argv, "fm0123456789", false, NULL, "echo a; id", &e), 0);
+	assert_int_equal(instance_enter_argv(argv, "fm0123456789", false, NULL, "echo a; id", NULL, &e), 0);
 	assert_string_equal(argv[2], "--interactive");
 	assert_string_equal(argv[3], "--workdir");
+	assert_string_equal(argv[4], "/root");
 	assert_string_equal(argv[6], "/bin/sh");
 	assert_string_equal(argv[7], "-c");
 	assert_string_equal(argv[8], "echo a; id");
 	assert_null(argv[9]);
-	assert_int_equal(instance_enter_argv(argv, "--privileged", false, NULL, NULL, &e), ERR_INVALID);
+	assert_int_equal(instance_enter_argv(argv, "--privileged", false, NULL, NULL, NULL, &e), ERR_INVALID);
 }
 
 static void test_guard_script(void **state)

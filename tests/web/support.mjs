@@ -14,6 +14,7 @@ export const env = {
 	agent: process.env.WEB_AGENT_URL,
 	offerUsdc: process.env.WEB_OFFER_USDC,
 	offerUsdt: process.env.WEB_OFFER_USDT,
+	isolation: process.env.WEB_ISOLATION || 'account', // how the demo's agent isolates rentals
 	shots: process.env.WEB_SHOTS || 'build/screenshots',
 	chromium: process.env.CHROMIUM || '/usr/lib/chromium/chromium',
 };

@@ -193,7 +193,7 @@ test('dashboard: accrued cost follows chain time and matches the chain to the un
 	await context.close();
 });
 
-test('terminal: the rental\'s shell runs `echo` as the rental\'s account', T, async () => {
+test('terminal: the rental\'s shell runs `echo` as the rental\'s account (in an instance: as root there)', T, async () => {
 	assert.ok(rental1);
 	const { page, context } = await signedInPage(`#/terminal/${rental1}`);
 	await page.waitForSelector('#terminal[data-connected="1"]', { timeout: 30000 });
@@ -204,10 +204,12 @@ test('terminal: the rental\'s shell runs `echo` as the rental\'s account', T, as
 		assert.equal(await page.$eval('#terminal', (el) => el.dataset.scheme), 'wss:');
 	}
 	await page.click('#terminal');
-	await page.keyboard.type('echo ok-$((6*7)) $(id -un)\n');
+	// an instance's hostname is its account's name, and the shell there is root's
+	await page.keyboard.type(env.isolation === 'container' ? 'echo ok-$((6*7)) $(hostname) uid=$(id -u)\n' : 'echo ok-$((6*7)) $(id -un)\n');
 	await page.waitForFunction(() => /ok-42 fm[0-9a-f]+/.test(document.querySelector('#terminal .xterm-rows')?.textContent || ''), null, { timeout: 15000 });
 	const rows = await page.textContent('#terminal .xterm-rows');
 	const user = /ok-42 (fm[0-9a-f]{10})/.exec(rows)[1];
+	if (env.isolation === 'container') assert.match(rows, /ok-42 fm[0-9a-f]{10} uid=0/);
 	const r = await api(`/rentals/${rental1}`);
 	if (r.access) assert.equal(user, r.access.user);
 	await shots(page, 'terminal');
