@@ -185,9 +185,17 @@ fail:
 
 void instances_stop(struct instances *in)
 {
+	char *names = NULL;
+	size_t n = 1;
+	struct err e = { 0, "" };
+
 	if (!in)
 		return;
 	enter_stop(in->broker);
+	/* live instances stay guarded while the agent is down; with none left, the guard goes too */
+	if (instance_list(&names, &n, in->agent_id, &e) == 0 && n == 0 && netguard_remove(in->table, &e))
+		log_warn("cannot remove the instance guard", "table=%s err=\"%s\"", in->table, e.msg);
+	free(names);
 	free(in);
 }
 

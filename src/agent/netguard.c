@@ -134,6 +134,21 @@ static int element(const char *verb, const char *table, const char *ifname, stru
 	return nft(argv, e);
 }
 
+int netguard_remove(const char *table, struct err *e)
+{
+	char *argv[] = { "nft", "delete", "table", "inet", (char *)table, NULL };
+	int rc;
+
+	if (!table_ok(table))
+		return err_set(e, ERR_INVALID, "netguard: bad table name");
+	rc = nft(argv, e);
+	if (rc == ERR_IO && (strstr(e->msg, "No such file") || strstr(e->msg, "does not exist"))) {
+		err_clear(e);
+		return 0;
+	}
+	return rc;
+}
+
 int netguard_add(const char *table, const char *ifname, struct err *e)
 {
 	return element("add", table, ifname, e);

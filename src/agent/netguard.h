@@ -41,6 +41,9 @@ int netguard_script(struct buf *out, const char *table, const char *const *dns, 
 /* Applies netguard_script through `nft -f` (the script is written to script_path first). */
 int netguard_apply(const char *table, const char *const *dns, const char *script_path, struct err *e);
 
+/* Deletes the table (when no instance is left to guard). A missing table is not an error. */
+int netguard_remove(const char *table, struct err *e);
+
 /* Adds / removes a bridge interface to / from the guarded set. Removing a missing one is not an error. */
 int netguard_add(const char *table, const char *ifname, struct err *e);
 int netguard_del(const char *table, const char *ifname, struct err *e);
