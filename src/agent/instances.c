@@ -80,7 +80,7 @@ static void gpu_devices(struct instances *in)
 		struct stat st;
 		if (strncmp(de->d_name, "nvidia", 6) != 0 || strlen(de->d_name) > 40)
 			continue;
-		snprintf(p, sizeof p, "/dev/%s", de->d_name);
+		snprintf(p, sizeof p, "/dev/%.40s", de->d_name);
 		if (stat(p, &st) != 0 || !S_ISCHR(st.st_mode))
 			continue;
 		snprintf(in->device_store[n], sizeof in->device_store[n], "%s", p);

@@ -211,8 +211,8 @@ static int drive(struct agent *a, struct agent_row *w, uint64_t now, bool sweep,
 		} else if (exists && acc.phase == ACCOUNT_CREATING) {
 			/* half made and already out of time: finish it frozen on the next tick */
 			if (w->has_key && !(rc = account_create(&acc, &a->acct, scope, w->ssh_key, e)) &&
-			    !(rc = instance_up(a, &acc, w, e)))
-				rc = account_freeze(&a->acct, name, e) ? rc : instance_freeze(a, name, e);
+			    !(rc = instance_up(a, &acc, w, e)) && !(rc = account_freeze(&a->acct, name, e)))
+				rc = instance_freeze(a, name, e);
 			return rc;
 		} else if (exists && acc.phase == ACCOUNT_FROZEN && sweep) {
 			/* after a restart or a reboot: the instance is there and stays frozen */

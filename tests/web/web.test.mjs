@@ -136,11 +136,18 @@ test('rent 1 h with a permit: one transaction, access ready, exact deposit on ch
 	assert.match(await page.textContent('#estimate'), new RegExp(`Deposit \\(total now\\)${(Number(want) / 1e6).toString().replace('.', '\\.')}`));
 	const bal = await erc20(addr.usdc).balanceOf(renter);
 	await shots(page, 'offer');
+	if (env.isolation === 'container') {
+		// an instance host: the page says so, and the renter picks the image (signed with the key)
+		assert.match(await page.textContent('table.kv'), /Isolationan instance: root in a container of your image \(base\)/);
+		assert.deepEqual(await page.$$eval('#rent-image option', (os) => os.map((x) => x.value)), ['base']);
+		await page.selectOption('#rent-image', 'base');
+	}
 	await page.fill('#rent-hours', '1');
 	await page.click('#rent-submit');
 	await page.waitForSelector('#rent-steps li.ready', { timeout: 90000 });
 	const steps = await page.textContent('#rent-steps');
 	assert.match(steps, /Permit signed/);
+	// (with an image the signed message ends "\nimage base": a wrong one would be refused, never "ready")
 	assert.match(steps, /Open rental: confirmed in block/);
 	assert.match(steps, /ssh -p \d+ fm[0-9a-f]+@127\.0\.0\.1/);
 	assert.ok(wallet.log.includes('eth_signTypedData_v4'));

@@ -67,18 +67,20 @@ export async function browserKeyLine() {
 	return `ssh-ed25519 ${b64(blob)} flopmarket-browser`;
 }
 
-// Delivers the key (signed "flopmarket ssh-key <id> <ms> <key>") to the agent.
-export async function deliverKey(endpoint, rentalId, keyLine, sign) {
+// Delivers the key (signed "flopmarket ssh-key <id> <ms> <key>", then "\nimage <name>" when an instance image
+// was chosen) to the agent.
+export async function deliverKey(endpoint, rentalId, keyLine, sign, image = '') {
 	const key = keyLine ? keyLine.trim() : await browserKeyLine();
 	if (key.length > 8192 || /[\r\n]/.test(key) || !/^(ssh-ed25519|ecdsa-sha2-nistp256|ssh-rsa) [A-Za-z0-9+/=]+( [^\s]+)?$/.test(key))
 		throw new AgentError('That is not an SSH public key: paste one line like "ssh-ed25519 AAAA… you@laptop".');
 	const issued = Date.now();
-	const signature = await sign(`flopmarket ssh-key ${rentalId} ${issued} ${key}`);
+	if (image && !/^[a-z0-9][a-z0-9._-]{0,31}$/.test(image)) throw new AgentError(`"${image}" is not an image name.`);
+	const signature = await sign(`flopmarket ssh-key ${rentalId} ${issued} ${key}` + (image ? `\nimage ${image}` : ''));
 	for (let i = 0; i < 30; i++) {
 		try {
 			return await agentFetch(`${endpoint}/rentals/${rentalId}/ssh-key`, {
 				method: 'POST', headers: { 'Content-Type': 'application/json' },
-				body: JSON.stringify({ ssh_key: key, issued_ms: issued, signature }) });
+				body: JSON.stringify(image ? { ssh_key: key, issued_ms: issued, signature, image } : { ssh_key: key, issued_ms: issued, signature }) });
 		} catch (e) {
 			if (e.status !== 429) throw e;
 			await new Promise((r) => setTimeout(r, 1000));

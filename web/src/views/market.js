@@ -100,7 +100,8 @@ export function card(o, provider) {
 			stat('Rating', o.rating_centi ? (o.rating_centi / 100).toFixed(2) + ' ★' : '—'),
 			stat('Response', rep && rep.response_median_s !== null && rep.response_median_s !== undefined ? rep.response_median_s + ' s' : '—'),
 			stat('Location', [o.country, o.region].filter(Boolean).join(' · ') || '—'),
-			stat('Terms', o.interruptible ? 'interruptible' : 'not interruptible')),
+			stat('Terms', o.interruptible ? 'interruptible' : 'not interruptible'),
+			stat('Access', o.isolation === 'container' ? `root in an instance (${(o.images || []).length} image${(o.images || []).length === 1 ? '' : 's'})` : 'Unix account')),
 		h('a.button', { href: `#/offer/${o.offer_hash}` }, 'Details & rent'));
 }
 

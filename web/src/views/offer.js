@@ -51,7 +51,10 @@ export async function render(hash) {
 		row('Network up / down', `${o.net_up_mbps || '—'} / ${o.net_down_mbps || '—'} Mbit/s`),
 		row('Driver / CUDA', `${driverText(o.driver_version)} / ${cudaText(o.cuda_version)}`),
 		row('Location', [o.country, o.region].filter(Boolean).join(' · ') || '—'),
-		row('Status', o.simulated ? 'simulated GPU (demo or test host)' : o.verified ? 'verified by benchmark' : 'unverified'));
+		row('Status', o.simulated ? 'simulated GPU (demo or test host)' : o.verified ? 'verified by benchmark' : 'unverified'),
+		row('Isolation', o.isolation === 'container'
+			? `an instance: root in a container of your image (${(o.images || []).join(', ')}), nothing of the host`
+			: 'a Unix account on the provider\'s host (no root, shared host)'));
 	const terms = h('table.kv',
 		h('caption', 'Terms'),
 		row('Price', `${o.token_per_hour} ${token.symbol} per hour` + (o.usd_per_hour !== 'unknown' ? ` ($${o.usd_per_hour}/h)` : '')),

@@ -68,6 +68,8 @@ export function rentForm(cfg, o, token) {
 	const usePermit = h('input#rent-permit', { type: 'checkbox', checked: !token.native });
 	const unlimited = h('input#rent-unlimited', { type: 'checkbox' });
 	const sshKey = h('textarea#rent-ssh-key', { rows: 2, spellcheck: 'false', placeholder: 'ssh-ed25519 AAAA… you@laptop (optional)' });
+	const images = o.isolation === 'container' ? (o.images || []) : [];
+	const image = h('select#rent-image', ...images.map((n, i) => h('option', { value: n, selected: i === 0 }, i === 0 ? `${n} (default)` : n)));
 	const estimate = h('table.kv#estimate', h('caption', 'Estimate'));
 	const error = h('p#rent-error.error', { role: 'alert' });
 	const steps = h('ol#rent-steps.steps', { 'aria-live': 'polite' });
@@ -115,7 +117,7 @@ export function rentForm(cfg, o, token) {
 		if (!p) return;
 		submit.disabled = true;
 		try {
-			await openRental(cfg, o, token, p, { permit: usePermit.checked && !token.native, unlimited: unlimited.checked, sshKey: sshKey.value.trim() }, steps, error);
+			await openRental(cfg, o, token, p, { permit: usePermit.checked && !token.native, unlimited: unlimited.checked, sshKey: sshKey.value.trim(), image: images.length ? image.value : '' }, steps, error);
 		} finally {
 			submit.disabled = false;
 		}
@@ -129,6 +131,8 @@ export function rentForm(cfg, o, token) {
 		token.native ? null : h('div.choice', usePermit, h('label', { for: 'rent-permit' }, 'One transaction with a permit signature (where the token supports it)')),
 		token.native ? null : h('div.choice', unlimited, h('label', { for: 'rent-unlimited' }, 'Approve an unlimited amount (not recommended)')),
 		unlimitedWarn,
+		images.length ? h('div.field', h('label', { for: 'rent-image' }, 'Image'), image,
+			h('small.muted', 'Your instance starts from this image; you are root inside.')) : null,
 		h('div.field', h('label', { for: 'rent-ssh-key' }, 'SSH public key'), sshKey,
 			h('small.muted', 'To log in with your own ssh client. Without one the page makes a key for this rental and you use the browser terminal.')),
 		estimate, error, submit, steps);
@@ -224,7 +228,7 @@ export async function openRental(cfg, o, token, plan, opts, list, error) {
 		const id = openedId(cfg, receipt);
 		if (id === null) throw new WalletError('failed', 'The transaction confirmed but holds no Opened event: check it in the explorer.');
 		step(list, 'opened', `Rental #${id} is open and paid until about ${new Date(Date.now() + Number(plan.secs) * 1000).toLocaleTimeString()}.`);
-		await prepareAccess(cfg, o, id, opts.sshKey, list);
+		await prepareAccess(cfg, o, id, opts.sshKey, list, opts.image);
 		return id;
 	} catch (e) {
 		const we = e instanceof WalletError ? e : walletError(e, 'Renting');
@@ -237,14 +241,14 @@ export async function openRental(cfg, o, token, plan, opts, list, error) {
 }
 
 // Sends the SSH key (the renter's own, or one made here) to the provider's agent and waits for access.
-async function prepareAccess(cfg, o, id, sshKey, list) {
+async function prepareAccess(cfg, o, id, sshKey, list, image) {
 	const endpoint = await endpointOf(o.machine_id);
 	if (!endpoint) {
 		step(list, 'access', 'The provider\'s agent has not said where it is yet: access will show in My rentals.');
 		return;
 	}
 	step(list, 'access', 'Access: sign to send your key to the provider…');
-	await deliverKey(endpoint, id, sshKey, (m) => signMessage(m, 'Signing the key delivery'));
+	await deliverKey(endpoint, id, sshKey, (m) => signMessage(m, 'Signing the key delivery'), image);
 	step(list, 'access', 'Access: the provider is preparing your machine…');
 	const a = await waitAccess(endpoint, id, 90000);
 	if (a && a.status === 'active') {
