@@ -339,30 +339,28 @@ int instance_enter_argv(char *argv[16], const char *name, bool tty, const char *
 	return 0;
 }
 
-int instance_pause(const char *name, struct err *e)
+/* podman pause (on) or unpause, unless the instance is that way already. */
+static int set_paused(const char *name, bool on, struct err *e)
 {
 	char state[32];
-	char *argv[] = { "podman", "pause", (char *)name, NULL };
+	char *argv[] = { "podman", on ? "pause" : "unpause", (char *)name, NULL };
 	int rc = instance_state(name, state, sizeof state, e);
 
 	if (rc)
 		return rc;
-	if (strcmp(state, "paused") == 0)
+	if ((strcmp(state, "paused") == 0) == on)
 		return 0;
-	return podman_ok("pause", argv, 0, e);
+	return podman_ok(argv[1], argv, 0, e);
+}
+
+int instance_pause(const char *name, struct err *e)
+{
+	return set_paused(name, true, e);
 }
 
 int instance_unpause(const char *name, struct err *e)
 {
-	char state[32];
-	char *argv[] = { "podman", "unpause", (char *)name, NULL };
-	int rc = instance_state(name, state, sizeof state, e);
-
-	if (rc)
-		return rc;
-	if (strcmp(state, "paused") != 0)
-		return 0;
-	return podman_ok("unpause", argv, 0, e);
+	return set_paused(name, false, e);
 }
 
 int instance_remove(const char *name, struct err *e)
