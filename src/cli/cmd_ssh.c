@@ -18,6 +18,8 @@
 
 #define SSH_ARGS_MAX 32
 
+#define SSH_ACCESS_TRIES 50 /* 10 s at 200 ms */
+
 static int ssh_usage(void)
 {
 	fprintf(stderr, "usage: flopmarket ssh RENTAL [-i KEYFILE] [-o SSH_OPTION]... [--server URL | --agent URL]"
@@ -74,9 +76,18 @@ int cmd_ssh(int argc, char **argv, struct cfg *cfg)
 	if ((rc = api_client_init(&c, agent ? agent : server, &e)))
 		return cli_fail(rc, &e);
 	snprintf(path, sizeof path, agent ? "/rentals/%" PRIu64 "/access" : "/rentals/%" PRIu64, id);
-	if ((rc = api_request(&c, &r, NULL, "GET", path, NULL, &e)))
-		goto fail;
-	acc = r;
+	/* The agent grants access, then tells the server on its next round: right after `rent`, the server
+	 * may not have it yet, so ask again for a few seconds before saying there is none. */
+	for (int tries = 0;; tries++) {
+		if ((rc = api_request(&c, &r, NULL, "GET", path, NULL, &e)))
+			goto fail;
+		acc = r;
+		if (agent || !json_get(&acc, r, "access", NULL) || tries >= SSH_ACCESS_TRIES)
+			break;
+		json_decref(r);
+		r = NULL;
+		usleep(200 * 1000);
+	}
 	if (!agent && json_get(&acc, r, "access", NULL)) {
 		rc = err_set(&e, ERR_STATE, "rental %" PRIu64 ": no access reported by the provider's agent yet "
 			     "(did you give --ssh-key to rent? see flopmarket status %" PRIu64 ")", id, id);
