@@ -134,19 +134,23 @@ static int element(const char *verb, const char *table, const char *ifname, stru
 	return nft(argv, e);
 }
 
-int netguard_remove(const char *table, struct err *e)
+/* A delete whose target is already gone (nft: "No such file or directory") counts as done. */
+static int missing_ok(int rc, struct err *e)
 {
-	char *argv[] = { "nft", "delete", "table", "inet", (char *)table, NULL };
-	int rc;
-
-	if (!table_ok(table))
-		return err_set(e, ERR_INVALID, "netguard: bad table name");
-	rc = nft(argv, e);
 	if (rc == ERR_IO && (strstr(e->msg, "No such file") || strstr(e->msg, "does not exist"))) {
 		err_clear(e);
 		return 0;
 	}
 	return rc;
+}
+
+int netguard_remove(const char *table, struct err *e)
+{
+	char *argv[] = { "nft", "delete", "table", "inet", (char *)table, NULL };
+
+	if (!table_ok(table))
+		return err_set(e, ERR_INVALID, "netguard: bad table name");
+	return missing_ok(nft(argv, e), e);
 }
 
 int netguard_add(const char *table, const char *ifname, struct err *e)
@@ -156,11 +160,5 @@ int netguard_add(const char *table, const char *ifname, struct err *e)
 
 int netguard_del(const char *table, const char *ifname, struct err *e)
 {
-	int rc = element("delete", table, ifname, e);
-
-	if (rc == ERR_IO && (strstr(e->msg, "No such file") || strstr(e->msg, "does not exist"))) {
-		err_clear(e);
-		return 0;
-	}
-	return rc;
+	return missing_ok(element("delete", table, ifname, e), e);
 }
