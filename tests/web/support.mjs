@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { Contract, Interface, JsonRpcProvider } from 'ethers';
+import { startProxy } from './proxy.mjs';
 import { TestWallet } from './wallet.mjs';
 
 export const env = {
@@ -17,6 +18,10 @@ export const env = {
 	isolation: process.env.WEB_ISOLATION || 'account', // how the demo's agent isolates rentals
 	shots: process.env.WEB_SHOTS || 'build/screenshots',
 	chromium: process.env.CHROMIUM || '/usr/lib/chromium/chromium',
+	// the browser's own network namespace (tests/web/run): a launcher that enters it, and the host's
+	// address on its veth, where proxy.mjs listens
+	netnsLauncher: process.env.WEB_NETNS_LAUNCHER || '',
+	netnsHost: process.env.WEB_NETNS_HOST || '',
 };
 const dep = JSON.parse(fs.readFileSync(process.env.WEB_DEPLOYMENT, 'utf8'));
 export const addr = {
@@ -73,20 +78,29 @@ export async function api(pathname, opts = {}) {
 	return JSON.parse(text);
 }
 
-let browser = null;
+let browser = null, proxy = null;
 export async function launch() {
 	if (!browser) {
 		// The HOME whose NSS database trusts the run's local CA (tests/web/run), when it made one.
 		const e = { ...process.env };
+		const args = ['--no-sandbox'];
+		let exe = env.chromium;
 		if (process.env.WEB_BROWSER_HOME) e.HOME = process.env.WEB_BROWSER_HOME;
-		browser = await chromium.launch({ executablePath: env.chromium, headless: true, args: ['--no-sandbox'], env: e });
+		if (env.netnsLauncher && env.netnsHost) {
+			proxy = await startProxy(env.netnsHost);
+			exe = env.netnsLauncher;
+			// everything through the proxy, loopback included (Chromium bypasses it by default)
+			args.push(`--proxy-server=${proxy.url}`, '--proxy-bypass-list=<-loopback>');
+		}
+		browser = await chromium.launch({ executablePath: exe, headless: true, args, env: e });
 	}
 	return browser;
 }
 
 export async function closeBrowser() {
 	if (browser) await browser.close();
-	browser = null;
+	if (proxy) await proxy.close();
+	browser = proxy = null;
 }
 
 // A new page (its own context: storage, downloads) with a test wallet for `key` unless key is null.
@@ -97,6 +111,12 @@ export async function openPage({ key = KEYS.renter, startChainId = CHAIN_ID, wid
 	const errors = [];
 	page.on('pageerror', (e) => errors.push(String(e)));
 	page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+	// Requests still in flight, so a view that never gets ready can say what it waited for.
+	const pending = new Map();
+	page.on('request', (r) => pending.set(r, Date.now()));
+	for (const ev of ['requestfinished', 'requestfailed']) page.on(ev, (r) => pending.delete(r));
+	page.flopPending = () => [...pending].map(([r, t]) => `${r.method()} ${r.url()} (${Date.now() - t} ms)`);
+	page.flopErrors = errors;
 	let wallet = null;
 	if (key) {
 		wallet = new TestWallet({ rpcUrl: env.rpc, key, chainId: CHAIN_ID, startChainId });
@@ -107,7 +127,12 @@ export async function openPage({ key = KEYS.renter, startChainId = CHAIN_ID, wid
 
 export async function go(page, hash) {
 	await page.goto(env.server + '/' + hash);
-	await page.waitForSelector('body[data-ready="1"]', { state: 'attached' });
+	await page.waitForSelector('body[data-ready="1"]', { state: 'attached' }).catch(async (e) => {
+		const text = await page.evaluate(() => document.body.innerText.slice(0, 600)).catch(() => '?');
+		throw new Error(`${hash} never got ready: ${e.message}\npage says: ${text}\nrequests in flight: ` +
+			`${(page.flopPending?.() || []).join(', ') || 'none'}\nwallet requests in flight: ` +
+			`${[...(page.flopWallet?.inflight.values() || [])].join(', ') || 'none'}\npage errors: ${(page.flopErrors || []).join(' | ') || 'none'}`);
+	});
 }
 
 // Screenshots of the page as it is, at desktop width and at phone width (390 px), under build/.

@@ -41,10 +41,13 @@ export class TestWallet {
 		this.reject = 0;            // reject this many next signing requests
 		this.log = [];              // methods asked, in order
 		this.pages = new Set();
+		this.inflight = new Map();  // requests being answered, for a test's failure message
+		this.delays = {};           // method -> ms to wait before answering (a slow node)
 	}
 
 	async attach(page) {
 		this.pages.add(page);
+		page.flopWallet = this;
 		const h = createHash('sha256').update(this.name).digest('hex');
 		const uuid = `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
 		await page.exposeFunction(this.fn, async (json) => JSON.stringify(await this.answer(JSON.parse(json))));
@@ -56,12 +59,17 @@ export class TestWallet {
 	}
 
 	async answer({ method, params }) {
+		const token = {};
 		this.log.push(method);
+		this.inflight.set(token, `${method} (since ${new Date().toISOString()})`);
 		try {
+			if (this.delays[method]) await new Promise((r) => setTimeout(r, this.delays[method]));
 			return { result: await this.request(method, params) };
 		} catch (e) {
 			const inner = e.error || e.info?.error || e;
 			return { error: { code: inner.code ?? -32603, message: inner.message || String(e), data: inner.data } };
+		} finally {
+			this.inflight.delete(token);
 		}
 	}
 

@@ -44,6 +44,25 @@ test('without a wallet: a read-only marketplace with a plain explanation', T, as
 	await context.close();
 });
 
+test('a GET the network drops (a wifi switch, ERR_NETWORK_CHANGED) is asked again: the page still loads', T, async () => {
+	const { page, context } = await openPage({ key: null });
+	const dropped = [];
+	for (const pattern of ['**/config', '**/offers?*']) {
+		await page.route(pattern, (route) => {
+			if (!dropped.includes(pattern)) {
+				dropped.push(pattern);
+				return route.abort('internetdisconnected');
+			}
+			return route.continue();
+		});
+	}
+	await go(page, '#/');
+	await page.waitForSelector('article.card');
+	assert.deepEqual(dropped.sort(), ['**/config', '**/offers?*']);
+	assert.deepEqual(await cardHashes(page), await apiHashes(''));
+	await context.close();
+});
+
 test('a filter: the cards equal the API\'s results, the URL holds the query', T, async () => {
 	const { page, context } = await openPage({ key: null });
 	await go(page, '#/?q=' + encodeURIComponent('token=dUSDT'));
@@ -375,9 +394,14 @@ test('renting errors a person can act on: wrong network, too few tokens, no gas 
 	await p.page.click('#rent-submit');
 	await p.page.waitForSelector('#rent-error #switch-network');
 	assert.match(await p.page.textContent('#rent-error'), /Your wallet is on chain 1; this marketplace runs on/);
+	// The fee estimate the switch triggers answers late (a slow node): the message must outlive it.
+	p.wallet.delays = { eth_gasPrice: 1500, eth_maxPriorityFeePerGas: 1500, eth_getBlockByNumber: 1500 };
 	await p.page.click('#rent-error #switch-network');
 	await p.page.waitForFunction(() => /Network switched/.test(document.querySelector('#rent-error')?.textContent || ''));
 	assert.equal(p.wallet.chainId, CHAIN_ID);
+	await p.page.waitForTimeout(2500);
+	assert.match(await p.page.textContent('#rent-error'), /Network switched/, 'the late fee estimate kept the message');
+	p.wallet.delays = {};
 	// The machine is rented (rental 2): the open would revert, and the page names why before sending.
 	await p.page.click('#rent-submit');
 	await p.page.waitForFunction(() => /OfferFull/.test(document.querySelector('#rent-error')?.textContent || ''), null, { timeout: 30000 })

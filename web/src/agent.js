@@ -22,12 +22,19 @@ export async function endpointOfRental(rental) {
 	return endpointOf(offer.machine_id);
 }
 
-async function agentFetch(url, init) {
+const GET_RETRIES = [250, 1000]; // ms before the second and the third try of a GET the network dropped
+
+async function agentFetch(url, init = {}) {
 	let res;
-	try {
-		res = await fetch(url, init);
-	} catch {
-		throw new AgentError('The provider\'s machine cannot be reached from this browser (its agent is down, or does not admit this marketplace).');
+	for (let attempt = 0; ; attempt++) {
+		try {
+			res = await fetch(url, init);
+			break;
+		} catch {
+			if ((init.method || 'GET') !== 'GET' || attempt >= GET_RETRIES.length)
+				throw new AgentError('The provider\'s machine cannot be reached from this browser (its agent is down, or does not admit this marketplace).');
+			await new Promise((r) => setTimeout(r, GET_RETRIES[attempt]));
+		}
 	}
 	let body = null;
 	try { body = await res.json(); } catch { /* no JSON */ }

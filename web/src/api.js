@@ -27,6 +27,8 @@ export function getSession(address) {
 	return session;
 }
 
+const GET_RETRIES = [250, 1000]; // ms before the second and the third try of a GET
+
 async function request(method, path, { body, auth, raw } = {}) {
 	const headers = {};
 	if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -36,10 +38,17 @@ async function request(method, path, { body, auth, raw } = {}) {
 		headers.Authorization = 'Bearer ' + s.token;
 	}
 	let res;
-	try {
-		res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-	} catch (e) {
-		throw new ApiError(0, 'network', 'The marketplace server cannot be reached. Check your connection and retry.');
+	// A GET changes nothing, so a request the network dropped (a wifi switch, a VPN coming up: Chromium's
+	// ERR_NETWORK_CHANGED) is asked again, twice at most; anything else is the person's to retry.
+	for (let attempt = 0; ; attempt++) {
+		try {
+			res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+			break;
+		} catch (e) {
+			if (method !== 'GET' || attempt >= GET_RETRIES.length)
+				throw new ApiError(0, 'network', 'The marketplace server cannot be reached. Check your connection and retry.');
+			await new Promise((r) => setTimeout(r, GET_RETRIES[attempt]));
+		}
 	}
 	if (raw && res.ok) return res;
 	const text = await res.text();
@@ -62,7 +71,8 @@ export const api = {
 let configPromise = null;
 // The deployment the server serves (GET /config), fetched once.
 export function config() {
-	if (!configPromise) configPromise = api.get('/config');
+	// a failed fetch is not kept: the next call asks again
+	if (!configPromise) configPromise = api.get('/config').catch((e) => { configPromise = null; throw e; });
 	return configPromise;
 }
 

@@ -46,6 +46,7 @@ async function start() {
 		await config();
 	} catch (e) {
 		mount(h('div', h('h1', 'The marketplace server cannot be reached'), h('p.error', e.message)));
+		document.body.dataset.ready = '1'; // the page is done: it says why it cannot show more
 		return;
 	}
 	// Wallets announce within a moment of the request; give them one tick before deciding.

@@ -77,8 +77,9 @@ export function rentForm(cfg, o, token) {
 	let gas = null;
 
 	const plan = () => planOf(o, token, modeFixed.checked ? 'fixed' : 'open', modeFixed.checked ? hours.value : deposit.value);
-	const refresh = () => {
-		error.textContent = '';
+	// keepError: a recomputed estimate (gas price came in) leaves the message shown; an edit clears it
+	const refresh = ({ keepError = false } = {}) => {
+		if (!keepError) error.textContent = '';
 		hours.disabled = !modeFixed.checked;
 		deposit.disabled = modeFixed.checked;
 		let p;
@@ -100,7 +101,7 @@ export function rentForm(cfg, o, token) {
 			const price = fd.maxFeePerGas ?? fd.gasPrice ?? 0n;
 			const units = token.native ? GAS_OPEN : usePermit.checked ? GAS_OPEN_PERMIT : GAS_OPEN + GAS_APPROVE;
 			gas = price * units;
-			refresh();
+			refresh({ keepError: true });
 		} catch { /* the estimate stays "…" */ }
 	};
 	for (const el of [hours, deposit, modeFixed, modeOpen, usePermit]) el.addEventListener('input', refresh);
