@@ -68,7 +68,7 @@ ifneq ($(NVCC),)
 GPUBENCH := $(BUILD)/gpubench
 endif
 
-.PHONY: all setup test unit demo asan fuzz fuzz-smoke bench contracts clean check
+.PHONY: all setup test unit demo asan fuzz fuzz-smoke bench contracts clean check gpu-check
 all: $(LIB) $(BIN) $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN) $(BENCH_TOOL_BIN) $(GPUBENCH)
 
 $(BUILD)/gpubench: src/agent/cuda/gpubench.cu
@@ -149,6 +149,13 @@ test: setup
 
 unit: all
 	scripts/run-tests --unit-only
+
+# The real hardware's check: this host's GPUs (NVML, then nvidia-smi) benchmarked by build/gpubench
+# (built where nvcc exists) beside their published peaks. A host without an NVIDIA GPU prints
+# "gpu-check: skipped: ..." and exits 0.
+gpu-check: setup
+	$(MAKE) -j$(JOBS) $(BIN) $(GPUBENCH)
+	$(BIN) provider gpu-check $(if $(GPUBENCH),--gpubench $(GPUBENCH))
 
 demo: setup
 	$(MAKE) -j$(JOBS) all

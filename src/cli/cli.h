@@ -55,6 +55,7 @@ int cmd_receipts(int argc, char **argv, struct cfg *cfg);
 /* Provider: the agent daemon (cmd_agent.c) and offer/earnings/claim/reclaim (cmd_provider.c). */
 int cmd_agent(int argc, char **argv, struct cfg *cfg);
 int cmd_provider(int argc, char **argv, struct cfg *cfg);
+int cmd_gpu_check(int argc, char **argv); /* provider gpu-check, cmd_gpu_check.c */
 
 /* `chain deploy` (chain_deploy.c), dispatched from cmd_chain. */
 int chain_deploy(int argc, char **argv, struct cfg *cfg);

@@ -11,6 +11,7 @@
  *   provider earnings [--json]       per rental, from the chain: paid, fee, claimable now, held
  *   provider claim [RENTAL]          sends claim for every rental with something claimable (or one)
  *   provider reclaim RENTAL          interruptible rentals: starts the notice (the agent warns the renter)
+ *   provider gpu-check [...]         this host's GPUs benchmarked beside their published peaks (cmd_gpu_check.c)
  *
  * Amounts are read from the escrow's events and predicted with the mirror (escrow/mirror.h), never
  * computed in floating point. Exit codes: see cli.h.
@@ -58,6 +59,7 @@ static void provider_usage(FILE *f)
 		"       flopmarket provider earnings [--json]\n"
 		"       flopmarket provider claim [RENTAL]\n"
 		"       flopmarket provider reclaim RENTAL\n"
+		"       flopmarket provider gpu-check [--gpubench PATH] [--nvidia-smi PATH] [--timeout-s N]\n"
 		"common: [--wallet NAME] [--deployment FILE]\n");
 }
 
@@ -560,6 +562,8 @@ int cmd_provider(int argc, char **argv, struct cfg *cfg)
 		provider_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
+	if (strcmp(argv[1], "gpu-check") == 0)
+		return cmd_gpu_check(argc - 1, argv + 1);
 	if ((rc = parse_args(&a, argc, argv, cfg)))
 		return rc;
 	if (strcmp(argv[1], "offer") == 0)
