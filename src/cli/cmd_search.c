@@ -9,6 +9,7 @@
  */
 #include "cli/cli.h"
 #include "cli/server_client.h"
+#include "market/filter.h"
 #include "core/err.h"
 #include "core/json.h"
 
@@ -19,10 +20,28 @@
 
 #define SEARCH_FILTER_MAX 1024
 
+/* The usage, with every filter field (market/filter.c's table: the server takes the same) and sort key. */
 static int search_usage(void)
 {
 	fprintf(stderr, "usage: flopmarket search ['FILTER'] [-o SORT] [--limit N] [--json] [--server URL]\n"
-			"  e.g. flopmarket search 'gpu=RTX_4090 num_gpus>=2 price<=0.80' -o price\n");
+			"  e.g. flopmarket search 'gpu=RTX_4090 num_gpus>=2 price<=0.80' -o price\n"
+			"  FILTER: clauses FIELD OP VALUE joined by spaces (all must hold); OP is = != < <= > >=\n"
+			"  (text and true/false fields: = and != only)\n\nfields:\n");
+	for (size_t i = 0; i < filter_field_count; i++)
+		fprintf(stderr, "  %-16s %s\n", filter_fields[i].name, filter_fields[i].unit);
+	fprintf(stderr, "\nSORT: one of these fields, ascending, or -FIELD descending (e.g. -o -tflops):\n ");
+	for (size_t i = 0, col = 1; i < filter_field_count; i++) {
+		if (!filter_fields[i].sortable)
+			continue;
+		size_t w = strlen(filter_fields[i].name) + 1;
+		if (col + w > 100) {
+			fprintf(stderr, "\n ");
+			col = 1;
+		}
+		fprintf(stderr, " %s", filter_fields[i].name);
+		col += w;
+	}
+	fprintf(stderr, "\n");
 	return EXIT_USAGE;
 }
 

@@ -9,8 +9,10 @@
 #include "core/err.h"
 #include "core/log.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 const struct cfg_key cli_cfg_keys[] = {
 	{ "rpc_url", "http://127.0.0.1:8545", "JSON-RPC endpoint of the chain" },
@@ -72,6 +74,85 @@ static void usage(FILE *f)
 		fprintf(f, "  %-10s %s\n", cli_cfg_keys[i].name, cli_cfg_keys[i].help);
 }
 
+/* The command called `name`, or NULL. */
+static const struct cli_command *command_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(name, commands[i].name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* Edit distance of a and b (insert, delete, substitute, swap two neighbours), capped at 3. */
+static unsigned edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned d[24][24];
+
+	if (la > 22 || lb > 22)
+		return 3;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = (unsigned)i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	return d[la][lb] < 3 ? d[la][lb] : 3;
+}
+
+/* The command nearest to a mistyped word (distance 1 or 2, ties: the first), or NULL. */
+static const char *command_nearest(const char *word)
+{
+	const char *best = NULL;
+	unsigned bd = 3;
+
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+		unsigned d = edit_distance(word, commands[i].name);
+		if (d < bd) {
+			bd = d;
+			best = commands[i].name;
+		}
+	}
+	return bd <= 2 ? best : NULL;
+}
+
+/* True when the words after the command ask for help ("--help" or "-h" before any "--": after it, the
+ * words are someone else's, e.g. the remote command of `ssh RENTAL -- ls -h`). */
+static bool help_asked(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	return false;
+}
+
+/*
+ * A command's help, asked for: `flopmarket help CMD`, `CMD --help`, `CMD SUB --help`, `CMD -h`. Every command
+ * prints its usage to stderr when called wrongly (and exits 2); asked for, the same text is the answer, so
+ * it goes to stdout (`rent --help | less`) and the exit is 0.
+ */
+static int command_help(const struct cli_command *c, struct cfg *cfg)
+{
+	char *argv[] = { (char *)c->name, (char *)"--help", NULL };
+	int rc;
+
+	fflush(stderr);
+	if (dup2(STDOUT_FILENO, STDERR_FILENO) < 0)
+		return EXIT_FAIL;
+	rc = c->run(2, argv, cfg);
+	fflush(stdout);
+	return rc == EXIT_USAGE ? EXIT_OK : rc;
+}
+
 /* Consumes global flags; returns the index of the command word or -1. */
 static int parse_globals(int argc, char **argv, struct cfg *cfg, const char **config_path)
 {
@@ -119,7 +200,7 @@ int main(int argc, char **argv)
 	}
 	cmd = parse_globals(argc, argv, &cfg, &config_path);
 	if (cmd < 0) {
-		usage(cmd == -1 ? stdout : stderr);
+		usage(cmd == -1 && argc > 1 ? stdout : stderr); /* asked for: stdout; no command at all: an error */
 		cfg_release(&cfg);
 		return cmd == -1 ? (argc > 1 ? EXIT_OK : EXIT_USAGE) : EXIT_USAGE;
 	}
@@ -137,18 +218,33 @@ int main(int argc, char **argv)
 	}
 	log_set_level((enum log_level)lvl);
 	if (strcmp(argv[cmd], "help") == 0) {
-		usage(stdout);
-		cfg_release(&cfg);
-		return EXIT_OK;
-	}
-	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-		if (strcmp(argv[cmd], commands[i].name) == 0) {
-			rc = commands[i].run(argc - cmd, argv + cmd, &cfg);
-			cfg_release(&cfg);
-			return rc;
+		const struct cli_command *c = cmd + 1 < argc ? command_find(argv[cmd + 1]) : NULL;
+		if (cmd + 1 < argc && !c) {
+			const char *near = command_nearest(argv[cmd + 1]);
+			fprintf(stderr, "flopmarket help: no command '%.40s'%s%s%s\n", argv[cmd + 1],
+				near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
+			rc = EXIT_USAGE;
+		} else if (c) {
+			rc = command_help(c, &cfg);
+		} else {
+			usage(stdout);
+			rc = EXIT_OK;
 		}
+		cfg_release(&cfg);
+		return rc;
 	}
-	fprintf(stderr, "flopmarket: unknown command '%s' (try: flopmarket help)\n", argv[cmd]);
+	const struct cli_command *c = command_find(argv[cmd]);
+	if (c) {
+		rc = help_asked(argc - cmd, argv + cmd) ? command_help(c, &cfg) : c->run(argc - cmd, argv + cmd, &cfg);
+		cfg_release(&cfg);
+		return rc;
+	}
+	const char *near = command_nearest(argv[cmd]);
+	if (near)
+		fprintf(stderr, "flopmarket: unknown command '%.40s' (did you mean '%s'? all commands: flopmarket help)\n",
+			argv[cmd], near);
+	else
+		fprintf(stderr, "flopmarket: unknown command '%.40s' (try: flopmarket help)\n", argv[cmd]);
 	cfg_release(&cfg);
 	return EXIT_USAGE;
 }

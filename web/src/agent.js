@@ -2,7 +2,7 @@
 // endpoint comes from the host record; the SSH key delivery and the terminal challenge are signed by the
 // renter's wallet, and the agent checks the signer against the renter on chain. The agent admits this
 // page's origin (its --web-origin) through CORS.
-import { api } from './api.js';
+import { api, fetchRetryingGets } from './api.js';
 
 export class AgentError extends Error {}
 
@@ -22,19 +22,12 @@ export async function endpointOfRental(rental) {
 	return endpointOf(offer.machine_id);
 }
 
-const GET_RETRIES = [250, 1000]; // ms before the second and the third try of a GET the network dropped
-
 async function agentFetch(url, init = {}) {
 	let res;
-	for (let attempt = 0; ; attempt++) {
-		try {
-			res = await fetch(url, init);
-			break;
-		} catch {
-			if ((init.method || 'GET') !== 'GET' || attempt >= GET_RETRIES.length)
-				throw new AgentError('The provider\'s machine cannot be reached from this browser (its agent is down, or does not admit this marketplace).');
-			await new Promise((r) => setTimeout(r, GET_RETRIES[attempt]));
-		}
+	try {
+		res = await fetchRetryingGets(url, init);
+	} catch {
+		throw new AgentError('The provider\'s machine cannot be reached from this browser (its agent is down, or does not admit this marketplace).');
 	}
 	let body = null;
 	try { body = await res.json(); } catch { /* no JSON */ }

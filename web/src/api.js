@@ -29,6 +29,19 @@ export function getSession(address) {
 
 const GET_RETRIES = [250, 1000]; // ms before the second and the third try of a GET
 
+// fetch(), but a GET the network dropped (a wifi switch, a VPN coming up: Chromium's ERR_NETWORK_CHANGED)
+// is asked again, twice at most: a GET changes nothing. Anything else is the person's to retry.
+export async function fetchRetryingGets(url, init = {}) {
+	for (let attempt = 0; ; attempt++) {
+		try {
+			return await fetch(url, init);
+		} catch (e) {
+			if ((init.method || 'GET') !== 'GET' || attempt >= GET_RETRIES.length) throw e;
+			await new Promise((r) => setTimeout(r, GET_RETRIES[attempt]));
+		}
+	}
+}
+
 async function request(method, path, { body, auth, raw } = {}) {
 	const headers = {};
 	if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -38,17 +51,10 @@ async function request(method, path, { body, auth, raw } = {}) {
 		headers.Authorization = 'Bearer ' + s.token;
 	}
 	let res;
-	// A GET changes nothing, so a request the network dropped (a wifi switch, a VPN coming up: Chromium's
-	// ERR_NETWORK_CHANGED) is asked again, twice at most; anything else is the person's to retry.
-	for (let attempt = 0; ; attempt++) {
-		try {
-			res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-			break;
-		} catch (e) {
-			if (method !== 'GET' || attempt >= GET_RETRIES.length)
-				throw new ApiError(0, 'network', 'The marketplace server cannot be reached. Check your connection and retry.');
-			await new Promise((r) => setTimeout(r, GET_RETRIES[attempt]));
-		}
+	try {
+		res = await fetchRetryingGets(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+	} catch {
+		throw new ApiError(0, 'network', 'The marketplace server cannot be reached. Check your connection and retry.');
 	}
 	if (raw && res.ok) return res;
 	const text = await res.text();

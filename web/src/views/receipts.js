@@ -1,6 +1,6 @@
 // receipts.js — the renter's payments: one row per rental with its transactions (linked to the
 // explorer), the USD value at payment time, and the server's CSV download.
-import { api, config, getSession } from '../api.js';
+import { api, config, fetchRetryingGets, getSession } from '../api.js';
 import { explorerLink, h, mount } from '../ui.js';
 import { needSignIn, needWallet } from './gate.js';
 
@@ -18,7 +18,7 @@ export async function render() {
 	const download = h('button#download-csv', { type: 'button', onclick: async () => {
 		try {
 			const s = getSession();
-			const res = await fetch('/me/receipts.csv', { headers: { Authorization: 'Bearer ' + s.token } });
+			const res = await fetchRetryingGets('/me/receipts.csv', { headers: { Authorization: 'Bearer ' + s.token } });
 			if (!res.ok) throw new Error(`The server answered ${res.status}.`);
 			const blob = await res.blob();
 			const a = h('a', { href: URL.createObjectURL(blob), download: 'flopmarket-receipts.csv' });
