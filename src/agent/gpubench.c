@@ -98,31 +98,13 @@ static void unverified(struct gpubench_result *out, const char *why)
 	snprintf(out->why, sizeof out->why, "%s", why);
 }
 
-int gpubench_run(struct gpubench_result *out, const char *exe, unsigned device, bool has_gpu,
-		 unsigned timeout_s)
+int gpubench_run_argv(struct gpubench_result *out, char *const argv[], unsigned timeout_s)
 {
-	char dev[16], why[256];
-	char *argv[3];
+	char why[256];
 	struct buf o;
 	struct err e = { 0 };
 	int status = 0, rc;
 
-	if (!exe)
-		exe = "build/gpubench";
-	if (!has_gpu) {
-		unverified(out, "no GPU on this host");
-		return 0;
-	}
-	if (access(exe, X_OK)) {
-		snprintf(why, sizeof why, "no gpubench binary at %.150s (built only where nvcc exists)",
-			 exe);
-		unverified(out, why);
-		return 0;
-	}
-	snprintf(dev, sizeof dev, "%u", device);
-	argv[0] = (char *)exe;
-	argv[1] = dev;
-	argv[2] = NULL;
 	buf_init(&o, GPUBENCH_OUTPUT_MAX);
 	rc = proc_run(&o, &status, argv, (timeout_s ? timeout_s : 120) * 1000u, &e);
 	if (rc) {
@@ -153,4 +135,29 @@ int gpubench_run(struct gpubench_result *out, const char *exe, unsigned device, 
 	if (why[0])
 		unverified(out, why);
 	return 0;
+}
+
+int gpubench_run(struct gpubench_result *out, const char *exe, unsigned device, bool has_gpu,
+		 unsigned timeout_s)
+{
+	char dev[16], why[256];
+	char *argv[3];
+
+	if (!exe)
+		exe = "build/gpubench";
+	if (!has_gpu) {
+		unverified(out, "no GPU on this host");
+		return 0;
+	}
+	if (access(exe, X_OK)) {
+		snprintf(why, sizeof why, "no gpubench binary at %.150s (built only where nvcc exists)",
+			 exe);
+		unverified(out, why);
+		return 0;
+	}
+	snprintf(dev, sizeof dev, "%u", device);
+	argv[0] = (char *)exe;
+	argv[1] = dev;
+	argv[2] = NULL;
+	return gpubench_run_argv(out, argv, timeout_s);
 }

@@ -6,13 +6,16 @@
  * Detects the GPUs (NVML, then nvidia-smi; never a spec file: this is the real hardware's check), runs
  * the CUDA benchmark (build/gpubench, src/agent/cuda) on each, and prints one report: model, VRAM,
  * driver, CUDA, FP32/FP16 TFLOPS and memory GB/s, each beside the model's published peak with the
- * ratio (agent/gpu_peak.h). A host without an NVIDIA GPU prints "gpu-check: skipped: <why>" and exits
- * 0; a GPU that could not be measured (no gpubench built, the benchmark failed) makes it exit 1.
+ * ratio (agent/gpu_peak.h); then, as root, the rental's view: a throwaway rental account runs nvidia-smi
+ * and the benchmark through its login shell (agent/gpu_rental_view.h). A host without an NVIDIA GPU prints "gpu-check: skipped: <why>" and exits
+ * 0; a GPU that could not be measured (no gpubench built, the benchmark failed) or that the rental's
+ * account cannot see or use makes it exit 1. Not root: the rental view says "skipped".
  */
 #include "cli/cli.h"
 #include "cli/session.h"
 #include "agent/gpu.h"
 #include "agent/gpu_peak.h"
+#include "agent/gpu_rental_view.h"
 #include "agent/gpubench.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -29,7 +32,8 @@ static void gpu_check_usage(FILE *f)
 {
 	fprintf(f, "usage: flopmarket provider gpu-check [--gpubench PATH] [--nvidia-smi PATH] [--timeout-s N]\n"
 		   "  detects this host's NVIDIA GPUs, benchmarks each (build/gpubench) and prints the figures\n"
-		   "  beside the model's published peaks; without a GPU it says \"skipped\" and exits 0\n");
+		   "  beside the model's published peaks, then (as root) what a throwaway rental account sees:\n"
+		   "  nvidia-smi and the benchmark run as that user; without a GPU it says \"skipped\" and exits 0\n");
 }
 
 struct gpu_check_args {
@@ -82,6 +86,8 @@ int cmd_gpu_check(int argc, char **argv)
 	struct gpu_detect_opts go = { 0 };
 	struct gpu_host *h = calloc(1, sizeof *h);
 	struct gpubench_result *res = calloc(GPU_MAX, sizeof *res);
+	struct gpu_rental_view *view = calloc(1, sizeof *view);
+	struct gpu_rental_view_opts vo = { 0 };
 	struct err e = { 0 };
 	struct buf out;
 	size_t unmeasured = 0;
@@ -93,7 +99,7 @@ int cmd_gpu_check(int argc, char **argv)
 		rc = EXIT_OK;
 		goto done;
 	}
-	if (!h || !res) {
+	if (!h || !res || !view) {
 		rc = cli_fail(err_set(&e, ERR_NOMEM, "out of memory"), &e);
 		goto done;
 	}
@@ -117,13 +123,21 @@ int cmd_gpu_check(int argc, char **argv)
 		gpubench_run(&res[i], a.gpubench, h->gpus[i].index, true, a.timeout_s);
 		unmeasured += !res[i].verified;
 	}
-	if ((rc = gpu_check_report(&out, h, res, h->gpu_count))) {
+	vo.gpubench = a.gpubench;
+	vo.smi = a.smi;
+	vo.timeout_s = a.timeout_s;
+	gpu_rental_view_run(view, h, &vo, &e);
+	if ((rc = gpu_check_report(&out, h, res, h->gpu_count)) ||
+	    (rc = gpu_rental_view_report(&out, view, h->gpu_count ? &res[0] : NULL))) {
 		rc = cli_fail(err_set(&e, rc, "the report does not fit in %zu bytes", (size_t)GPU_CHECK_REPORT_MAX), &e);
 		goto done;
 	}
 	fputs(buf_cstr(&out), stdout);
 	if (unmeasured) {
 		fprintf(stderr, "gpu-check: %zu of %zu GPU(s) not measured (see above)\n", unmeasured, h->gpu_count);
+		rc = EXIT_FAIL;
+	} else if (view->ran && !view->ok) {
+		fprintf(stderr, "gpu-check: the rental's account does not get the GPU (see \"rental view\" above)\n");
 		rc = EXIT_FAIL;
 	} else {
 		rc = EXIT_OK;
@@ -132,5 +146,6 @@ done:
 	buf_release(&out);
 	free(h);
 	free(res);
+	free(view);
 	return rc;
 }
