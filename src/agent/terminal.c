@@ -393,6 +393,8 @@ int terminal_rental_from_chain(struct terminal_rental *out, struct rpc *r, uint6
 		return rc;
 	res.renter = t->renter;
 	res.active = v.phase == ESCROW_PHASE_ACTIVE && blk.timestamp < v.paid_until;
+	res.paid_until = v.paid_until;
+	res.chain_now = blk.timestamp;
 	*out = res;
 	return 0;
 }
@@ -1067,6 +1069,8 @@ int terminal_authorize(struct terminal *t, const struct http_req *r, struct http
 	snprintf(g->home, sizeof g->home, "%s", s->home);
 	g->uid = (unsigned)s->uid;
 	g->gid = (unsigned)s->gid;
+	g->paid_until = info.paid_until;
+	g->chain_now = info.chain_now;
 	free(s);
 	return 0;
 }

@@ -86,6 +86,8 @@ struct terminal_rental {
 	struct eth_address renter;             /* the renter recorded on chain */
 	char account[TERMINAL_ACCOUNT_MAX + 1]; /* the rental's Unix user */
 	bool active;                           /* open and paid, not frozen or ended */
+	uint64_t paid_until;                   /* unix s the rental is paid until (0: unknown) */
+	uint64_t chain_now;                    /* the chain's latest block time at the lookup (0: unknown) */
 };
 
 /*
@@ -121,6 +123,8 @@ struct terminal_grant {
 	char account[TERMINAL_ACCOUNT_MAX + 1];
 	char home[256];
 	unsigned uid, gid;
+	uint64_t paid_until;                   /* from the lookup: unix s paid until, chain time (0: unknown) */
+	uint64_t chain_now;                    /* the chain's time at the lookup (0: unknown) */
 };
 
 struct http_req;

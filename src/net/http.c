@@ -272,14 +272,16 @@ static bool is_param(const char *seg)
  * The matcher itself: request segments against a pattern's segments (param[i]: a "{name}" segment,
  * psegs[i] its name without braces). Fills up to max_params (name, value) pairs (params may be NULL).
  */
-static bool segs_match(char *const *psegs, const bool *param, size_t npsegs, char *const *segs, size_t nsegs,
-		       struct http_kv *params, size_t max_params, size_t *nparams)
+static bool segs_match(char *const *psegs, const unsigned char *param, size_t npsegs, char *const *segs,
+		       size_t nsegs, const char *whole, const char *base, struct http_kv *params, size_t max_params,
+		       size_t *nparams)
 {
 	size_t np = 0;
+	bool tail = npsegs && param[npsegs - 1] == SEG_TAIL;
 
-	if (npsegs != nsegs)
+	if (tail ? nsegs < npsegs : npsegs != nsegs)
 		return false;
-	for (size_t i = 0; i < nsegs; i++) {
+	for (size_t i = 0; i < npsegs; i++) {
 		if (param[i]) {
 			if (!*segs[i])
 				return false;
@@ -287,7 +289,8 @@ static bool segs_match(char *const *psegs, const bool *param, size_t npsegs, cha
 				if (np == max_params)
 					return false;
 				params[np].key = psegs[i];
-				params[np].value = segs[i];
+				/* the rest of the path: the same bytes in the unsplit copy */
+				params[np].value = param[i] == SEG_TAIL ? whole + (segs[i] - base) : segs[i];
 				np++;
 			}
 		} else if (strcmp(psegs[i], segs[i]) != 0) {
@@ -299,13 +302,18 @@ static bool segs_match(char *const *psegs, const bool *param, size_t npsegs, cha
 	return true;
 }
 
-/* Marks the "{name}" segments and strips their braces in place. */
-static void pattern_params(char **psegs, bool *param, size_t n)
+/* Marks the "{name}" (and a last "{name...}") segments and strips their braces (and dots) in place. */
+static void pattern_params(char **psegs, unsigned char *param, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		param[i] = is_param(psegs[i]);
+		size_t l = strlen(psegs[i]);
+		param[i] = is_param(psegs[i]) ? SEG_PARAM : SEG_LITERAL;
 		if (param[i]) {
-			psegs[i][strlen(psegs[i]) - 1] = '\0';
+			if (i + 1 == n && l > 5 && strcmp(psegs[i] + l - 4, "...}") == 0) {
+				param[i] = SEG_TAIL;
+				psegs[i][l - 4] = '\0';
+			}
+			psegs[i][strlen(psegs[i]) - 1 + (param[i] == SEG_TAIL)] = '\0';
 			psegs[i]++;
 		}
 	}
@@ -337,6 +345,9 @@ int http_route(struct http_server *s, const char *method, const char *pattern, h
 		if (!*g && i + 1 < r->nsegs)
 			return err_set(e, ERR_INVALID, "http_route: empty segment in \"%s\"", pattern);
 		if (is_param(g)) {
+			size_t l = strlen(g);
+			if (l > 5 && strcmp(g + l - 4, "...}") == 0 && i + 1 < r->nsegs)
+				return err_set(e, ERR_INVALID, "http_route: \"%s\" can only be the last segment", g);
 			if (++nparams > HTTP_PARAMS_MAX)
 				return err_set(e, ERR_TOO_BIG, "http_route: too many params");
 		} else if (strpbrk(g, "{}")) {
@@ -389,7 +400,7 @@ bool http_path_match(const char *pattern, const char *path, struct http_kv *para
 		     size_t *nparams, char *scratch, size_t scratch_cap)
 {
 	char *psegs[HTTP_SEGMENTS_MAX], *segs[HTTP_SEGMENTS_MAX], *pat;
-	bool param[HTTP_SEGMENTS_MAX];
+	unsigned char param[HTTP_SEGMENTS_MAX];
 	size_t npsegs = 0, nsegs = 0, lp, lq;
 
 	if (!pattern || !path)
@@ -406,7 +417,7 @@ bool http_path_match(const char *pattern, const char *path, struct http_kv *para
 	if (split_path(segs, &nsegs, scratch) || split_path(psegs, &npsegs, pat))
 		return false;
 	pattern_params(psegs, param, npsegs);
-	return segs_match(psegs, param, npsegs, segs, nsegs, params, max_params, nparams);
+	return segs_match(psegs, param, npsegs, segs, nsegs, path, scratch, params, max_params, nparams);
 }
 
 /* ---- built-in routes ---- */
@@ -939,7 +950,8 @@ static enum MHD_Result on_headers(struct request *rq, const char *url, const cha
 		size_t nkv = 0;
 		/* the path is split once; each route's pattern was split at registration (segs_match: the
 		 * same matcher http_path_match runs for the server's tests) */
-		if (!segs_match(r->segs, r->param, r->nsegs, segs, nsegs, kv, HTTP_PARAMS_MAX, &nkv))
+		if (!segs_match(r->segs, r->param, r->nsegs, segs, nsegs, rq->path, rq->segbuf, kv, HTTP_PARAMS_MAX,
+				&nkv))
 			continue;
 		if (strcmp(r->method, method) == 0) {
 			memcpy(rq->req.params, kv, nkv * sizeof kv[0]);

@@ -71,7 +71,7 @@ struct http_server;
 struct http_sse;
 
 #define HTTP_PATH_MAX 2048          /* request path bytes */
-#define HTTP_SEGMENTS_MAX 16        /* path segments in a route or request */
+#define HTTP_SEGMENTS_MAX 32        /* path segments in a route or request */
 #define HTTP_PARAMS_MAX 8           /* {param}s in one route */
 #define HTTP_QUERY_MAX 32           /* query pairs */
 #define HTTP_VALUE_MAX 1024         /* one query value or path param, bytes */
@@ -180,7 +180,8 @@ int http_server_new(struct http_server **out, const struct http_config *cfg, str
 
 /*
  * Adds a route: method ("GET", ...) and a pattern starting with '/', with
- * {name} segments. Only before start. ERR_INVALID for a bad pattern,
+ * {name} segments and, last, at most one {name...} that matches the rest of the path (one segment or
+ * more; its value keeps the slashes: "/jupyter/{rental}/{rest...}" gives rest = "api/kernels/k1"). Only before start. ERR_INVALID for a bad pattern,
  * ERR_CONFLICT for a duplicate, ERR_TOO_BIG past HTTP_ROUTES_MAX.
  */
 /*

@@ -16,11 +16,15 @@
 
 struct ratelimit;
 
+/* Route pattern segments: a literal, "{name}" (one segment), or a last "{name...}" (the rest of the path,
+ * one segment or more, slashes kept). */
+enum { SEG_LITERAL = 0, SEG_PARAM = 1, SEG_TAIL = 2 };
+
 struct route {
 	char method[16];                       /* "GET" */
 	char pattern[HTTP_PATH_MAX + 1];       /* "/rentals/{id}" */
 	char *segs[HTTP_SEGMENTS_MAX];         /* pointers into segbuf; param names without braces */
-	bool param[HTTP_SEGMENTS_MAX];         /* segment i is a {param} */
+	unsigned char param[HTTP_SEGMENTS_MAX]; /* segment i: SEG_LITERAL, SEG_PARAM {name}, SEG_TAIL {name...} */
 	size_t nsegs;
 	char segbuf[HTTP_PATH_MAX + 1];        /* pattern split at '/' */
 	http_handler fn;

@@ -559,6 +559,12 @@ static void test_path_match(void **state)
 		{ "/rentals/{arg}", "/rentals/1", "arg", "1", true },
 		{ "/", "/", NULL, NULL, true },
 		{ "/a", "a", NULL, NULL, false },
+		/* a last {name...} takes the rest of the path, slashes kept, one segment at least */
+		{ "/j/{rest...}", "/j/api/kernels/k1", "rest", "api/kernels/k1", true },
+		{ "/j/{rest...}", "/j/tree", "rest", "tree", true },
+		{ "/j/{rest...}", "/j/", NULL, NULL, false },
+		{ "/j/{rest...}", "/j", NULL, NULL, false },
+		{ "/j/{rest...}", "/k/tree", NULL, NULL, false },
 	};
 	char scratch[2 * HTTP_PATH_MAX + 2];
 	(void)state;
@@ -573,6 +579,17 @@ static void test_path_match(void **state)
 			assert_string_equal(kv[0].key, c[i].k0);
 			assert_string_equal(kv[0].value, c[i].v0);
 		}
+	}
+	/* two params, the tail last */
+	{
+		struct http_kv kv[HTTP_PARAMS_MAX];
+		size_t n = 0;
+		assert_true(http_path_match("/jupyter/{rental}/{rest...}", "/jupyter/7/api/contents/a b.ipynb", kv,
+					    HTTP_PARAMS_MAX, &n, scratch, sizeof scratch));
+		assert_int_equal(n, 2);
+		assert_string_equal(kv[0].value, "7");
+		assert_string_equal(kv[1].key, "rest");
+		assert_string_equal(kv[1].value, "api/contents/a b.ipynb");
 	}
 	/* a scratch too small never overflows: no match */
 	char tiny[8];
