@@ -63,6 +63,7 @@ struct pump {
 	uint8_t *lead;               /* what Jupyter sent after its 101, for the browser first */
 	size_t lead_len;
 	bool closing;
+	bool listed;                 /* in j->pumps (from the upgrade on) */
 };
 
 struct jupyter {
@@ -459,7 +460,8 @@ unsigned jupyter_revoke_rental(struct jupyter *j, const char *rental_id)
 	for (struct pump *p = j->pumps; p; p = p->next)
 		if (strcmp(p->rental, rental_id) == 0 && !p->closing) {
 			p->closing = true;
-			shutdown(p->cfd, SHUT_RDWR);
+			if (p->cfd >= 0)
+				shutdown(p->cfd, SHUT_RDWR);
 			shutdown(p->ufd, SHUT_RDWR);
 			ended++;
 		}
@@ -517,7 +519,8 @@ void jupyter_free(struct jupyter *j)
 	pthread_mutex_lock(&j->mu);
 	for (struct pump *p = j->pumps; p; p = p->next) {
 		p->closing = true;
-		shutdown(p->cfd, SHUT_RDWR);
+		if (p->cfd >= 0)
+			shutdown(p->cfd, SHUT_RDWR);
 		shutdown(p->ufd, SHUT_RDWR);
 	}
 	while (j->pumps)
@@ -694,6 +697,18 @@ static bool write_all(int fd, const uint8_t *p, size_t n, const struct pump *pp)
 	return true;
 }
 
+/* Takes p out of the list (under mu). */
+static void pump_unlink(struct jupyter *j, struct pump *p)
+{
+	for (struct pump **pp = &j->pumps; *pp; pp = &(*pp)->next)
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	j->npumps--;
+	pthread_cond_broadcast(&j->cv);
+}
+
 static void *pump_run(void *arg)
 {
 	struct pump *p = arg;
@@ -717,13 +732,7 @@ static void *pump_run(void *arg)
 	}
 	free(buf);
 	pthread_mutex_lock(&j->mu);
-	for (struct pump **pp = &j->pumps; *pp; pp = &(*pp)->next)
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
-	j->npumps--;
-	pthread_cond_broadcast(&j->cv);
+	pump_unlink(j, p);
 	pthread_mutex_unlock(&j->mu);
 	close(p->ufd);
 	http_upgraded_close(p->h);
@@ -738,10 +747,14 @@ static void pump_unstarted_free(void *arg)
 	struct jupyter *j = p->j;
 
 	pthread_mutex_lock(&j->mu);
-	j->npumps--;
+	if (p->listed)
+		pump_unlink(j, p);
+	else
+		j->npumps--;
 	pthread_cond_broadcast(&j->cv);
 	pthread_mutex_unlock(&j->mu);
-	close(p->ufd);
+	if (p->ufd >= 0)
+		close(p->ufd);
 	free(p->lead);
 	free(p);
 }
@@ -753,14 +766,12 @@ static void on_upgraded(struct http_upgraded *h, int fd, const uint8_t *extra, s
 	pthread_attr_t at;
 	pthread_t th;
 
-	p->cfd = fd;
+	pthread_mutex_lock(&j->mu);
+	p->cfd = fd; /* revoked before the switch: it ends at once */
 	p->h = h;
+	pthread_mutex_unlock(&j->mu);
 	if (extra_len && !write_all(p->ufd, extra, extra_len, p))
 		p->closing = true;
-	pthread_mutex_lock(&j->mu);
-	p->next = j->pumps;
-	j->pumps = p;
-	pthread_mutex_unlock(&j->mu);
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&th, &at, pump_run, p)) {
@@ -824,6 +835,13 @@ static int relay_ws(struct jupyter *j, const struct server *s, struct http_req *
 	}
 	if ((rc = http_upgrade(resp, "websocket", on_upgraded, p, pump_unstarted_free)))
 		goto fail;
+	/* listed from now on, so a revoke between the 101 and the switch ends it too */
+	pthread_mutex_lock(&j->mu);
+	p->cfd = -1;
+	p->listed = true;
+	p->next = j->pumps;
+	j->pumps = p;
+	pthread_mutex_unlock(&j->mu);
 	for (size_t i = 0; i < ans.nheaders; i++)
 		if (strcasecmp(ans.headers[i].name, "Sec-WebSocket-Accept") == 0 ||
 		    strcasecmp(ans.headers[i].name, "Sec-WebSocket-Protocol") == 0)

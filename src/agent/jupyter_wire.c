@@ -212,7 +212,6 @@ int jupyter_exchange(int fd, const uint8_t *head, size_t head_len, const uint8_t
 
 	if ((rc = send_all(fd, head, head_len, deadline, e)) || (body_len && (rc = send_all(fd, body, body_len, deadline, e))))
 		return rc;
-	shutdown(fd, SHUT_WR);
 	return recv_until(fd, out, false, deadline, e);
 }
 
