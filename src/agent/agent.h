@@ -65,6 +65,7 @@ struct agent_cfg {
 	unsigned heartbeat_s;             /* server heartbeat period, default 60 */
 	unsigned batch_blocks;            /* eth_getLogs range per round, default 2000 */
 	bool no_claims;                   /* true: never send transactions (watch only) */
+	bool no_jupyter;                  /* --no-jupyter: no notebook server for renters (jupyter.h) */
 	const char *web_origin;           /* browser terminal: the web UI's origin also allowed; NULL: none */
 	uint64_t files_max_bytes;         /* browser file transfer: largest file (0: FILES_MAX_BYTES_DEFAULT) */
 	const char *tls_cert_pem;         /* serve the endpoint over TLS (https/wss): certificate chain, PEM text */

@@ -35,6 +35,7 @@ struct agent {
 	bool wake;                        /* set under mu: something arrived, run a tick now */
 	struct http_server *http;
 	struct terminal *term;            /* browser terminal on the same endpoint (terminal.h) */
+	struct jupyter *jup;              /* Jupyter per rental (jupyter.h); NULL: not offered */
 	struct instances *inst;           /* rentals as instances (instances.h); NULL: accounts only */
 	struct files files;               /* file transfer for the browser on the same endpoint (files.h) */
 	char endpoint[AGENT_URL_MAX];     /* advertised URL */

@@ -14,6 +14,7 @@
 
 #include "agent/account.h"
 #include "agent/limits.h"
+#include "agent/jupyter.h"
 #include "agent/terminal.h"
 #include "escrow/client.h"
 #include "core/clock.h"
@@ -166,6 +167,8 @@ static int agent_start(struct agent *a, struct err *e)
 static void agent_stop(struct agent *a)
 {
 	terminal_stop(a->term); /* upgraded sockets first, then the HTTP server */
+	jupyter_free(a->jup);   /* its pumps' sockets too; its servers end (kernels do not outlive the agent) */
+	a->jup = NULL;
 	http_server_free(a->http);
 	a->http = NULL;
 	terminal_free(a->term);

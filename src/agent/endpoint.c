@@ -9,6 +9,7 @@
 #include "agent/files.h"
 #include "agent/instances.h"
 #include "agent/state.h"
+#include "agent/jupyter.h"
 #include "agent/terminal.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -185,10 +186,11 @@ static int h_agent_info(struct http_req *req, struct http_resp *resp, void *ctx)
 
 	address_to_lower(prov, &a->provider);
 	address_to_lower(esc, &a->cfg.escrow);
-	return http_json(resp, 200, json_pack("{s:s, s:s, s:I, s:s, s:s, s:o}", "status", "ok", "provider", prov,
+	return http_json(resp, 200, json_pack("{s:s, s:s, s:I, s:s, s:s, s:o, s:b}", "status", "ok", "provider", prov,
 					      "chain_id", (json_int_t)a->cfg.chain_id, "escrow", esc, "isolation",
 					      a->inst ? "container" : "account", "images",
-					      a->inst ? instances_images_json(a->inst) : json_array()));
+					      a->inst ? instances_images_json(a->inst) : json_array(), "jupyter",
+					      a->jup != NULL));
 }
 
 static int h_access(struct http_req *req, struct http_resp *resp, void *ctx)
@@ -285,6 +287,22 @@ int endpoint_start(struct agent *a, struct err *e)
 		if ((rc = terminal_new(&a->term, &tc, e)))
 			return rc;
 	}
+	/* Jupyter in account mode (a server as the rental's account); not yet inside instances */
+	if (!a->inst && !a->cfg.no_jupyter) {
+		struct jupyter_cfg jc;
+
+		memset(&jc, 0, sizeof jc);
+		jc.terminal = a->term;
+		jc.accounts = &a->acct;
+		jc.tls = a->cfg.tls_cert_pem != NULL;
+		if ((rc = jupyter_new(&a->jup, &jc, e)))
+			return rc;
+		if (!jupyter_program(a->jup)) {
+			log_info("jupyter not offered", "reason=\"no jupyter-notebook or jupyter-server in /usr/local/bin:/usr/bin:/bin\"");
+			jupyter_free(a->jup);
+			a->jup = NULL;
+		}
+	}
 	a->files.term = a->term;
 	a->files.max_bytes = a->cfg.files_max_bytes;
 	a->files.inst = a->inst;
@@ -293,6 +311,7 @@ int endpoint_start(struct agent *a, struct err *e)
 	    (rc = http_route(a->http, "GET", "/rentals/{id}/access", h_access, a, e)) ||
 	    (rc = http_route(a->http, "GET", "/agent", h_agent_info, a, e)) ||
 	    (rc = terminal_routes(a->term, a->http, e)) || (rc = files_routes(&a->files, a->http, e)) ||
+	    (a->jup && (rc = jupyter_routes(a->jup, a->http, e))) ||
 	    (rc = http_server_start(a->http, e)))
 		return rc;
 	if (a->cfg.endpoint)

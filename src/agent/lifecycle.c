@@ -19,6 +19,7 @@
 
 #include "agent/instances.h"
 #include "agent/state.h"
+#include "agent/jupyter.h"
 #include "agent/terminal.h"
 
 #include "core/clock.h"
@@ -190,6 +191,7 @@ static int drive(struct agent *a, struct agent_row *w, uint64_t now, bool sweep,
 	case WANT_GONE:
 		if (a->term)
 			terminal_close_rental(a->term, id_s);
+		jupyter_close_rental(a->jup, id_s);
 		/* the instance first: what runs in it dies with it, then the account that entered it */
 		if (a->inst && (rc = instances_remove(a->inst, name, e)))
 			return rc;
@@ -204,6 +206,7 @@ static int drive(struct agent *a, struct agent_row *w, uint64_t now, bool sweep,
 		if (exists && acc.phase == ACCOUNT_ACTIVE) {
 			if (a->term)
 				terminal_close_rental(a->term, id_s);
+			jupyter_revoke_rental(a->jup, id_s); /* the server is frozen with the account */
 			if ((rc = account_freeze(&a->acct, name, e)) || (rc = instance_freeze(a, name, e)))
 				return rc;
 			log_info("rental frozen (runout)", "rental=%llu user=%s", (unsigned long long)w->r.id,

@@ -45,7 +45,7 @@ static void agent_usage(FILE *f)
 		"                        [--ssh-host HOST]\n"
 		"                        [--ssh-port N] [--confirmations N] [--poll-ms N] [--claim-interval SECS]\n"
 		"                        [--heartbeat SECS] [--state-dir DIR] [--home-base DIR] [--cgroup-name NAME]\n"
-		"                        [--memory-max BYTES] [--pids-max N] [--cpu-weight N] [--no-claims]\n"
+		"                        [--memory-max BYTES] [--pids-max N] [--cpu-weight N] [--no-claims] [--no-jupyter]\n"
 		"                        [--isolation account|container] [--image NAME=REF]... [--containers-conf FILE]\n"
 		"                        [--instance-dns IP]... [--instance-disk-mib N] [--instance-cpus N[.NNN]]\n");
 }
@@ -195,6 +195,10 @@ int cmd_agent(int argc, char **argv, struct cfg *cfg)
 		}
 		if (strcmp(f, "--no-claims") == 0) {
 			ac.no_claims = true;
+			continue;
+		}
+		if (strcmp(f, "--no-jupyter") == 0) {
+			ac.no_jupyter = true;
 			continue;
 		}
 		if (strncmp(f, "--", 2) != 0 || !val) {
