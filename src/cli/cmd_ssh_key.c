@@ -28,30 +28,6 @@ static int ssh_key_usage(void)
 	return EXIT_USAGE;
 }
 
-/* The machine of rental `id` from the server: its offer's machine_id. */
-static int rental_machine(uint64_t *out, struct api_client *server, uint64_t id, struct err *e)
-{
-	char path[160];
-	const char *oh;
-	json_t *r = NULL, *o = NULL;
-	int rc;
-
-	snprintf(path, sizeof path, "/rentals/%" PRIu64, id);
-	if ((rc = api_request(server, &r, NULL, "GET", path, NULL, e)))
-		return rc;
-	if ((rc = json_get_str(&oh, r, "offer_hash", 66, e)) || !oh[0]) {
-		json_decref(r);
-		return err_set(e, ERR_NOT_FOUND, "rental %" PRIu64 " has no listed offer: give --agent URL", id);
-	}
-	snprintf(path, sizeof path, "/offers/%s", oh);
-	rc = api_request(server, &o, NULL, "GET", path, NULL, e);
-	json_decref(r);
-	if (!rc)
-		rc = json_get_id(out, o, "machine_id", e);
-	json_decref(o);
-	return rc;
-}
-
 int cmd_ssh_key(int argc, char **argv, struct cfg *cfg)
 {
 	const char *server = cfg_get(cfg, "server_url"), *agent_url = NULL, *wallet = NULL;
@@ -89,7 +65,7 @@ int cmd_ssh_key(int argc, char **argv, struct cfg *cfg)
 	}
 	if ((rc = cli_session_open(&s, cfg, wallet, SESSION_WALLET_UNLOCK, &e)))
 		return cli_fail(rc, &e);
-	if (!agent_url && ((rc = api_client_init(&srv, server, &e)) || (rc = rental_machine(&mid, &srv, id, &e))))
+	if (!agent_url && ((rc = api_client_init(&srv, server, &e)) || (rc = cli_rental_machine(&mid, &srv, id, &e))))
 		goto out;
 	if ((rc = cli_agent_connect(&agent, agent_url, &srv, mid, &e)))
 		goto out;

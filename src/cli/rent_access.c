@@ -218,3 +218,27 @@ int cli_access_wait(struct api_client *agent, uint64_t id, uint64_t deadline_ms,
 	return err_set(e, ERR_TIMEOUT, "no access reported within %" PRIu64 " s; try `flopmarket status %" PRIu64
 		       "` later", (clock_mono_ms() - t0 + 500) / 1000, id);
 }
+
+/* The machine of rental `id` from the server: its offer's machine_id. */
+int cli_rental_machine(uint64_t *out, struct api_client *server, uint64_t id, struct err *e)
+{
+	char path[160];
+	const char *oh;
+	json_t *r = NULL, *o = NULL;
+	int rc;
+
+	snprintf(path, sizeof path, "/rentals/%" PRIu64, id);
+	if ((rc = api_request(server, &r, NULL, "GET", path, NULL, e)))
+		return rc;
+	if ((rc = json_get_str(&oh, r, "offer_hash", 66, e)) || !oh[0]) {
+		json_decref(r);
+		return err_set(e, ERR_NOT_FOUND, "rental %" PRIu64 " has no listed offer: give --agent URL", id);
+	}
+	snprintf(path, sizeof path, "/offers/%s", oh);
+	rc = api_request(server, &o, NULL, "GET", path, NULL, e);
+	json_decref(r);
+	if (!rc)
+		rc = json_get_id(out, o, "machine_id", e);
+	json_decref(o);
+	return rc;
+}

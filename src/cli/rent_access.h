@@ -24,6 +24,10 @@ struct err;
  */
 int cli_ssh_key_read(char out[CLI_SSH_KEY_LINE_MAX], const char *path, struct err *e);
 
+/* The machine of rental `id` from the server (its offer's machine_id), to find its agent; ERR_NOT_FOUND
+ * with "give --agent URL" when the rental's offer is not listed. */
+int cli_rental_machine(uint64_t *out, struct api_client *server, uint64_t id, struct err *e);
+
 /* The agent's client: `agent_url`, else the endpoint of host `machine_id` from the server. */
 int cli_agent_connect(struct api_client *agent, const char *agent_url, struct api_client *server, uint64_t machine_id,
 		      struct err *e);
