@@ -11,12 +11,12 @@
 #include "cli/rent_access.h"
 #include "cli/server_client.h"
 #include "cli/session.h"
+#include "agent/jupyter_wire.h"
 #include "core/err.h"
 #include "core/hex.h"
 #include "core/json.h"
 #include "eth/eip191.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -27,18 +27,6 @@ static int jupyter_usage(FILE *f)
 		   "  prints a one-time link (valid 60 s) that signs your browser in to the rental's Jupyter\n"
 		   "  notebook; --next opens a path inside it (default: the file tree)\n");
 	return f == stdout ? EXIT_OK : EXIT_USAGE;
-}
-
-static bool next_ok(const char *n)
-{
-	size_t l = strlen(n);
-
-	if (!l || l > 200 || n[0] == '/' || strstr(n, ".."))
-		return false;
-	for (size_t i = 0; i < l; i++)
-		if (!isalnum((unsigned char)n[i]) && !strchr("/_.-", n[i]))
-			return false;
-	return true;
 }
 
 /* The challenge's nonce and message from the agent, then the signed link on stdout. */
@@ -96,7 +84,7 @@ int cmd_jupyter(int argc, char **argv, struct cfg *cfg)
 		return jupyter_usage(stderr);
 	if ((rc = cli_parse_rental_id(&id, rental, &e)))
 		return cli_fail(rc, &e);
-	if (next && !next_ok(next))
+	if (next && !jupyter_next_ok(next))
 		return cli_fail(err_set(&e, ERR_INVALID, "--next: a path inside the notebook of letters, digits and "
 				       "/ _ . - (at most 200), not '%.60s'", next), &e);
 	if (!agent_url && !server) {
