@@ -258,7 +258,7 @@ int gpu_rental_view_run(struct gpu_rental_view *v, const struct gpu_host *h,
 	}
 	v->ok = !v->why[0] && v->gpus_seen && v->bench.verified;
 	if ((rc = account_teardown(&cfg, a.name, e))) {
-		snprintf(v->why, sizeof v->why, "removing the rental account %s: %.180s (state left in %s)", a.name,
+		snprintf(v->why, sizeof v->why, "removing the rental account %s: %.150s (state left in %.40s)", a.name,
 			 e->msg, tmp);
 		v->ok = false;
 		goto out_kept;
