@@ -131,6 +131,7 @@ static int register_host(struct agent *a, struct err *e)
 		/* how rentals are isolated, and the instance images renters may choose (the default first) */
 		json_t *names = json_array();
 		json_object_set_new(body, "isolation", json_string(a->inst ? "container" : "account"));
+		json_object_set_new(body, "jupyter", json_boolean(a->jup != NULL)); /* a notebook per rental */
 		if (a->inst) {
 			json_t *imgs = instances_images_json(a->inst);
 			size_t i;

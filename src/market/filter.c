@@ -38,6 +38,7 @@ const struct filter_field filter_fields[] = {
 	{ "rentals",       FT_INT,     0, OCOL_RENTALS,         true,  VMAX,  "completed rentals" },
 	{ "rating",        FT_DEC,     2, OCOL_RATING,          true,  500,   "0..5 stars" },
 	{ "interruptible", FT_BOOL,    0, OCOL_INTERRUPTIBLE,   true,  1,     "bool" },
+	{ "jupyter",       FT_BOOL,    0, OCOL_JUPYTER,         true,  1,     "bool: a notebook per rental" },
 	{ "country",       FT_STR,     0, OSTR_COUNTRY,         false, 0,     "ISO 3166-1 alpha-2" },
 	{ "region",        FT_STR,     0, OSTR_REGION,          false, 0,     "region tag" },
 	{ "provider",      FT_STR,     0, OSTR_PROVIDER,        false, 0,     "0x address" },

@@ -173,6 +173,7 @@ int64_t offer_col_key(const struct offer *o, enum offer_col c)
 	case OCOL_RENTALS: v = o->rentals_completed; break;
 	case OCOL_RATING: v = o->rating_centi; break;
 	case OCOL_INTERRUPTIBLE: v = o->interruptible; break;
+	case OCOL_JUPYTER: v = o->jupyter; break;
 	case OCOL_NET_UP: v = o->net_up_mbps; break;
 	case OCOL_NET_DOWN: v = o->net_down_mbps; break;
 	case OCOL_CPU_CORES: v = o->cpu_cores; break;

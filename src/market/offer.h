@@ -103,6 +103,7 @@ struct offer {
 	uint32_t rentals_completed; /* finished rentals */
 	uint16_t rating_centi;    /* average rating * 100, 0..500 */
 	bool interruptible;       /* the provider may stop the rental */
+	bool jupyter;             /* the host's agent serves a Jupyter notebook per rental */
 	int64_t expires_at;       /* unix seconds; the offer is live while now < expires_at */
 };
 
@@ -132,6 +133,7 @@ enum offer_col {
 	OCOL_RENTALS,
 	OCOL_RATING,        /* hundredths */
 	OCOL_INTERRUPTIBLE, /* 0/1 */
+	OCOL_JUPYTER,       /* 0/1 */
 	OCOL_NET_UP,
 	OCOL_NET_DOWN,
 	OCOL_CPU_CORES,

@@ -112,6 +112,7 @@ static void record_machine(struct offer *o, const struct store_host *h, const st
 	o->simulated = h->simulated;
 	snprintf(o->isolation, sizeof o->isolation, "%s", h->isolation[0] ? h->isolation : "account");
 	snprintf(o->images, sizeof o->images, "%s", h->images);
+	o->jupyter = h->jupyter;
 }
 
 /* A host and its GPUs as offer records use them, read once per machine while rows are written. */
@@ -260,6 +261,7 @@ json_t *offer_json(const struct offer *o, const struct store_offer *so)
 		json_object_set_new(j, "reliability_observed", json_boolean(o->reliability_observed));
 		json_object_set_new(j, "isolation", json_string(o->isolation[0] ? o->isolation : "account"));
 		json_object_set_new(j, "images", images_json(o->images));
+		json_object_set_new(j, "jupyter", json_boolean(o->jupyter));
 	}
 	return j;
 }

@@ -167,6 +167,9 @@ static int host_parse(struct store_host *h, struct store_provider *p, const json
 		return rc;
 	if ((rc = isolation_parse(h, body, e)))
 		return rc;
+	h->jupyter = false; /* absent: no notebook (agents before issue 13 said nothing) */
+	if (json_object_get(body, "jupyter") && (rc = json_get_bool(&h->jupyter, body, "jupyter", e)))
+		return rc;
 	if ((rc = host_check(h, p->endpoint, e)))
 		return rc;
 	if (h->machine_id == 0 || h->machine_id > (uint64_t)INT64_MAX)
@@ -369,6 +372,7 @@ json_t *host_json(struct server *s, const struct store_host *h)
 	if (o) {
 		json_object_set_new(o, "isolation", json_string(h->isolation[0] ? h->isolation : "account"));
 		json_object_set_new(o, "images", images_json(h->images));
+		json_object_set_new(o, "jupyter", json_boolean(h->jupyter));
 	}
 	/* Where the provider's agent listens (SSH-key delivery, browser terminal). */
 	struct store_provider p;

@@ -320,8 +320,8 @@ static int sq_host_upsert(struct store *s, const struct store_host *h, struct er
 	if (!(rc = prep(q, &b.st,
 			"INSERT INTO hosts(machine_id, provider, country, region, net_up_mbps,"
 			" net_down_mbps, cpu_cores, ram_gib, disk_gib, driver_version, cuda_version,"
-			" simulated, updated_at, isolation, images)"
-			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+			" simulated, updated_at, isolation, images, jupyter)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
 			" ON CONFLICT(machine_id) DO UPDATE SET country = excluded.country,"
 			" region = excluded.region, net_up_mbps = excluded.net_up_mbps,"
 			" net_down_mbps = excluded.net_down_mbps, cpu_cores = excluded.cpu_cores,"
@@ -329,7 +329,7 @@ static int sq_host_upsert(struct store *s, const struct store_host *h, struct er
 			" driver_version = excluded.driver_version,"
 			" cuda_version = excluded.cuda_version, simulated = excluded.simulated,"
 			" updated_at = excluded.updated_at, isolation = excluded.isolation,"
-			" images = excluded.images"
+			" images = excluded.images, jupyter = excluded.jupyter"
 			" WHERE hosts.provider = excluded.provider",
 			"host upsert", e))) {
 		b_u(&b, h->machine_id);
@@ -347,6 +347,7 @@ static int sq_host_upsert(struct store *s, const struct store_host *h, struct er
 		b_i(&b, h->updated_at);
 		b_t(&b, h->isolation[0] ? h->isolation : "account");
 		b_t(&b, h->images);
+		b_i(&b, h->jupyter);
 		rc = run(q, b.st, b.rc, "host upsert", e);
 		if (rc == ERR_NOT_FOUND)
 			err_set(e, rc, "host upsert: provider %s not stored", h->provider);
@@ -367,7 +368,7 @@ static int sq_host_get(struct store *s, struct store_host *out, uint64_t machine
 	if (!(rc = prep(q, &b.st,
 			"SELECT machine_id, provider, country, region, net_up_mbps, net_down_mbps,"
 			" cpu_cores, ram_gib, disk_gib, driver_version, cuda_version, simulated,"
-			" updated_at, isolation, images FROM hosts WHERE machine_id = ?1",
+			" updated_at, isolation, images, jupyter FROM hosts WHERE machine_id = ?1",
 			"host", e))) {
 		b_u(&b, machine_id);
 		if (!(rc = first(q, b.st, b.rc, "host", e))) {
@@ -387,6 +388,7 @@ static int sq_host_get(struct store *s, struct store_host *out, uint64_t machine
 			h.updated_at = r_i(&r);
 			r_t(&r, h.isolation, sizeof h.isolation);
 			r_t(&r, h.images, sizeof h.images);
+			h.jupyter = r_i(&r) != 0;
 			sqlite3_finalize(b.st);
 			*out = h;
 		}

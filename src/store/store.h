@@ -86,6 +86,7 @@ struct store_host {
 	bool simulated;                      /* demo / test host */
 	char isolation[12];                  /* "container" or "account" ("" is stored as account) */
 	char images[160];                    /* instance images, "a,b" (market/offer.h offer_images_ok) */
+	bool jupyter;                        /* its agent serves a Jupyter notebook per rental */
 	int64_t updated_at;                  /* last report */
 };
 

@@ -119,6 +119,7 @@ static void random_offer(struct offer *o)
 	strcpy(o->region, PICK(regions));
 	strcpy(o->images, PICK(image_sets));
 	strcpy(o->isolation, o->images[0] ? "container" : rn(2) ? "account" : "");
+	o->jupyter = rn(2);
 	o->net_up_mbps = (uint32_t)(100 * (1 + rn(20)));
 	o->net_down_mbps = (uint32_t)(100 * (1 + rn(100)));
 	o->cpu_cores = (uint32_t)(4 << rn(4));
@@ -212,6 +213,7 @@ static bool bf_value(u256 *num, u256 *den, const struct offer *o, const char *na
 	else if (!strcmp(name, "rentals")) v = o->rentals_completed;
 	else if (!strcmp(name, "rating")) v = o->rating_centi;
 	else if (!strcmp(name, "interruptible")) v = o->interruptible;
+	else if (!strcmp(name, "jupyter")) v = o->jupyter;
 	else if (!strcmp(name, "net_up")) v = o->net_up_mbps;
 	else if (!strcmp(name, "net_down")) v = o->net_down_mbps;
 	else if (!strcmp(name, "cpu_cores")) v = o->cpu_cores;

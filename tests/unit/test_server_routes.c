@@ -365,7 +365,8 @@ static void test_listing_only_rentable(void **state)
 	server_free(s);
 }
 
-/* Issue 12: a host says how it isolates rentals and which images it allows; search filters on both. */
+/* Issue 12: a host says how it isolates rentals and which images it allows; search filters on both.
+ * Issue 13: and whether its agent serves a notebook per rental (jupyter). */
 static void test_host_isolation(void **state)
 {
 	struct server *s = routes_server();
@@ -373,7 +374,7 @@ static void test_host_isolation(void **state)
 	char *prov, *body;
 	static const char *const host12 =
 		"{\"machine_id\":12,\"country\":\"DE\",\"isolation\":\"container\",\"images\":[\"pytorch\",\"base\"],"
-		"\"gpus\":[{\"model\":\"H100_80GB\",\"vram_mib\":81920,\"fp32_mtflops\":60000}]}";
+		"\"jupyter\":true,\"gpus\":[{\"model\":\"H100_80GB\",\"vram_mib\":81920,\"fp32_mtflops\":60000}]}";
 	static const char *const bad[] = {
 		"{\"machine_id\":12,\"isolation\":\"jail\",\"images\":[\"a\"],\"gpus\":[{\"model\":\"A\",\"vram_mib\":1}]}",
 		"{\"machine_id\":12,\"isolation\":\"container\",\"images\":[\"Bad Name\"],\"gpus\":[{\"model\":\"A\",\"vram_mib\":1}]}",
@@ -398,7 +399,20 @@ static void test_host_isolation(void **state)
 		json_decref(j);
 		j = NULL;
 	}
+	/* jupyter: a bool, named when it is not one */
+	assert_int_equal(routes_req(s, SRV_POST, "/hosts",
+				    "{\"machine_id\":12,\"jupyter\":\"yes\",\"gpus\":[{\"model\":\"A\",\"vram_mib\":1}]}",
+				    prov, NULL, &j), 400);
+	{
+		char *text = json_dumps(j, 0);
+		if (!strstr(text, "jupyter"))
+			fail_msg("the error does not name jupyter: %s", text);
+		free(text);
+	}
+	json_decref(j);
+	j = NULL;
 	assert_int_equal(routes_req(s, SRV_GET, "/hosts/12", NULL, NULL, NULL, &j), 200);
+	assert_true(json_is_true(json_object_get(j, "jupyter")));
 	assert_string_equal(json_string_value(json_object_get(j, "isolation")), "container");
 	assert_int_equal(json_array_size(json_object_get(j, "images")), 2);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(j, "images"), 0)), "pytorch");
@@ -408,6 +422,7 @@ static void test_host_isolation(void **state)
 	assert_int_equal(routes_req(s, SRV_POST, "/offers", body, NULL, NULL, &j), 201);
 	assert_string_equal(json_string_value(json_object_get(j, "isolation")), "container");
 	assert_string_equal(json_string_value(json_array_get(json_object_get(j, "images"), 1)), "base");
+	assert_true(json_is_true(json_object_get(j, "jupyter")));
 	json_decref(j);
 	free(body);
 	body = routes_offer_body(routes_keys[1], 31337, "7", 2);
@@ -420,6 +435,7 @@ static void test_host_isolation(void **state)
 		{ "isolation=container", 1 }, { "isolation=account", 1 },   { "image=base", 1 },
 		{ "image=PyTorch", 1 },       { "image=nosuch", 0 },        { "image=nosuch,base", 1 },
 		{ "image!=base", 1 },         { "isolation=container image=nosuch", 0 },
+		{ "jupyter=true", 1 },        { "jupyter=false", 1 },       { "jupyter=true isolation=account", 0 },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct kv kv[] = { { "q", cases[i].q } };

@@ -224,7 +224,7 @@ static void test_open_urls(void **state)
 
 	s = open_mem();
 	OK(store_schema_version(s, &v, &e_));
-	assert_int_equal(v, 3);
+	assert_int_equal(v, 4);
 	store_close(s);
 	store_close(NULL);
 
@@ -272,7 +272,7 @@ static void test_migrate_idempotent(void **state)
 	/* Second open while the first is still open, then reopen after close. */
 	s2 = open_file("mig.db", false);
 	OK(store_schema_version(s2, &v, &e_));
-	assert_int_equal(v, 3);
+	assert_int_equal(v, 4);
 	OK(store_provider_get(s2, &p, ADDR_A, &e_));
 	store_close(s2);
 	store_close(s);
@@ -280,7 +280,7 @@ static void test_migrate_idempotent(void **state)
 	OK(store_provider_get(s, &p, ADDR_A, &e_));
 	store_close(s);
 	path_in_tmp(path, sizeof path, "mig.db");
-	assert_int_equal(count_rows(path, "SELECT count(*) FROM schema_version"), 3);
+	assert_int_equal(count_rows(path, "SELECT count(*) FROM schema_version"), 4);
 	assert_int_equal(count_rows(path, "SELECT count(*) FROM providers"), 1);
 
 	/* A database from a newer binary is refused and left alone. */
@@ -289,7 +289,7 @@ static void test_migrate_idempotent(void **state)
 	s = (struct store *)0x1;
 	EXPECT_ERR(ERR_UNSUPPORTED, store_open(&s, url, &e_));
 	assert_ptr_equal(s, (struct store *)0x1);
-	assert_int_equal(count_rows(path, "SELECT count(*) FROM schema_version"), 4);
+	assert_int_equal(count_rows(path, "SELECT count(*) FROM schema_version"), 5);
 }
 
 /* ---- providers, hosts, GPUs ---- */
@@ -394,6 +394,7 @@ static void test_host_gpu(void **state)
 	h.simulated = true;
 	strcpy(h.isolation, "container");
 	strcpy(h.images, "pytorch,base");
+	h.jupyter = true;
 	h.updated_at = T0;
 	EXPECT_ERR(ERR_NOT_FOUND, store_host_upsert(s, &h, &e_)); /* provider first */
 	mk_provider(s, ADDR_A);
