@@ -122,6 +122,23 @@ export async function signedQuery(endpoint, rentalId, sign) {
 	return `challenge=${encodeURIComponent(c.challenge)}&sig=${encodeURIComponent(sig)}`;
 }
 
+// Opens the rental's Jupyter notebook in a new tab through a signed, one-time sign-in link to the agent
+// (docs/agent.md, "Jupyter in a rental"): the agent sets a cookie for that rental alone and redirects into
+// the notebook. The tab is opened at the click, before the wallet prompt, so that popup blockers allow it.
+export async function openJupyter(endpoint, rentalId, sign) {
+	const tab = window.open('about:blank', '_blank');
+	if (tab) tab.opener = null;
+	try {
+		const q = await signedQuery(endpoint, rentalId, sign);
+		const url = `${endpoint}/jupyter/${encodeURIComponent(rentalId)}/auth?${q}`;
+		if (tab) tab.location.href = url;
+		else window.location.assign(url);
+	} catch (e) {
+		if (tab) tab.close();
+		throw e;
+	}
+}
+
 // A file name a person typed: relative to the rental's home, no "..", no leading "/".
 export function homePathError(p) {
 	const s = String(p || '');

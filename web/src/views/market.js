@@ -21,6 +21,7 @@ const FORM_CLAUSES = [
 	{ key: 'country', op: '=', label: 'Country', hint: 'two letters, e.g. DE,NL' },
 	{ key: 'token', op: '=', label: 'Token' },
 	{ key: 'interruptible', op: '=', label: 'Interruptible' },
+	{ key: 'jupyter', op: '=', label: 'Jupyter notebook' },
 ];
 
 const CLAUSE_RE = /^([A-Za-z_0-9]+)\s*(<=|>=|!=|=|<|>)\s*(\S+)$/;
@@ -101,7 +102,7 @@ export function card(o, provider) {
 			stat('Response', rep && rep.response_median_s !== null && rep.response_median_s !== undefined ? rep.response_median_s + ' s' : '—'),
 			stat('Location', [o.country, o.region].filter(Boolean).join(' · ') || '—'),
 			stat('Terms', o.interruptible ? 'interruptible' : 'not interruptible'),
-			stat('Access', o.isolation === 'container' ? `root in an instance (${(o.images || []).length} image${(o.images || []).length === 1 ? '' : 's'})` : 'Unix account')),
+			stat('Access', (o.isolation === 'container' ? `root in an instance (${(o.images || []).length} image${(o.images || []).length === 1 ? '' : 's'})` : 'Unix account') + (o.jupyter ? ' · Jupyter' : ''))),
 		h('a.button', { href: `#/offer/${o.offer_hash}` }, 'Details & rent'));
 }
 
@@ -126,7 +127,7 @@ export async function render(params) {
 		let input;
 		if (f.key === 'token') {
 			input = h('select', { name }, h('option', { value: '' }, 'any'), cfg.tokens.map((t) => h('option', { value: t.symbol }, t.symbol)));
-		} else if (f.key === 'interruptible') {
+		} else if (f.key === 'interruptible' || f.key === 'jupyter') {
 			input = h('select', { name }, h('option', { value: '' }, 'any'), h('option', { value: 'false' }, 'no'), h('option', { value: 'true' }, 'yes'));
 		} else {
 			input = h('input', { name, type: 'text', inputmode: ['vram', 'price_min', 'price_max', 'reliability'].includes(name) ? 'decimal' : 'text', autocomplete: 'off' });

@@ -54,7 +54,8 @@ export async function render(hash) {
 		row('Status', o.simulated ? 'simulated GPU (demo or test host)' : o.verified ? 'verified by benchmark' : 'unverified'),
 		row('Isolation', o.isolation === 'container'
 			? `an instance: root in a container of your image (${(o.images || []).join(', ')}), nothing of the host`
-			: 'a Unix account on the provider\'s host (no root, shared host)'));
+			: 'a Unix account on the provider\'s host (no root, shared host)'),
+		row('Jupyter', o.jupyter ? 'a notebook in the browser, signed in with your wallet' : 'not offered (SSH and the browser terminal)'));
 	const terms = h('table.kv',
 		h('caption', 'Terms'),
 		row('Price', `${o.token_per_hour} ${token.symbol} per hour` + (o.usd_per_hour !== 'unknown' ? ` ($${o.usd_per_hour}/h)` : '')),

@@ -8,8 +8,8 @@ import { escrowContract, stoppedSplit, termsTuple, tokenContract } from '../escr
 import { sendTx } from '../tx.js';
 import { AmountError, cost, parseUnits, secondsFor, showAmount, showDuration, usdOf } from '../money.js';
 import { banner, copyButton, explorerLink, h, mount } from '../ui.js';
-import { requireReady, state } from '../wallet.js';
-import { endpointOfRental, access } from '../agent.js';
+import { requireReady, signMessage, state } from '../wallet.js';
+import { endpointOf, endpointOfRental, access, openJupyter } from '../agent.js';
 import { needSignIn, needWallet } from './gate.js';
 
 const POLL_MS = 1000;
@@ -182,7 +182,7 @@ function rentalCard(cfg, r, rerender) {
 	const accessBox = h('div.access');
 	card.append(accessBox);
 	if (open) {
-		if (r.access) showAccess(accessBox, r.id, r.access);
+		if (r.access) showAccess(accessBox, r.id, r.access, r);
 		else fetchAccess(r, accessBox);
 		card.append(h('div.actions', extendForm(cfg, r, token, rerender), stopControl(cfg, r, token, () => last, rerender)));
 	} else {
@@ -232,10 +232,33 @@ function rentalCard(cfg, r, rerender) {
 	return card;
 }
 
-function showAccess(box, id, a) {
+function showAccess(box, id, a, r) {
 	const cmd = `ssh -p ${a.port} ${a.user}@${a.host}`;
 	box.replaceChildren(h('span.muted', 'SSH: '), h('code.ssh-command', cmd), ' ', copyButton(cmd), ' ',
 		h('a.button.small', { href: `#/terminal/${id}` }, 'Open terminal'));
+	if (r) addJupyter(box, r);
+}
+
+// "Open Jupyter" when the rental's host serves a notebook per rental (its offer says jupyter: true).
+async function addJupyter(box, r) {
+	let offer, endpoint;
+	try {
+		offer = await api.get(`/offers/${r.offer_hash}`);
+		if (!offer.jupyter) return;
+		endpoint = await endpointOf(offer.machine_id);
+	} catch { return; }
+	if (!endpoint) return;
+	const err = h('span.error.jupyter-error', { role: 'alert' });
+	const btn = h('button.button.small.open-jupyter', { type: 'button' }, 'Open Jupyter');
+	btn.addEventListener('click', async () => {
+		err.textContent = '';
+		try {
+			await openJupyter(endpoint, r.id, (m) => signMessage(m, 'Opening Jupyter'));
+		} catch (e) {
+			err.textContent = e.message;
+		}
+	});
+	box.append(' ', btn, ' ', err);
 }
 
 async function fetchAccess(r, box) {
@@ -243,7 +266,7 @@ async function fetchAccess(r, box) {
 		const endpoint = await endpointOfRental(r);
 		if (!endpoint) return;
 		const a = await access(endpoint, r.id);
-		if (a.status === 'active') showAccess(box, r.id, a);
+		if (a.status === 'active') showAccess(box, r.id, a, r);
 		else box.replaceChildren(h('span.muted', `Access: ${a.status.replace('_', ' ')}`));
 	} catch { /* shown when the agent reports it */ }
 }
