@@ -10,6 +10,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/log.h"
 #include "net/http.h"
 
@@ -309,7 +310,7 @@ static int socket_dir(const struct jupyter *j, struct server *s, struct err *e)
 {
 	struct stat st;
 
-	if ((mkdir(j->run_dir, 0711) && errno != EEXIST) || lstat(j->run_dir, &st) || !S_ISDIR(st.st_mode) ||
+	if (file_mkdir_p(j->run_dir, 0755, 0711, NULL) || lstat(j->run_dir, &st) || !S_ISDIR(st.st_mode) ||
 	    st.st_uid != 0 || chmod(j->run_dir, 0711))
 		return err_set(e, ERR_IO, "%s: not a root-owned directory (%s)", j->run_dir, strerror(errno));
 	snprintf(s->dir, sizeof s->dir, "%s/%s", j->run_dir, s->account);

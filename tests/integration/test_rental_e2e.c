@@ -49,6 +49,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <strings.h>
 #include <jansson.h>
 #include <sodium.h>
 
@@ -93,6 +94,8 @@ static struct {
 	char home_base[64], cg_name[64];
 	unsigned agent_starts;
 	bool server_knows_agent;       /* GET /hosts/{id} names the agent's endpoint: rent finds it alone */
+	bool jupyter;                  /* this host has jupyter-notebook / jupyter-server: the agent serves it */
+	char jupyter_cookie[128];      /* the native rental's notebook cookie, checked again after the stop */
 	struct timespec t_start;
 } F;
 
@@ -185,6 +188,47 @@ static long http_get_at(char *out, size_t cap, const char *base, const char *pat
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+	if (curl_easy_perform(c) == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+	snprintf(out, cap, "%.*s", (int)b.len, b.len ? (const char *)b.data : "");
+	buf_release(&b);
+	return status;
+}
+
+/* Collects one response header (name given with its colon) into ctx's buffer. */
+struct hdr_grab {
+	const char *name;
+	char value[512];
+};
+
+static size_t on_header(char *p, size_t sz, size_t n, void *ctx)
+{
+	struct hdr_grab *g = ctx;
+	size_t l = sz * n, k = strlen(g->name);
+	if (l > k && strncasecmp(p, g->name, k) == 0 && !g->value[0])
+		snprintf(g->value, sizeof g->value, "%.*s", (int)strcspn(p + k, "\r\n"), p + k);
+	return l;
+}
+
+/* GET url (no redirects followed) with an optional Cookie header; header `grab` (e.g. "Set-Cookie:")
+ * into *g. Returns the HTTP status. */
+static long http_get_raw(char *out, size_t cap, const char *url, const char *cookie, struct hdr_grab *g)
+{
+	CURL *c = curl_easy_init();
+	struct buf b;
+	long status = 0;
+	buf_init(&b, 1 << 20);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+	if (cookie)
+		curl_easy_setopt(c, CURLOPT_COOKIE, cookie);
+	if (g) {
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, g);
+	}
 	if (curl_easy_perform(c) == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_cleanup(c);
@@ -327,6 +371,11 @@ static void test_bring_up(void **state)
 	}
 	if (anvil_start(&F.node, NULL, &e) || rpc_init(&F.rpc, F.node.url, NULL, &e))
 		fail_msg("anvil: %s", e.msg);
+	/* the agent serves Jupyter where the host has it (scripts/setup installs jupyter-notebook) */
+	F.jupyter = access("/usr/bin/jupyter-notebook", X_OK) == 0 || access("/usr/bin/jupyter-server", X_OK) == 0 ||
+		    access("/usr/local/bin/jupyter-notebook", X_OK) == 0 || access("/usr/local/bin/jupyter-server", X_OK) == 0;
+	if (!F.jupyter)
+		print_message("note: no jupyter-notebook / jupyter-server here: the notebook step is skipped\n");
 	import_key(0, "operator", &op);
 	import_key(1, "provider", &prov);
 	import_key(2, "renter", &F.renter);
@@ -555,6 +604,33 @@ static void rental_cycle(const char *filter, const char *symbol, const char *tok
 		fail_msg("flopmarket ssh %" PRIu64 ": exit %d: %s", id, code, out);
 	print_message("timing: %s flopmarket ssh (access via the server) %.2f s\n", symbol, now_s() - t);
 
+	/* (6b) the rental's notebook (account hosts with Jupyter; test_offers checked the listing says so):
+	 * `flopmarket jupyter` prints a signed one-time link, opening it signs in (a cookie for this rental), and through it the
+	 * notebook's API answers; without the cookie it does not. */
+	if (native && F.jupyter) {
+		struct hdr_grab sc = { .name = "Set-Cookie: " }, loc = { .name = "Location: " };
+		char link[1024] = "", cookie[128] = "", url[600];
+		const char *p;
+		t = now_s();
+		code = run(out, sizeof out, "jupyter %" PRIu64 " --wallet renter --agent %s", id, F.agent_url);
+		if (code != 0 || !(p = strstr(out, F.agent_url)))
+			fail_msg("flopmarket jupyter: exit %d: %s", code, out);
+		snprintf(link, sizeof link, "%.*s", (int)strcspn(p, "\n"), p);
+		if ((code = (int)http_get_raw(out, sizeof out, link, NULL, &sc)) != 302)
+			fail_msg("opening the notebook link: %d %s", code, out);
+		if (!(p = strstr(sc.value, "fm_jupyter=")) || !strstr(sc.value, "HttpOnly"))
+			fail_msg("sign-in cookie: '%s'", sc.value);
+		snprintf(cookie, sizeof cookie, "%.75s", p);
+		/* used once: the same link again is refused */
+		assert_int_equal(http_get_raw(out, sizeof out, link, NULL, &loc), 401);
+		snprintf(url, sizeof url, "%s/jupyter/%" PRIu64 "/api/status", F.agent_url, id);
+		if (http_get_raw(out, sizeof out, url, cookie, NULL) != 200 || !strstr(out, "kernels"))
+			fail_msg("notebook api/status with the cookie: %s", out);
+		assert_int_equal(http_get_raw(out, sizeof out, url, NULL, NULL), 401);
+		snprintf(F.jupyter_cookie, sizeof F.jupyter_cookie, "%s", cookie);
+		print_message("timing: %s flopmarket jupyter → notebook API answering %.2f s\n", symbol, now_s() - t);
+	}
+
 	/* (7) kill -9 the agent while the rental is active, restart it: access still works. */
 	if (kill_agent) {
 		kill(F.agent, SIGKILL);
@@ -691,6 +767,12 @@ static void rental_cycle(const char *filter, const char *symbol, const char *tok
 		assert_false(ssh_ok(user));
 	}
 	print_message("timing: %s stop → account gone %.2f s\n", symbol, now_s() - t);
+	if (F.jupyter_cookie[0]) { /* the notebook went with the rental: its cookie opens nothing */
+		char url[600];
+		snprintf(url, sizeof url, "%s/jupyter/%" PRIu64 "/api/status", F.agent_url, id);
+		assert_int_equal(http_get_raw(out, sizeof out, url, F.jupyter_cookie, NULL), 401);
+		F.jupyter_cookie[0] = '\0';
+	}
 	{
 		char path[96];
 		bool seen = false;
@@ -734,6 +816,15 @@ static void test_offers(void **state)
 		assert_int_equal(run(out, sizeof out, "search 'gpu=RTX_4090' --json"), 0);
 		if (!strstr(out, "\"total\": 0") && !strstr(out, "\"total\":0"))
 			fail_msg("search 'gpu=RTX_4090' should find nothing: %s", out);
+		/* this account host serves Jupyter (where the host has it): the listings say so */
+		if (F.jupyter) {
+			assert_int_equal(run(out, sizeof out, "search 'jupyter=true token=dUSDC' --json"), 0);
+			if (!strstr(out, hash))
+				fail_msg("search 'jupyter=true' lacks the offer: %s", out);
+			assert_int_equal(run(out, sizeof out, "search 'jupyter=false' --json"), 0);
+			if (!strstr(out, "\"total\": 0") && !strstr(out, "\"total\":0"))
+				fail_msg("search 'jupyter=false' should find nothing here: %s", out);
+		}
 	}
 }
 
