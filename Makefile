@@ -32,7 +32,8 @@ BIN_SRC  := $(wildcard src/cli/*.c)
 # Generated at build time, never committed: the BIP-39 wordlist (from npm
 # bip39), the store's SQL migrations (src/store/sql/*.sql) and the web UI
 # (web/, bundled by esbuild into build/web/, embedded by scripts/embed-web).
-GEN_SRC  := $(BUILD)/gen/bip39_english.c $(BUILD)/gen/store_sql.c $(BUILD)/gen/web_assets.c
+GEN_SRC  := $(BUILD)/gen/bip39_english.c $(BUILD)/gen/store_sql.c $(BUILD)/gen/web_assets.c \
+	$(BUILD)/gen/gpubench_source.c
 GEN_NAMES := $(notdir $(GEN_SRC:.c=.o))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(addprefix $(BUILD)/obj/gen/,$(GEN_NAMES))
 BIN_OBJ  := $(BIN_SRC:%.c=$(BUILD)/obj/%.o)
@@ -95,6 +96,11 @@ $(WEB_OUT)/.stamp: $(WEB_SRC) scripts/build-web package-lock.json
 
 .PHONY: web
 web: $(WEB_OUT)/.stamp
+
+# The CUDA benchmark's source, carried by the CLI for `flopmarket verify` to compile inside a rental.
+$(BUILD)/gen/gpubench_source.c: src/agent/cuda/gpubench.cu scripts/embed-file
+	@mkdir -p $(dir $@)
+	scripts/embed-file gpubench_source $< > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/web_assets.c: $(WEB_OUT)/.stamp scripts/embed-web
 	@mkdir -p $(dir $@)

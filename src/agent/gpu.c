@@ -728,3 +728,23 @@ uint64_t agent_machine_id(const char *hex64)
 	}
 	return v ? v : 1;
 }
+
+/* Keeps [A-Za-z0-9_-] of a model name ("NVIDIA A100 80GB" -> "NVIDIA_A100_80GB"), 31 chars. */
+void gpu_model_slug(char out[GPU_SLUG_MAX + 1], const char *name)
+{
+	size_t j = 0;
+
+	for (const char *p = name; *p && j < GPU_SLUG_MAX; p++) {
+		char c = *p;
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+		    c == '_')
+			out[j++] = c;
+		else if (j && out[j - 1] != '_')
+			out[j++] = '_';
+	}
+	while (j && out[j - 1] == '_')
+		j--;
+	if (!j)
+		out[j++] = 'G', out[j++] = 'P', out[j++] = 'U';
+	out[j] = '\0';
+}

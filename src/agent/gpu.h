@@ -85,6 +85,11 @@ struct gpu_detect_opts {
 	unsigned smi_timeout_ms;        /* 0: 10000 */
 };
 
+/* A model name as listings carry it: its [A-Za-z0-9_-] kept, runs of others as one '_' ("NVIDIA A100
+ * 80GB" -> "NVIDIA_A100_80GB"), at most GPU_SLUG_MAX chars, "GPU" when nothing is left. */
+#define GPU_SLUG_MAX 31
+void gpu_model_slug(char out[GPU_SLUG_MAX + 1], const char *name);
+
 /* Stable name of a source: "none", "nvml", "nvidia-smi", "spec". */
 const char *gpu_source_name(enum gpu_source s);
 

@@ -48,6 +48,11 @@ int gpubench_parse(struct gpubench_result *out, const char *text, size_t n, stru
 int gpubench_run(struct gpubench_result *out, const char *exe, unsigned device, bool has_gpu,
 		 unsigned timeout_s);
 
+/* gpubench.cu's own source text (build/gen/gpubench_source.c, NUL-terminated), which `flopmarket verify`
+ * compiles inside a rental with the rental's nvcc. */
+extern const char gpubench_source[];
+extern const unsigned long gpubench_source_len;
+
 /* The same for a command line of the caller's (argv ends in the benchmark and its device, e.g. run as a
  * rental's account by gpu_rental_view): runs it, reads its last JSON line, always returns 0. */
 int gpubench_run_argv(struct gpubench_result *out, char *const argv[], unsigned timeout_s);

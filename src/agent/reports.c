@@ -62,26 +62,6 @@ static int authed_post(struct agent *a, const char *path, json_t *body, struct e
 	return rc;
 }
 
-/* Keeps [A-Za-z0-9_-] of a model name ("NVIDIA A100 80GB" -> "NVIDIA_A100_80GB"), 31 chars. */
-static void model_slug(char out[32], const char *name)
-{
-	size_t j = 0;
-
-	for (const char *p = name; *p && j < 31; p++) {
-		char c = *p;
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-		    c == '_')
-			out[j++] = c;
-		else if (j && out[j - 1] != '_')
-			out[j++] = '_';
-	}
-	while (j && out[j - 1] == '_')
-		j--;
-	if (!j)
-		out[j++] = 'G', out[j++] = 'P', out[j++] = 'U';
-	out[j] = '\0';
-}
-
 static int register_host(struct agent *a, struct err *e)
 {
 	struct gpu_detect_opts go;
@@ -107,7 +87,7 @@ static int register_host(struct agent *a, struct err *e)
 	for (size_t i = 0; i < gh->gpu_count; i++) {
 		char slug[32];
 		json_t *g;
-		model_slug(slug, gh->gpus[i].name);
+		gpu_model_slug(slug, gh->gpus[i].name);
 		g = json_pack("{s:s, s:I}", "model", slug, "vram_mib", (json_int_t)gh->gpus[i].vram_mib);
 		if (g && bench.verified && bench.fp32_tflops >= 0.001 && bench.fp32_tflops < 100000.0) {
 			json_object_set_new(g, "fp32_mtflops", json_integer((json_int_t)(bench.fp32_tflops * 1000.0)));

@@ -6,6 +6,7 @@
  * follows `--` after it: the remote command); ssh's exit status is the command's.
  */
 #include "cli/cli.h"
+#include "cli/rent_access.h"
 #include "cli/server_client.h"
 #include "cli/session.h"
 #include "core/err.h"
@@ -18,8 +19,6 @@
 
 #define SSH_ARGS_MAX 32
 
-#define SSH_ACCESS_TRIES 50 /* 10 s at 200 ms */
-
 static int ssh_usage(void)
 {
 	fprintf(stderr, "usage: flopmarket ssh RENTAL [-i KEYFILE] [-o SSH_OPTION]... [--server URL | --agent URL]"
@@ -30,15 +29,12 @@ static int ssh_usage(void)
 int cmd_ssh(int argc, char **argv, struct cfg *cfg)
 {
 	const char *server = cfg_get(cfg, "server_url"), *agent = NULL, *key = NULL, *rental = NULL;
-	const char *host, *user;
-	char path[96], port_s[24], dest[320];
+	struct cli_ssh_dest dst;
+	char port_s[24], dest[320];
 	char *args[SSH_ARGS_MAX * 2 + 16], *opts[SSH_ARGS_MAX];
 	int nopts = 0;
-	const json_t *acc;
-	json_t *r = NULL;
-	struct api_client c = { 0 };
 	struct err e = { 0 };
-	uint64_t id, port;
+	uint64_t id;
 	int rc, i, n = 0, extra = argc;
 
 	for (i = 1; i < argc; i++) {
@@ -73,40 +69,10 @@ int cmd_ssh(int argc, char **argv, struct cfg *cfg)
 		fprintf(stderr, "flopmarket: ssh needs the server (--server URL or server_url) or --agent URL\n");
 		return EXIT_USAGE;
 	}
-	if ((rc = api_client_init(&c, agent ? agent : server, &e)))
+	if ((rc = cli_rental_ssh(&dst, server, agent, id, &e)))
 		return cli_fail(rc, &e);
-	snprintf(path, sizeof path, agent ? "/rentals/%" PRIu64 "/access" : "/rentals/%" PRIu64, id);
-	/* The agent grants access, then tells the server on its next round: right after `rent`, the server
-	 * may not have it yet, so ask again for a few seconds before saying there is none. */
-	for (int tries = 0;; tries++) {
-		if ((rc = api_request(&c, &r, NULL, "GET", path, NULL, &e)))
-			goto fail;
-		acc = r;
-		if (agent || !json_get(&acc, r, "access", NULL) || tries >= SSH_ACCESS_TRIES)
-			break;
-		json_decref(r);
-		r = NULL;
-		usleep(200 * 1000);
-	}
-	if (!agent && json_get(&acc, r, "access", NULL)) {
-		rc = err_set(&e, ERR_STATE, "rental %" PRIu64 ": no access reported by the provider's agent yet "
-			     "(did you give --ssh-key to rent? see flopmarket status %" PRIu64 ")", id, id);
-		goto fail;
-	}
-	if ((rc = json_get_str(&host, acc, "host", 255, &e)) || (rc = json_get_str(&user, acc, "user", 32, &e)) ||
-	    (rc = json_get_u64(&port, acc, "port", &e))) {
-		if (rc == ERR_NOT_FOUND)
-			rc = err_set(&e, ERR_STATE, "rental %" PRIu64 ": no access yet (the account is not active)", id);
-		goto fail;
-	}
-	if (port == 0 || port > 65535 || host[0] == '-' || user[0] == '-' ||
-	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") != strlen(host) ||
-	    strspn(user, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(user)) {
-		rc = err_set(&e, ERR_INVALID, "rental %" PRIu64 ": malformed access details", id);
-		goto fail;
-	}
-	snprintf(port_s, sizeof port_s, "%" PRIu64, port);
-	snprintf(dest, sizeof dest, "%s@%s", user, host);
+	snprintf(port_s, sizeof port_s, "%u", dst.port);
+	snprintf(dest, sizeof dest, "%s@%s", dst.user, dst.host);
 	args[n++] = "ssh";
 	args[n++] = "-p";
 	args[n++] = port_s;
@@ -127,8 +93,5 @@ int cmd_ssh(int argc, char **argv, struct cfg *cfg)
 	fflush(stdout);
 	execvp("ssh", args);
 	rc = err_set(&e, ERR_NOT_FOUND, "cannot run ssh (is OpenSSH installed?)");
-fail:
-	json_decref(r);
-	api_client_release(&c);
 	return cli_fail(rc, &e);
 }

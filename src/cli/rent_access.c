@@ -242,3 +242,60 @@ int cli_rental_machine(uint64_t *out, struct api_client *server, uint64_t id, st
 	json_decref(o);
 	return rc;
 }
+
+#define SSH_ACCESS_TRIES 50 /* 10 s at 200 ms */
+
+int cli_rental_ssh(struct cli_ssh_dest *out, const char *server, const char *agent, uint64_t id, struct err *e)
+{
+	struct api_client c = { 0 };
+	const char *host, *user;
+	const json_t *acc;
+	json_t *r = NULL;
+	char path[96];
+	uint64_t port;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (!agent && !server)
+		return err_set(e, ERR_INVALID, "the server (--server URL or server_url) or --agent URL is needed to find "
+			       "the rental's access");
+	if ((rc = api_client_init(&c, agent ? agent : server, e)))
+		return rc;
+	snprintf(path, sizeof path, agent ? "/rentals/%" PRIu64 "/access" : "/rentals/%" PRIu64, id);
+	/* The agent grants access, then tells the server on its next round: right after `rent`, the server
+	 * may not have it yet, so ask again for a few seconds before saying there is none. */
+	for (int tries = 0;; tries++) {
+		if ((rc = api_request(&c, &r, NULL, "GET", path, NULL, e)))
+			goto out;
+		acc = r;
+		if (agent || !json_get(&acc, r, "access", NULL) || tries >= SSH_ACCESS_TRIES)
+			break;
+		json_decref(r);
+		r = NULL;
+		usleep(200 * 1000);
+	}
+	if (!agent && json_get(&acc, r, "access", NULL)) {
+		rc = err_set(e, ERR_STATE, "rental %" PRIu64 ": no access reported by the provider's agent yet "
+			     "(did you give --ssh-key to rent? see flopmarket status %" PRIu64 ")", id, id);
+		goto out;
+	}
+	if ((rc = json_get_str(&host, acc, "host", 255, e)) || (rc = json_get_str(&user, acc, "user", 32, e)) ||
+	    (rc = json_get_u64(&port, acc, "port", e))) {
+		if (rc == ERR_NOT_FOUND)
+			rc = err_set(e, ERR_STATE, "rental %" PRIu64 ": no access yet (the account is not active)", id);
+		goto out;
+	}
+	if (port == 0 || port > 65535 || host[0] == '-' || user[0] == '-' ||
+	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]") != strlen(host) ||
+	    strspn(user, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(user)) {
+		rc = err_set(e, ERR_INVALID, "rental %" PRIu64 ": malformed access details", id);
+		goto out;
+	}
+	snprintf(out->host, sizeof out->host, "%s", host);
+	snprintf(out->user, sizeof out->user, "%s", user);
+	out->port = (unsigned)port;
+out:
+	json_decref(r);
+	api_client_release(&c);
+	return rc;
+}

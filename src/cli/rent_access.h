@@ -28,6 +28,21 @@ int cli_ssh_key_read(char out[CLI_SSH_KEY_LINE_MAX], const char *path, struct er
  * with "give --agent URL" when the rental's offer is not listed. */
 int cli_rental_machine(uint64_t *out, struct api_client *server, uint64_t id, struct err *e);
 
+/* Where to ssh to for a rental: what its agent reported. */
+struct cli_ssh_dest {
+	char host[256];
+	char user[33];
+	unsigned port;
+};
+
+/*
+ * The rental's SSH access: from the server's rental view (GET /rentals/{id} -> access, asked again for
+ * up to 10 s right after a rent), or from the agent's own GET /rentals/{id}/access when `agent` is given.
+ * Host and user are checked to be plain (no option-like or odd characters). ERR_STATE when there is no
+ * access yet, saying what to do; ERR_INVALID for malformed details.
+ */
+int cli_rental_ssh(struct cli_ssh_dest *out, const char *server, const char *agent, uint64_t id, struct err *e);
+
 /* The agent's client: `agent_url`, else the endpoint of host `machine_id` from the server. */
 int cli_agent_connect(struct api_client *agent, const char *agent_url, struct api_client *server, uint64_t machine_id,
 		      struct err *e);

@@ -16,10 +16,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* In the child: stdin from /dev/null, stdout+stderr into the pipe, own process group, exec. */
-static void child_exec(int out_fd, char *const argv[])
+/* In the child: stdin from in_fd (-1: /dev/null), stdout+stderr into the pipe, own process group, exec. */
+static void child_exec(int out_fd, int in_fd, char *const argv[])
 {
-	int nul = open("/dev/null", O_RDONLY);
+	int nul = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY);
 
 	setpgid(0, 0);
 	if (nul >= 0)
@@ -64,6 +64,11 @@ static bool drain_until(int fd, struct buf *out, int64_t deadline)
 
 int proc_run(struct buf *out, int *status, char *const argv[], unsigned timeout_ms, struct err *e)
 {
+	return proc_run_stdin(out, status, argv, -1, timeout_ms, e);
+}
+
+int proc_run_stdin(struct buf *out, int *status, char *const argv[], int in_fd, unsigned timeout_ms, struct err *e)
+{
 	int fds[2], st = 0;
 	int64_t deadline = (int64_t)clock_mono_ms() + timeout_ms;
 	bool timed_out;
@@ -80,7 +85,7 @@ int proc_run(struct buf *out, int *status, char *const argv[], unsigned timeout_
 		return err_set(e, ERR_IO, "exec %s: fork: %s", argv[0], strerror(errno));
 	}
 	if (pid == 0)
-		child_exec(fds[1], argv);
+		child_exec(fds[1], in_fd, argv);
 	setpgid(pid, pid); /* both sides set it, so a kill right after fork reaches the group */
 	close(fds[1]);
 	timed_out = drain_until(fds[0], out, deadline);

@@ -21,4 +21,7 @@ struct err;
  */
 int proc_run(struct buf *out, int *status, char *const argv[], unsigned timeout_ms, struct err *e);
 
+/* The same with the child's stdin read from in_fd (a file the caller opened; -1: /dev/null). */
+int proc_run_stdin(struct buf *out, int *status, char *const argv[], int in_fd, unsigned timeout_ms, struct err *e);
+
 #endif

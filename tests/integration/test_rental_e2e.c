@@ -56,6 +56,7 @@
 #include "agent/account.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/hex.h"
 #include "core/json.h"
 #include "escrow/client.h"
@@ -629,6 +630,32 @@ static void rental_cycle(const char *filter, const char *symbol, const char *tok
 		assert_int_equal(http_get_raw(out, sizeof out, url, NULL, NULL), 401);
 		snprintf(F.jupyter_cookie, sizeof F.jupyter_cookie, "%s", cookie);
 		print_message("timing: %s flopmarket jupyter → notebook API answering %.2f s\n", symbol, now_s() - t);
+	}
+
+	/* (6c) the renter's re-check: this host's GPUs are simulated (a spec file), so inside the rental
+	 * nvidia-smi finds none: verify flags the gap against the listing's 2 GPUs, exits 1, and saves the
+	 * evidence (the listing, what the rental printed, the verdict) under the data dir. */
+	if (native) {
+		const char *ev;
+		char path[600], body[65536];
+		t = now_s();
+		code = run(out, sizeof out, "verify %" PRIu64 " -i %s -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+			   "-o LogLevel=ERROR --timeout-s 120", id, F.key_priv);
+		if (code != 1 || !strstr(out, "GAP") || !strstr(out, "the rental sees 0") || !strstr(out, "verdict: gap") ||
+		    !(ev = strstr(out, "evidence: ")))
+			fail_msg("verify: exit %d: %s", code, out);
+		snprintf(path, sizeof path, "%.*s", (int)strcspn(ev + 10, "\n"), ev + 10);
+		{
+			struct buf b;
+			buf_init(&b, sizeof body);
+			OK(file_read(&b, path, &e_));
+			snprintf(body, sizeof body, "%s", buf_cstr(&b));
+			buf_release(&b);
+		}
+		if (!strstr(body, "\"verdict\": \"gap\"") || !strstr(body, "nvidia-smi") || !strstr(body, hash))
+			fail_msg("verify evidence %s: %.2000s", path, body);
+		print_message("%s", out);
+		print_message("timing: %s verify in the rental (no GPU there: gap flagged) %.2f s\n", symbol, now_s() - t);
 	}
 
 	/* (7) kill -9 the agent while the rental is active, restart it: access still works. */

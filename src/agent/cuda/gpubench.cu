@@ -11,17 +11,21 @@
  *   - memory bandwidth GB/s: a device-to-device copy kernel over 256 MiB,
  *     counting bytes read + bytes written.
  * Each figure is the best of a few timed runs after a warm-up, timed with
- * CUDA events. 1 TFLOPS = 1e12 flop/s (2*N^3 flop per product), 1 GB/s =
+ * CUDA events. Both products are spot-checked against the host's own sum
+ * at five places of C (corners, middle, edges; inputs as the fill kernels
+ * made them): a kernel that is fast but wrong gives no figures at all. 1 TFLOPS = 1e12 flop/s (2*N^3 flop per product), 1 GB/s =
  * 1e9 B/s. The figures are what these kernels reach, below vendor peak.
  *
  * Output: one JSON object on stdout, e.g.
  *   {"gpubench":1,"device":0,"name":"NVIDIA H100 80GB HBM3","cc":"9.0",
  *    "fp32_tflops":31.2,"fp16_tflops":180.5,"mem_bw_gbps":2900.1}
  * Exit status: 0 on success; 2 "no CUDA device" (no driver or no GPU);
- * 3 a CUDA call failed; 1 bad arguments. Messages go to stderr.
+ * 3 a CUDA call failed; 4 a product came out wrong (the spot check);
+ * 1 bad arguments. Messages go to stderr.
  */
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+#include <math.h>
 #include <mma.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,6 +167,38 @@ template <typename F> static float best_ms(F launch, int reps)
 	return best;
 }
 
+/*
+ * C = A*B (n x n, row-major) at five places against the host's sum in double, with A and B as
+ * fill_f32 / fill_f16 wrote them (0.001 * (i % 7 + 1) and 0.002 * (i % 7 + 1), rounded to half for the
+ * FP16 product). FP32 accumulation over n terms of these sizes stays within 1e-3 relative. Exits 4 on
+ * a miss, naming the place and both values.
+ */
+static void spot_check(const char *what, const float *c, int n, bool half_inputs)
+{
+	const int at[5][2] = { { 0, 0 }, { 1, n - 1 }, { n / 2, n / 3 }, { n - 1, 7 }, { n - 1, n - 1 } };
+
+	for (int p = 0; p < 5; p++) {
+		int i = at[p][0], j = at[p][1];
+		float got = 0;
+		double want = 0;
+		CHECK(cudaMemcpy(&got, c + (size_t)i * n + j, sizeof got, cudaMemcpyDeviceToHost));
+		for (int k = 0; k < n; k++) {
+			size_t ia = (size_t)i * n + k, ib = (size_t)k * n + j;
+			float a = 0.001f * (float)((ia % 7) + 1), b = 0.002f * (float)((ib % 7) + 1);
+			if (half_inputs) {
+				a = __half2float(__float2half(a));
+				b = __half2float(__float2half(b));
+			}
+			want += (double)a * (double)b;
+		}
+		if (!(fabs((double)got - want) <= 1e-3 * fabs(want) + 1e-6)) {
+			fprintf(stderr, "gpubench: %s product wrong at C[%d][%d]: got %.6g, want %.6g\n", what, i, j,
+				(double)got, want);
+			exit(4);
+		}
+	}
+}
+
 static void json_string(const char *s)
 {
 	putchar('"');
@@ -215,6 +251,7 @@ int main(int argc, char **argv)
 	dim3 grid(n / TM, n / TM), block(16, 16);
 	float ms = best_ms([&] { sgemm_tiled<<<grid, block>>>(n, a32, b32, c32); }, 3);
 	fp32 = 2.0 * n * (double)n * n / (ms * 1e-3) / 1e12;
+	spot_check("FP32", c32, n, false);
 
 	if (prop.major >= 7) {
 		CHECK(cudaMalloc(&a16, nn * sizeof(half)));
@@ -224,6 +261,7 @@ int main(int argc, char **argv)
 		int warps = (n / 32) * (n / 32);
 		ms = best_ms([&] { hgemm_wmma<<<warps / 4, 128>>>(n, a16, b16, c32); }, 3);
 		fp16 = 2.0 * n * (double)n * n / (ms * 1e-3) / 1e12;
+		spot_check("FP16", c32, n, true);
 		cudaFree(a16);
 		cudaFree(b16);
 	}
@@ -237,6 +275,16 @@ int main(int argc, char **argv)
 	size_t n4 = bw_bytes / sizeof(float4);
 	ms = best_ms([&] { copy4<<<sms * 8, 256>>>((const float4 *)src, (float4 *)dst, n4); }, 5);
 	bw = 2.0 * (double)bw_bytes / (ms * 1e-3) / 1e9;
+	{ /* the copy arrived: its first and last bytes are the source's */
+		unsigned char head[16], tail[16];
+		CHECK(cudaMemcpy(head, dst, sizeof head, cudaMemcpyDeviceToHost));
+		CHECK(cudaMemcpy(tail, (unsigned char *)dst + bw_bytes - sizeof tail, sizeof tail, cudaMemcpyDeviceToHost));
+		for (size_t i = 0; i < sizeof head; i++)
+			if (head[i] != 1 || tail[i] != 1) {
+				fprintf(stderr, "gpubench: the copy did not arrive (byte %zu)\n", i);
+				exit(4);
+			}
+	}
 	cudaFree(src);
 	cudaFree(dst);
 
