@@ -54,10 +54,9 @@
 #include "eth/rpc.h"
 #include "net/http.h"
 #include "net/ws.h"
-#include "support/anvil.h"
+#include "support/procs.h"
+#include "support/rental_chain.h"
 
-#define CHAIN 31337
-#define TIMEOUT_MS 20000
 #define RENTER_SSH_KEY \
 	"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICKuv9yuMIX2PZNRe21TvR/DgkbwBfCWOfE2+yD8Ps7d test"
 
@@ -71,14 +70,9 @@ struct rental {
 static struct {
 	bool ready;
 	const char *why;
-	struct anvil node;
-	struct rpc rpc;
-	pthread_mutex_t rpc_mu;
+	struct rental_chain ch;
 	char tmp[128], state_dir[160], home_base[64], cg_name[64], run_dir[80];
 	struct account_cfg acfg;
-	struct eth_address escrow;
-	uint8_t renter_key[32], provider_key[32];
-	struct eth_address renter, provider;
 	struct rental r[2];
 	struct http_server *srv;
 	struct terminal *term;
@@ -92,67 +86,15 @@ static int lookup(struct terminal_rental *out, const char *rental_id, void *user
 	for (int i = 0; i < 2; i++) {
 		if (strcmp(rental_id, T.r[i].id) != 0)
 			continue;
-		pthread_mutex_lock(&T.rpc_mu);
-		int rc = terminal_rental_from_chain(out, &T.rpc, CHAIN, &T.escrow, "7e57", &T.r[i].terms, e);
-		pthread_mutex_unlock(&T.rpc_mu);
+		pthread_mutex_lock(&T.ch.rpc_mu);
+		int rc = terminal_rental_from_chain(out, &T.ch.rpc, RENTAL_CHAIN_ID, &T.ch.escrow, "7e57", &T.r[i].terms,
+						    e);
+		pthread_mutex_unlock(&T.ch.rpc_mu);
 		if (rc == 0)
 			snprintf(out->account, sizeof out->account, "%s", T.r[i].acct.name);
 		return rc;
 	}
 	return err_set(e, ERR_NOT_FOUND, "no rental %s", rental_id);
-}
-
-static int send_tx(const uint8_t key[32], const u256 *value, const struct buf *cd, struct rpc_receipt *rc,
-		   struct err *e)
-{
-	return escrow_send(&T.rpc, rc, CHAIN, key, &T.escrow, value, cd->data, cd->len, TIMEOUT_MS, e);
-}
-
-/* Opens a 1-coin-per-hour native rental with a 1 h deposit (offer nonce `nonce`). */
-static int open_rental(struct rental *out, uint64_t nonce, struct err *e)
-{
-	struct escrow_offer o;
-	struct rpc_block blk;
-	struct rpc_receipt rc;
-	struct escrow_event ev;
-	struct buf cd;
-	uint8_t osig[65];
-	u256 unit = u256_from_u64(UINT64_C(1000000000000000000)), h = u256_from_u64(3600);
-	int r;
-
-	memset(&o, 0, sizeof o);
-	o.provider = T.provider;
-	o.payout = T.provider;
-	if (u256_mul(&o.rate, &unit, &unit) || u256_divmod(&o.rate, NULL, &o.rate, &h))
-		return err_set(e, ERR_RANGE, "rate");
-	o.min_secs = 60;
-	o.max_secs = 86400;
-	o.notice_secs = 300;
-	o.grace_secs = 600;
-	o.dispute_secs = 3600;
-	keccak256(o.spec_hash, (const uint8_t *)"simulated", 9);
-	o.capacity = 100;
-	o.max_fee_bps = ESCROW_MAX_FEE_BPS;
-	if ((r = rpc_get_block(&T.rpc, &blk, "latest", e)))
-		return r;
-	o.expiry = blk.timestamp + 86400;
-	o.nonce = nonce;
-	if ((r = escrow_offer_sign(osig, CHAIN, &T.escrow, &o, T.provider_key, e)))
-		return r;
-	buf_init(&cd, 1 << 16);
-	r = escrow_cd_open(&cd, &o, osig, 65, &unit, e);
-	if (!r)
-		r = send_tx(T.renter_key, &unit, &cd, &rc, e);
-	buf_release(&cd);
-	if (r)
-		return r;
-	r = escrow_receipt_event(&ev, &rc, &T.escrow, ESCROW_EV_OPENED, e);
-	rpc_receipt_release(&rc);
-	if (r)
-		return r;
-	out->terms = ev.opened.terms;
-	snprintf(out->id, sizeof out->id, "%" PRIu64, out->terms.id);
-	return 0;
 }
 
 static bool have_jupyter(void)
@@ -162,16 +104,11 @@ static bool have_jupyter(void)
 
 static int group_setup(void **state)
 {
-	struct escrow_deploy_opts o;
-	struct escrow_deployment dep;
 	struct http_config hc;
 	struct terminal_cfg tc;
 	struct jupyter_cfg jc;
-	char root[512], arts[600], acct_id[64];
-	struct stat st;
+	char acct_id[64];
 	struct err e = { 0 };
-	uint8_t dkey[32];
-	struct eth_address deployer;
 
 	(void)state;
 	if (geteuid() != 0) {
@@ -182,40 +119,19 @@ static int group_setup(void **state)
 		T.why = "no jupyter-notebook or jupyter-server (scripts/setup installs jupyter-notebook)";
 		return 0;
 	}
-	if (anvil_repo_root(root, sizeof root, &e)) {
-		T.why = "repository root not found";
+	switch (rental_chain_up(&T.ch, &T.why, &e)) {
+	case 1:
 		return 0;
-	}
-	snprintf(arts, sizeof arts, "%s/build/contracts/RentalEscrow.json", root);
-	if (stat(arts, &st) != 0) {
-		T.why = "build/contracts missing (run scripts/build-contracts)";
-		return 0;
-	}
-	snprintf(arts, sizeof arts, "%s/build/contracts", root);
-	pthread_mutex_init(&T.rpc_mu, NULL);
-	if (anvil_start(&T.node, NULL, &e) == ERR_NOT_FOUND) {
-		T.why = "anvil not installed";
-		return 0;
-	}
-	if (e.code || rpc_init(&T.rpc, T.node.url, NULL, &e)) {
-		fprintf(stderr, "anvil/rpc: %s\n", e.msg);
-		return -1;
-	}
-	anvil_account(0, dkey, &deployer);
-	anvil_account(1, T.renter_key, &T.renter);
-	anvil_account(2, T.provider_key, &T.provider);
-	memset(&o, 0, sizeof o);
-	o.artifacts_dir = arts;
-	o.owner = deployer;
-	o.treasury = deployer;
-	o.fee_bps = 1000;
-	o.arbiter_window_secs = 7 * 86400;
-	o.timeout_ms = TIMEOUT_MS;
-	if (escrow_deploy(&dep, &T.rpc, dkey, &o, NULL, &e) ||
-	    escrow_deployment_find(&T.escrow, &dep, "RentalEscrow", &e) || open_rental(&T.r[0], 1, &e) ||
-	    open_rental(&T.r[1], 2, &e)) {
+	case -1:
 		fprintf(stderr, "chain: %s\n", e.msg);
 		return -1;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (rental_chain_open(&T.ch, &T.r[i].terms, (uint64_t)i + 1, &e)) {
+			fprintf(stderr, "open: %s\n", e.msg);
+			return -1;
+		}
+		snprintf(T.r[i].id, sizeof T.r[i].id, "%" PRIu64, T.r[i].terms.id);
 	}
 	snprintf(T.tmp, sizeof T.tmp, "/tmp/fm-jup-test.XXXXXX");
 	if (!mkdtemp(T.tmp) || chmod(T.tmp, 0755))
@@ -280,9 +196,7 @@ static int group_teardown(void **state)
 		if (system(cmd) < 0)
 			fprintf(stderr, "cleanup failed\n");
 	}
-	if (T.node.pid)
-		rpc_release(&T.rpc);
-	anvil_stop(&T.node);
+	rental_chain_down(&T.ch);
 	return 0;
 }
 
@@ -370,7 +284,7 @@ static int sign_in(struct rental *r, const char *extra, char *set_cookie, size_t
 	int st;
 
 	get_challenge(r->id, nonce, msg, sizeof msg);
-	assert_int_equal(eip191_sign(raw, (const uint8_t *)msg, strlen(msg), T.renter_key, NULL), 0);
+	assert_int_equal(eip191_sign(raw, (const uint8_t *)msg, strlen(msg), T.ch.renter_key, NULL), 0);
 	hex_encode_0x(sig, raw, sizeof raw);
 	snprintf(req, sizeof req,
 		 "GET /jupyter/%s/auth?challenge=%s&sig=%s%s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n\r\n",
@@ -505,53 +419,6 @@ static const char EXECUTE[] =
 	"\"content\":{\"code\":\"import os; print(os.getuid())\",\"silent\":false,\"store_history\":false,"
 	"\"user_expressions\":{},\"allow_stdin\":false,\"stop_on_error\":true},\"channel\":\"shell\",\"buffers\":[]}";
 
-/* Processes (not zombies) whose real uid is uid; with `cmd`, only those whose command line holds it. */
-static unsigned procs_of_uid(uid_t uid, const char *cmd)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	unsigned n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d))) {
-		char path[300], line[4096];
-		unsigned long ruid = 0;
-		bool zombie = false, have = false;
-		FILE *f;
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof path, "/proc/%s/status", de->d_name);
-		if (!(f = fopen(path, "re")))
-			continue;
-		while (fgets(line, sizeof line, f)) {
-			if (strncmp(line, "State:", 6) == 0 && strchr(line, 'Z'))
-				zombie = true;
-			if (sscanf(line, "Uid: %lu", &ruid) == 1)
-				have = true;
-		}
-		fclose(f);
-		if (!have || zombie || ruid != uid)
-			continue;
-		if (cmd) {
-			size_t k;
-			snprintf(path, sizeof path, "/proc/%s/cmdline", de->d_name);
-			if (!(f = fopen(path, "re")))
-				continue;
-			k = fread(line, 1, sizeof line - 1, f);
-			fclose(f);
-			for (size_t i = 0; i < k; i++)
-				if (!line[i])
-					line[i] = ' ';
-			line[k] = 0;
-			if (!strstr(line, cmd))
-				continue;
-		}
-		n++;
-	}
-	closedir(d);
-	return n;
-}
-
 /* ---- tests ---- */
 
 static void test_sign_in_and_kernel_runs_as_the_account(void **state)
@@ -673,25 +540,15 @@ static void test_revoke_ends_sessions_and_cookies(void **state)
 /* Last: A stopped on chain; the agent's teardown closes its notebook. */
 static void test_after_stop_nothing_is_left(void **state)
 {
-	struct rpc_receipt rc;
-	struct buf cd;
 	struct err e = { 0 };
 	char out[4096];
-	int r;
 	(void)state;
 	NEED_READY();
 
 	if (!T.r[0].cookie[0])
 		assert_int_equal(sign_in(&T.r[0], NULL, NULL, 0), 302);
-	buf_init(&cd, 1 << 12);
-	assert_int_equal(escrow_cd_rental(&cd, ESCROW_FN_STOP, &T.r[0].terms, &e), 0);
-	pthread_mutex_lock(&T.rpc_mu);
-	r = send_tx(T.renter_key, NULL, &cd, &rc, &e);
-	pthread_mutex_unlock(&T.rpc_mu);
-	buf_release(&cd);
-	if (r)
+	if (rental_chain_stop(&T.ch, &T.r[0].terms, &e))
 		fail_msg("stop: %s", e.msg);
-	rpc_receipt_release(&rc);
 	assert_int_equal(sign_in(&T.r[0], NULL, NULL, 0), 409);
 	jupyter_close_rental(T.jup, T.r[0].id);
 	assert_int_equal(jupyter_server_pid(T.jup, T.r[0].id), 0);

@@ -56,10 +56,9 @@
 #include "eth/secp.h"
 #include "eth/rpc.h"
 #include "net/http.h"
-#include "support/anvil.h"
+#include "support/procs.h"
+#include "support/rental_chain.h"
 
-#define CHAIN 31337
-#define TIMEOUT_MS 20000
 #define WEB_ORIGIN "https://app.flopmarket.test"
 /* a public key only (its private half was discarded) */
 #define RENTER_SSH_KEY \
@@ -68,15 +67,11 @@
 static struct {
 	bool ready;
 	const char *why;
-	struct anvil node;
-	struct rpc rpc;                  /* guarded by rpc_mu (the lookup runs on server threads) */
-	pthread_mutex_t rpc_mu;
+	struct rental_chain ch;          /* anvil + the escrow; ch.rpc guarded by ch.rpc_mu (lookups run on server threads) */
 	char tmp[128], state_dir[160], home_base[64], cg_name[64];
 	struct account_cfg acfg;
 	struct account acct;
-	struct eth_address escrow;
-	uint8_t renter_key[32], provider_key[32], other_key[32];
-	struct eth_address renter, provider;
+	uint8_t other_key[32];           /* a wallet that is not the renter */
 	struct escrow_terms terms;       /* of the open rental */
 	char rental[24];                 /* its decimal id */
 	char foreign[32];                /* when set, the lookup names this user (not ours) */
@@ -99,9 +94,9 @@ static int lookup(struct terminal_rental *out, const char *rental_id, void *user
 
 	if (strcmp(rental_id, T.rental) != 0)
 		return err_set(e, ERR_NOT_FOUND, "no rental %s", rental_id);
-	pthread_mutex_lock(&T.rpc_mu);
-	rc = terminal_rental_from_chain(out, &T.rpc, CHAIN, &T.escrow, "7e57", &T.terms, e);
-	pthread_mutex_unlock(&T.rpc_mu);
+	pthread_mutex_lock(&T.ch.rpc_mu);
+	rc = terminal_rental_from_chain(out, &T.ch.rpc, RENTAL_CHAIN_ID, &T.ch.escrow, "7e57", &T.terms, e);
+	pthread_mutex_unlock(&T.ch.rpc_mu);
 	/* this test's account has a per-run name (other tests on the host use rental "1" too); the foreign
 	 * test points it at a user this agent did not create */
 	if (rc == 0)
@@ -109,115 +104,31 @@ static int lookup(struct terminal_rental *out, const char *rental_id, void *user
 	return rc;
 }
 
-static int send_tx(const uint8_t key[32], const u256 *value, const struct buf *cd,
-		   struct rpc_receipt *rc, struct err *e)
-{
-	return escrow_send(&T.rpc, rc, CHAIN, key, &T.escrow, value, cd->data, cd->len, TIMEOUT_MS,
-			   e);
-}
-
-/* Opens a 1-coin-per-hour native rental with a 1 h deposit; Terms into T.terms. */
-static int open_rental(struct err *e)
-{
-	struct escrow_offer o;
-	struct rpc_block blk;
-	struct rpc_receipt rc;
-	struct escrow_event ev;
-	struct buf cd;
-	uint8_t osig[65];
-	u256 unit = u256_from_u64(UINT64_C(1000000000000000000)), h = u256_from_u64(3600);
-	u256 scale = unit;
-	int r;
-
-	memset(&o, 0, sizeof o);
-	o.provider = T.provider;
-	o.payout = T.provider;
-	if (u256_mul(&o.rate, &unit, &scale) || u256_divmod(&o.rate, NULL, &o.rate, &h))
-		return err_set(e, ERR_RANGE, "rate");
-	o.min_secs = 60;
-	o.max_secs = 86400;
-	o.notice_secs = 300;
-	o.grace_secs = 600;
-	o.dispute_secs = 3600; /* a stopped rental stays on chain, ended, for an hour */
-	keccak256(o.spec_hash, (const uint8_t *)"simulated", 9);
-	o.capacity = 100;
-	o.max_fee_bps = ESCROW_MAX_FEE_BPS;
-	if ((r = rpc_get_block(&T.rpc, &blk, "latest", e)))
-		return r;
-	o.expiry = blk.timestamp + 86400;
-	o.nonce = 1;
-	if ((r = escrow_offer_sign(osig, CHAIN, &T.escrow, &o, T.provider_key, e)))
-		return r;
-	buf_init(&cd, 1 << 16);
-	r = escrow_cd_open(&cd, &o, osig, 65, &unit, e);
-	if (!r)
-		r = send_tx(T.renter_key, &unit, &cd, &rc, e);
-	buf_release(&cd);
-	if (r)
-		return r;
-	r = escrow_receipt_event(&ev, &rc, &T.escrow, ESCROW_EV_OPENED, e);
-	rpc_receipt_release(&rc);
-	if (r)
-		return r;
-	T.terms = ev.opened.terms;
-	snprintf(T.rental, sizeof T.rental, "%" PRIu64, T.terms.id);
-	return 0;
-}
-
 static int group_setup(void **state)
 {
-	struct escrow_deploy_opts o;
-	struct escrow_deployment dep;
 	struct http_config hc;
 	struct terminal_cfg tc;
 	static const char *const allowed[] = { WEB_ORIGIN, NULL };
-	char root[512], arts[600], acct_id[64];
-	struct stat st;
+	char acct_id[64];
 	struct err e = { 0 };
-	uint8_t dkey[32];
-	struct eth_address deployer;
 
 	(void)state;
 	if (geteuid() != 0) {
 		T.why = "needs root (per-rental Unix accounts)";
 		return 0;
 	}
-	if (anvil_repo_root(root, sizeof root, &e)) {
-		T.why = "repository root not found";
+	switch (rental_chain_up(&T.ch, &T.why, &e)) {
+	case 1:
 		return 0;
-	}
-	snprintf(arts, sizeof arts, "%s/build/contracts/RentalEscrow.json", root);
-	if (stat(arts, &st) != 0) {
-		T.why = "build/contracts missing (run scripts/build-contracts)";
-		return 0;
-	}
-	snprintf(arts, sizeof arts, "%s/build/contracts", root);
-	pthread_mutex_init(&T.rpc_mu, NULL);
-	if (anvil_start(&T.node, NULL, &e) == ERR_NOT_FOUND) {
-		T.why = "anvil not installed";
-		return 0;
-	}
-	if (e.code || rpc_init(&T.rpc, T.node.url, NULL, &e)) {
-		fprintf(stderr, "anvil/rpc: %s\n", e.msg);
-		return -1;
-	}
-	anvil_account(0, dkey, &deployer);
-	anvil_account(1, T.renter_key, &T.renter);
-	anvil_account(2, T.provider_key, &T.provider);
-	if (secp_seckey_generate(T.other_key, &e))
-		return -1;
-	memset(&o, 0, sizeof o);
-	o.artifacts_dir = arts;
-	o.owner = deployer;
-	o.treasury = deployer;
-	o.fee_bps = 1000;
-	o.arbiter_window_secs = 7 * 86400;
-	o.timeout_ms = TIMEOUT_MS;
-	if (escrow_deploy(&dep, &T.rpc, dkey, &o, NULL, &e) ||
-	    escrow_deployment_find(&T.escrow, &dep, "RentalEscrow", &e) || open_rental(&e)) {
+	case -1:
 		fprintf(stderr, "chain: %s\n", e.msg);
 		return -1;
 	}
+	if (secp_seckey_generate(T.other_key, &e) || rental_chain_open(&T.ch, &T.terms, 1, &e)) {
+		fprintf(stderr, "chain: %s\n", e.msg);
+		return -1;
+	}
+	snprintf(T.rental, sizeof T.rental, "%" PRIu64, T.terms.id);
 	/* the rental's account, as the agent's watcher would create it */
 	snprintf(T.tmp, sizeof T.tmp, "/tmp/fm-term-test.XXXXXX");
 	if (!mkdtemp(T.tmp) || chmod(T.tmp, 0755))
@@ -273,9 +184,7 @@ static int group_teardown(void **state)
 		if (system(cmd) < 0)
 			fprintf(stderr, "cleanup failed\n");
 	}
-	if (T.node.pid)
-		rpc_release(&T.rpc);
-	anvil_stop(&T.node);
+	rental_chain_down(&T.ch);
 	return 0;
 }
 
@@ -457,43 +366,11 @@ static void client_free(struct client *c)
 	c->fd = -1;
 }
 
-/* Processes (not zombies) whose real uid is uid. */
-static unsigned procs_of_uid(uid_t uid)
-{
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	unsigned n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d))) {
-		char path[300], line[256];
-		unsigned long ruid = 0;
-		bool zombie = false, have = false;
-		FILE *f;
-		if (de->d_name[0] < '1' || de->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof path, "/proc/%s/status", de->d_name);
-		if (!(f = fopen(path, "re")))
-			continue;
-		while (fgets(line, sizeof line, f)) {
-			if (strncmp(line, "State:", 6) == 0 && strchr(line, 'Z'))
-				zombie = true;
-			if (sscanf(line, "Uid: %lu", &ruid) == 1)
-				have = true;
-		}
-		fclose(f);
-		if (have && !zombie && ruid == uid)
-			n++;
-	}
-	closedir(d);
-	return n;
-}
-
 static bool wait_no_procs(uid_t uid, unsigned ms)
 {
 	uint64_t end = clock_mono_ms() + ms;
 	while (clock_mono_ms() < end) {
-		if (procs_of_uid(uid) == 0 && terminal_sessions(T.term, NULL) == 0)
+		if (procs_of_uid(uid, NULL) == 0 && terminal_sessions(T.term, NULL) == 0)
 			return true;
 		clock_sleep_ms(50);
 	}
@@ -506,7 +383,7 @@ static void connect_as_renter(struct client *c, const char *origin)
 	char nonce[TERMINAL_NONCE_HEX + 1], msg[TERMINAL_MESSAGE_MAX], sig[133];
 
 	get_challenge(T.rental, nonce, msg, sizeof msg);
-	sign(sig, msg, T.renter_key);
+	sign(sig, msg, T.ch.renter_key);
 	assert_int_equal(ws_open(c, T.rental, nonce, sig, origin), 101);
 }
 
@@ -540,7 +417,7 @@ static void test_session(void **state)
 	/* a background job too: closing must take it down with the shell */
 	client_send(&c, WS_OP_BINARY, "sleep 600 & echo started-$((1+1))\n");
 	assert_true(client_wait(&c, "started-2", 10000));
-	assert_true(procs_of_uid((uid_t)T.acct.uid) >= 2);
+	assert_true(procs_of_uid((uid_t)T.acct.uid, NULL) >= 2);
 	/* the browser closes: the shell and its job are gone */
 	assert_int_equal(ws_close(c.ws, WS_CLOSE_NORMAL, "bye"), 0);
 	assert_true(client_wait(&c, NULL, 5000));
@@ -560,10 +437,10 @@ static void test_wrong_wallet(void **state)
 	assert_int_equal(ws_open(&c, T.rental, nonce, sig, NULL), 403);
 	/* the provider's key is not the renter either */
 	get_challenge(T.rental, nonce, msg, sizeof msg);
-	sign(sig, msg, T.provider_key);
+	sign(sig, msg, T.ch.provider_key);
 	assert_int_equal(ws_open(&c, T.rental, nonce, sig, NULL), 403);
 	/* the challenge was used up by the refused try: even the renter cannot reuse it */
-	sign(sig, msg, T.renter_key);
+	sign(sig, msg, T.ch.renter_key);
 	assert_int_equal(ws_open(&c, T.rental, nonce, sig, NULL), 401);
 }
 
@@ -575,7 +452,7 @@ static void test_replay(void **state)
 	NEED_READY();
 
 	get_challenge(T.rental, nonce, msg, sizeof msg);
-	sign(sig, msg, T.renter_key);
+	sign(sig, msg, T.ch.renter_key);
 	assert_int_equal(ws_open(&c, T.rental, nonce, sig, NULL), 101);
 	client_send(&c, WS_OP_BINARY, "exit\n");
 	assert_true(client_wait(&c, NULL, 10000)); /* shell exited: the server closes */
@@ -593,12 +470,12 @@ static void test_expired(void **state)
 	NEED_READY();
 
 	get_challenge(T.rental, nonce, msg, sizeof msg);
-	sign(sig, msg, T.renter_key);
+	sign(sig, msg, T.ch.renter_key);
 	atomic_fetch_add(&T.clock_skew_ms, 60001);
 	assert_int_equal(ws_open(&c, T.rental, nonce, sig, NULL), 401);
 	/* just inside the 60 s: accepted */
 	get_challenge(T.rental, nonce, msg, sizeof msg);
-	sign(sig, msg, T.renter_key);
+	sign(sig, msg, T.ch.renter_key);
 	atomic_fetch_add(&T.clock_skew_ms, 59000);
 	assert_int_equal(ws_open(&c, T.rental, nonce, sig, NULL), 101);
 	client_free(&c);
@@ -614,7 +491,7 @@ static void test_bad_requests(void **state)
 
 	/* a foreign page's Origin: refused before the challenge is touched */
 	get_challenge(T.rental, nonce, msg, sizeof msg);
-	sign(sig, msg, T.renter_key);
+	sign(sig, msg, T.ch.renter_key);
 	assert_int_equal(ws_open(&c, T.rental, nonce, sig, "https://evil.example"), 403);
 	assert_int_equal(ws_open(&c, T.rental, nonce, sig, "null"), 403);
 	/* the agent's own origin is allowed */
@@ -629,11 +506,11 @@ static void test_bad_requests(void **state)
 	assert_int_equal(ws_open(&c, T.rental, nonce, "0x1234", NULL), 400);
 	/* a challenge for another rental */
 	get_challenge("999", nonce, msg, sizeof msg);
-	sign(sig, msg, T.renter_key);
+	sign(sig, msg, T.ch.renter_key);
 	assert_int_equal(ws_open(&c, T.rental, nonce, sig, NULL), 401);
 	/* an unknown rental (with its own valid challenge) */
 	get_challenge("999", nonce, msg, sizeof msg);
-	sign(sig, msg, T.renter_key);
+	sign(sig, msg, T.ch.renter_key);
 	assert_int_equal(ws_open(&c, "999", nonce, sig, NULL), 404);
 	/* a made-up challenge */
 	assert_int_equal(ws_open(&c, T.rental, "00000000000000000000000000000000", sig, NULL), 401);
@@ -662,25 +539,15 @@ static void test_close_rental(void **state)
 static void test_stopped_on_chain(void **state)
 {
 	char nonce[TERMINAL_NONCE_HEX + 1], msg[TERMINAL_MESSAGE_MAX], sig[133];
-	struct rpc_receipt rc;
 	struct client c;
-	struct buf cd;
 	struct err e = { 0 };
-	int r;
 	(void)state;
 	NEED_READY();
 
-	buf_init(&cd, 1 << 12);
-	assert_int_equal(escrow_cd_rental(&cd, ESCROW_FN_STOP, &T.terms, &e), 0);
-	pthread_mutex_lock(&T.rpc_mu);
-	r = send_tx(T.renter_key, NULL, &cd, &rc, &e);
-	pthread_mutex_unlock(&T.rpc_mu);
-	buf_release(&cd);
-	if (r)
+	if (rental_chain_stop(&T.ch, &T.terms, &e))
 		fail_msg("stop: %s", e.msg);
-	rpc_receipt_release(&rc);
 	get_challenge(T.rental, nonce, msg, sizeof msg);
-	sign(sig, msg, T.renter_key);
+	sign(sig, msg, T.ch.renter_key);
 	assert_int_equal(ws_open(&c, T.rental, nonce, sig, NULL), 409);
 }
 
@@ -699,7 +566,7 @@ static void test_foreign_account_refused(void **state)
 	snprintf(cmd, sizeof cmd, "useradd -M -s /bin/sh %s 2>/dev/null", T.foreign);
 	assert_int_equal(system(cmd), 0);
 	get_challenge(T.rental, nonce, msg, sizeof msg);
-	sign(sig, msg, T.renter_key);
+	sign(sig, msg, T.ch.renter_key);
 	int st = ws_open(&c, T.rental, nonce, sig, NULL);
 	snprintf(cmd, sizeof cmd, "userdel %s 2>/dev/null", T.foreign);
 	if (system(cmd) != 0)
