@@ -24,6 +24,7 @@
 #include "cli/session.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "market/offer.h"
 #include "core/hex.h"
 #include "core/json.h"
 #include "escrow/client.h"
@@ -333,8 +334,7 @@ static int rent_offer(struct rent *r, struct err *e)
 		return rc;
 	if ((rc = cli_token_info(&r->tok, &r->s, &r->o.token, e)))
 		return rc;
-	if (r->a.token && strcasecmp(r->a.token, r->tok.symbol) != 0 &&
-	    !(tolower((unsigned char)r->tok.symbol[0]) == 'd' && strcasecmp(r->a.token, r->tok.symbol + 1) == 0))
+	if (r->a.token && !offer_token_matches(r->tok.symbol, r->a.token, strlen(r->a.token)))
 		return err_set(e, ERR_INVALID, "--token %s: this offer is priced in %s", r->a.token, r->tok.symbol);
 	return rpc_get_block(&r->s.rpc, &r->head, "latest", e);
 }

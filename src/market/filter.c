@@ -20,7 +20,7 @@
 
 const struct filter_field filter_fields[] = {
 	/* name            type        pl col                   sort  max     unit */
-	{ "gpu",           FT_STR,     0, OSTR_GPU,             false, 0,     "model name" },
+	{ "gpu",           FT_STR,     0, OSTR_GPU,             false, 0,     "model or family: A100, rtx_4090" },
 	{ "num_gpus",      FT_INT,     0, OCOL_NUM_GPUS,        true,  VMAX,  "GPUs" },
 	{ "vram",          FT_DEC,     3, OCOL_VRAM,            true,  VMAX,  "GiB per GPU" },
 	{ "tflops",        FT_DEC,     3, OCOL_TFLOPS,          true,  VMAX,  "fp32 TFLOPS, all GPUs" },
@@ -32,7 +32,7 @@ const struct filter_field filter_fields[] = {
 	{ "price",         FT_DEC,     6, OCOL_PRICE,           true,  VMAX,  "USD/h, fee included" },
 	{ "price_per_tflop", FT_DEC,   6, OCOL_PRICE_PER_TFLOP, true,  VMAX,  "USD per fp32-TFLOPS-hour" },
 	{ "token_price",   FT_DEC,     6, OCOL_TOKEN_PRICE,     true,  VMAX,  "token units/h" },
-	{ "token",         FT_STR,     0, OSTR_TOKEN,           false, 0,     "token symbol" },
+	{ "token",         FT_STR,     0, OSTR_TOKEN,           false, 0,     "token symbol (USDC: dUSDC too)" },
 	{ "fee_bps",       FT_INT,     0, OCOL_FEE_BPS,         true,  10000, "basis points" },
 	{ "reliability",   FT_DEC,     4, OCOL_RELIABILITY,     true,  10000, "0..1" },
 	{ "rentals",       FT_INT,     0, OCOL_RENTALS,         true,  VMAX,  "completed rentals" },
@@ -405,7 +405,7 @@ int filter_parse(struct filter *out, const char *text, size_t len,
 			return perr(&p, ERR_INVALID, fs, fs + 1, NULL, "expected a field name, got '%c'", text[fs]);
 		int fi = filter_field_find(text + fs, i - fs);
 		if (fi < 0) {
-			char tail[64] = "";
+			char tail[80] = " (`flopmarket search --help` lists the fields)";
 			const char *sug = suggest_field(text + fs, i - fs, false);
 			if (sug)
 				snprintf(tail, sizeof tail, " (did you mean '%s'?)", sug);
@@ -552,7 +552,10 @@ bool filter_match(const struct filter *f, const struct offer *o, int64_t now)
 			const char *s = offer_col_str(buf, o, (enum offer_str)fd->col);
 			for (unsigned i = 0; i < c->nvals && !any; i++) {
 				const char *v = filter_value_str(f, c, i);
-				any = fd->col == OSTR_IMAGES ? offer_images_has(s, v, strlen(v)) : strcasecmp(s, v) == 0;
+				any = fd->col == OSTR_IMAGES  ? offer_images_has(s, v, strlen(v))
+				      : fd->col == OSTR_GPU   ? offer_gpu_matches(s, v, strlen(v))
+				      : fd->col == OSTR_TOKEN ? offer_token_matches(s, v, strlen(v))
+							      : strcasecmp(s, v) == 0;
 			}
 			if (any != (c->op == FOP_EQ))
 				return false;

@@ -8,6 +8,7 @@
 #include "market/offer.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "core/err.h"
 #include "core/hex.h"
@@ -250,6 +251,59 @@ bool offer_images_has(const char *images, const char *name, size_t n)
 			p++;
 	}
 	return false;
+}
+
+/* The next word of s (words are split at '_', '-', ' ', '.'), its length in *len; NULL at the end. */
+static const char *gpu_word(const char **s, const char *end, size_t *len)
+{
+	const char *p = *s, *w;
+
+	while (p < end && (*p == '_' || *p == '-' || *p == ' ' || *p == '.'))
+		p++;
+	if (p >= end)
+		return NULL;
+	w = p;
+	while (p < end && !(*p == '_' || *p == '-' || *p == ' ' || *p == '.'))
+		p++;
+	*len = (size_t)(p - w);
+	*s = p;
+	return w;
+}
+
+/* Whether the words of q match the words of m from m's current position on. */
+static bool words_run(const char *m, const char *mend, const char *q, const char *qend)
+{
+	const char *qw, *mw;
+	size_t ql, ml;
+
+	while ((qw = gpu_word(&q, qend, &ql))) {
+		if (!(mw = gpu_word(&m, mend, &ml)) || ml != ql || strncasecmp(mw, qw, ql) != 0)
+			return false;
+	}
+	return true;
+}
+
+bool offer_gpu_matches(const char *model, const char *q, size_t n)
+{
+	const char *mend = model + strlen(model), *qend = q + n, *p = model, *w;
+	size_t l;
+	const char *qq = q;
+
+	if (!gpu_word(&qq, qend, &l))
+		return false; /* no word at all names nothing */
+	while ((w = gpu_word(&p, mend, &l)))
+		if (words_run(w, mend, q, qend))
+			return true;
+	return false;
+}
+
+bool offer_token_matches(const char *sym, const char *q, size_t n)
+{
+	size_t k = strlen(sym);
+
+	if (k == n && strncasecmp(sym, q, n) == 0)
+		return true;
+	return k == n + 1 && (sym[0] == 'd' || sym[0] == 'D') && strncasecmp(sym + 1, q, n) == 0;
 }
 
 bool offer_images_ok(const char *images)

@@ -197,4 +197,17 @@ bool offer_images_ok(const char *images);
 /* True when the comma-separated set `images` holds name[0..n). */
 bool offer_images_has(const char *images, const char *name, size_t n);
 
+/*
+ * True when the query q (n bytes) names GPU model `model`: case-insensitively, q's words (split at '_',
+ * '-', ' ' and '.') are a run of the model's words. "A100", "a100_80gb", "nvidia a100" and
+ * "NVIDIA_A100_80GB" name NVIDIA_A100_80GB; "A10" does not (another GPU), nor does "80GB_A100".
+ */
+bool offer_gpu_matches(const char *model, const char *q, size_t n);
+
+/*
+ * True when q (n bytes) names the token whose symbol is `sym`: the same case-insensitively, or sym is
+ * the dev chain's stand-in for it ("dUSDC" for "USDC"), as `rent --token` accepts.
+ */
+bool offer_token_matches(const char *sym, const char *q, size_t n);
+
 #endif

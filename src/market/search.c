@@ -483,11 +483,24 @@ static void preds_free(struct pred *pr, int np)
 			free(pr[i].bits);
 }
 
+/* Whether a dictionary string of column `col` is named by value v (the columns set_bits serves). */
+static bool names(int col, const char *s, const char *v)
+{
+	switch (col) {
+	case OSTR_IMAGES: return offer_images_has(s, v, strlen(v)); /* a set: "a,b,c" */
+	case OSTR_GPU: return offer_gpu_matches(s, v, strlen(v));   /* a model family: "A100" */
+	default: return offer_token_matches(s, v, strlen(v));      /* OSTR_TOKEN: "USDC" is dUSDC too */
+	}
+}
+
 /*
- * A set column (images, "a,b,c"): the bit of every dictionary entry that holds one of the clause's values
- * (=) or none of them (!=). Returns 1 when some entry passes, 0 when none, -2 out of memory.
+ * A column whose values are matched by meaning, not spelling (images: a set, "a,b,c"; gpu: a model
+ * family; token: a symbol or its dev stand-in): the bit of every dictionary entry one of the clause's
+ * values names (=) or none of them does (!=). Returns 1 when some entry passes, 0 when none, -2 out of
+ * memory.
  */
-static int set_bits(struct pred *p, const struct dict *d, const struct filter *f, const struct filter_clause *c)
+static int set_bits(struct pred *p, const struct dict *d, int col, const struct filter *f,
+		    const struct filter_clause *c)
 {
 	int any = 0;
 
@@ -498,8 +511,7 @@ static int set_bits(struct pred *p, const struct dict *d, const struct filter *f
 	for (uint32_t id = 0; id < d->n; id++) {
 		bool has = false;
 		for (unsigned i = 0; i < c->nvals && !has; i++) {
-			const char *v = filter_value_str(f, c, i);
-			has = offer_images_has(d->strs[id], v, strlen(v));
+			has = names(col, d->strs[id], filter_value_str(f, c, i));
 		}
 		if (has == (c->op == FOP_EQ)) {
 			p->bits[id >> 3] |= (uint8_t)(1u << (id & 7));
@@ -528,8 +540,8 @@ static int compile(struct pred *pr, const struct search_index *ix,
 			struct pred *p = &pr[np];
 			p->n = 0;
 			p->bits = NULL;
-			if (is_str && fd->col == OSTR_IMAGES) {
-				int r = set_bits(p, &ix->dict[fd->col], f, c);
+			if (is_str && (fd->col == OSTR_IMAGES || fd->col == OSTR_GPU || fd->col == OSTR_TOKEN)) {
+				int r = set_bits(p, &ix->dict[fd->col], fd->col, f, c);
 				p->scol = ix->scol[fd->col];
 				np++;
 				if (r <= 0) {

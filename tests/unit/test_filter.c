@@ -231,6 +231,7 @@ static void test_parse_errors(void **state)
 	struct err e = { 0 };
 	assert_int_equal(parse(&f, "xyzzy=1", NULL, &e), ERR_INVALID);
 	assert_null(strstr(e.msg, "did you mean"));
+	assert_non_null(strstr(e.msg, "search --help` lists the fields")); /* where to find them, instead */
 	/* an embedded NUL is a bad byte, not the end */
 	size_t off = 0;
 	assert_int_equal(filter_parse(&f, "vram=1\0x", 8, &off, &e), ERR_INVALID);
@@ -517,6 +518,31 @@ static void test_offer_bad(void **state)
 }
 
 /* Exact semantics of the reference evaluator on hand-checked values. */
+/* Issue 14.10: a GPU is found by its family or common name, a token by its symbol or dev stand-in. */
+static void test_names(void **state)
+{
+	static const struct { const char *model, *q; bool yes; } g[] = {
+		{ "NVIDIA_A100_80GB", "A100", true },          { "NVIDIA_A100_80GB", "a100_80gb", true },
+		{ "NVIDIA_A100_80GB", "nvidia a100", true },   { "NVIDIA_A100_80GB", "NVIDIA_A100_80GB", true },
+		{ "NVIDIA_A100-SXM4-40GB", "a100-sxm4", true }, { "NVIDIA_GeForce_RTX_4090", "RTX_4090", true },
+		{ "NVIDIA_GeForce_RTX_4090", "4090", true },   { "NVIDIA_A100_80GB", "A10", false },
+		{ "NVIDIA_A10", "A100", false },               { "NVIDIA_A100_80GB", "80GB_A100", false },
+		{ "NVIDIA_A100_80GB", "", false },             { "NVIDIA_A100_80GB", "__", false },
+		{ "NVIDIA_H100_80GB_HBM3", "h100", true },     { "NVIDIA_H100_80GB_HBM3", "H100_NVL", false },
+	};
+	static const struct { const char *sym, *q; bool yes; } t[] = {
+		{ "dUSDC", "USDC", true }, { "dUSDC", "dusdc", true }, { "USDC", "usdc", true },
+		{ "USDC", "dUSDC", false }, { "dUSDC", "SDC", false }, { "WETH", "ETH", false }, { "ETH", "ETH", true },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof g / sizeof g[0]; i++)
+		if (offer_gpu_matches(g[i].model, g[i].q, strlen(g[i].q)) != g[i].yes)
+			fail_msg("gpu '%s' vs '%s': want %d", g[i].model, g[i].q, g[i].yes);
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		if (offer_token_matches(t[i].sym, t[i].q, strlen(t[i].q)) != t[i].yes)
+			fail_msg("token '%s' vs '%s': want %d", t[i].sym, t[i].q, t[i].yes);
+}
+
 static void test_match(void **state)
 {
 	static const struct {
@@ -602,6 +628,7 @@ int main(void)
 		cmocka_unit_test(test_sort_parse),
 		cmocka_unit_test(test_offer_derive),
 		cmocka_unit_test(test_offer_bad),
+		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_match),
 	};
 	return cmocka_run_group_tests_name("filter", tests, NULL, NULL);

@@ -63,9 +63,10 @@ static void seed_init(void)
 struct tok { const char *sym; uint8_t dec; uint64_t usd; };
 static const struct tok toks[] = {
 	{ "USDC", 6, 1000000 }, { "DAI", 18, 999800 }, { "WETH", 18, 3000123456ull },
-	{ "XYZ", 8, 0 }, { "usdc", 6, 1000000 },
+	{ "XYZ", 8, 0 }, { "usdc", 6, 1000000 }, { "dUSDC", 6, 1000000 },
 };
-static const char *const gpus[] = { "RTX_3090", "RTX_4090", "rtx_4090", "A100_80GB", "H100_80GB", "L40S" };
+static const char *const gpus[] = { "RTX_3090", "RTX_4090", "rtx_4090", "A100_80GB", "H100_80GB", "L40S",
+				    "NVIDIA_A100-SXM4-40GB", "NVIDIA_GeForce_RTX_4090", "NVIDIA_A10" };
 static const char *const countries[] = { "DE", "NL", "US", "FR", "JP" };
 static const char *const regions[] = { "", "eu-west", "EU-WEST", "us-east" };
 /* image sets: account hosts list none; a name may be in several sets */
@@ -241,6 +242,46 @@ static const char *bf_str(char *buf, const struct offer *o, const char *name)
 	return buf;
 }
 
+/* The brute force's own reading of a GPU name: lowercase words split at _ - space and dot. */
+static size_t bf_words(char w[16][32], const char *s)
+{
+	size_t n = 0, l = 0;
+
+	for (;; s++) {
+		bool sep = !*s || *s == '_' || *s == '-' || *s == ' ' || *s == '.';
+		if (!sep && l < 31 && n < 16)
+			w[n][l++] = (char)((*s >= 'A' && *s <= 'Z') ? *s + 32 : *s);
+		if (sep && l) {
+			w[n++][l] = '\0';
+			l = 0;
+		}
+		if (!*s)
+			return n;
+	}
+}
+
+/* A model is named by a query whose words are a run of the model's (a family: "A100", "rtx_4090"). */
+static bool bf_gpu(const char *model, const char *q)
+{
+	char m[16][32], v[16][32];
+	size_t nm = bf_words(m, model), nv = bf_words(v, q);
+
+	for (size_t i = 0; nv && i + nv <= nm; i++) {
+		size_t k = 0;
+		while (k < nv && !strcmp(m[i + k], v[k]))
+			k++;
+		if (k == nv)
+			return true;
+	}
+	return false;
+}
+
+/* A token symbol is named by itself (any case) or, for the dev chain's "dUSDC", by "USDC". */
+static bool bf_token(const char *sym, const char *q)
+{
+	return !strcasecmp(sym, q) || ((sym[0] == 'd' || sym[0] == 'D') && !strcasecmp(sym + 1, q));
+}
+
 static bool bf_match(const struct filter *f, const struct offer *o)
 {
 	if (!(NOW < o->expires_at))
@@ -260,6 +301,10 @@ static bool bf_match(const struct filter *f, const struct offer *o)
 					snprintf(set, sizeof set, ",%s,", s);
 					snprintf(want, sizeof want, ",%s,", v);
 					any |= s[0] && strstr(set, want) != NULL;
+				} else if (strcmp(fd->name, "gpu") == 0) {
+					any |= bf_gpu(s, v);
+				} else if (strcmp(fd->name, "token") == 0) {
+					any |= bf_token(s, v);
 				} else {
 					any |= strcasecmp(s, v) == 0;
 				}
@@ -371,6 +416,13 @@ static void random_value(char *out, const struct filter_field *fd, const struct 
 			buf[strcspn(buf, ",")] = '\0';
 		if (fd->col == OSTR_ISOLATION && rn(3) == 0)
 			strcpy(buf, strcmp(buf, "account") == 0 ? "container" : "account");
+		if (fd->col == OSTR_GPU && rn(2)) { /* a family: some words of it, or a look-alike */
+			static const char *const fam[] = { "a100", "RTX", "4090", "rtx-4090", "80GB", "A10", "nvidia_a100",
+							   "sxm4_40gb", "GeForce_RTX", "100" };
+			strcpy(buf, PICK(fam));
+		}
+		if (fd->col == OSTR_TOKEN && rn(3) == 0)
+			strcpy(buf, "usdc");
 		if (buf[0] == 0 || rn(8) == 0)
 			strcpy(buf, fd->col == OSTR_COUNTRY ? "ZZ" : fd->col == OSTR_PROVIDER ?
 			       "0x0000000000000000000000000000000000000001" : fd->col == OSTR_ISOLATION ? "container" : "nosuch");
