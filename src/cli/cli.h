@@ -49,6 +49,7 @@ int cmd_status(int argc, char **argv, struct cfg *cfg);
 int cmd_ssh(int argc, char **argv, struct cfg *cfg);
 int cmd_jupyter(int argc, char **argv, struct cfg *cfg); /* cmd_jupyter.c */
 int cmd_verify(int argc, char **argv, struct cfg *cfg);  /* cmd_verify.c */
+int cmd_offer_show(int argc, char **argv, struct cfg *cfg);   /* cmd_offer.c */
 int cmd_ssh_key(int argc, char **argv, struct cfg *cfg);
 int cmd_rental_tx(int argc, char **argv, struct cfg *cfg);
 int cmd_rate(int argc, char **argv, struct cfg *cfg);

@@ -201,38 +201,6 @@ static int offer_from_json(struct escrow_offer *o, uint8_t sig[65], uint8_t offe
 	return 0;
 }
 
-/* A live offer whose hash starts with `prefix` (as `search` prints it); it must be unique. */
-static int offer_by_prefix(json_t **out, struct api_client *c, const char *prefix, struct err *e)
-{
-	json_t *r = NULL, *hit = NULL;
-	const json_t *list;
-	size_t n = strlen(prefix), hits = 0;
-	int rc;
-
-	if (n < 6 || strncmp(prefix, "0x", 2) != 0 || strspn(prefix + 2, "0123456789abcdefABCDEF") != n - 2)
-		return err_set(e, ERR_INVALID, "offer: '%.70s' is not an offer hash (0x + at least 4 hex digits)",
-			       prefix);
-	if ((rc = api_request(c, &r, NULL, "GET", "/offers?limit=100", NULL, e)) ||
-	    (rc = json_get(&list, r, "offers", e)))
-		goto out;
-	for (size_t i = 0; i < json_array_size(list); i++) {
-		const char *h = json_string_value(json_object_get(json_array_get(list, i), "offer_hash"));
-		if (h && strncasecmp(h, prefix, n) == 0) {
-			hit = json_array_get(list, i);
-			hits++;
-		}
-	}
-	if (hits != 1) {
-		rc = err_set(e, hits ? ERR_INVALID : ERR_NOT_FOUND, hits ? "offer: prefix %s matches %zu live offers; "
-			     "give more digits" : "offer: no live offer starts with %s%.0zu", prefix, hits);
-		goto out;
-	}
-	*out = json_incref(hit);
-out:
-	json_decref(r);
-	return rc;
-}
-
 static int load_offer_file(json_t **out, const char *path, struct err *e)
 {
 	struct buf text;
@@ -311,15 +279,8 @@ static int rent_offer(struct rent *r, struct err *e)
 		rc = err_set(e, ERR_INVALID, "renting by offer hash needs the server (--server URL or "
 			     "server_url); or use --offer-file FILE");
 	} else {
-		char path[160], esc[100];
-		if (!(rc = api_client_init(&r->sc, r->a.server, e)) && !(rc = api_escape(esc, sizeof esc, r->a.offer_ref, e))) {
-			if (strlen(r->a.offer_ref) < 66) {
-				rc = offer_by_prefix(&r->offer_json, &r->sc, r->a.offer_ref, e);
-			} else {
-				snprintf(path, sizeof path, "/offers/%s", esc);
-				rc = api_request(&r->sc, &r->offer_json, NULL, "GET", path, NULL, e);
-			}
-		}
+		if (!(rc = api_client_init(&r->sc, r->a.server, e)))
+			rc = cli_offer_get(&r->offer_json, &r->sc, r->a.offer_ref, e);
 	}
 	if (rc || (rc = offer_from_json(&r->o, r->sig, r->offer_hash, &has_hash, r->offer_json, e)))
 		return rc;

@@ -33,6 +33,7 @@ static const struct cli_command commands[] = {
 	{ "rent", cmd_rent, "rent an offer: rent OFFER --hours N [--ssh-key FILE]" },
 	{ "status", cmd_status, "a rental's time and cost from the chain [--watch]" },
 	{ "ssh", cmd_ssh, "log in to a rental over SSH" },
+	{ "offer", cmd_offer_show, "one offer in full: machine, access, price and terms, the provider's history" },
 	{ "verify", cmd_verify, "measure a rental's GPUs inside it and compare them with its listing (evidence)" },
 	{ "jupyter", cmd_jupyter, "a one-time link that opens the rental's Jupyter notebook in a browser" },
 	{ "ssh-key", cmd_ssh_key, "deliver (or rotate) a rental's SSH key: ssh-key RENTAL KEY.pub" },

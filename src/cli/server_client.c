@@ -90,3 +90,48 @@ int sc_login(struct api_client *c, const struct cli_session *s, struct err *e)
 	token_store(c, s, exp);
 	return 0;
 }
+
+/* A live offer whose hash starts with `prefix` (as `search` prints it); it must be unique. */
+static int offer_by_prefix(json_t **out, struct api_client *c, const char *prefix, struct err *e)
+{
+	json_t *r = NULL, *hit = NULL;
+	const json_t *list;
+	size_t n = strlen(prefix), hits = 0;
+	int rc;
+
+	if (n < 6 || strncmp(prefix, "0x", 2) != 0 || strspn(prefix + 2, "0123456789abcdefABCDEF") != n - 2)
+		return err_set(e, ERR_INVALID, "offer: '%.70s' is not an offer hash (0x + at least 4 hex digits)",
+			       prefix);
+	if ((rc = api_request(c, &r, NULL, "GET", "/offers?limit=100", NULL, e)) ||
+	    (rc = json_get(&list, r, "offers", e)))
+		goto out;
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		const char *h = json_string_value(json_object_get(json_array_get(list, i), "offer_hash"));
+		if (h && strncasecmp(h, prefix, n) == 0) {
+			hit = json_array_get(list, i);
+			hits++;
+		}
+	}
+	if (hits != 1) {
+		rc = err_set(e, hits ? ERR_INVALID : ERR_NOT_FOUND, hits ? "offer: prefix %s matches %zu live offers; "
+			     "give more digits" : "offer: no live offer starts with %s%.0zu", prefix, hits);
+		goto out;
+	}
+	*out = json_incref(hit);
+out:
+	json_decref(r);
+	return rc;
+}
+
+int cli_offer_get(json_t **out, struct api_client *c, const char *ref, struct err *e)
+{
+	char path[160], esc[100];
+	int rc;
+
+	if ((rc = api_escape(esc, sizeof esc, ref, e)))
+		return rc;
+	if (strlen(ref) < 66)
+		return offer_by_prefix(out, c, ref, e);
+	snprintf(path, sizeof path, "/offers/%s", esc);
+	return api_request(c, out, NULL, "GET", path, NULL, e);
+}

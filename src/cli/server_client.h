@@ -15,4 +15,10 @@ struct err;
 /* Signs in as the session's (unlocked) wallet, reusing a cached token that has not expired. */
 int sc_login(struct api_client *c, const struct cli_session *s, struct err *e);
 
+/*
+ * An offer from the server by its hash (0x + 64 hex) or a prefix of it as `search` prints it (at least 4
+ * hex digits, unique among the live offers): GET /offers/{hash}. ERR_NOT_FOUND / ERR_INVALID name it.
+ */
+int cli_offer_get(json_t **out, struct api_client *c, const char *ref, struct err *e);
+
 #endif

@@ -843,6 +843,25 @@ static void test_offers(void **state)
 		assert_int_equal(run(out, sizeof out, "search 'gpu=RTX_4090' --json"), 0);
 		if (!strstr(out, "\"total\": 0") && !strstr(out, "\"total\":0"))
 			fail_msg("search 'gpu=RTX_4090' should find nothing: %s", out);
+		/* one offer in full (issue 14.11), by the prefix search prints and as JSON */
+		{
+			char pre[15];
+			snprintf(pre, sizeof pre, "%.14s", hash);
+			assert_int_equal(run(out, sizeof out, "offer %s", pre), 0);
+			if (!strstr(out, hash) || !strstr(out, "2 x NVIDIA A100 80GB") || !strstr(out, "SIMULATED") ||
+			    !strstr(out, "dUSDC per hour") || !strstr(out, "provider") || !strstr(out, "flopmarket rent 0x"))
+				fail_msg("offer %s: %s", pre, out);
+			print_message("%s", out);
+			assert_int_equal(run(out, sizeof out, "offer %s --json", hash), 0);
+			json_t *j = json_loads(out, 0, NULL);
+			if (!j || strcmp(json_string_value(json_object_get(json_object_get(j, "offer"), "offer_hash")), hash) ||
+			    !json_is_object(json_object_get(j, "host")) || !json_is_object(json_object_get(j, "provider")))
+				fail_msg("offer --json: %s", out);
+			json_decref(j);
+			assert_int_not_equal(run(out, sizeof out, "offer 0xffffffffffff"), 0);
+			if (!strstr(out, "no live offer starts with"))
+				fail_msg("offer of a prefix nothing has: %s", out);
+		}
 		/* this account host serves Jupyter (where the host has it): the listings say so */
 		if (F.jupyter) {
 			assert_int_equal(run(out, sizeof out, "search 'jupyter=true token=dUSDC' --json"), 0);
