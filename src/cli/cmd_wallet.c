@@ -4,7 +4,8 @@
  *   wallet new     [--wallet NAME]                  a fresh random key
  *   wallet import  --mnemonic [--index N] | --private-key   [--wallet NAME]
  *   wallet show    [--wallet NAME]                  address and file
- *   wallet balance [--wallet NAME] [--token 0xADDR ...]
+ *   wallet balance [--wallet NAME] [--token SYMBOL|0xADDR ...]   the gas coin and every token of the
+ *                                                    chain's deployment (or the tokens named)
  *   wallet derive  [--index N]                      address of a mnemonic
  *
  * Secrets never come from argv (visible in `ps`): a mnemonic or private key
@@ -13,6 +14,7 @@
  * Keys are never printed or logged, and wiped after use.
  */
 #include "cli/cli.h"
+#include "cli/session.h"
 #include "cli/wallet_file.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -25,6 +27,7 @@
 #include "eth/bip39.h"
 #include "eth/rpc.h"
 #include "eth/secp.h"
+#include "market/offer.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -49,7 +52,7 @@ static int wallet_usage(void)
 		"usage: flopmarket wallet new [--wallet NAME]\n"
 		"       flopmarket wallet import (--mnemonic [--index N] | --private-key) [--wallet NAME]\n"
 		"       flopmarket wallet show [--wallet NAME]\n"
-		"       flopmarket wallet balance [--wallet NAME] [--token 0xADDRESS]...\n"
+		"       flopmarket wallet balance [--wallet NAME] [--token SYMBOL|0xADDRESS]...\n"
 		"       flopmarket wallet derive [--index N]\n"
 		"secrets come from FLOPMARKET_MNEMONIC / FLOPMARKET_PRIVATE_KEY or stdin,\n"
 		"the passphrase from FLOPMARKET_PASSPHRASE or a prompt.\n");
@@ -223,57 +226,112 @@ static int wallet_show(const struct wallet_args *a, const struct cfg *cfg)
 	return EXIT_OK;
 }
 
-/* Prints one ERC-20 balance: amount, symbol (shown as "?" when the token has none), decimals. */
-static int wallet_token_balance(struct rpc *rpc, const struct eth_address *owner, const char *token_text)
+/* A token's symbol() (printable ASCII; "?" when it has none) and decimals(). */
+static int token_facts(char symbol[16], uint64_t *decimals, struct rpc *rpc, const struct eth_address *token,
+		       struct err *e)
 {
-	struct eth_address token;
 	struct buf cd, ret;
-	struct err e = { 0 };
-	char amount[U256_DEC_MAX + 2], symbol[16] = "?";
-	u256 dec, bal;
-	uint64_t decimals = 0;
+	u256 dec;
 	int rc;
 
-	if ((rc = address_parse(&token, token_text, &e))) {
-		fprintf(stderr, "flopmarket: --token: %s\n", e.msg);
-		return EXIT_INPUT;
-	}
+	snprintf(symbol, 16, "?");
 	buf_init(&cd, ESCROW_CD_MAX);
 	buf_init(&ret, ESCROW_RET_MAX);
-	rc = erc20_cd_getter(&cd, "decimals", &e);
+	rc = erc20_cd_getter(&cd, "decimals", e);
 	if (!rc)
-		rc = escrow_call_u256(rpc, &dec, &token, &cd, &e);
-	if (!rc && (u256_to_u64(&decimals, &dec) || decimals > 77))
-		rc = err_set(&e, ERR_RANGE, "decimals() out of range");
-	if (!rc)
-		rc = escrow_token_balance(rpc, &bal, &token, owner, &e);
+		rc = escrow_call_u256(rpc, &dec, token, &cd, e);
+	if (!rc && (u256_to_u64(decimals, &dec) || *decimals > 77))
+		rc = err_set(e, ERR_RANGE, "decimals() out of range");
 	buf_reset(&cd);
 	if (!rc && !erc20_cd_getter(&cd, "symbol", NULL) &&
-	    !escrow_eth_call(rpc, &ret, NULL, &token, cd.data, cd.len, NULL) &&
-	    !escrow_ret_string(symbol, sizeof symbol, ret.data, ret.len, NULL)) {
+	    !escrow_eth_call(rpc, &ret, NULL, token, cd.data, cd.len, NULL) &&
+	    !escrow_ret_string(symbol, 16, ret.data, ret.len, NULL)) {
 		for (char *c = symbol; *c; c++)
 			if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
 				*c = '?';
 	}
-	if (!rc) {
-		u256_format_units(amount, &bal, (unsigned)decimals);
-		printf("%-8s %s (token %s, %u decimals)\n", symbol, amount, token_text,
-		       (unsigned)decimals);
-	} else {
-		fprintf(stderr, "flopmarket: token %s: %s (is it an ERC-20 on this chain?)\n",
-			token_text, e.msg);
-	}
 	buf_release(&cd);
 	buf_release(&ret);
-	return rc ? cli_exit_for(rc) : EXIT_OK;
+	return rc;
+}
+
+/* Prints one ERC-20 balance: symbol, amount in whole tokens, the token's address and decimals. */
+static int wallet_token_balance(struct rpc *rpc, const struct eth_address *owner, const struct eth_address *token)
+{
+	struct err e = { 0 };
+	char amount[U256_DEC_MAX + 2], symbol[16], text[ADDRESS_STR_MAX];
+	uint64_t decimals = 0;
+	u256 bal;
+	int rc;
+
+	address_to_checksum(text, token);
+	if (!(rc = token_facts(symbol, &decimals, rpc, token, &e)))
+		rc = escrow_token_balance(rpc, &bal, token, owner, &e);
+	if (rc) {
+		fprintf(stderr, "flopmarket: token %s: %s (is it an ERC-20 on this chain?)\n", text, e.msg);
+		return cli_exit_for(rc);
+	}
+	u256_format_units(amount, &bal, (unsigned)decimals);
+	printf("%-8s %s (token %s, %u decimals)\n", symbol, amount, text, (unsigned)decimals);
+	return EXIT_OK;
+}
+
+/* The tokens of the chain's deployment file (every contract but the escrow), when there is one. */
+static size_t deployment_tokens(struct eth_address *out, size_t cap, const struct cfg *cfg, const char *wallet)
+{
+	struct cli_session s;
+	struct err e = { 0 };
+	size_t n = 0;
+
+	if (cli_session_open(&s, cfg, wallet, SESSION_WALLET_ADDRESS, &e))
+		return 0;
+	for (size_t i = 0; i < s.dep.n && n < cap; i++)
+		if (strcmp(s.dep.c[i].name, "RentalEscrow") != 0)
+			out[n++] = s.dep.c[i].address;
+	cli_session_release(&s);
+	return n;
+}
+
+/* --token: a 0x address, or the symbol of one of the deployment's tokens ("USDC" finds dUSDC too). */
+static int resolve_token(struct eth_address *out, struct rpc *rpc, const char *text, const struct eth_address *dep,
+			 size_t ndep)
+{
+	struct err e = { 0 };
+	char symbol[16], known[200] = "";
+	size_t len = 0;
+	uint64_t decimals;
+
+	if (strncmp(text, "0x", 2) == 0 || strncmp(text, "0X", 2) == 0) {
+		if (address_parse(out, text, &e)) {
+			fprintf(stderr, "flopmarket: --token: %s\n", e.msg);
+			return EXIT_INPUT;
+		}
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < ndep; i++) {
+		if (token_facts(symbol, &decimals, rpc, &dep[i], NULL))
+			continue;
+		if (offer_token_matches(symbol, text, strlen(text))) {
+			*out = dep[i];
+			return EXIT_OK;
+		}
+		if (len + strlen(symbol) + 3 < sizeof known)
+			len += (size_t)snprintf(known + len, sizeof known - len, "%s%s", len ? ", " : "", symbol);
+	}
+	fprintf(stderr, "flopmarket: --token %.40s: %s; or give the token's 0x address\n", text,
+		ndep ? "not a token of this chain's deployment" : "no deployment file for this chain names tokens");
+	if (len)
+		fprintf(stderr, "  the deployment's tokens: %s\n", known);
+	return EXIT_INPUT;
 }
 
 static int wallet_balance(const struct wallet_args *a, const struct cfg *cfg)
 {
 	char path[WALLET_PATH_MAX], text[ADDRESS_STR_MAX], amount[U256_DEC_MAX + 2];
-	struct eth_address addr;
+	struct eth_address addr, dep[ESCROW_DEPLOY_MAX], tok;
 	struct rpc rpc;
 	struct err e = { 0 };
+	size_t ndep;
 	u256 wei;
 	int rc = wallet_path(path, sizeof path, cfg, a->name, &e), status = EXIT_OK;
 
@@ -290,13 +348,26 @@ static int wallet_balance(const struct wallet_args *a, const struct cfg *cfg)
 		rpc_release(&rpc);
 		return cli_exit_for(rc);
 	}
+	ndep = deployment_tokens(dep, ESCROW_DEPLOY_MAX, cfg, a->name);
 	address_to_checksum(text, &addr);
 	u256_format_units(amount, &wei, 18);
 	printf("address  %s\nnative   %s (gas coin, 18 decimals)\n", text, amount);
-	for (size_t i = 0; i < a->n_tokens; i++) {
-		int r = wallet_token_balance(&rpc, &addr, a->tokens[i]);
-		if (r)
-			status = r;
+	if (a->n_tokens) { /* the tokens asked for */
+		for (size_t i = 0; i < a->n_tokens; i++) {
+			int r = resolve_token(&tok, &rpc, a->tokens[i], dep, ndep);
+			if (!r)
+				r = wallet_token_balance(&rpc, &addr, &tok);
+			if (r)
+				status = r;
+		}
+	} else { /* every token of the chain's deployment */
+		for (size_t i = 0; i < ndep; i++) {
+			int r = wallet_token_balance(&rpc, &addr, &dep[i]);
+			if (r)
+				status = r;
+		}
+		if (!ndep)
+			fprintf(stderr, "(no deployment file for this chain: only the gas coin; --token 0xADDRESS for a token)\n");
 	}
 	rpc_release(&rpc);
 	return status;

@@ -843,6 +843,16 @@ static void test_offers(void **state)
 		assert_int_equal(run(out, sizeof out, "search 'gpu=RTX_4090' --json"), 0);
 		if (!strstr(out, "\"total\": 0") && !strstr(out, "\"total\":0"))
 			fail_msg("search 'gpu=RTX_4090' should find nothing: %s", out);
+		/* the wallet's balances (issue 14.12): every token of the deployment by symbol, one by symbol */
+		assert_int_equal(run(out, sizeof out, "wallet balance --wallet renter"), 0);
+		if (!strstr(out, "native ") || !strstr(out, "dUSDC ") || !strstr(out, "dUSDT ") || !strstr(out, "dDAI "))
+			fail_msg("wallet balance: %s", out);
+		assert_int_equal(run(out, sizeof out, "wallet balance --wallet renter --token USDC"), 0);
+		if (!strstr(out, "dUSDC ") || strstr(out, "dUSDT "))
+			fail_msg("wallet balance --token USDC: %s", out);
+		assert_int_equal(run(out, sizeof out, "wallet balance --wallet renter --token XYZ"), 3);
+		if (!strstr(out, "not a token of this chain's deployment") || !strstr(out, "dUSDC"))
+			fail_msg("wallet balance --token XYZ: %s", out);
 		/* one offer in full (issue 14.11), by the prefix search prints and as JSON */
 		{
 			char pre[15];
@@ -851,7 +861,6 @@ static void test_offers(void **state)
 			if (!strstr(out, hash) || !strstr(out, "2 x NVIDIA A100 80GB") || !strstr(out, "SIMULATED") ||
 			    !strstr(out, "dUSDC per hour") || !strstr(out, "provider") || !strstr(out, "flopmarket rent 0x"))
 				fail_msg("offer %s: %s", pre, out);
-			print_message("%s", out);
 			assert_int_equal(run(out, sizeof out, "offer %s --json", hash), 0);
 			json_t *j = json_loads(out, 0, NULL);
 			if (!j || strcmp(json_string_value(json_object_get(json_object_get(j, "offer"), "offer_hash")), hash) ||
