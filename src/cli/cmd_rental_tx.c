@@ -11,6 +11,7 @@
  * amounts the contract actually moved, from the event in the receipt. An extend in ERC-20 approves the
  * escrow for the amount first; in the native coin it is msg.value.
  */
+#include "cli/advice.h"
 #include "cli/cli.h"
 #include "cli/session.h"
 #include "core/err.h"
@@ -231,5 +232,6 @@ fail:
 	rpc_receipt_release(&rcpt);
 	buf_release(&cd);
 	cli_session_release(&s);
+	cli_revert_advice(&e, a.verb, a.id);
 	return cli_fail(rc, &e);
 }

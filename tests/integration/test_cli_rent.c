@@ -436,6 +436,10 @@ static void test_extend(void **state)
 	assert_non_null(strstr(out, "added:     1.08 dUSDC"));
 	assert_int_equal(run(out, sizeof out, "status %" PRIu64 " --wallet renter2", id), 0);
 	assert_non_null(strstr(out, "deposited:   2.16 dUSDC"));
+	/* past the offer's 24 h in all: refused before sending, saying what to do (issue 14.9) */
+	assert_int_equal(run(out, sizeof out, "extend %" PRIu64 " --hours 30 --wallet renter2", id), 5);
+	if (!strstr(out, "DepositAboveMaximum()") || !strstr(out, "ask for fewer hours"))
+		fail_msg("extend past the maximum: %s", out);
 	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --wallet renter2", id), 0);
 }
 
@@ -450,8 +454,14 @@ static void test_dispute(void **state)
 	F.dispute_secs = 0;
 	assert_int_equal(run(out, sizeof out, "rent --offer-file %s --hours 1 --yes --wallet renter2", path), 0);
 	id = rental_id(out);
-	/* Not ended yet: nothing to dispute. */
+	/* Not ended yet: nothing to dispute, and it says what to do (issue 14.9). */
 	assert_int_equal(run(out, sizeof out, "dispute %" PRIu64 " --wallet renter2", id), 5);
+	{
+		char want[64];
+		snprintf(want, sizeof want, "stop it first (flopmarket stop %" PRIu64 ")", id);
+		if (!strstr(out, "NotOver()") || !strstr(out, want))
+			fail_msg("dispute of a running rental: %s", out);
+	}
 	chain_rpc(&F.rpc, "evm_increaseTime", "[600]");
 	chain_rpc(&F.rpc, "evm_mine", "[]");
 	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --wallet renter2", id), 0);
@@ -464,6 +474,12 @@ static void test_dispute(void **state)
 	assert_non_null(strstr(out, "disputed"));
 	/* Once only. */
 	assert_int_equal(run(out, sizeof out, "dispute %" PRIu64 " --wallet renter2", id), 5);
+	if (!strstr(out, "RentalDisputed()") || !strstr(out, "under dispute"))
+		fail_msg("second dispute: %s", out);
+	/* and a stopped rental cannot be stopped or extended again: it says why */
+	assert_int_equal(run(out, sizeof out, "extend %" PRIu64 " --hours 1 --wallet renter2", id), 5);
+	if (!strstr(out, "has already ended") && !strstr(out, "under dispute") && !strstr(out, "is closed"))
+		fail_msg("extend of a stopped rental: %s", out);
 }
 
 /* ---- the server ---- */
