@@ -219,6 +219,8 @@ static int h_access(struct http_req *req, struct http_resp *resp, void *ctx)
 				status = "active", show = true;
 			else if (acc.phase == ACCOUNT_FROZEN)
 				status = "frozen", show = true;
+			else if (acc.phase == ACCOUNT_TEARING_DOWN)
+				status = "ended"; /* being removed: never "pending" to a renter who just stopped */
 		}
 	}
 	v = json_pack("{s:I, s:s}", "rental_id", (json_int_t)id, "status", status);
