@@ -1,16 +1,21 @@
 /*
  * cmd_receipts.c — `flopmarket receipts [--csv] [--wallet NAME] [--server URL]`: the renter's receipts
  * (GET /me/receipts.csv, signed in with SIWE). `--csv` prints the server's CSV unchanged (columns in
- * docs/api.md); by default a readable table of the main columns. Amounts are exact human amounts.
+ * docs/api.md); by default a readable table of the main columns: times in UTC, the seconds billed, the
+ * GPU's full name and count, the token's symbol (read from the chain), exact human amounts.
  */
 #include "cli/cli.h"
 #include "cli/server_client.h"
 #include "cli/session.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "eth/address.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #define RECEIPTS_MAX ((size_t)4 << 20)
 #define RECEIPT_COLS 16
@@ -32,6 +37,42 @@ static size_t split(char *line, char **col)
 			col[n++] = p + 1;
 		}
 	return n;
+}
+
+/* Unix seconds as "2026-12-04 18:33 UTC" ("-" when not a time). */
+static void when(char out[32], const char *unix_s)
+{
+	char *end;
+	long long t = strtoll(unix_s, &end, 10);
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (end == unix_s || *end || t <= 0 || !gmtime_r(&tt, &tm))
+		snprintf(out, 32, "-");
+	else
+		strftime(out, 32, "%Y-%m-%d %H:%M UTC", &tm);
+}
+
+/* A token's symbol from the chain, cached for the rows of one listing; "?" when it cannot be read. */
+static const char *symbol_of(struct cli_session *s, const char *addr_text)
+{
+	static struct { char addr[ADDRESS_STR_MAX]; char symbol[16]; } cache[8];
+	static size_t n;
+	struct eth_address a;
+	struct cli_token t;
+
+	for (size_t i = 0; i < n; i++)
+		if (!strcasecmp(cache[i].addr, addr_text))
+			return cache[i].symbol;
+	struct err e = { 0 };
+	if (address_parse(&a, addr_text, &e) || cli_token_info(&t, s, &a, &e))
+		return "?";
+	if (n < sizeof cache / sizeof cache[0]) {
+		snprintf(cache[n].addr, sizeof cache[n].addr, "%s", addr_text);
+		snprintf(cache[n].symbol, sizeof cache[n].symbol, "%s", t.symbol);
+		return cache[n++].symbol;
+	}
+	return "?";
 }
 
 int cmd_receipts(int argc, char **argv, struct cfg *cfg)
@@ -68,17 +109,23 @@ int cmd_receipts(int argc, char **argv, struct cfg *cfg)
 	{
 		char *save = NULL, *line = strtok_r(text.data ? (char *)text.data : "", "\n", &save);
 		size_t rows = 0;
-		printf("%-7s %-8s %-10s %-11s %8s %-14s %22s %22s %22s\n", "RENTAL", "STATE", "START", "END", "SECS",
-		       "GPU", "TOTAL", "FEE", "REFUND");
+		printf("%-7s %-8s %-20s %-20s %8s %-26s %-7s %18s %16s %18s\n", "RENTAL", "STATE", "START", "END",
+		       "BILLED", "GPU", "TOKEN", "TOTAL", "FEE", "REFUND");
 		for (line = line ? strtok_r(NULL, "\n", &save) : NULL; line; line = strtok_r(NULL, "\n", &save)) {
-			char *col[RECEIPT_COLS];
+			char *col[RECEIPT_COLS], start[32], end[32], gpu[48], billed[24];
 			if (split(line, col) < 14)
 				continue;
 			/* rental_id,state,renter,provider,token,start,end,duration_s,gpu,num_gpus,rate_per_hour,
 			 * total,fee,refund,total_usd,tx_hashes */
-			printf("%-7.7s %-8.8s %-10.10s %-11.11s %8.8s %-10.10s x%-3.3s %22.22s %22.22s %22.22s\n",
-			       col[0], col[1], col[5], col[6][0] ? col[6] : "-", col[7], col[8], col[9], col[11],
-			       col[12], col[13]);
+			when(start, col[5]);
+			if (col[6][0] && strcmp(col[6], "0"))
+				when(end, col[6]);
+			else
+				snprintf(end, sizeof end, "running");
+			snprintf(gpu, sizeof gpu, "%s x%s", col[8], col[9]);
+			snprintf(billed, sizeof billed, "%s s", col[7]);
+			printf("%-7.7s %-8.8s %-20s %-20s %8s %-26s %-7.7s %18s %16s %18s\n", col[0], col[1], start, end, billed,
+			       gpu, symbol_of(&s, col[4]), col[11], col[12], col[13]);
 			rows++;
 		}
 		if (!rows)

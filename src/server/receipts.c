@@ -241,7 +241,8 @@ static int tx_cb(void *ctx, const struct store_event *ev)
 	u256 a[4];
 	bool has[4] = { false, false, false, false }, any = false;
 
-	if (c->hashes) {
+	/* one transaction can log two events (a stop's Stopped and its payout): each hash once */
+	if (c->hashes && !strstr(buf_cstr(c->hashes), ev->tx_hash)) {
 		if (c->hashes->len)
 			buf_append_str(c->hashes, " ");
 		buf_append_str(c->hashes, ev->tx_hash);

@@ -818,6 +818,15 @@ static void rental_cycle(const char *filter, const char *symbol, const char *tok
 	code = run(out, sizeof out, "receipts --csv --wallet renter");
 	if (code != 0 || !strstr(out, open_tx))
 		fail_msg("receipts --csv: exit %d: %s", code, out);
+	{ /* each transaction once in its row (issue 14.6: the stop's hash was listed twice) */
+		const char *first = strstr(out, stop_tx);
+		if (!first || strstr(first + 1, stop_tx))
+			fail_msg("receipts --csv: the stop tx %s is not there exactly once: %s", stop_tx, out);
+	}
+	/* the table: full GPU names, the token's symbol, human times */
+	code = run(out, sizeof out, "receipts --wallet renter");
+	if (code != 0 || !strstr(out, "NVIDIA_A100_80GB") || !strstr(out, " UTC") || !strstr(out, symbol))
+		fail_msg("receipts: exit %d: %s", code, out);
 	print_message("timing: %s whole rental %.2f s\n", symbol, now_s() - t0);
 }
 
