@@ -151,10 +151,53 @@ static int status_list_local(struct cli_session *s)
 	return EXIT_OK;
 }
 
-/* Lists the wallet's rentals from the server (GET /me/rentals). */
+/* One rental's line of the list, from the chain at `now`: the same state names as `status N`. */
+static void status_row(struct cli_session *s, uint64_t id, uint64_t now)
+{
+	struct escrow_terms t;
+	struct cli_token tok;
+	struct escrow_view v;
+	struct escrow_quote q;
+	struct err e = { 0 };
+	char acc[160] = "-", rem[160] = "-", left[48] = "-", state[40];
+	u256 word, remaining;
+
+	if (cli_rental_terms(&t, s, id, &e) || cli_token_info(&tok, s, &t.token, &e) ||
+	    escrow_rental_word(&s->rpc, &word, &s->escrow, &t, &e)) {
+		printf("%-8" PRIu64 " %-26s %s\n", id, "?", e.msg);
+		return;
+	}
+	if (u256_is_zero(&word)) {
+		snprintf(state, sizeof state, "closed");
+	} else if (escrow_state_view(&v, &t, &word, &e) || escrow_mirror_quote(&q, &t, &word, now, &e)) {
+		printf("%-8" PRIu64 " %-26s %s\n", id, "?", e.msg);
+		return;
+	} else {
+		uint64_t end = v.stop_at && v.stop_at < v.paid_until ? v.stop_at : v.paid_until;
+		bool active = v.phase == ESCROW_PHASE_ACTIVE;
+		if (!active)
+			snprintf(state, sizeof state, "%s", v.phase == ESCROW_PHASE_ENDED ? "ended" : "disputed");
+		else if (now >= v.paid_until) /* paused: how much of the grace to extend is left */
+			snprintf(state, sizeof state, "paused, %" PRIu64 " min grace",
+				 v.paid_until + t.grace_secs > now ? (v.paid_until + t.grace_secs - now + 59) / 60 : 0);
+		else
+			snprintf(state, sizeof state, "%s", v.stop_at ? "running, reclaimed" : "running");
+		cli_token_format(acc, sizeof acc, &tok, &q.cost);
+		if (active) {
+			if (u256_sub(&remaining, &v.deposited, &q.cost))
+				remaining = u256_from_u64(0);
+			cli_token_format(rem, sizeof rem, &tok, &remaining);
+			fmt_dur(left, sizeof left, end > now ? end - now : 0);
+		}
+	}
+	printf("%-8" PRIu64 " %-26s %22s %22s %12s\n", id, state, acc, rem, left);
+}
+
+/* Lists the wallet's rentals from the server (GET /me/rentals), each with its figures from the chain. */
 static int status_list_server(struct cli_session *s, const char *url, struct err *e)
 {
 	struct api_client c;
+	struct rpc_block head;
 	json_t *r = NULL;
 	const json_t *list;
 	int rc;
@@ -163,22 +206,19 @@ static int status_list_server(struct cli_session *s, const char *url, struct err
 		return rc;
 	if ((rc = sc_login(&c, s, e)) ||
 	    (rc = api_request(&c, &r, NULL, "GET", "/me/rentals?role=renter&limit=100", NULL, e)) ||
-	    (rc = json_get(&list, r, "rentals", e)))
+	    (rc = json_get(&list, r, "rentals", e)) || (rc = rpc_get_block(&s->rpc, &head, "latest", e)))
 		goto out;
-	printf("%-8s %-9s %-12s %-24s %s\n", "RENTAL", "STATE", "TOKEN", "DEPOSITED", "PROVIDER");
+	printf("%-8s %-26s %22s %22s %12s   (chain time %" PRIu64 ")\n", "RENTAL", "STATE", "ACCRUED", "REMAINING",
+	       "TIME LEFT", head.timestamp);
 	for (size_t i = 0; i < json_array_size(list); i++) {
-		const json_t *it = json_array_get(list, i);
 		uint64_t id = 0;
-		const char *st = "?", *prov = "?", *token = "?", *dep = "?";
-		json_get_u64(&id, it, "id", NULL);
-		json_get_str(&st, it, "state", 16, NULL);
-		json_get_str(&prov, it, "provider", 42, NULL);
-		json_get_str(&token, it, "token", 42, NULL);
-		json_get_str(&dep, it, "deposited", 80, NULL);
-		printf("%-8" PRIu64 " %-9s %.12s %-24s %s\n", id, st, token, dep, prov);
+		if (json_get_u64(&id, json_array_get(list, i), "id", NULL) == 0)
+			status_row(s, id, head.timestamp);
 	}
 	if (!json_array_size(list))
 		printf("no rentals\n");
+	else
+		printf("`flopmarket status RENTAL` shows one in full\n");
 out:
 	json_decref(r);
 	api_client_release(&c);

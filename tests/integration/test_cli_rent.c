@@ -647,10 +647,13 @@ static void test_server_flow(void **state)
 	if (code != 0)
 		fail_msg("rent via server: %s", out);
 	id = rental_id(out);
-	/* status lists it from the server (the CLI signs in with SIWE; the token is cached, mode 0600). */
-	snprintf(want, sizeof want, "\n%-8" PRIu64 " open", id);
+	/* status lists it from the server (the CLI signs in with SIWE; the token is cached, mode 0600), with
+	 * the state named as `status N` names it, the token's symbol and the time left (issue 14.5) */
+	snprintf(want, sizeof want, "\n%-8" PRIu64 " running", id);
 	snprintf(body, sizeof body, "status --wallet renter2 --server %s", F.base);
 	run_until(out, sizeof out, want, body);
+	if (!strstr(out, "dUSDC") || !strstr(out, "TIME LEFT") || strstr(out, " open "))
+		fail_msg("status list: %s", out);
 	{
 		char tpath[512], lower[43];
 		address_to_lower(lower, &F.renter);
