@@ -66,7 +66,7 @@ int cmd_jupyter(int argc, char **argv, struct cfg *cfg)
 	struct cli_session s;
 	struct api_client srv = { 0 }, agent = { 0 };
 	struct err e = { 0 };
-	uint64_t id, mid = 0;
+	uint64_t id;
 	int rc;
 
 	for (int i = 1; i < argc; i++) {
@@ -93,9 +93,7 @@ int cmd_jupyter(int argc, char **argv, struct cfg *cfg)
 	}
 	if ((rc = cli_session_open(&s, cfg, wallet, SESSION_WALLET_UNLOCK, &e)))
 		return cli_fail(rc, &e);
-	if (!agent_url && ((rc = api_client_init(&srv, server, &e)) || (rc = cli_rental_machine(&mid, &srv, id, &e))))
-		goto out;
-	if ((rc = cli_agent_connect(&agent, agent_url, &srv, mid, &e)))
+	if ((rc = cli_rental_agent(&agent, &srv, agent_url, server, id, &e)))
 		goto out;
 	rc = print_link(&agent, &s, id, next, &e);
 out:

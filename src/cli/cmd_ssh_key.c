@@ -36,7 +36,7 @@ int cmd_ssh_key(int argc, char **argv, struct cfg *cfg)
 	struct cli_session s;
 	struct api_client srv = { 0 }, agent = { 0 };
 	struct err e = { 0 };
-	uint64_t id, mid = 0, wait = 60;
+	uint64_t id, wait = 60;
 	int rc;
 
 	for (int i = 1; i < argc; i++) {
@@ -65,9 +65,7 @@ int cmd_ssh_key(int argc, char **argv, struct cfg *cfg)
 	}
 	if ((rc = cli_session_open(&s, cfg, wallet, SESSION_WALLET_UNLOCK, &e)))
 		return cli_fail(rc, &e);
-	if (!agent_url && ((rc = api_client_init(&srv, server, &e)) || (rc = cli_rental_machine(&mid, &srv, id, &e))))
-		goto out;
-	if ((rc = cli_agent_connect(&agent, agent_url, &srv, mid, &e)))
+	if ((rc = cli_rental_agent(&agent, &srv, agent_url, server, id, &e)))
 		goto out;
 	uint64_t deadline = clock_mono_ms() + (wait ? wait : 1) * 1000 + 5000;
 	if ((rc = cli_key_deliver(&agent, &s, id, key, NULL, deadline, &e)))

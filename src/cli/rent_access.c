@@ -299,3 +299,14 @@ out:
 	api_client_release(&c);
 	return rc;
 }
+
+int cli_rental_agent(struct api_client *agent, struct api_client *srv, const char *agent_url, const char *server,
+		     uint64_t id, struct err *e)
+{
+	uint64_t mid = 0;
+	int rc;
+
+	if (!agent_url && ((rc = api_client_init(srv, server, e)) || (rc = cli_rental_machine(&mid, srv, id, e))))
+		return rc;
+	return cli_agent_connect(agent, agent_url, srv, mid, e);
+}

@@ -43,6 +43,11 @@ struct cli_ssh_dest {
  */
 int cli_rental_ssh(struct cli_ssh_dest *out, const char *server, const char *agent, uint64_t id, struct err *e);
 
+/* The client of rental `id`'s agent: `agent_url`, else the agent of the rental's host as the server
+ * lists it (srv is then initialised: the caller releases both). */
+int cli_rental_agent(struct api_client *agent, struct api_client *srv, const char *agent_url, const char *server,
+		     uint64_t id, struct err *e);
+
 /* The agent's client: `agent_url`, else the endpoint of host `machine_id` from the server. */
 int cli_agent_connect(struct api_client *agent, const char *agent_url, struct api_client *server, uint64_t machine_id,
 		      struct err *e);
