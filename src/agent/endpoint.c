@@ -259,6 +259,14 @@ static int terminal_lookup(struct terminal_rental *out, const char *rental_id, v
 	return rc;
 }
 
+/* The Jupyter proxy's instance-mode start (jupyter.h): the rental's server inside its instance. */
+static int jupyter_in_instance(void *user, const char *account, long account_uid, const char *token,
+			       const char *base_url, char *sock, size_t cap, long *peer_uid, bool *classic, struct err *e)
+{
+	struct agent *a = user;
+	return instances_jupyter_start(a->inst, account, account_uid, token, base_url, sock, cap, peer_uid, classic, e);
+}
+
 int endpoint_start(struct agent *a, struct err *e)
 {
 	struct http_config hc;
@@ -289,18 +297,26 @@ int endpoint_start(struct agent *a, struct err *e)
 		if ((rc = terminal_new(&a->term, &tc, e)))
 			return rc;
 	}
-	/* Jupyter in account mode (a server as the rental's account); not yet inside instances */
-	if (!a->inst && !a->cfg.no_jupyter) {
+	/* Jupyter: a server as the rental's account, or inside its instance when its image has one */
+	if (!a->cfg.no_jupyter) {
 		struct jupyter_cfg jc;
+		bool any = !a->inst;
 
+		for (size_t i = 0; a->inst && i < a->cfg.inst.n_images; i++)
+			any |= instances_image_jupyter(a->inst, i);
 		memset(&jc, 0, sizeof jc);
 		jc.terminal = a->term;
 		jc.accounts = &a->acct;
 		jc.tls = a->cfg.tls_cert_pem != NULL;
-		if ((rc = jupyter_new(&a->jup, &jc, e)))
+		if (a->inst) {
+			jc.start_in_instance = jupyter_in_instance;
+			jc.instance_user = a;
+		}
+		if (any && (rc = jupyter_new(&a->jup, &jc, e)))
 			return rc;
-		if (!jupyter_program(a->jup)) {
-			log_info("jupyter not offered", "reason=\"no jupyter-notebook or jupyter-server in /usr/local/bin:/usr/bin:/bin\"");
+		if (!any || !jupyter_program(a->jup)) {
+			log_info("jupyter not offered", "reason=\"%s\"", a->inst ? "no image of this host has jupyter-notebook or jupyter-server"
+								      : "no jupyter-notebook or jupyter-server in /usr/local/bin:/usr/bin:/bin");
 			jupyter_free(a->jup);
 			a->jup = NULL;
 		}

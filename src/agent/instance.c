@@ -215,6 +215,8 @@ static int spec_check(const struct instance_spec *s, struct err *e)
 	}
 	if (s->volume_dir && s->volume_dir[0] != '/')
 		return err_set(e, ERR_INVALID, "instance volume dir must be absolute");
+	if (s->jupyter_dir && (s->jupyter_dir[0] != '/' || strchr(s->jupyter_dir, ':') || strchr(s->jupyter_dir, ',')))
+		return err_set(e, ERR_INVALID, "instance jupyter dir must be an absolute path without ':' or ','");
 	return 0;
 }
 
@@ -252,6 +254,8 @@ static int run_argv(char **argv, char store[][300], const struct instance_spec *
 		ok = put(argv, &n, "--cpus") && put(argv, &n, S("%u.%03u", s->cpus_milli / 1000, s->cpus_milli % 1000));
 	if (ok && s->volume_dir)
 		ok = put(argv, &n, "--volume") && put(argv, &n, S("%s:" INSTANCE_WORKSPACE, s->volume_dir));
+	if (ok && s->jupyter_dir)
+		ok = put(argv, &n, "--volume") && put(argv, &n, S("%s:" INSTANCE_JUPYTER_DIR, s->jupyter_dir));
 #undef S
 	for (size_t i = 0; ok && s->devices[i]; i++)
 		ok = i < INSTANCE_DEVICES_MAX && put(argv, &n, "--device") && put(argv, &n, s->devices[i]);
@@ -309,6 +313,34 @@ int instance_exec(const char *name, char *const cmd[], struct buf *out, int *sta
 					  : err_set(e, ERR_STATE, "instance %s: %.200s", name, s);
 	}
 	buf_release(&tmp);
+	return rc;
+}
+
+int instance_exec_detached(const char *name, const char *env_file, const char *workdir, char *const cmd[],
+			   struct err *e)
+{
+	char *argv[ARGV_MAX];
+	size_t n = 0;
+	int status = 0, rc;
+	struct buf out;
+
+	if (!instance_name_ok(name))
+		return err_set(e, ERR_INVALID, "instance name '%.80s' is not valid", name ? name : "");
+	if (!put(argv, &n, "podman") || !put(argv, &n, "exec") || !put(argv, &n, "--detach") ||
+	    (env_file && (!put(argv, &n, "--env-file") || !put(argv, &n, (char *)env_file))) ||
+	    (workdir && (!put(argv, &n, "--workdir") || !put(argv, &n, (char *)workdir))) || !put(argv, &n, (char *)name))
+		return ERR_TOO_BIG;
+	for (size_t i = 0; cmd[i]; i++)
+		if (!put(argv, &n, cmd[i]))
+			return err_set(e, ERR_TOO_BIG, "instance exec: too many arguments");
+	buf_init(&out, OUT_MAX);
+	rc = podman(&out, &status, argv, INSTANCE_TIMEOUT_MS, e);
+	if (!rc && status) {
+		const char *s = said(&out);
+		rc = status == 125 && strstr(s, "no such") ? err_set(e, ERR_NOT_FOUND, "instance %s does not exist", name)
+							    : err_set(e, ERR_STATE, "instance %s: exec: %.200s", name, s);
+	}
+	buf_release(&out);
 	return rc;
 }
 

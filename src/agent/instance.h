@@ -42,6 +42,7 @@ struct err;
 #define INSTANCE_IDS 65536            /* uids (and gids) each instance maps */
 #define INSTANCE_ID_FLOOR 0x80000000u /* host ids of instances start here */
 #define INSTANCE_WORKSPACE "/workspace"
+#define INSTANCE_JUPYTER_DIR "/run/flopmarket-jupyter" /* where a rental's notebook server puts its socket */
 
 /* What an instance is made of. */
 struct instance_spec {
@@ -57,6 +58,7 @@ struct instance_spec {
 	const char *dns[INSTANCE_DNS_MAX + 1];         /* resolvers for the instance, NULL-terminated; none: podman's */
 	const char *env[INSTANCE_ENV_MAX + 1];         /* "NAME=value" launch environment, NULL-terminated */
 	const char *volume_dir;       /* host directory mounted at INSTANCE_WORKSPACE; NULL: none */
+	const char *jupyter_dir;      /* host directory mounted at INSTANCE_JUPYTER_DIR (the notebook's socket); NULL: none */
 };
 
 /* True when name is a valid instance name: [a-z0-9][a-z0-9_.-]{0,62}. */
@@ -92,6 +94,14 @@ int instance_create(const struct instance_spec *s, char *bridge, size_t cap, str
 
 /* The bridge interface of the instance's network into out. ERR_NOT_FOUND when there is no network. */
 int instance_bridge(const char *name, char *out, size_t cap, struct err *e);
+
+/*
+ * Starts cmd inside running instance `name` and returns at once (`podman exec --detach`): its environment
+ * from env_file (a file only root reads; NULL: none), from workdir (NULL: the image's). For servers the
+ * instance keeps running, such as a rental's notebook. ERR_NOT_FOUND / ERR_STATE as instance_exec.
+ */
+int instance_exec_detached(const char *name, const char *env_file, const char *workdir, char *const cmd[],
+			   struct err *e);
 
 /*
  * Runs cmd (argv) inside the instance as root with stdin from /dev/null; out (may be NULL) gets stdout

@@ -10,12 +10,14 @@
 #include "core/err.h"
 #include "core/file.h"
 #include "core/log.h"
+#include "core/proc.h"
 #include "market/offer.h"
 
 #include <ctype.h>
 #include <jansson.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +39,13 @@ struct instances {
 	const char *devices[INSTANCE_DEVICES_MAX + 1];
 	char device_store[INSTANCE_DEVICES_MAX][64];
 	struct enter *broker;
+	char jupyter_run[PATH_CAP];   /* <jupyter_run>/<name>: an instance's notebook socket dir */
+	bool image_jupyter[INSTANCES_IMAGES_MAX];
 };
 
 static const char *const default_dns[] = { "1.1.1.1", "8.8.8.8", NULL };
+
+static void probe_jupyter(struct instances *in);
 
 bool instances_image_name_ok(const char *name)
 {
@@ -165,6 +171,8 @@ int instances_start(struct instances **out, const struct instances_cfg *cfg, con
 	    (rc = enter_install(in, acct->home_base ? acct->home_base : "/home/flopmarket", e)))
 		goto fail;
 	gpu_devices(in);
+	snprintf(in->jupyter_run, sizeof in->jupyter_run, "%s", cfg->jupyter_run_dir ? cfg->jupyter_run_dir : "/run/flopmarket/jupyter");
+	probe_jupyter(in);
 	{
 		/* sessions start where the browser's uploads land: the volume, when there is one */
 		struct enter_cfg ec = { .socket_path = in->enter_sock, .accounts = *acct,
@@ -180,6 +188,89 @@ int instances_start(struct instances **out, const struct instances_cfg *cfg, con
 	return 0;
 fail:
 	free(in);
+	return rc;
+}
+
+/* Which images have a Jupyter program: a throwaway container of each, without network. */
+static void probe_jupyter(struct instances *in)
+{
+	for (size_t i = 0; i < in->cfg.n_images; i++) {
+		char *argv[] = { "podman", "run", "--rm", "--network", "none", (char *)in->cfg.images[i].ref, "sh", "-c",
+				 "command -v jupyter-notebook || command -v jupyter-server", NULL };
+		struct buf out;
+		struct err e = { 0, "" };
+		int status = 1;
+		buf_init(&out, 4096);
+		in->image_jupyter[i] = proc_run(&out, &status, argv, INSTANCE_TIMEOUT_MS, &e) == 0 && status == 0 &&
+				       strstr(buf_cstr(&out), "jupyter-") != NULL;
+		buf_release(&out);
+		log_info("instance image", "name=%s jupyter=%s", in->cfg.images[i].name, in->image_jupyter[i] ? "yes" : "no");
+	}
+}
+
+bool instances_image_jupyter(const struct instances *in, size_t i)
+{
+	return in && i < in->cfg.n_images && in->image_jupyter[i];
+}
+
+/* <jupyter_run>/<name> into dir. */
+static int jupyter_dir(const struct instances *in, const char *name, char *dir, size_t cap, struct err *e)
+{
+	if ((size_t)snprintf(dir, cap, "%s/%s", in->jupyter_run, name) >= cap || strlen(dir) + 14 > 107)
+		return err_set(e, ERR_TOO_BIG, "the notebook socket path of %s is too long", name);
+	return 0;
+}
+
+int instances_jupyter_start(struct instances *in, const char *name, long account_uid, const char *token,
+			    const char *base_url, char *sock, size_t cap, long *peer_uid, bool *classic, struct err *e)
+{
+	char dir[PATH_CAP], envf[PATH_CAP + 80], a[6][400], *find[] = { "sh", "-c", "command -v jupyter-notebook || command -v jupyter-server", NULL };
+	const char *app, *workdir = in->cfg.disk_bytes ? INSTANCE_WORKSPACE : "/root";
+	struct buf out;
+	struct stat st;
+	int status = 1, rc, fd;
+
+	if ((rc = jupyter_dir(in, name, dir, sizeof dir, e)))
+		return rc;
+	if (lstat(dir, &st) || !S_ISDIR(st.st_mode))
+		return err_set(e, ERR_STATE, "instance %s has no notebook socket dir (it predates Jupyter support)", name);
+	buf_init(&out, 4096);
+	rc = instance_exec(name, find, &out, &status, INSTANCE_TIMEOUT_MS, e);
+	if (!rc && (status || !strstr(buf_cstr(&out), "jupyter-")))
+		rc = err_set(e, ERR_NOT_FOUND, "this rental's image has no Jupyter (jupyter-notebook or jupyter-server)");
+	if (rc) {
+		buf_release(&out);
+		return rc;
+	}
+	{
+		const char *t = buf_cstr(&out);
+		size_t l = strcspn(t, "\r\n");
+		snprintf(a[0], sizeof a[0], "%.*s", (int)(l < 300 ? l : 300), t);
+	}
+	buf_release(&out);
+	*classic = strstr(a[0], "notebook") != NULL;
+	app = *classic ? "NotebookApp" : "ServerApp";
+	snprintf(a[1], sizeof a[1], "--%s.sock=" INSTANCE_JUPYTER_DIR "/jupyter.sock", app);
+	snprintf(a[2], sizeof a[2], "--%s.sock_mode=0600", app);
+	snprintf(a[3], sizeof a[3], "--%s.base_url=%s", app, base_url);
+	snprintf(a[4], sizeof a[4], "--%s.%s=%s", app, *classic ? "notebook_dir" : "root_dir", workdir);
+	snprintf(a[5], sizeof a[5], "--%s.allow_remote_access=True", app);
+	char *cmd[] = { a[0], "--allow-root", "--no-browser", a[1], a[2], a[3], a[4], a[5], NULL };
+	/* the token in a file only root reads, for podman's --env-file: never on a command line */
+	snprintf(envf, sizeof envf, "%s/.env-%s", in->jupyter_run, name);
+	unlink(envf);
+	fd = open(envf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return err_set(e, ERR_IO, "%s: %s", envf, strerror(errno));
+	if (dprintf(fd, "JUPYTER_TOKEN=%s\nHOME=/root\nLANG=C.UTF-8\n", token) < 0 || close(fd)) {
+		unlink(envf);
+		return err_set(e, ERR_IO, "%s: %s", envf, strerror(errno));
+	}
+	snprintf(sock, cap, "%s/jupyter.sock", dir);
+	unlink(sock); /* an earlier server's */
+	rc = instance_exec_detached(name, envf, workdir, cmd, e);
+	unlink(envf);
+	*peer_uid = (long)instance_uid_base(account_uid);
 	return rc;
 }
 
@@ -204,7 +295,8 @@ json_t *instances_images_json(const struct instances *in)
 	json_t *a = json_array();
 
 	for (size_t i = 0; a && i < in->cfg.n_images; i++)
-		json_array_append_new(a, json_pack("{s:s, s:s}", "name", in->cfg.images[i].name, "ref", in->cfg.images[i].ref));
+		json_array_append_new(a, json_pack("{s:s, s:s, s:b}", "name", in->cfg.images[i].name, "ref",
+						   in->cfg.images[i].ref, "jupyter", in->image_jupyter[i]));
 	return a;
 }
 
@@ -230,7 +322,7 @@ int instances_image_ref(const struct instances *in, const char *name, const char
 int instances_ensure(struct instances *in, const struct account *acc, const char *image, struct err *e)
 {
 	struct instance_spec s;
-	char bridge[64], vol[PATH_CAP], rental[ACCOUNT_RENTAL_ID_MAX + 1];
+	char bridge[64], vol[PATH_CAP], jdir[PATH_CAP], rental[ACCOUNT_RENTAL_ID_MAX + 1];
 	const char *ref = NULL;
 	int rc;
 
@@ -254,6 +346,15 @@ int instances_ensure(struct instances *in, const struct account *acc, const char
 		if ((rc = volume_create(vol, sizeof vol, in->volumes, acc->name, in->cfg.disk_bytes, s.uid_base, e)))
 			return rc;
 		s.volume_dir = vol;
+	}
+	{ /* the notebook's socket dir: root inside's, 0700, under a root-owned 0711 parent */
+		struct stat st;
+		if ((rc = jupyter_dir(in, acc->name, jdir, sizeof jdir, e)))
+			return rc;
+		if (file_mkdir_p(in->jupyter_run, 0755, 0711, e) || (mkdir(jdir, 0700) && errno != EEXIST) || lstat(jdir, &st) ||
+		    !S_ISDIR(st.st_mode) || lchown(jdir, s.uid_base, s.uid_base) || chmod(jdir, 0700))
+			return err_set(e, ERR_IO, "%s: %s", jdir, strerror(errno ? errno : ENOTDIR));
+		s.jupyter_dir = jdir;
 	}
 	if ((rc = instance_create(&s, bridge, sizeof bridge, e)) || (rc = netguard_add(in->table, bridge, e)))
 		return rc;
@@ -305,6 +406,15 @@ int instances_remove(struct instances *in, const char *name, struct err *e)
 		return rc;
 	if (bridge[0] && (rc = netguard_del(in->table, bridge, e)))
 		return rc;
+	{ /* the notebook's socket dir: the container is gone, so nothing writes there any more */
+		char jdir[PATH_CAP], p[PATH_CAP + 16];
+		if (!jupyter_dir(in, name, jdir, sizeof jdir, NULL)) {
+			snprintf(p, sizeof p, "%s/jupyter.sock", jdir);
+			unlink(p);
+			if (rmdir(jdir) && errno != ENOENT)
+				log_warn("notebook socket dir left", "dir=%s err=\"%s\"", jdir, strerror(errno));
+		}
+	}
 	return volume_remove(in->volumes, name, e);
 }
 

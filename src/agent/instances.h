@@ -43,6 +43,7 @@ struct instances_cfg {
 	uint64_t disk_bytes;          /* the /workspace volume's cap; 0: no volume */
 	unsigned cpus_milli;          /* CPUs × 1000 per instance; 0: no cap */
 	const char *self_exe;         /* this program (copied as the enter client); NULL: /proc/self/exe */
+	const char *jupyter_run_dir;  /* host dirs of the notebooks' sockets, one per instance; NULL: /run/flopmarket/jupyter */
 };
 
 struct instances;
@@ -62,6 +63,21 @@ int instances_image_parse(struct instances_image *img, char *s, struct err *e);
  */
 int instances_start(struct instances **out, const struct instances_cfg *cfg, const char *agent_id,
 		    struct account_cfg *acct, const char *state_dir, struct err *e);
+
+/* Whether image `i` of the configuration has a Jupyter program (probed at start). */
+bool instances_image_jupyter(const struct instances *in, size_t i);
+
+/*
+ * Starts the rental's notebook server inside instance `name` (account uid account_uid), detached, as root
+ * there: jupyter-notebook (else jupyter-server) of the image, on the socket INSTANCE_JUPYTER_DIR/jupyter.sock
+ * (0600) under base_url, wanting `token` (given through an env file only root reads, removed after), from
+ * /workspace when there is one, else /root. Writes the socket's host path into sock, the host uid the
+ * socket's peer must be (root inside's) into *peer_uid, and whether it is the classic notebook into
+ * *classic. ERR_NOT_FOUND when the image has no Jupyter program, ERR_STATE when the instance predates
+ * the socket mount or is not running.
+ */
+int instances_jupyter_start(struct instances *in, const char *name, long account_uid, const char *token,
+			    const char *base_url, char *sock, size_t cap, long *peer_uid, bool *classic, struct err *e);
 
 void instances_stop(struct instances *in);
 

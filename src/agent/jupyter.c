@@ -42,8 +42,10 @@ struct server {
 	bool used;
 	char rental[TERMINAL_RENTAL_ID_MAX + 1];
 	char account[TERMINAL_ACCOUNT_MAX + 1];
-	long uid;
-	pid_t pid;
+	long uid;                    /* the socket's peer: the account (account mode) or root inside (instance) */
+	long account_uid;            /* the rental's Unix account */
+	bool in_instance, classic;
+	pid_t pid;                   /* account mode: the server's process; 0 in an instance */
 	char dir[200];
 	char sock[108];
 	char token[JUPYTER_TOKEN_HEX + 1];
@@ -131,6 +133,8 @@ int jupyter_new(struct jupyter **out, const struct jupyter_cfg *cfg, struct err 
 	} else if (!find_program(j->program, sizeof j->program, "jupyter-notebook")) {
 		find_program(j->program, sizeof j->program, "jupyter-server");
 	}
+	if (cfg->start_in_instance) /* the instance's image brings the program */
+		snprintf(j->program, sizeof j->program, "(the instance's)");
 	j->classic = strstr(j->program, "notebook") != NULL;
 	snprintf(j->run_dir, sizeof j->run_dir, "%s", cfg->run_dir ? cfg->run_dir : "/run/flopmarket/jupyter");
 	pthread_mutex_init(&j->start_mu, NULL);
@@ -176,9 +180,19 @@ gone:
 	kill(-pid, SIGKILL); /* anything left in its group */
 }
 
+static int server_connect(const struct server *s, struct err *e);
+
 static bool server_alive(struct server *s)
 {
 	int st;
+
+	if (s->in_instance) { /* no process of ours: alive while its socket answers as root inside */
+		struct err e = { 0 };
+		int fd = server_connect(s, &e);
+		if (fd >= 0)
+			close(fd);
+		return fd >= 0;
+	}
 	return s->pid > 0 && waitpid(s->pid, &st, WNOHANG) == 0;
 }
 
@@ -350,6 +364,27 @@ static int server_start(struct jupyter *j, struct server *s, struct err *e)
 		return err_set(e, ERR_NOMEM, "out of memory");
 	random_hex(s->token, JUPYTER_TOKEN_HEX / 2);
 	snprintf(base, sizeof base, "/jupyter/%s/", s->rental);
+	if (j->cfg.start_in_instance) {
+		free(L);
+		s->in_instance = true;
+		if ((rc = j->cfg.start_in_instance(j->cfg.instance_user, s->account, s->account_uid, s->token, base, s->sock,
+						   sizeof s->sock, &s->uid, &s->classic, e)))
+			return rc;
+		deadline = clock_mono_ms() + j->cfg.start_timeout_ms;
+		for (;;) {
+			struct err ce = { 0 };
+			if ((fd = server_connect(s, &ce)) >= 0) {
+				close(fd);
+				log_info("jupyter started", "rental=%s account=%s in=instance", s->rental, s->account);
+				return 0;
+			}
+			if (clock_mono_ms() > deadline)
+				return err_set(e, ERR_TIMEOUT, "the notebook server in the instance did not listen within %u ms "
+					       "(%s)", j->cfg.start_timeout_ms, ce.msg);
+			usleep(100 * 1000);
+		}
+	}
+	s->classic = j->classic;
 	if ((rc = socket_dir(j, s, e)) || (rc = launch_prepare(L, j, s, base, e))) {
 		free(L);
 		return rc;
@@ -397,7 +432,7 @@ static int server_ensure(struct jupyter *j, const struct terminal_grant *g, stru
 	pthread_mutex_lock(&j->start_mu);
 	pthread_mutex_lock(&j->mu);
 	s = server_find(j, g->rental);
-	if (s && s->uid == (long)g->uid && server_alive(s)) {
+	if (s && s->account_uid == (long)g->uid && server_alive(s)) {
 		*out = *s;
 		pthread_mutex_unlock(&j->mu);
 		pthread_mutex_unlock(&j->start_mu);
@@ -415,6 +450,7 @@ static int server_ensure(struct jupyter *j, const struct terminal_grant *g, stru
 	snprintf(fresh.rental, sizeof fresh.rental, "%s", g->rental);
 	snprintf(fresh.account, sizeof fresh.account, "%s", g->account);
 	fresh.uid = (long)g->uid;
+	fresh.account_uid = (long)g->uid;
 	if (!(rc = server_start(j, &fresh, e))) {
 		pthread_mutex_lock(&j->mu);
 		for (size_t i = 0; i < JUPYTER_SERVERS_MAX && !fresh.used; i++)
@@ -572,7 +608,7 @@ static int on_auth(struct http_req *r, struct http_resp *resp, void *ctx)
 	struct jupyter *j = ctx;
 	const char *next = http_query(r, "next");
 	struct terminal_grant g;
-	struct server s;
+	struct server s = { 0 };
 	struct cookie c = { 0 };
 	struct err e = { 0 };
 	char loc[512], set[512];
@@ -590,8 +626,10 @@ static int on_auth(struct http_req *r, struct http_resp *resp, void *ctx)
 		return rc > 0 ? 0 : rc;
 	if ((rc = server_ensure(j, &g, &s, &e))) {
 		log_warn("jupyter start failed", "rental=%s reason=\"%s\"", g.rental, e.msg);
-		return http_error(resp, 503, "jupyter_unavailable", "rental", "the notebook server did not start: %s",
-				  e.msg);
+		if (rc == ERR_NOT_FOUND) /* an instance whose image has no Jupyter */
+			return http_error(resp, 404, "jupyter_unavailable", "rental", "%s", e.msg);
+		return http_error(resp, rc == ERR_STATE ? 409 : 503, "jupyter_unavailable", "rental",
+				  "the notebook server did not start: %s", e.msg);
 	}
 	left = g.paid_until > g.chain_now ? g.paid_until - g.chain_now : 0;
 	if (!left || left > j->cfg.cookie_max_s)
@@ -605,7 +643,7 @@ static int on_auth(struct http_req *r, struct http_resp *resp, void *ctx)
 	pthread_mutex_unlock(&j->mu);
 	snprintf(set, sizeof set, JUPYTER_COOKIE "=%s; Path=/jupyter/%s/; Max-Age=%llu; HttpOnly; SameSite=Lax%s",
 		 c.token, g.rental, (unsigned long long)left, j->cfg.tls ? "; Secure" : "");
-	snprintf(loc, sizeof loc, "/jupyter/%s/%s", g.rental, next ? next : j->classic ? "tree" : "api/status");
+	snprintf(loc, sizeof loc, "/jupyter/%s/%s", g.rental, next ? next : s.classic ? "tree" : "api/status");
 	log_info("jupyter sign-in", "rental=%s account=%s for_s=%llu", g.rental, g.account, (unsigned long long)left);
 	if ((rc = http_text(resp, 302, "text/plain; charset=utf-8", "signed in; opening the notebook\n", 33)) ||
 	    (rc = http_resp_header(resp, "Location", loc)) || (rc = http_resp_header(resp, "Set-Cookie", set)) ||

@@ -12,6 +12,10 @@
  * before each connect's use, so a socket swapped for another account's never answers for this one.
  * The program: `jupyter-notebook` (the classic UI) or else `jupyter-server` (API only), first found in
  * /usr/local/bin:/usr/bin:/bin, or cfg.program.
+ * In instance mode (cfg.start_in_instance) the server runs inside the rental's instance instead, as root
+ * there, from the image's own Jupyter, on a socket in a directory the instance mounts from the host
+ * (instances.h); the peer check then wants root inside's host uid; pause, unpause and removal of the
+ * instance freeze, thaw and end it.
  *
  * Routes (jupyter_routes, on the agent's http server, after terminal_routes):
  *   GET /jupyter/{rental}/auth?challenge=<32 hex>&sig=0x<130 hex>[&next=<path>]
@@ -68,6 +72,15 @@ struct jupyter_cfg {
 	unsigned cookie_max_s;              /* the cookie's lifetime at most; 0: 86400 */
 	bool tls;                           /* served over TLS: the cookie gets Secure */
 	uint64_t (*now_s)(void);            /* wall clock in unix s, compared with paid_until; NULL: time() */
+	/*
+	 * Instance mode (rentals in containers): starts the rental's server inside its instance (the daemon
+	 * wraps instances_jupyter_start) and gives the socket's host path, the host uid its peer must be and
+	 * whether it is the classic notebook. NULL: account mode (the server runs as the rental's account).
+	 */
+	int (*start_in_instance)(void *user, const char *account, long account_uid, const char *token,
+				 const char *base_url, char *sock, size_t cap, long *peer_uid, bool *classic,
+				 struct err *e);
+	void *instance_user;
 };
 
 /* Creates the Jupyter proxy (copies cfg). ERR_INVALID without a terminal. */
