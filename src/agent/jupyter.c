@@ -971,5 +971,7 @@ int jupyter_routes(struct jupyter *j, struct http_server *s, struct err *e)
 		if ((rc = http_route_streamed(s, bodied[i], "/jupyter/{rental}/{rest...}", on_proxy, on_proxy_body,
 					      j->cfg.body_max, j, e)))
 			return rc;
-	return 0;
+	/* a notebook page loads dozens of scripts at once: behind the cookie (a table lookup) the per-address
+	 * limit would starve it; the sign-in (chain reads) stays limited */
+	return http_route_unlimited(s, "/jupyter/{rental}/{rest...}", e);
 }

@@ -366,6 +366,20 @@ int http_route(struct http_server *s, const char *method, const char *pattern, h
 	return 0;
 }
 
+int http_route_unlimited(struct http_server *s, const char *pattern, struct err *e)
+{
+	bool any = false;
+
+	if (s->d)
+		return err_set(e, ERR_STATE, "http_route_unlimited: server already started");
+	for (size_t i = 0; i < s->nroutes; i++)
+		if (strcmp(s->routes[i].pattern, pattern) == 0) {
+			s->routes[i].unlimited = true;
+			any = true;
+		}
+	return any ? 0 : err_set(e, ERR_NOT_FOUND, "http_route_unlimited: no route %s", pattern);
+}
+
 int http_route_streamed(struct http_server *s, const char *method, const char *pattern, http_handler fn,
 			http_body_fn body, uint64_t body_max, void *ctx, struct err *e)
 {
@@ -929,14 +943,6 @@ static enum MHD_Result on_headers(struct request *rq, const char *url, const cha
 	if (rq->raw_bad)
 		return send_error(rq, 400, "bad_target", "path", "the request target holds a NUL or control character",
 				  "Connection", "close");
-	if (s->rl && !ratelimit_take(s->rl, rq->req.client_addr, clock_mono_ms(), &retry)) {
-		char ra[16];
-		snprintf(ra, sizeof ra, "%u", retry);
-		metrics_counter_add(s->m, "http_rate_limited_total",
-				    "Requests refused by the per-address rate limit", NULL, 1);
-		return send_error(rq, 429, "rate_limited", NULL, "too many requests; slow down",
-				  MHD_HTTP_HEADER_RETRY_AFTER, ra);
-	}
 	if (strlen(url) > HTTP_PATH_MAX)
 		return send_error(rq, 414, "uri_too_long", "path", "path too long", NULL, NULL);
 	strcpy(rq->path, url);
@@ -965,6 +971,15 @@ static enum MHD_Result on_headers(struct request *rq, const char *url, const cha
 				strcat(allow, ", ");
 			strcat(allow, r->method);
 		}
+	}
+	/* after the match: a route marked unlimited (http_route_unlimited) is not counted */
+	if (s->rl && !(rq->route && rq->route->unlimited) && !ratelimit_take(s->rl, rq->req.client_addr, clock_mono_ms(), &retry)) {
+		char ra[16];
+		snprintf(ra, sizeof ra, "%u", retry);
+		metrics_counter_add(s->m, "http_rate_limited_total",
+				    "Requests refused by the per-address rate limit", NULL, 1);
+		return send_error(rq, 429, "rate_limited", NULL, "too many requests; slow down",
+				  MHD_HTTP_HEADER_RETRY_AFTER, ra);
 	}
 	if (!rq->route && s->ncors && strcmp(method, "OPTIONS") == 0 && allow[0])
 		return send_preflight(rq, allow);

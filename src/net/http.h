@@ -196,6 +196,13 @@ int http_file(struct http_resp *resp, int status, const char *content_type, int 
 int http_route(struct http_server *s, const char *method, const char *pattern, http_handler fn,
 	       void *ctx, struct err *e);
 
+/*
+ * Exempts the routes of `pattern` (every method) from the per-address rate limit: for routes whose own
+ * check is cheap and whose clients legitimately burst (a notebook page loading its scripts behind a
+ * cookie). Only before start. ERR_NOT_FOUND when no route has that pattern.
+ */
+int http_route_unlimited(struct http_server *s, const char *pattern, struct err *e);
+
 /* Binds and starts the threads. ERR_NET when MHD cannot start. */
 int http_server_start(struct http_server *s, struct err *e);
 

@@ -31,6 +31,7 @@ struct route {
 	void *ctx;
 	http_body_fn body;                     /* streamed body (http_route_streamed), or NULL */
 	uint64_t body_max;                     /* its cap */
+	bool unlimited;                        /* not counted by the per-address rate limit */
 };
 
 struct http_server {

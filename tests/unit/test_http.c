@@ -222,6 +222,9 @@ static struct http_server *start(const struct http_config *cfg)
 	assert_int_equal(http_route(s, "GET", "/events", h_events, &g_ticker, &e), 0);
 	assert_int_equal(http_route(s, "GET", "/forever", h_events, &g_forever, &e), 0);
 	assert_int_equal(http_route(s, "GET", "/abort", h_events, &g_abort, &e), 0);
+	assert_int_equal(http_route(s, "GET", "/free/{rest...}", h_query, NULL, &e), 0);
+	assert_int_equal(http_route_unlimited(s, "/free/{rest...}", &e), 0);
+	assert_int_equal(http_route_unlimited(s, "/nosuch", &e), ERR_NOT_FOUND);
 	/* bad patterns and duplicates */
 	assert_int_equal(http_route(s, "GET", "/items/{id}", h_item, NULL, &e), ERR_CONFLICT);
 	assert_true(e.msg[0] != 0);
@@ -615,6 +618,19 @@ static void test_rate_limit(void **state)
 	assert_int_equal(r.status, 429);
 	assert_true(atoi(r.retry_after) >= 1 && atoi(r.retry_after) <= 2);
 	assert_non_null(strstr(body_of(&r), "\"code\":\"rate_limited\""));
+	reply_reset(&r);
+	/* a route marked unlimited answers past the limit (a notebook page's burst of scripts) ... */
+	for (int i = 0; i < 10; i++) {
+		call(&r, port, "GET", "/free/static/a.js", NULL, 0, NULL);
+		assert_int_equal(r.status, 200);
+		reply_reset(&r);
+	}
+	/* ... and the others stay limited, unknown paths too */
+	call(&r, port, "GET", "/items/1", NULL, 0, NULL);
+	assert_int_equal(r.status, 429);
+	reply_reset(&r);
+	call(&r, port, "GET", "/nosuch/path", NULL, 0, NULL);
+	assert_int_equal(r.status, 429);
 	reply_reset(&r);
 	http_server_free(s);
 }

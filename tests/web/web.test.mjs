@@ -159,8 +159,10 @@ test('rent 1 h with a permit: one transaction, access ready, exact deposit on ch
 		// an instance host: the page says so, and the renter picks the image (signed with the key)
 		// (base, and notebook where the demo could build the image with Jupyter)
 		assert.match(await page.textContent('table.kv'), /Isolationan instance: root in a container of your image \(base(, notebook)?\)/);
-		assert.equal((await page.$$eval('#rent-image option', (os) => os.map((x) => x.value)))[0], 'base');
-		await page.selectOption('#rent-image', 'base');
+		const images = await page.$$eval('#rent-image option', (os) => os.map((x) => x.value));
+		assert.equal(images[0], 'base');
+		// the image with Jupyter where there is one: the notebook case below opens it
+		await page.selectOption('#rent-image', images.includes('notebook') ? 'notebook' : 'base');
 	}
 	await page.fill('#rent-hours', '1');
 	await page.click('#rent-submit');
@@ -240,6 +242,33 @@ test('terminal: the rental\'s shell runs `echo` as the rental\'s account (in an 
 	const r = await api(`/rentals/${rental1}`);
 	if (r.access) assert.equal(user, r.access.user);
 	await shots(page, 'terminal');
+	await context.close();
+});
+
+test('Open Jupyter: a signed one-time link in a new tab lands in the rental\'s notebook', T, async (t) => {
+	assert.ok(rental1);
+	const r = await api(`/rentals/${rental1}`);
+	const offer = await api(`/offers/${r.offer_hash}`);
+	if (!offer.jupyter) return t.skip('this host serves no Jupyter (no jupyter-notebook here, or no image with it)');
+	const { page, context, wallet } = await signedInPage('#/rentals');
+	await page.waitForSelector('.open-jupyter', { timeout: 30000 });
+	const [tab] = await Promise.all([context.waitForEvent('page'), page.click('.open-jupyter')]);
+	const bad = [];
+	tab.on('response', (res) => { if (res.status() >= 400) bad.push(`${res.status()} ${res.url()}`); });
+	tab.on('requestfailed', (req) => bad.push(`failed ${req.url()} ${req.failure()?.errorText}`));
+	// the wallet signed the agent's challenge; the tab went through /auth (the cookie) to the file tree
+	await tab.waitForURL(new RegExp(`/jupyter/${rental1}/tree`), { timeout: 60000 });
+	// the notebook's own page: its file list comes from the instance's files
+	try {
+		await tab.waitForSelector('#notebook_list .list_item', { timeout: 30000 });
+	} catch (e) {
+		throw new Error(`the notebook page did not render: ${e.message}\nbad responses: ${bad.join('\n')}\npage: ${(await tab.content()).slice(0, 1500)}`);
+	}
+	assert.ok(wallet.log.includes('personal_sign'));
+	const status = await tab.evaluate(async (id) => (await fetch(`/jupyter/${id}/api/status`)).status, rental1);
+	assert.equal(status, 200); // the cookie is the tab's: same origin, HttpOnly, path /jupyter/<id>/
+	assert.equal(await tab.evaluate(() => document.cookie.includes('fm_jupyter')), false); // HttpOnly: not for scripts
+	await shots(tab, 'jupyter');
 	await context.close();
 });
 
