@@ -2,19 +2,17 @@
  * cmd_receipts.c — `flopmarket receipts [--csv] [--wallet NAME] [--server URL]`: the renter's receipts
  * (GET /me/receipts.csv, signed in with SIWE). `--csv` prints the server's CSV unchanged (columns in
  * docs/api.md); by default a readable table of the main columns: times in UTC, the seconds billed, the
- * GPU's full name and count, the token's symbol (read from the chain), exact human amounts.
+ * GPU's full name and count, the token's symbol, exact human amounts.
  */
 #include "cli/cli.h"
 #include "cli/server_client.h"
 #include "cli/session.h"
 #include "core/buf.h"
 #include "core/err.h"
-#include "eth/address.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #define RECEIPTS_MAX ((size_t)4 << 20)
@@ -51,28 +49,6 @@ static void when(char out[32], const char *unix_s)
 		snprintf(out, 32, "-");
 	else
 		strftime(out, 32, "%Y-%m-%d %H:%M UTC", &tm);
-}
-
-/* A token's symbol from the chain, cached for the rows of one listing; "?" when it cannot be read. */
-static const char *symbol_of(struct cli_session *s, const char *addr_text)
-{
-	static struct { char addr[ADDRESS_STR_MAX]; char symbol[16]; } cache[8];
-	static size_t n;
-	struct eth_address a;
-	struct cli_token t;
-
-	for (size_t i = 0; i < n; i++)
-		if (!strcasecmp(cache[i].addr, addr_text))
-			return cache[i].symbol;
-	struct err e = { 0 };
-	if (address_parse(&a, addr_text, &e) || cli_token_info(&t, s, &a, &e))
-		return "?";
-	if (n < sizeof cache / sizeof cache[0]) {
-		snprintf(cache[n].addr, sizeof cache[n].addr, "%s", addr_text);
-		snprintf(cache[n].symbol, sizeof cache[n].symbol, "%s", t.symbol);
-		return cache[n++].symbol;
-	}
-	return "?";
 }
 
 int cmd_receipts(int argc, char **argv, struct cfg *cfg)
@@ -125,7 +101,7 @@ int cmd_receipts(int argc, char **argv, struct cfg *cfg)
 			snprintf(gpu, sizeof gpu, "%s x%s", col[8], col[9]);
 			snprintf(billed, sizeof billed, "%s s", col[7]);
 			printf("%-7.7s %-8.8s %-20s %-20s %8s %-26s %-7.7s %18s %16s %18s\n", col[0], col[1], start, end, billed,
-			       gpu, symbol_of(&s, col[4]), col[11], col[12], col[13]);
+			       gpu, col[4], col[11], col[12], col[13]); /* the CSV's token column is the symbol */
 			rows++;
 		}
 		if (!rows)
