@@ -1,7 +1,7 @@
 /*
  * cmd_wallet.c — `flopmarket wallet ...`: the renter's and provider's keys.
  *
- *   wallet new     [--wallet NAME]                  a fresh random key
+ *   wallet new     [--wallet NAME] [--no-mnemonic]  a fresh 12-word recovery phrase, shown once (or a bare key)
  *   wallet import  --mnemonic [--index N] | --private-key   [--wallet NAME]
  *   wallet show    [--wallet NAME]                  address and file
  *   wallet balance [--wallet NAME] [--token SYMBOL|0xADDR ...]   the gas coin and every token of the
@@ -42,6 +42,7 @@ struct wallet_args {
 	unsigned long index;           /* --index for mnemonics */
 	int mnemonic;                  /* import --mnemonic */
 	int private_key;               /* import --private-key */
+	int no_mnemonic;               /* new --no-mnemonic: a bare random key, no recovery phrase */
 	const char *tokens[WALLET_MAX_TOKENS]; /* balance --token */
 	size_t n_tokens;
 };
@@ -49,7 +50,7 @@ struct wallet_args {
 static int wallet_usage(void)
 {
 	fprintf(stderr,
-		"usage: flopmarket wallet new [--wallet NAME]\n"
+		"usage: flopmarket wallet new [--wallet NAME] [--no-mnemonic]\n"
 		"       flopmarket wallet import (--mnemonic [--index N] | --private-key) [--wallet NAME]\n"
 		"       flopmarket wallet show [--wallet NAME]\n"
 		"       flopmarket wallet balance [--wallet NAME] [--token SYMBOL|0xADDRESS]...\n"
@@ -76,6 +77,8 @@ static int wallet_parse_args(struct wallet_args *a, int argc, char **argv)
 			a->mnemonic = 1;
 		} else if (strcmp(arg, "--private-key") == 0) {
 			a->private_key = 1;
+		} else if (strcmp(arg, "--no-mnemonic") == 0) {
+			a->no_mnemonic = 1;
 		} else if (strcmp(arg, "--wallet") == 0 && val) {
 			a->name = argv[++i];
 		} else if (strcmp(arg, "--token") == 0 && val) {
@@ -170,8 +173,11 @@ static int wallet_store_key(const struct wallet_args *a, const struct cfg *cfg, 
 	rc = wallet_path(path, sizeof path, cfg, a->name, &e);
 	if (!rc)
 		rc = secp_address(&addr, key, &e);
-	if (!rc)
-		rc = wallet_passphrase(pass, sizeof pass, "New passphrase: ", true, &e);
+	if (!rc) {
+		char prompt[WALLET_NAME_MAX + 48];
+		snprintf(prompt, sizeof prompt, "New passphrase for wallet '%s': ", a->name);
+		rc = wallet_passphrase(pass, sizeof pass, prompt, true, &e);
+	}
 	if (!rc)
 		rc = wallet_save(path, key, pass, wallet_scrypt_log2n(cfg), &e);
 	sodium_memzero(pass, sizeof pass);
@@ -183,15 +189,39 @@ static int wallet_store_key(const struct wallet_args *a, const struct cfg *cfg, 
 	return EXIT_OK;
 }
 
+/*
+ * A new wallet: from a fresh 12-word BIP-39 recovery phrase (its first Ethereum account,
+ * m/44'/60'/0'/0/0, as MetaMask derives it), shown once on stderr with what it is for; or, with
+ * --no-mnemonic, a bare random key (then the keystore file is the only copy).
+ */
 static int wallet_new(const struct wallet_args *a, const struct cfg *cfg)
 {
+	char words[BIP39_MNEMONIC_MAX];
 	uint8_t key[32];
 	struct err e = { 0 };
-	int rc = secp_seckey_generate(key, &e);
+	int rc;
 
-	if (rc)
+	if (a->no_mnemonic) {
+		if ((rc = secp_seckey_generate(key, &e)))
+			return wallet_fail(rc, &e);
+		fprintf(stderr, "no recovery phrase: back up the wallet file below (and its passphrase), it is the only "
+				"copy of the key\n");
+		return wallet_store_key(a, cfg, key);
+	}
+	if ((rc = bip39_mnemonic_generate(words, sizeof words, 12, &e)) ||
+	    (rc = bip32_eth_key_from_mnemonic(key, words, NULL, 0, &e))) {
+		sodium_memzero(words, sizeof words);
 		return wallet_fail(rc, &e);
-	return wallet_store_key(a, cfg, key);
+	}
+	rc = wallet_store_key(a, cfg, key);
+	if (rc == EXIT_OK)
+		fprintf(stderr,
+			"\nrecovery phrase of wallet '%s' (shown this once; write it down and keep it offline; anyone who\n"
+			"has it has the wallet, and with it `flopmarket wallet import --mnemonic` or any BIP-39 wallet\n"
+			"brings it back):\n\n  %s\n\n",
+			a->name, words);
+	sodium_memzero(words, sizeof words);
+	return rc;
 }
 
 static int wallet_import(const struct wallet_args *a, const struct cfg *cfg)

@@ -107,6 +107,29 @@ static void test_import_private_key_and_new(void **state)
 	assert_null(strstr(out, "464646"));
 	assert_int_equal(run(out, sizeof out, pass, "wallet new --wallet fresh"), 0);
 	assert_non_null(strstr(out, "address: 0x"));
+	/* issue 14.14: a recovery phrase, shown once with what it is for, that brings the same wallet back */
+	{
+		char addr[43], words[300], env2[360], out2[4096];
+		const char *a = strstr(out, "address: "), *w = strstr(out, "brings it back):\n\n  ");
+		size_t nw = 0;
+		assert_non_null(a);
+		assert_non_null(w);
+		snprintf(addr, sizeof addr, "%.42s", a + 9);
+		w += strlen("brings it back):\n\n  ");
+		snprintf(words, sizeof words, "%.*s", (int)strcspn(w, "\n"), w);
+		for (const char *p = words; *p; p++)
+			nw += *p == ' ';
+		assert_int_equal(nw + 1, 12);
+		snprintf(env2, sizeof env2, "FLOPMARKET_MNEMONIC=%s", words);
+		const char *env3[] = { env2, "FLOPMARKET_PASSPHRASE=pw", NULL };
+		assert_int_equal(run(out2, sizeof out2, env3, "wallet import --mnemonic --wallet restored"), 0);
+		if (!strstr(out2, addr))
+			fail_msg("the phrase of %s restored another wallet: %s", addr, out2);
+	}
+	/* --no-mnemonic: a bare key, and the warning that the file is the only copy */
+	assert_int_equal(run(out, sizeof out, pass, "wallet new --no-mnemonic --wallet bare"), 0);
+	assert_null(strstr(out, "recovery phrase of"));
+	assert_non_null(strstr(out, "the only copy"));
 }
 
 static void test_bad_input(void **state)
