@@ -216,21 +216,6 @@ static int load_offer_file(json_t **out, const char *path, struct err *e)
 	return rc;
 }
 
-/* Asks "Proceed? [y/N]" on the terminal. */
-static bool confirm(void)
-{
-	char line[16];
-	FILE *tty = fopen("/dev/tty", "r+");
-	bool yes;
-	if (!tty)
-		return false;
-	fprintf(tty, "Proceed? [y/N] ");
-	fflush(tty);
-	yes = fgets(line, sizeof line, tty) && (line[0] == 'y' || line[0] == 'Y');
-	fclose(tty);
-	return yes;
-}
-
 static void fmt_gas(char *out, size_t cap, const char *sym, const u256 *wei)
 {
 	char num[U256_DEC_MAX + 2];
@@ -507,7 +492,7 @@ int cmd_rent(int argc, char **argv, struct cfg *cfg)
 		goto out;
 	}
 	rent_summary(r);
-	if (!r->a.yes && !confirm()) {
+	if (!r->a.yes && !cli_confirm()) {
 		fprintf(stderr, "flopmarket: not confirmed (use --yes in scripts); nothing was sent\n");
 		status = EXIT_FAIL;
 		goto out;

@@ -6,6 +6,8 @@
  *   wallet show    [--wallet NAME]                  address and file
  *   wallet balance [--wallet NAME] [--token SYMBOL|0xADDR ...]   the gas coin and every token of the
  *                                                    chain's deployment (or the tokens named)
+ *   wallet send    --to 0xADDR --amount AMOUNT [--token SYMBOL|0xADDR] [--wallet NAME] [--yes]
+ *                                                    the gas coin or a token to an address, after the figures
  *   wallet derive  [--index N]                      address of a mnemonic
  *
  * Secrets never come from argv (visible in `ps`): a mnemonic or private key
@@ -30,6 +32,7 @@
 #include "market/offer.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,8 +46,10 @@ struct wallet_args {
 	int mnemonic;                  /* import --mnemonic */
 	int private_key;               /* import --private-key */
 	int no_mnemonic;               /* new --no-mnemonic: a bare random key, no recovery phrase */
-	const char *tokens[WALLET_MAX_TOKENS]; /* balance --token */
+	const char *tokens[WALLET_MAX_TOKENS]; /* balance --token, send --token */
 	size_t n_tokens;
+	const char *to, *amount;       /* send --to, --amount */
+	int yes;                       /* send --yes */
 };
 
 static int wallet_usage(void)
@@ -54,6 +59,7 @@ static int wallet_usage(void)
 		"       flopmarket wallet import (--mnemonic [--index N] | --private-key) [--wallet NAME]\n"
 		"       flopmarket wallet show [--wallet NAME]\n"
 		"       flopmarket wallet balance [--wallet NAME] [--token SYMBOL|0xADDRESS]...\n"
+		"       flopmarket wallet send --to 0xADDRESS --amount AMOUNT [--token SYMBOL|0xADDRESS] [--wallet NAME] [--yes]\n"
 		"       flopmarket wallet derive [--index N]\n"
 		"secrets come from FLOPMARKET_MNEMONIC / FLOPMARKET_PRIVATE_KEY or stdin,\n"
 		"the passphrase from FLOPMARKET_PASSPHRASE or a prompt.\n");
@@ -79,6 +85,12 @@ static int wallet_parse_args(struct wallet_args *a, int argc, char **argv)
 			a->private_key = 1;
 		} else if (strcmp(arg, "--no-mnemonic") == 0) {
 			a->no_mnemonic = 1;
+		} else if (strcmp(arg, "--yes") == 0) {
+			a->yes = 1;
+		} else if (strcmp(arg, "--to") == 0 && val) {
+			a->to = argv[++i];
+		} else if (strcmp(arg, "--amount") == 0 && val) {
+			a->amount = argv[++i];
 		} else if (strcmp(arg, "--wallet") == 0 && val) {
 			a->name = argv[++i];
 		} else if (strcmp(arg, "--token") == 0 && val) {
@@ -403,6 +415,136 @@ static int wallet_balance(const struct wallet_args *a, const struct cfg *cfg)
 	return status;
 }
 
+#define SEND_TIMEOUT_MS 120000u
+
+/*
+ * Sends the gas coin (no --token) or a token (ERC-20 transfer) to --to: checks the address and the
+ * amount, shows the amount, the recipient, the gas at most and the balances after, asks (--yes skips),
+ * sends and prints the transaction. Nothing is sent when a check fails or the answer is not yes.
+ */
+static int wallet_send(const struct wallet_args *a, const struct cfg *cfg)
+{
+	struct eth_address to, dep[ESCROW_DEPLOY_MAX], tok;
+	struct cli_session s;
+	struct cli_token t = { 0 };
+	struct rpc_receipt rc_ = { 0 };
+	struct err e = { 0 };
+	struct buf cd;
+	char t1[160], t2[160], t3[160], text[ADDRESS_STR_MAX], hash[67];
+	u256 amount, bal, gas_bal, max_fee, tip, gas_cost, need, zero = u256_from_u64(0);
+	uint64_t gas = 0;
+	size_t ndep = 0;
+	int rc;
+
+	if (!a->to || !a->amount || a->n_tokens > 1) {
+		fprintf(stderr, "flopmarket: wallet send needs --to 0xADDRESS and --amount AMOUNT (and at most one --token)\n");
+		return EXIT_USAGE;
+	}
+	if ((rc = address_parse(&to, a->to, &e))) {
+		fprintf(stderr, "flopmarket: --to: %s\n", e.msg);
+		return EXIT_INPUT;
+	}
+	if (address_is_zero(&to)) {
+		fprintf(stderr, "flopmarket: --to: the zero address burns what it gets; give a real recipient\n");
+		return EXIT_INPUT;
+	}
+	if (a->n_tokens)
+		ndep = deployment_tokens(dep, ESCROW_DEPLOY_MAX, cfg, a->name);
+	if ((rc = cli_session_open(&s, cfg, a->name, SESSION_WALLET_UNLOCK | SESSION_NO_DEPLOYMENT, &e)))
+		return cli_fail(rc, &e);
+	buf_init(&cd, ESCROW_CD_MAX);
+	memset(&tok, 0, sizeof tok);
+	if (a->n_tokens && (rc = resolve_token(&tok, &s.rpc, a->tokens[0], dep, ndep))) {
+		cli_session_release(&s);
+		buf_release(&cd);
+		return rc;
+	}
+	if ((rc = cli_token_info(&t, &s, &tok, &e)))
+		goto out;
+	if ((rc = u256_parse_units(&amount, a->amount, t.decimals, &e))) {
+		err_wrap(&e, "--amount (in %s, up to %u decimals)", t.symbol, t.decimals);
+		goto out;
+	}
+	if (u256_is_zero(&amount)) {
+		rc = err_set(&e, ERR_INVALID, "--amount: zero; give a positive amount");
+		goto out;
+	}
+	if ((rc = escrow_token_balance(&s.rpc, &bal, &tok, &s.address, &e)) ||
+	    (rc = rpc_get_balance(&s.rpc, &gas_bal, &s.address, "latest", &e)) ||
+	    (rc = rpc_suggest_fees(&s.rpc, &max_fee, &tip, &e)))
+		goto out;
+	if (u256_cmp(&bal, &amount) < 0) {
+		cli_token_format(t1, sizeof t1, &t, &bal);
+		cli_token_format(t2, sizeof t2, &t, &amount);
+		rc = err_set(&e, ERR_STATE, "not enough %s: you hold %s, the send is %s", t.symbol, t1, t2);
+		goto out;
+	}
+	{
+		struct rpc_call_msg m = { .has_from = true, .from = s.address, .has_to = true };
+		if (t.native) {
+			m.to = to;
+			m.has_value = true;
+			m.value = amount;
+		} else {
+			if ((rc = erc20_cd_transfer(&cd, &to, &amount, &e)))
+				goto out;
+			m.to = tok;
+			m.data = cd.data;
+			m.data_len = cd.len;
+		}
+		if ((rc = rpc_estimate_gas(&s.rpc, &gas, &m, &e))) {
+			err_wrap(&e, "the transfer would fail");
+			goto out;
+		}
+		gas += gas / 5;
+	}
+	{
+		u256 g = u256_from_u64(gas);
+		if (u256_mul(&gas_cost, &g, &max_fee) || u256_add(&need, &gas_cost, t.native ? &amount : &zero)) {
+			rc = err_set(&e, ERR_RANGE, "the gas cost overflows");
+			goto out;
+		}
+	}
+	struct cli_token native = { .native = true, .decimals = 18 };
+	snprintf(native.symbol, sizeof native.symbol, "%s", cli_native_symbol(s.chain_id));
+	if (u256_cmp(&gas_bal, &need) < 0) {
+		cli_token_format(t1, sizeof t1, &native, &gas_bal);
+		cli_token_format(t2, sizeof t2, &native, &need);
+		rc = err_set(&e, ERR_STATE, "not enough %s for this: you hold %s, it needs up to %s with the gas", native.symbol,
+			     t1, t2);
+		goto out;
+	}
+	address_to_checksum(text, &to);
+	cli_token_format(t1, sizeof t1, &t, &amount);
+	cli_token_format(t2, sizeof t2, &native, &gas_cost);
+	u256_sub(&bal, &bal, &amount);
+	cli_token_format(t3, sizeof t3, &t, &bal);
+	printf("send:      %s\nto:        %s\ngas:       at most %s (%" PRIu64 " gas)\n%s after:  %s\n", t1, text, t2, gas,
+	       t.symbol, t3);
+	fflush(stdout);
+	if (!a->yes && !cli_confirm()) {
+		fprintf(stderr, "flopmarket: not confirmed (use --yes in scripts); nothing was sent\n");
+		cli_session_release(&s);
+		buf_release(&cd);
+		return EXIT_FAIL;
+	}
+	fprintf(stderr, "sending, waiting for confirmation... ");
+	rc = escrow_send(&s.rpc, &rc_, s.chain_id, s.seckey, t.native ? &to : &tok, t.native ? &amount : NULL,
+			 t.native ? NULL : cd.data, t.native ? 0 : cd.len, SEND_TIMEOUT_MS, &e);
+	if (rc) {
+		fputc('\n', stderr);
+		goto out;
+	}
+	fprintf(stderr, "confirmed in block %" PRIu64 "\n", rc_.block_number);
+	hex_encode_0x(hash, rc_.tx_hash, 32);
+	printf("tx:        %s\n", hash);
+out:
+	rpc_receipt_release(&rc_);
+	buf_release(&cd);
+	cli_session_release(&s);
+	return rc ? cli_fail(rc, &e) : EXIT_OK;
+}
+
 static int wallet_derive(const struct wallet_args *a)
 {
 	uint8_t key[32];
@@ -438,6 +580,8 @@ int cmd_wallet(int argc, char **argv, struct cfg *cfg)
 		return wallet_show(&a, cfg);
 	if (strcmp(argv[1], "balance") == 0)
 		return wallet_balance(&a, cfg);
+	if (strcmp(argv[1], "send") == 0)
+		return wallet_send(&a, cfg);
 	if (strcmp(argv[1], "derive") == 0)
 		return wallet_derive(&a);
 	return wallet_usage();

@@ -393,3 +393,18 @@ int cli_approve_escrow(struct cli_session *s, const struct cli_token *tok, const
 	fprintf(stderr, "confirmed\n");
 	return 0;
 }
+
+/* Asks "Proceed? [y/N]" on the terminal. */
+bool cli_confirm(void)
+{
+	char line[16];
+	FILE *tty = fopen("/dev/tty", "r+");
+	bool yes;
+	if (!tty)
+		return false;
+	fprintf(tty, "Proceed? [y/N] ");
+	fflush(tty);
+	yes = fgets(line, sizeof line, tty) && (line[0] == 'y' || line[0] == 'Y');
+	fclose(tty);
+	return yes;
+}

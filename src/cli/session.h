@@ -105,4 +105,7 @@ int cli_approve_escrow(struct cli_session *s, const struct cli_token *tok, const
 /* Prints "flopmarket: <msg>" on stderr and returns cli_exit_for(rc). */
 int cli_fail(int rc, const struct err *e);
 
+/* Asks "Proceed? [y/N]" on the terminal (/dev/tty); false without one. */
+bool cli_confirm(void);
+
 #endif

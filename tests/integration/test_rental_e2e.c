@@ -862,6 +862,46 @@ static void test_offers(void **state)
 		assert_int_equal(run(out, sizeof out, "wallet balance --wallet renter --token XYZ"), 3);
 		if (!strstr(out, "not a token of this chain's deployment") || !strstr(out, "dUSDC"))
 			fail_msg("wallet balance --token XYZ: %s", out);
+		/* wallet send (issue 14.13): a token by symbol and the gas coin, exact to the unit on chain; bad
+		 * input and an unconfirmed send move nothing */
+		{
+			struct eth_address to, zero;
+			u256 b0, b1, n0, n1, d;
+			OK(address_parse(&to, "0x00000000000000000000000000000000000000aa", &e_));
+			memset(&zero, 0, sizeof zero);
+			OK(escrow_token_balance(&F.rpc, &b0, &F.usdc, &to, &e_));
+			OK(escrow_token_balance(&F.rpc, &n0, &zero, &to, &e_));
+			assert_int_equal(run(out, sizeof out, "wallet send --to 0x00000000000000000000000000000000000000aa "
+				   "--amount 1.5 --token USDC --wallet renter --yes"), 0);
+			if (!strstr(out, "send:      1.5 dUSDC") || !strstr(out, "tx:        0x"))
+				fail_msg("wallet send USDC: %s", out);
+			assert_int_equal(run(out, sizeof out, "wallet send --to 0x00000000000000000000000000000000000000aa "
+				   "--amount 0.25 --wallet renter --yes"), 0);
+			OK(escrow_token_balance(&F.rpc, &b1, &F.usdc, &to, &e_));
+			OK(escrow_token_balance(&F.rpc, &n1, &zero, &to, &e_));
+			assert_int_equal(u256_sub(&d, &b1, &b0), 0);
+			assert_true(u256_cmp(&d, &(u256){ 0 }) != 0);
+			{
+				char x[U256_DEC_MAX];
+				u256_to_dec(x, &d);
+				assert_string_equal(x, "1500000");
+				assert_int_equal(u256_sub(&d, &n1, &n0), 0);
+				u256_to_dec(x, &d);
+				assert_string_equal(x, "250000000000000000");
+			}
+			/* not confirmed (no terminal, no --yes): nothing moves */
+			assert_int_equal(run(out, sizeof out, "wallet send --to 0x00000000000000000000000000000000000000aa "
+				   "--amount 1 --token USDC --wallet renter"), 1);
+			assert_non_null(strstr(out, "nothing was sent"));
+			OK(escrow_token_balance(&F.rpc, &b0, &F.usdc, &to, &e_));
+			assert_int_equal(u256_cmp(&b0, &b1), 0);
+			assert_int_equal(run(out, sizeof out, "wallet send --to 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD "
+				   "--amount 1 --wallet renter --yes"), 3);
+			assert_non_null(strstr(out, "checksum"));
+			assert_int_not_equal(run(out, sizeof out, "wallet send --to 0x00000000000000000000000000000000000000aa "
+				   "--amount 100000000 --token USDC --wallet renter --yes"), 0);
+			assert_non_null(strstr(out, "not enough dUSDC"));
+		}
 		/* one offer in full (issue 14.11), by the prefix search prints and as JSON */
 		{
 			char pre[15];
