@@ -62,5 +62,7 @@ int cmd_gpu_check(int argc, char **argv); /* provider gpu-check, cmd_gpu_check.c
 
 /* `chain deploy` (chain_deploy.c), dispatched from cmd_chain. */
 int chain_deploy(int argc, char **argv, struct cfg *cfg);
+/* `chain faucet` (chain_faucet.c): dev tokens and gas coin for a new wallet on a dev chain. */
+int chain_faucet(int argc, char **argv, struct cfg *cfg);
 
 #endif

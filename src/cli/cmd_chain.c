@@ -18,7 +18,8 @@
 static int chain_usage(void)
 {
 	fprintf(stderr, "usage: flopmarket chain info [--account 0xADDRESS]\n"
-			"       flopmarket chain deploy [options]   (see: flopmarket chain deploy --help)\n");
+			"       flopmarket chain deploy [options]   (see: flopmarket chain deploy --help)\n"
+			"       flopmarket chain faucet --to 0xADDRESS [--wallet NAME] [--coin AMOUNT] [--tokens N]  (dev chains)\n");
 	return EXIT_USAGE;
 }
 
@@ -103,6 +104,8 @@ int cmd_chain(int argc, char **argv, struct cfg *cfg)
 
 	if (argc >= 2 && strcmp(argv[1], "deploy") == 0)
 		return chain_deploy(argc, argv, cfg);
+	if (argc >= 2 && strcmp(argv[1], "faucet") == 0)
+		return chain_faucet(argc, argv, cfg);
 	if (argc < 2 || strcmp(argv[1], "info") != 0)
 		return chain_usage();
 	for (int i = 2; i < argc; i++) {

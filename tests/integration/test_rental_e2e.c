@@ -902,6 +902,21 @@ static void test_offers(void **state)
 				   "--amount 100000000 --token USDC --wallet renter --yes"), 0);
 			assert_non_null(strstr(out, "not enough dUSDC"));
 		}
+		/* the dev chain's faucet funds a new wallet so that it can rent at once (issue 14.13) */
+		{
+			char addr[43];
+			const char *a;
+			assert_int_equal(run(out, sizeof out, "wallet new --wallet newbie"), 0);
+			assert_non_null(a = strstr(out, "address: "));
+			snprintf(addr, sizeof addr, "%.42s", a + 9);
+			assert_int_equal(run(out, sizeof out, "chain faucet --to %s --wallet renter", addr), 0);
+			if (!strstr(out, "minted:    1000 dUSDC") || !strstr(out, "sent:      1 ETH"))
+				fail_msg("chain faucet: %s", out);
+			assert_int_equal(run(out, sizeof out, "wallet balance --wallet newbie"), 0);
+			if (!strstr(out, "native   1 ") || !strstr(out, "dUSDC    1000 ") || !strstr(out, "dDAI     1000 "))
+				fail_msg("the new wallet's balance after the faucet: %s", out);
+			assert_int_equal(run(out, sizeof out, "chain faucet --to 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"), 3);
+		}
 		/* one offer in full (issue 14.11), by the prefix search prints and as JSON */
 		{
 			char pre[15];
