@@ -9,6 +9,7 @@
 #include "agent/gpu_peak.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/file.h"
 #include "core/proc.h"
 
 #include <errno.h>
@@ -54,29 +55,13 @@ static int resolve(char *out, size_t cap, const char *prog)
 /* Copies the benchmark to `to` (0755) so the account can run it whatever the source dir's mode. */
 static int copy_exe(const char *from, const char *to, struct err *e)
 {
-	int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = 0;
-	char chunk[65536];
-	ssize_t n;
+	struct buf b;
+	int rc;
 
-	if (in < 0)
-		return err_set(e, ERR_NOT_FOUND, "%s: %s", from, strerror(errno));
-	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
-	if (out < 0) {
-		rc = err_set(e, ERR_IO, "%s: %s", to, strerror(errno));
-		goto done;
-	}
-	while ((n = read(in, chunk, sizeof chunk)) > 0) {
-		if (write(out, chunk, (size_t)n) != n) {
-			rc = err_set(e, ERR_IO, "%s: %s", to, strerror(errno));
-			goto done;
-		}
-	}
-	if (n < 0 || fchmod(out, 0755))
-		rc = err_set(e, ERR_IO, "%s: %s", n < 0 ? from : to, strerror(errno));
-done:
-	close(in);
-	if (out >= 0)
-		close(out);
+	buf_init(&b, (size_t)64 << 20);
+	if (!(rc = file_read(&b, from, e)) && !(rc = file_write_atomic(to, b.data, b.len, 0755, e)) && chmod(to, 0755))
+		rc = err_set(e, ERR_IO, "%s: %s", to, strerror(errno)); /* whatever the umask */
+	buf_release(&b);
 	return rc;
 }
 

@@ -4,6 +4,7 @@
 #include "agent/instances.h"
 
 #include "agent/enter.h"
+#include "agent/jupyter_wire.h"
 #include "agent/netguard.h"
 #include "agent/volume.h"
 #include "core/buf.h"
@@ -224,8 +225,9 @@ static int jupyter_dir(const struct instances *in, const char *name, char *dir, 
 int instances_jupyter_start(struct instances *in, const char *name, long account_uid, const char *token,
 			    const char *base_url, char *sock, size_t cap, long *peer_uid, bool *classic, struct err *e)
 {
-	char dir[PATH_CAP], envf[PATH_CAP + 80], a[6][400], *find[] = { "sh", "-c", "command -v jupyter-notebook || command -v jupyter-server", NULL };
-	const char *app, *workdir = in->cfg.disk_bytes ? INSTANCE_WORKSPACE : "/root";
+	char dir[PATH_CAP], envf[PATH_CAP + 80], prog[320], f[JUPYTER_FLAGS][JUPYTER_FLAG_MAX];
+	char *find[] = { "sh", "-c", "command -v jupyter-notebook || command -v jupyter-server", NULL };
+	const char *workdir = in->cfg.disk_bytes ? INSTANCE_WORKSPACE : "/root";
 	struct buf out;
 	struct stat st;
 	int status = 1, rc, fd;
@@ -245,17 +247,12 @@ int instances_jupyter_start(struct instances *in, const char *name, long account
 	{
 		const char *t = buf_cstr(&out);
 		size_t l = strcspn(t, "\r\n");
-		snprintf(a[0], sizeof a[0], "%.*s", (int)(l < 300 ? l : 300), t);
+		snprintf(prog, sizeof prog, "%.*s", (int)(l < 300 ? l : 300), t);
 	}
 	buf_release(&out);
-	*classic = strstr(a[0], "notebook") != NULL;
-	app = *classic ? "NotebookApp" : "ServerApp";
-	snprintf(a[1], sizeof a[1], "--%s.sock=" INSTANCE_JUPYTER_DIR "/jupyter.sock", app);
-	snprintf(a[2], sizeof a[2], "--%s.sock_mode=0600", app);
-	snprintf(a[3], sizeof a[3], "--%s.base_url=%s", app, base_url);
-	snprintf(a[4], sizeof a[4], "--%s.%s=%s", app, *classic ? "notebook_dir" : "root_dir", workdir);
-	snprintf(a[5], sizeof a[5], "--%s.allow_remote_access=True", app);
-	char *cmd[] = { a[0], "--allow-root", "--no-browser", a[1], a[2], a[3], a[4], a[5], NULL };
+	*classic = strstr(prog, "notebook") != NULL;
+	jupyter_server_flags(f, *classic, INSTANCE_JUPYTER_DIR "/jupyter.sock", base_url, workdir);
+	char *cmd[] = { prog, "--allow-root", f[0], f[1], f[2], f[3], f[4], f[5], NULL };
 	/* the token in a file only root reads, for podman's --env-file: never on a command line */
 	snprintf(envf, sizeof envf, "%s/.env-%s", in->jupyter_run, name);
 	unlink(envf);

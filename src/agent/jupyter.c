@@ -233,7 +233,7 @@ struct launch {
 	char cg_procs[CGROUP_DIRS_MAX][CGROUP_PATH_MAX + 16];
 	size_t ncg;
 	char *argv[16];
-	char args[10][400];
+	char args[10][JUPYTER_FLAG_MAX];
 	char *envp[12];
 	char env[10][400];
 };
@@ -264,14 +264,9 @@ static int launch_prepare(struct launch *L, const struct jupyter *j, const struc
 	for (size_t i = 0; i < a.cg.count && i < CGROUP_DIRS_MAX; i++)
 		snprintf(L->cg_procs[L->ncg++], sizeof L->cg_procs[0], "%s/cgroup.procs", a.cg.dir[i]);
 	snprintf(L->args[0], sizeof L->args[0], "%s", j->program);
-	snprintf(L->args[1], sizeof L->args[1], "--no-browser");
-	snprintf(L->args[2], sizeof L->args[2], "--%s.sock=%s", app, s->sock);
-	snprintf(L->args[3], sizeof L->args[3], "--%s.sock_mode=0600", app);
-	snprintf(L->args[4], sizeof L->args[4], "--%s.base_url=%s", app, base);
-	snprintf(L->args[5], sizeof L->args[5], "--%s.%s=%s", app, j->classic ? "notebook_dir" : "root_dir", L->home);
-	snprintf(L->args[6], sizeof L->args[6], "--%s.allow_remote_access=True", app);
-	snprintf(L->args[7], sizeof L->args[7], "--%s.log_level=WARN", app);
-	for (n = 0; n < 8; n++)
+	jupyter_server_flags(L->args + 1, j->classic, s->sock, base, L->home);
+	snprintf(L->args[JUPYTER_FLAGS + 1], sizeof L->args[0], "--%s.log_level=WARN", app);
+	for (n = 0; n < JUPYTER_FLAGS + 2; n++)
 		L->argv[n] = L->args[n];
 	L->argv[n] = NULL;
 	snprintf(L->env[0], sizeof L->env[0], "HOME=%s", L->home);
@@ -351,39 +346,58 @@ static void socket_dir_remove(const struct server *s)
 	rmdir(s->dir);
 }
 
-/* Starts the rental's server and waits until its socket answers as the account. */
+/*
+ * Waits until the server's socket answers as its peer. pid > 0 (account mode): a server that exits first,
+ * or does not listen in time (then killed), is an error naming why. pid 0: only the deadline.
+ */
+static int server_wait(struct jupyter *j, struct server *s, pid_t pid, struct err *e)
+{
+	uint64_t deadline = clock_mono_ms() + j->cfg.start_timeout_ms;
+	int st, fd;
+
+	for (;;) {
+		struct err ce = { 0 };
+		if (pid > 0 && waitpid(pid, &st, WNOHANG) == pid) {
+			s->pid = 0;
+			return err_set(e, ERR_IO, "the notebook server exited (%s %d) before it listened; see %s/jupyter.log",
+				       WIFEXITED(st) ? "status" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
+				       s->dir);
+		}
+		if ((fd = server_connect(s, &ce)) >= 0) {
+			close(fd);
+			log_info("jupyter started", "rental=%s account=%s in=%s", s->rental, s->account,
+				 s->in_instance ? "instance" : "account");
+			return 0;
+		}
+		if (clock_mono_ms() > deadline) {
+			server_kill(pid);
+			s->pid = 0;
+			return err_set(e, ERR_TIMEOUT, "the notebook server%s did not listen within %u ms (%s)",
+				       s->in_instance ? " in the instance" : "", j->cfg.start_timeout_ms, ce.msg);
+		}
+		usleep(100 * 1000);
+	}
+}
+
+/* Starts the rental's server (as its account, or inside its instance) and waits until it answers. */
 static int server_start(struct jupyter *j, struct server *s, struct err *e)
 {
-	struct launch *L = calloc(1, sizeof *L);
+	struct launch *L;
 	char base[TERMINAL_RENTAL_ID_MAX + 16];
-	uint64_t deadline;
-	int rc, fd;
+	int rc;
 	pid_t pid;
 
-	if (!L)
-		return err_set(e, ERR_NOMEM, "out of memory");
 	random_hex(s->token, JUPYTER_TOKEN_HEX / 2);
 	snprintf(base, sizeof base, "/jupyter/%s/", s->rental);
 	if (j->cfg.start_in_instance) {
-		free(L);
 		s->in_instance = true;
 		if ((rc = j->cfg.start_in_instance(j->cfg.instance_user, s->account, s->account_uid, s->token, base, s->sock,
 						   sizeof s->sock, &s->uid, &s->classic, e)))
 			return rc;
-		deadline = clock_mono_ms() + j->cfg.start_timeout_ms;
-		for (;;) {
-			struct err ce = { 0 };
-			if ((fd = server_connect(s, &ce)) >= 0) {
-				close(fd);
-				log_info("jupyter started", "rental=%s account=%s in=instance", s->rental, s->account);
-				return 0;
-			}
-			if (clock_mono_ms() > deadline)
-				return err_set(e, ERR_TIMEOUT, "the notebook server in the instance did not listen within %u ms "
-					       "(%s)", j->cfg.start_timeout_ms, ce.msg);
-			usleep(100 * 1000);
-		}
+		return server_wait(j, s, 0, e);
 	}
+	if (!(L = calloc(1, sizeof *L)))
+		return err_set(e, ERR_NOMEM, "out of memory");
 	s->classic = j->classic;
 	if ((rc = socket_dir(j, s, e)) || (rc = launch_prepare(L, j, s, base, e))) {
 		free(L);
@@ -398,29 +412,7 @@ static int server_start(struct jupyter *j, struct server *s, struct err *e)
 		launch_child(L);
 	free(L);
 	s->pid = pid;
-	deadline = clock_mono_ms() + j->cfg.start_timeout_ms;
-	for (;;) {
-		int st;
-		struct err ce = { 0 };
-		if (waitpid(pid, &st, WNOHANG) == pid) {
-			s->pid = 0;
-			return err_set(e, ERR_IO, "the notebook server exited (%s %d) before it listened; see %s/jupyter.log",
-				       WIFEXITED(st) ? "status" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st),
-				       s->dir);
-		}
-		if ((fd = server_connect(s, &ce)) >= 0) {
-			close(fd);
-			log_info("jupyter started", "rental=%s account=%s pid=%ld", s->rental, s->account, (long)pid);
-			return 0;
-		}
-		if (clock_mono_ms() > deadline) {
-			server_kill(pid);
-			s->pid = 0;
-			return err_set(e, ERR_TIMEOUT, "the notebook server did not listen within %u ms",
-				       j->cfg.start_timeout_ms);
-		}
-		usleep(100 * 1000);
-	}
+	return server_wait(j, s, pid, e);
 }
 
 /* The rental's running server (copied into *out), started first when there is none. */
@@ -907,7 +899,9 @@ static int proxy_target(struct jupyter *j, struct http_req *r, struct http_resp 
 		return refuse_auth(resp, rental ? rental : "RENTAL") ? -1 : 1;
 	pthread_mutex_lock(&j->mu);
 	s = server_find(j, rental);
-	found = s && server_alive(s);
+	/* an instance's server is not probed here (that would be a connect per request, under the lock):
+	 * the relay's own connect answers 503 when it is gone */
+	found = s && (s->in_instance || server_alive(s));
 	if (found)
 		*out = *s;
 	pthread_mutex_unlock(&j->mu);

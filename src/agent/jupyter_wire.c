@@ -17,6 +17,19 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+void jupyter_server_flags(char out[][JUPYTER_FLAG_MAX], bool classic, const char *sock, const char *base_url,
+			  const char *root)
+{
+	const char *app = classic ? "NotebookApp" : "ServerApp";
+
+	snprintf(out[0], JUPYTER_FLAG_MAX, "--no-browser");
+	snprintf(out[1], JUPYTER_FLAG_MAX, "--%s.sock=%s", app, sock);
+	snprintf(out[2], JUPYTER_FLAG_MAX, "--%s.sock_mode=0600", app);
+	snprintf(out[3], JUPYTER_FLAG_MAX, "--%s.base_url=%s", app, base_url);
+	snprintf(out[4], JUPYTER_FLAG_MAX, "--%s.%s=%s", app, classic ? "notebook_dir" : "root_dir", root);
+	snprintf(out[5], JUPYTER_FLAG_MAX, "--%s.allow_remote_access=True", app);
+}
+
 int jupyter_cookie_value(char *out, size_t cap, const char *h)
 {
 	const size_t nl = strlen(JUPYTER_COOKIE);

@@ -31,6 +31,16 @@ struct jupyter_answer {
 	size_t body_len;
 };
 
+/*
+ * The flags both ways of starting a server share (as the rental's account, or inside its instance):
+ * --no-browser, the socket (mode 0600), base_url, the directory it serves and allow_remote_access, for
+ * jupyter-notebook (classic: NotebookApp) or jupyter-server (ServerApp). Writes JUPYTER_FLAGS strings.
+ */
+#define JUPYTER_FLAGS 6
+#define JUPYTER_FLAG_MAX 400
+void jupyter_server_flags(char out[][JUPYTER_FLAG_MAX], bool classic, const char *sock, const char *base_url,
+			  const char *root);
+
 /* The value of the fm_jupyter cookie (exactly 64 lowercase hex) in a Cookie header: 0, else -1. */
 int jupyter_cookie_value(char *out, size_t cap, const char *cookie_header);
 
