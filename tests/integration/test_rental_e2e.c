@@ -176,27 +176,6 @@ static size_t on_data(char *p, size_t sz, size_t n, void *ctx)
 	return buf_append(ctx, p, sz * n) ? 0 : sz * n;
 }
 
-/* GET base + path; the body as text in out. Returns the HTTP status. */
-static long http_get_at(char *out, size_t cap, const char *base, const char *path)
-{
-	CURL *c = curl_easy_init();
-	struct buf b;
-	char url[512];
-	long status = 0;
-	buf_init(&b, 1 << 20);
-	snprintf(url, sizeof url, "%s%s", base, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-	if (curl_easy_perform(c) == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	snprintf(out, cap, "%.*s", (int)b.len, b.len ? (const char *)b.data : "");
-	buf_release(&b);
-	return status;
-}
-
 /* Collects one response header (name given with its colon) into ctx's buffer. */
 struct hdr_grab {
 	const char *name;
@@ -213,8 +192,9 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ctx)
 }
 
 /* GET url (no redirects followed) with an optional Cookie header; header `grab` (e.g. "Set-Cookie:")
- * into *g. Returns the HTTP status. */
-static long http_get_raw(char *out, size_t cap, const char *url, const char *cookie, struct hdr_grab *g)
+ * into *g; the body as text in out. Returns the HTTP status. */
+static long http_get_url(char *out, size_t cap, const char *url, const char *cookie, struct hdr_grab *g,
+			 long timeout_ms)
 {
 	CURL *c = curl_easy_init();
 	struct buf b;
@@ -223,7 +203,7 @@ static long http_get_raw(char *out, size_t cap, const char *url, const char *coo
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	if (cookie)
 		curl_easy_setopt(c, CURLOPT_COOKIE, cookie);
 	if (g) {
@@ -236,6 +216,20 @@ static long http_get_raw(char *out, size_t cap, const char *url, const char *coo
 	snprintf(out, cap, "%.*s", (int)b.len, b.len ? (const char *)b.data : "");
 	buf_release(&b);
 	return status;
+}
+
+/* A notebook request: a kernel may take a while to start. */
+static long http_get_raw(char *out, size_t cap, const char *url, const char *cookie, struct hdr_grab *g)
+{
+	return http_get_url(out, cap, url, cookie, g, 60000L);
+}
+
+/* GET base + path; the body as text in out. Returns the HTTP status. */
+static long http_get_at(char *out, size_t cap, const char *base, const char *path)
+{
+	char url[512];
+	snprintf(url, sizeof url, "%s%s", base, path);
+	return http_get_url(out, cap, url, NULL, NULL, 10000L);
 }
 
 /* GET on the server. */
