@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "agent/agent.h"
+#include "agent/chain_clock.h"
 #include "agent/files.h"
 #include "eth/sender.h"
 #include "market/api_client.h"
@@ -39,7 +40,9 @@ struct agent {
 	struct instances *inst;           /* rentals as instances (instances.h); NULL: accounts only */
 	struct files files;               /* file transfer for the browser on the same endpoint (files.h) */
 	char endpoint[AGENT_URL_MAX];     /* advertised URL */
-	uint64_t chain_now;               /* latest block timestamp seen */
+	uint64_t chain_now;               /* latest block timestamp seen (claims: what the contract will judge) */
+	struct chain_clock clock;         /* under mu: chain time carried forward between blocks (chain_clock.h) */
+	uint64_t access_now;              /* chain_clock_now at this tick: when access ends (lifecycle) */
 	uint64_t last_sweep_ms;
 	/* server reports (reports.c) */
 	struct api_client api;            /* the marketplace server; main-loop thread only; set with server_url */

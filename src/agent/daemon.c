@@ -201,6 +201,11 @@ static bool tick(struct agent *a, bool first)
 		a->chain_now = b.timestamp;
 	else
 		log_warn("latest block unavailable", "err=\"%s\"", e.msg);
+	/* access ends on time even when no block comes (a chain that mines only on transactions) */
+	pthread_mutex_lock(&a->mu);
+	chain_clock_observe(&a->clock, a->chain_now, clock_mono_ms());
+	a->access_now = chain_clock_now(&a->clock, clock_mono_ms());
+	pthread_mutex_unlock(&a->mu);
 	err_clear(&e);
 	if (a->chain_now && lifecycle_tick(a, first, &e))
 		log_warn("account upkeep failed", "err=\"%s\"", e.msg);

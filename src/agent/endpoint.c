@@ -242,19 +242,20 @@ static int terminal_lookup(struct terminal_rental *out, const char *rental_id, v
 	struct agent *a = user;
 	struct escrow_terms t;
 	struct rpc r;
-	uint64_t id;
+	uint64_t id, now;
 	int rc = ERR_NOT_FOUND;
 
 	if (parse_id(&id, rental_id))
 		return err_set(e, ERR_NOT_FOUND, "no rental %.40s", rental_id);
 	pthread_mutex_lock(&a->mu);
 	rc = state_live_terms(a, id, &t);
+	now = chain_clock_now(&a->clock, clock_mono_ms());
 	pthread_mutex_unlock(&a->mu);
 	if (rc)
 		return err_set(e, ERR_NOT_FOUND, "no live rental %llu on this host", (unsigned long long)id);
 	if ((rc = rpc_init(&r, a->cfg.rpc_url, NULL, e)))
 		return rc;
-	rc = terminal_rental_from_chain(out, &r, a->cfg.chain_id, &a->cfg.escrow, a->instance, &t, e);
+	rc = terminal_rental_from_chain(out, &r, a->cfg.chain_id, &a->cfg.escrow, a->instance, &t, now, e);
 	rpc_release(&r);
 	return rc;
 }

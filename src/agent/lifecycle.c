@@ -1,7 +1,8 @@
 /*
  * lifecycle.c — each followed rental's Unix account, driven by the chain (Terms + newest state
- * word) and chain time (the latest block's timestamp, so a renter is never cut off by a clock
- * that runs ahead of the chain that bills them).
+ * word) and chain time: the latest block's timestamp carried forward between blocks (chain_clock.h),
+ * never the host's wall clock, so a renter is not cut off by a host clock that runs ahead of the chain
+ * that bills them, and access still ends on time on a chain that mines only on transactions.
  *
  * What a rental should have at chain time `now` (lifecycle_want):
  *   closed on chain, or ended (stopped / settled / disputed)   -> gone (teardown)
@@ -329,7 +330,7 @@ int lifecycle_tick(struct agent *a, bool first, struct err *e)
 		struct err de = { 0, "" };
 		if (rows[i].done)
 			continue;
-		if ((rc = drive(a, &rows[i], a->chain_now, sweep, &de))) {
+		if ((rc = drive(a, &rows[i], a->access_now, sweep, &de))) {
 			log_warn("rental account step failed", "rental=%llu err=\"%s\"",
 				 (unsigned long long)rows[i].r.id, de.msg);
 			if (!first_rc) {

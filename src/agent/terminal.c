@@ -367,7 +367,7 @@ void terminal_free(struct terminal *t)
 
 int terminal_rental_from_chain(struct terminal_rental *out, struct rpc *r, uint64_t chain_id,
 			       const struct eth_address *escrow, const char *instance, const struct escrow_terms *t,
-			       struct err *e)
+			       uint64_t now_floor, struct err *e)
 {
 	struct terminal_rental res;
 	struct escrow_view v;
@@ -391,10 +391,12 @@ int terminal_rental_from_chain(struct terminal_rental *out, struct rpc *r, uint6
 	if ((rc = account_rental_scope(id, sizeof id, chain_id, escrow, instance, t->id, e)) ||
 	    (rc = account_name_for_rental(res.account, id, e)))
 		return rc;
+	if (blk.timestamp > now_floor)
+		now_floor = blk.timestamp;
 	res.renter = t->renter;
-	res.active = v.phase == ESCROW_PHASE_ACTIVE && blk.timestamp < v.paid_until;
+	res.active = v.phase == ESCROW_PHASE_ACTIVE && now_floor < v.paid_until;
 	res.paid_until = v.paid_until;
-	res.chain_now = blk.timestamp;
+	res.chain_now = now_floor;
 	*out = res;
 	return 0;
 }

@@ -177,10 +177,11 @@ int terminal_challenge_message(char *out, size_t cap, const char *origin, const 
  * before paidUntil (escrow_state_view). renter comes from the Terms (the
  * contract keys the state by keccak256(Terms), so a state that exists
  * proves the Terms); account = account_name_for_rental(account_rental_scope(chain, escrow, id)).
- * ERR_NOT_FOUND when the escrow has no such rental.
+ * now_floor (0: none) is the caller's chain time carried forward between blocks (chain_clock.h): the
+ * time used is the later of it and the block's. ERR_NOT_FOUND when the escrow has no such rental.
  */
 int terminal_rental_from_chain(struct terminal_rental *out, struct rpc *r, uint64_t chain_id,
 			       const struct eth_address *escrow, const char *instance, const struct escrow_terms *t,
-			       struct err *e);
+			       uint64_t now_floor, struct err *e);
 
 #endif

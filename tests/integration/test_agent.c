@@ -994,6 +994,43 @@ static void test_provider_cli_reclaim(void **state)
 	agent_stop_clean();
 }
 
+/*
+ * Rental 4 runs out while nobody sends a transaction: the chain (anvil, mining only on transactions)
+ * makes no block, yet access ends on time, from the last block's time carried forward (chain_clock.h).
+ * 15 s paid (1 USDC per second), grace 60 s: frozen (ssh refused) within a few seconds of the end.
+ */
+static void test_runout_without_blocks(void **state)
+{
+	struct buf body;
+	char user[ACCOUNT_NAME_LEN + 1];
+	struct escrow_offer o;
+	struct escrow_terms t;
+	u256 amount = u256_from_u64(15 * UNIT_USDC);
+	uint64_t opened, ended;
+
+	(void)state;
+	NEED_READY();
+	if (T.agent <= 0) {
+		agent_start();
+		agent_wait_up();
+	}
+	o = make_offer(&T.usdc, 3600 * UNIT_USDC, 0, 60, 4);
+	o.min_secs = 1;
+	t = open_rental(&o, &amount);
+	opened = clock_mono_ms();
+	account_of(user, t.id);
+	buf_init(&body, 1 << 16);
+	assert_int_equal(send_key(&body, t.id, T.pub, T.renter_key), 202);
+	buf_release(&body);
+	wait_ssh(user, true, "access to the 15 s rental");
+	assert_true(clock_mono_ms() - opened < 15000); /* the paid time is not over yet */
+	wait_ssh(user, false, "refused after 15 s paid with no block since");
+	ended = clock_mono_ms() - opened;
+	if (ended > 15000 + 10000)
+		fail_msg("access ended %llu ms after the open of a 15 s rental", (unsigned long long)ended);
+	agent_stop_clean();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1001,6 +1038,7 @@ int main(void)
 		cmocka_unit_test(test_rental_lifecycle),
 		cmocka_unit_test(test_pending_key_and_runout),
 		cmocka_unit_test(test_provider_cli_reclaim),
+		cmocka_unit_test(test_runout_without_blocks),
 	};
 	return cmocka_run_group_tests_name("agent", tests, group_setup, group_teardown);
 }

@@ -87,7 +87,7 @@ static int lookup(struct terminal_rental *out, const char *rental_id, void *user
 		if (strcmp(rental_id, T.r[i].id) != 0)
 			continue;
 		pthread_mutex_lock(&T.ch.rpc_mu);
-		int rc = terminal_rental_from_chain(out, &T.ch.rpc, RENTAL_CHAIN_ID, &T.ch.escrow, "7e57", &T.r[i].terms,
+		int rc = terminal_rental_from_chain(out, &T.ch.rpc, RENTAL_CHAIN_ID, &T.ch.escrow, "7e57", &T.r[i].terms, 0,
 						    e);
 		pthread_mutex_unlock(&T.ch.rpc_mu);
 		if (rc == 0)

@@ -95,7 +95,7 @@ static int lookup(struct terminal_rental *out, const char *rental_id, void *user
 	if (strcmp(rental_id, T.rental) != 0)
 		return err_set(e, ERR_NOT_FOUND, "no rental %s", rental_id);
 	pthread_mutex_lock(&T.ch.rpc_mu);
-	rc = terminal_rental_from_chain(out, &T.ch.rpc, RENTAL_CHAIN_ID, &T.ch.escrow, "7e57", &T.terms, e);
+	rc = terminal_rental_from_chain(out, &T.ch.rpc, RENTAL_CHAIN_ID, &T.ch.escrow, "7e57", &T.terms, 0, e);
 	pthread_mutex_unlock(&T.ch.rpc_mu);
 	/* this test's account has a per-run name (other tests on the host use rental "1" too); the foreign
 	 * test points it at a user this agent did not create */

@@ -15,6 +15,7 @@
 
 #include "agent/agent.h"
 #include "agent/agent_int.h"
+#include "agent/chain_clock.h"
 #include "agent/cgroup.h"
 #include "agent/limits.h"
 #include "core/err.h"
@@ -234,10 +235,41 @@ static void test_cgroup_self_path(void **state)
 	assert_int_equal(cgroup_self_path(out, sizeof out, "", NULL), ERR_NOT_FOUND);
 }
 
+/* Chain time between blocks: carried forward from the block's own stamp at 1 s/s, corrected by each new
+ * block, never backwards, 0 before any block (a dev chain that mines only on transactions). */
+static void test_chain_clock(void **st)
+{
+	struct chain_clock c = { 0 };
+
+	(void)st;
+	assert_int_equal(chain_clock_now(&c, 5000), 0);
+	chain_clock_observe(&c, 0, 5000);                /* no answer: still nothing */
+	assert_int_equal(chain_clock_now(&c, 5000), 0);
+	chain_clock_observe(&c, 4000, 10000);
+	assert_int_equal(chain_clock_now(&c, 10000), 4000);
+	assert_int_equal(chain_clock_now(&c, 10999), 4000);
+	chain_clock_observe(&c, 4000, 12000);            /* the same block again: keeps its first sighting */
+	assert_int_equal(chain_clock_now(&c, 17000), 4007);
+	/* the rental of rental(): paid until 4601; with no block after 4000 it still ends on time */
+	{
+		struct agent_rental r = rental(0, 0, false);
+		assert_int_equal(lifecycle_want(&r, chain_clock_now(&c, 10000 + 600 * 1000)), WANT_ACTIVE);
+		assert_int_equal(lifecycle_want(&r, chain_clock_now(&c, 10000 + 601 * 1000)), WANT_FROZEN);
+	}
+	chain_clock_observe(&c, 4500, 611000);           /* a block stamped behind the projection (4601) */
+	assert_int_equal(chain_clock_now(&c, 611000), 4601);
+	assert_int_equal(chain_clock_now(&c, 700000), 4601); /* 4500 + 89 s: held until it catches up */
+	assert_int_equal(chain_clock_now(&c, 720000), 4609); /* 4500 + 109 s */
+	chain_clock_observe(&c, 9000, 720500);           /* evm_increaseTime: the chain jumps ahead */
+	assert_int_equal(chain_clock_now(&c, 720500), 9000);
+	assert_int_equal(chain_clock_now(&c, 723600), 9003);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_want_table),
+		cmocka_unit_test(test_chain_clock),
 		cmocka_unit_test(test_limits_from_host),
 		cmocka_unit_test(test_ssh_key_message),
 		cmocka_unit_test(test_machine_id),
