@@ -56,6 +56,8 @@ struct agent_cfg {
 	uint16_t listen_port;             /* 0: any free port (printed) */
 	const char *ssh_host;             /* host renters ssh to; NULL: "127.0.0.1" */
 	uint16_t ssh_port;                /* 0: 22 */
+	const char *ssh_host_keys[4];     /* --ssh-host-key: the sshd's public host key files (hostkeys.h) */
+	size_t n_ssh_host_keys;           /* 0: /etc/ssh/ssh_host_*_key.pub where they exist */
 	const char *server_url;           /* marketplace server; NULL: no reports */
 	const char *endpoint;             /* URL advertised for this agent; NULL: http://listen */
 	const char *gpu_spec;             /* simulated GPU spec file for gpu_detect; NULL: detect */

@@ -40,6 +40,8 @@ struct agent {
 	struct instances *inst;           /* rentals as instances (instances.h); NULL: accounts only */
 	struct files files;               /* file transfer for the browser on the same endpoint (files.h) */
 	char endpoint[AGENT_URL_MAX];     /* advertised URL */
+	json_t *host_keys;                /* the sshd's host keys, "type base64" (hostkeys.h); read-only after start */
+	json_t *host_key_fps;             /* their SHA256 fingerprints, same order */
 	uint64_t chain_now;               /* latest block timestamp seen (claims: what the contract will judge) */
 	struct chain_clock clock;         /* under mu: chain time carried forward between blocks (chain_clock.h) */
 	uint64_t access_now;              /* chain_clock_now at this tick: when access ends (lifecycle) */

@@ -7,6 +7,7 @@
  * to the server (claims.c). Nothing in a tick is fatal: errors are logged and the next tick retries.
  */
 #include "agent/agent_int.h"
+#include "agent/hostkeys.h"
 
 #include "agent/instances.h"
 
@@ -92,6 +93,13 @@ static int agent_start(struct agent *a, struct err *e)
 		a->cfg.batch_blocks = 2000;
 	if ((rc = state_dir_make(a->cfg.data_dir, e)))
 		return rc;
+	if ((rc = hostkeys_load(&a->host_keys, &a->host_key_fps, a->cfg.ssh_host_keys, a->cfg.n_ssh_host_keys, e)))
+		return rc;
+	if (json_array_size(a->host_keys) == 0)
+		log_warn("no SSH host key found: renters cannot pin this host's key (give --ssh-host-key FILE.pub)",
+			 "%s", "");
+	for (size_t i = 0; i < json_array_size(a->host_key_fps); i++)
+		log_info("ssh host key", "fingerprint=%s", json_string_value(json_array_get(a->host_key_fps, i)));
 	a->acct = a->cfg.acct;
 	{
 		/* Safe limits unless the provider set them (limits.h): one renter never takes the host. */
@@ -182,6 +190,9 @@ static void agent_stop(struct agent *a)
 	a->db = NULL;
 	rpc_release(&a->rpc);
 	api_client_release(&a->api);
+	json_decref(a->host_keys);
+	json_decref(a->host_key_fps);
+	a->host_keys = a->host_key_fps = NULL;
 }
 
 /* One round; returns true once the first reconcile ran (against a chain read up to its head). */

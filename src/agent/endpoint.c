@@ -228,6 +228,8 @@ static int h_access(struct http_req *req, struct http_resp *resp, void *ctx)
 		json_object_set_new(v, "host", json_string(a->cfg.ssh_host));
 		json_object_set_new(v, "port", json_integer(a->cfg.ssh_port));
 		json_object_set_new(v, "user", json_string(name));
+		json_object_set(v, "host_keys", a->host_keys);
+		json_object_set(v, "host_key_fingerprints", a->host_key_fps);
 	}
 	return http_json(resp, 200, v);
 }

@@ -140,8 +140,8 @@ static int report_access(struct agent *a, uint64_t id, const char *user, struct 
 	int rc;
 
 	snprintf(path, sizeof path, "/rentals/%llu/access", (unsigned long long)id);
-	body = json_pack("{s:s, s:i, s:s}", "host", a->cfg.ssh_host, "port", (int)a->cfg.ssh_port, "user",
-			 user);
+	body = json_pack("{s:s, s:i, s:s, s:O}", "host", a->cfg.ssh_host, "port", (int)a->cfg.ssh_port, "user",
+			 user, "host_keys", a->host_keys);
 	rc = authed_post(a, path, body, e);
 	json_decref(body);
 	if (rc == ERR_CONFLICT)

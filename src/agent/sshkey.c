@@ -127,3 +127,22 @@ done:
 	return rc;
 }
 
+
+int sshkey_fingerprint(char out[SSHKEY_FP_MAX], const char *line, struct err *e)
+{
+	const char *body = line ? strchr(line, ' ') : NULL, *end;
+	uint8_t bin[SSHKEY_LINE_MAX], digest[crypto_hash_sha256_BYTES];
+	size_t bin_len = 0;
+
+	if (!body)
+		return err_set(e, ERR_INVALID, "ssh key: want '<type> <base64> [comment]'");
+	body++;
+	end = body + strcspn(body, " \n");
+	if (sodium_base642bin(bin, sizeof bin, body, (size_t)(end - body), NULL, &bin_len, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) || bin_len == 0)
+		return err_set(e, ERR_INVALID, "ssh key: base64 body does not decode");
+	crypto_hash_sha256(digest, bin, bin_len);
+	memcpy(out, "SHA256:", 7);
+	sodium_bin2base64(out + 7, SSHKEY_FP_MAX - 7, digest, sizeof digest, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+	return 0;
+}

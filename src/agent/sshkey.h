@@ -21,4 +21,12 @@ struct err;
  */
 int sshkey_check(char *out, size_t cap, const char *line, size_t n, struct err *e);
 
+#define SSHKEY_FP_MAX 52 /* "SHA256:" + 43 base64 characters + NUL */
+
+/*
+ * The OpenSSH fingerprint of a key line that passed sshkey_check: "SHA256:" and the unpadded base64 of
+ * the SHA-256 of the decoded body, as `ssh-keygen -lf` and ssh's first-connection prompt print it.
+ */
+int sshkey_fingerprint(char out[SSHKEY_FP_MAX], const char *line, struct err *e);
+
 #endif

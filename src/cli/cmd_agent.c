@@ -42,7 +42,7 @@ static void agent_usage(FILE *f)
 		"usage: flopmarket agent [--wallet NAME] [--deployment FILE] [--server URL] [--spec FILE]\n"
 		"                        [--listen ADDR:PORT] [--endpoint URL] [--web-origin URL] [--files-max-bytes N]\n"
 		"                        [--tls-cert FILE --tls-key FILE]\n"
-		"                        [--ssh-host HOST]\n"
+		"                        [--ssh-host HOST] [--ssh-host-key FILE.pub]...\n"
 		"                        [--ssh-port N] [--confirmations N] [--poll-ms N] [--claim-interval SECS]\n"
 		"                        [--heartbeat SECS] [--state-dir DIR] [--home-base DIR] [--cgroup-name NAME]\n"
 		"                        [--memory-max BYTES] [--pids-max N] [--cpu-weight N] [--no-claims] [--no-jupyter]\n"
@@ -224,6 +224,13 @@ int cmd_agent(int argc, char **argv, struct cfg *cfg)
 		else if (strcmp(f, "--endpoint") == 0) ac.endpoint = val;
 		else if (strcmp(f, "--web-origin") == 0) ac.web_origin = val;
 		else if (strcmp(f, "--ssh-host") == 0) ac.ssh_host = val;
+		else if (strcmp(f, "--ssh-host-key") == 0) {
+			if (ac.n_ssh_host_keys == sizeof ac.ssh_host_keys / sizeof ac.ssh_host_keys[0]) {
+				fprintf(stderr, "flopmarket agent: at most %zu --ssh-host-key\n", ac.n_ssh_host_keys);
+				return EXIT_USAGE;
+			}
+			ac.ssh_host_keys[ac.n_ssh_host_keys++] = val;
+		}
 		else if (strcmp(f, "--state-dir") == 0) data_dir = val;
 		else if (strcmp(f, "--home-base") == 0) ac.acct.home_base = val;
 		else if (strcmp(f, "--cgroup-name") == 0) ac.acct.cgroup_name = val;

@@ -2,13 +2,17 @@
  * cmd_ssh.c — `flopmarket ssh <rental> [-i KEY] [--server URL | --agent URL] [-- ssh args...]`:
  * logs in to the rental's account. The access details (host, port, user) are those the provider's
  * agent reported: from the server's rental view (GET /rentals/{id} → access), or from the agent's own
- * GET /rentals/{id}/access (docs/agent.md). Then exec()s ssh (-o options before the destination, what
- * follows `--` after it: the remote command); ssh's exit status is the command's.
+ * GET /rentals/{id}/access (docs/agent.md), with the sshd's host keys the agent reported: they go to a
+ * known_hosts file of the rental's own (<data_dir>/known_hosts/rental-<id>) and ssh checks the host
+ * against it alone (StrictHostKeyChecking=yes), so a script's first login works and nothing lands in
+ * ~/.ssh/known_hosts. Then exec()s ssh (-o options before the destination, what follows `--` after it:
+ * the remote command); ssh's exit status is the command's.
  */
 #include "cli/cli.h"
 #include "cli/rent_access.h"
 #include "cli/server_client.h"
 #include "cli/session.h"
+#include "cli/wallet_file.h"
 #include "core/err.h"
 #include "core/json.h"
 
@@ -30,7 +34,7 @@ int cmd_ssh(int argc, char **argv, struct cfg *cfg)
 {
 	const char *server = cfg_get(cfg, "server_url"), *agent = NULL, *key = NULL, *rental = NULL;
 	struct cli_ssh_dest dst;
-	char port_s[24], dest[320];
+	char port_s[24], dest[320], known[WALLET_PATH_MAX + 64], known_opt[WALLET_PATH_MAX + 96];
 	char *args[SSH_ARGS_MAX * 2 + 16], *opts[SSH_ARGS_MAX];
 	int nopts = 0;
 	struct err e = { 0 };
@@ -69,8 +73,13 @@ int cmd_ssh(int argc, char **argv, struct cfg *cfg)
 		fprintf(stderr, "flopmarket: ssh needs the server (--server URL or server_url) or --agent URL\n");
 		return EXIT_USAGE;
 	}
-	if ((rc = cli_rental_ssh(&dst, server, agent, id, &e)))
+	if ((rc = cli_rental_ssh(&dst, server, agent, id, &e)) ||
+	    (rc = cli_known_hosts_write(known, sizeof known, cfg, &dst, id, &e)))
 		return cli_fail(rc, &e);
+	if (dst.n_host_keys == 0)
+		fprintf(stderr, "flopmarket: the provider's agent reported no SSH host key: trusting the host's key on "
+				"first use (kept in %s)\n", known);
+	snprintf(known_opt, sizeof known_opt, "UserKnownHostsFile=%s", known);
 	snprintf(port_s, sizeof port_s, "%u", dst.port);
 	snprintf(dest, sizeof dest, "%s@%s", dst.user, dst.host);
 	args[n++] = "ssh";
@@ -86,6 +95,13 @@ int cmd_ssh(int argc, char **argv, struct cfg *cfg)
 		args[n++] = "-o";
 		args[n++] = opts[i];
 	}
+	/* after the user's -o (ssh keeps the first value given): the rental's pinned keys, nothing else */
+	args[n++] = "-o";
+	args[n++] = known_opt;
+	args[n++] = "-o";
+	args[n++] = "GlobalKnownHostsFile=/dev/null";
+	args[n++] = "-o";
+	args[n++] = dst.n_host_keys ? "StrictHostKeyChecking=yes" : "StrictHostKeyChecking=accept-new";
 	args[n++] = dest;
 	for (i = extra; i < argc; i++)
 		args[n++] = argv[i];

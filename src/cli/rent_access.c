@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/sshkey.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -196,9 +197,17 @@ int cli_access_wait(struct api_client *agent, uint64_t id, uint64_t deadline_ms,
 		    json_get_str(&st, r, "status", 16, NULL) == 0 && strcmp(st, "active") == 0 &&
 		    json_get_str(&host, r, "host", 255, NULL) == 0 && json_get_str(&user, r, "user", 32, NULL) == 0 &&
 		    json_get_u64(&port, r, "port", NULL) == 0) {
+			struct cli_ssh_dest keys;
 			agent->timeout_ms = 0;
 			fprintf(stderr, " granted\n");
 			printf("ssh:       ssh -p %" PRIu64 " %s@%s\n", port, user, host);
+			if (cli_host_keys_parse(&keys, r, NULL) == 0)
+				for (size_t i = 0; i < keys.n_host_keys; i++) {
+					char fp[SSHKEY_FP_MAX];
+					if (sshkey_fingerprint(fp, keys.host_keys[i], NULL) == 0)
+						printf("host key:  %s %s (flopmarket ssh pins it)\n", fp,
+						       strtok(keys.host_keys[i], " "));
+				}
 			/* The agent's browser terminal (src/agent/terminal.h): a signed challenge, then a WebSocket. */
 			printf("terminal:  %s%s/terminal/%" PRIu64 "/ws (sign the challenge from %s/terminal/%" PRIu64
 			       "/challenge)\n", strncmp(agent->base, "https", 5) == 0 ? "wss" : "ws",
@@ -291,6 +300,8 @@ int cli_rental_ssh(struct cli_ssh_dest *out, const char *server, const char *age
 		rc = err_set(e, ERR_INVALID, "rental %" PRIu64 ": malformed access details", id);
 		goto out;
 	}
+	if ((rc = cli_host_keys_parse(out, acc, e)))
+		goto out;
 	snprintf(out->host, sizeof out->host, "%s", host);
 	snprintf(out->user, sizeof out->user, "%s", user);
 	out->port = (unsigned)port;

@@ -14,6 +14,8 @@
 #include "cli/server_client.h"
 #include "cli/session.h"
 
+struct cfg;
+
 struct err;
 
 #define CLI_SSH_KEY_LINE_MAX (ACCOUNT_SSH_KEY_MAX + 2)
@@ -28,12 +30,31 @@ int cli_ssh_key_read(char out[CLI_SSH_KEY_LINE_MAX], const char *path, struct er
  * with "give --agent URL" when the rental's offer is not listed. */
 int cli_rental_machine(uint64_t *out, struct api_client *server, uint64_t id, struct err *e);
 
+#define CLI_HOST_KEYS_MAX 4
+#define CLI_HOST_KEY_MAX 3000 /* one "type base64" line */
+
 /* Where to ssh to for a rental: what its agent reported. */
 struct cli_ssh_dest {
 	char host[256];
 	char user[33];
 	unsigned port;
+	size_t n_host_keys;                                   /* 0: the agent reported none */
+	char host_keys[CLI_HOST_KEYS_MAX][CLI_HOST_KEY_MAX + 2]; /* "type base64", each passed sshkey_check */
 };
+
+/*
+ * The host keys of an access view ("host_keys": ["type base64", ...]) into dst, each checked as an SSH
+ * public key (sshkey_check); a missing array is no keys. ERR_INVALID naming a malformed one.
+ */
+int cli_host_keys_parse(struct cli_ssh_dest *dst, const json_t *access, struct err *e);
+
+/*
+ * Writes dst's host keys as a known_hosts file of this rental's own, <data_dir>/known_hosts/rental-<id>
+ * (0600, atomic, rewritten from the agent's report each time), its path into path (room cap). ssh is
+ * then pointed at it alone, so the user's ~/.ssh/known_hosts is neither read nor written.
+ */
+int cli_known_hosts_write(char *path, size_t cap, struct cfg *cfg, const struct cli_ssh_dest *dst, uint64_t id,
+			  struct err *e);
 
 /*
  * The rental's SSH access: from the server's rental view (GET /rentals/{id} -> access, asked again for

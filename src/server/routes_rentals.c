@@ -106,10 +106,20 @@ json_t *rental_json(struct server *s, const struct store_rental *r)
 			      (json_int_t)r->paid_until, "ended_at", (json_int_t)r->ended_at,
 			      "opened_block", (json_int_t)r->opened_block, "opened_tx", r->opened_tx,
 			      "last_block", (json_int_t)r->last_block);
-	if (o && store_access_report_get(s->store, &a, r->chain_id, r->id, NULL) == 0)
-		json_object_set_new(o, "access", json_pack("{s:s, s:i, s:s, s:I}", "host", a.host, "port",
-							   (int)a.port, "user", a.user, "granted_at",
-							   (json_int_t)a.granted_at));
+	if (o && store_access_report_get(s->store, &a, r->chain_id, r->id, NULL) == 0) {
+		json_t *acc = json_pack("{s:s, s:i, s:s, s:I}", "host", a.host, "port", (int)a.port, "user", a.user,
+					"granted_at", (json_int_t)a.granted_at);
+		json_t *keys = json_array();
+		for (char *line = a.host_keys, *nl; *line; line = nl ? nl + 1 : line + strlen(line)) {
+			nl = strchr(line, '\n');
+			json_array_append_new(keys, json_stringn(line, nl ? (size_t)(nl - line) : strlen(line)));
+		}
+		if (acc)
+			json_object_set_new(acc, "host_keys", keys);
+		else
+			json_decref(keys);
+		json_object_set_new(o, "access", acc);
+	}
 	json_t *terms = o ? terms_json(r) : NULL;
 	if (terms)
 		json_object_set_new(o, "terms", terms);
@@ -313,6 +323,34 @@ int route_rental_rating(struct server *s, const struct srv_req *rq, struct srv_r
 	return srv_json(rs, 201, json_pack("{s:I, s:i}", "rental_id", (json_int_t)r.id, "stars", (int)stars));
 }
 
+/*
+ * The optional "host_keys" of an access report: at most STORE_HOST_KEYS_MAX "type base64" lines, joined
+ * by newlines into out (room STORE_HOST_KEYS_SIZE). The server relays them; renters' clients check them
+ * strictly before pinning.
+ */
+static int access_host_keys(char *out, const json_t *body, struct srv_resp *rs)
+{
+	const json_t *keys = json_object_get(body, "host_keys"), *k;
+	size_t i, n = 0;
+
+	out[0] = '\0';
+	if (!keys || json_is_null(keys))
+		return 0;
+	if (!json_is_array(keys) || json_array_size(keys) > STORE_HOST_KEYS_MAX)
+		return srv_error(rs, 400, "invalid", "host_keys", "host_keys: an array of at most 4 SSH public keys");
+	json_array_foreach(keys, i, k) {
+		const char *v = json_string_value(k), *sp = v ? strchr(v, ' ') : NULL;
+		size_t len = v ? strlen(v) : 0;
+		if (!sp || sp == v || len > STORE_HOST_KEY_MAX || strchr(sp + 1, ' ') || strchr(v, '\n') ||
+		    strspn(sp + 1, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != strlen(sp + 1) ||
+		    strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-@.") != (size_t)(sp - v))
+			return srv_error(rs, 400, "invalid", "host_keys",
+					 "host_keys: each a \"type base64\" SSH public key line, at most 3000 bytes");
+		n += (size_t)snprintf(out + n, STORE_HOST_KEYS_SIZE - n, "%s%s", n ? "\n" : "", v);
+	}
+	return 0;
+}
+
 int route_rental_access(struct server *s, const struct srv_req *rq, struct srv_resp *rs)
 {
 	char addr[STORE_ADDR_SIZE];
@@ -348,6 +386,10 @@ int route_rental_access(struct server *s, const struct srv_req *rq, struct srv_r
 	if (json_get_str(&user, body, "user", STORE_USER_SIZE - 1, &e)) {
 		json_decref(body);
 		return srv_error(rs, 400, "invalid", "user", "user: a Unix user name is required");
+	}
+	if ((rc = access_host_keys(a.host_keys, body, rs))) {
+		json_decref(body);
+		return rc;
 	}
 	a.chain_id = r.chain_id;
 	a.rental_id = r.id;

@@ -1388,8 +1388,8 @@ static int sq_access_report_insert(struct store *s, const struct store_access_re
 	int rc;
 	lk(q);
 	if (!(rc = prep(q, &b.st,
-			"INSERT INTO access_reports(chain_id, rental_id, granted_at, host, port, user)"
-			" VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+			"INSERT INTO access_reports(chain_id, rental_id, granted_at, host, port, user, host_keys)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 			"access report insert", e))) {
 		b_u(&b, a->chain_id);
 		b_u(&b, a->rental_id);
@@ -1397,6 +1397,7 @@ static int sq_access_report_insert(struct store *s, const struct store_access_re
 		b_t(&b, a->host);
 		b_i(&b, a->port);
 		b_t(&b, a->user);
+		b_t(&b, a->host_keys);
 		rc = run(q, b.st, b.rc, "access report insert", e);
 		if (rc == ERR_CONFLICT)
 			err_set(e, rc, "access report: already reported for this rental");
@@ -1414,7 +1415,7 @@ static int sq_access_report_get(struct store *s, struct store_access_report *out
 	int rc;
 	lk(q);
 	if (!(rc = prep(q, &b.st,
-			"SELECT chain_id, rental_id, granted_at, host, port, user FROM access_reports"
+			"SELECT chain_id, rental_id, granted_at, host, port, user, host_keys FROM access_reports"
 			" WHERE chain_id = ?1 AND rental_id = ?2",
 			"access report", e))) {
 		b_u(&b, chain_id);
@@ -1427,6 +1428,7 @@ static int sq_access_report_get(struct store *s, struct store_access_report *out
 			r_t(&r, a.host, sizeof a.host);
 			a.port = (uint32_t)r_i(&r);
 			r_t(&r, a.user, sizeof a.user);
+			r_t(&r, a.host_keys, sizeof a.host_keys);
 			sqlite3_finalize(b.st);
 			*out = a;
 		}

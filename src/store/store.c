@@ -175,6 +175,14 @@ static bool ok_host(char c, size_t i)
 	return c > ' ' && c < 0x7f;
 }
 
+/* SSH host key lines: key type names, base64, one space inside a line, newlines between lines. */
+static bool ok_host_keys(char c, size_t i)
+{
+	(void)i;
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+	       c == '=' || c == '-' || c == '@' || c == '.' || c == ' ' || c == '\n';
+}
+
 /* "0x" + an even number of lowercase hex digits, lo..hi bytes. */
 static int v_hexvar(const char *f, const char *s, size_t lo, size_t hi, struct err *e)
 {
@@ -773,6 +781,7 @@ int store_access_report_insert(struct store *s, const struct store_access_report
 	CHECK(v_chars("host", a->host, 1, STORE_HOST_SIZE - 1, ok_host, e));
 	CHECK(v_max("port", a->port, 1, 65535, e));
 	CHECK(v_chars("user", a->user, 1, STORE_USER_SIZE - 1, ok_user, e));
+	CHECK(v_chars("host_keys", a->host_keys, 0, STORE_HOST_KEYS_SIZE - 1, ok_host_keys, e));
 	return s->ops->access_report_insert(s, a, e);
 }
 

@@ -55,6 +55,9 @@ struct store;
 #define STORE_TARGET_SIZE 129   /* probe target key */
 #define STORE_HOST_SIZE 254     /* access host name or address */
 #define STORE_USER_SIZE 33      /* access Unix user name */
+#define STORE_HOST_KEY_MAX 3000 /* one SSH host key line "type base64" (RSA up to 16384 bits) */
+#define STORE_HOST_KEYS_MAX 4   /* host keys per access report */
+#define STORE_HOST_KEYS_SIZE (STORE_HOST_KEYS_MAX * (STORE_HOST_KEY_MAX + 1))
 #define STORE_COMMENT_CHARS 500 /* rating comment, UTF-8 characters */
 #define STORE_COMMENT_SIZE (4 * STORE_COMMENT_CHARS + 1)
 #define STORE_GPU_INDEX_MAX 63  /* GPUs per host: index 0..63 */
@@ -225,6 +228,7 @@ struct store_access_report {
 	char host[STORE_HOST_SIZE];   /* non-empty */
 	uint32_t port;                /* 1..65535 */
 	char user[STORE_USER_SIZE];   /* Unix user, [a-z_][a-z0-9_-]{0,31} */
+	char host_keys[STORE_HOST_KEYS_SIZE]; /* the sshd's "type base64" lines, '\n'-joined ("": none reported) */
 };
 
 /* Row callbacks: return 0 to go on, non-zero to stop (that value is returned). */

@@ -690,7 +690,7 @@ static void test_agent_access(void **state)
 {
 	const char *why = NULL;
 	char out[16384], path[256], priv[256], pub[1024], pubfile[256], agent_url[64], cmd[2048], want[160];
-	char sd[256], dep[256], listen[32], sshp[16], bin[1100], log[256];
+	char sd[256], dep[256], listen[32], sshp[16], bin[1100], log[256], hostkey[200], fp[80];
 	uint16_t port;
 	uint64_t id;
 	struct err e = { 0 };
@@ -732,11 +732,12 @@ static void test_agent_access(void **state)
 	snprintf(log, sizeof log, "%s/agent.log", F.data_dir);
 	snprintf(F.home_base, sizeof F.home_base, "/home/fmclirent-%d", (int)getpid());
 	snprintf(F.cg_name, sizeof F.cg_name, "flopmarket-cli-rent-%d", (int)getpid());
+	snprintf(hostkey, sizeof hostkey, "%s/host_ed25519.pub", F.sshd.dir);
 	{
 		char dd[400];
 		const char *env[] = { "FLOPMARKET_PASSPHRASE=renter-pass", dd, NULL };
 		char *argv[] = { bin, "--rpc-url", F.node.url, "agent", "--wallet", "prov", "--deployment", dep,
-				 "--listen", listen, "--ssh-port", sshp, "--state-dir", sd, "--home-base",
+				 "--listen", listen, "--ssh-port", sshp, "--ssh-host-key", hostkey, "--state-dir", sd, "--home-base",
 				 F.home_base, "--cgroup-name", F.cg_name, "--confirmations", "0", "--poll-ms", "200",
 				 "--no-claims", NULL };
 		snprintf(dd, sizeof dd, "FLOPMARKET_DATA_DIR=%s", F.data_dir);
@@ -759,15 +760,42 @@ static void test_agent_access(void **state)
 	snprintf(want, sizeof want, "ssh:       ssh -p %u fm", F.sshd.port);
 	assert_non_null(strstr(out, want));
 	assert_non_null(strstr(out, "terminal:  ws://127.0.0.1:"));
-	/* `flopmarket ssh` logs in through the real sshd. */
-	code = run(out, sizeof out, "ssh %" PRIu64 " --agent %s -i %s -o BatchMode=yes -o StrictHostKeyChecking=no "
-		   "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -- echo ok", id, agent_url, priv);
+	/* the sshd's host key fingerprint, as ssh-keygen -lf prints it */
+	snprintf(cmd, sizeof cmd, "ssh-keygen -lf %s | cut -d' ' -f2", hostkey);
+	{
+		FILE *p = popen(cmd, "r");
+		assert_non_null(p);
+		assert_non_null(fgets(fp, sizeof fp, p));
+		pclose(p);
+		fp[strcspn(fp, "\n")] = '\0';
+	}
+	snprintf(want, sizeof want, "host key:  %s ssh-ed25519", fp);
+	if (!strstr(out, want))
+		fail_msg("rent did not print the host key fingerprint %s: %s", fp, out);
+	/* `flopmarket ssh` logs in through the real sshd, as a script does: no host key options, no prompt;
+	 * the key is pinned in a known_hosts file of the rental's own, ~/.ssh/known_hosts is left alone */
+	code = run(out, sizeof out, "ssh %" PRIu64 " --agent %s -i %s -o BatchMode=yes -- echo ok", id, agent_url,
+		   priv);
 	if (code != 0 || !strstr(out, "ok")) {
 		snprintf(cmd, sizeof cmd, "namei -l '%s/agent-state/accounts/shells/x' >&2; cat '%s' >&2", F.data_dir,
 			 log);
 		if (system(cmd) != 0)
 			print_error("namei failed\n");
 		fail_msg("ssh: exit %d: %s", code, out);
+	}
+	{
+		char kh[600], text[4096] = "", sshport[32];
+		FILE *f;
+		snprintf(kh, sizeof kh, "%s/known_hosts/rental-%" PRIu64, F.data_dir, id);
+		f = fopen(kh, "r");
+		if (!f)
+			fail_msg("no per-rental known_hosts at %s", kh);
+		text[fread(text, 1, sizeof text - 1, f)] = '\0';
+		fclose(f);
+		snprintf(sshport, sizeof sshport, "[127.0.0.1]:%u ssh-ed25519 ", F.sshd.port);
+		assert_non_null(strstr(text, sshport));
+		snprintf(cmd, sizeof cmd, "grep -qF '[127.0.0.1]:%u' ~root/.ssh/known_hosts 2>/dev/null", F.sshd.port);
+		assert_int_not_equal(system(cmd), 0);
 	}
 	/* Stop: the agent tears the account down; the login is refused. */
 	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --wallet renter2", id), 0);

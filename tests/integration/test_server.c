@@ -949,8 +949,10 @@ static void test_rental_open_indexed(void **state)
 	json_decref(r);
 
 	/* The provider's agent reports access (the fake sshd); the renter may not. */
-	char body[256];
-	snprintf(body, sizeof body, "{\"host\":\"127.0.0.1\",\"port\":%u,\"user\":\"flop_r1\"}", F.ssh_port);
+	char body[512];
+	static const char host_key[] = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINklgIsXpg6NtQqumXhbovI76IF6QgNbGbuhDXf4rLPC";
+	snprintf(body, sizeof body, "{\"host\":\"127.0.0.1\",\"port\":%u,\"user\":\"flop_r1\",\"host_keys\":[\"%s\"]}",
+		 F.ssh_port, host_key);
 	snprintf(path, sizeof path, "/rentals/%" PRIu64 "/access", F.rental_id);
 	r = http_json(&st, "POST", path, body, F.tok_renter);
 	assert_int_equal(st, 403);
@@ -963,6 +965,22 @@ static void test_rental_open_indexed(void **state)
 		      F.tok_provider);
 	assert_true(st >= 400 && st < 500);
 	json_decref(r);
+	/* host keys: a list of at most 4 "type base64" lines, nothing else */
+	{
+		static const char *const bad[] = {
+			"\"ssh-ed25519 AAAA\"", "[\"ssh-ed25519\"]", "[\"ssh-ed25519 AAAA x\"]", "[\"ssh-ed25519 AA\\nAA\"]",
+			"[\"ssh-ed25519 AA;AA\"]", "[1]", "[\"a b\",\"a b\",\"a b\",\"a b\",\"a b\"]",
+		};
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			char b[300];
+			snprintf(b, sizeof b, "{\"host\":\"h\",\"port\":22,\"user\":\"flop_r1\",\"host_keys\":%s}", bad[i]);
+			r = http_json(&st, "POST", path, b, F.tok_provider);
+			if (st != 400)
+				fail_msg("host_keys %s: status %ld, want 400", bad[i], st);
+			assert_string_equal(jstr(json_object_get(r, "error"), "field"), "host_keys");
+			json_decref(r);
+		}
+	}
 	char *after = db_counts();
 	assert_string_equal(before, after);
 	free(before);
@@ -972,6 +990,16 @@ static void test_rental_open_indexed(void **state)
 	json_decref(r);
 	r = http_json(&st, "POST", path, body, F.tok_provider);
 	assert_int_equal(st, 409);
+	json_decref(r);
+	/* the rental view hands the host keys to the renter's client, to pin */
+	snprintf(path, sizeof path, "/rentals/%" PRIu64, F.rental_id);
+	r = http_json(&st, "GET", path, NULL, NULL);
+	assert_int_equal(st, 200);
+	{
+		json_t *keys = json_object_get(json_object_get(r, "access"), "host_keys");
+		assert_int_equal(json_array_size(keys), 1);
+		assert_string_equal(json_string_value(json_array_get(keys, 0)), host_key);
+	}
 	json_decref(r);
 }
 

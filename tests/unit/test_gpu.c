@@ -421,6 +421,14 @@ static void test_ssh_key_check(void **state)
 	assert_int_equal(sshkey_check(out, sizeof out, big, ACCOUNT_SSH_KEY_MAX + 1, &e),
 			 ERR_TOO_BIG);
 	free(big);
+	/* the fingerprint, as `ssh-keygen -lf` printed it for this key */
+	{
+		char fp[SSHKEY_FP_MAX];
+		assert_int_equal(sshkey_fingerprint(fp, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINklgIsXpg6NtQqumXhbovI76"
+						    "IF6QgNbGbuhDXf4rLPC vec\n", &e), 0);
+		assert_string_equal(fp, "SHA256:RrkJXWqPjW7qSVcTdJ4R03PrVTqKqPKyxBSn9q7FaFo");
+		assert_int_equal(sshkey_fingerprint(fp, "ssh-ed25519", &e), ERR_INVALID);
+	}
 }
 
 static void test_account_name(void **state)
