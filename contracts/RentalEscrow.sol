@@ -428,6 +428,22 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
     /// Renter: add `amount` to the deposit (native: msg.value == amount). Allowed while running, and after
     /// a runout until paidUntil + graceSecs; after a runout billing restarts now (the gap is not billed).
     function extend(Terms calldata t, uint256 amount) external payable nonReentrant {
+        _extend(t, amount);
+    }
+
+    /// Like `extend` for ERC-20 tokens with EIP-2612, in one transaction: runs
+    /// `permit(msg.sender, this, amount, deadline, v, r, s)` first. A failing permit (already used by a
+    /// front-runner, or unsupported) is ignored: the transfer then needs an existing allowance.
+    function extendWithPermit(Terms calldata t, uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+        external
+        nonReentrant
+    {
+        if (t.token == address(0)) revert NoPermitForNative();
+        try IERC20Permit(t.token).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
+        _extend(t, amount);
+    }
+
+    function _extend(Terms calldata t, uint256 amount) private {
         (bytes32 key, Rental memory r) = _load(t);
         if (msg.sender != t.renter) revert NotRenter();
         if (r.endedAt != 0) revert RentalEnded();

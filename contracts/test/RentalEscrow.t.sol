@@ -428,6 +428,48 @@ contract RentalEscrowTest is Fixture {
         assertEq(usdc.balanceOf(PAYOUT) + treasuryGot(address(usdc)), gross, "provider side = cost(billed)");
     }
 
+    function test_extendWithPermit() public {
+        uint256 id = doOpen(baseOffer(address(usdc)), renter, 1e6);
+        vm.warp(T0 + 1000);
+        fund(address(usdc), renter, 1e6);
+        (uint8 v, bytes32 r, bytes32 s) = permitSig(1e6, T0 + 2000);
+        vm.recordLogs();
+        vm.prank(renter);
+        esc.extendWithPermit(T[id], 1e6, T0 + 2000, v, r, s);
+        sync();
+        assertEq(S[id].deposited, 2e6, "extended in one transaction, no approve");
+        assertEq(S[id].paidUntil, T0 + 7200, "paid 2 h from the start");
+        assertEq(usdc.allowance(renter, address(esc)), 0, "no allowance left behind");
+    }
+
+    function test_extendWithPermit_frontRunPermitStillExtends() public {
+        uint256 id = doOpen(baseOffer(address(usdc)), renter, 1e6);
+        fund(address(usdc), renter, 1e6);
+        (uint8 v, bytes32 r, bytes32 s) = permitSig(1e6, T0 + 100);
+        vm.prank(address(0xEE));
+        usdc.permit(renter, address(esc), 1e6, T0 + 100, v, r, s);
+        vm.recordLogs();
+        vm.prank(renter);
+        esc.extendWithPermit(T[id], 1e6, T0 + 100, v, r, s);
+        sync();
+        assertEq(S[id].deposited, 2e6, "extended through the existing allowance");
+    }
+
+    function test_extendWithPermit_revert_native() public {
+        uint256 id = doOpen(baseOffer(address(0)), renter, 1e6);
+        vm.prank(renter);
+        vm.expectRevert(RentalEscrow.NoPermitForNative.selector);
+        esc.extendWithPermit(T[id], 1, 0, 0, 0, 0);
+    }
+
+    function test_extendWithPermit_revert_notRenter() public {
+        uint256 id = doOpen(baseOffer(address(usdc)), renter, 1e6);
+        (uint8 v, bytes32 r, bytes32 s) = permitSig(1e6, T0 + 100);
+        vm.prank(address(0xEE));
+        vm.expectRevert(RentalEscrow.NotRenter.selector);
+        esc.extendWithPermit(T[id], 1e6, T0 + 100, v, r, s);
+    }
+
     function test_extend_revert_notRenter() public {
         uint256 id = doOpen(baseOffer(address(usdc)), renter, 1e6);
         vm.expectRevert(RentalEscrow.NotRenter.selector);

@@ -7,6 +7,7 @@
  * {"offer": ..., "host": ... | null, "provider": ... | null} as the server gave them.
  */
 #include "cli/cli.h"
+#include "cli/format.h"
 #include "cli/server_client.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -38,16 +39,6 @@ static long long num(const json_t *o, const char *k)
 	return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
 }
 
-static void utc(char out[32], long long t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t <= 0 || !gmtime_r(&tt, &tm))
-		snprintf(out, 32, "—");
-	else
-		strftime(out, 32, "%Y-%m-%d %H:%M UTC", &tm);
-}
 
 /* "NVIDIA_A100_80GB" as people write it. */
 static void model_text(char *out, size_t cap, const char *slug)
@@ -69,7 +60,7 @@ static void print_machine(const json_t *o, const json_t *host)
 	       vram, json_is_true(json_object_get(o, "simulated")) ? ", SIMULATED (a demo or test host)" : "");
 	if (num(o, "tflops32_milli")) {
 		char when[32];
-		utc(when, gpus ? num(json_array_get(gpus, 0), "bench_at") : 0);
+		cli_fmt_utc(when, gpus ? num(json_array_get(gpus, 0), "bench_at") : 0);
 		printf("  compute     FP32 %.1f / FP16 %.1f TFLOPS, memory %lld GB/s per GPU (benchmarked %s)\n",
 		       (double)num(o, "tflops32_milli") / 1000.0, (double)num(o, "tflops16_milli") / 1000.0,
 		       num(o, "bandwidth_gbps"), when);
@@ -154,7 +145,7 @@ static void print_terms(const json_t *o)
 	       num(in, "graceSecs") / 60, dispute);
 	if (json_is_true(json_object_get(in, "interruptible")))
 		printf("              the provider may end it with %lld min notice\n", num(in, "noticeSecs") / 60);
-	utc(exp, num(o, "expires_at"));
+	cli_fmt_utc(exp, num(o, "expires_at"));
 	printf("  listing     %s, expires %s\n", str(o, "status")[0] ? str(o, "status") : "active", exp);
 }
 
@@ -169,7 +160,7 @@ static void print_provider(const json_t *o, const json_t *prov)
 		printf("              no record on this server\n");
 		return;
 	}
-	utc(since, num(prov, "first_seen"));
+	cli_fmt_utc(since, num(prov, "first_seen"));
 	if (json_is_true(json_object_get(o, "reliability_observed")))
 		snprintf(uptime, sizeof uptime, "%.2f %%", (double)num(rep, "reliability_bps") / 100.0);
 	else

@@ -5,6 +5,7 @@
  * GPU's full name and count, the token's symbol, exact human amounts.
  */
 #include "cli/cli.h"
+#include "cli/format.h"
 #include "cli/server_client.h"
 #include "cli/session.h"
 #include "core/buf.h"
@@ -37,18 +38,13 @@ static size_t split(char *line, char **col)
 	return n;
 }
 
-/* Unix seconds as "2026-12-04 18:33 UTC" ("-" when not a time). */
-static void when(char out[32], const char *unix_s)
+/* Unix seconds (text) as "2026-12-04 18:33 UTC" ("-" when not a time). */
+static void when(char out[CLI_FMT_TIME_MAX], const char *unix_s)
 {
 	char *end;
 	long long t = strtoll(unix_s, &end, 10);
-	time_t tt = (time_t)t;
-	struct tm tm;
 
-	if (end == unix_s || *end || t <= 0 || !gmtime_r(&tt, &tm))
-		snprintf(out, 32, "-");
-	else
-		strftime(out, 32, "%Y-%m-%d %H:%M UTC", &tm);
+	cli_fmt_utc(out, end == unix_s || *end ? 0 : (int64_t)t);
 }
 
 int cmd_receipts(int argc, char **argv, struct cfg *cfg)

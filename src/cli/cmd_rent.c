@@ -17,6 +17,7 @@
  */
 #include "core/file.h"
 #include "cli/cli.h"
+#include "cli/format.h"
 
 #include "agent/instances.h"
 #include "cli/rent_access.h"
@@ -216,12 +217,6 @@ static int load_offer_file(json_t **out, const char *path, struct err *e)
 	return rc;
 }
 
-static void fmt_gas(char *out, size_t cap, const char *sym, const u256 *wei)
-{
-	char num[U256_DEC_MAX + 2];
-	u256_format_units(num, wei, 18);
-	snprintf(out, cap, "%s %s", num, sym);
-}
 
 static void fmt_secs(char *out, size_t cap, uint64_t s)
 {
@@ -375,10 +370,10 @@ static int rent_prepare(struct rent *r, struct err *e)
 		return err_set(e, rc, "gas cost overflows");
 	if (u256_cmp(&r->gas_bal, &need) >= 0)
 		return 0;
-	fmt_gas(t1, sizeof t1, r->native, &r->gas_bal);
-	fmt_gas(t2, sizeof t2, r->native, &r->gas_cost);
+	cli_fmt_gas(t1, sizeof t1, r->native, &r->gas_bal);
+	cli_fmt_gas(t2, sizeof t2, r->native, &r->gas_cost);
 	if (r->tok.native) {
-		fmt_gas(t3, sizeof t3, r->native, &r->deposit);
+		cli_fmt_gas(t3, sizeof t3, r->native, &r->deposit);
 		return err_set(e, ERR_STATE, "not enough %s: you hold %s but the deposit %s plus gas (about %s) "
 			       "needs more", r->native, t1, t3, t2);
 	}
@@ -401,7 +396,7 @@ static void rent_summary(const struct rent *r)
 	hex_encode_0x(hash_hex, r->offer_hash, 32);
 	cli_token_format(t1, sizeof t1, &r->tok, &hourly);
 	cli_token_format(t2, sizeof t2, &r->tok, &r->deposit);
-	fmt_gas(t3, sizeof t3, r->native, &r->gas_cost);
+	cli_fmt_gas(t3, sizeof t3, r->native, &r->gas_cost);
 	fmt_secs(paid, sizeof paid, r->secs);
 	escrow_fee(&fee, &r->deposit, r->s.dep.fee_bps, NULL);
 	cli_token_format(t4, sizeof t4, &r->tok, &fee);

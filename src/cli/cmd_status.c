@@ -10,6 +10,7 @@
  * when one is configured (GET /me/rentals), else from the local records (session.h).
  */
 #include "cli/cli.h"
+#include "cli/format.h"
 #include "cli/server_client.h"
 #include "cli/session.h"
 #include "core/err.h"
@@ -37,15 +38,6 @@ static int status_usage(void)
 {
 	fprintf(stderr, "usage: flopmarket status [RENTAL] [--watch] [--wallet NAME] [--server URL]\n");
 	return EXIT_USAGE;
-}
-
-static void fmt_dur(char *out, size_t cap, uint64_t s)
-{
-	if (s >= 86400)
-		snprintf(out, cap, "%" PRIu64 "d %02" PRIu64 "h %02" PRIu64 "m", s / 86400, s / 3600 % 24,
-			 s / 60 % 60);
-	else
-		snprintf(out, cap, "%02" PRIu64 ":%02" PRIu64 ":%02" PRIu64, s / 3600, s / 60 % 60, s % 60);
 }
 
 /* Prints one rental's figures at the latest block. *active is false once it has ended or closed. */
@@ -83,8 +75,8 @@ static int status_show(struct cli_session *s, const struct escrow_terms *t, cons
 		tl = *active && end > head.timestamp ? end - head.timestamp : 0;
 		if (u256_sub(&remaining, &v.deposited, &q.cost))
 			remaining = u256_from_u64(0);
-		fmt_dur(el, sizeof el, q.billed_secs);
-		fmt_dur(left, sizeof left, tl);
+		cli_fmt_duration(el, sizeof el, q.billed_secs);
+		cli_fmt_duration(left, sizeof left, tl);
 		cli_token_format(a, sizeof a, tok, &q.cost);
 		cli_token_format(b, sizeof b, tok, &remaining);
 		cli_token_format(c, sizeof c, tok, &v.deposited);
@@ -187,7 +179,7 @@ static void status_row(struct cli_session *s, uint64_t id, uint64_t now)
 			if (u256_sub(&remaining, &v.deposited, &q.cost))
 				remaining = u256_from_u64(0);
 			cli_token_format(rem, sizeof rem, &tok, &remaining);
-			fmt_dur(left, sizeof left, end > now ? end - now : 0);
+			cli_fmt_duration(left, sizeof left, end > now ? end - now : 0);
 		}
 	}
 	printf("%-8" PRIu64 " %-26s %22s %22s %12s\n", id, state, acc, rem, left);

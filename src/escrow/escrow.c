@@ -257,6 +257,22 @@ int escrow_cd_extend(struct buf *out, const struct escrow_terms *t, const u256 *
 	return call(out, "extend(" T ",uint256)", a, 2, e);
 }
 
+int escrow_cd_extend_with_permit(struct buf *out, const struct escrow_terms *t, const u256 *amount,
+				 const u256 *deadline, const uint8_t permit_sig65[65], struct err *e)
+{
+	struct abi_value ti[ESCROW_TERMS_WORDS];
+	struct abi_value a[6] = {
+		terms_value(ti, t),
+		abi_v_uint(amount),
+		abi_v_uint(deadline),
+		abi_v_u64(permit_sig65[64]),
+		abi_v_fixed_bytes(permit_sig65, 32),
+		abi_v_fixed_bytes(permit_sig65 + 32, 32),
+	};
+
+	return call(out, "extendWithPermit(" T ",uint256,uint256,uint8,bytes32,bytes32)", a, 6, e);
+}
+
 int escrow_cd_rental(struct buf *out, enum escrow_rental_fn fn, const struct escrow_terms *t,
 		     struct err *e)
 {

@@ -144,6 +144,9 @@ int escrow_cd_open_with_permit(struct buf *out, const struct escrow_offer *o, co
 			       const uint8_t permit_sig65[65], struct err *e);
 /* extend(Terms,uint256). */
 int escrow_cd_extend(struct buf *out, const struct escrow_terms *t, const u256 *amount, struct err *e);
+/* extendWithPermit(Terms,uint256,uint256 deadline,uint8 v,bytes32 r,bytes32 s). */
+int escrow_cd_extend_with_permit(struct buf *out, const struct escrow_terms *t, const u256 *amount,
+				 const u256 *deadline, const uint8_t permit_sig65[65], struct err *e);
 
 /* The per-rental calls that take only the Terms. */
 enum escrow_rental_fn {

@@ -375,7 +375,7 @@ static void rent_cycle(const struct eth_address *token, const char *token_flag, 
 	p0 = chain_balance(&F.rpc, token, &F.payout);
 	f0 = chain_fees(&F.rpc, &F.escrow, token);
 	chain_rpc(&F.rpc, "evm_setNextBlockTimestamp", params);
-	code = run(out, sizeof out, "stop %" PRIu64 " --wallet renter2", id);
+	code = run(out, sizeof out, "stop %" PRIu64 " --yes --wallet renter2", id);
 	if (code != 0)
 		fail_msg("stop exit %d: %s", code, out);
 	tx_hash(stop_tx, out);
@@ -395,7 +395,7 @@ static void rent_cycle(const struct eth_address *token, const char *token_flag, 
 	/* Closed: status says so, a second stop is refused with a clear message (exit 5). */
 	assert_int_equal(run(out, sizeof out, "status %" PRIu64 " --wallet renter2", id), 0);
 	assert_non_null(strstr(out, "closed"));
-	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --wallet renter2", id), 5);
+	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --yes --wallet renter2", id), 5);
 	assert_non_null(strstr(out, "closed"));
 }
 
@@ -419,10 +419,41 @@ static void test_rent_native(void **state)
 	rent_cycle(&zero, "", "native coin");
 }
 
+/* Like run(), in a terminal (script(1) gives the command a pty) that answers `answer` to the question. */
+static int run_tty(char *out, size_t cap, const char *answer, const char *fmt, ...)
+{
+	char args[2048], inner[4096], cmd[8192];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof args, fmt, ap);
+	va_end(ap);
+	snprintf(inner, sizeof inner, "env -u FLOPMARKET_SERVER_URL -u FLOPMARKET_DEPLOYMENT FLOPMARKET_DATA_DIR=%s "
+		 "FLOPMARKET_KEYSTORE_SCRYPT_LOG2_N=10 FLOPMARKET_PASSPHRASE=renter-pass %s --rpc-url %s %s",
+		 F.data_dir, child_bin(F.repo), F.node.url, args);
+	snprintf(cmd, sizeof cmd, "(sleep 1; printf '%s\\n') | script -qec \"%s\" /dev/null 2>&1", answer, inner);
+	return child_shell(out, cap, cmd, args);
+}
+
+/* The JSON object a --json command printed (stdout, after any progress on stderr); NULL when none. */
+static json_t *json_in(const char *out)
+{
+	const char *p = strstr(out, "{\n  \"");
+	return p ? json_loads(p, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+}
+
+static uint64_t tx_count(const struct eth_address *a)
+{
+	uint64_t n = 0;
+	OK(rpc_get_tx_count(&F.rpc, &n, a, "latest", &e_));
+	return n;
+}
+
 static void test_extend(void **state)
 {
 	char path[256], out[8192];
-	uint64_t id;
+	uint64_t id, nonce;
+	json_t *j;
 	(void)state;
 	offer_file(path, sizeof path, &F.usdc, chain_head_time(&F.rpc) + 7200, 600);
 	assert_int_equal(run(out, sizeof out, "rent --offer-file %s --hours 1 --yes --wallet renter2", path), 0);
@@ -430,17 +461,63 @@ static void test_extend(void **state)
 	/* Without the local record the terms come from the chain's Opened log. */
 	snprintf(path, sizeof path, "%s/rentals/%d-%" PRIu64 ".json", F.data_dir, CHAIN, id);
 	assert_int_equal(unlink(path), 0);
-	int code = run(out, sizeof out, "extend %" PRIu64 " --hours 1 --wallet renter2", id);
+	/* Issue 14.4: figures first, then a question; no terminal and no --yes: nothing is sent */
+	nonce = tx_count(&F.renter);
+	assert_int_equal(run(out, sizeof out, "extend %" PRIu64 " --hours 1 --wallet renter2", id), 1);
+	if (!strstr(out, "add:       1.08 dUSDC (buys 01:00:00 more)") || !strstr(out, "new end:   ") ||
+	    !strstr(out, "payment:   EIP-2612 permit + extend (one transaction)") || !strstr(out, "gas:       about ") ||
+	    !strstr(out, "not confirmed (use --yes in scripts); nothing was sent"))
+		fail_msg("extend without --yes: %s", out);
+	/* in a terminal: "n" sends nothing, "y" sends */
+	assert_int_equal(run_tty(out, sizeof out, "n", "extend %" PRIu64 " --hours 1 --wallet renter2", id), 1);
+	if (!strstr(out, "Proceed? [y/N]") || !strstr(out, "nothing was sent"))
+		fail_msg("extend answered n: %s", out);
+	assert_int_equal(tx_count(&F.renter), nonce);
+	int code = run_tty(out, sizeof out, "y", "extend %" PRIu64 " --hours 1 --wallet renter2", id);
 	if (code != 0)
-		fail_msg("extend exit %d: %s", code, out);
+		fail_msg("extend answered y: exit %d: %s", code, out);
 	assert_non_null(strstr(out, "added:     1.08 dUSDC"));
+	/* a permit token: one transaction, no approve */
+	assert_int_equal(tx_count(&F.renter), nonce + 1);
 	assert_int_equal(run(out, sizeof out, "status %" PRIu64 " --wallet renter2", id), 0);
 	assert_non_null(strstr(out, "deposited:   2.16 dUSDC"));
+	/* --json: the result as one object, amounts in token units */
+	assert_int_equal(run(out, sizeof out, "extend %" PRIu64 " --amount 0.5 --yes --json --wallet renter2", id), 0);
+	j = json_in(out);
+	if (!j)
+		fail_msg("extend --json printed no object: %s", out);
+	assert_string_equal(json_string_value(json_object_get(j, "action")), "extend");
+	assert_int_equal(json_integer_value(json_object_get(j, "rental_id")), (json_int_t)id);
+	assert_string_equal(json_string_value(json_object_get(j, "added")), "500000");
+	assert_string_equal(json_string_value(json_object_get(j, "symbol")), "dUSDC");
+	assert_int_equal(json_integer_value(json_object_get(j, "decimals")), 6);
+	assert_string_equal(json_string_value(json_object_get(j, "payment")), "permit");
+	assert_true(json_integer_value(json_object_get(j, "paid_until")) > 0);
+	assert_int_equal(strlen(json_string_value(json_object_get(j, "tx"))), 66);
+	json_decref(j);
 	/* past the offer's 24 h in all: refused before sending, saying what to do (issue 14.9) */
-	assert_int_equal(run(out, sizeof out, "extend %" PRIu64 " --hours 30 --wallet renter2", id), 5);
+	assert_int_equal(run(out, sizeof out, "extend %" PRIu64 " --hours 30 --yes --wallet renter2", id), 5);
 	if (!strstr(out, "DepositAboveMaximum()") || !strstr(out, "ask for fewer hours"))
 		fail_msg("extend past the maximum: %s", out);
-	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --wallet renter2", id), 0);
+	/* stop shows the refund it will get and asks too */
+	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --wallet renter2", id), 1);
+	if (!strstr(out, "refund:    ") || !strstr(out, "back to you") || !strstr(out, "nothing was sent"))
+		fail_msg("stop without --yes: %s", out);
+	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --yes --json --wallet renter2", id), 0);
+	j = json_in(out);
+	if (!j)
+		fail_msg("stop --json printed no object: %s", out);
+	assert_string_equal(json_string_value(json_object_get(j, "action")), "stop");
+	{
+		/* refund + billed = all deposited (2.66 dUSDC), to the unit */
+		u256 refund, billed, sum, want = u256_from_u64(2660000);
+		OK(u256_parse_dec(&refund, json_string_value(json_object_get(j, "refund")), &e_));
+		OK(u256_parse_dec(&billed, json_string_value(json_object_get(j, "billed")), &e_));
+		OK(u256_add(&sum, &refund, &billed));
+		assert_true(u256_cmp(&sum, &want) == 0);
+		assert_true(json_integer_value(json_object_get(j, "billed_secs")) >= 1);
+	}
+	json_decref(j);
 }
 
 /* A renter disputes within the window: the held share stays in escrow; once only. */
@@ -455,7 +532,7 @@ static void test_dispute(void **state)
 	assert_int_equal(run(out, sizeof out, "rent --offer-file %s --hours 1 --yes --wallet renter2", path), 0);
 	id = rental_id(out);
 	/* Not ended yet: nothing to dispute, and it says what to do (issue 14.9). */
-	assert_int_equal(run(out, sizeof out, "dispute %" PRIu64 " --wallet renter2", id), 5);
+	assert_int_equal(run(out, sizeof out, "dispute %" PRIu64 " --yes --wallet renter2", id), 5);
 	{
 		char want[64];
 		snprintf(want, sizeof want, "stop it first (flopmarket stop %" PRIu64 ")", id);
@@ -464,20 +541,20 @@ static void test_dispute(void **state)
 	}
 	chain_rpc(&F.rpc, "evm_increaseTime", "[600]");
 	chain_rpc(&F.rpc, "evm_mine", "[]");
-	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --wallet renter2", id), 0);
+	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --yes --wallet renter2", id), 0);
 	assert_non_null(strstr(out, "held:"));
-	int code = run(out, sizeof out, "dispute %" PRIu64 " --wallet renter2", id);
+	int code = run(out, sizeof out, "dispute %" PRIu64 " --yes --wallet renter2", id);
 	if (code != 0)
 		fail_msg("dispute exit %d: %s", code, out);
 	assert_non_null(strstr(out, "disputed:"));
 	assert_int_equal(run(out, sizeof out, "status %" PRIu64 " --wallet renter2", id), 0);
 	assert_non_null(strstr(out, "disputed"));
 	/* Once only. */
-	assert_int_equal(run(out, sizeof out, "dispute %" PRIu64 " --wallet renter2", id), 5);
+	assert_int_equal(run(out, sizeof out, "dispute %" PRIu64 " --yes --wallet renter2", id), 5);
 	if (!strstr(out, "RentalDisputed()") || !strstr(out, "under dispute"))
 		fail_msg("second dispute: %s", out);
 	/* and a stopped rental cannot be stopped or extended again: it says why */
-	assert_int_equal(run(out, sizeof out, "extend %" PRIu64 " --hours 1 --wallet renter2", id), 5);
+	assert_int_equal(run(out, sizeof out, "extend %" PRIu64 " --hours 1 --yes --wallet renter2", id), 5);
 	if (!strstr(out, "has already ended") && !strstr(out, "under dispute") && !strstr(out, "is closed"))
 		fail_msg("extend of a stopped rental: %s", out);
 }
@@ -662,7 +739,7 @@ static void test_server_flow(void **state)
 		assert_int_equal(st.st_mode & 0777, 0600);
 	}
 	/* stop; the receipt appears; rate once. */
-	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --wallet renter2", id), 0);
+	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --yes --wallet renter2", id), 0);
 	snprintf(want, sizeof want, "\n%" PRIu64 ",closed", id);
 	snprintf(body, sizeof body, "receipts --csv --wallet renter2 --server %s", F.base);
 	run_until(out, sizeof out, want, body);
@@ -798,7 +875,7 @@ static void test_agent_access(void **state)
 		assert_int_not_equal(system(cmd), 0);
 	}
 	/* Stop: the agent tears the account down; the login is refused. */
-	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --wallet renter2", id), 0);
+	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --yes --wallet renter2", id), 0);
 	for (int i = 0; i < 100; i++) {
 		code = run(out, sizeof out, "ssh %" PRIu64 " --agent %s -i %s -o BatchMode=yes -o StrictHostKeyChecking=no "
 			   "-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=3 -- echo ok", id,
@@ -864,7 +941,7 @@ static void test_errors(void **state)
 	assert_int_equal(run(out, sizeof out, "rent --hours 1"), 2);
 	assert_int_equal(run(out, sizeof out, "rent --offer-file %s --hours 0 --yes", path), 3);
 	assert_int_equal(run(out, sizeof out, "status abc"), 3);
-	assert_int_equal(run(out, sizeof out, "stop 999 --wallet renter2"), 1);
+	assert_int_equal(run(out, sizeof out, "stop 999 --yes --wallet renter2"), 1);
 	assert_non_null(strstr(out, "no rental 999"));
 	assert_int_equal(run(out, sizeof out, "rate 1 6 --server http://127.0.0.1:1"), 3);
 	assert_int_equal(run(out, sizeof out, "search 'gpu=X' --server http://127.0.0.1:1"), 4);

@@ -713,7 +713,7 @@ static void rental_cycle(const char *filter, const char *symbol, const char *tok
 		snprintf(params, sizeof params, "[%" PRIu64 "]", t_open + 1200);
 		chain_rpc(&F.rpc, "evm_setNextBlockTimestamp", params);
 	}
-	code = run(out, sizeof out, "stop %" PRIu64 " --wallet renter", id);
+	code = run(out, sizeof out, "stop %" PRIu64 " --yes --wallet renter", id);
 	if (code != 0)
 		fail_msg("stop: exit %d: %s", code, out);
 	tx_hash_of(stop_tx, out);

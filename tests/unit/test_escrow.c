@@ -292,6 +292,7 @@ static void test_selectors(void **state)
 	SEL(escrow_cd_open(&b, &o, sig, 65, &one, NULL), "0x71265017");
 	SEL(escrow_cd_open_with_permit(&b, &o, sig, 65, &one, &one, sig, NULL), "0xf28dd8d7");
 	SEL(escrow_cd_extend(&b, &t, &one, NULL), "0x723ef6a1");
+	SEL(escrow_cd_extend_with_permit(&b, &t, &one, &one, sig, NULL), "0x0668511b"); /* forge methodIdentifiers */
 	SEL(escrow_cd_rental(&b, ESCROW_FN_CLAIM, &t, NULL), "0x816a5e33");
 	SEL(escrow_cd_rental(&b, ESCROW_FN_RECLAIM, &t, NULL), "0x0a7697a5");
 	SEL(escrow_cd_rental(&b, ESCROW_FN_STOP, &t, NULL), "0x7e467941");
