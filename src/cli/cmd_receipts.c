@@ -11,6 +11,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@
 
 static int receipts_usage(void)
 {
-	fprintf(stderr, "usage: flopmarket receipts [--csv] [--wallet NAME] [--server URL]\n");
+	fprintf(stderr, "usage: flopmarket receipts [--csv | --json] [--wallet NAME] [--server URL]\n");
 	return EXIT_USAGE;
 }
 
@@ -47,10 +48,39 @@ static void when(char out[CLI_FMT_TIME_MAX], const char *unix_s)
 	cli_fmt_utc(out, end == unix_s || *end ? 0 : (int64_t)t);
 }
 
+/*
+ * --json: {"receipts": [...]}, each the server's GET /rentals/{id}/receipt (docs/server.md: amounts as
+ * {"units", "amount", "usd"}, the token, the GPU, every transaction) for the rentals the CSV lists.
+ */
+static int receipts_json(struct api_client *c, struct buf *csv, struct err *e)
+{
+	char *save = NULL, *line = strtok_r(csv->data ? (char *)csv->data : "", "\n", &save);
+	json_t *list = json_array();
+	int rc = 0;
+
+	if (!list)
+		return err_set(e, ERR_NOMEM, "out of memory");
+	for (line = line ? strtok_r(NULL, "\n", &save) : NULL; line && !rc; line = strtok_r(NULL, "\n", &save)) {
+		char path[64];
+		json_t *r = NULL;
+		uint64_t id;
+		if (sscanf(line, "%" SCNu64 ",", &id) != 1)
+			continue;
+		snprintf(path, sizeof path, "/rentals/%" PRIu64 "/receipt", id);
+		if (!(rc = api_request(c, &r, NULL, "GET", path, NULL, e)))
+			json_array_append_new(list, r);
+	}
+	if (rc) {
+		json_decref(list);
+		return rc;
+	}
+	return cli_json_print(json_pack("{s:o}", "receipts", list)) == EXIT_OK ? 0 : err_set(e, ERR_NOMEM, "out of memory");
+}
+
 int cmd_receipts(int argc, char **argv, struct cfg *cfg)
 {
 	const char *server = cfg_get(cfg, "server_url"), *wallet = NULL;
-	bool csv = false;
+	bool csv = false, as_json = false;
 	struct cli_session s;
 	struct api_client c = { 0 };
 	struct err e = { 0 };
@@ -60,6 +90,7 @@ int cmd_receipts(int argc, char **argv, struct cfg *cfg)
 	for (int i = 1; i < argc; i++) {
 		const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(f, "--csv") == 0) csv = true;
+		else if (strcmp(f, "--json") == 0) as_json = true;
 		else if (strcmp(f, "--wallet") == 0 && v) wallet = v, i++;
 		else if (strcmp(f, "--server") == 0 && v) server = v, i++;
 		else return receipts_usage();
@@ -76,6 +107,10 @@ int cmd_receipts(int argc, char **argv, struct cfg *cfg)
 		goto out;
 	if (csv) {
 		fwrite(text.data ? text.data : (const uint8_t *)"", 1, text.len, stdout);
+		goto out;
+	}
+	if (as_json) {
+		rc = receipts_json(&c, &text, &e);
 		goto out;
 	}
 	{

@@ -64,6 +64,7 @@ struct rent_args {
 	const char *agent;       /* --agent URL (else from the server's host record) */
 	uint64_t wait_access_s;
 	bool yes;
+	bool json;               /* --json: the result as one object on stdout; the figures go to stderr */
 };
 
 static int rent_usage(void)
@@ -71,7 +72,7 @@ static int rent_usage(void)
 	fprintf(stderr,
 		"usage: flopmarket rent (<offer_hash> | --offer-file FILE) (--hours N | --until-stopped)\n"
 		"                       [--deposit AMOUNT] [--token SYMBOL] [--ssh-key FILE] [--image NAME]\n"
-		"                       [--wallet NAME] [--server URL] [--agent URL] [--wait-access SECS] [--yes]\n");
+		"                       [--wallet NAME] [--server URL] [--agent URL] [--wait-access SECS] [--yes] [--json]\n");
 	return EXIT_USAGE;
 }
 
@@ -96,6 +97,8 @@ static int rent_parse(struct rent_args *a, int argc, char **argv, const struct c
 		const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(f, "--yes") == 0 || strcmp(f, "-y") == 0) {
 			a->yes = true;
+		} else if (strcmp(f, "--json") == 0) {
+			a->json = true;
 		} else if (strcmp(f, "--until-stopped") == 0) {
 			a->until_stopped = true;
 		} else if (strcmp(f, "--hours") == 0) {
@@ -245,6 +248,7 @@ struct rent {
 	uint64_t secs, gas;             /* paid seconds; gas of the open (and approve) */
 	bool use_permit;                /* openWithPermit */
 	struct buf cd;                  /* the open's calldata */
+	json_t *result;                 /* --json: what is printed at the end */
 };
 
 /* 1. The offer: from the file or the server (by hash or prefix), its listing status and token. */
@@ -388,6 +392,7 @@ static int rent_prepare(struct rent *r, struct err *e)
 /* 4. The summary shown before the confirmation. */
 static void rent_summary(const struct rent *r)
 {
+	FILE *f = r->a.json ? stderr : stdout;
 	u256 hourly, fee;
 	char a_addr[ADDRESS_STR_MAX], hash_hex[67], paid[32], t1[160], t2[160], t3[160], t4[160];
 
@@ -400,18 +405,18 @@ static void rent_summary(const struct rent *r)
 	fmt_secs(paid, sizeof paid, r->secs);
 	escrow_fee(&fee, &r->deposit, r->s.dep.fee_bps, NULL);
 	cli_token_format(t4, sizeof t4, &r->tok, &fee);
-	printf("offer:     %s\n", hash_hex);
-	printf("renter:    %s\n", a_addr);
-	printf("rate:      %s per hour (fee %u.%02u %% included)\n", t1, r->s.dep.fee_bps / 100,
+	fprintf(f, "offer:     %s\n", hash_hex);
+	fprintf(f, "renter:    %s\n", a_addr);
+	fprintf(f, "rate:      %s per hour (fee %u.%02u %% included)\n", t1, r->s.dep.fee_bps / 100,
 	       r->s.dep.fee_bps % 100);
-	printf("deposit:   %s (buys %s%s; the unused part is refunded when you stop)\n", t2, paid,
+	fprintf(f, "deposit:   %s (buys %s%s; the unused part is refunded when you stop)\n", t2, paid,
 	       r->a.until_stopped ? ", runs until you stop" : "");
-	printf("max cost:  %s, of which at most %s fee\n", t2, t4);
-	printf("payment:   %s\n", r->tok.native ? "native coin (msg.value)"
+	fprintf(f, "max cost:  %s, of which at most %s fee\n", t2, t4);
+	fprintf(f, "payment:   %s\n", r->tok.native ? "native coin (msg.value)"
 		       : r->use_permit ? "EIP-2612 permit + open (one transaction)"
 				       : "approve + open (two transactions)");
-	printf("gas:       about %" PRIu64 " gas, at most %s\n", r->gas, t3);
-	fflush(stdout);
+	fprintf(f, "gas:       about %" PRIu64 " gas, at most %s\n", r->gas, t3);
+	fflush(f);
 }
 
 /* 5. Sends the open (the host must be alive right now, or nothing is paid); *ev is its Opened event. */
@@ -443,9 +448,29 @@ static int rent_send(struct rent *r, struct escrow_event *ev, struct err *e)
 	struct err we = { 0 };
 	if (cli_rental_save(&r->s, &ev->opened.terms, ev->opened.offer_hash, rcpt.tx_hash, &we))
 		fprintf(stderr, "flopmarket: warning: %s\n", we.msg);
-	printf("rental:    %" PRIu64 "\n", ev->id);
-	printf("tx:        %s\n", tx);
-	fflush(stdout);
+	if (r->result) {
+		char offer[67], token[ADDRESS_STR_MAX];
+		struct escrow_view v;
+		hex_encode_0x(offer, ev->opened.offer_hash, 32);
+		address_to_checksum(token, &r->tok.address);
+		json_object_set_new(r->result, "rental_id", json_integer((json_int_t)ev->id));
+		json_object_set_new(r->result, "tx", json_string(tx));
+		json_object_set_new(r->result, "block", json_integer((json_int_t)rcpt.block_number));
+		json_object_set_new(r->result, "offer_hash", json_string(offer));
+		json_object_set_new(r->result, "token", json_string(r->tok.native ? "native" : token));
+		json_object_set_new(r->result, "symbol", json_string(r->tok.symbol));
+		json_object_set_new(r->result, "decimals", json_integer(r->tok.decimals));
+		json_object_set_new(r->result, "deposit", cli_json_units(&r->deposit));
+		json_object_set_new(r->result, "payment", json_string(r->tok.native ? "native" : r->use_permit ? "permit"
+										  : "approve"));
+		json_object_set_new(r->result, "paid_until",
+				    json_integer(escrow_state_view(&v, &ev->opened.terms, &ev->state, NULL) == 0
+						 ? (json_int_t)v.paid_until : 0));
+	} else {
+		printf("rental:    %" PRIu64 "\n", ev->id);
+		printf("tx:        %s\n", tx);
+		fflush(stdout);
+	}
 	rpc_receipt_release(&rcpt);
 	return 0;
 }
@@ -453,14 +478,25 @@ static int rent_send(struct rent *r, struct escrow_event *ev, struct err *e)
 /* 6. Access: the key goes to the agent directly (docs/agent.md), all within --wait-access. */
 static int rent_access(struct rent *r, uint64_t id, struct err *e)
 {
+	json_t *access = NULL;
+	int rc;
+
 	if (!r->have_agent || (!r->a.ssh_key && !r->a.agent)) {
-		printf("no --ssh-key given: deliver one with `flopmarket ssh-key %" PRIu64 " ~/.ssh/id_ed25519.pub`; "
-		       "`flopmarket status %" PRIu64 "` shows time and cost\n", id, id);
+		fprintf(r->result ? stderr : stdout, "no --ssh-key given: deliver one with `flopmarket ssh-key %" PRIu64
+			" ~/.ssh/id_ed25519.pub`; `flopmarket status %" PRIu64 "` shows time and cost\n", id, id);
 		return 0;
 	}
 	uint64_t deadline = clock_mono_ms() + r->a.wait_access_s * 1000;
-	int rc = r->a.ssh_key ? cli_key_deliver(&r->agent, &r->s, id, r->key_line, r->a.image, deadline, e) : 0;
-	return rc ? rc : cli_access_wait(&r->agent, id, deadline, e);
+	if (r->result && !(access = json_object()))
+		return err_set(e, ERR_NOMEM, "out of memory");
+	rc = r->a.ssh_key ? cli_key_deliver(&r->agent, &r->s, id, r->key_line, r->a.image, deadline, e) : 0;
+	if (!rc)
+		rc = cli_access_wait(&r->agent, id, deadline, access, e);
+	if (access && !rc)
+		json_object_set_new(r->result, "access", access);
+	else
+		json_decref(access);
+	return rc;
 }
 
 int cmd_rent(int argc, char **argv, struct cfg *cfg)
@@ -477,7 +513,12 @@ int cmd_rent(int argc, char **argv, struct cfg *cfg)
 		return rc;
 	}
 	buf_init(&r->cd, ESCROW_CD_MAX);
+	if (r->a.json && !(r->result = json_object())) {
+		free(r);
+		return EXIT_FAIL;
+	}
 	if ((rc = cli_session_open(&r->s, cfg, r->a.wallet, SESSION_WALLET_UNLOCK, &e))) {
+		json_decref(r->result);
 		free(r);
 		return cli_fail(rc, &e);
 	}
@@ -500,7 +541,14 @@ int cmd_rent(int argc, char **argv, struct cfg *cfg)
 		fprintf(stderr, "flopmarket: rental %" PRIu64 " is open, but: %s\n", ev.id, e.msg);
 		status = cli_exit_for(rc);
 	}
+	if (r->result) {
+		if (!json_object_get(r->result, "access"))
+			json_object_set_new(r->result, "access", json_null());
+		if (cli_json_print(json_incref(r->result)) != EXIT_OK && status == EXIT_OK)
+			status = EXIT_FAIL;
+	}
 out:
+	json_decref(r->result);
 	buf_release(&r->cd);
 	json_decref(r->offer_json);
 	api_client_release(&r->agent);

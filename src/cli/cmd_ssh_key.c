@@ -71,7 +71,7 @@ int cmd_ssh_key(int argc, char **argv, struct cfg *cfg)
 	if ((rc = cli_key_deliver(&agent, &s, id, key, NULL, deadline, &e)))
 		goto out;
 	if (wait)
-		rc = cli_access_wait(&agent, id, clock_mono_ms() + wait * 1000, &e);
+		rc = cli_access_wait(&agent, id, clock_mono_ms() + wait * 1000, NULL, &e);
 out:
 	api_client_release(&agent);
 	api_client_release(&srv);

@@ -16,6 +16,7 @@
  * Keys are never printed or logged, and wiped after use.
  */
 #include "cli/cli.h"
+#include "cli/format.h"
 #include "cli/session.h"
 #include "cli/wallet_file.h"
 #include "core/buf.h"
@@ -50,6 +51,7 @@ struct wallet_args {
 	size_t n_tokens;
 	const char *to, *amount;       /* send --to, --amount */
 	int yes;                       /* send --yes */
+	int json;                      /* balance --json */
 };
 
 static int wallet_usage(void)
@@ -58,7 +60,7 @@ static int wallet_usage(void)
 		"usage: flopmarket wallet new [--wallet NAME] [--no-mnemonic]\n"
 		"       flopmarket wallet import (--mnemonic [--index N] | --private-key) [--wallet NAME]\n"
 		"       flopmarket wallet show [--wallet NAME]\n"
-		"       flopmarket wallet balance [--wallet NAME] [--token SYMBOL|0xADDRESS]...\n"
+		"       flopmarket wallet balance [--wallet NAME] [--token SYMBOL|0xADDRESS]... [--json]\n"
 		"       flopmarket wallet send --to 0xADDRESS --amount AMOUNT [--token SYMBOL|0xADDRESS] [--wallet NAME] [--yes]\n"
 		"       flopmarket wallet derive [--index N]\n"
 		"secrets come from FLOPMARKET_MNEMONIC / FLOPMARKET_PRIVATE_KEY or stdin,\n"
@@ -87,6 +89,8 @@ static int wallet_parse_args(struct wallet_args *a, int argc, char **argv)
 			a->no_mnemonic = 1;
 		} else if (strcmp(arg, "--yes") == 0) {
 			a->yes = 1;
+		} else if (strcmp(arg, "--json") == 0) {
+			a->json = 1;
 		} else if (strcmp(arg, "--to") == 0 && val) {
 			a->to = argv[++i];
 		} else if (strcmp(arg, "--amount") == 0 && val) {
@@ -298,7 +302,9 @@ static int token_facts(char symbol[16], uint64_t *decimals, struct rpc *rpc, con
 }
 
 /* Prints one ERC-20 balance: symbol, amount in whole tokens, the token's address and decimals. */
-static int wallet_token_balance(struct rpc *rpc, const struct eth_address *owner, const struct eth_address *token)
+/* One token's balance: a line, or (json) an object appended to the array. */
+static int wallet_token_balance(struct rpc *rpc, const struct eth_address *owner, const struct eth_address *token,
+				json_t *json)
 {
 	struct err e = { 0 };
 	char amount[U256_DEC_MAX + 2], symbol[16], text[ADDRESS_STR_MAX];
@@ -312,6 +318,12 @@ static int wallet_token_balance(struct rpc *rpc, const struct eth_address *owner
 	if (rc) {
 		fprintf(stderr, "flopmarket: token %s: %s (is it an ERC-20 on this chain?)\n", text, e.msg);
 		return cli_exit_for(rc);
+	}
+	if (json) {
+		json_t *o = json_pack("{s:s, s:s, s:i}", "token", text, "symbol", symbol, "decimals", (int)decimals);
+		if (o)
+			json_object_set_new(o, "balance", cli_json_units(&bal));
+		return o && !json_array_append_new(json, o) ? EXIT_OK : EXIT_FAIL;
 	}
 	u256_format_units(amount, &bal, (unsigned)decimals);
 	printf("%-8s %s (token %s, %u decimals)\n", symbol, amount, text, (unsigned)decimals);
@@ -373,6 +385,8 @@ static int wallet_balance(const struct wallet_args *a, const struct cfg *cfg)
 	struct eth_address addr, dep[ESCROW_DEPLOY_MAX], tok;
 	struct rpc rpc;
 	struct err e = { 0 };
+	json_t *tokens = NULL;
+	uint64_t chain_id = 0;
 	size_t ndep;
 	u256 wei;
 	int rc = wallet_path(path, sizeof path, cfg, a->name, &e), status = EXIT_OK;
@@ -384,6 +398,8 @@ static int wallet_balance(const struct wallet_args *a, const struct cfg *cfg)
 	if ((rc = rpc_init(&rpc, cfg_get(cfg, "rpc_url"), NULL, &e)))
 		return wallet_fail(rc, &e);
 	rc = rpc_get_balance(&rpc, &wei, &addr, "latest", &e);
+	if (!rc && a->json)
+		rc = rpc_chain_id(&rpc, &chain_id, &e);
 	if (rc) {
 		fprintf(stderr, "flopmarket: cannot reach the chain at %s: %s\n",
 			cfg_get(cfg, "rpc_url"), e.msg);
@@ -393,24 +409,36 @@ static int wallet_balance(const struct wallet_args *a, const struct cfg *cfg)
 	ndep = deployment_tokens(dep, ESCROW_DEPLOY_MAX, cfg, a->name);
 	address_to_checksum(text, &addr);
 	u256_format_units(amount, &wei, 18);
-	printf("address  %s\nnative   %s (gas coin, 18 decimals)\n", text, amount);
+	if (a->json && !(tokens = json_array())) {
+		rpc_release(&rpc);
+		return EXIT_FAIL;
+	}
+	if (!a->json)
+		printf("address  %s\nnative   %s (gas coin, 18 decimals)\n", text, amount);
 	if (a->n_tokens) { /* the tokens asked for */
 		for (size_t i = 0; i < a->n_tokens; i++) {
 			int r = resolve_token(&tok, &rpc, a->tokens[i], dep, ndep);
 			if (!r)
-				r = wallet_token_balance(&rpc, &addr, &tok);
+				r = wallet_token_balance(&rpc, &addr, &tok, tokens);
 			if (r)
 				status = r;
 		}
 	} else { /* every token of the chain's deployment */
 		for (size_t i = 0; i < ndep; i++) {
-			int r = wallet_token_balance(&rpc, &addr, &dep[i]);
+			int r = wallet_token_balance(&rpc, &addr, &dep[i], tokens);
 			if (r)
 				status = r;
 		}
 		if (!ndep)
 			fprintf(stderr, "(no deployment file for this chain: only the gas coin; --token 0xADDRESS for a token)\n");
 	}
+	if (tokens && status == EXIT_OK) {
+		json_t *native = json_pack("{s:s, s:i, s:o}", "symbol", cli_native_symbol(chain_id), "decimals", 18,
+					   "balance", cli_json_units(&wei));
+		status = cli_json_print(json_pack("{s:s, s:I, s:o, s:O}", "address", text, "chain_id",
+						  (json_int_t)chain_id, "native", native, "tokens", tokens));
+	}
+	json_decref(tokens);
 	rpc_release(&rpc);
 	return status;
 }

@@ -180,7 +180,7 @@ int cli_key_deliver(struct api_client *agent, const struct cli_session *s, uint6
 	return 0;
 }
 
-int cli_access_wait(struct api_client *agent, uint64_t id, uint64_t deadline_ms, struct err *e)
+int cli_access_wait(struct api_client *agent, uint64_t id, uint64_t deadline_ms, json_t *json, struct err *e)
 {
 	char path[96];
 	json_t *r = NULL;
@@ -198,20 +198,39 @@ int cli_access_wait(struct api_client *agent, uint64_t id, uint64_t deadline_ms,
 		    json_get_str(&host, r, "host", 255, NULL) == 0 && json_get_str(&user, r, "user", 32, NULL) == 0 &&
 		    json_get_u64(&port, r, "port", NULL) == 0) {
 			struct cli_ssh_dest keys;
+			char term[AGENT_URL_MAX + 64];
+			json_t *fps = json_array(), *pins = json_array();
 			agent->timeout_ms = 0;
 			fprintf(stderr, " granted\n");
-			printf("ssh:       ssh -p %" PRIu64 " %s@%s\n", port, user, host);
+			if (!json)
+				printf("ssh:       ssh -p %" PRIu64 " %s@%s\n", port, user, host);
 			if (cli_host_keys_parse(&keys, r, NULL) == 0)
 				for (size_t i = 0; i < keys.n_host_keys; i++) {
 					char fp[SSHKEY_FP_MAX];
-					if (sshkey_fingerprint(fp, keys.host_keys[i], NULL) == 0)
+					if (sshkey_fingerprint(fp, keys.host_keys[i], NULL))
+						continue;
+					json_array_append_new(pins, json_string(keys.host_keys[i]));
+					json_array_append_new(fps, json_string(fp));
+					if (!json)
 						printf("host key:  %s %s (flopmarket ssh pins it)\n", fp,
 						       strtok(keys.host_keys[i], " "));
 				}
 			/* The agent's browser terminal (src/agent/terminal.h): a signed challenge, then a WebSocket. */
-			printf("terminal:  %s%s/terminal/%" PRIu64 "/ws (sign the challenge from %s/terminal/%" PRIu64
-			       "/challenge)\n", strncmp(agent->base, "https", 5) == 0 ? "wss" : "ws",
-			       strchr(agent->base, ':'), id, agent->base, id);
+			snprintf(term, sizeof term, "%s%s/terminal/%" PRIu64 "/ws", strncmp(agent->base, "https", 5) == 0
+				 ? "wss" : "ws", strchr(agent->base, ':'), id);
+			if (json) {
+				json_object_set_new(json, "host", json_string(host));
+				json_object_set_new(json, "port", json_integer((json_int_t)port));
+				json_object_set_new(json, "user", json_string(user));
+				json_object_set_new(json, "host_keys", pins);
+				json_object_set_new(json, "host_key_fingerprints", fps);
+				json_object_set_new(json, "terminal", json_string(term));
+			} else {
+				printf("terminal:  %s (sign the challenge from %s/terminal/%" PRIu64 "/challenge)\n", term,
+				       agent->base, id);
+				json_decref(pins);
+				json_decref(fps);
+			}
 			json_decref(r);
 			return 0;
 		}

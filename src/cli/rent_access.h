@@ -87,7 +87,11 @@ int cli_agent_alive(struct api_client *agent, const struct eth_address *provider
 int cli_key_deliver(struct api_client *agent, const struct cli_session *s, uint64_t id, const char *key_line,
 		    const char *image, uint64_t deadline_ms, struct err *e);
 
-/* Polls GET /rentals/{id}/access until active (prints the ssh line) or the deadline. */
-int cli_access_wait(struct api_client *agent, uint64_t id, uint64_t deadline_ms, struct err *e);
+/*
+ * Polls GET /rentals/{id}/access until active or the deadline. Prints the ssh line, the host key
+ * fingerprints and the terminal's URL; with json, sets "host", "port", "user", "host_keys",
+ * "host_key_fingerprints" and "terminal" in that object instead.
+ */
+int cli_access_wait(struct api_client *agent, uint64_t id, uint64_t deadline_ms, json_t *json, struct err *e);
 
 #endif

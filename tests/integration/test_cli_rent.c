@@ -456,8 +456,31 @@ static void test_extend(void **state)
 	json_t *j;
 	(void)state;
 	offer_file(path, sizeof path, &F.usdc, chain_head_time(&F.rpc) + 7200, 600);
-	assert_int_equal(run(out, sizeof out, "rent --offer-file %s --hours 1 --yes --wallet renter2", path), 0);
-	id = rental_id(out);
+	/* rent --json: the result as one object; the figures went to stderr (issue 14.7) */
+	assert_int_equal(run(out, sizeof out, "rent --offer-file %s --hours 1 --yes --json --wallet renter2", path), 0);
+	j = json_in(out);
+	if (!j)
+		fail_msg("rent --json printed no object: %s", out);
+	id = (uint64_t)json_integer_value(json_object_get(j, "rental_id"));
+	assert_true(id > 0);
+	assert_string_equal(json_string_value(json_object_get(j, "deposit")), "1080000");
+	assert_string_equal(json_string_value(json_object_get(j, "payment")), "permit");
+	assert_string_equal(json_string_value(json_object_get(j, "symbol")), "dUSDC");
+	assert_true(json_is_null(json_object_get(j, "access")));
+	assert_int_equal(strlen(json_string_value(json_object_get(j, "offer_hash"))), 66);
+	json_decref(j);
+	/* status N --json */
+	assert_int_equal(run(out, sizeof out, "status %" PRIu64 " --json --wallet renter2", id), 0);
+	j = json_in(out);
+	if (!j)
+		fail_msg("status --json: %s", out);
+	assert_string_equal(json_string_value(json_object_get(j, "state")), "running");
+	assert_string_equal(json_string_value(json_object_get(j, "deposited")), "1080000");
+	assert_true(json_is_true(json_object_get(j, "active")));
+	assert_true(json_integer_value(json_object_get(j, "time_left_secs")) > 3500);
+	assert_int_equal(json_integer_value(json_object_get(j, "rental_id")), (json_int_t)id);
+	json_decref(j);
+	assert_int_equal(run(out, sizeof out, "status %" PRIu64 " --json --watch --wallet renter2", id), 2);
 	/* Without the local record the terms come from the chain's Opened log. */
 	snprintf(path, sizeof path, "%s/rentals/%d-%" PRIu64 ".json", F.data_dir, CHAIN, id);
 	assert_int_equal(unlink(path), 0);
@@ -747,6 +770,34 @@ static void test_server_flow(void **state)
 	snprintf(want, sizeof want, "\n%-7" PRIu64 " closed", id);
 	if (!strstr(out, want))
 		fail_msg("receipts table: %s", out);
+	/* --json: the server's receipt of each (issue 14.7) */
+	static char big[1 << 18]; /* every receipt of this wallet, with its transactions */
+	assert_int_equal(run(big, sizeof big, "receipts --json --wallet renter2 --server %s", F.base), 0);
+	{
+		json_t *j = json_in(big), *list = json_object_get(j, "receipts"), *r0;
+		size_t i;
+		bool found = false;
+		if (!json_is_array(list))
+			fail_msg("receipts --json: %.2000s", big);
+		json_array_foreach(list, i, r0)
+			if (json_integer_value(json_object_get(r0, "rental_id")) == (json_int_t)id) {
+				found = true;
+				assert_string_equal(json_string_value(json_object_get(r0, "state")), "closed");
+				assert_non_null(json_string_value(json_object_get(json_object_get(r0, "total"), "units")));
+				assert_true(json_array_size(json_object_get(r0, "transactions")) >= 2);
+			}
+		assert_true(found);
+		json_decref(j);
+	}
+	/* status of the whole list from the server, --json */
+	assert_int_equal(run(out, sizeof out, "status --json --wallet renter2 --server %s", F.base), 0);
+	{
+		json_t *j = json_in(out);
+		if (!j || !json_is_array(json_object_get(j, "rentals")))
+			fail_msg("status --json (server list): %s", out);
+		assert_int_equal(json_integer_value(json_object_get(j, "chain_id")), CHAIN);
+		json_decref(j);
+	}
 	code = run(out, sizeof out, "rate %" PRIu64 " 5 --comment 'fast and clean' --wallet renter2 --server %s", id,
 		   F.base);
 	if (code != 0)

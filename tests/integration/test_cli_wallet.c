@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "core/err.h"
 #include "support/anvil.h"
@@ -187,6 +188,24 @@ static void test_balance(void **state)
 		       (unsigned)a.port);
 	assert_int_equal(code, 0);
 	assert_non_null(strstr(out, "native   10000 "));
+	/* --json: stable fields, the balance in wei (issue 14.7) */
+	code = run(out, sizeof out, NULL, "--rpc-url http://127.0.0.1:%u wallet balance --wallet rich --json",
+		   (unsigned)a.port);
+	assert_int_equal(code, 0);
+	{
+		/* stdout's object, after a note on stderr (no deployment here: the gas coin only) */
+		json_t *j = strchr(out, '{') ? json_loads(strchr(out, '{'), JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+		if (!j)
+			fail_msg("wallet balance --json: %s", out);
+		assert_string_equal(json_string_value(json_object_get(j, "address")),
+				    "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+		assert_int_equal(json_integer_value(json_object_get(j, "chain_id")), 31337);
+		assert_string_equal(json_string_value(json_object_get(json_object_get(j, "native"), "balance")),
+				    "10000000000000000000000");
+		assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "native"), "decimals")), 18);
+		assert_true(json_is_array(json_object_get(j, "tokens")));
+		json_decref(j);
+	}
 	/* A checksum typo in a token address is caught before any call. */
 	code = run(out, sizeof out, NULL,
 		   "--rpc-url http://127.0.0.1:%u wallet balance --wallet rich --token "
