@@ -2,9 +2,10 @@
  * cmd_search.c — `flopmarket search '<filter>' [-o KEY] [--limit N] [--json] [--server URL]`: live
  * offers from the server (GET /offers, docs/api.md; filter language in docs/search.md).
  *
- * By default a table: offer hash prefix (enough for `rent`), GPU model x count, VRAM, the price per
- * hour in the offer's token and in USD (fee included, as the server computes it), reliability, country
- * and a `simulated` marker for listings whose GPUs are simulated. `--json` prints the server's answer
+ * By default a table: offer hash prefix (enough for `rent`), GPU model x count, VRAM, fp32 TFLOPS (all
+ * GPUs; "?" when not measured), the price per hour in the offer's token and in USD (fee included, as the
+ * server computes it), reliability, the average rating, country and a `simulated` marker for listings
+ * whose GPUs are simulated. A page ends with the `--cursor` that fetches the next one. `--json` prints the server's answer
  * for scripts. A filter the server refuses is shown with the offending token.
  */
 #include "cli/cli.h"
@@ -23,7 +24,7 @@
 /* The usage, with every filter field (market/filter.c's table: the server takes the same) and sort key. */
 static int search_usage(void)
 {
-	fprintf(stderr, "usage: flopmarket search ['FILTER'] [-o SORT] [--limit N] [--json] [--server URL]\n"
+	fprintf(stderr, "usage: flopmarket search ['FILTER'] [-o SORT] [--limit N] [--cursor NEXT] [--json] [--server URL]\n"
 			"  e.g. flopmarket search 'gpu=RTX_4090 num_gpus>=2 price<=0.80' -o price\n"
 			"  FILTER: clauses FIELD OP VALUE joined by spaces (all must hold); OP is = != < <= > >=\n"
 			"  (text and true/false fields: = and != only)\n\nfields:\n");
@@ -75,9 +76,10 @@ static uint64_t u64_or(const json_t *o, const char *k)
 
 int cmd_search(int argc, char **argv, struct cfg *cfg)
 {
-	const char *filter = "", *sort = NULL, *server = cfg_get(cfg, "server_url");
+	const char *filter = "", *sort = NULL, *server = cfg_get(cfg, "server_url"), *cursor = NULL;
 	unsigned long limit = 20;
 	bool as_json = false;
+	unsigned unknown_tflops = 0;
 	char path[4096], qe[3 * SEARCH_FILTER_MAX + 1], oe[128];
 	struct api_client c = { 0 };
 	struct err e = { 0 };
@@ -94,6 +96,13 @@ int cmd_search(int argc, char **argv, struct cfg *cfg)
 			i++;
 		} else if (strcmp(f, "--server") == 0 && v) {
 			server = v;
+			i++;
+		} else if (strcmp(f, "--cursor") == 0 && v) {
+			if (strlen(v) > 128 || strspn(v, "0123456789abcdef") != strlen(v)) {
+				fprintf(stderr, "flopmarket: --cursor: give the NEXT token a previous page printed\n");
+				return EXIT_INPUT;
+			}
+			cursor = v;
 			i++;
 		} else if (strcmp(f, "--limit") == 0 && v) {
 			char *end;
@@ -123,7 +132,9 @@ int cmd_search(int argc, char **argv, struct cfg *cfg)
 		return cli_fail(rc, &e);
 	n = snprintf(path, sizeof path, "/offers?q=%s&limit=%lu", qe, limit);
 	if (sort)
-		snprintf(path + n, sizeof path - (size_t)n, "&o=%s", oe);
+		n += snprintf(path + n, sizeof path - (size_t)n, "&o=%s", oe);
+	if (cursor)
+		snprintf(path + n, sizeof path - (size_t)n, "&cursor=%s", cursor);
 	rc = api_request(&c, &r, NULL, "GET", path, NULL, &e);
 	if (rc) {
 		/* "server: bad_filter at byte 4 ...": name the token the server stopped at. */
@@ -150,12 +161,21 @@ int cmd_search(int argc, char **argv, struct cfg *cfg)
 		rc = cli_fail(ERR_INVALID, &e);
 		goto out;
 	}
-	printf("%-12s %-18s %8s %26s %12s %7s %-3s %s\n", "OFFER", "GPU", "VRAM", "PRICE/H (fee incl.)",
-	       "USD/H", "RELIAB", "CC", "");
+	printf("%-12s %-18s %8s %8s %26s %12s %7s %6s %-3s %s\n", "OFFER", "GPU", "VRAM", "TFLOPS",
+	       "PRICE/H (fee incl.)", "USD/H", "RELIAB", "RATING", "CC", "");
 	for (size_t i = 0; i < json_array_size(offers); i++) {
 		const json_t *o = json_array_get(offers, i);
-		char gpu[64], vram[32], price[64], rel[32];
-		uint64_t rb = u64_or(o, "reliability_bps");
+		char gpu[64], vram[32], price[64], rel[32], tfl[48], rating[48];
+		uint64_t rb = u64_or(o, "reliability_bps"), tm = u64_or(o, "tflops32_milli") * u64_or(o, "num_gpus");
+		uint64_t rc_ = u64_or(o, "rating_centi");
+		if (tm)
+			snprintf(tfl, sizeof tfl, "%" PRIu64 ".%01" PRIu64, tm / 1000, tm % 1000 / 100);
+		else
+			snprintf(tfl, sizeof tfl, "?"), unknown_tflops++;
+		if (rc_)
+			snprintf(rating, sizeof rating, "%" PRIu64 ".%02" PRIu64, rc_ / 100, rc_ % 100);
+		else
+			snprintf(rating, sizeof rating, "-"); /* no ratings yet */
 		snprintf(gpu, sizeof gpu, "%.20s x%" PRIu64, str_or(o, "gpu", "?"), u64_or(o, "num_gpus"));
 		snprintf(vram, sizeof vram, "%" PRIu64 "G", u64_or(o, "vram_mib") / 1024);
 		snprintf(price, sizeof price, "%.24s %.8s", str_or(o, "token_per_hour", "?"),
@@ -164,13 +184,21 @@ int cmd_search(int argc, char **argv, struct cfg *cfg)
 			snprintf(rel, sizeof rel, "new"); /* no uptime probes yet: unknown, not 0 % */
 		else
 			snprintf(rel, sizeof rel, "%" PRIu64 ".%02" PRIu64 "%%", rb / 100, rb % 100);
-		printf("%-12.12s %-18s %8s %26s %12.12s %7s %-3.3s %s%s\n", str_or(o, "offer_hash", "?"), gpu, vram,
-		       price, str_or(o, "usd_per_hour", "unknown"), rel, str_or(o, "country", "-"),
+		printf("%-12.12s %-18s %8s %8s %26s %12.12s %7s %6s %-3.3s %s%s\n", str_or(o, "offer_hash", "?"), gpu,
+		       vram, tfl, price, str_or(o, "usd_per_hour", "unknown"), rel, rating, str_or(o, "country", "-"),
 		       json_is_true(json_object_get(o, "simulated")) ? "simulated " : "",
 		       json_is_true(json_object_get(o, "interruptible")) ? "interruptible" : "");
 	}
 	printf("%" PRIu64 " offer(s) match%s\n", u64_or(r, "total"),
 	       json_array_size(offers) ? "; rent one with: flopmarket rent <OFFER> --hours N" : "");
+	if (unknown_tflops)
+		printf("TFLOPS ?: not measured (a simulated host, or no benchmark ran); such offers sort last by "
+		       "tflops and match no TFLOPS bound\n");
+	{
+		const char *next = str_or(r, "next_cursor", "");
+		if (next[0])
+			printf("more: add --cursor %s for the next page\n", next);
+	}
 out:
 	json_decref(r);
 	api_client_release(&c);

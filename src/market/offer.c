@@ -160,9 +160,11 @@ int64_t offer_col_key(const struct offer *o, enum offer_col c)
 		uint64_t n = (uint64_t)o->vram_mib * 1000;
 		return (int64_t)(2 * (n / 1024) + (n % 1024 != 0));
 	}
-	case OCOL_TFLOPS: v = o->tflops32_milli * o->num_gpus; break;
-	case OCOL_GPU_TFLOPS: v = o->tflops32_milli; break;
-	case OCOL_TFLOPS16: v = o->tflops16_milli * o->num_gpus; break;
+	/* 0 TFLOPS is not measured (a simulated or unbenchmarked host): unknown, so it sorts last either
+	 * way and no TFLOPS bound matches it */
+	case OCOL_TFLOPS: v = o->tflops32_milli * o->num_gpus; if (!v) return OFFER_KEY_UNKNOWN; break;
+	case OCOL_GPU_TFLOPS: v = o->tflops32_milli; if (!v) return OFFER_KEY_UNKNOWN; break;
+	case OCOL_TFLOPS16: v = o->tflops16_milli * o->num_gpus; if (!v) return OFFER_KEY_UNKNOWN; break;
 	case OCOL_BANDWIDTH: v = o->bandwidth_gbps; break;
 	case OCOL_VERIFIED: v = o->verified; break;
 	case OCOL_SIMULATED: v = o->simulated; break;

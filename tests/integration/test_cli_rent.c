@@ -724,6 +724,52 @@ static void test_server_flow(void **state)
 		fail_msg("search table: %s", out);
 	assert_int_equal(run(out, sizeof out, "search 'gpu=RTX_4090' --json --limit 5 --server %s", F.base), 0);
 	assert_non_null(strstr(out, "\"offer_hash\""));
+	/* Issue 14.10: a host whose TFLOPS were never measured sorts last either way and the table says so;
+	 * a rating column; --cursor pages */
+	{
+		char prefix8[16], cursor[160] = "", *at, *p7, *p8;
+		snprintf(body, sizeof body,
+			 "{\"machine_id\":8,\"country\":\"DE\",\"region\":\"eu-central\",\"net_up_mbps\":900,"
+			 "\"net_down_mbps\":950,\"cpu_cores\":16,\"ram_gib\":64,\"disk_gib\":500,\"driver_version\":"
+			 "\"550.54.15\",\"cuda_version\":\"12.4\",\"endpoint\":\"http://127.0.0.1:9\",\"simulated\":true,"
+			 "\"gpus\":[{\"model\":\"RTX_4090\",\"vram_mib\":24576,\"fp32_mtflops\":0,"
+			 "\"fp16_mtflops\":0,\"mem_bw_gbps\":1008}]}");
+		assert_int_equal(http_json(&r, "POST", "/hosts", body, tok), 201);
+		json_decref(r);
+		offer_file(path, sizeof path, &F.usdc, chain_head_time(&F.rpc) + 7200, 600);
+		{
+			FILE *f = fopen(path, "r");
+			size_t n = fread(body, 1, sizeof body - 1, f);
+			fclose(f);
+			body[n] = '\0';
+			char *m = strstr(body, "\"machine_id\": 1");
+			assert_non_null(m);
+			m[14] = '8';
+		}
+		code = http_json(&r, "POST", "/offers", body, NULL);
+		if (code != 201)
+			fail_msg("POST /offers (machine 8): %ld", code);
+		snprintf(prefix8, sizeof prefix8, "%.12s", json_string_value(json_object_get(r, "offer_hash")));
+		json_decref(r);
+		for (int desc = 0; desc < 2; desc++) {
+			assert_int_equal(run(out, sizeof out, "search 'gpu=RTX_4090' -o %stflops --server %s",
+					     desc ? "-" : "", F.base), 0);
+			p7 = strstr(out, prefix);
+			p8 = strstr(out, prefix8);
+			if (!p7 || !p8 || p8 < p7 || !strstr(out, "TFLOPS ?: not measured") || !strstr(out, "RATING") ||
+			    !strstr(out, "82.6"))
+				fail_msg("search -o %stflops: the unmeasured host must come last: %s", desc ? "-" : "", out);
+		}
+		assert_int_equal(run(out, sizeof out, "search 'gpu=RTX_4090' -o -tflops --limit 1 --server %s", F.base), 0);
+		if (!(at = strstr(out, "more: add --cursor ")) || !strstr(out, prefix) || strstr(out, prefix8))
+			fail_msg("search page 1: %s", out);
+		sscanf(at + 19, "%150[0-9a-f]", cursor);
+		assert_int_equal(run(out, sizeof out, "search 'gpu=RTX_4090' -o -tflops --limit 1 --cursor %s --server %s",
+				     cursor, F.base), 0);
+		if (!strstr(out, prefix8) || strstr(out, prefix))
+			fail_msg("search page 2 (--cursor %s): %s", cursor, out);
+		assert_int_equal(run(out, sizeof out, "search 'gpu=RTX_4090' --cursor 'x;y' --server %s", F.base), 3);
+	}
 	/* A bad filter: the server's error with the offending token, exit 3. */
 	assert_int_equal(run(out, sizeof out, "search 'gpu=RTX_4090 vram>>24' --server %s", F.base), 3);
 	if (!strstr(out, "bad_filter") || !strstr(out, ">>24"))

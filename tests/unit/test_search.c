@@ -223,6 +223,8 @@ static bool bf_value(u256 *num, u256 *den, const struct offer *o, const char *na
 	else if (!strcmp(name, "driver")) v = o->driver_version;
 	else if (!strcmp(name, "cuda")) v = o->cuda_version;
 	else fail_msg("brute force: no field %s", name);
+	if (v == 0 && strstr(name, "tflops"))
+		return false; /* not measured (simulated or unbenchmarked): unknown, sorts last, matches no bound */
 	*num = u256_from_u64(v);
 	return true;
 }
