@@ -224,7 +224,7 @@ static void test_open_urls(void **state)
 
 	s = open_mem();
 	OK(store_schema_version(s, &v, &e_));
-	assert_int_equal(v, 4);
+	assert_int_equal(v, 5);
 	store_close(s);
 	store_close(NULL);
 
@@ -272,7 +272,7 @@ static void test_migrate_idempotent(void **state)
 	/* Second open while the first is still open, then reopen after close. */
 	s2 = open_file("mig.db", false);
 	OK(store_schema_version(s2, &v, &e_));
-	assert_int_equal(v, 4);
+	assert_int_equal(v, 5);
 	OK(store_provider_get(s2, &p, ADDR_A, &e_));
 	store_close(s2);
 	store_close(s);
@@ -280,7 +280,7 @@ static void test_migrate_idempotent(void **state)
 	OK(store_provider_get(s, &p, ADDR_A, &e_));
 	store_close(s);
 	path_in_tmp(path, sizeof path, "mig.db");
-	assert_int_equal(count_rows(path, "SELECT count(*) FROM schema_version"), 4);
+	assert_int_equal(count_rows(path, "SELECT count(*) FROM schema_version"), 5);
 	assert_int_equal(count_rows(path, "SELECT count(*) FROM providers"), 1);
 
 	/* A database from a newer binary is refused and left alone. */
@@ -289,7 +289,7 @@ static void test_migrate_idempotent(void **state)
 	s = (struct store *)0x1;
 	EXPECT_ERR(ERR_UNSUPPORTED, store_open(&s, url, &e_));
 	assert_ptr_equal(s, (struct store *)0x1);
-	assert_int_equal(count_rows(path, "SELECT count(*) FROM schema_version"), 5);
+	assert_int_equal(count_rows(path, "SELECT count(*) FROM schema_version"), 6); /* ours and the future one */
 }
 
 /* ---- providers, hosts, GPUs ---- */
@@ -1218,6 +1218,7 @@ static void test_access_reports(void **state)
 	(void)state;
 	strcpy(a.host, "gpu1.example.net");
 	strcpy(a.user, "fm_r1");
+	strcpy(a.host_keys, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI+/=\necdsa-sha2-nistp256 AAAAE2Vj"); /* kept as given */
 	/* Response times 5, 1, 9, 3 s for provider B; 100 s for C. */
 	static const int64_t delay[] = { 5, 1, 9, 3, 100 };
 	for (uint64_t id = 1; id <= 5; id++) {
@@ -1258,6 +1259,11 @@ static void test_access_reports(void **state)
 	strcpy(a.host, "bad host");
 	EXPECT_FIELD(ERR_INVALID, "host", store_access_report_insert(s, &a, &e_));
 	strcpy(a.host, "::1");
+	strcpy(a.host_keys, "ssh-ed25519 AAAA;rm");
+	EXPECT_FIELD(ERR_INVALID, "host_keys", store_access_report_insert(s, &a, &e_));
+	memset(a.host_keys, 'A', sizeof a.host_keys);
+	EXPECT_FIELD(ERR_TOO_BIG, "host_keys", store_access_report_insert(s, &a, &e_));
+	a.host_keys[0] = '\0';
 	OK(store_access_report_insert(s, &a, &e_));
 	store_close(s);
 }
