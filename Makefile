@@ -19,8 +19,8 @@ BUILD    ?= build
 OPT      ?= -O2 -g
 SAN      ?=
 CFLAGS   += -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE $(OPT) $(SAN) \
-            -Isrc -Itests -I$(BUILD)/gen -MMD -MP
-LDLIBS   += -lsecp256k1 -lnettle -lsodium -lcurl -ljansson -lsqlite3 -lmicrohttpd -lwslay -lz \
+            -Isrc -Itests -I$(BUILD)/gen -I/usr/include/postgresql -MMD -MP
+LDLIBS   += -lsecp256k1 -lnettle -lsodium -lcurl -ljansson -lsqlite3 -lpq -lmicrohttpd -lwslay -lz \
             -lpthread -lm
 LDFLAGS  += $(SAN)
 
@@ -32,7 +32,8 @@ BIN_SRC  := $(wildcard src/cli/*.c)
 # Generated at build time, never committed: the BIP-39 wordlist (from npm
 # bip39), the store's SQL migrations (src/store/sql/*.sql) and the web UI
 # (web/, bundled by esbuild into build/web/, embedded by scripts/embed-web).
-GEN_SRC  := $(BUILD)/gen/bip39_english.c $(BUILD)/gen/store_sql.c $(BUILD)/gen/web_assets.c \
+GEN_SRC  := $(BUILD)/gen/bip39_english.c $(BUILD)/gen/store_sql.c $(BUILD)/gen/store_sql_pg.c \
+	$(BUILD)/gen/web_assets.c \
 	$(BUILD)/gen/gpubench_source.c
 GEN_NAMES := $(notdir $(GEN_SRC:.c=.o))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(addprefix $(BUILD)/obj/gen/,$(GEN_NAMES))
@@ -86,6 +87,11 @@ $(BUILD)/gen/bip39_english.c: scripts/gen-wordlist
 $(BUILD)/gen/store_sql.c: scripts/embed-sql $(wildcard src/store/sql/*.sql)
 	@mkdir -p $(dir $@)
 	scripts/embed-sql $(wildcard src/store/sql/*.sql) > $@.tmp && mv $@.tmp $@
+
+# The same migrations in PostgreSQL's dialect (src/store/sql/pg; tests/unit/test_store_pg checks the two agree).
+$(BUILD)/gen/store_sql_pg.c: scripts/embed-sql $(wildcard src/store/sql/pg/*.sql)
+	@mkdir -p $(dir $@)
+	scripts/embed-sql --table store_pg_sql $(wildcard src/store/sql/pg/*.sql) > $@.tmp && mv $@.tmp $@
 
 # The web UI: one bundle for every build tree (build/web), embedded per tree.
 WEB_OUT := build/web

@@ -253,8 +253,11 @@ int store_open(struct store **out, const char *url, struct err *e)
 	const char *path;
 	CHECK(v_out(out, "out", e));
 	CHECK(v_text("url", url, STORE_URL_MAX + 1, true, e));
-	if (!strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13))
-		return err_set(e, ERR_UNSUPPORTED, "url: the postgres backend is not built yet");
+	if (!strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13)) {
+		if (sodium_init() < 0)
+			return err_set(e, ERR_CRYPTO, "store: libsodium init failed");
+		return store_postgres_open(out, url, e);
+	}
 	if (strncmp(url, "sqlite:", 7))
 		return err_set(e, ERR_INVALID, "url: want sqlite:/path or postgres://...");
 	path = url + 7;

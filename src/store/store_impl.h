@@ -109,5 +109,7 @@ struct store {
 
 /* Opens the SQLite backend on `path` (":memory:" allowed), migrated. */
 int store_sqlite_open(struct store **out, const char *path, struct err *e);
+/* url: a libpq connection URI, postgres://user@host:port/db?... (postgres.c). */
+int store_postgres_open(struct store **out, const char *url, struct err *e);
 
 #endif

@@ -32,6 +32,10 @@
 
 #include "core/err.h"
 #include "store/store.h"
+#ifdef STORE_TEST_PG
+#include <libpq-fe.h>
+#include "support/pg.h"
+#endif
 
 #define U256_MAX "115792089237316195423570985008687907853269984665640564039457584007913129639935"
 #define U256_MAX_P1 "115792089237316195423570985008687907853269984665640564039457584007913129639936"
@@ -76,11 +80,57 @@ static char tmpdir[256];
 			fail_msg("%s: %d %s", #call, rc_, e_.msg);                                 \
 	} while (0)
 
+#ifdef STORE_TEST_PG
+/* The PostgreSQL run (tests/unit/test_store_pg.c): a server of the test's own, a fresh database per store. */
+static struct pg_server pg;
+static unsigned pg_dbs;
+
+/* "mig.db" -> "f_mig": a database per file name, as the SQLite run has a file per name. */
+static void pg_name(char out[64], const char *file)
+{
+	const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+	snprintf(out, 64, "f_%.*s", (int)strcspn(base, "."), base);
+}
+
+static void pg_url(char *url, size_t cap, const char *db)
+{
+	snprintf(url, cap, "postgres://flop@127.0.0.1:%u/%s", pg.port, db);
+}
+#endif
+
+/* The URL of the store named `name` (a file; a database in the PostgreSQL run), emptied when fresh. */
+static void path_in_tmp(char *out, size_t cap, const char *name);
+static void remove_db(const char *path);
+static void db_url(char *url, size_t cap, const char *name, bool fresh)
+{
+#ifdef STORE_TEST_PG
+	char db[64];
+	struct err e = { 0 };
+	pg_name(db, name);
+	if (fresh && pg_database(&pg, url, cap, db, &e))
+		fail_msg("database %s: %s", db, e.msg);
+	pg_url(url, cap, db);
+#else
+	char path[400];
+	path_in_tmp(path, sizeof path, name);
+	if (fresh)
+		remove_db(path);
+	snprintf(url, cap, "sqlite:%s", path);
+#endif
+}
+
 static struct store *open_mem(void)
 {
 	struct store *s = NULL;
 	struct err e = { 0 };
-	if (store_open(&s, "sqlite::memory:", &e))
+	char url[200] = "sqlite::memory:";
+#ifdef STORE_TEST_PG
+	char db[32];
+	snprintf(db, sizeof db, "m%u", ++pg_dbs);
+	if (pg_database(&pg, url, sizeof url, db, &e))
+		fail_msg("database %s: %s", db, e.msg);
+#endif
+	if (store_open(&s, url, &e))
 		fail_msg("open: %s", e.msg);
 	return s;
 }
@@ -102,13 +152,10 @@ static void remove_db(const char *path)
 
 static struct store *open_file(const char *name, bool fresh)
 {
-	char path[400], url[420];
+	char url[420];
 	struct store *s = NULL;
 	struct err e = { 0 };
-	path_in_tmp(path, sizeof path, name);
-	if (fresh)
-		remove_db(path);
-	snprintf(url, sizeof url, "sqlite:%s", path);
+	db_url(url, sizeof url, name, fresh);
 	if (store_open(&s, url, &e))
 		fail_msg("open %s: %s", url, e.msg);
 	return s;
@@ -208,8 +255,9 @@ static void test_open_urls(void **state)
 	char url[STORE_URL_MAX + 8];
 	int v = 0;
 	(void)state;
-	EXPECT_ERR(ERR_UNSUPPORTED, store_open(&s, "postgres://u@h/db", &e_));
-	EXPECT_ERR(ERR_UNSUPPORTED, store_open(&s, "postgresql://h/db", &e_));
+	/* a PostgreSQL URL with no server there: unavailable (ERR_NET, HTTP 503), s untouched */
+	EXPECT_ERR(ERR_NET, store_open(&s, "postgres://u@127.0.0.1:1/db?connect_timeout=2", &e_));
+	EXPECT_ERR(ERR_NET, store_open(&s, "postgresql://127.0.0.1:1/db?connect_timeout=2", &e_));
 	EXPECT_FIELD(ERR_INVALID, "url", store_open(&s, "mysql://h/db", &e_));
 	EXPECT_FIELD(ERR_INVALID, "url", store_open(&s, "sqlite:", &e_));
 	EXPECT_FIELD(ERR_INVALID, "url", store_open(&s, "", &e_));
@@ -238,6 +286,42 @@ static void test_open_urls(void **state)
 	assert_int_equal(access(path, F_OK), 0);
 }
 
+#ifdef STORE_TEST_PG
+/* The first column of the first row of sql, on the database of `path`'s file name. */
+static int count_rows(const char *path, const char *sql)
+{
+	char db[64], url[200];
+	PGconn *c;
+	PGresult *r;
+	int n = -1;
+	pg_name(db, path);
+	pg_url(url, sizeof url, db);
+	c = PQconnectdb(url);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
+		n = atoi(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQfinish(c);
+	return n;
+}
+
+static void exec_raw(const char *path, const char *sql)
+{
+	char db[64], url[200];
+	PGconn *c;
+	PGresult *r;
+	pg_name(db, path);
+	pg_url(url, sizeof url, db);
+	c = PQconnectdb(url);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	PQclear(r);
+	PQfinish(c);
+}
+#else
 static int count_rows(const char *path, const char *sql)
 {
 	sqlite3 *db;
@@ -259,6 +343,7 @@ static void exec_raw(const char *path, const char *sql)
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 }
+#endif
 
 static void test_migrate_idempotent(void **state)
 {
@@ -285,7 +370,7 @@ static void test_migrate_idempotent(void **state)
 
 	/* A database from a newer binary is refused and left alone. */
 	exec_raw(path, "INSERT INTO schema_version VALUES (999, '999_future.sql', 0)");
-	snprintf(url, sizeof url, "sqlite:%s", path);
+	db_url(url, sizeof url, "mig.db", false);
 	s = (struct store *)0x1;
 	EXPECT_ERR(ERR_UNSUPPORTED, store_open(&s, url, &e_));
 	assert_ptr_equal(s, (struct store *)0x1);
@@ -720,6 +805,12 @@ static void test_session(void **state)
 	OK(store_session_create(s, (const uint8_t *)token, strlen(token), ADDR_A, T0, T0 + 9, &e_));
 	store_close(s);
 	path_in_tmp(path, sizeof path, "sess2.db");
+#ifdef STORE_TEST_PG
+	/* every session row as text */
+	assert_int_equal(count_rows(path, "SELECT count(*) FROM (SELECT s::text AS t FROM sessions s) x"
+					  " WHERE t LIKE '%SECRET%' OR t LIKE '%abcabcabcabcabca%'"), 0);
+	assert_int_equal(count_rows(path, "SELECT count(*) FROM sessions"), 2);
+#else
 	FILE *f = fopen(path, "rb");
 	assert_non_null(f);
 	static char file[1 << 20];
@@ -727,6 +818,7 @@ static void test_session(void **state)
 	fclose(f);
 	assert_null(memmem(file, n, "SECRET", 6));
 	assert_null(memmem(file, n, "abcabcabcabcabca", 16));
+#endif
 }
 
 static void test_session_hash_vector(void **state)
@@ -1341,9 +1433,14 @@ static void test_sql_text_verbatim(void **state)
 
 	/* Schema intact: every table still there, offers readable. */
 	path_in_tmp(path, sizeof path, "inj.db");
+#ifdef STORE_TEST_PG
+	assert_int_equal(count_rows(path, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"),
+			 14);
+#else
 	assert_int_equal(count_rows(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
 					  " AND name NOT LIKE 'sqlite_%'"),
 			 14);
+#endif
 	assert_int_equal(count_rows(path, "SELECT count(*) FROM offers"), 1);
 	assert_int_equal(count_rows(path, "SELECT count(*) FROM ratings"), 9);
 	assert_int_equal(count_rows(path, "SELECT count(*) FROM rental_events WHERE data LIKE '%DROP TABLE%'"),
@@ -1458,9 +1555,8 @@ static void kill9_round(unsigned seed, bool use_tx)
 	struct store *s;
 	struct count_ctx c = { 0 };
 
-	path_in_tmp(path, sizeof path, "kill9.db");
-	remove_db(path);
-	snprintf(url, sizeof url, "sqlite:%s", path);
+	(void)path;
+	db_url(url, sizeof url, "kill9.db", true);
 	srand(seed);
 	target = 5 + (uint64_t)(rand() % 60);
 	assert_int_equal(pipe(fds), 0);
@@ -1525,6 +1621,15 @@ static int setup_dir(void **state)
 {
 	(void)state;
 	snprintf(tmpdir, sizeof tmpdir, "/tmp/test_store.XXXXXX");
+#ifdef STORE_TEST_PG
+	{
+		struct err e = { 0 };
+		if (pg_start(&pg, &e)) {
+			fprintf(stderr, "postgres: %s\n", e.msg);
+			return -1;
+		}
+	}
+#endif
 	return mkdtemp(tmpdir) ? 0 : -1;
 }
 
@@ -1532,12 +1637,22 @@ static int teardown_dir(void **state)
 {
 	char cmd[300];
 	(void)state;
+#ifdef STORE_TEST_PG
+	pg_stop(&pg);
+#endif
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
 	return system(cmd) == 0 ? 0 : -1;
 }
 
 int main(void)
 {
+#ifdef STORE_TEST_PG
+	const char *why = NULL;
+	if (!pg_available(&why)) {
+		printf("test_store_pg: skipped: %s\n", why);
+		return 0;
+	}
+#endif
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open_urls),
 		cmocka_unit_test(test_migrate_idempotent),
