@@ -16,6 +16,7 @@
  */
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,16 +27,19 @@
 #include "store/store_impl.h"
 
 #define PG_PARAMS_MAX 32
+#define PG_POOL_DEFAULT 4      /* connections per store; the URL's pool_size=N (1..PG_POOL_MAX) sets it */
+#define PG_POOL_MAX 32
 #define PG_RECONNECT_MS 500    /* at most one reconnect attempt per this long */
 #define PG_MIGRATE_LOCK 0x466c6f70 /* pg_advisory_lock key: replicas migrate one at a time ("Flop") */
 
 /* Step results of st_step, named for what they mean here. */
 enum { PGS_OK = 0, PGS_ROW = 100, PGS_DONE = 101, PGS_ERROR = 1 };
 
+/* One connection of the pool. */
 struct pgq {
-	PGconn *c;              /* the one connection */
+	PGconn *c;
 	pthread_mutex_t mu;     /* recursive; held by an op or by an open tx */
-	bool in_tx;
+	_Atomic bool in_tx;     /* read without mu by PQ() to route a transaction's ops */
 	pthread_t tx_owner;
 	uint64_t changes;       /* rows the last write touched */
 	uint64_t last_reconnect_ms;
@@ -54,9 +58,31 @@ struct st {
 	bool ran;
 };
 
+/* The pool: ops spread over its connections; a transaction's ops stay on its connection. */
+struct pgpool {
+	struct pgq conn[PG_POOL_MAX];
+	unsigned n;
+	atomic_uint next;
+};
+
+/*
+ * The connection for this op: the calling thread's open transaction's; else, while another thread's
+ * transaction is open, that one (the op waits until it ends, as store.h promises: a transaction sees
+ * no write from elsewhere in the process); else the next one, round robin, so reads and writes of
+ * many threads run side by side.
+ */
 static struct pgq *PQ(struct store *s)
 {
-	return s->impl;
+	struct pgpool *pool = s->impl;
+	pthread_t self = pthread_self();
+
+	for (unsigned i = 0; i < pool->n; i++)
+		if (atomic_load(&pool->conn[i].in_tx) && pthread_equal(pool->conn[i].tx_owner, self))
+			return &pool->conn[i];
+	for (unsigned i = 0; i < pool->n; i++)
+		if (atomic_load(&pool->conn[i].in_tx))
+			return &pool->conn[i];
+	return &pool->conn[atomic_fetch_add(&pool->next, 1) % pool->n];
 }
 
 static void lk(struct pgq *q)
@@ -105,6 +131,14 @@ static void note_failure(struct pgq *q, const PGresult *res)
 	q->errmsg[strcspn(q->errmsg, "\n")] = '\0';
 }
 
+/* A new session's settings: quiet notices (IF NOT EXISTS ...), UTC, no statement waits forever. */
+static void session_setup(struct pgq *q)
+{
+	PQclear(PQexec(q->c, "SET client_min_messages = warning"));
+	PQclear(PQexec(q->c, "SET TIME ZONE 'UTC'"));
+	PQclear(PQexec(q->c, "SET statement_timeout = 30000"));
+}
+
 /* A usable connection, reconnecting (rate-limited) when it was lost; not inside a transaction. */
 static bool connected(struct pgq *q)
 {
@@ -119,7 +153,10 @@ static bool connected(struct pgq *q)
 		return false;
 	q->last_reconnect_ms = now;
 	PQreset(q->c);
-	return PQstatus(q->c) == CONNECTION_OK;
+	if (PQstatus(q->c) != CONNECTION_OK)
+		return false;
+	session_setup(q);
+	return true;
 }
 
 static int prep(struct pgq *q, struct st **st, const char *sql, const char *what, struct err *e)
@@ -293,15 +330,18 @@ static int simple(struct pgq *q, const char *sql, const char *what, struct err *
 
 static void pg_close(struct store *s)
 {
-	struct pgq *q = PQ(s);
-	if (q->in_tx) {
-		PQclear(PQexec(q->c, "ROLLBACK"));
-		q->in_tx = false;
-		ul(q);
+	struct pgpool *pool = s->impl;
+	for (unsigned i = 0; i < pool->n; i++) {
+		struct pgq *q = &pool->conn[i];
+		if (q->in_tx) {
+			PQclear(PQexec(q->c, "ROLLBACK"));
+			q->in_tx = false;
+			ul(q);
+		}
+		PQfinish(q->c);
+		pthread_mutex_destroy(&q->mu);
 	}
-	PQfinish(q->c);
-	pthread_mutex_destroy(&q->mu);
-	free(q);
+	free(pool);
 	free(s);
 }
 
@@ -341,8 +381,8 @@ static int pg_tx_begin(struct store *s, struct err *e)
 		ul(q);
 		return rc;
 	}
-	q->in_tx = true;
 	q->tx_owner = pthread_self();
+	atomic_store(&q->in_tx, true); /* after the owner: PQ() reads them in that order */
 	return 0; /* the mutex stays held until commit or rollback */
 }
 
@@ -1747,44 +1787,86 @@ static int pg_check_encoding(struct pgq *q, struct err *e)
 	return 0;
 }
 
-int store_postgres_open(struct store **out, const char *url, struct err *e)
+/*
+ * The URL without our own parameter pool_size=N (libpq refuses parameters it does not know) into out;
+ * *pool gets N (PG_POOL_DEFAULT when absent). ERR_INVALID for a bad N.
+ */
+static int pool_param(char *out, size_t cap, unsigned *pool, const char *url, struct err *e)
 {
-	struct store *s = NULL;
-	struct pgq *q = NULL;
+	const char *p = strstr(url, "pool_size="), *end;
+	char *stop;
+	unsigned long n;
+
+	*pool = PG_POOL_DEFAULT;
+	if (strlen(url) >= cap)
+		return err_set(e, ERR_TOO_BIG, "url: too long");
+	if (!p || (p[-1] != '?' && p[-1] != '&')) {
+		snprintf(out, cap, "%s", url);
+		return 0;
+	}
+	n = strtoul(p + 10, &stop, 10);
+	if (stop == p + 10 || (*stop && *stop != '&') || n < 1 || n > PG_POOL_MAX)
+		return err_set(e, ERR_INVALID, "url: pool_size must be 1..%d", PG_POOL_MAX);
+	*pool = (unsigned)n;
+	end = *stop == '&' ? stop + 1 : stop;
+	/* keep what is before (dropping its '?' or '&' when nothing follows) and what is after */
+	snprintf(out, cap, "%.*s%s", (int)(p - url - (*end ? 0 : 1)), url, end);
+	return 0;
+}
+
+/* Opens one connection of the pool. */
+static int conn_open(struct pgq *q, const char *url, struct err *e)
+{
 	pthread_mutexattr_t ma;
 	int rc;
 
-	if (!(s = calloc(1, sizeof *s)) || !(q = calloc(1, sizeof *q))) {
-		free(s);
-		return err_set(e, ERR_NOMEM, "postgres: out of memory");
-	}
 	q->c = PQconnectdb(url);
 	if (!q->c || PQstatus(q->c) != CONNECTION_OK) {
 		const char *m = q->c ? PQerrorMessage(q->c) : "out of memory";
-		rc = err_set(e, ERR_NET, "postgres: cannot connect: %.*s", (int)strcspn(m, "\n"), m);
-		goto fail;
+		return err_set(e, ERR_NET, "postgres: cannot connect: %.*s", (int)strcspn(m, "\n"), m);
 	}
-	/* quiet notices (IF NOT EXISTS ...), UTC, a statement never waits forever */
-	PQclear(PQexec(q->c, "SET client_min_messages = warning"));
-	PQclear(PQexec(q->c, "SET TIME ZONE 'UTC'"));
-	PQclear(PQexec(q->c, "SET statement_timeout = 30000"));
-	if ((rc = pg_check_encoding(q, e)) || (rc = pg_migrate(q, e)))
-		goto fail;
+	session_setup(q);
 	pthread_mutexattr_init(&ma);
 	pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
 	rc = pthread_mutex_init(&q->mu, &ma);
 	pthread_mutexattr_destroy(&ma);
-	if (rc) {
-		rc = err_set(e, ERR_NOMEM, "postgres: mutex init failed");
-		goto fail;
+	return rc ? err_set(e, ERR_NOMEM, "postgres: mutex init failed") : 0;
+}
+
+int store_postgres_open(struct store **out, const char *url, struct err *e)
+{
+	struct store *s = NULL;
+	struct pgpool *pool = NULL;
+	char conninfo[STORE_URL_MAX + 1];
+	unsigned n;
+	int rc;
+
+	if ((rc = pool_param(conninfo, sizeof conninfo, &n, url, e)))
+		return rc;
+	if (!(s = calloc(1, sizeof *s)) || !(pool = calloc(1, sizeof *pool))) {
+		free(s);
+		return err_set(e, ERR_NOMEM, "postgres: out of memory");
+	}
+	for (pool->n = 0; pool->n < n; pool->n++) {
+		if ((rc = conn_open(&pool->conn[pool->n], conninfo, e))) {
+			PQfinish(pool->conn[pool->n].c);
+			goto fail;
+		}
+		if (pool->n == 0 && ((rc = pg_check_encoding(&pool->conn[0], e)) || (rc = pg_migrate(&pool->conn[0], e)))) {
+			pool->n++;
+			goto fail;
+		}
 	}
 	s->ops = &pg_ops;
-	s->impl = q;
+	s->impl = pool;
 	*out = s;
 	return 0;
 fail:
-	PQfinish(q->c);
-	free(q);
+	for (unsigned i = 0; i < pool->n; i++) {
+		PQfinish(pool->conn[i].c);
+		pthread_mutex_destroy(&pool->conn[i].mu);
+	}
+	free(pool);
 	free(s);
 	return rc;
 }

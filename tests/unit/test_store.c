@@ -34,6 +34,7 @@
 #include "store/store.h"
 #ifdef STORE_TEST_PG
 #include <libpq-fe.h>
+#include "core/clock.h"
 #include "support/pg.h"
 #endif
 
@@ -1617,6 +1618,67 @@ static void test_kill9_durability(void **state)
 	}
 }
 
+#ifdef STORE_TEST_PG
+/*
+ * The database restarts under an open store: calls while it is down fail with ERR_NET (the server's
+ * 503), never with a wrong answer or a crash; once it is back the same store works again (it
+ * reconnects), and nothing written before is lost. A transaction the restart cut fails as a whole.
+ */
+static void test_pg_restart(void **state)
+{
+	struct store *s = open_mem();
+	struct store_provider p = { .first_seen = T0, .last_heartbeat = T0 }, g;
+	struct err e = { 0 };
+	uint64_t t0;
+	int rc;
+	(void)state;
+	{
+		/* the pool's size is our own URL parameter: checked, then kept from libpq */
+		char url[200];
+		struct store *x = (struct store *)0x1;
+		snprintf(url, sizeof url, "postgres://flop@127.0.0.1:%u/m1?pool_size=0", pg.port);
+		EXPECT_FIELD(ERR_INVALID, "pool_size", store_open(&x, url, &e_));
+		snprintf(url, sizeof url, "postgres://flop@127.0.0.1:%u/m1?pool_size=33", pg.port);
+		EXPECT_FIELD(ERR_INVALID, "pool_size", store_open(&x, url, &e_));
+		assert_ptr_equal(x, (struct store *)0x1);
+		snprintf(url, sizeof url, "postgres://flop@127.0.0.1:%u/m1?connect_timeout=5&pool_size=2", pg.port);
+		OK(store_open(&x, url, &e_));
+		store_close(x);
+		snprintf(url, sizeof url, "postgres://flop@127.0.0.1:%u/m1?pool_size=1&connect_timeout=5", pg.port);
+		OK(store_open(&x, url, &e_));
+		store_close(x);
+	}
+	strcpy(p.address, ADDR_A);
+	OK(store_provider_upsert(s, &p, &e_));
+	OK(store_tx_begin(s, &e_));
+	strcpy(p.address, ADDR_B);
+	OK(store_provider_upsert(s, &p, &e_));
+	/* down */
+	{
+		pid_t pid = pg.pid;
+		kill(pid, SIGINT);
+		waitpid(pid, NULL, 0);
+		pg.pid = 0;
+	}
+	EXPECT_ERR(ERR_NET, store_tx_commit(s, &e_));
+	EXPECT_ERR(ERR_NET, store_provider_get(s, &g, ADDR_A, &e_));
+	clock_sleep_ms(600); /* past the reconnect pause: it tries again, and the database is still down */
+	EXPECT_ERR(ERR_NET, store_provider_get(s, &g, ADDR_A, &e_));
+	/* back */
+	if (pg_restart(&pg, &e))
+		fail_msg("restart: %s", e.msg);
+	t0 = clock_mono_ms();
+	while ((rc = store_provider_get(s, &g, ADDR_A, &e)) == ERR_NET && clock_mono_ms() - t0 < 5000)
+		clock_sleep_ms(100);
+	if (rc)
+		fail_msg("after the restart: %d %s", rc, e.msg);
+	assert_string_equal(g.address, ADDR_A);
+	EXPECT_ERR(ERR_NOT_FOUND, store_provider_get(s, &g, ADDR_B, &e_)); /* the cut transaction left nothing */
+	OK(store_provider_upsert(s, &p, &e_));
+	store_close(s);
+}
+#endif
+
 static int setup_dir(void **state)
 {
 	(void)state;
@@ -1672,6 +1734,9 @@ int main(void)
 		cmocka_unit_test(test_sql_text_verbatim),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_kill9_durability),
+#ifdef STORE_TEST_PG
+		cmocka_unit_test(test_pg_restart),
+#endif
 	};
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }
