@@ -29,6 +29,7 @@
 #define PG_PARAMS_MAX 32
 #define PG_POOL_DEFAULT 4      /* connections per store; the URL's pool_size=N (1..PG_POOL_MAX) sets it */
 #define PG_POOL_MAX 32
+#define PG_ROLES_MAX 4
 #define PG_RECONNECT_MS 500    /* at most one reconnect attempt per this long */
 #define PG_MIGRATE_LOCK 0x466c6f70 /* pg_advisory_lock key: replicas migrate one at a time ("Flop") */
 
@@ -63,6 +64,9 @@ struct pgpool {
 	struct pgq conn[PG_POOL_MAX];
 	unsigned n;
 	atomic_uint next;
+	struct pgq lock;                  /* a connection of its own for the roles' session locks */
+	char roles[PG_ROLES_MAX][33];     /* roles asked for (under lock.mu) */
+	bool held[PG_ROLES_MAX];          /* ... and held by this process's lock session */
 };
 
 /*
@@ -341,6 +345,8 @@ static void pg_close(struct store *s)
 		PQfinish(q->c);
 		pthread_mutex_destroy(&q->mu);
 	}
+	PQfinish(pool->lock.c); /* ends the session: its roles go to whoever asks next */
+	pthread_mutex_destroy(&pool->lock.mu);
 	free(pool);
 	free(s);
 }
@@ -1646,6 +1652,179 @@ static int pg_provider_response_median(struct store *s, int64_t *median_s, uint6
 	return rc;
 }
 
+/* ---- replicas: a change log, roles and shared secrets ---- */
+
+static int pg_change_note(struct store *s, const char *provider, const char *origin, int64_t now, struct err *e)
+{
+	struct pgq *q = PQ(s);
+	struct bnd b = { 0 };
+	bool own_tx;
+	int rc;
+	lk(q);
+	/* appends are serialized to their commit, so seq order is commit order for every reader */
+	own_tx = !q->in_tx;
+	if (own_tx && (rc = simple(q, "BEGIN", "change note", e)))
+		goto out;
+	if (!(rc = simple(q, "LOCK TABLE changes IN SHARE ROW EXCLUSIVE MODE", "change note", e)) &&
+	    !(rc = prep(q, &b.st, "INSERT INTO changes(provider, origin, at) VALUES ($1, $2, $3)", "change note", e))) {
+		b_t(&b, provider);
+		b_t(&b, origin);
+		b_i(&b, now);
+		rc = run(q, b.st, b.rc, "change note", e);
+	}
+	if (own_tx) {
+		if (!rc)
+			rc = simple(q, "COMMIT", "change note", e);
+		if (rc)
+			PQclear(PQexec(q->c, "ROLLBACK"));
+	}
+out:
+	ul(q);
+	return rc;
+}
+
+static int pg_changes_after(struct store *s, struct store_change *out, size_t cap, size_t *n, uint64_t *last,
+			    uint64_t after, struct err *e)
+{
+	struct pgq *q = PQ(s);
+	struct bnd b = { 0 };
+	size_t k = 0;
+	uint64_t hi = after == UINT64_MAX ? 0 : after;
+	int rc, src;
+	lk(q);
+	if (after == UINT64_MAX)
+		rc = prep(q, &b.st, "SELECT coalesce(max(seq), 0), '', '' FROM changes", "changes", e);
+	else
+		rc = prep(q, &b.st, "SELECT seq, provider, origin FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+			  "changes", e);
+	if (!rc) {
+		if (after != UINT64_MAX) {
+			b_u(&b, after);
+			b_i(&b, (int64_t)cap);
+		}
+		src = b.rc;
+		while (src == PGS_OK && (src = st_step(q, b.st)) == PGS_ROW) {
+			struct row r = { b.st, 0 };
+			uint64_t seq = r_u(&r);
+			if (seq > hi)
+				hi = seq;
+			if (after != UINT64_MAX && k < cap) {
+				out[k].seq = seq;
+				r_t(&r, out[k].provider, sizeof out[k].provider);
+				r_t(&r, out[k].origin, sizeof out[k].origin);
+				k++;
+			}
+			src = PGS_OK;
+		}
+		if (src != PGS_DONE)
+			rc = map(q, src, "changes", e);
+		st_free(b.st);
+	}
+	ul(q);
+	if (!rc) {
+		*n = k;
+		*last = hi;
+	}
+	return rc;
+}
+
+static int pg_changes_purge(struct store *s, uint64_t *count, int64_t before, struct err *e)
+{
+	struct pgq *q = PQ(s);
+	struct bnd b = { 0 };
+	int rc;
+	lk(q);
+	if (!(rc = prep(q, &b.st, "DELETE FROM changes WHERE at < $1", "changes purge", e))) {
+		b_i(&b, before);
+		if (!(rc = run(q, b.st, b.rc, "changes purge", e)) && count)
+			*count = changes(q);
+	}
+	ul(q);
+	return rc;
+}
+
+/* A role's advisory lock key: "Flop" in the high half, the name's FNV-1a in the low. */
+static long long role_key(const char *name)
+{
+	uint32_t h = 2166136261u;
+	for (const char *c = name; *c; c++)
+		h = (h ^ (uint8_t)*c) * 16777619u;
+	return (long long)((uint64_t)0x466c6f70 << 32 | h);
+}
+
+static int pg_role_try(struct store *s, const char *name, bool *held, struct err *e)
+{
+	struct pgpool *pool = s->impl;
+	struct pgq *q = &pool->lock;
+	struct bnd b = { 0 };
+	char key[24];
+	int rc = 0, slot = -1;
+
+	lk(q);
+	for (int i = 0; i < PG_ROLES_MAX && slot < 0; i++)
+		if (!strcmp(pool->roles[i], name))
+			slot = i;
+	if (PQstatus(q->c) != CONNECTION_OK) {
+		/* the session that held the locks is gone, and the locks with it */
+		memset(pool->held, 0, sizeof pool->held);
+		if (!connected(q)) {
+			note_failure(q, NULL);
+			q->sqlstate[0] = '\0';
+			rc = map(q, PGS_ERROR, "role", e);
+			goto out;
+		}
+	}
+	if (slot >= 0 && pool->held[slot]) {
+		*held = true; /* session locks last as long as this connection */
+		goto out;
+	}
+	snprintf(key, sizeof key, "%lld", role_key(name));
+	if (!(rc = prep(q, &b.st, "SELECT pg_try_advisory_lock($1::bigint)::int", "role", e))) {
+		b_t(&b, key);
+		if (!(rc = first(q, b.st, b.rc, "role", e))) {
+			*held = col_i(b.st, 0) == 1;
+			st_free(b.st);
+			if (*held && slot < 0)
+				for (int i = 0; i < PG_ROLES_MAX && slot < 0; i++)
+					if (!pool->roles[i][0]) {
+						slot = i;
+						snprintf(pool->roles[i], sizeof pool->roles[i], "%s", name);
+					}
+			if (*held && slot >= 0)
+				pool->held[slot] = true;
+		}
+	}
+out:
+	ul(q);
+	return rc;
+}
+
+static int pg_secret(struct store *s, const char *name, const char *hex_value, char out[65], struct err *e)
+{
+	struct pgq *q = PQ(s);
+	struct bnd b = { 0 };
+	int rc;
+	lk(q);
+	if (!(rc = prep(q, &b.st, "INSERT INTO server_secrets(name, value) VALUES ($1, $2) ON CONFLICT(name) DO NOTHING",
+			"secret", e))) {
+		b_t(&b, name);
+		b_t(&b, hex_value);
+		rc = run(q, b.st, b.rc, "secret", e);
+	}
+	if (!rc && !(rc = prep(q, &b.st, "SELECT value FROM server_secrets WHERE name = $1", "secret", e))) {
+		b.i = 0;
+		b.rc = PGS_OK;
+		b_t(&b, name);
+		if (!(rc = first(q, b.st, b.rc, "secret", e))) {
+			struct row r = { b.st, 0 };
+			r_t(&r, out, 65);
+			st_free(b.st);
+		}
+	}
+	ul(q);
+	return rc;
+}
+
 static const struct store_ops pg_ops = {
 	.name = "postgres",
 	.close = pg_close,
@@ -1694,6 +1873,12 @@ static const struct store_ops pg_ops = {
 	.access_report_insert = pg_access_report_insert,
 	.access_report_get = pg_access_report_get,
 	.provider_response_median = pg_provider_response_median,
+	.shared = true,
+	.change_note = pg_change_note,
+	.changes_after = pg_changes_after,
+	.changes_purge = pg_changes_purge,
+	.role_try = pg_role_try,
+	.secret = pg_secret,
 };
 
 /* ---- migrations ---- */
@@ -1856,6 +2041,10 @@ int store_postgres_open(struct store **out, const char *url, struct err *e)
 			pool->n++;
 			goto fail;
 		}
+	}
+	if ((rc = conn_open(&pool->lock, conninfo, e))) {
+		PQfinish(pool->lock.c);
+		goto fail;
 	}
 	s->ops = &pg_ops;
 	s->impl = pool;

@@ -1485,6 +1485,117 @@ static int sq_provider_response_median(struct store *s, int64_t *median_s, uint6
 	return rc;
 }
 
+/* ---- replicas: a change log, roles and shared secrets (one process per SQLite file) ---- */
+
+static int sq_change_note(struct store *s, const char *provider, const char *origin, int64_t now, struct err *e)
+{
+	struct sq *q = SQ(s);
+	struct bnd b = { 0 };
+	int rc;
+	lk(q);
+	if (!(rc = prep(q, &b.st, "INSERT INTO changes(provider, origin, at) VALUES (?1, ?2, ?3)", "change note", e))) {
+		b_t(&b, provider);
+		b_t(&b, origin);
+		b_i(&b, now);
+		rc = run(q, b.st, b.rc, "change note", e);
+	}
+	ul(q);
+	return rc;
+}
+
+static int sq_changes_after(struct store *s, struct store_change *out, size_t cap, size_t *n, uint64_t *last,
+			    uint64_t after, struct err *e)
+{
+	struct sq *q = SQ(s);
+	struct bnd b = { 0 };
+	size_t k = 0;
+	uint64_t hi = after == UINT64_MAX ? 0 : after;
+	int rc, src;
+	lk(q);
+	if (after == UINT64_MAX)
+		rc = prep(q, &b.st, "SELECT coalesce(max(seq), 0), '', '' FROM changes", "changes", e);
+	else
+		rc = prep(q, &b.st, "SELECT seq, provider, origin FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+			  "changes", e);
+	if (!rc) {
+		if (after != UINT64_MAX) {
+			b_u(&b, after);
+			b_i(&b, (int64_t)cap);
+		}
+		src = b.rc;
+		while (src == SQLITE_OK && (src = sqlite3_step(b.st)) == SQLITE_ROW) {
+			struct row r = { b.st, 0 };
+			uint64_t seq = r_u(&r);
+			if (seq > hi)
+				hi = seq;
+			if (after != UINT64_MAX && k < cap) {
+				out[k].seq = seq;
+				r_t(&r, out[k].provider, sizeof out[k].provider);
+				r_t(&r, out[k].origin, sizeof out[k].origin);
+				k++;
+			}
+			src = SQLITE_OK;
+		}
+		if (src != SQLITE_DONE)
+			rc = map(q, src, "changes", e);
+		sqlite3_finalize(b.st);
+	}
+	ul(q);
+	if (!rc) {
+		*n = k;
+		*last = hi;
+	}
+	return rc;
+}
+
+static int sq_changes_purge(struct store *s, uint64_t *count, int64_t before, struct err *e)
+{
+	struct sq *q = SQ(s);
+	struct bnd b = { 0 };
+	int rc;
+	lk(q);
+	if (!(rc = prep(q, &b.st, "DELETE FROM changes WHERE at < ?1", "changes purge", e))) {
+		b_i(&b, before);
+		if (!(rc = run(q, b.st, b.rc, "changes purge", e)) && count)
+			*count = changes(q);
+	}
+	ul(q);
+	return rc;
+}
+
+static int sq_role_try(struct store *s, const char *name, bool *held, struct err *e)
+{
+	(void)s, (void)name, (void)e;
+	*held = true; /* a SQLite file has one server process */
+	return 0;
+}
+
+static int sq_secret(struct store *s, const char *name, const char *hex_value, char out[65], struct err *e)
+{
+	struct sq *q = SQ(s);
+	struct bnd b = { 0 };
+	int rc;
+	lk(q);
+	if (!(rc = prep(q, &b.st, "INSERT INTO server_secrets(name, value) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+			"secret", e))) {
+		b_t(&b, name);
+		b_t(&b, hex_value);
+		rc = run(q, b.st, b.rc, "secret", e);
+	}
+	if (!rc && !(rc = prep(q, &b.st, "SELECT value FROM server_secrets WHERE name = ?1", "secret", e))) {
+		b.i = 0;
+		b.rc = SQLITE_OK;
+		b_t(&b, name);
+		if (!(rc = first(q, b.st, b.rc, "secret", e))) {
+			struct row r = { b.st, 0 };
+			r_t(&r, out, 65);
+			sqlite3_finalize(b.st);
+		}
+	}
+	ul(q);
+	return rc;
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -1533,6 +1644,12 @@ static const struct store_ops sqlite_ops = {
 	.access_report_insert = sq_access_report_insert,
 	.access_report_get = sq_access_report_get,
 	.provider_response_median = sq_provider_response_median,
+	.shared = false,
+	.change_note = sq_change_note,
+	.changes_after = sq_changes_after,
+	.changes_purge = sq_changes_purge,
+	.role_try = sq_role_try,
+	.secret = sq_secret,
 };
 
 /* Runs a PRAGMA and checks its one-row answer when `want` is given. */

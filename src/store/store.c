@@ -808,3 +808,78 @@ int store_provider_response_median(struct store *s, int64_t *median_s, uint64_t 
 	CHECK(v_addr("provider", provider, e));
 	return s->ops->provider_response_median(s, median_s, count, chain_id, provider, e);
 }
+
+/* ---- replicas ---- */
+
+static bool ok_lower(char c, size_t i)
+{
+	(void)i;
+	return (c >= 'a' && c <= 'z') || c == '_';
+}
+
+static bool ok_hex_lower(char c, size_t i)
+{
+	(void)i;
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+bool store_shared(const struct store *s)
+{
+	return s && s->ops->shared;
+}
+
+int store_change_note(struct store *s, const char *provider, const char *origin, int64_t now, struct err *e)
+{
+	CHECK(v_store(s, e));
+	if (!provider || strcmp(provider, "*") != 0)
+		CHECK(v_addr("provider", provider, e));
+	CHECK(v_chars("origin", origin, STORE_ORIGIN_SIZE - 1, STORE_ORIGIN_SIZE - 1, ok_hex_lower, e));
+	CHECK(v_time("now", now, e));
+	return s->ops->change_note(s, provider, origin, now, e);
+}
+
+int store_changes_after(struct store *s, struct store_change *out, size_t cap, size_t *n, uint64_t *last,
+			uint64_t after, struct err *e)
+{
+	CHECK(v_store(s, e));
+	CHECK(v_out(out, "out", e));
+	CHECK(v_out(n, "n", e));
+	CHECK(v_out(last, "last", e));
+	CHECK(v_max("cap", cap, 1, STORE_CHANGES_MAX, e));
+	return s->ops->changes_after(s, out, cap, n, last, after, e);
+}
+
+int store_changes_purge(struct store *s, uint64_t *count, int64_t before, struct err *e)
+{
+	CHECK(v_store(s, e));
+	CHECK(v_time("before", before, e));
+	return s->ops->changes_purge(s, count, before, e);
+}
+
+int store_role_try(struct store *s, const char *name, bool *held, struct err *e)
+{
+	CHECK(v_store(s, e));
+	CHECK(v_out(held, "held", e));
+	CHECK(v_chars("name", name, 1, 32, ok_lower, e));
+	return s->ops->role_try(s, name, held, e);
+}
+
+int store_secret(struct store *s, const char *name, uint8_t out[STORE_SECRET_SIZE], struct err *e)
+{
+	uint8_t fresh[STORE_SECRET_SIZE];
+	char hex[65], got[65];
+	int rc;
+
+	CHECK(v_store(s, e));
+	CHECK(v_out(out, "out", e));
+	CHECK(v_chars("name", name, 1, 32, ok_lower, e));
+	randombytes_buf(fresh, sizeof fresh);
+	hex_encode(hex, fresh, sizeof fresh);
+	sodium_memzero(fresh, sizeof fresh);
+	rc = s->ops->secret(s, name, hex, got, e);
+	sodium_memzero(hex, sizeof hex);
+	if (!rc && hex_decode_exact(out, STORE_SECRET_SIZE, got, NULL))
+		rc = err_set(e, ERR_INVALID, "secret %s: the stored value is not 64 hex digits", name);
+	sodium_memzero(got, sizeof got);
+	return rc;
+}

@@ -434,4 +434,47 @@ int store_access_report_get(struct store *s, struct store_access_report *out, ui
 int store_provider_response_median(struct store *s, int64_t *median_s, uint64_t *count,
 				   uint64_t chain_id, const char *provider, struct err *e);
 
+/* ---- several server processes on one database (replicas; docs/store.md) ---- */
+
+#define STORE_ORIGIN_SIZE 33      /* a process's id in the change log: 32 lowercase hex digits */
+#define STORE_CHANGES_MAX 1000    /* rows one store_changes_after returns at most */
+#define STORE_SECRET_SIZE 32
+
+/* True when other processes may share this database (PostgreSQL); false for SQLite (one process). */
+bool store_shared(const struct store *s);
+
+/*
+ * Appends to the change log that `provider`'s listing changed ("*": everything), by process `origin`.
+ * The log's order is commit order: a reader of store_changes_after never misses a row.
+ */
+int store_change_note(struct store *s, const char *provider, const char *origin, int64_t now, struct err *e);
+
+/* One row of the change log. */
+struct store_change {
+	uint64_t seq;
+	char provider[STORE_ADDR_SIZE]; /* an address, or "*" */
+	char origin[STORE_ORIGIN_SIZE];
+};
+/*
+ * The rows after `after` (seq order), at most `cap` (1..STORE_CHANGES_MAX) into out; *n how many.
+ * A first call with after = UINT64_MAX gives no rows and *n = 0, and sets *last to the newest seq
+ * (0 when empty): where a new reader starts.
+ */
+int store_changes_after(struct store *s, struct store_change *out, size_t cap, size_t *n, uint64_t *last,
+			uint64_t after, struct err *e);
+/* Deletes log rows older than `before`. */
+int store_changes_purge(struct store *s, uint64_t *count, int64_t before, struct err *e);
+
+/*
+ * Whether this process holds role `name` (a-z, 1..32 characters), taking it when nobody does: exactly
+ * one process at a time holds a role (a PostgreSQL session advisory lock, released when its holder's
+ * connection ends: kill -9 included); SQLite: always the one process. Call it again each round: a
+ * lost connection loses the role.
+ */
+int store_role_try(struct store *s, const char *name, bool *held, struct err *e);
+
+/* The shared secret `name` (a-z_, 1..32 characters): made at random by the first caller, the same bytes
+ * for every process after. */
+int store_secret(struct store *s, const char *name, uint8_t out[STORE_SECRET_SIZE], struct err *e);
+
 #endif

@@ -100,6 +100,15 @@ struct store_ops {
 				 uint64_t chain_id, uint64_t rental_id, struct err *e);
 	int (*provider_response_median)(struct store *s, int64_t *median_s, uint64_t *count,
 					uint64_t chain_id, const char *provider, struct err *e);
+
+	bool shared;
+	int (*change_note)(struct store *s, const char *provider, const char *origin, int64_t now, struct err *e);
+	int (*changes_after)(struct store *s, struct store_change *out, size_t cap, size_t *n, uint64_t *last,
+			     uint64_t after, struct err *e);
+	int (*changes_purge)(struct store *s, uint64_t *count, int64_t before, struct err *e);
+	int (*role_try)(struct store *s, const char *name, bool *held, struct err *e);
+	/* hex_value: the 64 hex digits to keep when none is stored; out gets the stored ones */
+	int (*secret)(struct store *s, const char *name, const char *hex_value, char out[65], struct err *e);
 };
 
 struct store {

@@ -34,9 +34,9 @@
 #include "store/store.h"
 #ifdef STORE_TEST_PG
 #include <libpq-fe.h>
-#include "core/clock.h"
 #include "support/pg.h"
 #endif
+#include "core/clock.h"
 
 #define U256_MAX "115792089237316195423570985008687907853269984665640564039457584007913129639935"
 #define U256_MAX_P1 "115792089237316195423570985008687907853269984665640564039457584007913129639936"
@@ -273,7 +273,7 @@ static void test_open_urls(void **state)
 
 	s = open_mem();
 	OK(store_schema_version(s, &v, &e_));
-	assert_int_equal(v, 5);
+	assert_int_equal(v, 6);
 	store_close(s);
 	store_close(NULL);
 
@@ -358,7 +358,7 @@ static void test_migrate_idempotent(void **state)
 	/* Second open while the first is still open, then reopen after close. */
 	s2 = open_file("mig.db", false);
 	OK(store_schema_version(s2, &v, &e_));
-	assert_int_equal(v, 5);
+	assert_int_equal(v, 6);
 	OK(store_provider_get(s2, &p, ADDR_A, &e_));
 	store_close(s2);
 	store_close(s);
@@ -366,7 +366,7 @@ static void test_migrate_idempotent(void **state)
 	OK(store_provider_get(s, &p, ADDR_A, &e_));
 	store_close(s);
 	path_in_tmp(path, sizeof path, "mig.db");
-	assert_int_equal(count_rows(path, "SELECT count(*) FROM schema_version"), 5);
+	assert_int_equal(count_rows(path, "SELECT count(*) FROM schema_version"), 6);
 	assert_int_equal(count_rows(path, "SELECT count(*) FROM providers"), 1);
 
 	/* A database from a newer binary is refused and left alone. */
@@ -375,7 +375,7 @@ static void test_migrate_idempotent(void **state)
 	s = (struct store *)0x1;
 	EXPECT_ERR(ERR_UNSUPPORTED, store_open(&s, url, &e_));
 	assert_ptr_equal(s, (struct store *)0x1);
-	assert_int_equal(count_rows(path, "SELECT count(*) FROM schema_version"), 6); /* ours and the future one */
+	assert_int_equal(count_rows(path, "SELECT count(*) FROM schema_version"), 7); /* ours and the future one */
 }
 
 /* ---- providers, hosts, GPUs ---- */
@@ -1436,11 +1436,11 @@ static void test_sql_text_verbatim(void **state)
 	path_in_tmp(path, sizeof path, "inj.db");
 #ifdef STORE_TEST_PG
 	assert_int_equal(count_rows(path, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"),
-			 14);
+			 16); /* 14, and the replicas' changes and server_secrets */
 #else
 	assert_int_equal(count_rows(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'table'"
 					  " AND name NOT LIKE 'sqlite_%'"),
-			 14);
+			 16); /* 14, and the replicas' changes and server_secrets */
 #endif
 	assert_int_equal(count_rows(path, "SELECT count(*) FROM offers"), 1);
 	assert_int_equal(count_rows(path, "SELECT count(*) FROM ratings"), 9);
@@ -1618,6 +1618,85 @@ static void test_kill9_durability(void **state)
 	}
 }
 
+/* ---- several processes on one database: the change log, roles, shared secrets ---- */
+
+static void test_replicas(void **state)
+{
+	static const char origin_a[] = "0123456789abcdef0123456789abcdef", origin_b[] = "fedcba9876543210fedcba9876543210";
+	struct store *s = open_file("rep.db", true), *s2 = open_file("rep.db", false);
+	struct store_change c[4];
+	uint8_t k1[STORE_SECRET_SIZE], k2[STORE_SECRET_SIZE], k3[STORE_SECRET_SIZE];
+	size_t n = 9;
+	uint64_t last = 9, count = 0;
+	bool held = false, held2 = true;
+	(void)state;
+	OK(store_changes_after(s, c, 4, &n, &last, UINT64_MAX, &e_));
+	assert_int_equal(n, 0);
+	assert_int_equal(last, 0);
+	OK(store_change_note(s, ADDR_A, origin_a, T0, &e_));
+	OK(store_change_note(s2, "*", origin_b, T0 + 5, &e_));
+	OK(store_change_note(s, ADDR_B, origin_a, T0 + 9, &e_));
+	OK(store_changes_after(s2, c, 4, &n, &last, UINT64_MAX, &e_)); /* a new reader starts at the end */
+	assert_int_equal(n, 0);
+	assert_int_equal(last, 3);
+	OK(store_changes_after(s2, c, 2, &n, &last, 0, &e_)); /* in order, at most cap */
+	assert_int_equal(n, 2);
+	assert_int_equal(c[0].seq, 1);
+	assert_string_equal(c[0].provider, ADDR_A);
+	assert_string_equal(c[0].origin, origin_a);
+	assert_string_equal(c[1].provider, "*");
+	assert_int_equal(last, 2);
+	OK(store_changes_after(s2, c, 4, &n, &last, last, &e_));
+	assert_int_equal(n, 1);
+	assert_string_equal(c[0].provider, ADDR_B);
+	assert_int_equal(last, 3);
+	OK(store_changes_after(s2, c, 4, &n, &last, last, &e_));
+	assert_int_equal(n, 0);
+	assert_int_equal(last, 3);
+	EXPECT_FIELD(ERR_INVALID, "provider", store_change_note(s, "0xnothex", origin_a, T0, &e_));
+	EXPECT_FIELD(ERR_INVALID, "origin", store_change_note(s, ADDR_A, "ABC", T0, &e_));
+	EXPECT_FIELD(ERR_RANGE, "cap", store_changes_after(s, c, 0, &n, &last, 0, &e_));
+	OK(store_changes_purge(s, &count, T0 + 6, &e_));
+	assert_int_equal(count, 2);
+	OK(store_changes_after(s, c, 4, &n, &last, 0, &e_));
+	assert_int_equal(n, 1);
+	assert_int_equal(c[0].seq, 3); /* seq keeps counting past purged rows */
+
+	/* roles: one holder at a time; the other takes over once the holder is gone */
+	OK(store_role_try(s, "indexer", &held, &e_));
+	assert_true(held);
+	OK(store_role_try(s, "indexer", &held, &e_)); /* asked again each round: still held */
+	assert_true(held);
+	EXPECT_FIELD(ERR_INVALID, "name", store_role_try(s, "Indexer!", &held, &e_));
+	OK(store_role_try(s2, "indexer", &held2, &e_));
+	assert_int_equal(held2, !store_shared(s2)); /* SQLite: one process, it holds every role */
+	if (store_shared(s2)) {
+		OK(store_role_try(s2, "monitor", &held2, &e_)); /* another role is free */
+		assert_true(held2);
+		store_close(s); /* the holder dies */
+		s = NULL;
+		for (int i = 0; i < 50 && !held2; i++) {
+			OK(store_role_try(s2, "indexer", &held2, &e_));
+			clock_sleep_ms(100);
+		}
+		OK(store_role_try(s2, "indexer", &held2, &e_));
+		assert_true(held2);
+		s = open_file("rep.db", false);
+		OK(store_role_try(s, "indexer", &held, &e_));
+		assert_false(held);
+	}
+
+	/* a shared secret: made once, the same for every process */
+	OK(store_secret(s, "nonce_key", k1, &e_));
+	OK(store_secret(s2, "nonce_key", k2, &e_));
+	assert_memory_equal(k1, k2, sizeof k1);
+	OK(store_secret(s2, "other_key", k3, &e_));
+	assert_memory_not_equal(k1, k3, sizeof k1);
+	EXPECT_FIELD(ERR_INVALID, "name", store_secret(s, "", k3, &e_));
+	store_close(s2);
+	store_close(s);
+}
+
 #ifdef STORE_TEST_PG
 /*
  * The database restarts under an open store: calls while it is down fail with ERR_NET (the server's
@@ -1734,6 +1813,7 @@ int main(void)
 		cmocka_unit_test(test_sql_text_verbatim),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_kill9_durability),
+		cmocka_unit_test(test_replicas),
 #ifdef STORE_TEST_PG
 		cmocka_unit_test(test_pg_restart),
 #endif
