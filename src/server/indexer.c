@@ -435,7 +435,7 @@ static int handle_reorg(struct server *s, struct rpc *r, const struct store_inde
 		return rc;
 	}
 	rc = store_tx_commit(s->store, e);
-	listing_mark_dirty(s);
+	listing_everything_changed(s);
 	return rc;
 }
 
@@ -737,7 +737,7 @@ int indexer_step(struct server *s, struct rpc *r, bool *advanced, struct err *e)
 	*advanced = true;
 	atomic_fetch_add(&s->metrics.events_indexed, n_new);
 	if (n_cancels == IDX_TOUCHED_OVER) {
-		listing_mark_dirty(s); /* the janitor rebuilds it all within LISTING_REFRESH_MS */
+		listing_everything_changed(s); /* the janitor rebuilds it all within LISTING_REFRESH_MS */
 	} else {
 		for (size_t i = 0; i < n_cancels; i++)
 			listing_provider_changed(s, cancels[i].provider);
@@ -773,6 +773,12 @@ void *indexer_main(void *arg)
 	while (!atomic_load(&s->stopping)) {
 		bool advanced = false;
 		err_clear(&e);
+		if (!replica_role(s, "indexer", &s->indexer_role)) {
+			/* another replica indexes (replicas.c); keep this one's view of the rental ids fresh */
+			atomic_store(&s->max_rental_id, server_find_max_rental(s));
+			server_sleep(s, 1000);
+			continue;
+		}
 		int rc = indexer_step(s, &r, &advanced, &e);
 		atomic_fetch_add(&s->metrics.indexer_rounds, 1);
 		if (rc) {

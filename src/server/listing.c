@@ -205,6 +205,18 @@ void listing_provider_view_drop(struct server *s, const char *provider)
 
 void listing_provider_changed(struct server *s, const char *provider)
 {
+	listing_provider_changed_here(s, provider);
+	replica_note(s, provider);
+}
+
+void listing_everything_changed(struct server *s)
+{
+	listing_mark_dirty(s);
+	replica_note(s, "*");
+}
+
+void listing_provider_changed_here(struct server *s, const char *provider)
+{
 	bool queued = false;
 
 	listing_provider_view_drop(s, provider);

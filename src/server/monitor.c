@@ -166,6 +166,8 @@ void *monitor_main(void *arg)
 
 	while (!server_sleep(s, s->cfg.monitor_interval_ms)) {
 		err_clear(&e);
+		if (!replica_role(s, "monitor", &s->monitor_role))
+			continue; /* another replica probes (replicas.c) */
 		if (monitor_round(s, &e)) {
 			char q[300];
 			log_warn("monitor round failed", "err=%s", log_quote(q, sizeof q, e.msg));

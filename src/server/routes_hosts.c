@@ -281,7 +281,7 @@ int route_hosts_post(struct server *s, const struct srv_req *rq, struct srv_resp
 	atomic_fetch_add(&s->hosts_gen, 1);
 	listing_provider_view_drop(s, addr);
 	if (offers_refresh_provider(s, addr, &e)) /* a registration is a heartbeat too */
-		listing_mark_dirty(s);
+		listing_everything_changed(s);
 	free(g);
 	json_decref(body);
 	return srv_json(rs, 201, json_pack("{s:o, s:s, s:I}", "machine_id", json_id(h.machine_id),
@@ -332,7 +332,7 @@ int route_heartbeat(struct server *s, const struct srv_req *rq, struct srv_resp 
 	if (!was_down) /* the staleness line moves on; a host that was down is re-read below */
 		listing_fresh_note(s, addr, p.last_heartbeat + (int64_t)s->cfg.offer_stale_s);
 	if (was_down && offers_refresh_provider(s, addr, &e))
-		listing_mark_dirty(s);
+		listing_everything_changed(s);
 	return srv_json(rs, 200, json_pack("{s:s, s:I}", "provider", addr, "last_heartbeat",
 					   (json_int_t)p.last_heartbeat));
 }

@@ -12,6 +12,7 @@
 #include "core/clock.h"
 
 #include "core/err.h"
+#include "core/hex.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "market/search.h"
@@ -96,6 +97,7 @@ static void *janitor_main(void *arg)
 			round = 0;
 			store_nonces_purge(s->store, NULL, now - 3600, &e);
 			store_sessions_purge(s->store, NULL, now - 3600, &e);
+			store_changes_purge(s->store, NULL, now - 3600, &e);
 			/* expired rows need no rebuild: search and offer detail skip them by their expiry, and
 			 * the next full rebuild (at most LISTING_FULL_MS away) drops them */
 			store_offers_expire(s->store, &n, now, &e);
@@ -107,7 +109,7 @@ static void *janitor_main(void *arg)
 }
 
 /* Highest mirrored rental id: ids are dense (1..M), found by galloping then bisecting. */
-static uint64_t find_max_rental(struct server *s)
+uint64_t server_find_max_rental(struct server *s)
 {
 	struct store_rental r;
 	uint64_t lo = 0, hi = 1;
@@ -144,7 +146,6 @@ int server_start(struct server **out, const struct srv_config *cfg, struct err *
 		return err_set(e, ERR_NOMEM, "server");
 	s->cfg = *cfg;
 	s->started_at = server_now();
-	randombytes_buf(s->nonce_key, sizeof s->nonce_key);
 	metrics_init(&s->metrics);
 	if ((rc = server_state_init(s, e)))
 		goto fail;
@@ -154,10 +155,22 @@ int server_start(struct server **out, const struct srv_config *cfg, struct err *
 		err_wrap(e, "db_url");
 		goto fail;
 	}
+	{
+		/* replicas: this process's id in the change log, where it starts reading it (before the index
+		 * is built from the store, so nothing logged in between is missed), the nonce key they share */
+		uint8_t id[16];
+		struct store_change none;
+		size_t n;
+		randombytes_buf(id, sizeof id);
+		hex_encode(s->origin, id, sizeof id);
+		if ((rc = store_changes_after(s->store, &none, 1, &n, &s->changes_seen, UINT64_MAX, e)) ||
+		    (rc = store_secret(s->store, "nonce_key", s->nonce_key, e)))
+			goto fail;
+	}
 	if ((rc = offers_reindex(s, e)))
 		goto fail;
 	health_check(s, server_now());
-	atomic_store(&s->max_rental_id, find_max_rental(s));
+	atomic_store(&s->max_rental_id, server_find_max_rental(s));
 	if ((rc = http_glue_start(s, e)))
 		goto fail;
 	if (cfg->rpc_url[0]) {
@@ -169,6 +182,8 @@ int server_start(struct server **out, const struct srv_config *cfg, struct err *
 	}
 	if (pthread_create(&s->janitor_thread, NULL, janitor_main, s) == 0)
 		s->janitor_running = true;
+	if (store_shared(s->store) && pthread_create(&s->follower_thread, NULL, replica_follower_main, s) == 0)
+		s->follower_running = true;
 	log_info("server started", "port=%u chain_id=%" PRIu64 " offers=%zu", (unsigned)s->bound_port,
 		 cfg->chain_id, search_index_count(s->index));
 	*out = s;
@@ -192,9 +207,11 @@ void server_stop(struct server *s)
 		pthread_join(s->indexer_thread, NULL);
 	if (s->monitor_running)
 		pthread_join(s->monitor_thread, NULL);
+	if (s->follower_running)
+		pthread_join(s->follower_thread, NULL);
 	if (s->janitor_running)
 		pthread_join(s->janitor_thread, NULL);
-	s->indexer_running = s->monitor_running = s->janitor_running = false;
+	s->indexer_running = s->monitor_running = s->janitor_running = s->follower_running = false;
 }
 
 void server_free(struct server *s)

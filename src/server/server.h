@@ -123,7 +123,10 @@ struct server {
 	struct srv_config cfg;
 	struct store *store;
 	pthread_rwlock_t index_lock;     /* guards the `index` pointer swap */
-	uint8_t nonce_key[32];           /* nonce.c's MAC key, random per process; wiped by server_free */
+	uint8_t nonce_key[32];           /* nonce.c's MAC key, the store's shared "nonce_key" (every replica
+					  * checks every replica's nonces); wiped by server_free */
+	char origin[STORE_ORIGIN_SIZE];  /* this process's random id in the store's change log (replicas.c) */
+	uint64_t changes_seen;           /* the change log's last row this process has applied */
 	atomic_bool index_dirty;         /* listing.c: rebuild the index (rentals opened/ended, host back) */
 	pthread_mutex_t fresh_mu;        /* guards fresh / nfresh / fresh_cap (listing.c) */
 	struct listing_fresh *fresh;     /* provider -> when their offers leave search (open addressing) */
@@ -149,8 +152,9 @@ struct server {
 	bool state_ready;                /* server_state_init ran */
 	struct srv_metrics metrics;
 	atomic_bool stopping;            /* set by server_stop: workers finish their round */
-	pthread_t indexer_thread, monitor_thread, janitor_thread;
-	bool indexer_running, monitor_running, janitor_running;
+	pthread_t indexer_thread, monitor_thread, janitor_thread, follower_thread;
+	bool indexer_running, monitor_running, janitor_running, follower_running;
+	_Atomic bool indexer_role, monitor_role; /* this replica holds that role now (store_role_try) */
 	pthread_mutex_t wake_lock;       /* with wake, lets server_stop interrupt sleeps */
 	pthread_cond_t wake;
 	struct http_server *http;        /* the HTTP layer (src/net/http.h), NULL in unit tests */
@@ -372,6 +376,10 @@ void listing_fresh_release(struct server *s);
  * after each batch).
  */
 void listing_provider_changed(struct server *s, const char *provider);
+/* The same for this process only: a change another replica logged (replicas.c). */
+void listing_provider_changed_here(struct server *s, const char *provider);
+/* Everything may have changed (a reorg, a host's record): a full rebuild here, and in every replica. */
+void listing_everything_changed(struct server *s);
 /* Drops the provider's cached view (GET /providers/{address}) only: a heartbeat. */
 void listing_provider_view_drop(struct server *s, const char *provider);
 #define LISTING_VIEW_KEY_MAX (STORE_ADDR_SIZE + 16)
@@ -482,3 +490,18 @@ int http_glue_start(struct server *s, struct err *e);
 void http_glue_stop(struct server *s);
 
 #endif
+
+/* ---- replicas (replicas.c): several server processes on one shared database ---- */
+
+/*
+ * The follower: polls the store's change log every REPLICA_FOLLOW_MS and applies what other replicas
+ * logged to this process's search index; started only on a shared store (PostgreSQL).
+ */
+#define REPLICA_FOLLOW_MS 200
+void *replica_follower_main(void *arg);
+/* The highest rental id mirrored in the store (another replica's indexer may have moved it). */
+uint64_t server_find_max_rental(struct server *s);
+/* Whether this replica may run `role` ("indexer", "monitor") now; logs when that changes. */
+bool replica_role(struct server *s, const char *role, _Atomic bool *flag);
+/* Logs a change for the other replicas (no-op on a store of one process). */
+void replica_note(struct server *s, const char *provider);
