@@ -575,6 +575,8 @@ int offers_index_put(struct server *s, const struct store_offer *so, struct offe
 	index_changed(s);
 	pthread_mutex_unlock(&s->index_write_mu);
 	free(pv);
+	if (!rc)
+		replica_note(s, so->provider); /* the other replicas list it too (replicas.c) */
 	return rc;
 }
 

@@ -40,8 +40,10 @@
 #include <zlib.h>
 #include <jansson.h>
 #include <sqlite3.h>
+#include <libpq-fe.h>
 
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/hex.h"
 #include "core/json.h"
@@ -57,6 +59,7 @@
 #include "support/anvil.h"
 #include "support/child.h"
 #include "support/deploy.h"
+#include "support/pg.h"
 #include "support/server.h"
 
 #define USDC_RATE_1 "100000000000000000000" /* 100 units/s = 0.36 USDC/h */
@@ -435,9 +438,12 @@ static int group_setup(void **state)
 	return 0;
 }
 
+static void replicas_stop(void);
+
 static int group_teardown(void **state)
 {
 	(void)state;
+	replicas_stop();
 	server_kill(SIGTERM);
 	F.ssh_stop = 1;
 	if (F.ssh_thread)
@@ -456,7 +462,17 @@ static int group_teardown(void **state)
 /* ---- sign-in ---- */
 
 /* Runs siwe_sign.mjs; writes the request body {"message","signature"} to body (room cap). */
+static void siwe_make_for(char *body, size_t cap, const char *nonce, const uint8_t key[32], const char *domain,
+			  const char *uri);
+
 static void siwe_make(char *body, size_t cap, const char *nonce, const uint8_t key[32], const char *domain)
+{
+	siwe_make_for(body, cap, nonce, key, domain, domain ? "http://evil.example" : NULL);
+}
+
+/* For domain (NULL: the server's listen address) and uri (NULL: its http:// URL). */
+static void siwe_make_for(char *body, size_t cap, const char *nonce, const uint8_t key[32], const char *domain,
+			  const char *uri)
 {
 	char cmd[1400], keyhex[67], line[4096], my_domain[64], my_uri[80];
 	json_t *j = NULL;
@@ -466,7 +482,7 @@ static void siwe_make(char *body, size_t cap, const char *nonce, const uint8_t k
 	snprintf(my_domain, sizeof my_domain, "127.0.0.1:%u", F.port);
 	snprintf(my_uri, sizeof my_uri, "http://127.0.0.1:%u", F.port);
 	snprintf(cmd, sizeof cmd, "node %s/tests/integration/siwe_sign.mjs '%s' '%s' %" PRIu64 " '%s' %s 3600",
-		 F.root, domain ? domain : my_domain, domain ? "http://evil.example" : my_uri,
+		 F.root, domain ? domain : my_domain, uri ? uri : my_uri,
 		 F.chain_id, nonce, keyhex);
 	FILE *p = popen(cmd, "r");
 	assert_non_null(p);
@@ -1657,6 +1673,276 @@ static void test_price_feed_receipts(void **state)
 	unsetenv("FLOPMARKET_SERVE_PRICE_FEEDS");
 }
 
+/* ---- issue 15: two replicas on one PostgreSQL database ---- */
+
+struct replica {
+	struct server_child sc;
+	char log[600];
+};
+
+static void replica_start(struct replica *r, const char *db_url, const char *name)
+{
+	char why[2048];
+	const char *extra[] = { "--siwe-domain", "market.test", "--siwe-origin", "http://market.test", NULL };
+	const char *env[] = { "FLOPMARKET_LOG_LEVEL=info", NULL };
+	struct server_child_opts o = { .bin = child_bin(F.root), .rpc_url = F.node.url, .db = db_url,
+				       .deployment = F.dep_path, .log = r->log, .monitor_ms = "300",
+				       .extra = extra, .env = env };
+	snprintf(r->log, sizeof r->log, "%s/replica-%s.log", F.dir, name);
+	if (server_child_start(&r->sc, &o, why, sizeof why))
+		fail_msg("replica %s: %s", name, why);
+}
+
+/* Requests go to replica r from here on. */
+static void use(const struct replica *r)
+{
+	F.port = r->sc.port;
+	snprintf(F.base, sizeof F.base, "%s", r->sc.base);
+}
+
+static bool log_has(const char *log, const char *needle)
+{
+	static char text[1 << 20];
+	FILE *f = fopen(log, "r");
+	size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+	if (f)
+		fclose(f);
+	text[n] = '\0';
+	return strstr(text, needle) != NULL;
+}
+
+/* The first row's first column of sql on the PostgreSQL database, as text ("" when none). */
+static void pg_text(char *out, size_t cap, const char *db_url, const char *sql)
+{
+	PGconn *c = PQconnectdb(db_url);
+	PGresult *r;
+
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(c));
+	snprintf(out, cap, "%s", PQntuples(r) && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "");
+	PQclear(r);
+	PQfinish(c);
+}
+
+/* The same of the SQLite store of the fixture's own server (indexing the same chain, alone). */
+static void sqlite_text(char *out, size_t cap, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_open_v2(F.db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	out[0] = '\0';
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_text(st, 0))
+		snprintf(out, cap, "%s", (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/*
+ * The replicas' database against the chain, as the fixture's own server (one process, SQLite, the same
+ * chain) recorded it: the same events (every one once: no duplicate, no gap) and the same rentals, row
+ * for row (id, state, money).
+ */
+static void chain_vs_store(const char *db_url)
+{
+	static char pg_ev[1 << 16], sq_ev[1 << 16], pg_r[1 << 16], sq_r[1 << 16], n[32], d[32];
+
+	use(&(struct replica){ .sc = F.server });
+	wait_indexed();
+	pg_text(n, sizeof n, db_url, "SELECT count(*) FROM rental_events");
+	pg_text(d, sizeof d, db_url, "SELECT count(DISTINCT (chain_id, tx_hash, log_index)) FROM rental_events");
+	assert_string_equal(n, d);
+	pg_text(pg_ev, sizeof pg_ev, db_url, "SELECT string_agg(block_number || ':' || tx_hash || ':' || log_index || ':' ||"
+		" kind, ',' ORDER BY block_number, log_index) FROM rental_events");
+	sqlite_text(sq_ev, sizeof sq_ev, "SELECT group_concat(x, ',') FROM (SELECT block_number || ':' || tx_hash || ':' ||"
+		    " log_index || ':' || kind AS x FROM rental_events ORDER BY block_number, log_index)");
+	pg_text(pg_r, sizeof pg_r, db_url, "SELECT string_agg(id || ':' || state || ':' || deposited || ':' || refunded ||"
+		" ':' || provider_paid || ':' || last_block, ',' ORDER BY id) FROM rentals");
+	sqlite_text(sq_r, sizeof sq_r, "SELECT group_concat(x, ',') FROM (SELECT id || ':' || state || ':' || deposited ||"
+		    " ':' || refunded || ':' || provider_paid || ':' || last_block AS x FROM rentals ORDER BY id)");
+	print_message("events: %s rows on the replicas' database, each once\n", n);
+	if (strcmp(pg_ev, sq_ev))
+		fail_msg("events differ:\n replicas %.600s\n single   %.600s", pg_ev, sq_ev);
+	if (strcmp(pg_r, sq_r))
+		fail_msg("rentals differ:\n replicas %.600s\n single   %.600s", pg_r, sq_r);
+}
+
+/* Opens one rental of offer o (signed sig) on chain (approve + open), returns its id. */
+static uint64_t open_one(const struct escrow_offer *o, const uint8_t sig[65])
+{
+	struct buf cd;
+	struct rpc_receipt rc;
+	struct escrow_event ev;
+	struct err e = { 0 };
+	u256 dep = u256_from_u64(100 * 600);
+
+	buf_init(&cd, 1 << 16);
+	assert_int_equal(erc20_cd_approve(&cd, &F.escrow, &dep, &e), 0);
+	send_tx(&rc, F.key_renter, &F.usdc, &cd);
+	rpc_receipt_release(&rc);
+	buf_reset(&cd);
+	assert_int_equal(escrow_cd_open(&cd, o, sig, 65, &dep, &e), 0);
+	send_tx(&rc, F.key_renter, &F.escrow, &cd);
+	assert_int_equal(escrow_receipt_event(&ev, &rc, &F.escrow, ESCROW_EV_OPENED, &e), 0);
+	rpc_receipt_release(&rc);
+	buf_release(&cd);
+	return ev.id;
+}
+
+/* Waits until GET path answers `want` on the current replica; the ms it took (fails after secs). */
+static uint64_t wait_status(const char *path, long want, int secs)
+{
+	uint64_t t0 = clock_mono_ms();
+	long st = 0;
+	while (clock_mono_ms() - t0 < (uint64_t)secs * 1000) {
+		json_t *j = http_json(&st, "GET", path, NULL, NULL);
+		json_decref(j);
+		if (st == want)
+			return clock_mono_ms() - t0;
+		usleep(20000);
+	}
+	fail_msg("GET %s on %s: %ld, want %ld within %d s", path, F.base, st, want, secs);
+	return 0;
+}
+
+/* What test_replicas started, stopped by group_teardown too when a check failed half way. */
+static struct pg_server pg;
+static struct replica a, b;
+
+static void replicas_stop(void)
+{
+	server_child_stop(&a.sc, SIGTERM);
+	server_child_stop(&b.sc, SIGTERM);
+	pg_stop(&pg);
+}
+
+static void test_replicas(void **state)
+{
+	struct replica *holder, *other;
+	struct escrow_offer o;
+	struct err e = { 0 };
+	const char *why = NULL;
+	char db_url[200], body[4096], tok[128], host[1024], path[160], *ob;
+	uint8_t sig[65];
+	long st;
+	uint64_t ms, id1, id2, id3;
+	json_t *j;
+	(void)state;
+
+	if (!pg_available(&why)) {
+		print_message("skipped: %s\n", why);
+		skip();
+	}
+	if (pg_start(&pg, &e) || pg_database(&pg, db_url, sizeof db_url, "replicas", &e))
+		fail_msg("postgres: %s", e.msg);
+	replica_start(&a, db_url, "a");
+	replica_start(&b, db_url, "b");
+
+	/* sign-in: the nonce from A, redeemed on B; the replay refused on either */
+	use(&a);
+	j = http_json(&st, "GET", "/auth/nonce", NULL, NULL);
+	assert_int_equal(st, 200);
+	siwe_make_for(body, sizeof body, jstr(j, "nonce"), F.key_provider, "market.test", "http://market.test");
+	json_decref(j);
+	use(&b);
+	j = http_json(&st, "POST", "/auth/siwe", body, NULL);
+	if (st != 200)
+		fail_msg("A's nonce on B: %ld", st);
+	snprintf(tok, sizeof tok, "%s", jstr(j, "token"));
+	json_decref(j);
+	j = http_json(&st, "POST", "/auth/siwe", body, NULL);
+	assert_true(st >= 400 && st < 500);
+	json_decref(j);
+	use(&a);
+	j = http_json(&st, "POST", "/auth/siwe", body, NULL);
+	assert_true(st >= 400 && st < 500);
+	json_decref(j);
+
+	/* an offer posted to A (with B's session) is found by a search on B within 1 s */
+	host_body(host, sizeof host, "4242", "NL", "eu-west", "550.54.15", "", "RTX_4090");
+	j = http_json(&st, "POST", "/hosts", host, tok);
+	if (st != 201 && st != 200)
+		fail_msg("POST /hosts on A: %ld", st);
+	json_decref(j);
+	make_offer(&o, USDC_RATE_1, 4242);
+	{
+		struct rpc_block head; /* earlier cases moved the chain's clock ahead of this machine's */
+		assert_int_equal(rpc_get_block(&F.rpc, &head, "latest", &e), 0);
+		o.expiry = head.timestamp + 7200;
+	}
+	assert_int_equal(escrow_offer_sign(sig, F.chain_id, &F.escrow, &o, F.key_provider, &e), 0);
+	ob = offer_body(&o, sig, "4242");
+	j = http_json(&st, "POST", "/offers", ob, NULL);
+	free(ob);
+	if (st != 201)
+		fail_msg("POST /offers on A: %ld", st);
+	snprintf(path, sizeof path, "/offers/%s", jstr(j, "offer_hash"));
+	json_decref(j);
+	use(&b);
+	ms = wait_status("/offers?q=country=NL", 200, 5);
+	{
+		uint64_t t0 = clock_mono_ms();
+		bool found = false;
+		while (!found && clock_mono_ms() - t0 < 3000) {
+			j = http_json(&st, "GET", "/offers?q=country=NL", NULL, NULL);
+			found = st == 200 && json_array_size(json_object_get(j, "offers")) == 1;
+			json_decref(j);
+			if (!found)
+				usleep(20000);
+		}
+		ms = clock_mono_ms() - t0;
+		if (!found || ms > 1000)
+			fail_msg("the offer posted to A reached B's search in %llu ms (found: %d)", (unsigned long long)ms,
+				 found);
+		print_message("offer posted to A, found by a search on B after %llu ms\n", (unsigned long long)ms);
+	}
+
+	/* exactly one replica indexes; kill -9 it: the other takes over and misses nothing */
+	id1 = open_one(&o, sig);
+	for (int i = 0; i < 100 && !log_has(a.log, "role=indexer") && !log_has(b.log, "role=indexer"); i++)
+		usleep(50000);
+	holder = log_has(a.log, "msg=\"role taken: this replica runs it\" role=indexer") ? &a : &b;
+	other = holder == &a ? &b : &a;
+	use(other);
+	snprintf(path, sizeof path, "/rentals/%" PRIu64, id1);
+	wait_status(path, 200, 10);
+	server_child_stop(&holder->sc, SIGKILL);
+	id2 = open_one(&o, sig);
+	id3 = open_one(&o, sig);
+	snprintf(path, sizeof path, "/rentals/%" PRIu64, id3);
+	ms = wait_status(path, 200, 15);
+	print_message("indexer replica killed: the other indexed rental %llu %llu ms later\n", (unsigned long long)id3,
+		      (unsigned long long)ms);
+	assert_true(log_has(other->log, "role taken: this replica runs it\" role=indexer"));
+	snprintf(path, sizeof path, "/rentals/%" PRIu64, id2);
+	wait_status(path, 200, 5);
+	wait_indexed(); /* the surviving replica reached the chain's head */
+	chain_vs_store(db_url);
+	use(other);
+
+	/* PostgreSQL restarts under the running replica: 503 while it is down, then back, nothing lost */
+	{
+		pid_t pid = pg.pid;
+		kill(pid, SIGINT);
+		waitpid(pid, NULL, 0);
+		pg.pid = 0;
+	}
+	snprintf(path, sizeof path, "/rentals/%" PRIu64, id3);
+	wait_status(path, 503, 10);
+	if (pg_restart(&pg, &e))
+		fail_msg("postgres restart: %s", e.msg);
+	wait_status(path, 200, 15);
+	open_one(&o, sig); /* and it indexes again */
+	wait_indexed();
+	chain_vs_store(db_url);
+
+	replicas_stop();
+	use(&(struct replica){ .sc = F.server });
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1675,6 +1961,7 @@ int main(void)
 		cmocka_unit_test(test_cancel_offer_on_chain),
 		cmocka_unit_test(test_reclaim_stream),
 		cmocka_unit_test(test_price_feed_receipts),
+		cmocka_unit_test(test_replicas),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

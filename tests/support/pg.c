@@ -52,9 +52,9 @@ static pid_t run_as(const struct pg_server *p, char *const argv[], bool wait_it,
 			dup2(fd, 1);
 			dup2(fd, 2);
 		}
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (pw && (setgid(pw->pw_gid) || setgroups(0, NULL) || setuid(pw->pw_uid)))
+		if (pw && (setgroups(0, NULL) || setgid(pw->pw_gid) || setuid(pw->pw_uid)))
 			_exit(126);
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* after the uid change, which clears it */
 		execv(argv[0], argv);
 		_exit(127);
 	}
