@@ -3,6 +3,7 @@
 #   make            build the library, the flopmarket binary and the tests
 #   make test       install what is missing, build, run every test
 #   make demo       install what is missing, build, run the main job
+#   make demo-replicas  the same with 3 server replicas on PostgreSQL behind nginx
 #   make asan       build and run the unit tests under ASan+UBSan
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60)
 #   make bench      run the benchmarks under bench/
@@ -70,7 +71,7 @@ ifneq ($(NVCC),)
 GPUBENCH := $(BUILD)/gpubench
 endif
 
-.PHONY: all setup test unit demo asan fuzz fuzz-smoke bench contracts clean check gpu-check
+.PHONY: all setup test unit demo demo-replicas asan fuzz fuzz-smoke bench contracts clean check gpu-check
 all: $(LIB) $(BIN) $(UNIT_BIN) $(INTEG_BIN) $(BENCH_BIN) $(BENCH_TOOL_BIN) $(GPUBENCH)
 
 $(BUILD)/gpubench: src/agent/cuda/gpubench.cu
@@ -173,6 +174,13 @@ demo: setup
 	$(MAKE) -j$(JOBS) all
 	$(MAKE) contracts
 	scripts/demo
+
+# The same marketplace with 3 server replicas on one PostgreSQL database behind nginx (docs/store.md).
+demo-replicas: setup
+	scripts/setup --bench
+	$(MAKE) -j$(JOBS) all
+	$(MAKE) contracts
+	DEMO_REPLICAS=3 DEMO_ISOLATION=$${DEMO_ISOLATION:-account} scripts/demo
 
 # ASan + UBSan build of the library and the unit tests, in its own tree.
 # `make test` runs these too (as asan/<test>), beside the optimised build.
