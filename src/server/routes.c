@@ -194,11 +194,20 @@ int route_healthz(struct server *s, const struct srv_req *rq, struct srv_resp *r
 			return srv_error(rs, 503, "unavailable", "store", "store: %s", e.msg);
 		checked = now;
 	}
+	bool indexing = s->indexer_running && atomic_load(&s->indexer_role);
+	if (s->indexer_running && !indexing && store_shared(s->store)) {
+		/* another replica indexes: what it has stored is this replica's answer too */
+		struct store_indexer p;
+		char contract[STORE_ADDR_SIZE];
+		address_to_lower(contract, &s->cfg.escrow);
+		if (store_indexer_get(s->store, &p, s->cfg.chain_id, contract, NULL) == 0)
+			blk = p.block_number;
+	}
 	n = snprintf(text, sizeof text,
 		     "{\"status\":\"ok\",\"schema_version\":%d,\"chain_id\":%" PRIu64 ",\"indexed_block\":%" PRIu64
 		     ",\"head_block\":%" PRIu64 ",\"uptime_s\":%" PRId64 ",\"indexer\":%s,\"store_checked_at\":%" PRId64
 		     "}",
-		     version, s->cfg.chain_id, blk, head, now - s->started_at, s->indexer_running ? "true" : "false",
+		     version, s->cfg.chain_id, blk, head, now - s->started_at, indexing ? "true" : "false",
 		     checked);
 	if (n < 0 || (size_t)n >= sizeof text || !(rs->text = strdup(text)))
 		return srv_error(rs, 500, "internal", NULL, "out of memory");
