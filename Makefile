@@ -196,7 +196,7 @@ asan: asan-bin
 	BUILD=build/asan scripts/run-tests --unit-only
 
 # libFuzzer targets (clang), one per parser; built with ASan+UBSan.
-FUZZ_CFLAGS := -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -O1 -g -Isrc -Itests -MMD -MP \
+FUZZ_CFLAGS := -std=c17 -Wall -Wextra -Werror -D_GNU_SOURCE -O1 -g -Isrc -Itests -I/usr/include/postgresql -MMD -MP \
 	-fsanitize=fuzzer-no-link,address,undefined
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/fuzz/obj/%.o) $(addprefix $(BUILD)/fuzz/obj/gen/,$(GEN_NAMES))
 

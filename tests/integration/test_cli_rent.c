@@ -679,23 +679,20 @@ static void run_until(char *out, size_t cap, const char *want, const char *args)
 	fail_msg("'%s' never showed '%s': %s", args, want, out);
 }
 
-static void test_server_flow(void **state)
+/* Registers simulated host `machine` (one RTX_4090 of fp32_mtflops; 0: never measured) with the provider's
+ * session, then publishes a fresh offer of it; the offer hash's 12-character prefix into prefix. */
+static void publish_on_host(char prefix[16], const char *tok, char machine, unsigned fp32_mtflops)
 {
-	char tok[256], path[256], out[16384], want[160], body[4096], prefix[16];
-	const char *hash;
-	json_t *r;
-	uint64_t id;
-	struct stat st;
-	(void)state;
+	char body[4096], path[256];
+	json_t *r = NULL;
+	long code;
 
-	server_start();
-	provider_sign_in(tok, sizeof tok);
 	snprintf(body, sizeof body,
-		 "{\"machine_id\":7,\"country\":\"DE\",\"region\":\"eu-central\",\"net_up_mbps\":900,"
+		 "{\"machine_id\":%c,\"country\":\"DE\",\"region\":\"eu-central\",\"net_up_mbps\":900,"
 		 "\"net_down_mbps\":950,\"cpu_cores\":16,\"ram_gib\":64,\"disk_gib\":500,\"driver_version\":\"550.54.15\","
 		 "\"cuda_version\":\"12.4\",\"endpoint\":\"http://127.0.0.1:9\",\"simulated\":true,"
-		 "\"gpus\":[{\"model\":\"RTX_4090\",\"vram_mib\":24576,\"fp32_mtflops\":82600,"
-		 "\"fp16_mtflops\":165200,\"mem_bw_gbps\":1008}]}");
+		 "\"gpus\":[{\"model\":\"RTX_4090\",\"vram_mib\":24576,\"fp32_mtflops\":%u,"
+		 "\"fp16_mtflops\":%u,\"mem_bw_gbps\":1008}]}", machine, fp32_mtflops, 2 * fp32_mtflops);
 	assert_int_equal(http_json(&r, "POST", "/hosts", body, tok), 201);
 	json_decref(r);
 	/* The offer as the provider publishes it: the same file `rent --offer-file` reads. */
@@ -707,15 +704,27 @@ static void test_server_flow(void **state)
 		body[n] = '\0';
 		char *m = strstr(body, "\"machine_id\": 1");
 		assert_non_null(m);
-		m[14] = '7';
+		m[14] = machine;
 	}
-	long code = http_json(&r, "POST", "/offers", body, NULL);
+	code = http_json(&r, "POST", "/offers", body, NULL);
 	if (code != 201)
-		fail_msg("POST /offers: %ld %s", code, r ? json_dumps(r, 0) : "");
-	hash = json_string_value(json_object_get(r, "offer_hash"));
-	assert_non_null(hash);
-	snprintf(prefix, sizeof prefix, "%.12s", hash);
+		fail_msg("POST /offers (machine %c): %ld %s", machine, code, r ? json_dumps(r, 0) : "");
+	snprintf(prefix, 16, "%.12s", json_string_value(json_object_get(r, "offer_hash")));
 	json_decref(r);
+}
+
+static void test_server_flow(void **state)
+{
+	char tok[256], out[16384], want[160], body[4096], prefix[16];
+	json_t *r;
+	uint64_t id;
+	struct stat st;
+	long code;
+	(void)state;
+
+	server_start();
+	provider_sign_in(tok, sizeof tok);
+	publish_on_host(prefix, tok, '7', 82600);
 
 	/* search: a table with the hash prefix, the GPU, the price in token and USD, `simulated`. */
 	assert_int_equal(run(out, sizeof out, "search 'gpu=RTX_4090 vram>=24' --server %s", F.base), 0);
@@ -728,29 +737,7 @@ static void test_server_flow(void **state)
 	 * a rating column; --cursor pages */
 	{
 		char prefix8[16], cursor[160] = "", *at, *p7, *p8;
-		snprintf(body, sizeof body,
-			 "{\"machine_id\":8,\"country\":\"DE\",\"region\":\"eu-central\",\"net_up_mbps\":900,"
-			 "\"net_down_mbps\":950,\"cpu_cores\":16,\"ram_gib\":64,\"disk_gib\":500,\"driver_version\":"
-			 "\"550.54.15\",\"cuda_version\":\"12.4\",\"endpoint\":\"http://127.0.0.1:9\",\"simulated\":true,"
-			 "\"gpus\":[{\"model\":\"RTX_4090\",\"vram_mib\":24576,\"fp32_mtflops\":0,"
-			 "\"fp16_mtflops\":0,\"mem_bw_gbps\":1008}]}");
-		assert_int_equal(http_json(&r, "POST", "/hosts", body, tok), 201);
-		json_decref(r);
-		offer_file(path, sizeof path, &F.usdc, chain_head_time(&F.rpc) + 7200, 600);
-		{
-			FILE *f = fopen(path, "r");
-			size_t n = fread(body, 1, sizeof body - 1, f);
-			fclose(f);
-			body[n] = '\0';
-			char *m = strstr(body, "\"machine_id\": 1");
-			assert_non_null(m);
-			m[14] = '8';
-		}
-		code = http_json(&r, "POST", "/offers", body, NULL);
-		if (code != 201)
-			fail_msg("POST /offers (machine 8): %ld", code);
-		snprintf(prefix8, sizeof prefix8, "%.12s", json_string_value(json_object_get(r, "offer_hash")));
-		json_decref(r);
+		publish_on_host(prefix8, tok, '8', 0);
 		for (int desc = 0; desc < 2; desc++) {
 			assert_int_equal(run(out, sizeof out, "search 'gpu=RTX_4090' -o %stflops --server %s",
 					     desc ? "-" : "", F.base), 0);
