@@ -191,6 +191,7 @@ units: $(UNIT_BIN)
 
 asan-bin:
 	$(MAKE) $(ASAN_VARS) units
+	$(MAKE) $(ASAN_VARS) build/asan/flopmarket
 
 asan: asan-bin
 	BUILD=build/asan scripts/run-tests --unit-only

@@ -35,7 +35,8 @@ int cmd_ssh(int argc, char **argv, struct cfg *cfg)
 	const char *server = cfg_get(cfg, "server_url"), *agent = NULL, *key = NULL, *rental = NULL;
 	struct cli_ssh_dest dst;
 	char port_s[24], dest[320], known[WALLET_PATH_MAX + 64], known_opt[WALLET_PATH_MAX + 96];
-	char *args[SSH_ARGS_MAX * 2 + 16], *opts[SSH_ARGS_MAX];
+	/* ssh -p PORT [-i KEY -o IdentitiesOnly=yes] (-o OPT){<=32} (-o pin){3} DEST (ARG){<=32} NULL */
+	char *args[3 + 4 + 2 * SSH_ARGS_MAX + 6 + 1 + SSH_ARGS_MAX + 1], *opts[SSH_ARGS_MAX];
 	int nopts = 0;
 	struct err e = { 0 };
 	uint64_t id;

@@ -228,12 +228,7 @@ static int save_evidence(char *path, size_t cap, struct cfg *cfg, const json_t *
 	char *text;
 	int rc;
 
-	if ((rc = wallet_data_dir(dir, WALLET_PATH_MAX, cfg, e)))
-		return rc;
-	if (strlen(dir) + 8 >= sizeof dir)
-		return err_set(e, ERR_TOO_BIG, "data_dir path too long");
-	strcat(dir, "/verify");
-	if ((rc = file_mkdir_p(dir, 0700, 0700, e)))
+	if ((rc = wallet_data_subdir(dir, sizeof dir, cfg, "verify", e)))
 		return rc;
 	if ((size_t)snprintf(path, cap, "%s/rental-%" PRIu64 "-%lld.json", dir, id, (long long)at) >= cap)
 		return err_set(e, ERR_TOO_BIG, "evidence path too long");

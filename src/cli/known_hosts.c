@@ -51,12 +51,7 @@ int cli_known_hosts_write(char *path, size_t cap, struct cfg *cfg, const struct 
 	struct buf b;
 	int rc;
 
-	if ((rc = wallet_data_dir(dir, WALLET_PATH_MAX, cfg, e)))
-		return rc;
-	if (strlen(dir) + 13 >= sizeof dir)
-		return err_set(e, ERR_TOO_BIG, "data_dir path too long");
-	strcat(dir, "/known_hosts");
-	if ((rc = file_mkdir_p(dir, 0700, 0700, e)))
+	if ((rc = wallet_data_subdir(dir, sizeof dir, cfg, "known_hosts", e)))
 		return rc;
 	if ((size_t)snprintf(path, cap, "%s/rental-%" PRIu64, dir, id) >= cap)
 		return err_set(e, ERR_TOO_BIG, "known_hosts path too long");

@@ -36,6 +36,19 @@ int wallet_data_dir(char *out, size_t cap, const struct cfg *cfg, struct err *e)
 	return 0;
 }
 
+int wallet_data_subdir(char *out, size_t cap, const struct cfg *cfg, const char *name, struct err *e)
+{
+	int rc;
+
+	if ((rc = wallet_data_dir(out, cap, cfg, e)))
+		return rc;
+	if (strlen(out) + 1 + strlen(name) >= cap)
+		return err_set(e, ERR_TOO_BIG, "data_dir path too long");
+	strcat(out, "/");
+	strcat(out, name);
+	return file_mkdir_p(out, 0700, 0700, e);
+}
+
 static int wallet_name_check(const char *name, struct err *e)
 {
 	size_t n = strlen(name);

@@ -24,6 +24,9 @@ struct err;
 /* The data directory: cfg data_dir, else $HOME/.flopmarket. */
 int wallet_data_dir(char *out, size_t cap, const struct cfg *cfg, struct err *e);
 
+/* <data_dir>/<name>, made (mode 0700, and its parents) when missing: the CLI's own files of a kind. */
+int wallet_data_subdir(char *out, size_t cap, const struct cfg *cfg, const char *name, struct err *e);
+
 /* <data_dir>/wallets/<name>.json; names are [a-z0-9_-], 1..32 chars. */
 int wallet_path(char *out, size_t cap, const struct cfg *cfg, const char *name,
 		struct err *e);

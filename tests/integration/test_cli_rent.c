@@ -958,6 +958,22 @@ static void test_agent_access(void **state)
 		snprintf(cmd, sizeof cmd, "grep -qF '[127.0.0.1]:%u' ~root/.ssh/known_hosts 2>/dev/null", F.sshd.port);
 		assert_int_not_equal(system(cmd), 0);
 	}
+	/* The most options and remote arguments ssh accepts from us: 32 -o and 32 after `--` (the argument
+	 * list once had room for fewer than that, with the pinning options too). */
+	{
+		char many[4096] = "";
+		size_t k = 0;
+		for (int i = 0; i < 31; i++) /* and -o BatchMode=yes: 32 */
+			k += (size_t)snprintf(many + k, sizeof many - k, " -o LogLevel=ERROR");
+		k += (size_t)snprintf(many + k, sizeof many - k, " -- echo");
+		for (int i = 0; i < 31; i++)
+			k += (size_t)snprintf(many + k, sizeof many - k, " a%d", i);
+		code = run(out, sizeof out, "ssh %" PRIu64 " --agent %s -i %s -o BatchMode=yes%s", id, agent_url, priv, many);
+		if (code != 0 || !strstr(out, "a0 a1") || !strstr(out, "a30"))
+			fail_msg("ssh with 32 options and 32 arguments: exit %d: %s", code, out);
+		code = run(out, sizeof out, "ssh %" PRIu64 " --agent %s -i %s%s -o LogLevel=ERROR", id, agent_url, priv, many);
+		assert_int_equal(code, 2); /* a 33rd option after `--`: a remote argument over the cap, refused */
+	}
 	/* Stop: the agent tears the account down; the login is refused. */
 	assert_int_equal(run(out, sizeof out, "stop %" PRIu64 " --yes --wallet renter2", id), 0);
 	for (int i = 0; i < 100; i++) {

@@ -11,7 +11,12 @@
  * a restart (nothing lost or duplicated), stop on chain, the receipt (amounts = the Stopped event's,
  * every tx hash), rating, attestation, CSV receipts, and hostile input (malformed JSON, oversized
  * bodies, bad signatures, SQL-looking strings in every text field): each a clean 4xx with the database
- * unchanged (row counts of every table compared before and after). Keys are anvil's public test keys.
+ * unchanged (row counts of every table compared before and after). Then (issue 15) two replicas of the
+ * server on one PostgreSQL database the test starts itself (tests/support/pg.h): a nonce from one signs
+ * in on the other once, an offer posted to one is in the other's search within a second, kill -9 of the
+ * indexing replica and the other takes over with every event once and every rental as the single
+ * server here recorded them, a stream from either, and a PostgreSQL restart: 503s, then recovery.
+ * Keys are anvil's public test keys.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1919,6 +1924,18 @@ static void test_replicas(void **state)
 	assert_true(log_has(other->log, "role taken: this replica runs it\" role=indexer"));
 	snprintf(path, sizeof path, "/rentals/%" PRIu64, id2);
 	wait_status(path, 200, 5);
+	{
+		/* a rental's live stream from the replica that did not index it when it opened */
+		struct resp sr;
+		struct replica *streamer = other;
+		use(streamer);
+		snprintf(path, sizeof path, "/rentals/%" PRIu64 "/stream", id1);
+		http(&sr, "GET", path, NULL, 0, NULL, 1500);
+		assert_int_equal(sr.status, 200);
+		assert_non_null(sr.body.data);
+		assert_non_null(strstr((char *)sr.body.data, "event: status"));
+		buf_release(&sr.body);
+	}
 	wait_indexed(); /* the surviving replica reached the chain's head */
 	chain_vs_store(db_url);
 	use(other);
