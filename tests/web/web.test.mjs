@@ -338,9 +338,10 @@ test('files: upload 100 MB with progress, its size and hash in the terminal, dow
 	await context.close();
 });
 
-test('extend: the deposit grows by exactly the amount typed', T, async () => {
+test('extend: the deposit grows by exactly the amount typed, in one transaction (a permit)', T, async () => {
 	const { page, context } = await signedInPage('#/rentals');
 	const card = `article.rental[data-rental="${rental1}"]`;
+	const sent = await node.getTransactionCount(renter);
 	await page.waitForSelector(`${card} .extend-amount`);
 	await page.fill(`${card} .extend-amount`, '0.1234567');
 	await page.click(`${card} form.extend button`);
@@ -352,6 +353,7 @@ test('extend: the deposit grows by exactly the amount typed', T, async () => {
 	const ext = (await rentalEvents(rental1)).filter((e) => e.name === 'Extended');
 	assert.equal(ext.length, 1);
 	assert.equal(ext[0].args.amount, 250000n);
+	assert.equal(await node.getTransactionCount(renter), sent + 1); /* extendWithPermit: no approve first */
 	await context.close();
 });
 

@@ -14,6 +14,7 @@ export const ESCROW_ABI = [
 	`function open(${OFFER} offer, bytes signature, uint256 amount) payable returns (uint256)`,
 	`function openWithPermit(${OFFER} offer, bytes signature, uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s) returns (uint256)`,
 	`function extend(${TERMS} t, uint256 amount) payable`,
+	`function extendWithPermit(${TERMS} t, uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s)`,
 	`function stop(${TERMS} t)`,
 	`function claim(${TERMS} t)`,
 	`function dispute(${TERMS} t)`,

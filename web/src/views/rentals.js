@@ -4,11 +4,11 @@
 // once. Low-balance alerts fire at the threshold the person sets (banner and, when allowed, a browser
 // notification). Extend, stop (with a refund preview, then the split the chain reports), dispute, rate.
 import { api, config, tokenOf } from '../api.js';
-import { escrowContract, stoppedSplit, termsTuple, tokenContract } from '../escrow.js';
+import { escrowContract, permitSignature, stoppedSplit, termsTuple, tokenContract } from '../escrow.js';
 import { sendTx } from '../tx.js';
 import { AmountError, cost, parseUnits, secondsFor, showAmount, showDuration, usdOf } from '../money.js';
 import { banner, copyButton, explorerLink, h, mount } from '../ui.js';
-import { requireReady, signMessage, state } from '../wallet.js';
+import { requireReady, signMessage, state, walletError } from '../wallet.js';
 import { endpointOf, endpointOfRental, access, openJupyter } from '../agent.js';
 import { needSignIn, needWallet } from './gate.js';
 
@@ -91,13 +91,24 @@ function extendForm(cfg, r, token, onDone) {
 			const escrow = escrowContract(cfg, signer);
 			const held = token.native ? await state.ethers.getBalance(state.address) : await tokenContract(token.address, state.ethers).balanceOf(state.address);
 			if (held < units) throw new AmountError(`Not enough ${token.symbol}: you hold ${showAmount(held, token)}.`);
+			const what = `Extend by ${showAmount(units, token)} (${showDuration(secondsFor(units, r.terms.rate))})`;
+			let permit = null, deadline = 0n;
 			if (!token.native) {
+				// one transaction where the token has a permit (extendWithPermit), else approve + extend
 				const tc = tokenContract(token.address, signer);
-				if ((await tc.allowance(state.address, cfg.escrow)) < units)
+				deadline = BigInt(Math.floor(Date.now() / 1000) + 1800);
+				try {
+					permit = await permitSignature(tc, state.address, cfg.escrow, units, deadline, cfg.chain_id,
+						(d, t, v) => signer.signTypedData(d, t, v));
+				} catch (e) {
+					throw walletError(e, 'The permit signature');
+				}
+				if (!permit && (await tc.allowance(state.address, cfg.escrow)) < units)
 					await txStep(cfg, out, `Approve ${showAmount(units, token)}`, () => tc.approve(cfg.escrow, units));
 			}
-			await txStep(cfg, out, `Extend by ${showAmount(units, token)} (${showDuration(secondsFor(units, r.terms.rate))})`,
-				() => escrow.extend(termsTuple(r.terms), units, token.native ? { value: units } : {}));
+			await txStep(cfg, out, what, () => permit
+				? escrow.extendWithPermit(termsTuple(r.terms), units, deadline, permit.v, permit.r, permit.s)
+				: escrow.extend(termsTuple(r.terms), units, token.native ? { value: units } : {}));
 			amount.value = '';
 			onDone();
 		} catch (e) {
