@@ -1904,6 +1904,49 @@ static void test_replicas(void **state)
 				 found);
 		print_message("offer posted to A, found by a search on B after %llu ms\n", (unsigned long long)ms);
 	}
+	{
+		/* a second offer of the host, withdrawn through B: out of A's search within a second too */
+		struct escrow_offer o2 = o;
+		uint8_t sig2[65];
+		char hash2[80], del[120];
+		uint64_t t0;
+		bool gone = false;
+		o2.nonce = 4243;
+		assert_int_equal(escrow_offer_sign(sig2, F.chain_id, &F.escrow, &o2, F.key_provider, &e), 0);
+		ob = offer_body(&o2, sig2, "4242");
+		use(&a);
+		j = http_json(&st, "POST", "/offers", ob, NULL);
+		free(ob);
+		assert_int_equal(st, 201);
+		snprintf(hash2, sizeof hash2, "%s", jstr(j, "offer_hash"));
+		json_decref(j);
+		use(&b);
+		snprintf(del, sizeof del, "/offers/%s", hash2);
+		for (int i = 0; i < 100; i++) { /* B lists it first (it is B that withdraws it) */
+			j = http_json(&st, "GET", "/offers?q=country=NL", NULL, NULL);
+			bool two = st == 200 && json_array_size(json_object_get(j, "offers")) == 2;
+			json_decref(j);
+			if (two)
+				break;
+			usleep(20000);
+		}
+		j = http_json(&st, "DELETE", del, NULL, tok);
+		assert_int_equal(st, 200);
+		json_decref(j);
+		use(&a);
+		t0 = clock_mono_ms();
+		while (!gone && clock_mono_ms() - t0 < 3000) {
+			j = http_json(&st, "GET", "/offers?q=country=NL", NULL, NULL);
+			gone = st == 200 && json_array_size(json_object_get(j, "offers")) == 1;
+			json_decref(j);
+			if (!gone)
+				usleep(20000);
+		}
+		ms = clock_mono_ms() - t0;
+		if (!gone || ms > 1000)
+			fail_msg("the offer withdrawn on B left A's search after %llu ms (gone: %d)", (unsigned long long)ms, gone);
+		print_message("offer withdrawn on B, out of A's search after %llu ms\n", (unsigned long long)ms);
+	}
 
 	/* exactly one replica indexes; kill -9 it: the other takes over and misses nothing */
 	id1 = open_one(&o, sig);
