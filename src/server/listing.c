@@ -28,6 +28,7 @@
 #include "core/err.h"
 #include "core/hex.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "escrow/escrow.h"
 
 struct load_ctx {
@@ -203,16 +204,26 @@ void listing_provider_view_drop(struct server *s, const char *provider)
 		view_cache_drop(s->entities, key, n);
 }
 
+void listing_tell_replicas(struct server *s, const char *provider)
+{
+	struct err e = { 0 };
+
+	if (!store_shared(s->store))
+		return;
+	if (store_change_note(s->store, provider, s->origin, server_now(), &e))
+		log_warn("cannot log a change for the other replicas", "provider=%s err=\"%s\"", provider, e.msg);
+}
+
 void listing_provider_changed(struct server *s, const char *provider)
 {
 	listing_provider_changed_here(s, provider);
-	replica_note(s, provider);
+	listing_tell_replicas(s, provider);
 }
 
 void listing_everything_changed(struct server *s)
 {
 	listing_mark_dirty(s);
-	replica_note(s, "*");
+	listing_tell_replicas(s, "*");
 }
 
 void listing_provider_changed_here(struct server *s, const char *provider)

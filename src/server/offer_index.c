@@ -576,7 +576,7 @@ int offers_index_put(struct server *s, const struct store_offer *so, struct offe
 	pthread_mutex_unlock(&s->index_write_mu);
 	free(pv);
 	if (!rc)
-		replica_note(s, so->provider); /* the other replicas list it too (replicas.c) */
+		listing_tell_replicas(s, so->provider); /* the other replicas list it too (replicas.c) */
 	return rc;
 }
 

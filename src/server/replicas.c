@@ -7,7 +7,7 @@
  *    round takes over and resumes from indexer_progress. Events are keyed (chain, tx, log index) and
  *    applied with their progress in one transaction, so a takeover neither loses nor repeats one.
  *  - search: a replica that changes what a provider lists (publish, withdraw, host record, rental
- *    events) logs it (store_change_note); every other replica's follower reads the log every
+ *    events) logs it (listing_tell_replicas, listing.c); every other replica's follower reads the log every
  *    REPLICA_FOLLOW_MS and re-reads those providers' offers into its own index, so a search on any
  *    replica sees a change made through any other within a second.
  *  - sign-in: nonces are MACed with the store's shared key and consumed in the store, sessions live
@@ -22,16 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-void replica_note(struct server *s, const char *provider)
-{
-	struct err e = { 0 };
-
-	if (!store_shared(s->store))
-		return;
-	if (store_change_note(s->store, provider, s->origin, server_now(), &e))
-		log_warn("cannot log a change for the other replicas", "provider=%s err=\"%s\"", provider, e.msg);
-}
 
 bool replica_role(struct server *s, const char *role, _Atomic bool *flag)
 {
@@ -71,8 +61,7 @@ static size_t follow_once(struct server *s, struct store_change *c)
 	}
 	s->changes_seen = last;
 	if (everything) {
-		listing_mark_dirty(s);
-		offers_reindex(s, &e);
+		offers_reindex(s, &e); /* a failed rebuild marks the index dirty: the janitor tries again */
 	} else if (n > mine) {
 		offers_refresh_changed(s);
 	}

@@ -467,7 +467,7 @@ int route_offer_delete(struct server *s, const struct srv_req *rq, struct srv_re
 	if (rc && rc != ERR_STATE)
 		return srv_error_from(rs, rc, "offer_hash", &e);
 	offers_index_remove(s, h);
-	replica_note(s, so.provider); /* the other replicas take it out of their search too */
+	listing_tell_replicas(s, so.provider); /* the other replicas take it out of their search too */
 	return srv_json(rs, 200, json_pack("{s:s, s:s}", "offer_hash", h, "status", "cancelled"));
 }
 

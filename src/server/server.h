@@ -378,6 +378,9 @@ void listing_fresh_release(struct server *s);
 void listing_provider_changed(struct server *s, const char *provider);
 /* The same for this process only: a change another replica logged (replicas.c). */
 void listing_provider_changed_here(struct server *s, const char *provider);
+/* Logs for the other replicas that provider's listing changed ("*": everything); no-op on a store of one
+ * process (replicas.c's follower applies it there). */
+void listing_tell_replicas(struct server *s, const char *provider);
 /* Everything may have changed (a reorg, a host's record): a full rebuild here, and in every replica. */
 void listing_everything_changed(struct server *s);
 /* Drops the provider's cached view (GET /providers/{address}) only: a heartbeat. */
@@ -503,5 +506,3 @@ void *replica_follower_main(void *arg);
 uint64_t server_find_max_rental(struct server *s);
 /* Whether this replica may run `role` ("indexer", "monitor") now; logs when that changes. */
 bool replica_role(struct server *s, const char *role, _Atomic bool *flag);
-/* Logs a change for the other replicas (no-op on a store of one process). */
-void replica_note(struct server *s, const char *provider);
