@@ -195,14 +195,8 @@ int route_healthz(struct server *s, const struct srv_req *rq, struct srv_resp *r
 		checked = now;
 	}
 	bool indexing = s->indexer_running && atomic_load(&s->indexer_role);
-	if (s->indexer_running && !indexing && store_shared(s->store)) {
-		/* another replica indexes: what it has stored is this replica's answer too */
-		struct store_indexer p;
-		char contract[STORE_ADDR_SIZE];
-		address_to_lower(contract, &s->cfg.escrow);
-		if (store_indexer_get(s->store, &p, s->cfg.chain_id, contract, NULL) == 0)
-			blk = p.block_number;
-	}
+	if (s->indexer_running && !indexing && store_shared(s->store))
+		blk = atomic_load(&s->health_stored_block); /* another replica's, read by the janitor's check */
 	n = snprintf(text, sizeof text,
 		     "{\"status\":\"ok\",\"schema_version\":%d,\"chain_id\":%" PRIu64 ",\"indexed_block\":%" PRIu64
 		     ",\"head_block\":%" PRIu64 ",\"uptime_s\":%" PRId64 ",\"indexer\":%s,\"store_checked_at\":%" PRId64

@@ -72,6 +72,14 @@ static void health_check(struct server *s, int64_t now)
 	int version = 0;
 	bool ok = store_schema_version(s->store, &version, NULL) == 0;
 
+	if (ok && store_shared(s->store) && !atomic_load(&s->indexer_role)) {
+		/* another replica indexes: what it has stored is this replica's /healthz answer too */
+		struct store_indexer p;
+		char contract[STORE_ADDR_SIZE];
+		address_to_lower(contract, &s->cfg.escrow);
+		if (store_indexer_get(s->store, &p, s->cfg.chain_id, contract, NULL) == 0)
+			atomic_store(&s->health_stored_block, p.block_number);
+	}
 	atomic_store(&s->health_schema, version);
 	atomic_store(&s->health_ok, ok);
 	atomic_store(&s->health_at, now);

@@ -149,6 +149,7 @@ struct server {
 	atomic_bool health_ok;           /* the store answered the janitor's last check */
 	atomic_int health_schema;        /* its schema version then */
 	_Atomic int64_t health_at;       /* when (unix seconds; 0: never) */
+	_Atomic uint64_t health_stored_block; /* indexer_progress as stored then (what another replica indexed) */
 	bool state_ready;                /* server_state_init ran */
 	struct srv_metrics metrics;
 	atomic_bool stopping;            /* set by server_stop: workers finish their round */
