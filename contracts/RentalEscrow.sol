@@ -52,6 +52,12 @@
 // Attestations are bound to the ended rental: `Uptime` names its end time and its billed seconds, which
 // only exist once it has ended, so an attestation signed while it ran can never decide its dispute.
 //
+// Gasless calls: the constructor creates this escrow's own RentalRelay (RentalRelay.sol), the one address
+// trusted as an ERC-2771 forwarder. A call from it carries, in its last 20 bytes, the renter whose signed
+// intent it runs; `_msgSender()` returns that renter, and every identity check uses `_msgSender()`.
+// Deposits are always taken from the immediate caller (`msg.sender`): the renter, or the relay, which
+// took exactly that deposit from the renter in the same call.
+//
 // Specs: EIP-712 (typed signatures, domain has chainId + verifyingContract), EIP-2612 (permit),
 // ERC-1271 (contract-wallet providers), ERC-5267 (eip712Domain), EIP-1153 (transient reentrancy guard,
 // so evm_version >= cancun), EIP-3529 (refund on slot deletion).
@@ -64,6 +70,7 @@ import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {RentalRelay} from "./RentalRelay.sol";
 
 contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
     using SafeERC20 for IERC20;
@@ -168,6 +175,9 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
     /// How long an arbiter has to rule after a dispute opens; after it the default rule applies. Rentals
     /// without an arbiter apply the default rule as soon as the dispute window closes.
     uint32 public immutable arbiterWindow;
+
+    /// This escrow's gasless relay (created by the constructor), its only trusted forwarder.
+    address public immutable relay;
 
     // One slot, read together by `open`: monitor | feeBps | nextId.
     address public monitor;
@@ -286,6 +296,7 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
         feeBps = feeBps_;
         nextId = 1;
         arbiterWindow = arbiterWindow_;
+        relay = address(new RentalRelay());
         emit TreasurySet(treasury_);
         emit MonitorSet(monitor_);
         emit FeeSet(feeBps_);
@@ -332,8 +343,8 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
 
     /// Provider: make offer `nonce` unusable for new rentals (running rentals are unaffected).
     function cancelOffer(uint64 nonce) external {
-        offerCancelled[msg.sender][nonce] = true;
-        emit OfferCancelled(msg.sender, nonce);
+        offerCancelled[_msgSender()][nonce] = true;
+        emit OfferCancelled(_msgSender(), nonce);
     }
 
     /// Open a rental from a signed offer, depositing `amount` of `offer.token` (native: msg.value ==
@@ -399,7 +410,7 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
         nextId = uint64(id + 1);
         Terms memory t = Terms({
             id: uint64(id),
-            renter: msg.sender,
+            renter: _msgSender(),
             provider: offer.provider,
             payout: offer.payout,
             token: offer.token,
@@ -418,7 +429,7 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
         // deposited = received, segStart = 1 (now, relative to epoch), everything else 0.
         uint256 w = received | (uint256(1) << SEG_AT);
         rentals[keccak256(abi.encode(t))] = w;
-        emit Opened(id, msg.sender, offer.provider, offerHash, offer.specHash, t, w);
+        emit Opened(id, _msgSender(), offer.provider, offerHash, offer.specHash, t, w);
     }
 
     // ----------------------------------------------------------------------------------------------
@@ -445,7 +456,7 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
 
     function _extend(Terms calldata t, uint256 amount) private {
         (bytes32 key, Rental memory r) = _load(t);
-        if (msg.sender != t.renter) revert NotRenter();
+        if (_msgSender() != t.renter) revert NotRenter();
         if (r.endedAt != 0) revert RentalEnded();
         uint256 nowRel = _nowRel(t);
         if (r.mark != 0 && nowRel >= r.mark) revert RentalOver();
@@ -472,7 +483,7 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
     /// the rest and closes the rental (same as `settle`).
     function claim(Terms calldata t) external nonReentrant {
         (bytes32 key, Rental memory r) = _load(t);
-        if (msg.sender != t.provider && msg.sender != t.payout) revert NotProvider();
+        if (_msgSender() != t.provider && _msgSender() != t.payout) revert NotProvider();
         uint256 nowRel = _nowRel(t);
         if (r.endedAt != 0) {
             if (r.mark != 0) revert RentalDisputed();
@@ -493,7 +504,7 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
     /// now + noticeSecs, then the rental can be settled and the renter is refunded the rest.
     function reclaim(Terms calldata t) external nonReentrant {
         (bytes32 key, Rental memory r) = _load(t);
-        if (msg.sender != t.provider) revert NotProvider();
+        if (_msgSender() != t.provider) revert NotProvider();
         if (!t.interruptible) revert NotInterruptible();
         if (r.endedAt != 0) revert RentalEnded();
         if (r.mark != 0) revert AlreadyReclaimed();
@@ -507,7 +518,7 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
     /// the rest, the provider paid what is past the dispute lag, all in this transaction.
     function stop(Terms calldata t) external nonReentrant {
         (bytes32 key, Rental memory r) = _load(t);
-        if (msg.sender != t.renter) revert NotRenter();
+        if (_msgSender() != t.renter) revert NotRenter();
         if (r.endedAt != 0) revert RentalEnded();
         (uint256 net, uint256 fee, uint256 refund, uint256 w, bool closed) = _end(key, t, r, _nowRel(t));
         emit Stopped(t.id, net, fee, refund, w);
@@ -550,7 +561,7 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
     /// attestation, the arbiter, or (after arbiterWindow) the default rule decides it.
     function dispute(Terms calldata t) external nonReentrant {
         (bytes32 key, Rental memory r) = _load(t);
-        if (msg.sender != t.renter) revert NotRenter();
+        if (_msgSender() != t.renter) revert NotRenter();
         if (r.endedAt == 0) revert NotOver();
         if (r.mark != 0) revert RentalDisputed();
         uint256 nowRel = _nowRel(t);
@@ -589,7 +600,7 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
     /// min(providerSecs, billed) seconds (never less than the part already past the dispute lag).
     function rule(Terms calldata t, uint32 providerSecs) external nonReentrant {
         (bytes32 key, Rental memory r) = _load(t);
-        if (msg.sender != t.arbiter) revert NotArbiter();
+        if (_msgSender() != t.arbiter) revert NotArbiter();
         if (r.endedAt == 0 || r.mark == 0) revert NotDisputed();
         if (_nowRel(t) > r.mark + arbiterWindow) revert ArbiterWindowClosed();
         _resolve(key, t, r, providerSecs < r.usedSecs ? providerSecs : r.usedSecs, RULE_ARBITER);
@@ -599,14 +610,14 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
     // Credits: failed payouts and platform fees
     // ----------------------------------------------------------------------------------------------
 
-    /// Pull everything credited to msg.sender in `token` (address(0) = native) to `to`. Reverts if the
+    /// Pull everything credited to the caller in `token` (address(0) = native) to `to`. Reverts if the
     /// transfer fails, so the credit stays.
     function withdrawOwed(address token, address to) external nonReentrant {
-        uint256 amount = owed[token][msg.sender];
+        uint256 amount = owed[token][_msgSender()];
         if (amount == 0) revert NothingOwed();
         if (to == address(0)) revert ZeroAddress();
-        owed[token][msg.sender] = 0;
-        emit Withdrawn(token, msg.sender, to, amount);
+        owed[token][_msgSender()] = 0;
+        emit Withdrawn(token, _msgSender(), to, amount);
         _sendOrRevert(token, to, amount);
     }
 
@@ -887,7 +898,16 @@ contract RentalEscrow is EIP712, ReentrancyGuardTransient, Ownable2Step {
         }
     }
 
-    /// Takes a deposit from msg.sender; returns the amount that actually arrived.
+    /// ERC-2771: from the relay, the renter it appended; from anyone else, the caller itself.
+    function _msgSender() internal view override returns (address) {
+        if (msg.sender == relay && msg.data.length >= 20) {
+            return address(bytes20(msg.data[msg.data.length - 20:]));
+        }
+        return msg.sender;
+    }
+
+    /// Takes a deposit from the immediate caller (the renter, or the relay passing the deposit its intent
+    /// took from the renter); returns the amount that actually arrived.
     function _pull(address token, uint256 amount) private returns (uint256 received) {
         if (amount == 0) revert ZeroAmount();
         if (token == address(0)) {

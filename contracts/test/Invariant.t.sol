@@ -13,13 +13,17 @@
 //  (6) attestations: one signed for any other end time or billed seconds (e.g. while the rental ran, as in
 //      the early-attestation attack) never resolves a dispute, and a contract wallet that disputes and
 //      resolves in one call gets exactly what the attested rule gives;
-//  (7) token behaviours: a token that charges its transfer fee to the sender is never accepted.
+//  (7) token behaviours: a token that charges its transfer fee to the sender is never accepted;
+//  (8) relayed (gasless) open / extend / stop, mixed with direct calls on the same rentals: the relayer holds
+//      exactly the fees it charged, the relay holds nothing, and a replayed intent never runs again
+//      ((1)-(5) cover the relayed rentals too: a relayed renter's balance is exactly its refunds).
 // forge-std 1.1.2 has no StdInvariant, so targetContracts()/targetSelectors() are declared here.
 pragma solidity ^0.8.30;
 
 import {Fixture} from "./utils/Fixture.sol";
 import {TestBase} from "./utils/Test.sol";
 import {RentalEscrow} from "../RentalEscrow.sol";
+import {RentalRelay} from "../RentalRelay.sol";
 import {SenderFeeToken} from "./utils/Mocks.sol";
 
 contract Handler is Fixture {
@@ -36,6 +40,12 @@ contract Handler is Fixture {
     uint256 public foreignAttestations; // (6) attestations for another end that resolved a dispute
     uint256 public senderFeeOpens; // (7) opens with a sender-fee token that succeeded
     SenderFeeToken public senderFee;
+    mapping(uint256 => uint256) public keyOf; // (8) rental -> its renter's key (relayed rentals)
+    mapping(address => uint256) public relayerFees; // (8) fees charged, per token
+    uint256 public replays; // (8) replayed intents that ran
+    bytes internal lastRelayed; // (8) calldata of the last relayed call that ran
+    address internal lastRelayedRenter;
+    uint256 public relayedRuns; // (8) relayed calls that ran (the run must exercise them)
 
     constructor() {
         setUp();
@@ -91,8 +101,21 @@ contract Handler is Fixture {
     // ------------------------------------------------------------------ actions
 
     function open(uint256 tokenSeed, uint256 rateSeed, uint256 secsSeed, uint256 paramSeed) external {
+        openVia(tokens[tokenSeed % 4], rateSeed, secsSeed, paramSeed, false, 0);
+    }
+
+    /// (8) a relayed open in one of the ERC-20 tokens, with a fee of up to 0.1 of a token unit's million.
+    function relayedOpen(uint256 tokenSeed, uint256 rateSeed, uint256 secsSeed, uint256 paramSeed, uint256 fee)
+        external
+    {
+        openVia(tokens[1 + tokenSeed % 3], rateSeed, secsSeed, paramSeed, true, bound(fee, 0, 1e5));
+    }
+
+    function openVia(address token, uint256 rateSeed, uint256 secsSeed, uint256 paramSeed, bool relayed, uint256 fee)
+        internal
+    {
         uint256 n = ids.length + 1;
-        RentalEscrow.Offer memory o = baseOffer(tokens[tokenSeed % 4]);
+        RentalEscrow.Offer memory o = baseOffer(token);
         o.payout = payoutOf(n);
         o.rate = uint128(bound(rateSeed, 1e12, 1e24));
         o.minSecs = 1;
@@ -124,7 +147,15 @@ contract Handler is Fixture {
             return;
         }
         uint256 before = escBal(o.token);
-        uint256 id = doOpen(o, renterOf(n), amount);
+        uint256 id;
+        if (relayed) {
+            uint256 key = 0x500000 + n;
+            id = relayOpen(o, key, amount, fee);
+            keyOf[id] = key;
+            noteRelayed(o.token, fee, T[id].renter);
+        } else {
+            id = doOpen(o, renterOf(n), amount);
+        }
         ids.push(id);
         machineOf[id] = m;
         liveGhost[m]++;
@@ -184,6 +215,76 @@ contract Handler is Fixture {
         doExtend(id, amount);
         depositedGhost[id] += escBal(T[id].token) - before;
         calls++;
+    }
+
+    /// (8) relayed extend of a relayed rental.
+    function relayedExtend(uint256 seed, uint256 amountSeed, uint256 fee) external {
+        if (ids.length == 0) return;
+        uint256 id = pick(seed);
+        if (keyOf[id] == 0 || closed[id] || S[id].endedAt != 0) return;
+        if (S[id].stopAt != 0 && block.timestamp >= S[id].stopAt) return;
+        if (block.timestamp > uint256(S[id].paidUntil) + T[id].graceSecs) return;
+        uint256 amount = bound(amountSeed, 1, uint256(T[id].rate) * 1 days / 1e18 + 1);
+        fee = bound(fee, 0, 1e5);
+        uint256 before = escBal(T[id].token);
+        relayExtend(id, keyOf[id], amount, fee);
+        depositedGhost[id] += escBal(T[id].token) - before;
+        noteRelayed(T[id].token, fee, T[id].renter);
+        calls++;
+    }
+
+    /// (8) relayed stop of a relayed rental.
+    function relayedStop(uint256 seed, uint256 fee) external {
+        if (ids.length == 0) return;
+        uint256 id = pick(seed);
+        if (keyOf[id] == 0) return;
+        if (closed[id]) return tryClosed(id);
+        bool active = S[id].endedAt == 0;
+        fee = bound(fee, 0, 1e5);
+        relayStop(id, keyOf[id], fee);
+        noteRelayed(T[id].token, fee, T[id].renter);
+        noteEnd(id, active);
+        feeGhost[id] += lastFee;
+        calls++;
+    }
+
+    /// (8) the last relayed call that ran, sent again by another relayer, while its renter has the funds
+    /// and an unlimited allowance for the relay: only the used nonce stands in the way, and must suffice.
+    /// The attempt runs in a call that always reverts, so the funds given for it leave no trace.
+    function replayRelayed() external {
+        if (lastRelayed.length == 0) return;
+        try this.replayProbe() {} catch (bytes memory why) {
+            if (keccak256(why) == keccak256("replay ran")) replays++;
+        }
+    }
+
+    function replayProbe() external {
+        for (uint256 k = 1; k < 4; k++) {
+            fund(tokens[k], lastRelayedRenter, 1e24);
+            vm.prank(lastRelayedRenter);
+            IApprove(tokens[k]).approve(address(rly), type(uint256).max);
+        }
+        vm.prank(address(0x4E1B));
+        (bool ok,) = address(rly).call(lastRelayed);
+        bytes memory flag = ok ? bytes("replay ran") : bytes("replay refused");
+        assembly ("memory-safe") {
+            revert(add(flag, 32), mload(flag))
+        }
+    }
+
+    function noteRelayed(address token, uint256 fee, address who) internal {
+        relayerFees[token] += fee;
+        lastRelayed = lastRelayCall;
+        lastRelayedRenter = who;
+        relayedRuns++;
+    }
+
+    function relayFeesOf(address token) external view returns (uint256) {
+        return relayerFees[token];
+    }
+
+    function relayAddr() external view returns (address) {
+        return address(rly);
     }
 
     function claim(uint256 seed) external {
@@ -259,8 +360,8 @@ contract Handler is Fixture {
 
     function blacklist(uint256 seed, bool on) external {
         if (ids.length == 0) return;
-        uint256 n = seed % ids.length + 1;
-        address who = seed % 3 == 0 ? renterOf(n) : payoutOf(n);
+        uint256 id = ids[seed % ids.length];
+        address who = seed % 3 == 0 ? T[id].renter : T[id].payout;
         usdc.setBlacklisted(who, on);
         usdt.setBlacklisted(who, on);
     }
@@ -279,6 +380,15 @@ contract Handler is Fixture {
         try esc.stop(t) {
             closedPaid++;
         } catch {}
+        if (keyOf[id] != 0) {
+            RentalRelay.StopIntent memory it = stopIntent(id, 0);
+            bytes memory sig = signDigest(keyOf[id], rly.stopDigest(it));
+            RentalRelay.Permit memory p;
+            vm.prank(RELAYER);
+            try rly.stopFor(it, sig, t, p, 0) {
+                closedPaid++;
+            } catch {}
+        }
     }
 
     // ------------------------------------------------------------------ ghost views for the invariants
@@ -332,7 +442,7 @@ contract RentalEscrowInvariantTest is TestBase {
     }
 
     function targetSelectors() public view returns (FuzzSelector[] memory f) {
-        bytes4[] memory s = new bytes4[](14);
+        bytes4[] memory s = new bytes4[](18);
         s[0] = Handler.open.selector;
         s[1] = Handler.extend.selector;
         s[2] = Handler.claim.selector;
@@ -347,6 +457,10 @@ contract RentalEscrowInvariantTest is TestBase {
         s[11] = Handler.openSenderFee.selector;
         s[12] = Handler.foreignAttestation.selector;
         s[13] = Handler.disputeAndResolve.selector;
+        s[14] = Handler.relayedOpen.selector;
+        s[15] = Handler.relayedExtend.selector;
+        s[16] = Handler.relayedStop.selector;
+        s[17] = Handler.replayRelayed.selector;
         f = new FuzzSelector[](1);
         f[0] = FuzzSelector(address(h), s);
     }
@@ -398,6 +512,16 @@ contract RentalEscrowInvariantTest is TestBase {
         assertEq(h.closedPaid(), 0, "(4) closed rental paid again");
         assertEq(h.foreignAttestations(), 0, "(6) an attestation of another end resolved a dispute");
         assertEq(h.senderFeeOpens(), 0, "(7) a sender-fee token was accepted");
+    }
+
+    /// (8)
+    function invariant_relayerPaidExactlyItsFees() public view {
+        for (uint256 k = 1; k < 4; k++) {
+            address token = h.tokenAt(k);
+            assertEq(IBal(token).balanceOf(address(0x4E1A)), h.relayFeesOf(token), "(8) relayer holds its fees");
+            assertEq(IBal(token).balanceOf(h.relayAddr()), 0, "(8) relay holds nothing");
+        }
+        assertEq(h.replays(), 0, "(8) a replayed intent ran");
     }
 
     /// (5)

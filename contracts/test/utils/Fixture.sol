@@ -8,6 +8,7 @@ pragma solidity ^0.8.30;
 
 import {TestBase, VmLog} from "./Test.sol";
 import {RentalEscrow} from "../../RentalEscrow.sol";
+import {RentalRelay} from "../../RentalRelay.sol";
 import {DevUSDC} from "../../dev/DevUSDC.sol";
 import {DevUSDT} from "../../dev/DevUSDT.sol";
 import {DevDAI} from "../../dev/DevDAI.sol";
@@ -18,8 +19,14 @@ interface IMintable {
     function balanceOf(address) external view returns (uint256);
 }
 
+interface IPermitToken {
+    function nonces(address) external view returns (uint256);
+    function DOMAIN_SEPARATOR() external view returns (bytes32);
+}
+
 abstract contract Fixture is TestBase {
     RentalEscrow internal esc;
+    RentalRelay internal rly; // esc's relay
     DevUSDC internal usdc;
     DevUSDT internal usdt;
     DevDAI internal dai;
@@ -37,6 +44,11 @@ abstract contract Fixture is TestBase {
     uint16 internal constant FEE_BPS = 1000; // 10 %
     uint32 internal constant ARB_WINDOW = 7 days;
     uint256 internal constant T0 = 1_700_000_000;
+    address internal constant RELAYER = address(0x4E1A);
+    bytes32 internal constant PERMIT_TYPEHASH_ =
+        keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)");
+    uint256 internal relayNonce;
+    bytes internal lastRelayCall; // calldata of the last relayed call (replay tests)
 
     mapping(uint256 => RentalEscrow.Terms) internal T;
     mapping(uint256 => RentalEscrow.State) internal S;
@@ -56,6 +68,7 @@ abstract contract Fixture is TestBase {
         usdt = new DevUSDT();
         dai = new DevDAI();
         esc = new RentalEscrow(OWNER, TREASURY, monitor, FEE_BPS, ARB_WINDOW, devTokens());
+        rly = RentalRelay(esc.relay());
     }
 
     /// The tokens the fixture's escrow allows (the dev tokens; the native coin is always allowed).
@@ -196,6 +209,90 @@ abstract contract Fixture is TestBase {
         vm.recordLogs();
         vm.prank(T[id].arbiter);
         esc.rule(T[id], secs);
+        sync();
+    }
+
+    // ------------------------------------------------------------------ relayed (gasless) calls
+
+    /// esc's relay (kept in storage: a prank or expectRevert must apply to the call after it, not to a getter).
+    function relay() internal view returns (RentalRelay) {
+        return rly;
+    }
+
+    /// What a renter gives the relay for `value` of `token`: an EIP-2612 permit, or (USDT-like, no permit)
+    /// an approval sent once by the renter itself, and an empty permit.
+    function relayPermit(address token, uint256 key, uint256 value) internal returns (RentalRelay.Permit memory p) {
+        address owner = vm.addr(key);
+        if (token == address(usdt)) {
+            vm.prank(owner);
+            IMintable(token).approve(address(relay()), value);
+            return p;
+        }
+        p.value = value;
+        p.deadline = block.timestamp + 1 hours;
+        bytes32 sh = keccak256(
+            abi.encode(PERMIT_TYPEHASH_, owner, address(relay()), value, IPermitToken(token).nonces(owner), p.deadline)
+        );
+        (p.v, p.r, p.s) = vm.sign(key, keccak256(abi.encodePacked("\x19\x01", IPermitToken(token).DOMAIN_SEPARATOR(), sh)));
+    }
+
+    function openIntent(RentalEscrow.Offer memory o, address who, uint256 amount, uint256 maxFee)
+        internal
+        returns (RentalRelay.OpenIntent memory)
+    {
+        return RentalRelay.OpenIntent(who, esc.offerDigest(o), amount, maxFee, ++relayNonce, block.timestamp + 1 hours);
+    }
+
+    function extendIntent(uint256 id, uint256 amount, uint256 maxFee) internal returns (RentalRelay.ExtendIntent memory) {
+        return RentalRelay.ExtendIntent(
+            T[id].renter, esc.rentalKey(T[id]), amount, maxFee, ++relayNonce, block.timestamp + 1 hours
+        );
+    }
+
+    function stopIntent(uint256 id, uint256 maxFee) internal returns (RentalRelay.StopIntent memory) {
+        return RentalRelay.StopIntent(T[id].renter, esc.rentalKey(T[id]), maxFee, ++relayNonce, block.timestamp + 1 hours);
+    }
+
+    /// Funds the renter of `key` with exactly amount + fee, and RELAYER opens `o` for it with a signed intent.
+    function relayOpen(RentalEscrow.Offer memory o, uint256 key, uint256 amount, uint256 fee)
+        internal
+        returns (uint256 id)
+    {
+        address who = vm.addr(key);
+        bytes memory sig = signOffer(o);
+        fund(o.token, who, amount + fee);
+        RentalRelay.OpenIntent memory it = openIntent(o, who, amount, fee);
+        RentalRelay.Permit memory p = relayPermit(o.token, key, amount + fee);
+        bytes memory isig = signDigest(key, relay().openDigest(it));
+        lastRelayCall = abi.encodeCall(RentalRelay.openFor, (it, isig, o, sig, p, fee));
+        vm.recordLogs();
+        vm.prank(RELAYER);
+        id = relay().openFor(it, isig, o, sig, p, fee);
+        sync();
+    }
+
+    function relayExtend(uint256 id, uint256 key, uint256 amount, uint256 fee) internal {
+        fund(T[id].token, T[id].renter, amount + fee);
+        RentalRelay.ExtendIntent memory it = extendIntent(id, amount, fee);
+        RentalRelay.Permit memory p = relayPermit(T[id].token, key, amount + fee);
+        bytes memory isig = signDigest(key, relay().extendDigest(it));
+        lastRelayCall = abi.encodeCall(RentalRelay.extendFor, (it, isig, T[id], p, fee));
+        vm.recordLogs();
+        vm.prank(RELAYER);
+        relay().extendFor(it, isig, T[id], p, fee);
+        sync();
+    }
+
+    /// The renter gets `fee` of fresh funds just before, so its balance afterwards is exactly its refund.
+    function relayStop(uint256 id, uint256 key, uint256 fee) internal {
+        fund(T[id].token, T[id].renter, fee);
+        RentalRelay.StopIntent memory it = stopIntent(id, fee);
+        RentalRelay.Permit memory p = relayPermit(T[id].token, key, fee);
+        bytes memory isig = signDigest(key, relay().stopDigest(it));
+        lastRelayCall = abi.encodeCall(RentalRelay.stopFor, (it, isig, T[id], p, fee));
+        vm.recordLogs();
+        vm.prank(RELAYER);
+        relay().stopFor(it, isig, T[id], p, fee);
         sync();
     }
 
