@@ -68,8 +68,7 @@ int escrow_word_pack(u256 *out, const struct escrow_word *w, struct err *e)
 
 /* ---------------------------------------------------------------- values */
 
-/* The 16 Terms values; `items` must have room for 16 and outlive the returned tuple. */
-static struct abi_value terms_value(struct abi_value *items, const struct escrow_terms *t)
+struct abi_value escrow_terms_value(struct abi_value *items, const struct escrow_terms *t)
 {
 	items[0] = abi_v_u64(t->id);
 	items[1] = abi_v_address(&t->renter);
@@ -90,7 +89,7 @@ static struct abi_value terms_value(struct abi_value *items, const struct escrow
 	return abi_v_tuple(items, ESCROW_TERMS_WORDS);
 }
 
-static struct abi_value offer_value(struct abi_value *items, const struct escrow_offer *o)
+struct abi_value escrow_offer_value(struct abi_value *items, const struct escrow_offer *o)
 {
 	items[0] = abi_v_address(&o->provider);
 	items[1] = abi_v_address(&o->payout);
@@ -125,7 +124,7 @@ static int check_sig(size_t sig_len, struct err *e)
 int escrow_terms_encode(uint8_t out[ESCROW_TERMS_SIZE], const struct escrow_terms *t, struct err *e)
 {
 	struct abi_value items[ESCROW_TERMS_WORDS];
-	struct abi_value v = terms_value(items, t);
+	struct abi_value v = escrow_terms_value(items, t);
 	struct buf b;
 	int rc;
 
@@ -224,7 +223,7 @@ int escrow_cd_open(struct buf *out, const struct escrow_offer *o, const uint8_t 
 
 	if (check_sig(sig_len, e))
 		return ERR_TOO_BIG;
-	a[0] = offer_value(oi, o);
+	a[0] = escrow_offer_value(oi, o);
 	a[1] = abi_v_bytes(sig, sig_len);
 	a[2] = abi_v_uint(amount);
 	return call(out, "open(" O ",bytes,uint256)", a, 3, e);
@@ -239,7 +238,7 @@ int escrow_cd_open_with_permit(struct buf *out, const struct escrow_offer *o, co
 
 	if (check_sig(sig_len, e))
 		return ERR_TOO_BIG;
-	a[0] = offer_value(oi, o);
+	a[0] = escrow_offer_value(oi, o);
 	a[1] = abi_v_bytes(sig, sig_len);
 	a[2] = abi_v_uint(amount);
 	a[3] = abi_v_uint(deadline);
@@ -252,7 +251,7 @@ int escrow_cd_open_with_permit(struct buf *out, const struct escrow_offer *o, co
 int escrow_cd_extend(struct buf *out, const struct escrow_terms *t, const u256 *amount, struct err *e)
 {
 	struct abi_value ti[ESCROW_TERMS_WORDS];
-	struct abi_value a[2] = { terms_value(ti, t), abi_v_uint(amount) };
+	struct abi_value a[2] = { escrow_terms_value(ti, t), abi_v_uint(amount) };
 
 	return call(out, "extend(" T ",uint256)", a, 2, e);
 }
@@ -262,7 +261,7 @@ int escrow_cd_extend_with_permit(struct buf *out, const struct escrow_terms *t, 
 {
 	struct abi_value ti[ESCROW_TERMS_WORDS];
 	struct abi_value a[6] = {
-		terms_value(ti, t),
+		escrow_terms_value(ti, t),
 		abi_v_uint(amount),
 		abi_v_uint(deadline),
 		abi_v_u64(permit_sig65[64]),
@@ -290,7 +289,7 @@ int escrow_cd_rental(struct buf *out, enum escrow_rental_fn fn, const struct esc
 
 	if ((int)fn < ESCROW_FN_CLAIM || (int)fn > ESCROW_FN_RENTAL_KEY)
 		return err_set(e, ERR_INVALID, "rental call: unknown function %d", (int)fn);
-	a = terms_value(ti, t);
+	a = escrow_terms_value(ti, t);
 	return call(out, sigs[fn], &a, 1, e);
 }
 
@@ -303,7 +302,7 @@ int escrow_cd_resolve_with_attestation(struct buf *out, const struct escrow_term
 
 	if (check_sig(sig_len, e))
 		return ERR_TOO_BIG;
-	a[0] = terms_value(ti, t);
+	a[0] = escrow_terms_value(ti, t);
 	a[1] = abi_v_u64(ended_at);
 	a[2] = abi_v_u64(seconds_up);
 	a[3] = abi_v_u64(seconds_observed);
@@ -314,7 +313,7 @@ int escrow_cd_resolve_with_attestation(struct buf *out, const struct escrow_term
 int escrow_cd_rule(struct buf *out, const struct escrow_terms *t, uint32_t provider_secs, struct err *e)
 {
 	struct abi_value ti[ESCROW_TERMS_WORDS];
-	struct abi_value a[2] = { terms_value(ti, t), abi_v_u64(provider_secs) };
+	struct abi_value a[2] = { escrow_terms_value(ti, t), abi_v_u64(provider_secs) };
 
 	return call(out, "rule(" T ",uint32)", a, 2, e);
 }
@@ -322,7 +321,7 @@ int escrow_cd_rule(struct buf *out, const struct escrow_terms *t, uint32_t provi
 int escrow_cd_quote(struct buf *out, const struct escrow_terms *t, uint64_t at_time, struct err *e)
 {
 	struct abi_value ti[ESCROW_TERMS_WORDS];
-	struct abi_value a[2] = { terms_value(ti, t), abi_v_u64(at_time) };
+	struct abi_value a[2] = { escrow_terms_value(ti, t), abi_v_u64(at_time) };
 
 	return call(out, "quote(" T ",uint256)", a, 2, e);
 }
@@ -330,7 +329,7 @@ int escrow_cd_quote(struct buf *out, const struct escrow_terms *t, uint64_t at_t
 int escrow_cd_decode_state(struct buf *out, const struct escrow_terms *t, const u256 *word, struct err *e)
 {
 	struct abi_value ti[ESCROW_TERMS_WORDS];
-	struct abi_value a[2] = { terms_value(ti, t), abi_v_uint(word) };
+	struct abi_value a[2] = { escrow_terms_value(ti, t), abi_v_uint(word) };
 
 	return call(out, "decodeState(" T ",uint256)", a, 2, e);
 }
@@ -404,7 +403,7 @@ int escrow_cd_live_rentals(struct buf *out, const struct eth_address *provider, 
 int escrow_cd_offer_digest(struct buf *out, const struct escrow_offer *o, struct err *e)
 {
 	struct abi_value oi[ESCROW_OFFER_WORDS];
-	struct abi_value a = offer_value(oi, o);
+	struct abi_value a = escrow_offer_value(oi, o);
 
 	return call(out, "offerDigest(" O ")", &a, 1, e);
 }
@@ -469,7 +468,7 @@ int escrow_cd_getter(struct buf *out, const char *name, struct err *e)
 		"domainSeparator", "nextId", "feeBps", "treasury", "monitor", "arbiterWindow", "owner",
 		"pendingOwner", "RATE_SCALE", "MAX_FEE_BPS", "BPS", "MAX_DEPOSIT", "NATIVE_SEND_GAS",
 		"OFFER_TYPEHASH", "UPTIME_TYPEHASH", "RULE_ATTESTATION", "RULE_ARBITER", "RULE_DEFAULT",
-		"MAX_ARBITER_WINDOW",
+		"MAX_ARBITER_WINDOW", "relay",
 		"eip712Domain", "acceptOwnership", "renounceOwnership",
 	};
 	return getter(out, name, names, sizeof names / sizeof names[0], e);
@@ -954,6 +953,14 @@ static const struct err_decl errors[] = {
 	{ "TokenNotAllowed(address)", "token" },
 	{ "ArbiterWindowTooLong(uint32,uint32)", "secs,maxSecs" },
 	{ "AttestationNotForThisEnd(uint256,uint256)", "endedAt,billedSecs" },
+	/* RentalRelay (gasless intents) */
+	{ "IntentExpired(uint256)", "deadline" },
+	{ "IntentUsed(address,uint256)", "renter,nonce" },
+	{ "BadIntentSignature()", "" },
+	{ "FeeAboveMax(uint256,uint256)", "fee,maxFee" },
+	{ "WrongOffer()", "" },
+	{ "WrongRental()", "" },
+	{ "NativeNotRelayed()", "" },
 	/* OpenZeppelin 5 (inherited, and the dev tokens) */
 	{ "ReentrancyGuardReentrantCall()", "" },
 	{ "SafeERC20FailedOperation(address)", "token" },

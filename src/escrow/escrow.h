@@ -24,6 +24,7 @@
 
 #include "core/buf.h"
 #include "core/u256.h"
+#include "eth/abi.h"
 #include "eth/address.h"
 
 struct err;
@@ -132,6 +133,11 @@ int escrow_terms_decode(struct escrow_terms *out, const uint8_t *p, size_t n, st
 
 /* keccak256(abi.encode(terms)): the key of the rental's slot (`rentalKey` view). */
 int escrow_rental_key(uint8_t out32[32], const struct escrow_terms *t, struct err *e);
+
+/* The ABI tuple values of an Offer / Terms; `items` must have room for ESCROW_OFFER_WORDS /
+ * ESCROW_TERMS_WORDS values and outlive the returned tuple (bindings of contracts built on these). */
+struct abi_value escrow_offer_value(struct abi_value *items, const struct escrow_offer *o);
+struct abi_value escrow_terms_value(struct abi_value *items, const struct escrow_terms *t);
 
 /* ---- calldata (each appends selector + arguments to `out`; on failure `out` keeps its length) ---- */
 

@@ -30,6 +30,7 @@
 #include "escrow/deploy.h"
 #include "escrow/escrow.h"
 #include "escrow/mirror.h"
+#include "escrow/relay.h"
 #include "eth/abi.h"
 #include "eth/keccak.h"
 #include "eth/rpc.h"
@@ -590,16 +591,22 @@ static void test_usdt(void **state)
 }
 
 /* Sends calldata that must revert, and checks the decoded error names `want`. */
-static void expect_revert(struct fixture *f, const uint8_t key[32], const struct buf *cd, const char *want)
+static void expect_revert_at(struct fixture *f, const uint8_t key[32], const struct eth_address *to,
+			     const struct buf *cd, const char *want)
 {
 	struct rpc_receipt rc;
 	struct err e = { 0, "" };
 	int r;
 
 	memset(&rc, 0, sizeof rc);
-	r = escrow_send(&f->rpc, &rc, CHAIN, key, &f->escrow, NULL, cd->data, cd->len, TIMEOUT_MS, &e);
+	r = escrow_send(&f->rpc, &rc, CHAIN, key, to, NULL, cd->data, cd->len, TIMEOUT_MS, &e);
 	if (r != ERR_REVERT || !strstr(e.msg, want))
 		fail_msg("want ERR_REVERT with '%s', got %d '%s'", want, r, e.msg);
+}
+
+static void expect_revert(struct fixture *f, const uint8_t key[32], const struct buf *cd, const char *want)
+{
+	expect_revert_at(f, key, &f->escrow, cd, want);
 }
 
 /* A revert is reported by name before anything is signed. */
@@ -747,6 +754,137 @@ static void test_gas_limit_covers_a_later_block(void **state)
 	buf_release(&cd);
 }
 
+/* The relay's Relayed event in a receipt. */
+static void relayed_event(struct relay_event *ev, const struct rpc_receipt *rc, const struct eth_address *relay)
+{
+	struct err e = { 0, "" };
+
+	for (size_t i = 0; i < rc->n_logs; i++)
+		if (address_equal(&rc->logs[i].address, relay) && relay_event_decode(ev, &rc->logs[i], &e) == 0)
+			return;
+	fail_msg("no Relayed event");
+}
+
+/* Gasless: C-signed intents and permits match the relay's digests, and a renter holding 0 ETH opens
+ * and stops through the relay (sent by the deployer as relayer); every balance exact, a replay refused. */
+static void test_relayed_zero_gas(void **state)
+{
+	struct fixture *f = *state;
+	struct escrow_offer o = make_offer(f, &f->usdc, 0, 7, 1000000);
+	uint8_t key[32], osig[65], psig[65], isig[65], mine[32], theirs[32];
+	struct eth_address renter, relay, native = { { 0 } };
+	struct relay_intent it;
+	struct relay_permit p;
+	struct relay_event ev;
+	struct rental r;
+	struct rpc_receipt rc;
+	struct buf cd;
+	u256 minted = u256_from_u64(5000000), amount = u256_from_u64(1000000), fee = u256_from_u64(40000);
+	u256 x, y, relayer0, deadline = u256_from_u64(latest_time(f) + 3600);
+
+	memset(&r, 0, sizeof r);
+	buf_init(&cd, 1 << 16);
+	OK(secp_seckey_generate(key, &e_));
+	OK(secp_address(&renter, key, &e_));
+	OK(escrow_cd_getter(&cd, "relay", &e_));
+	OK(escrow_call_address(&f->rpc, &relay, &f->escrow, &cd, &e_));
+	assert_false(address_is_zero(&relay));
+	buf_reset(&cd);
+	OK(erc20_cd_mint(&cd, &renter, &minted, &e_));
+	send(f, &rc, f->deployer_key, &f->usdc, NULL, &cd);
+	rpc_receipt_release(&rc);
+
+	/* the three digests and the domain, in C and on chain */
+	memset(&it, 0, sizeof it);
+	it.renter = renter;
+	it.max_fee = u256_from_u64(50000);
+	it.nonce = u256_from_u64(0xfeed);
+	it.deadline = latest_time(f) + 600;
+	for (int k = RELAY_OPEN; k <= RELAY_STOP; k++) {
+		it.kind = (enum relay_kind)k;
+		it.amount = k == RELAY_STOP ? u256_from_u64(0) : amount;
+		memset(it.target, k, 32);
+		buf_reset(&cd);
+		OK(relay_intent_digest(mine, CHAIN, &relay, &it, &e_));
+		OK(relay_cd_digest(&cd, &it, &e_));
+		OK(escrow_call_bytes32(&f->rpc, theirs, &relay, &cd, &e_));
+		assert_memory_equal(mine, theirs, 32);
+	}
+	buf_reset(&cd);
+	OK(relay_domain_separator(mine, CHAIN, &relay, &e_));
+	OK(escrow_cd_getter(&cd, "domainSeparator", &e_));
+	OK(escrow_call_bytes32(&f->rpc, theirs, &relay, &cd, &e_));
+	assert_memory_equal(mine, theirs, 32);
+
+	/* open: permit of amount + max fee for the relay, then the intent; the relayer charges 40000 */
+	it.kind = RELAY_OPEN;
+	it.amount = amount;
+	OK(escrow_offer_digest(it.target, CHAIN, &f->escrow, &o, &e_));
+	OK(escrow_offer_sign(osig, CHAIN, &f->escrow, &o, f->provider_key, &e_));
+	memset(&p, 0, sizeof p);
+	p.value = add(&amount, &it.max_fee);
+	p.deadline = deadline;
+	OK(escrow_permit_sign_for(&f->rpc, psig, CHAIN, &f->usdc, &relay, &p.value, &deadline, key, &e_));
+	memcpy(p.sig65, psig, 65);
+	OK(relay_intent_sign(isig, CHAIN, &relay, &it, key, &e_));
+	buf_reset(&cd);
+	OK(relay_cd_open_for(&cd, &it, isig, 65, &o, osig, 65, &p, &fee, &e_));
+	relayer0 = chain_balance(&f->rpc, &f->usdc, &f->deployer);
+	send(f, &rc, f->deployer_key, &relay, NULL, &cd);
+	track(f, &r, &rc);
+	relayed_event(&ev, &rc, &relay);
+	rpc_receipt_release(&rc);
+	assert_true(address_equal(&r.t.renter, &renter));
+	assert_int_equal(ev.kind, RELAY_OPEN);
+	assert_int_equal(ev.rental_id, r.t.id);
+	assert_true(address_equal(&ev.relayer, &f->deployer));
+	assert_eq(&ev.fee, &fee, "Relayed fee");
+	x = chain_balance(&f->rpc, &f->usdc, &renter);
+	y = sub(&minted, &amount);
+	y = sub(&y, &fee);
+	assert_eq(&x, &y, "renter: minted - deposit - fee");
+	x = chain_balance(&f->rpc, &f->usdc, &f->deployer);
+	y = add(&relayer0, &fee);
+	assert_eq(&x, &y, "relayer: + fee");
+	x = chain_balance(&f->rpc, &native, &renter);
+	assert_true(u256_is_zero(&x));
+	check_state_view(f, &r);
+	/* the same call again: the nonce is spent */
+	expect_revert_at(f, f->deployer_key, &relay, &cd, "IntentUsed");
+
+	/* stop half an hour later: refund to the renter, then the fee (permit of max fee) */
+	warp(f, 1800);
+	struct escrow_outcome out;
+	struct rental before = r;
+	it.kind = RELAY_STOP;
+	it.amount = u256_from_u64(0);
+	it.nonce = u256_from_u64(0xfeee);
+	it.deadline = latest_time(f) + 600;
+	OK(escrow_rental_key(it.target, &r.t, &e_));
+	deadline = u256_from_u64(latest_time(f) + 600);
+	p.value = it.max_fee;
+	p.deadline = deadline;
+	OK(escrow_permit_sign_for(&f->rpc, psig, CHAIN, &f->usdc, &relay, &p.value, &deadline, key, &e_));
+	memcpy(p.sig65, psig, 65);
+	OK(relay_intent_sign(isig, CHAIN, &relay, &it, key, &e_));
+	fee = u256_from_u64(20000);
+	buf_reset(&cd);
+	OK(relay_cd_stop_for(&cd, &it, isig, 65, &r.t, &p, &fee, &e_));
+	u256 renter0 = chain_balance(&f->rpc, &f->usdc, &renter);
+	send(f, &rc, f->deployer_key, &relay, NULL, &cd);
+	track(f, &r, &rc);
+	predict(f, &out, &before, ESCROW_OP_STOP, &rc);
+	rpc_receipt_release(&rc);
+	assert_true(r.closed);
+	x = chain_balance(&f->rpc, &f->usdc, &renter);
+	y = add(&renter0, &out.refund_amount);
+	y = sub(&y, &fee);
+	assert_eq(&x, &y, "renter: + refund - fee");
+	x = chain_balance(&f->rpc, &native, &renter);
+	assert_true(u256_is_zero(&x));
+	buf_release(&cd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -756,6 +894,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_usdt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revert_decoded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gas_limit_covers_a_later_block, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relayed_zero_gas, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
