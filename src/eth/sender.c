@@ -61,7 +61,14 @@ static const char sender_schema[] =
 	" state TEXT NOT NULL,"             /* live|mined|dropped|lost|rejected */
 	" block_number INTEGER"             /* when mined */
 	");"
-	"CREATE INDEX IF NOT EXISTS sender_tx_nonce ON sender_tx(account, chain_id, nonce);";
+	"CREATE INDEX IF NOT EXISTS sender_tx_nonce ON sender_tx(account, chain_id, nonce);"
+	/* sender_submit_once: a caller's name for a submission, written with its first attempt */
+	"CREATE TABLE IF NOT EXISTS sender_tag ("
+	" account BLOB NOT NULL,"
+	" chain_id INTEGER NOT NULL,"
+	" tag TEXT NOT NULL,"
+	" nonce INTEGER NOT NULL,"
+	" PRIMARY KEY (account, chain_id, tag));";
 
 static int sender_db_err(struct sender *s, struct err *e, const char *what)
 {
@@ -390,7 +397,79 @@ static int sender_bump(u256 *out, const u256 *fee, unsigned permille)
 	return 0;
 }
 
+/* The nonce journaled under `tag`: 0, or ERR_NOT_FOUND. */
+static int tag_find(struct sender *s, const char *tag, uint64_t *nonce, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sender_prepare(s, &st,
+				"SELECT nonce FROM sender_tag WHERE account = ?1 AND chain_id = ?2 AND tag = ?3", e);
+
+	if (rc)
+		return rc;
+	sender_bind_acct(s, st);
+	sqlite3_bind_text(st, 3, tag, -1, SQLITE_STATIC);
+	int step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		*nonce = (uint64_t)sqlite3_column_int64(st, 0);
+	else if (step == SQLITE_DONE)
+		rc = err_set(e, ERR_NOT_FOUND, "no submission tagged %.64s", tag);
+	else
+		rc = sender_db_err(s, e, "tag lookup");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int tag_write(struct sender *s, const char *tag, uint64_t nonce, bool add, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sender_prepare(s, &st,
+				add ? "INSERT INTO sender_tag (account, chain_id, tag, nonce) VALUES (?1, ?2, ?3, ?4)"
+				    : "DELETE FROM sender_tag WHERE account = ?1 AND chain_id = ?2 AND tag = ?3",
+				e);
+
+	if (rc)
+		return rc;
+	sender_bind_acct(s, st);
+	sqlite3_bind_text(st, 3, tag, -1, SQLITE_STATIC);
+	if (add)
+		sqlite3_bind_int64(st, 4, (sqlite3_int64)nonce);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = sender_db_err(s, e, "tag write");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int sender_find_tag(struct sender *s, const char *tag, uint64_t *id, struct err *e)
+{
+	if (!tag || !*tag || strlen(tag) > SENDER_TAG_MAX)
+		return err_set(e, ERR_INVALID, "tag: 1..%d characters", SENDER_TAG_MAX);
+	return tag_find(s, tag, id, e);
+}
+
+static int submit(struct sender *s, const char *tag, uint64_t *id, uint8_t hash32[32],
+		  const struct eth_address *to, const u256 *value, const uint8_t *data,
+		  size_t data_len, uint64_t gas_limit, struct err *e);
+
 int sender_submit(struct sender *s, uint64_t *id, uint8_t hash32[32],
+		  const struct eth_address *to, const u256 *value, const uint8_t *data,
+		  size_t data_len, uint64_t gas_limit, struct err *e)
+{
+	return submit(s, NULL, id, hash32, to, value, data, data_len, gas_limit, e);
+}
+
+int sender_submit_once(struct sender *s, const char *tag, uint64_t *id, bool *already,
+		       const struct eth_address *to, const u256 *value, const uint8_t *data,
+		       size_t data_len, uint64_t gas_limit, struct err *e)
+{
+	int rc = sender_find_tag(s, tag, id, e);
+
+	*already = rc == 0;
+	if (rc != ERR_NOT_FOUND)
+		return rc;
+	return submit(s, tag, id, NULL, to, value, data, data_len, gas_limit, e);
+}
+
+static int submit(struct sender *s, const char *tag, uint64_t *id, uint8_t hash32[32],
 		  const struct eth_address *to, const u256 *value, const uint8_t *data,
 		  size_t data_len, uint64_t gas_limit, struct err *e)
 {
@@ -457,6 +536,8 @@ int sender_submit(struct sender *s, uint64_t *id, uint8_t hash32[32],
 	if (!rc)
 		rc = journal_insert(s, nonce, raw.data, raw.len, hash, &max_fee, &tip,
 				    clock_wall_ms(), e);
+	if (!rc && tag)
+		rc = tag_write(s, tag, nonce, true, e);
 	if (!rc)
 		rc = sender_exec(s, "COMMIT", e);
 	if (rc) {
@@ -474,8 +555,10 @@ int sender_submit(struct sender *s, uint64_t *id, uint8_t hash32[32],
 		}
 	}
 	if (rc == ERR_RPC || rc == ERR_REVERT || rc == ERR_CONFLICT) {
-		/* Refused outright: it is in no pool, so its nonce must be reused. */
+		/* Refused outright: it is in no pool, so its nonce must be reused (and its tag freed). */
 		journal_set_state(s, hash, "rejected", -1, NULL);
+		if (tag)
+			tag_write(s, tag, nonce, false, NULL);
 		goto out;
 	}
 	rc = 0; /* sent, or journaled for sender_poll to resend */

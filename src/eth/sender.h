@@ -40,6 +40,7 @@ struct err;
 struct sender;
 
 #define SENDER_OPEN_MAX 256 /* open nonces handled per sender_poll */
+#define SENDER_TAG_MAX 64   /* longest sender_submit_once tag */
 
 /* Knobs; zero fields take the defaults noted. */
 struct sender_opts {
@@ -98,6 +99,19 @@ void sender_address(const struct sender *s, struct eth_address *out);
 int sender_submit(struct sender *s, uint64_t *id, uint8_t hash32[32],
 		  const struct eth_address *to, const u256 *value, const uint8_t *data,
 		  size_t data_len, uint64_t gas_limit, struct err *e);
+
+/*
+ * sender_submit for a submission the caller names `tag` (1..SENDER_TAG_MAX characters, e.g.
+ * "relay:42"), at most once: the tag is journaled in the same transaction as the first signed attempt,
+ * so after a crash at any point a second call with the same tag finds it (*already = true, *id its
+ * nonce) and sends nothing. A rejected first broadcast frees the tag (the nonce is reused).
+ */
+int sender_submit_once(struct sender *s, const char *tag, uint64_t *id, bool *already,
+		       const struct eth_address *to, const u256 *value, const uint8_t *data,
+		       size_t data_len, uint64_t gas_limit, struct err *e);
+
+/* The submission journaled under `tag`: 0 and *id, or ERR_NOT_FOUND. */
+int sender_find_tag(struct sender *s, const char *tag, uint64_t *id, struct err *e);
 
 /* One round of confirmation checks, rebroadcasts and fee bumps (see the header). */
 int sender_poll(struct sender *s, struct err *e);

@@ -564,6 +564,43 @@ static void test_sender_restart(void **state)
 	sender_close(s);
 }
 
+/* sender_submit_once: a second call with the same tag, also after a restart, sends nothing. */
+static void test_sender_submit_once(void **state)
+{
+	struct fixture *f = *state;
+	struct sender_opts o = { .stuck_ms = 60000, .rebroadcast_ms = 60000, .poll_ms = 50 };
+	struct sender *s = NULL;
+	struct eth_address to, me;
+	struct rpc_receipt rec;
+	uint64_t id1, id2, id3, count;
+	bool already = true;
+	u256 v = u256_from_u64(500), bal;
+
+	memset(to.b, 0x89, 20);
+	open_sender(f, &s, &o);
+	sender_address(s, &me);
+	assert_int_equal(sender_find_tag(s, "relay:1", &id1, NULL), ERR_NOT_FOUND);
+	OK(sender_submit_once(s, "relay:1", &id1, &already, &to, &v, NULL, 0, 21000, &e_));
+	assert_false(already);
+	OK(sender_submit_once(s, "relay:1", &id2, &already, &to, &v, NULL, 0, 21000, &e_));
+	assert_true(already && id2 == id1);
+	sender_close(s); /* "crash" before it was mined */
+	open_sender(f, &s, &o);
+	OK(sender_submit_once(s, "relay:1", &id3, &already, &to, &v, NULL, 0, 21000, &e_));
+	assert_true(already && id3 == id1);
+	OK(sender_find_tag(s, "relay:1", &id3, &e_));
+	assert_true(id3 == id1);
+	assert_int_equal(sender_find_tag(s, "", &id3, NULL), ERR_INVALID);
+	mine(f, 1);
+	OK(sender_wait(s, id1, 1, 10000, &rec, &e_));
+	rpc_receipt_release(&rec);
+	OK(rpc_get_tx_count(&f->rpc, &count, &me, "latest", &e_));
+	assert_true(count == 1);
+	OK(rpc_get_balance(&f->rpc, &bal, &to, "latest", &e_));
+	assert_true(bal.w[0] == 500 && bal.w[1] == 0); /* paid exactly once */
+	sender_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -575,6 +612,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sender_bump, setup_nomine, teardown),
 		cmocka_unit_test_setup_teardown(test_sender_competing, setup_nomine, teardown),
 		cmocka_unit_test_setup_teardown(test_sender_restart, setup_nomine, teardown),
+		cmocka_unit_test_setup_teardown(test_sender_submit_once, setup_nomine, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
