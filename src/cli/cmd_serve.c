@@ -10,6 +10,8 @@
  *       [--max-conns N] [--threads N] [--min-dispute-secs N] [--session-ttl-s N] [--nonce-ttl-s N]
  *       [--cache-max-age-s N] [--web-dir DIR] [--chain-name NAME] [--public-rpc-url URL] [--explorer-url URL]
  *       [--tls-cert FILE --tls-key FILE]
+ *       [--relayer-keystore FILE [--relayer-journal FILE] [--relay-margin-pct N] [--relay-pending-max N]
+ *        [--relay-hourly-max N] [--relay-min-deadline-s N] [--relay-stuck-ms N]]
  *
  * Each flag may also come from the environment as FLOPMARKET_SERVE_<FLAG> (dashes as underscores).
  * The escrow address, chain id, start block and fee come from the deployment file (escrow deploy);
@@ -17,7 +19,9 @@
  * symbol and decimals read from chain at startup; USD prices are fixed per symbol (--token-usd,
  * exact to 6 decimals) or, for receipts, read from a Chainlink-AggregatorV3-shaped feed per symbol at
  * each payment's block (--price-feeds; a feed wins over a fixed price). The monitor key is read from a v3 keystore whose passphrase comes from
- * FLOPMARKET_MONITOR_PASSPHRASE (never argv). With port 0 the bound port is printed on stdout as
+ * FLOPMARKET_MONITOR_PASSPHRASE (never argv). With --relayer-keystore the server also relays gasless
+ * rentals (src/server/relayer.h), paying gas from that account (passphrase: FLOPMARKET_RELAYER_PASSPHRASE)
+ * and charging its fee in the rental's token. With port 0 the bound port is printed on stdout as
  * `listening on http://ADDR:PORT` (tests read it).
  */
 #include "core/file.h"
@@ -78,6 +82,14 @@ static const struct cfg_key serve_keys[] = {
 	{ "explorer_url", "", "block explorer base URL: the web UI links transactions as URL/tx/HASH" },
 	{ "tls_cert", "", "serve HTTPS: the certificate chain (PEM file)" },
 	{ "tls_key", "", "serve HTTPS: its private key (PEM file)" },
+	{ "relayer_keystore", NULL, "relay gasless rentals, paying gas from this v3 keystore's account"
+				    " (passphrase: FLOPMARKET_RELAYER_PASSPHRASE)" },
+	{ "relayer_journal", "", "the relayer's queue and transaction journal (default: DB.relay beside a SQLite db)" },
+	{ "relay_margin_pct", "25", "relayer fee above its gas cost at the current fee level, percent" },
+	{ "relay_pending_max", "3", "relayed intents in flight per renter" },
+	{ "relay_hourly_max", "30", "relayed intents per renter per hour" },
+	{ "relay_min_deadline_s", "120", "an intent must stay valid at least this long when it arrives" },
+	{ "relay_stuck_ms", "0", "replace a relayed transaction unmined this long (0: 90 s)" },
 };
 #define N_SERVE_KEYS (sizeof serve_keys / sizeof serve_keys[0])
 
@@ -239,28 +251,76 @@ static int add_token(struct srv_config *c, struct rpc *r, const struct eth_addre
 	return 0;
 }
 
-static int load_monitor(struct srv_config *c, const char *path, struct err *e)
+/* Decrypts the v3 keystore at `path` with the passphrase in env `pass_env` into key (and its address). */
+static int load_key(uint8_t key[32], struct eth_address *addr, const char *path, const char *what,
+		    const char *pass_env, struct err *e)
 {
-	const char *pass = getenv("FLOPMARKET_MONITOR_PASSPHRASE");
+	const char *pass = getenv(pass_env);
 	struct buf text;
 	int rc;
 
 	if (!pass)
-		return err_set(e, ERR_INVALID, "monitor_keystore: set FLOPMARKET_MONITOR_PASSPHRASE");
+		return err_set(e, ERR_INVALID, "%s: set %s", what, pass_env);
 	buf_init(&text, KEYSTORE_JSON_MAX);
 	if ((rc = file_read(&text, path, e))) {
 		buf_release(&text);
-		err_wrap(e, "monitor_keystore");
+		err_wrap(e, "%s", what);
 		return rc;
 	}
-	rc = keystore_decrypt(c->monitor_seckey, buf_cstr(&text), text.len, pass, e);
+	rc = keystore_decrypt(key, buf_cstr(&text), text.len, pass, e);
 	buf_release(&text);
-	if (rc || (rc = secp_address(&c->monitor, c->monitor_seckey, e))) {
-		sodium_memzero(c->monitor_seckey, sizeof c->monitor_seckey);
-		err_wrap(e, "monitor_keystore");
+	if (rc || (rc = secp_address(addr, key, e))) {
+		sodium_memzero(key, 32);
+		err_wrap(e, "%s", what);
 		return rc;
 	}
-	c->has_monitor_key = true;
+	return 0;
+}
+
+static int load_monitor(struct srv_config *c, const char *path, struct err *e)
+{
+	int rc = load_key(c->monitor_seckey, &c->monitor, path, "monitor_keystore", "FLOPMARKET_MONITOR_PASSPHRASE", e);
+
+	c->has_monitor_key = rc == 0;
+	return rc;
+}
+
+/* The gasless relayer: its key, its journal (default: next to a SQLite store), its knobs. */
+static int relayer_config(struct srv_config *c, const struct cfg *sc, struct err *e)
+{
+	const char *ks = cfg_get(sc, "relayer_keystore"), *j = cfg_get(sc, "relayer_journal");
+	struct eth_address a;
+	uint64_t v;
+	int rc;
+
+	if (!ks)
+		return 0;
+	if (!c->rpc_url[0])
+		return err_set(e, ERR_INVALID, "relayer_keystore: the relayer needs the chain (rpc_url)");
+	if ((rc = load_key(c->relay_seckey, &a, ks, "relayer_keystore", "FLOPMARKET_RELAYER_PASSPHRASE", e)))
+		return rc;
+	if (!j || !j[0]) {
+		if (strncmp(c->db_url, "sqlite:", 7) != 0)
+			return err_set(e, ERR_INVALID, "relayer_journal: required with a PostgreSQL store");
+		if (snprintf(c->relay_journal, sizeof c->relay_journal, "%s.relay", c->db_url + 7) >=
+		    (int)sizeof c->relay_journal)
+			return err_set(e, ERR_TOO_BIG, "relayer_journal: path too long");
+	} else if (snprintf(c->relay_journal, sizeof c->relay_journal, "%s", j) >= (int)sizeof c->relay_journal) {
+		return err_set(e, ERR_TOO_BIG, "relayer_journal: path too long");
+	}
+#define KNOB(name, field, max)                                                                     \
+	if ((rc = get_u64(sc, name, &v, max, e)))                                                  \
+		return rc;                                                                         \
+	c->field = (unsigned)v;
+	KNOB("relay_margin_pct", relay_margin_pct, 1000);
+	KNOB("relay_pending_max", relay_pending_max, 1000);
+	KNOB("relay_hourly_max", relay_hourly_max, 100000);
+	KNOB("relay_min_deadline_s", relay_min_deadline_s, 3600);
+	KNOB("relay_stuck_ms", relay_stuck_ms, 3600000);
+#undef KNOB
+	if (c->relay_pending_max == 0 || c->relay_hourly_max == 0)
+		return err_set(e, ERR_RANGE, "relay_pending_max / relay_hourly_max: at least 1");
+	c->relay_on = true;
 	return 0;
 }
 
@@ -516,7 +576,7 @@ static int build_config(struct srv_config *c, const struct cfg *sc, const struct
 		return rc;
 	if ((v = cfg_get(sc, "monitor_keystore")) && (rc = load_monitor(c, v, e)))
 		return rc;
-	return 0;
+	return relayer_config(c, sc, e);
 }
 
 int cmd_serve(int argc, char **argv, struct cfg *cfg)

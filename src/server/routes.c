@@ -51,6 +51,9 @@ const struct srv_route srv_routes[] = {
 	{ SRV_POST, "POST", "/rentals/{arg}/rating", route_rental_rating },
 	{ SRV_POST, "POST", "/rentals/{arg}/access", route_rental_access },
 	{ SRV_POST, "POST", "/rentals/{arg}/attestation", route_rental_attestation },
+	{ SRV_GET, "GET", "/relay", route_relay_info },
+	{ SRV_POST, "POST", "/relay/intents", route_relay_post },
+	{ SRV_GET, "GET", "/relay/intents/{arg}", route_relay_get },
 };
 const size_t srv_route_count = sizeof srv_routes / sizeof srv_routes[0];
 

@@ -80,8 +80,7 @@ static int get_u16(uint16_t *out, const json_t *j, const char *f, struct err *e)
 	return 0;
 }
 
-/* Parses the signed offer; *field names the offending field on failure. */
-static int parse_offer(struct escrow_offer *o, const json_t *j, const char **field, struct err *e)
+int srv_offer_parse(struct escrow_offer *o, const json_t *j, const char **field, struct err *e)
 {
 	const char *sh;
 	int rc;
@@ -126,7 +125,7 @@ static int signed_offer_parse(struct escrow_offer *eo, uint64_t *machine_id, uin
 
 	if (!json_is_object(oj))
 		return srv_error(rs, 400, "invalid", "offer", "offer: the signed EIP-712 Offer object is required");
-	if ((rc = parse_offer(eo, oj, &field, &e)))
+	if ((rc = srv_offer_parse(eo, oj, &field, &e)))
 		return srv_error_from(rs, rc == ERR_NOT_FOUND ? ERR_INVALID : rc, field, &e);
 	if ((rc = json_get_id(machine_id, body, "machine_id", &e)))
 		return srv_error_from(rs, rc == ERR_NOT_FOUND ? ERR_INVALID : rc, "machine_id", &e);

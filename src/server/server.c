@@ -9,6 +9,8 @@
  * that the store does not have: a kill -9 at any instant loses only what was never acknowledged.
  */
 #include "server/server.h"
+
+#include "server/relayer.h"
 #include "core/clock.h"
 
 #include "core/err.h"
@@ -52,6 +54,11 @@ void srv_config_defaults(struct srv_config *c)
 	c->min_dispute_secs = 0;
 	c->offer_stale_s = 180; /* three missed agent heartbeats (60 s each) */
 	c->feed_max_age_s = PRICEFEED_MAX_AGE_DEFAULT;
+	c->relay_margin_pct = 25;
+	c->relay_pending_max = 3;
+	c->relay_hourly_max = 30;
+	c->relay_min_deadline_s = 120;
+	c->relay_poll_ms = 250;
 }
 
 
@@ -179,6 +186,10 @@ int server_start(struct server **out, const struct srv_config *cfg, struct err *
 		goto fail;
 	health_check(s, server_now());
 	atomic_store(&s->max_rental_id, server_find_max_rental(s));
+	if (cfg->relay_on && ((rc = relayer_open(&s->relayer, s, e)) || (rc = relayer_start(s->relayer, e)))) {
+		err_wrap(e, "relayer");
+		goto fail;
+	}
 	if ((rc = http_glue_start(s, e)))
 		goto fail;
 	if (cfg->rpc_url[0]) {
@@ -219,6 +230,7 @@ void server_stop(struct server *s)
 		pthread_join(s->follower_thread, NULL);
 	if (s->janitor_running)
 		pthread_join(s->janitor_thread, NULL);
+	relayer_stop(s->relayer);
 	s->indexer_running = s->monitor_running = s->janitor_running = s->follower_running = false;
 }
 
@@ -230,7 +242,9 @@ void server_free(struct server *s)
 	server_state_release(s);
 	store_close(s->store);
 	pricefeed_cache_free(s->prices);
+	relayer_free(s->relayer);
 	sodium_memzero(s->cfg.monitor_seckey, sizeof s->cfg.monitor_seckey);
+	sodium_memzero(s->cfg.relay_seckey, sizeof s->cfg.relay_seckey);
 	sodium_memzero(s->cfg.tls_key_pem, sizeof s->cfg.tls_key_pem);
 	sodium_memzero(s->nonce_key, sizeof s->nonce_key);
 	free(s);

@@ -98,6 +98,15 @@ struct srv_config {
 	char explorer_url[256];        /* block explorer base URL ("" = none): tx links are URL/tx/HASH */
 	char tls_cert_pem[SRV_TLS_PEM_MAX]; /* HTTPS: certificate chain (PEM text), "" = plain HTTP */
 	char tls_key_pem[SRV_TLS_PEM_MAX];  /* its private key (wiped by server_free) */
+	bool relay_on;                 /* the gasless relayer runs (relayer.h) */
+	uint8_t relay_seckey[32];      /* its account's key (wiped by server_free) */
+	char relay_journal[512];       /* its queue + sender journal (SQLite file) */
+	unsigned relay_margin_pct;     /* fee above the gas cost, percent */
+	unsigned relay_pending_max;    /* intents in flight per renter */
+	unsigned relay_hourly_max;     /* intents per renter per hour */
+	unsigned relay_min_deadline_s; /* an intent must stay valid at least this long */
+	unsigned relay_stuck_ms;       /* replace a transaction unmined this long (0: the sender's default) */
+	unsigned relay_poll_ms;        /* pause between worker rounds */
 };
 
 /* Fills `c` with the defaults (see docs/api.md "Configuration"). */
@@ -164,6 +173,7 @@ struct server {
 	int64_t started_at;              /* unix seconds */
 	atomic_uint_fast64_t max_rental_id; /* highest rental id the indexer has seen */
 	struct pricefeed_cache *prices;  /* (feed, block) -> price results; NULL = uncached */
+	struct relayer *relayer;         /* the gasless relayer (relayer.h), NULL when off */
 	struct view **web_views;         /* web.c: one view per embedded web file (web_asset_count) */
 	char web_csp[512];               /* the page's Content-Security-Policy (web.c) */
 };
@@ -190,6 +200,10 @@ void server_free(struct server *s);
 bool server_sleep(struct server *s, unsigned ms);
 /* Wall clock in unix seconds (all routes use it; tests may not fake it). */
 int64_t server_now(void);
+
+/* Parses a signed offer's EIP-712 object (routes_offers.c); *field names the offending field. */
+struct escrow_offer;
+int srv_offer_parse(struct escrow_offer *o, const json_t *j, const char **field, struct err *e);
 
 /* Token accepted for offers, by address; NULL when not accepted. */
 const struct srv_token *server_token(const struct server *s, const struct eth_address *a);
@@ -304,6 +318,10 @@ int route_rental_rating(struct server *s, const struct srv_req *rq, struct srv_r
 int route_rental_access(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
 int route_rental_stream(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
 int route_rental_attestation(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+
+int route_relay_info(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_relay_post(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
+int route_relay_get(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
 
 int route_healthz(struct server *s, const struct srv_req *rq, struct srv_resp *rs);
 /* The web UI (web.c): GET /, GET /assets/{name}, GET /config. */
