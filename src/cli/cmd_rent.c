@@ -3,7 +3,7 @@
  *
  *   flopmarket rent <offer_hash> | --offer-file FILE  (--hours N | --until-stopped)
  *                   [--deposit AMOUNT] [--token SYMBOL] [--ssh-key FILE] [--image NAME] [--wallet NAME]
- *                   [--server URL] [--agent URL] [--wait-access SECS] [--yes]
+ *                   [--server URL] [--agent URL] [--wait-access SECS] [--gasless] [--yes]
  *
  * The offer comes from the server (GET /offers/{hash}) or from a JSON file holding the offer view or
  * the POST /offers body ({"offer": {...}, "signature": "0x.."}). Before anything is signed it checks,
@@ -12,6 +12,9 @@
  * and the gas coin balance against the estimated gas times the max fee per gas. It shows rate, fee,
  * maximum cost and gas and asks to confirm (--yes skips). ERC-20 tokens with EIP-2612 are paid with
  * openWithPermit (one transaction), others with approve + open, the native coin with msg.value.
+ * With --gasless the renter sends no transaction at all: it signs a permit and an intent, the server's
+ * relayer opens the rental and takes its fee (at most the signed maximum, shown first) in the token
+ * (cli/gasless.h); a wallet without gas coin is told about it when the server relays.
  * The rental's terms (from the `Opened` event) are kept locally for status/extend/stop (session.h).
  * With a server, the SSH public key is then delivered and the access details awaited (docs/agent.md).
  */
@@ -20,6 +23,7 @@
 #include "cli/format.h"
 
 #include "agent/instances.h"
+#include "cli/gasless.h"
 #include "cli/rent_access.h"
 #include "cli/server_client.h"
 #include "cli/session.h"
@@ -65,6 +69,7 @@ struct rent_args {
 	uint64_t wait_access_s;
 	bool yes;
 	bool json;               /* --json: the result as one object on stdout; the figures go to stderr */
+	bool gasless;            /* --gasless: the server's relayer sends and pays the gas */
 };
 
 static int rent_usage(void)
@@ -72,7 +77,8 @@ static int rent_usage(void)
 	fprintf(stderr,
 		"usage: flopmarket rent (<offer_hash> | --offer-file FILE) (--hours N | --until-stopped)\n"
 		"                       [--deposit AMOUNT] [--token SYMBOL] [--ssh-key FILE] [--image NAME]\n"
-		"                       [--wallet NAME] [--server URL] [--agent URL] [--wait-access SECS] [--yes] [--json]\n");
+		"                       [--wallet NAME] [--server URL] [--agent URL] [--wait-access SECS] [--gasless]\n"
+		"                       [--yes] [--json]\n");
 	return EXIT_USAGE;
 }
 
@@ -99,6 +105,8 @@ static int rent_parse(struct rent_args *a, int argc, char **argv, const struct c
 			a->yes = true;
 		} else if (strcmp(f, "--json") == 0) {
 			a->json = true;
+		} else if (strcmp(f, "--gasless") == 0) {
+			a->gasless = true;
 		} else if (strcmp(f, "--until-stopped") == 0) {
 			a->until_stopped = true;
 		} else if (strcmp(f, "--hours") == 0) {
@@ -249,6 +257,7 @@ struct rent {
 	bool use_permit;                /* openWithPermit */
 	struct buf cd;                  /* the open's calldata */
 	json_t *result;                 /* --json: what is printed at the end */
+	struct gasless g;               /* --gasless: the relayer's figures */
 };
 
 /* 1. The offer: from the file or the server (by hash or prefix), its listing status and token. */
@@ -342,6 +351,10 @@ static int rent_prepare(struct rent *r, struct err *e)
 	char t1[160], t2[160], t3[160];
 	int rc;
 
+	if (r->a.gasless) {
+		u256 zero = u256_from_u64(0);
+		return gasless_prepare(&r->g, &r->sc, &r->s, &r->tok, RELAY_OPEN, &r->deposit, &zero, e);
+	}
 	if (!r->tok.native &&
 	    escrow_permit_domain_read(&r->s.rpc, &pd, r->s.chain_id, &r->o.token, &r->s.address, NULL) == 0) {
 		if ((rc = escrow_permit_sign_for(&r->s.rpc, permit_sig, r->s.chain_id, &r->o.token, &r->s.escrow,
@@ -384,6 +397,11 @@ static int rent_prepare(struct rent *r, struct err *e)
 	char a_text[ADDRESS_STR_MAX];
 	address_to_checksum(a_text, &r->s.address);
 	cli_token_format(t3, sizeof t3, &r->tok, &r->bal);
+	if (gasless_offered(&r->sc))
+		return err_set(e, ERR_STATE, "you hold %s but %s for gas: the transaction needs about %s "
+			       "(%" PRIu64 " gas at the current max fee). This server relays: add --gasless to pay "
+			       "no gas, its relayer takes a fee in %s instead (or send some %s to %s)",
+			       t3, t1, t2, r->gas, r->tok.symbol, r->native, a_text);
 	return err_set(e, ERR_STATE, "you hold %s but %s for gas: the transaction needs about %s "
 		       "(%" PRIu64 " gas at the current max fee); send some %s to %s first",
 		       t3, t1, t2, r->gas, r->native, a_text);
@@ -412,6 +430,10 @@ static void rent_summary(const struct rent *r)
 	fprintf(f, "deposit:   %s (buys %s%s; the unused part is refunded when you stop)\n", t2, paid,
 	       r->a.until_stopped ? ", runs until you stop" : "");
 	fprintf(f, "max cost:  %s, of which at most %s fee\n", t2, t4);
+	if (r->a.gasless) {
+		gasless_summary(&r->g, &r->tok, f);
+		return;
+	}
 	fprintf(f, "payment:   %s\n", r->tok.native ? "native coin (msg.value)"
 		       : r->use_permit ? "EIP-2612 permit + open (one transaction)"
 				       : "approve + open (two transactions)");
@@ -428,16 +450,29 @@ static int rent_send(struct rent *r, struct escrow_event *ev, struct err *e)
 
 	if (r->have_agent && (rc = cli_agent_alive(&r->agent, &r->o.provider, r->a.image, RENT_ALIVE_TIMEOUT_MS, e)))
 		return rc;
-	if (!r->tok.native && !r->use_permit &&
-	    (rc = cli_approve_escrow(&r->s, &r->tok, &r->deposit, RENT_TX_TIMEOUT_MS, e)))
-		return rc;
-	fprintf(stderr, "opening the rental, waiting for confirmation... ");
-	rc = escrow_send(&r->s.rpc, &rcpt, r->s.chain_id, r->s.seckey, &r->s.escrow, r->tok.native ? &r->deposit : NULL,
-			 r->cd.data, r->cd.len, RENT_TX_TIMEOUT_MS, e);
-	if (rc) {
-		fputc('\n', stderr);
-		err_wrap(e, "open");
-		return rc;
+	if (r->a.gasless) {
+		char sig_hex[133];
+		hex_encode_0x(sig_hex, r->sig, sizeof r->sig);
+		json_t *fields = json_pack("{s:O, s:s}", "offer", json_object_get(r->offer_json, "offer"),
+					   "offer_signature", sig_hex);
+		if (!fields)
+			return err_set(e, ERR_NOMEM, "out of memory");
+		rc = gasless_send(&r->g, &r->sc, &r->s, &r->tok, &r->deposit, r->offer_hash, fields, &rcpt, e);
+		json_decref(fields);
+		if (rc)
+			return err_wrap(e, "gasless open"), rc;
+	} else {
+		if (!r->tok.native && !r->use_permit &&
+		    (rc = cli_approve_escrow(&r->s, &r->tok, &r->deposit, RENT_TX_TIMEOUT_MS, e)))
+			return rc;
+		fprintf(stderr, "opening the rental, waiting for confirmation... ");
+		rc = escrow_send(&r->s.rpc, &rcpt, r->s.chain_id, r->s.seckey, &r->s.escrow,
+				 r->tok.native ? &r->deposit : NULL, r->cd.data, r->cd.len, RENT_TX_TIMEOUT_MS, e);
+		if (rc) {
+			fputc('\n', stderr);
+			err_wrap(e, "open");
+			return rc;
+		}
 	}
 	if ((rc = escrow_receipt_event(ev, &rcpt, &r->s.escrow, ESCROW_EV_OPENED, e))) {
 		rpc_receipt_release(&rcpt);
@@ -461,14 +496,22 @@ static int rent_send(struct rent *r, struct escrow_event *ev, struct err *e)
 		json_object_set_new(r->result, "symbol", json_string(r->tok.symbol));
 		json_object_set_new(r->result, "decimals", json_integer(r->tok.decimals));
 		json_object_set_new(r->result, "deposit", cli_json_units(&r->deposit));
-		json_object_set_new(r->result, "payment", json_string(r->tok.native ? "native" : r->use_permit ? "permit"
+		json_object_set_new(r->result, "payment", json_string(r->a.gasless ? "gasless"
+								      : r->tok.native ? "native" : r->use_permit ? "permit"
 										  : "approve"));
+		if (r->a.gasless)
+			json_object_set_new(r->result, "relayed", gasless_json(&r->g));
 		json_object_set_new(r->result, "paid_until",
 				    json_integer(escrow_state_view(&v, &ev->opened.terms, &ev->state, NULL) == 0
 						 ? (json_int_t)v.paid_until : 0));
 	} else {
 		printf("rental:    %" PRIu64 "\n", ev->id);
 		printf("tx:        %s\n", tx);
+		if (r->a.gasless) {
+			char t1[160];
+			cli_token_format(t1, sizeof t1, &r->tok, &r->g.fee);
+			printf("relayer:   fee %s (relay intent %" PRIu64 ")\n", t1, r->g.intent_id);
+		}
 		fflush(stdout);
 	}
 	rpc_receipt_release(&rcpt);

@@ -1,8 +1,8 @@
 /*
  * cmd_rental_tx.c — the renter's per-rental transactions:
  *
- *   flopmarket extend <rental> (--hours N | --amount AMOUNT) [--wallet NAME] [--yes] [--json]
- *   flopmarket stop <rental> [--wallet NAME] [--yes] [--json]
+ *   flopmarket extend <rental> (--hours N | --amount AMOUNT) [--wallet NAME] [--gasless] [--yes] [--json]
+ *   flopmarket stop <rental> [--wallet NAME] [--gasless] [--yes] [--json]
  *   flopmarket dispute <rental> [--wallet NAME] [--yes] [--json]
  *
  * Each one predicts the outcome with src/escrow/mirror.h at the latest block (what a stop refunds, what
@@ -11,17 +11,20 @@
  * escrow_send (which pre-runs the call and names a revert with escrow_revert_message) and prints the
  * amounts the contract actually moved, from the event in the receipt. An extend in an ERC-20 token with
  * EIP-2612 is one transaction (extendWithPermit); other tokens approve the escrow first; the native coin
- * is msg.value. --json prints the result as one object (docs/cli.md "JSON output"); the figures and the
+ * is msg.value. With --gasless (extend, stop; a token rental) the renter signs an intent and the server's
+ * relayer sends it and takes its fee in the token (cli/gasless.h). --json prints the result as one object (docs/cli.md "JSON output"); the figures and the
  * question then go to stderr.
  */
 #include "cli/advice.h"
 #include "cli/cli.h"
 #include "cli/format.h"
+#include "cli/gasless.h"
 #include "cli/session.h"
 #include "core/err.h"
 #include "core/hex.h"
 #include "escrow/client.h"
 #include "escrow/mirror.h"
+#include "market/api_client.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -38,7 +41,8 @@ struct tx_args {
 	uint64_t hours;
 	const char *amount;
 	const char *wallet;
-	bool yes, json;
+	const char *server;          /* server_url: its relayer for --gasless */
+	bool yes, json, gasless;
 };
 
 /* One transaction from its figures to its receipt. */
@@ -58,18 +62,23 @@ struct tx {
 	uint64_t gas;
 	u256 gas_cost;               /* gas * max fee: the most the gas can cost */
 	FILE *out;                   /* the figures: stdout, or stderr with --json */
+	struct api_client sc;        /* the server, when one is configured */
+	struct gasless g;            /* --gasless: the relayer's figures */
 };
 
 static int tx_usage(const char *verb)
 {
 	if (strcmp(verb, "extend") == 0)
-		fprintf(stderr, "usage: flopmarket extend RENTAL (--hours N | --amount AMOUNT) [--wallet NAME] [--yes] [--json]\n");
+		fprintf(stderr, "usage: flopmarket extend RENTAL (--hours N | --amount AMOUNT) [--wallet NAME] [--gasless]"
+			" [--yes] [--json]\n");
+	else if (strcmp(verb, "stop") == 0)
+		fprintf(stderr, "usage: flopmarket stop RENTAL [--wallet NAME] [--gasless] [--yes] [--json]\n");
 	else
 		fprintf(stderr, "usage: flopmarket %s RENTAL [--wallet NAME] [--yes] [--json]\n", verb);
 	return EXIT_USAGE;
 }
 
-static int tx_parse(struct tx_args *a, int argc, char **argv)
+static int tx_parse(struct tx_args *a, int argc, char **argv, const struct cfg *cfg)
 {
 	struct err e = { 0 };
 	const char *rental = NULL;
@@ -77,6 +86,7 @@ static int tx_parse(struct tx_args *a, int argc, char **argv)
 
 	memset(a, 0, sizeof *a);
 	a->verb = argv[0];
+	a->server = cfg_get(cfg, "server_url");
 	for (int i = 1; i < argc; i++) {
 		const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if (strcmp(f, "--wallet") == 0 && v) {
@@ -86,6 +96,11 @@ static int tx_parse(struct tx_args *a, int argc, char **argv)
 			a->yes = true;
 		} else if (strcmp(f, "--json") == 0) {
 			a->json = true;
+		} else if (strcmp(f, "--gasless") == 0 && strcmp(a->verb, "dispute") != 0) {
+			a->gasless = true;
+		} else if (strcmp(f, "--server") == 0 && v) {
+			a->server = v;
+			i++;
 		} else if (strcmp(a->verb, "extend") == 0 && strcmp(f, "--amount") == 0 && v) {
 			a->amount = v;
 			i++;
@@ -212,6 +227,10 @@ static int tx_gas(struct tx *x, struct err *e)
 		return 0;
 	cli_fmt_gas(t1, sizeof t1, x->native, &gas_bal);
 	cli_fmt_gas(t2, sizeof t2, x->native, &need);
+	if (!x->tok.native && x->call.op != ESCROW_OP_DISPUTE && gasless_offered(&x->sc))
+		return err_set(e, ERR_STATE, "not enough %s: you hold %s, this needs up to %s for gas. This server "
+			       "relays: add --gasless to pay no gas, its relayer takes a fee in %s instead", x->native, t1,
+			       t2, x->tok.symbol);
 	return err_set(e, ERR_STATE, "not enough %s: you hold %s, this needs up to %s%s", x->native, t1, t2,
 		       pays_value ? " (the extension plus gas)" : " for gas");
 }
@@ -234,9 +253,10 @@ static void tx_summary(const struct tx *x)
 		cli_fmt_duration(d2, sizeof d2, after.paid_until > x->head_time ? after.paid_until - x->head_time : 0);
 		fprintf(f, "add:       %s (buys %s more)\n", t1, d1);
 		fprintf(f, "new end:   %s (paid until %" PRIu64 ", %s from now)\n", when, after.paid_until, d2);
-		fprintf(f, "payment:   %s\n", x->tok.native ? "native coin (msg.value)"
-			   : x->use_permit ? "EIP-2612 permit + extend (one transaction)"
-					   : "approve + extend (two transactions)");
+		if (!x->a.gasless)
+			fprintf(f, "payment:   %s\n", x->tok.native ? "native coin (msg.value)"
+				   : x->use_permit ? "EIP-2612 permit + extend (one transaction)"
+						   : "approve + extend (two transactions)");
 	} else if (x->call.op == ESCROW_OP_STOP) {
 		u256 billed;
 		cli_token_format(t1, sizeof t1, &x->tok, &x->pred.refund_amount);
@@ -259,6 +279,10 @@ static void tx_summary(const struct tx *x)
 		} else {
 			fprintf(f, "dispute:   the held share waits for an uptime attestation or the arbiter\n");
 		}
+	}
+	if (x->a.gasless) {
+		gasless_summary(&x->g, &x->tok, f);
+		return;
 	}
 	cli_fmt_gas(t1, sizeof t1, x->native, &x->gas_cost);
 	fprintf(f, "gas:       about %" PRIu64 " gas, at most %s\n", x->gas, t1);
@@ -295,13 +319,20 @@ static int tx_result(const struct tx *x, const struct rpc_receipt *rcpt, const s
 		} else if (j && x->want == ESCROW_EV_EXTENDED) {
 			json_object_set_new(j, "added", cli_json_units(&ev->extended.amount));
 			json_object_set_new(j, "paid_until", json_integer(have_view ? (json_int_t)v.paid_until : 0));
-			json_object_set_new(j, "payment", json_string(x->tok.native ? "native" : x->use_permit ? "permit"
+			json_object_set_new(j, "payment", json_string(x->a.gasless ? "gasless"
+								      : x->tok.native ? "native" : x->use_permit ? "permit"
 												  : "approve"));
 		}
+		if (j && x->a.gasless)
+			json_object_set_new(j, "relayed", gasless_json(&x->g));
 		return cli_json_print(j);
 	}
 	printf("rental:    %" PRIu64 "\n", x->t.id);
 	printf("tx:        %s\n", tx);
+	if (x->a.gasless) {
+		cli_token_format(t1, sizeof t1, &x->tok, &x->g.fee);
+		printf("relayer:   fee %s (relay intent %" PRIu64 ")\n", t1, x->g.intent_id);
+	}
 	if (x->want == ESCROW_EV_STOPPED) {
 		cli_token_format(t1, sizeof t1, &x->tok, &ev->payout.refund_amount);
 		cli_token_format(t2, sizeof t2, &x->tok, &ev->payout.provider_amount);
@@ -359,9 +390,37 @@ static int tx_prepare(struct tx *x, struct err *e)
 		x->call.op = ESCROW_OP_DISPUTE;
 		x->want = ESCROW_EV_DISPUTED;
 	}
-	if ((rc = tx_predict(x, e)) || (rc = tx_calldata(x, e)))
+	if (x->a.server && (rc = api_client_init(&x->sc, x->a.server, e)))
+		return rc;
+	if ((rc = tx_predict(x, e)))
+		return rc;
+	if (x->a.gasless) {
+		u256 zero = u256_from_u64(0);
+		bool stop = x->call.op == ESCROW_OP_STOP;
+		return gasless_prepare(&x->g, &x->sc, &x->s, &x->tok, stop ? RELAY_STOP : RELAY_EXTEND,
+				       stop ? &zero : &x->amount, stop ? &x->pred.refund_amount : &zero, e);
+	}
+	if ((rc = tx_calldata(x, e)))
 		return rc;
 	return tx_gas(x, e);
+}
+
+/* --gasless: the signed intent goes to the server's relayer, which sends it. */
+static int tx_send_gasless(struct tx *x, struct rpc_receipt *rcpt, struct err *e)
+{
+	uint8_t enc[ESCROW_TERMS_SIZE], key[32];
+	char hex[2 * ESCROW_TERMS_SIZE + 3];
+	json_t *fields;
+	int rc;
+
+	if ((rc = escrow_terms_encode(enc, &x->t, e)) || (rc = escrow_rental_key(key, &x->t, e)))
+		return rc;
+	hex_encode_0x(hex, enc, sizeof enc);
+	if (!(fields = json_pack("{s:s}", "terms", hex)))
+		return err_set(e, ERR_NOMEM, "out of memory");
+	rc = gasless_send(&x->g, &x->sc, &x->s, &x->tok, &x->amount, key, fields, rcpt, e);
+	json_decref(fields);
+	return rc ? (err_wrap(e, "gasless %s", x->a.verb), rc) : 0;
 }
 
 /* Sends (approving first where needed) and reads the event; *rcpt holds the receipt. */
@@ -369,6 +428,11 @@ static int tx_send(struct tx *x, struct rpc_receipt *rcpt, struct escrow_event *
 {
 	int rc;
 
+	if (x->a.gasless) {
+		if ((rc = tx_send_gasless(x, rcpt, e)))
+			return rc;
+		return escrow_receipt_event(ev, rcpt, &x->s.escrow, x->want, e);
+	}
 	if (x->need_approve && (rc = cli_approve_escrow(&x->s, &x->tok, &x->amount, TX_TIMEOUT_MS, e)))
 		return rc;
 	fprintf(stderr, "sending %s for rental %" PRIu64 ", waiting for confirmation... ", x->a.verb, x->a.id);
@@ -393,7 +457,7 @@ int cmd_rental_tx(int argc, char **argv, struct cfg *cfg)
 
 	if (!x)
 		return EXIT_FAIL;
-	if ((rc = tx_parse(&x->a, argc, argv))) {
+	if ((rc = tx_parse(&x->a, argc, argv, cfg))) {
 		free(x);
 		return rc;
 	}
@@ -423,6 +487,7 @@ fail:
 out:
 	rpc_receipt_release(&rcpt);
 	buf_release(&x->cd);
+	api_client_release(&x->sc);
 	cli_session_release(&x->s);
 	free(x);
 	return status;

@@ -49,6 +49,7 @@ static const char schema[] =
 	" kind TEXT NOT NULL,"
 	" renter TEXT NOT NULL,"          /* lowercase 0x address */
 	" nonce TEXT NOT NULL,"           /* decimal */
+	" digest TEXT NOT NULL,"          /* the intent's EIP-712 digest (0x hex): what the renter signed */
 	" rental_id INTEGER,"             /* extend/stop: the rental; open: set when confirmed */
 	" token TEXT NOT NULL,"
 	" amount TEXT NOT NULL,"          /* decimal token units; "0" for stop */
@@ -466,18 +467,21 @@ static int count_rows(struct relayer *r, int64_t *n, const char *sql, const char
 	return rc;
 }
 
-static int find_row(struct relayer *r, uint64_t *id, const char *renter, const char *nonce, struct err *e)
+/* The row of (renter, nonce): 0 with *id and its digest, or ERR_NOT_FOUND. */
+static int find_row(struct relayer *r, uint64_t *id, char digest[67], const char *renter, const char *nonce,
+		    struct err *e)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = ERR_NOT_FOUND;
 
-	if (sqlite3_prepare_v2(r->db, "SELECT id FROM relay_intent WHERE renter = ?1 AND nonce = ?2", -1, &st,
+	if (sqlite3_prepare_v2(r->db, "SELECT id, digest FROM relay_intent WHERE renter = ?1 AND nonce = ?2", -1, &st,
 			       NULL) != SQLITE_OK)
 		return db_err(r, e, "prepare");
 	sqlite3_bind_text(st, 1, renter, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, nonce, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		*id = (uint64_t)sqlite3_column_int64(st, 0);
+		snprintf(digest, 67, "%s", (const char *)sqlite3_column_text(st, 1));
 		rc = 0;
 	}
 	sqlite3_finalize(st);
@@ -485,7 +489,7 @@ static int find_row(struct relayer *r, uint64_t *id, const char *renter, const c
 }
 
 static int insert_row(struct relayer *r, uint64_t *id, const struct intake *in, const char *renter,
-		      const char *nonce, const struct quote *q, const struct buf *cd, struct err *e)
+		      const char *nonce, const char *digest, const struct quote *q, const struct buf *cd, struct err *e)
 {
 	char amount[U256_DEC_MAX], max_fee[U256_DEC_MAX], fee[U256_DEC_MAX], token[ADDRESS_STR_MAX];
 	sqlite3_stmt *st = NULL;
@@ -498,8 +502,8 @@ static int insert_row(struct relayer *r, uint64_t *id, const struct intake *in, 
 	address_to_lower(token, &in->tok->address);
 	if (sqlite3_prepare_v2(r->db,
 			       "INSERT INTO relay_intent (kind, renter, nonce, rental_id, token, amount, max_fee, fee,"
-			       " fee_usd_micro, deadline, calldata, gas_limit, state, created_at, updated_at)"
-			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'queued', ?13, ?13)",
+			       " fee_usd_micro, deadline, calldata, gas_limit, state, created_at, updated_at, digest)"
+			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'queued', ?13, ?13, ?14)",
 			       -1, &st, NULL) != SQLITE_OK)
 		return db_err(r, e, "prepare");
 	sqlite3_bind_text(st, 1, relay_kind_name(in->it.kind), -1, SQLITE_STATIC);
@@ -516,6 +520,7 @@ static int insert_row(struct relayer *r, uint64_t *id, const struct intake *in, 
 	sqlite3_bind_blob(st, 11, cd->data, (int)cd->len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 12, (sqlite3_int64)q->gas_limit);
 	sqlite3_bind_int64(st, 13, now);
+	sqlite3_bind_text(st, 14, digest, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_err(r, e, "insert");
 	else
@@ -530,6 +535,8 @@ static int accept_locked(struct relayer *r, struct intake *in, uint64_t *id, int
 {
 	const struct srv_config *c = &r->s->cfg;
 	char renter[ADDRESS_STR_MAX], nonce[U256_DEC_MAX], mf[U256_DEC_MAX], fee[U256_DEC_MAX];
+	char digest[67], seen[67];
+	uint8_t d[32];
 	int64_t n = 0, total = 0, now = server_now();
 	struct quote q;
 	struct rpc rpc;
@@ -539,8 +546,14 @@ static int accept_locked(struct relayer *r, struct intake *in, uint64_t *id, int
 
 	address_to_lower(renter, &in->it.renter);
 	u256_to_dec(nonce, &in->it.nonce);
-	if (find_row(r, id, renter, nonce, e) == 0) {
-		*status = 200; /* the same (renter, nonce): a retried POST; its signature covers the same intent */
+	if ((rc = relay_intent_digest(d, c->chain_id, &r->relay, &in->it, e)))
+		return rc;
+	hex_encode_0x(digest, d, 32);
+	if (find_row(r, id, seen, renter, nonce, e) == 0) {
+		if (strcmp(seen, digest) != 0)
+			FAIL(409, "nonce_used", "nonce", "this renter's nonce %s is already taken by relay intent %" PRIu64
+			     " (another intent): sign with a fresh nonce", nonce, *id);
+		*status = 200; /* a retried POST of the same intent: its current state, nothing sent again */
 		return 0;
 	}
 	if ((rc = count_rows(r, &n, "SELECT count(*) FROM relay_intent WHERE renter = ?1 AND"
@@ -594,7 +607,7 @@ static int accept_locked(struct relayer *r, struct intake *in, uint64_t *id, int
 			     " %u%% margin): sign a higher maximum", mf, fee, q.gas_limit, c->relay_margin_pct);
 		goto out;
 	}
-	if ((rc = build_calldata(&cd, in, &q.fee, e)) || (rc = insert_row(r, id, in, renter, nonce, &q, &cd, e)))
+	if ((rc = build_calldata(&cd, in, &q.fee, e)) || (rc = insert_row(r, id, in, renter, nonce, digest, &q, &cd, e)))
 		goto out;
 	*status = 202;
 	u256_to_dec(fee, &q.fee);
