@@ -373,9 +373,7 @@ static int parse_target(struct intake *in, struct relayer *r, const json_t *body
 static int parse_intake(struct intake *in, struct relayer *r, const json_t *body, int *status, const char **code,
 			const char **field, struct err *e)
 {
-	const struct srv_config *c = &r->s->cfg;
 	const char *kind, *renter;
-	int64_t now = server_now();
 	size_t n = 0;
 
 	memset(in, 0, sizeof *in);
@@ -394,12 +392,6 @@ static int parse_intake(struct intake *in, struct relayer *r, const json_t *body
 		FAIL(400, "invalid", "amount", "amount: a stop carries no amount");
 	if (json_get_uint(&in->it.deadline, body, "deadline", e))
 		FAIL(400, "invalid", "deadline", "deadline: unix seconds");
-	if ((int64_t)in->it.deadline < now + (int64_t)c->relay_min_deadline_s)
-		FAIL(422, "deadline_too_soon", "deadline",
-		     "deadline: %" PRId64 " s from now; the relayer needs at least %u s to get it mined",
-		     (int64_t)in->it.deadline - now, c->relay_min_deadline_s);
-	if ((int64_t)in->it.deadline > now + RELAYER_DEADLINE_MAX_S)
-		FAIL(422, "deadline_too_far", "deadline", "deadline: more than %d s ahead", RELAYER_DEADLINE_MAX_S);
 	if (get_hex(in->sig, 65, &n, body, "signature", e) || n != 65)
 		FAIL(400, "invalid", "signature", "signature: 65 bytes r||s||v as 0x-hex");
 	if (parse_permit(in, body, status, code, field, e) || parse_target(in, r, body, status, code, field, e))
@@ -575,6 +567,26 @@ static int accept_locked(struct relayer *r, struct intake *in, uint64_t *id, int
 	if ((rc = rpc_init(&rpc, c->rpc_url, NULL, e)))
 		return rc;
 	buf_init(&cd, CALLDATA_MAX);
+	/* the deadline against the chain's clock, which is what the contract judges it by */
+	struct rpc_block head;
+	if ((rc = rpc_get_block(&rpc, &head, "latest", e)))
+		goto out;
+	int64_t chain_now = (int64_t)head.timestamp;
+	if ((int64_t)in->it.deadline < chain_now + (int64_t)c->relay_min_deadline_s) {
+		*status = 422;
+		*code = "deadline_too_soon";
+		*field = "deadline";
+		rc = err_set(e, ERR_INVALID, "deadline: %" PRId64 " s after the chain's time; the relayer needs at "
+			     "least %u s to get it mined", (int64_t)in->it.deadline - chain_now, c->relay_min_deadline_s);
+		goto out;
+	}
+	if ((int64_t)in->it.deadline > chain_now + RELAYER_DEADLINE_MAX_S) {
+		*status = 422;
+		*code = "deadline_too_far";
+		*field = "deadline";
+		rc = err_set(e, ERR_INVALID, "deadline: more than %d s after the chain's time", RELAYER_DEADLINE_MAX_S);
+		goto out;
+	}
 	if ((rc = build_calldata(&cd, in, &in->it.max_fee, e)))
 		goto out;
 	if ((rc = simulate(&gas, r, &rpc, &cd, e))) {
@@ -791,7 +803,7 @@ static int settle_mined(struct relayer *r, uint64_t id, const struct sender_info
 
 /* Sends one queued row (or, after a crash, finds that it was sent) and marks it pending. */
 static int send_row(struct relayer *r, uint64_t id, const uint8_t *cd, size_t n, uint64_t gas_limit,
-		    int64_t deadline, struct err *e)
+		    int64_t deadline, int64_t chain_now, struct err *e)
 {
 	char tag[32];
 	uint64_t nonce = 0, est;
@@ -804,7 +816,7 @@ static int send_row(struct relayer *r, uint64_t id, const uint8_t *cd, size_t n,
 	if (rc == ERR_NOT_FOUND) {
 		struct rpc_call_msg m = { .has_from = true, .from = r->addr, .has_to = true, .to = r->relay,
 					  .data = cd, .data_len = n };
-		if (server_now() > deadline)
+		if (chain_now > deadline)
 			return set_state(r, id, "failed", "its deadline passed before it could be sent", e);
 		/* the chain may have moved since acceptance: never pay gas for a call that would fail */
 		if ((rc = rpc_estimate_gas(&r->rpc, &est, &m, e)) == ERR_REVERT || rc == ERR_RPC) {
@@ -836,8 +848,11 @@ static int send_row(struct relayer *r, uint64_t id, const uint8_t *cd, size_t n,
 static int send_queued(struct relayer *r, struct err *e)
 {
 	sqlite3_stmt *st = NULL;
+	struct rpc_block head;
 	int rc = 0;
 
+	if ((rc = rpc_get_block(&r->rpc, &head, "latest", e)))
+		return rc;
 	if (sqlite3_prepare_v2(r->db,
 			       "SELECT id, calldata, gas_limit, deadline FROM relay_intent WHERE state = 'queued'"
 			       " ORDER BY id LIMIT 32",
@@ -852,7 +867,8 @@ static int send_queued(struct relayer *r, struct err *e)
 			break;
 		}
 		memcpy(cd, sqlite3_column_blob(st, 1), n);
-		rc = send_row(r, id, cd, n, (uint64_t)sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3), e);
+		rc = send_row(r, id, cd, n, (uint64_t)sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
+			      (int64_t)head.timestamp, e);
 		free(cd);
 	}
 	sqlite3_finalize(st);

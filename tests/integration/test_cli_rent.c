@@ -39,6 +39,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <jansson.h>
+#include <sodium.h>
 
 #include "agent/account.h"
 #include "core/buf.h"
@@ -49,6 +50,8 @@
 #include "escrow/deploy.h"
 #include "escrow/escrow.h"
 #include "escrow/mirror.h"
+#include "escrow/relay.h"
+#include "eth/secp.h"
 #include "eth/rpc.h"
 #include "support/anvil.h"
 #include "support/chain.h"
@@ -847,24 +850,19 @@ static void agent_stop(void)
 	child_stop(&F.agent, SIGTERM);
 }
 
-static void test_agent_access(void **state)
+/* Starts the loopback sshd and the provider's agent (wallet "prov", anvil key 1) on a free port. */
+static void agent_up(char agent_url[64], char hostkey[200], char log[256])
 {
-	const char *why = NULL;
-	char out[16384], path[256], priv[256], pub[1024], pubfile[256], agent_url[64], cmd[2048], want[160];
-	char sd[256], dep[256], listen[32], sshp[16], bin[1100], log[256], hostkey[200], fp[80];
+	static bool imported;
+	char cmd[2048], sd[256], dep[256], listen[32], sshp[16], bin[1100];
 	uint16_t port;
-	uint64_t id;
 	struct err e = { 0 };
-	(void)state;
 
-	if (!sshd_available(&why)) {
-		print_message("skipped: %s\n", why ? why : "no sshd");
-		skip();
-	}
 	if (sshd_start(&F.sshd, "fm*", &e))
 		fail_msg("sshd: %s", e.msg);
 	/* The provider's wallet (anvil key 1), imported as a provider would. */
-	{
+	if (!imported) {
+		imported = true;
 		char hex[65];
 		hex_encode(hex, F.provider_key, 32);
 		snprintf(cmd, sizeof cmd, "FLOPMARKET_PRIVATE_KEY=%s FLOPMARKET_PASSPHRASE=renter-pass "
@@ -882,7 +880,7 @@ static void test_agent_access(void **state)
 		port = ntohs(a.sin_port);
 		close(fd);
 	}
-	snprintf(agent_url, sizeof agent_url, "http://127.0.0.1:%u", port);
+	snprintf(agent_url, 64, "http://127.0.0.1:%u", port);
 	snprintf(bin, sizeof bin, "%s", child_bin(F.repo));
 	/* The rental accounts run a wrapper under the agent's state dir: they must traverse data_dir. */
 	assert_int_equal(chmod(F.data_dir, 0711), 0);
@@ -890,10 +888,10 @@ static void test_agent_access(void **state)
 	snprintf(dep, sizeof dep, "%s/deployment-%d.json", F.data_dir, CHAIN);
 	snprintf(listen, sizeof listen, "127.0.0.1:%u", port);
 	snprintf(sshp, sizeof sshp, "%u", F.sshd.port);
-	snprintf(log, sizeof log, "%s/agent.log", F.data_dir);
+	snprintf(log, 256, "%s/agent.log", F.data_dir);
 	snprintf(F.home_base, sizeof F.home_base, "/home/fmclirent-%d", (int)getpid());
 	snprintf(F.cg_name, sizeof F.cg_name, "flopmarket-cli-rent-%d", (int)getpid());
-	snprintf(hostkey, sizeof hostkey, "%s/host_ed25519.pub", F.sshd.dir);
+	snprintf(hostkey, 200, "%s/host_ed25519.pub", F.sshd.dir);
 	{
 		char dd[400];
 		const char *env[] = { "FLOPMARKET_PASSPHRASE=renter-pass", dd, NULL };
@@ -905,6 +903,22 @@ static void test_agent_access(void **state)
 		F.agent = child_spawn(bin, argv, log, env);
 		assert_true(F.agent >= 0);
 	}
+}
+
+static void test_agent_access(void **state)
+{
+	const char *why = NULL;
+	char out[16384], path[256], priv[256], pub[1024], pubfile[256], agent_url[64], cmd[2048], want[160];
+	char log[256], hostkey[200], fp[80];
+	uint64_t id;
+	struct err e = { 0 };
+	(void)state;
+
+	if (!sshd_available(&why)) {
+		print_message("skipped: %s\n", why ? why : "no sshd");
+		skip();
+	}
+	agent_up(agent_url, hostkey, log);
 	/* The renter's SSH key. */
 	snprintf(priv, sizeof priv, "%s/id_renter", F.data_dir);
 	if (sshd_keygen(pub, sizeof pub, priv, &e))
@@ -1054,6 +1068,466 @@ static void test_errors(void **state)
 	assert_non_null(strstr(out, "offer.provider"));
 }
 
+/* ---------------------------------------------------------------- gasless (relayed) rentals */
+
+#define ETH_USD "3000"
+static const char *const relay_env[] = { "FLOPMARKET_LOG_LEVEL=info", "FLOPMARKET_RELAYER_PASSPHRASE=renter-pass", NULL };
+
+/* The server again, now with the relayer (wallet "relayer", anvil key 2) and USD prices for its fees. */
+static void relay_server_start(void)
+{
+	char dep[256], db[256], log[256], why[2048], ks[256];
+	const char *extra[] = { "--relayer-keystore", ks, "--token-usd", "ETH=" ETH_USD ",dUSDC=1",
+				"--relay-min-deadline-s", "60", "--relay-pending-max", "5", NULL };
+	struct server_child_opts o = { .bin = child_bin(F.repo), .rpc_url = F.node.url, .db = db,
+				       .deployment = dep, .log = log, .env = relay_env, .extra = extra };
+
+	snprintf(ks, sizeof ks, "%s/wallets/relayer.json", F.data_dir);
+	snprintf(dep, sizeof dep, "%s/deployment-%d.json", F.data_dir, CHAIN);
+	snprintf(db, sizeof db, "sqlite:%s/server.db", F.data_dir);
+	snprintf(log, sizeof log, "%s/server.log", F.data_dir);
+	if (server_child_start(&F.server, &o, why, sizeof why))
+		fail_msg("%s", why);
+	snprintf(F.base, sizeof F.base, "%s", F.server.base);
+}
+
+static void import_key(const uint8_t key[32], const char *name)
+{
+	char hex[65], cmd[1024];
+
+	hex_encode(hex, key, 32);
+	snprintf(cmd, sizeof cmd, "FLOPMARKET_PRIVATE_KEY=%s FLOPMARKET_PASSPHRASE=renter-pass "
+		 "FLOPMARKET_KEYSTORE_SCRYPT_LOG2_N=10 FLOPMARKET_DATA_DIR=%s %s wallet import --private-key "
+		 "--wallet %s >/dev/null 2>&1", hex, F.data_dir, child_bin(F.repo), name);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* One relay intent's view (GET /relay/intents/{id}). */
+static json_t *relay_view(uint64_t id)
+{
+	char path[64];
+	json_t *o = NULL;
+
+	snprintf(path, sizeof path, "/relay/intents/%" PRIu64, id);
+	assert_int_equal(http_json(&o, "GET", path, NULL, NULL), 200);
+	return o;
+}
+
+/* Waits (mining a block each round when `mine`) until intent id is in `state`; fails on "failed". */
+static json_t *relay_wait(uint64_t id, const char *state, bool mine)
+{
+	for (int i = 0; i < 150; i++) {
+		json_t *o = NULL;
+		char path[64];
+		snprintf(path, sizeof path, "/relay/intents/%" PRIu64, id);
+		if (http_json(&o, "GET", path, NULL, NULL) == 200) {
+			const char *st = json_string_value(json_object_get(o, "state"));
+			if (st && strcmp(st, state) == 0)
+				return o;
+			if (st && strcmp(st, "failed") == 0)
+				fail_msg("relay intent %" PRIu64 " failed: %s", id, json_dumps(o, 0));
+		}
+		json_decref(o);
+		if (mine)
+			chain_rpc(&F.rpc, "evm_mine", "[]");
+		usleep(100000);
+	}
+	fail_msg("relay intent %" PRIu64 " never reached %s", id, state);
+	return NULL;
+}
+
+static u256 json_units(const json_t *o, const char *field)
+{
+	u256 v;
+	OK(json_get_u256(&v, o, field, &e_));
+	return v;
+}
+
+/* A renter-signed intent and its POST body, crafted as a client (or an attacker) would. */
+struct crafted {
+	struct relay_intent it;
+	uint8_t sig[65];
+	struct relay_permit p;
+	bool with_permit;
+	struct escrow_terms t;
+	u256 body_amount;   /* the amount the body claims (normally it.amount) */
+	const char *renter_override; /* the renter the body claims, NULL: it.renter */
+};
+
+static void craft(struct crafted *c, enum relay_kind k, const struct escrow_terms *t, uint64_t amount,
+		  uint64_t max_fee, const uint8_t key[32], const struct eth_address *relay, uint64_t chain)
+{
+	uint8_t rnd[8];
+	uint64_t n;
+
+	memset(c, 0, sizeof *c);
+	c->t = *t;
+	c->it.kind = k;
+	c->it.renter = t->renter;
+	OK(escrow_rental_key(c->it.target, t, &e_));
+	c->it.amount = u256_from_u64(amount);
+	c->it.max_fee = u256_from_u64(max_fee);
+	randombytes_buf(rnd, sizeof rnd);
+	memcpy(&n, rnd, 8);
+	c->it.nonce = u256_from_u64(n);
+	c->it.deadline = chain_head_time(&F.rpc) + 600;
+	c->body_amount = c->it.amount;
+	if (k != RELAY_STOP || max_fee) {
+		u256 v;
+		assert_int_equal(u256_add(&v, &c->it.amount, &c->it.max_fee), 0);
+		c->p.value = v;
+		c->p.deadline = u256_from_u64(c->it.deadline);
+		OK(escrow_permit_sign_for(&F.rpc, c->p.sig65, CHAIN, &F.usdc, relay, &c->p.value, &c->p.deadline, key,
+					  &e_));
+		c->with_permit = true;
+	}
+	OK(relay_intent_sign(c->sig, chain, relay, &c->it, key, &e_));
+}
+
+/* POSTs a crafted intent; returns the HTTP status, *out the answer. */
+static long post_crafted(const struct crafted *c, json_t **out)
+{
+	char renter[ADDRESS_STR_MAX], n[U256_DEC_MAX], mf[U256_DEC_MAX], am[U256_DEC_MAX], sh[133], terms[1030];
+	uint8_t enc[ESCROW_TERMS_SIZE];
+	json_t *b;
+	char *text;
+	long code;
+
+	address_to_checksum(renter, &c->it.renter);
+	u256_to_dec(n, &c->it.nonce);
+	u256_to_dec(mf, &c->it.max_fee);
+	u256_to_dec(am, &c->body_amount);
+	hex_encode_0x(sh, c->sig, 65);
+	OK(escrow_terms_encode(enc, &c->t, &e_));
+	hex_encode_0x(terms, enc, sizeof enc);
+	b = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s}", "kind", relay_kind_name(c->it.kind), "renter",
+		      c->renter_override ? c->renter_override : renter, "nonce", n, "max_fee", mf, "deadline",
+		      (json_int_t)c->it.deadline, "signature", sh, "terms", terms);
+	if (c->it.kind != RELAY_STOP)
+		json_object_set_new(b, "amount", json_string(am));
+	if (c->with_permit) {
+		char pv[U256_DEC_MAX], pd[U256_DEC_MAX], ps[133];
+		u256_to_dec(pv, &c->p.value);
+		u256_to_dec(pd, &c->p.deadline);
+		hex_encode_0x(ps, c->p.sig65, 65);
+		json_object_set_new(b, "permit", json_pack("{s:s, s:s, s:s}", "value", pv, "deadline", pd, "signature", ps));
+	}
+	text = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	code = http_json(out, "POST", "/relay/intents", text, NULL);
+	free(text);
+	return code;
+}
+
+/* Refused with `status` and `code`, and nothing moved (no relayer transaction, no token). */
+static void expect_refused(const struct crafted *c, long status, const char *code, const struct eth_address *relayer,
+			   const struct eth_address *renter)
+{
+	uint64_t n0 = tx_count(relayer);
+	u256 b0 = chain_balance(&F.rpc, &F.usdc, renter), b1;
+	json_t *o = NULL;
+	long got = post_crafted(c, &o);
+	const char *cd = json_string_value(json_object_get(json_object_get(o, "error"), "code"));
+
+	if (got != status || !cd || strcmp(cd, code) != 0)
+		fail_msg("want %ld %s, got %ld %s", status, code, got, o ? json_dumps(o, 0) : "(no body)");
+	json_decref(o);
+	usleep(300000); /* a worker round */
+	assert_int_equal(tx_count(relayer), n0);
+	b1 = chain_balance(&F.rpc, &F.usdc, renter);
+	assert_int_equal(u256_cmp(&b0, &b1), 0);
+}
+
+/* The Terms of a rental, from its open transaction's Opened event. */
+static void terms_of_tx(struct escrow_terms *t, const char *tx_hex)
+{
+	struct rpc_receipt r = { 0 };
+	struct escrow_event ev;
+	uint8_t h[32];
+
+	OK(hex_decode_exact(h, 32, tx_hex, &e_));
+	OK(rpc_get_receipt(&F.rpc, &r, h, &e_));
+	OK(escrow_receipt_event(&ev, &r, &F.escrow, ESCROW_EV_OPENED, &e_));
+	*t = ev.opened.terms;
+	rpc_receipt_release(&r);
+}
+
+static u256 deposited_of(const struct escrow_terms *t)
+{
+	struct escrow_word w;
+	u256 word;
+
+	OK(escrow_rental_word(&F.rpc, &word, &F.escrow, t, &e_));
+	escrow_word_unpack(&w, &word);
+	return w.deposited;
+}
+
+/* Kill -9 of the server between accepting an intent and its confirmation: after the restart it confirms once. */
+static void relay_crash(const struct escrow_terms *t, const uint8_t key[32], const struct eth_address *relay,
+			const struct eth_address *relayer, bool wait_pending, u256 *fees, u256 *gas_wei)
+{
+	struct crafted c;
+	json_t *o = NULL;
+	uint64_t id, n0 = tx_count(relayer);
+	u256 d0 = deposited_of(t), d1, want, x;
+
+	chain_rpc(&F.rpc, "evm_setAutomine", "[false]");
+	craft(&c, RELAY_EXTEND, t, 100000, 20000000, key, relay, CHAIN);
+	assert_int_equal(post_crafted(&c, &o), 202);
+	OK(json_get_id(&id, o, "id", &e_));
+	json_decref(o);
+	if (wait_pending)
+		json_decref(relay_wait(id, "pending", false)); /* sent, in the node's pool, not mined */
+	server_child_stop(&F.server, SIGKILL);
+	relay_server_start();
+	o = relay_wait(id, "confirmed", true);
+	chain_rpc(&F.rpc, "evm_setAutomine", "[true]");
+	assert_int_equal(tx_count(relayer), n0 + 1); /* sent exactly once */
+	d1 = deposited_of(t);
+	assert_int_equal(u256_add(&want, &d0, &c.it.amount), 0);
+	assert_int_equal(u256_cmp(&d1, &want), 0); /* extended exactly once */
+	x = json_units(o, "fee");
+	assert_int_equal(u256_add(fees, fees, &x), 0);
+	x = json_units(o, "gas_cost_wei");
+	assert_int_equal(u256_add(gas_wei, gas_wei, &x), 0);
+	json_decref(o);
+}
+
+static void add_relayed(u256 *fees, u256 *gas_wei, const json_t *result)
+{
+	const json_t *rel = json_object_get(result, "relayed");
+	uint64_t id;
+	json_t *v;
+	u256 x;
+
+	OK(json_get_id(&id, rel, "intent_id", &e_));
+	x = json_units(rel, "fee");
+	assert_int_equal(u256_add(fees, fees, &x), 0);
+	v = relay_view(id);
+	assert_string_equal(json_string_value(json_object_get(v, "state")), "confirmed");
+	x = json_units(v, "gas_cost_wei");
+	assert_int_equal(u256_add(gas_wei, gas_wei, &x), 0);
+	json_decref(v);
+}
+
+/*
+ * A renter wallet with exactly 0 ETH and only dUSDC rents through the relayer (permit + intent), gets SSH
+ * access, extends and stops, all with --gasless; every balance is exact to the unit, the relayer's gas is
+ * covered by its fees, the hostile intents are refused with their reasons and move nothing, and a kill -9
+ * of the server between accepting and confirming loses nothing and sends nothing twice.
+ */
+static void test_gasless(void **state)
+{
+	const char *why = NULL;
+	char out[32768], path[256], priv[256], pub[1024], pubfile[256], agent_url[64], log[256], hostkey[200];
+	uint8_t key[32], other[32], relayer_key[32];
+	struct eth_address renter, relayer, relay, native = { { 0 } };
+	struct escrow_terms t;
+	struct crafted c;
+	struct buf cd;
+	json_t *j;
+	u256 minted = u256_from_u64(100000000), fees = u256_from_u64(0), gas_wei = u256_from_u64(0), x, y;
+	u256 r0, rel_usdc0, rel_eth0, payout0, fee0, deposits, refund, provider, platform;
+	uint64_t id;
+	struct err e = { 0 };
+	(void)state;
+
+	if (!sshd_available(&why)) {
+		print_message("skipped: %s\n", why ? why : "no sshd");
+		skip();
+	}
+	OK(secp_seckey_generate(key, &e_));
+	OK(secp_address(&renter, key, &e_));
+	OK(secp_seckey_generate(other, &e_));
+	anvil_account(2, relayer_key, &relayer);
+	import_key(key, "gasless");
+	import_key(relayer_key, "relayer");
+	buf_init(&cd, 4096);
+	OK(erc20_cd_mint(&cd, &renter, &minted, &e_));
+	send_tx(F.deployer_key, &F.usdc, NULL, &cd);
+	buf_reset(&cd);
+	OK(escrow_cd_getter(&cd, "relay", &e_));
+	OK(escrow_call_address(&F.rpc, &relay, &F.escrow, &cd, &e_));
+	buf_release(&cd);
+	x = chain_balance(&F.rpc, &native, &renter);
+	assert_true(u256_is_zero(&x)); /* not one wei of gas coin */
+
+	server_stop();
+	relay_server_start();
+	agent_up(agent_url, hostkey, log);
+	snprintf(priv, sizeof priv, "%s/id_gasless", F.data_dir);
+	if (sshd_keygen(pub, sizeof pub, priv, &e))
+		fail_msg("ssh-keygen: %s", e.msg);
+	snprintf(pubfile, sizeof pubfile, "%s/id_gasless.pub", F.data_dir);
+	r0 = chain_balance(&F.rpc, &F.usdc, &renter);
+	rel_usdc0 = chain_balance(&F.rpc, &F.usdc, &relayer);
+	OK(rpc_get_balance(&F.rpc, &rel_eth0, &relayer, "latest", &e_));
+	payout0 = chain_balance(&F.rpc, &F.usdc, &F.payout);
+	fee0 = chain_fees(&F.rpc, &F.escrow, &F.usdc);
+
+	/* Without --gasless the wallet is told it has no gas, and that this server relays. */
+	offer_file(path, sizeof path, &F.usdc, chain_head_time(&F.rpc) + 7200, 600);
+	assert_int_not_equal(run(out, sizeof out, "rent --offer-file %s --hours 1 --yes --wallet gasless --server %s",
+				 path, F.base), 0);
+	if (!strstr(out, "add --gasless"))
+		fail_msg("no --gasless hint: %s", out);
+
+	/* rent --gasless: figures first, then SSH access */
+	usleep(500000);
+	int code = run(out, sizeof out, "rent --offer-file %s --hours 1 --gasless --server %s --yes --wallet gasless "
+		       "--ssh-key %s --agent %s --wait-access 60 --json", path, F.base, pubfile, agent_url);
+	if (code != 0)
+		fail_msg("rent --gasless: exit %d: %s (agent log %s)", code, out, log);
+	if (!strstr(out, "relayer:   fee at most") || !strstr(out, "you pay no gas coin") || !strstr(out, "$"))
+		fail_msg("rent --gasless did not show the relayer's maximum fee: %s", out);
+	j = json_in(out);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "payment")), "gasless");
+	OK(json_get_id(&id, j, "rental_id", &e_));
+	deposits = json_units(j, "deposit");
+	add_relayed(&fees, &gas_wei, j);
+	terms_of_tx(&t, json_string_value(json_object_get(j, "tx")));
+	assert_true(address_equal(&t.renter, &renter));
+	assert_non_null(json_object_get(j, "access"));
+	json_decref(j);
+	code = run(out, sizeof out, "ssh %" PRIu64 " --agent %s -i %s -o BatchMode=yes -- echo gasless-ok", id, agent_url,
+		   priv);
+	if (code != 0 || !strstr(out, "gasless-ok"))
+		fail_msg("ssh into the gasless rental: exit %d: %s", code, out);
+
+	/* extend --gasless */
+	code = run(out, sizeof out, "extend %" PRIu64 " --hours 1 --gasless --server %s --yes --wallet gasless --json", id,
+		   F.base);
+	if (code != 0)
+		fail_msg("extend --gasless: exit %d: %s", code, out);
+	j = json_in(out);
+	assert_non_null(j);
+	x = json_units(j, "added");
+	assert_int_equal(u256_add(&deposits, &deposits, &x), 0);
+	add_relayed(&fees, &gas_wei, j);
+	json_decref(j);
+
+	/* Hostile intents: each refused with its reason, nothing moves. */
+	craft(&c, RELAY_EXTEND, &t, 100000, 20000000, other, &relay, CHAIN); /* another key signed it */
+	expect_refused(&c, 401, "bad_signature", &relayer, &renter);
+	craft(&c, RELAY_EXTEND, &t, 100000, 20000000, key, &relay, 1); /* for another chain */
+	expect_refused(&c, 401, "bad_signature", &relayer, &renter);
+	{
+		struct eth_address elsewhere;
+		memset(elsewhere.b, 0x42, 20); /* for another escrow's relay */
+		craft(&c, RELAY_EXTEND, &t, 100000, 20000000, key, &elsewhere, CHAIN);
+		c.with_permit = false;
+		expect_refused(&c, 401, "bad_signature", &relayer, &renter);
+	}
+	craft(&c, RELAY_EXTEND, &t, 100000, 20000000, key, &relay, CHAIN);
+	c.it.deadline = chain_head_time(&F.rpc) - 1; /* expired (re-signed, so only the time is wrong) */
+	OK(relay_intent_sign(c.sig, CHAIN, &relay, &c.it, key, &e_));
+	expect_refused(&c, 422, "deadline_too_soon", &relayer, &renter);
+	craft(&c, RELAY_EXTEND, &t, 100000, 1, key, &relay, CHAIN); /* the relayer's fee is above the signed maximum */
+	expect_refused(&c, 422, "fee_too_low", &relayer, &renter);
+	craft(&c, RELAY_EXTEND, &t, 100000, 20000000, key, &relay, CHAIN);
+	c.body_amount = u256_from_u64(100001); /* the amount changed after signing */
+	expect_refused(&c, 401, "bad_signature", &relayer, &renter);
+	{
+		struct escrow_terms redirected = t;
+		char rel[ADDRESS_STR_MAX];
+		redirected.renter = relayer; /* the refund would go to the relayer */
+		craft(&c, RELAY_STOP, &t, 0, 20000000, key, &relay, CHAIN);
+		c.t = redirected;
+		expect_refused(&c, 403, "not_renter", &relayer, &renter);
+		address_to_checksum(rel, &relayer);
+		c.renter_override = rel; /* and naming the relayer as the renter: not the renter's signature */
+		expect_refused(&c, 401, "bad_signature", &relayer, &renter);
+	}
+	/* A replay of an intent that ran: the same POST answers its row (confirmed), nothing is sent again;
+	 * another intent on the same nonce is refused. */
+	{
+		uint64_t rid, n0;
+		json_t *o = NULL;
+		craft(&c, RELAY_EXTEND, &t, 50000, 20000000, key, &relay, CHAIN);
+		assert_int_equal(post_crafted(&c, &o), 202);
+		OK(json_get_id(&rid, o, "id", &e_));
+		json_decref(o);
+		json_decref(relay_wait(rid, "confirmed", false));
+		x = json_units(relay_view(rid), "fee");
+		assert_int_equal(u256_add(&fees, &fees, &x), 0);
+		json_t *v = relay_view(rid);
+		x = json_units(v, "gas_cost_wei");
+		json_decref(v);
+		assert_int_equal(u256_add(&gas_wei, &gas_wei, &x), 0);
+		x = c.it.amount;
+		assert_int_equal(u256_add(&deposits, &deposits, &x), 0);
+		n0 = tx_count(&relayer);
+		assert_int_equal(post_crafted(&c, &o), 200);
+		assert_string_equal(json_string_value(json_object_get(o, "state")), "confirmed");
+		json_decref(o);
+		usleep(300000);
+		assert_int_equal(tx_count(&relayer), n0);
+		c.it.amount = u256_from_u64(60000);
+		c.body_amount = c.it.amount;
+		OK(relay_intent_sign(c.sig, CHAIN, &relay, &c.it, key, &e_));
+		expect_refused(&c, 409, "nonce_used", &relayer, &renter);
+	}
+
+	/* kill -9 with the transaction in the pool, and right after the 202 */
+	relay_crash(&t, key, &relay, &relayer, true, &fees, &gas_wei);
+	x = u256_from_u64(100000);
+	assert_int_equal(u256_add(&deposits, &deposits, &x), 0);
+	relay_crash(&t, key, &relay, &relayer, false, &fees, &gas_wei);
+	assert_int_equal(u256_add(&deposits, &deposits, &x), 0);
+
+	/* stop --gasless: the refund arrives, then the fee is taken from it */
+	code = run(out, sizeof out, "stop %" PRIu64 " --gasless --server %s --yes --wallet gasless --json", id, F.base);
+	if (code != 0)
+		fail_msg("stop --gasless: exit %d: %s", code, out);
+	j = json_in(out);
+	assert_non_null(j);
+	refund = json_units(j, "refund");
+	provider = json_units(j, "provider");
+	platform = json_units(j, "fee");
+	add_relayed(&fees, &gas_wei, j);
+	json_decref(j);
+
+	/* Every balance, to the unit. */
+	assert_int_equal(u256_add(&x, &refund, &provider), 0);
+	assert_int_equal(u256_add(&x, &x, &platform), 0);
+	assert_int_equal(u256_cmp(&x, &deposits), 0); /* refund + provider + fee == all deposits */
+	assert_int_equal(u256_sub(&y, &r0, &deposits), 0);
+	assert_int_equal(u256_add(&y, &y, &refund), 0);
+	assert_int_equal(u256_sub(&y, &y, &fees), 0);
+	x = chain_balance(&F.rpc, &F.usdc, &renter);
+	assert_int_equal(u256_cmp(&x, &y), 0); /* renter: minted - deposits + refund - relayer fees */
+	x = chain_balance(&F.rpc, &F.usdc, &relayer);
+	assert_int_equal(u256_sub(&x, &x, &rel_usdc0), 0);
+	assert_int_equal(u256_cmp(&x, &fees), 0); /* relayer: exactly its fees */
+	x = chain_balance(&F.rpc, &F.usdc, &F.payout);
+	assert_int_equal(u256_sub(&x, &x, &payout0), 0);
+	assert_int_equal(u256_cmp(&x, &provider), 0);
+	x = chain_fees(&F.rpc, &F.escrow, &F.usdc);
+	assert_int_equal(u256_sub(&x, &x, &fee0), 0);
+	assert_int_equal(u256_cmp(&x, &platform), 0);
+	x = chain_balance(&F.rpc, &native, &renter);
+	assert_true(u256_is_zero(&x));
+	assert_int_equal(tx_count(&renter), 0); /* the renter never sent a transaction */
+	/* The relayer's gas, exactly what the intents report, and covered by its fees at the prices it used
+	 * (dUSDC at $1, ETH at $3000): fees * 1e12 / 3000 >= gas wei. */
+	OK(rpc_get_balance(&F.rpc, &x, &relayer, "latest", &e_));
+	assert_int_equal(u256_sub(&x, &rel_eth0, &x), 0);
+	assert_int_equal(u256_cmp(&x, &gas_wei), 0);
+	{
+		u256 scale = u256_from_u64(1000000000000ull), price = u256_from_u64(3000), worth;
+		assert_int_equal(u256_mul(&worth, &fees, &scale), 0);
+		assert_int_equal(u256_divmod(&worth, NULL, &worth, &price), 0);
+		char a[U256_DEC_MAX], b[U256_DEC_MAX];
+		u256_to_dec(a, &worth);
+		u256_to_dec(b, &gas_wei);
+		print_message("gasless: relayer fees worth %s wei, its gas cost %s wei\n", a, b);
+		assert_true(u256_cmp(&worth, &gas_wei) >= 0);
+	}
+	agent_stop();
+	sshd_stop(&F.sshd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1066,6 +1540,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_server_flow),
 		cmocka_unit_test(test_agent_access),
+		cmocka_unit_test(test_gasless),
 	};
 	return cmocka_run_group_tests_name("cli_rent", tests, setup, teardown);
 }
