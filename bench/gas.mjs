@@ -64,6 +64,11 @@ const TARGETS = {
   settle: [72_000, ''],
   dispute: [35_000, ''],
   'resolve (attested)': [85_000, ''],
+  // Relayed (gasless): the direct call plus the intent's signature check, the nonce, a permit of the relay and
+  // two more token transfers (deposit through the relay, the relayer's fee).
+  'open (relayed)': [195_000, 'vs openWithPermit (the renter sends nothing)'],
+  'extend (relayed)': [145_000, 'vs extend (which needs a prior approve)'],
+  'stop (relayed)': [137_000, 'vs stop'],
 };
 
 async function main() {
@@ -194,6 +199,47 @@ async function main() {
     { rentalId: a, endedAt, secondsUp: up, secondsObserved: observed });
   await measure('resolve (attested)', as(keeper).resolveWithAttestation(R(a).terms, endedAt, up, observed, att));
 
+  // Gasless: the same three calls relayed (RentalRelay, renter-signed intents + permits, keeper as relayer,
+  // fee paid in the token). renter3 holds tokens and not one wei of ETH.
+  const Rl = art('RentalRelay');
+  const relayAddr = await esc.relay();
+  const relay = new ethers.Contract(relayAddr, Rl.abi, keeper);
+  const renter3 = w('renter3 ' + tokenName);
+  await send(deployer, usdc.mint(renter3.address, 10n ** 6n * unit));
+  const rdomain = { name: 'Flopmarket Relay', version: '1', chainId, verifyingContract: relayAddr };
+  const intentTypes = {
+    Open: [{ name: 'renter', type: 'address' }, { name: 'offer', type: 'bytes32' }, { name: 'amount', type: 'uint256' },
+      { name: 'maxFee', type: 'uint256' }, { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }],
+    Extend: [{ name: 'renter', type: 'address' }, { name: 'rental', type: 'bytes32' }, { name: 'amount', type: 'uint256' },
+      { name: 'maxFee', type: 'uint256' }, { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }],
+    Stop: [{ name: 'renter', type: 'address' }, { name: 'rental', type: 'bytes32' }, { name: 'maxFee', type: 'uint256' },
+      { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }],
+  };
+  const sign = (kind, it) => renter3.signTypedData(rdomain, { [kind]: intentTypes[kind] }, it);
+  const permitFor = async (value, dl) => {
+    const s = ethers.Signature.from(await renter3.signTypedData(permitDomain, permitTypes, {
+      owner: renter3.address, spender: relayAddr, value, nonce: await usdc.nonces(renter3.address), deadline: dl }));
+    return { value, deadline: dl, v: s.v, r: s.r, s: s.s };
+  };
+  const fee = unit / 100n, dl = (await now()) + 3600;
+  // Warm-up (not measured): the first relayed call in a token also sets the relay's allowance for the
+  // escrow, once per token and deployment (about 17k more, paid once by the relayer).
+  const wi = { renter: renter3.address, offer: await esc.offerDigest(offer), amount: 2n * unit, maxFee: fee, nonce: 100n, deadline: dl };
+  track(await (await relay.openFor(wi, await sign('Open', wi), offer, offerSig, await permitFor(wi.amount + fee, dl), fee)).wait());
+  const oi = { renter: renter3.address, offer: await esc.offerDigest(offer), amount: 2n * unit, maxFee: fee, nonce: 1n, deadline: dl };
+  const c = openedId(await measure('open (relayed)',
+    relay.openFor(oi, await sign('Open', oi), offer, offerSig, await permitFor(oi.amount + fee, dl), fee)));
+  await warp(600);
+  const key = (id) => esc.rentalKey(R(id).terms);
+  const ei = { renter: renter3.address, rental: await key(c), amount: unit, maxFee: fee, nonce: 2n, deadline: dl };
+  await measure('extend (relayed)', relay.extendFor(ei, await sign('Extend', ei), R(c).terms, await permitFor(unit + fee, dl), fee));
+  await warp(1800);
+  const si = { renter: renter3.address, rental: await key(c), maxFee: fee, nonce: 3n, deadline: dl };
+  await measure('stop (relayed)', relay.stopFor(si, await sign('Stop', si), R(c).terms, await permitFor(fee, dl), fee));
+  if ((await provider.getBalance(renter3.address)) !== 0n || (await provider.getTransactionCount(renter3.address)) !== 0) {
+    throw new Error('the relayed renter spent gas');
+  }
+
   cols.push([tokenName, results]);
   }
 
@@ -212,6 +258,14 @@ async function main() {
     console.log(`${pad(name, 20)} ${lpad(gas.toLocaleString('en-US'), 8)} ${lpad(usdcLike[i][1].toLocaleString('en-US'), 9)} ${lpad(target.toLocaleString('en-US'), 8)}  ${pad(ok ? 'yes' : 'NO', 3)} ${anchor}`);
   }
   console.log('* Sablier figures exclude the 21k base cost and calldata; ours include both. ok = plain ERC-20 column.');
+  const direct = { 'open (relayed)': 'openWithPermit', 'extend (relayed)': 'extend', 'stop (relayed)': 'stop' };
+  const g = (list, n) => list.find((x) => x[0] === n)[1];
+  console.log('\nrelayed beside direct (plain ERC-20 column): the renter pays 0 gas; the relayer pays this and is paid its fee');
+  console.log(`${pad('operation', 20)} ${lpad('direct', 8)} ${lpad('relayed', 8)} ${lpad('extra', 7)} ${lpad('ratio', 6)}`);
+  for (const [rel, dir] of Object.entries(direct)) {
+    const d = g(plain, dir), r = g(plain, rel);
+    console.log(`${pad(rel.replace(' (relayed)', ''), 20)} ${lpad(d.toLocaleString('en-US'), 8)} ${lpad(r.toLocaleString('en-US'), 8)} ${lpad((r - d).toLocaleString('en-US'), 7)} ${lpad((r / d).toFixed(2), 6)}`);
+  }
   if (bad) console.log(`${bad} operation(s) above target`);
 }
 

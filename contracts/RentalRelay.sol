@@ -19,7 +19,9 @@
 //     deposit; stop: after the refund arrived), never from the provider's share or any other rental.
 // The escrow treats the renter as the caller in every respect: the rental's `Terms.renter` is the signer,
 // refunds go to it, and only its intents may extend or stop it. Deposits pass through this contract within
-// the call: it takes `amount` from the renter, the escrow takes it from here, nothing stays.
+// the call: it takes `amount` from the renter, the escrow takes it from here, nothing stays (the relay
+// approves the escrow once per token; the escrow takes only from its immediate caller, so that allowance
+// can only ever move a deposit this relay is passing on).
 // The native coin is never relayed: a renter paying in it has gas by definition.
 //
 // Tokens without EIP-2612 (USDT) need the renter's `approve(relay, ...)` once, which costs gas; with a zero
@@ -130,9 +132,9 @@ contract RentalRelay is EIP712, ReentrancyGuardTransient {
         if (escrow.offerDigest(offer) != it.offer) revert WrongOffer();
         _use(it.renter, it.nonce, it.deadline, fee, it.maxFee, openDigest(it), sig);
         _permit(offer.token, it.renter, p);
-        _deposit(offer.token, it.renter, it.amount);
+        _deposit(offer.token, it.renter, it.amount, fee);
         id = abi.decode(_forward(abi.encodeCall(RentalEscrow.open, (offer, offerSig, it.amount)), it.renter), (uint256));
-        _payFee(offer.token, it.renter, fee);
+        if (fee != 0) IERC20(offer.token).safeTransfer(msg.sender, fee);
         emit Relayed(it.renter, it.nonce, KIND_OPEN, id, msg.sender, fee);
     }
 
@@ -148,9 +150,9 @@ contract RentalRelay is EIP712, ReentrancyGuardTransient {
         if (keccak256(abi.encode(t)) != it.rental) revert WrongRental();
         _use(it.renter, it.nonce, it.deadline, fee, it.maxFee, extendDigest(it), sig);
         _permit(t.token, it.renter, p);
-        _deposit(t.token, it.renter, it.amount);
+        _deposit(t.token, it.renter, it.amount, fee);
         _forward(abi.encodeCall(RentalEscrow.extend, (t, it.amount)), it.renter);
-        _payFee(t.token, it.renter, fee);
+        if (fee != 0) IERC20(t.token).safeTransfer(msg.sender, fee);
         emit Relayed(it.renter, it.nonce, KIND_EXTEND, t.id, msg.sender, fee);
     }
 
@@ -167,7 +169,7 @@ contract RentalRelay is EIP712, ReentrancyGuardTransient {
         _use(it.renter, it.nonce, it.deadline, fee, it.maxFee, stopDigest(it), sig);
         _forward(abi.encodeCall(RentalEscrow.stop, (t)), it.renter);
         _permit(t.token, it.renter, p);
-        _payFee(t.token, it.renter, fee);
+        if (fee != 0) IERC20(t.token).safeTransferFrom(it.renter, msg.sender, fee);
         emit Relayed(it.renter, it.nonce, KIND_STOP, t.id, msg.sender, fee);
     }
 
@@ -212,14 +214,15 @@ contract RentalRelay is EIP712, ReentrancyGuardTransient {
         try IERC20Permit(token).permit(renter, address(this), p.value, p.deadline, p.v, p.r, p.s) {} catch {}
     }
 
-    /// Takes the deposit from the renter and lets the escrow take it from here, in this same call.
-    function _deposit(address token, address renter, uint256 amount) private {
-        IERC20(token).safeTransferFrom(renter, address(this), amount);
-        IERC20(token).forceApprove(address(escrow), amount);
-    }
-
-    function _payFee(address token, address renter, uint256 fee) private {
-        if (fee != 0) IERC20(token).safeTransferFrom(renter, msg.sender, fee);
+    /// Takes the deposit and the fee from the renter in one transfer and lets the escrow take the deposit
+    /// from here, in this same call (the caller then sends the fee on: nothing stays). The escrow's allowance
+    /// is set to the maximum once per token: the escrow only ever takes from its immediate caller, and this
+    /// relay calls it only inside these functions, so the allowance can move nothing but these deposits.
+    function _deposit(address token, address renter, uint256 amount, uint256 fee) private {
+        IERC20(token).safeTransferFrom(renter, address(this), amount + fee);
+        if (IERC20(token).allowance(address(this), address(escrow)) < amount) {
+            IERC20(token).forceApprove(address(escrow), type(uint256).max);
+        }
     }
 
     /// Calls the escrow with `renter` appended (ERC-2771); bubbles the escrow's revert unchanged.

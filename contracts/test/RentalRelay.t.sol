@@ -50,7 +50,7 @@ contract RentalRelayTest is Fixture {
         assertEq(usdc.balanceOf(RELAYER), FEE, "relayer got its fee");
         assertEq(usdc.balanceOf(address(esc)), 1e6, "escrow holds the deposit");
         assertEq(usdc.balanceOf(address(relay())), 0, "relay holds nothing");
-        assertEq(usdc.allowance(address(relay()), address(esc)), 0, "no allowance left to the escrow");
+        assertEq(usdc.allowance(address(relay()), address(esc)), type(uint256).max, "escrow approved once, for good");
 
         relayExtend(id, RENTER_KEY, 5e5, FEE);
         assertEq(S[id].deposited, 15e5, "extended");

@@ -37,9 +37,9 @@ struct relayer;
 #define RELAYER_QUEUE_MAX 10000      /* intents queued or pending at once */
 
 /* Typical gas of each relayed call (bench/gas), used for quotes before an intent exists. */
-#define RELAYER_QUOTE_GAS_OPEN 320000
+#define RELAYER_QUOTE_GAS_OPEN 200000
 #define RELAYER_QUOTE_GAS_EXTEND 150000
-#define RELAYER_QUOTE_GAS_STOP 170000
+#define RELAYER_QUOTE_GAS_STOP 140000
 
 /* Opens the queue and the sender on s->cfg.relay_journal and reads the escrow's relay address. */
 int relayer_open(struct relayer **out, struct server *s, struct err *e);
