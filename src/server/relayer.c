@@ -254,7 +254,7 @@ int relayer_info(struct relayer *r, json_t **out, struct err *e)
 		for (size_t k = 0; k < 3; k++) {
 			struct quote q;
 			struct err qe = { 0 };
-			if (quote_fee(&q, r, &rpc, t, kinds[k].gas + RELAYER_GAS_HEADROOM, &qe)) {
+			if (quote_fee(&q, r, &rpc, t, kinds[k].gas + kinds[k].gas / 5 + RELAYER_GAS_HEADROOM, &qe)) {
 				json_object_set_new(qs, relay_kind_name(kinds[k].k), json_pack("{s:s}", "error", qe.msg));
 				continue;
 			}

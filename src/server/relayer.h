@@ -36,10 +36,12 @@ struct relayer;
 #define RELAYER_DEADLINE_MAX_S 86400 /* an intent may not be signed for longer than a day */
 #define RELAYER_QUEUE_MAX 10000      /* intents queued or pending at once */
 
-/* Typical gas of each relayed call (bench/gas), used for quotes before an intent exists. */
-#define RELAYER_QUOTE_GAS_OPEN 200000
-#define RELAYER_QUOTE_GAS_EXTEND 150000
-#define RELAYER_QUOTE_GAS_STOP 140000
+/* Typical gas estimate of each relayed call in a USDC-like token (bench/gas, plus the estimate's
+ * time-dependent paths), for quotes before an intent exists; the quote adds the same 20 % and headroom
+ * as an accepted intent's gas limit. */
+#define RELAYER_QUOTE_GAS_OPEN 230000
+#define RELAYER_QUOTE_GAS_EXTEND 160000
+#define RELAYER_QUOTE_GAS_STOP 150000
 
 /* Opens the queue and the sender on s->cfg.relay_journal and reads the escrow's relay address. */
 int relayer_open(struct relayer **out, struct server *s, struct err *e);

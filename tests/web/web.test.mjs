@@ -398,6 +398,72 @@ test('receipts: the table links the transactions and the CSV downloads with thei
 	await context.close();
 });
 
+test('gasless: a wallet with dUSDC and no ETH pays the network fee in dUSDC, the relayer sends the open', T, async () => {
+	const { Wallet: W, Contract: C, AbiCoder, keccak256, Signature } = await import('ethers');
+	const nogas = W.createRandom();
+	const giver = new W(KEYS.renter, node);
+	await (await new C(addr.usdc, ['function transfer(address,uint256)'], giver).transfer(nogas.address, 20000000n)).wait();
+	const info = await api('/relay');
+	const relBefore = await erc20(addr.usdc).balanceOf(info.relayer);
+	const offer = await api(`/offers/${env.offerUsdc}`);
+	const want = (BigInt(offer.offer.rate) * 3600n + 10n ** 18n - 1n) / 10n ** 18n;
+	const { page, context, wallet } = await openPage({ key: nogas.privateKey });
+	await go(page, `#/offer/${env.offerUsdc}`);
+	await connect(page);
+	await page.waitForSelector('#rent-gasless-row:not([hidden])');
+	await page.waitForFunction(() => document.querySelector('#rent-gasless')?.checked);
+	await page.waitForSelector('#est-relay-fee');
+	// the most the relayer may take, in the token and in USD, before anything is signed
+	assert.match(await page.textContent('#estimate'), /Relayer fee \(at most; paid in dUSDC, no gas coin needed\)[0-9.]+ dUSDC \$[0-9.]+/);
+	await shots(page, 'rent-gasless');
+	await page.fill('#rent-hours', '1');
+	await page.click('#rent-submit');
+	await page.waitForSelector('#rent-steps li.ready', { timeout: 120000 }).catch(async (e) => {
+		throw new Error(`${e.message}: ${await page.textContent('#rent-steps')} / ${await page.textContent('#rent-error')}`);
+	});
+	const steps = await page.textContent('#rent-steps');
+	assert.match(steps, /Relayed: confirmed in block \d+; the relayer's fee was [0-9.]+ dUSDC/);
+	const id = Number(/Rental #(\d+) is open/.exec(steps)[1]);
+	const ev = await rentalEvents(id);
+	assert.equal(ev[0].name, 'Opened');
+	assert.equal(ev[0].args.renter, nogas.address);
+	const fee = (await erc20(addr.usdc).balanceOf(info.relayer)) - relBefore;
+	assert.ok(fee > 0n);
+	assert.equal(20000000n - (await erc20(addr.usdc).balanceOf(nogas.address)), want + fee, 'deposit + the relayer fee, to the unit');
+	assert.ok(!wallet.log.includes('eth_sendTransaction'), 'the wallet sent no transaction');
+	assert.equal(await node.getBalance(nogas.address), 0n);
+	assert.equal(await node.getTransactionCount(nogas.address), 0);
+	await context.close();
+	// Stop it through the relay as any client would (intent + permit signed here): the machine is free
+	// for the cases after this one, and the refund minus the fee arrives, still with no ETH.
+	const terms = ev[0].args.terms;
+	const TERMS = 'tuple(uint64,address,address,address,address,address,address,uint128,uint16,bool,uint32,uint32,uint32,uint32,uint40,bytes32)';
+	const rental = keccak256(AbiCoder.defaultAbiCoder().encode([TERMS], [[...terms]]));
+	const head = await node.getBlock('latest');
+	const deadline = BigInt(head.timestamp + 900), maxFee = BigInt(info.tokens.find((t) => t.address.toLowerCase() === addr.usdc.toLowerCase()).quotes.stop.fee) * 2n;
+	const usdc = new C(addr.usdc, ['function nonces(address) view returns (uint256)'], node);
+	const permit = Signature.from(await nogas.signTypedData({ name: 'Dev USD Coin', version: '1', chainId: CHAIN_ID, verifyingContract: addr.usdc },
+		{ Permit: [{ name: 'owner', type: 'address' }, { name: 'spender', type: 'address' }, { name: 'value', type: 'uint256' }, { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }] },
+		{ owner: nogas.address, spender: info.relay, value: maxFee, nonce: await usdc.nonces(nogas.address), deadline }));
+	const it = { renter: nogas.address, rental, maxFee, nonce: 77n, deadline };
+	const sig = await nogas.signTypedData({ name: 'Flopmarket Relay', version: '1', chainId: CHAIN_ID, verifyingContract: info.relay },
+		{ Stop: [{ name: 'renter', type: 'address' }, { name: 'rental', type: 'bytes32' }, { name: 'maxFee', type: 'uint256' }, { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }] }, it);
+	const enc = AbiCoder.defaultAbiCoder().encode([TERMS], [[...terms]]);
+	let v = await api('/relay/intents', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({
+		kind: 'stop', renter: nogas.address, nonce: '77', max_fee: maxFee.toString(), deadline: Number(deadline), signature: sig,
+		permit: { value: maxFee.toString(), deadline: deadline.toString(), signature: permit.serialized }, terms: enc }) });
+	for (let i = 0; i < 100 && v.state !== 'confirmed'; i++) {
+		assert.notEqual(v.state, 'failed', v.error);
+		await new Promise((r) => setTimeout(r, 300));
+		v = await api(`/relay/intents/${v.id}`);
+	}
+	assert.equal(v.state, 'confirmed');
+	const stopped = (await rentalEvents(id)).find((x) => x.name === 'Stopped');
+	assert.ok(stopped);
+	assert.equal(await node.getBalance(nogas.address), 0n);
+	assert.equal(await node.getTransactionCount(nogas.address), 0);
+});
+
 test('rent with approve + deposit (dUSDT has no permit): the approval is exactly the deposit', T, async () => {
 	const { page, context, wallet } = await openPage();
 	await go(page, `#/offer/${env.offerUsdt}`);

@@ -3,6 +3,10 @@
 // early), then the permit or the approval (limited to the amount unless the person chooses otherwise),
 // the open transaction (pending with its hash, confirmed), the SSH key delivered to the provider's agent
 // (signed), access being prepared, ready. Errors say what to do; nothing is sent before every check.
+// Where the marketplace relays (GET /relay) and the token has a permit, the person may pay the network
+// fee in the token instead ("Pay the network fee in dUSDC", ticked by itself for a wallet with none of the
+// chain's coin): a permit and an intent are signed, the relayer sends the open (relay.js), and the
+// estimate shows the relayer's maximum fee in the token and USD instead of the gas.
 import { MaxUint256 } from 'ethers';
 import { api } from '../api.js';
 import { escrowContract, offerTuple, openedId, permitSignature, tokenContract } from '../escrow.js';
@@ -11,6 +15,7 @@ import { AmountError, RATE_SCALE, cost, feeOf, formatUnits, parseUnits, secondsF
 import { h, explorerLink } from '../ui.js';
 import { requireReady, signMessage, state, switchChain, walletError, WalletError } from '../wallet.js';
 import { deliverKey, endpointOf, waitAccess } from '../agent.js';
+import { hasPermit, quoteOf, relayedCall, relayInfo } from '../relay.js';
 
 // Gas the open transactions take (bench/gas, with margin); approve is estimated by the node.
 const GAS_OPEN = 140000n;
@@ -42,7 +47,7 @@ export function planOf(o, token, mode, text) {
 	return { deposit, secs };
 }
 
-function estimateRows(o, token, plan, gas, cfg) {
+function estimateRows(o, token, plan, gas, cfg, relayed) {
 	const rate = BigInt(o.offer.rate);
 	const fee = feeOf(plan.deposit, o.fee_bps);
 	const early = plan.secs > 600n ? 600n : plan.secs / 2n;
@@ -54,7 +59,9 @@ function estimateRows(o, token, plan, gas, cfg) {
 		['Duration paid for', showDuration(plan.secs)],
 		['of which platform fee', money(fee)],
 		['Deposit (total now)', h('strong#est-total', money(plan.deposit))],
-		['Network fee (gas, about)', gas ? h('span', `${formatUnits(gas, 18, 2).slice(0, 12)} ${native.symbol} `, h('span.muted', usdOf(gas, 18, native.usd))) : '…'],
+		relayed
+			? ['Relayer fee (at most; paid in ' + token.symbol + ', no gas coin needed)', h('span#est-relay-fee', money(relayed.maxFee))]
+			: ['Network fee (gas, about)', gas ? h('span', `${formatUnits(gas, 18, 2).slice(0, 12)} ${native.symbol} `, h('span.muted', usdOf(gas, 18, native.usd))) : '…'],
 		[`If you stop after ${showDuration(early)}`, h('span', 'you get back ', h('strong', showAmount(refund, token)))],
 		['Escrow you pay into', explorerLink(cfg, 'address', cfg.escrow)],
 	];
@@ -74,7 +81,11 @@ export function rentForm(cfg, o, token) {
 	const error = h('p#rent-error.error', { role: 'alert' });
 	const steps = h('ol#rent-steps.steps', { 'aria-live': 'polite' });
 	const submit = h('button#rent-submit', { type: 'submit' }, 'Rent now');
-	let gas = null;
+	const native = cfg.tokens.find((t) => t.native);
+	const gasless = h('input#rent-gasless', { type: 'checkbox' });
+	const gaslessRow = h('div.choice#rent-gasless-row', { hidden: true }, gasless,
+		h('label', { for: 'rent-gasless' }, `Pay the network fee in ${token.symbol}: the marketplace's relayer sends the transaction, you need no ${native.symbol}`));
+	let gas = null, quote = null, gaslessTouched = false;
 
 	const plan = () => planOf(o, token, modeFixed.checked ? 'fixed' : 'open', modeFixed.checked ? hours.value : deposit.value);
 	// keepError: a recomputed estimate (gas price came in) leaves the message shown; an edit clears it
@@ -91,9 +102,27 @@ export function rentForm(cfg, o, token) {
 			estimate.replaceChildren(h('caption', 'Estimate'));
 			return null;
 		}
-		estimate.replaceChildren(h('caption', 'Estimate'), ...estimateRows(o, token, p, gas, cfg).map(([k, v]) => h('tr', h('th', { scope: 'row' }, k), h('td', v))));
+		const relayed = gasless.checked && quote ? quote : null;
+		estimate.replaceChildren(h('caption', 'Estimate'), ...estimateRows(o, token, p, gas, cfg, relayed).map(([k, v]) => h('tr', h('th', { scope: 'row' }, k), h('td', v))));
 		return p;
 	};
+	// The relayer's offer: shown for a permit token where the marketplace relays; ticked by itself when the
+	// wallet holds none of the chain's coin (until the person chooses).
+	const offerGasless = async () => {
+		if (token.native) return;
+		try {
+			const info = await relayInfo();
+			quote = quoteOf(info, token, 'open');
+			if (!quote || !state.ethers || !(await hasPermit(token, state.ethers))) {
+				gaslessRow.hidden = true;
+				return;
+			}
+			gaslessRow.hidden = false;
+			if (!gaslessTouched && state.address) gasless.checked = (await state.ethers.getBalance(state.address)) === 0n;
+			refresh({ keepError: true });
+		} catch { /* no relaying offered */ }
+	};
+	gasless.addEventListener('change', () => { gaslessTouched = true; refresh(); });
 	const estimateGas = async () => {
 		if (!state.ethers) return;
 		try {
@@ -111,6 +140,7 @@ export function rentForm(cfg, o, token) {
 	});
 	const unlimitedWarn = h('p.warn', { hidden: true }, 'An unlimited approval lets the escrow contract move any amount of this token from your wallet later. Only choose it if you trust the contract and plan many rentals.');
 	window.addEventListener('wallet', estimateGas);
+	window.addEventListener('wallet', offerGasless);
 
 	const form = h('form.rent#rent-form', { novalidate: true, onsubmit: async (ev) => {
 		ev.preventDefault();
@@ -118,7 +148,8 @@ export function rentForm(cfg, o, token) {
 		if (!p) return;
 		submit.disabled = true;
 		try {
-			await openRental(cfg, o, token, p, { permit: usePermit.checked && !token.native, unlimited: unlimited.checked, sshKey: sshKey.value.trim(), image: images.length ? image.value : '' }, steps, error);
+			await openRental(cfg, o, token, p, { permit: usePermit.checked && !token.native, unlimited: unlimited.checked, sshKey: sshKey.value.trim(), image: images.length ? image.value : '',
+				gasless: gasless.checked && !gaslessRow.hidden && quote ? quote : null }, steps, error);
 		} finally {
 			submit.disabled = false;
 		}
@@ -131,6 +162,7 @@ export function rentForm(cfg, o, token) {
 			h('div.field', h('label', { for: 'rent-deposit' }, `Deposit (${token.symbol})`), deposit)),
 		token.native ? null : h('div.choice', usePermit, h('label', { for: 'rent-permit' }, 'One transaction with a permit signature (where the token supports it)')),
 		token.native ? null : h('div.choice', unlimited, h('label', { for: 'rent-unlimited' }, 'Approve an unlimited amount (not recommended)')),
+		gaslessRow,
 		unlimitedWarn,
 		images.length ? h('div.field', h('label', { for: 'rent-image' }, 'Image'), image,
 			h('small.muted', 'Your instance starts from this image; you are root inside.')) : null,
@@ -139,6 +171,7 @@ export function rentForm(cfg, o, token) {
 		estimate, error, submit, steps);
 	refresh();
 	estimateGas();
+	offerGasless();
 	return form;
 }
 
@@ -161,9 +194,15 @@ function fail(list, error, message, actions = []) {
 }
 
 // Checks balances: the token for the deposit and the chain's coin for gas ("you hold 50 dUSDC but 0 ETH").
-async function checkFunds(cfg, token, amount, gasUnits) {
+async function checkFunds(cfg, token, amount, gasUnits, relayed) {
 	const native = cfg.tokens.find((t) => t.native);
 	const p = state.ethers;
+	if (relayed) {
+		const held = await tokenContract(token.address, p).balanceOf(state.address);
+		if (held < amount + relayed.maxFee)
+			return `Not enough ${token.symbol}: you hold ${showAmount(held, token)} and this rental needs ${showAmount(amount, token)} plus at most ${showAmount(relayed.maxFee, token)} for the relayer.`;
+		return null;
+	}
 	const [coin, fd] = await Promise.all([p.getBalance(state.address), p.getFeeData()]);
 	const price = fd.maxFeePerGas ?? fd.gasPrice ?? 0n;
 	const gas = price * gasUnits;
@@ -172,7 +211,8 @@ async function checkFunds(cfg, token, amount, gasUnits) {
 		return `Not enough ${token.symbol}: you hold ${showAmount(held, token)} and this rental needs ${showAmount(amount, token)}.`;
 	const spare = token.native ? coin - amount : coin;
 	if (spare < gas)
-		return `Not enough ${native.symbol} for the network fee: you hold ${showAmount(held, token)} but ${formatUnits(token.native ? spare : coin, 18)} ${native.symbol}, and the transaction needs about ${formatUnits(gas, 18)} ${native.symbol} for gas.`;
+		return `Not enough ${native.symbol} for the network fee: you hold ${showAmount(held, token)} but ${formatUnits(token.native ? spare : coin, 18)} ${native.symbol}, and the transaction needs about ${formatUnits(gas, 18)} ${native.symbol} for gas.` +
+			(!token.native && document.querySelector('#rent-gasless-row:not([hidden])') ? ` Or tick "Pay the network fee in ${token.symbol}".` : '');
 	return null;
 }
 
@@ -190,12 +230,18 @@ export async function openRental(cfg, o, token, plan, opts, list, error) {
 		if (!fresh || fresh.status !== 'active' || fresh.expires_at <= Math.floor(Date.now() / 1000))
 			throw new WalletError('gone', 'This offer is gone: it was withdrawn, expired or rented by someone else. Pick another one in the marketplace.');
 		const gasUnits = token.native ? GAS_OPEN : opts.permit ? GAS_OPEN_PERMIT : GAS_OPEN + GAS_APPROVE;
-		const short_ = await checkFunds(cfg, token, plan.deposit, gasUnits);
+		const short_ = await checkFunds(cfg, token, plan.deposit, gasUnits, opts.gasless);
 		if (short_) throw new WalletError('funds', short_);
 		const escrow = escrowContract(cfg, signer);
 		const offer = offerTuple(o.offer);
 		let receipt;
-		if (token.native) {
+		if (opts.gasless) {
+			const info = await relayInfo();
+			const r = await relayedCall(cfg, signer, info, token, 'open', plan.deposit, opts.gasless.maxFee, o.offer_hash,
+				{ offer: o.offer, offer_signature: o.signature }, (t) => step(list, 'relay', t));
+			step(list, 'relay', `Relayed: confirmed in block ${r.receipt.blockNumber}; the relayer's fee was ${showAmount(r.fee, token)} (at most ${showAmount(opts.gasless.maxFee, token)}).`);
+			receipt = r.receipt;
+		} else if (token.native) {
 			receipt = await sendStep(cfg, list, 'open', 'Open rental', () => escrow.open(offer, o.signature, plan.deposit, { value: plan.deposit }));
 		} else {
 			const tc = tokenContract(token.address, signer);
