@@ -146,8 +146,7 @@ contract RentalRelay is EIP712, ReentrancyGuardTransient {
         Permit calldata p,
         uint256 fee
     ) external nonReentrant {
-        if (t.token == address(0)) revert NativeNotRelayed();
-        if (keccak256(abi.encode(t)) != it.rental) revert WrongRental();
+        _checkRental(t, it.rental);
         _use(it.renter, it.nonce, it.deadline, fee, it.maxFee, extendDigest(it), sig);
         _permit(t.token, it.renter, p);
         _deposit(t.token, it.renter, it.amount, fee);
@@ -164,8 +163,7 @@ contract RentalRelay is EIP712, ReentrancyGuardTransient {
         Permit calldata p,
         uint256 fee
     ) external nonReentrant {
-        if (t.token == address(0)) revert NativeNotRelayed();
-        if (keccak256(abi.encode(t)) != it.rental) revert WrongRental();
+        _checkRental(t, it.rental);
         _use(it.renter, it.nonce, it.deadline, fee, it.maxFee, stopDigest(it), sig);
         _forward(abi.encodeCall(RentalEscrow.stop, (t)), it.renter);
         _permit(t.token, it.renter, p);
@@ -188,6 +186,12 @@ contract RentalRelay is EIP712, ReentrancyGuardTransient {
 
     function domainSeparator() external view returns (bytes32) {
         return _domainSeparatorV4();
+    }
+
+    /// The Terms passed are the signed rental's, and it is paid in a token.
+    function _checkRental(RentalEscrow.Terms calldata t, bytes32 rental) private pure {
+        if (t.token == address(0)) revert NativeNotRelayed();
+        if (keccak256(abi.encode(t)) != rental) revert WrongRental();
     }
 
     /// Checks an intent and marks its nonce used (before any external call).

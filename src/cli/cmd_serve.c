@@ -622,6 +622,7 @@ int cmd_serve(int argc, char **argv, struct cfg *cfg)
 		fprintf(stderr, "flopmarket serve: %s\n", e.msg);
 		sodium_memzero(c->monitor_seckey, sizeof c->monitor_seckey);
 		sodium_memzero(c->tls_key_pem, sizeof c->tls_key_pem);
+		sodium_memzero(c->relay_seckey, sizeof c->relay_seckey);
 		free(c);
 		return cli_exit_for(rc);
 	}
@@ -634,6 +635,7 @@ int cmd_serve(int argc, char **argv, struct cfg *cfg)
 	rc = server_start(&s, c, &e);
 	sodium_memzero(c->monitor_seckey, sizeof c->monitor_seckey);
 	sodium_memzero(c->tls_key_pem, sizeof c->tls_key_pem);
+	sodium_memzero(c->relay_seckey, sizeof c->relay_seckey);
 	free(c);
 	if (rc) {
 		fprintf(stderr, "flopmarket serve: %s\n", e.msg);

@@ -78,6 +78,11 @@ static int db_err(struct relayer *r, struct err *e, const char *what)
 	return err_set(e, ERR_IO, "relay queue %s: %s", what, sqlite3_errmsg(r->db));
 }
 
+static int prepare(struct relayer *r, sqlite3_stmt **st, const char *sql, struct err *e)
+{
+	return sqlite3_prepare_v2(r->db, sql, -1, st, NULL) == SQLITE_OK ? 0 : db_err(r, e, "prepare");
+}
+
 static int relay_address(struct rpc *rpc, struct eth_address *out, const struct eth_address *escrow,
 			 struct err *e)
 {
@@ -192,29 +197,53 @@ struct quote {
 	uint64_t fee_usd;
 };
 
-static int quote_fee(struct quote *q, struct relayer *r, struct rpc *rpc, const struct srv_token *tok,
-		     uint64_t gas_limit, struct err *e)
+/* The fee level and the native coin's price now: what every quote of one moment shares. */
+struct quote_base {
+	u256 max_fee_per_gas;
+	uint64_t native_usd;
+};
+
+static int quote_base_now(struct quote_base *b, struct relayer *r, struct rpc *rpc, struct err *e)
 {
-	const struct srv_config *c = &r->s->cfg;
-	struct relay_fee_in in = { 0 };
 	u256 tip;
+	int rc = rpc_suggest_fees(rpc, &b->max_fee_per_gas, &tip, e);
+
+	return rc ? rc : price_now(&b->native_usd, r, rpc, &r->s->cfg.tokens[0], e);
+}
+
+/* The quote of a call of `gas_limit` in `tok` whose price is token_usd, at base's fee level. */
+static int quote_with(struct quote *q, struct relayer *r, const struct quote_base *b, const struct srv_token *tok,
+		      uint64_t token_usd, uint64_t gas_limit, struct err *e)
+{
+	struct relay_fee_in in = { 0 };
 	int rc;
 
 	memset(q, 0, sizeof *q);
 	q->gas_limit = gas_limit;
-	if ((rc = rpc_suggest_fees(rpc, &q->max_fee_per_gas, &tip, e)) ||
-	    (rc = price_now(&q->native_usd, r, rpc, &c->tokens[0], e)) ||
-	    (rc = price_now(&q->token_usd, r, rpc, tok, e)))
-		return rc;
+	q->max_fee_per_gas = b->max_fee_per_gas;
+	q->native_usd = b->native_usd;
+	q->token_usd = token_usd;
 	in.gas_limit = gas_limit;
-	in.max_fee_per_gas = q->max_fee_per_gas;
-	in.native_usd_micro = q->native_usd;
-	in.token_usd_micro = q->token_usd;
+	in.max_fee_per_gas = b->max_fee_per_gas;
+	in.native_usd_micro = b->native_usd;
+	in.token_usd_micro = token_usd;
 	in.token_decimals = tok->decimals;
-	in.margin_pct = c->relay_margin_pct;
+	in.margin_pct = r->s->cfg.relay_margin_pct;
 	if ((rc = relay_fee_compute(&q->fee, &q->cost_wei, &in, e)))
 		return rc;
-	return relay_fee_usd_micro(&q->fee_usd, &q->fee, tok->decimals, q->token_usd, e);
+	return relay_fee_usd_micro(&q->fee_usd, &q->fee, tok->decimals, token_usd, e);
+}
+
+static int quote_fee(struct quote *q, struct relayer *r, struct rpc *rpc, const struct srv_token *tok,
+		     uint64_t gas_limit, struct err *e)
+{
+	struct quote_base b;
+	uint64_t token_usd;
+	int rc;
+
+	if ((rc = quote_base_now(&b, r, rpc, e)) || (rc = price_now(&token_usd, r, rpc, tok, e)))
+		return rc;
+	return quote_with(q, r, &b, tok, token_usd, gas_limit, e);
 }
 
 static json_t *json_u256(const u256 *v)
@@ -245,16 +274,28 @@ int relayer_info(struct relayer *r, json_t **out, struct err *e)
 	json_t *o, *toks;
 	int rc = 0;
 
+	struct quote_base base;
+
 	if ((rc = rpc_init(&rpc, c->rpc_url, NULL, e)))
 		return rc;
+	if ((rc = quote_base_now(&base, r, &rpc, e))) { /* one fee level and native price for every quote */
+		rpc_release(&rpc);
+		return rc;
+	}
 	toks = json_array();
 	for (size_t i = 1; !rc && i < c->n_tokens; i++) {
 		const struct srv_token *t = &c->tokens[i];
 		json_t *qs = json_object(), *to;
+		uint64_t token_usd = 0;
+		struct err pe = { 0 };
+		int prc = price_now(&token_usd, r, &rpc, t, &pe);
 		for (size_t k = 0; k < 3; k++) {
 			struct quote q;
 			struct err qe = { 0 };
-			if (quote_fee(&q, r, &rpc, t, kinds[k].gas + kinds[k].gas / 5 + RELAYER_GAS_HEADROOM, &qe)) {
+			if (prc || quote_with(&q, r, &base, t, token_usd, kinds[k].gas + kinds[k].gas / 5 + RELAYER_GAS_HEADROOM,
+					      &qe)) {
+				if (prc)
+					qe = pe;
 				json_object_set_new(qs, relay_kind_name(kinds[k].k), json_pack("{s:s}", "error", qe.msg));
 				continue;
 			}
@@ -445,8 +486,8 @@ static int count_rows(struct relayer *r, int64_t *n, const char *sql, const char
 	sqlite3_stmt *st = NULL;
 	int rc = 0;
 
-	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return db_err(r, e, "prepare");
+	if (prepare(r, &st, sql, e))
+		return ERR_IO;
 	if (sqlite3_bind_parameter_count(st) >= 1)
 		sqlite3_bind_text(st, 1, renter, -1, SQLITE_STATIC);
 	if (sqlite3_bind_parameter_count(st) >= 2)
@@ -466,9 +507,8 @@ static int find_row(struct relayer *r, uint64_t *id, char digest[67], const char
 	sqlite3_stmt *st = NULL;
 	int rc = ERR_NOT_FOUND;
 
-	if (sqlite3_prepare_v2(r->db, "SELECT id, digest FROM relay_intent WHERE renter = ?1 AND nonce = ?2", -1, &st,
-			       NULL) != SQLITE_OK)
-		return db_err(r, e, "prepare");
+	if (prepare(r, &st, "SELECT id, digest FROM relay_intent WHERE renter = ?1 AND nonce = ?2", e))
+		return ERR_IO;
 	sqlite3_bind_text(st, 1, renter, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, nonce, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
@@ -492,12 +532,11 @@ static int insert_row(struct relayer *r, uint64_t *id, const struct intake *in, 
 	u256_to_dec(max_fee, &in->it.max_fee);
 	u256_to_dec(fee, &q->fee);
 	address_to_lower(token, &in->tok->address);
-	if (sqlite3_prepare_v2(r->db,
+	if (prepare(r, &st,
 			       "INSERT INTO relay_intent (kind, renter, nonce, rental_id, token, amount, max_fee, fee,"
 			       " fee_usd_micro, deadline, calldata, gas_limit, state, created_at, updated_at, digest)"
-			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'queued', ?13, ?13, ?14)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_err(r, e, "prepare");
+			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 'queued', ?13, ?13, ?14)", e))
+		return ERR_IO;
 	sqlite3_bind_text(st, 1, relay_kind_name(in->it.kind), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, renter, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, nonce, -1, SQLITE_STATIC);
@@ -669,12 +708,10 @@ int relayer_view(struct relayer *r, uint64_t id, json_t **out, struct err *e)
 	json_t *o;
 	int rc = 0;
 
-	if (sqlite3_prepare_v2(r->db,
-			       "SELECT kind, renter, nonce, token, amount, max_fee, fee, state, tx_hash, gas_cost_wei,"
+	if (prepare(r, &st, "SELECT kind, renter, nonce, token, amount, max_fee, fee, state, tx_hash, gas_cost_wei,"
 			       " error, rental_id, fee_usd_micro, deadline, block_number, gas_used, created_at,"
-			       " updated_at FROM relay_intent WHERE id = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_err(r, e, "prepare");
+			       " updated_at FROM relay_intent WHERE id = ?1", e))
+		return ERR_IO;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
@@ -713,9 +750,8 @@ static int set_state(struct relayer *r, uint64_t id, const char *state, const ch
 	sqlite3_stmt *st = NULL;
 	int rc = 0;
 
-	if (sqlite3_prepare_v2(r->db, "UPDATE relay_intent SET state = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_err(r, e, "prepare");
+	if (prepare(r, &st, "UPDATE relay_intent SET state = ?2, error = ?3, updated_at = ?4 WHERE id = ?1", e))
+		return ERR_IO;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
 	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
 	if (error)
@@ -736,11 +772,9 @@ static int set_pending(struct relayer *r, uint64_t id, uint64_t nonce, const uin
 	int rc = 0;
 
 	hex_encode_0x(h, hash, 32);
-	if (sqlite3_prepare_v2(r->db,
-			       "UPDATE relay_intent SET state = 'pending', sender_nonce = ?2, tx_hash = ?3, updated_at = ?4"
-			       " WHERE id = ?1 AND (state <> 'pending' OR tx_hash IS NOT ?3)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_err(r, e, "prepare");
+	if (prepare(r, &st, "UPDATE relay_intent SET state = 'pending', sender_nonce = ?2, tx_hash = ?3, updated_at = ?4"
+			       " WHERE id = ?1 AND (state <> 'pending' OR tx_hash IS NOT ?3)", e))
+		return ERR_IO;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
 	sqlite3_bind_int64(st, 2, (sqlite3_int64)nonce);
 	sqlite3_bind_text(st, 3, h, -1, SQLITE_TRANSIENT);
@@ -772,13 +806,11 @@ static int settle_mined(struct relayer *r, uint64_t id, const struct sender_info
 	u256_mul(&cost, &g, &rc_.effective_gas_price);
 	u256_to_dec(wei, &cost);
 	hex_encode_0x(h, si->mined_hash, 32);
-	if (sqlite3_prepare_v2(r->db,
-			       "UPDATE relay_intent SET state = ?2, tx_hash = ?3, block_number = ?4, gas_used = ?5,"
+	if (prepare(r, &st, "UPDATE relay_intent SET state = ?2, tx_hash = ?3, block_number = ?4, gas_used = ?5,"
 			       " gas_cost_wei = ?6, rental_id = COALESCE(rental_id, ?7), error = ?8, updated_at = ?9"
-			       " WHERE id = ?1",
-			       -1, &st, NULL) != SQLITE_OK) {
+			       " WHERE id = ?1", e)) {
 		rpc_receipt_release(&rc_);
-		return db_err(r, e, "prepare");
+		return ERR_IO;
 	}
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
 	sqlite3_bind_text(st, 2, rc_.status == 1 ? "confirmed" : "failed", -1, SQLITE_STATIC);
@@ -853,11 +885,9 @@ static int send_queued(struct relayer *r, struct err *e)
 
 	if ((rc = rpc_get_block(&r->rpc, &head, "latest", e)))
 		return rc;
-	if (sqlite3_prepare_v2(r->db,
-			       "SELECT id, calldata, gas_limit, deadline FROM relay_intent WHERE state = 'queued'"
-			       " ORDER BY id LIMIT 32",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_err(r, e, "prepare");
+	if (prepare(r, &st, "SELECT id, calldata, gas_limit, deadline FROM relay_intent WHERE state = 'queued'"
+			       " ORDER BY id LIMIT 32", e))
+		return ERR_IO;
 	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
 		uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
 		size_t n = (size_t)sqlite3_column_bytes(st, 1);
@@ -880,9 +910,8 @@ static int follow_pending(struct relayer *r, struct err *e)
 	sqlite3_stmt *st = NULL;
 	int rc = 0;
 
-	if (sqlite3_prepare_v2(r->db, "SELECT id, sender_nonce FROM relay_intent WHERE state = 'pending' ORDER BY id",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_err(r, e, "prepare");
+	if (prepare(r, &st, "SELECT id, sender_nonce FROM relay_intent WHERE state = 'pending' ORDER BY id", e))
+		return ERR_IO;
 	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
 		uint64_t id = (uint64_t)sqlite3_column_int64(st, 0), nonce = (uint64_t)sqlite3_column_int64(st, 1);
 		struct sender_info si;

@@ -1407,6 +1407,36 @@ static void test_gasless(void **state)
 	add_relayed(&fees, &gas_wei, j);
 	json_decref(j);
 
+	/* Malformed requests: 400 naming the field; and GET of an unknown or malformed id. */
+	{
+		static const struct { const char *body, *field; } bad[] = {
+			{ "{\"kind\":\"claim\"}", "kind" },
+			{ "{\"kind\":\"stop\",\"renter\":\"0x12\"}", "renter" },
+			{ "{\"kind\":\"stop\",\"renter\":\"0x000000000000000000000000000000000000dead\",\"nonce\":\"-1\"}", "nonce" },
+			{ "{\"kind\":\"stop\",\"renter\":\"0x000000000000000000000000000000000000dead\",\"nonce\":\"1\","
+			  "\"max_fee\":\"5\",\"amount\":\"3\"}", "amount" },
+			{ "{\"kind\":\"extend\",\"renter\":\"0x000000000000000000000000000000000000dead\",\"nonce\":\"1\","
+			  "\"max_fee\":\"5\",\"amount\":\"3\",\"deadline\":1,\"signature\":\"0x1234\"}", "signature" },
+			{ "{\"kind\":\"extend\",\"renter\":\"0x000000000000000000000000000000000000dead\",\"nonce\":\"1\","
+			  "\"max_fee\":\"5\",\"amount\":\"3\",\"deadline\":1,\"signature\":\"0x"
+			  "1111111111111111111111111111111111111111111111111111111111111111"
+			  "1111111111111111111111111111111111111111111111111111111111111111" "11\",\"terms\":\"0xab\"}", "terms" },
+		};
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			json_t *o = NULL;
+			long st = http_json(&o, "POST", "/relay/intents", bad[i].body, NULL);
+			const char *fld = json_string_value(json_object_get(json_object_get(o, "error"), "field"));
+			if (st != 400 || !fld || strcmp(fld, bad[i].field) != 0)
+				fail_msg("bad body %zu: want 400 on %s, got %ld %s", i, bad[i].field, st, o ? json_dumps(o, 0) : "");
+			json_decref(o);
+		}
+		json_t *o = NULL;
+		assert_int_equal(http_json(&o, "GET", "/relay/intents/999999", NULL, NULL), 404);
+		json_decref(o);
+		assert_int_equal(http_json(&o, "GET", "/relay/intents/01", NULL, NULL), 400);
+		json_decref(o);
+	}
+
 	/* Hostile intents: each refused with its reason, nothing moves. */
 	craft(&c, RELAY_EXTEND, &t, 100000, 20000000, other, &relay, CHAIN); /* another key signed it */
 	expect_refused(&c, 401, "bad_signature", &relayer, &renter);
