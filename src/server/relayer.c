@@ -343,6 +343,18 @@ struct intake {
 		return err_set(e, ERR_INVALID, __VA_ARGS__);                                       \
 	} while (0)
 
+/* FAIL keeping the lower layer's message in e (with a prefix when not NULL). */
+#define FAIL_KEEP(st, cd, fld, prefix)                                                             \
+	do {                                                                                       \
+		*status = (st);                                                                    \
+		*code = (cd);                                                                      \
+		*field = (fld);                                                                    \
+		if (prefix)                                                                        \
+			err_wrap(e, "%s", (const char *)(prefix));                                 \
+		e->code = ERR_INVALID;                                                             \
+		return ERR_INVALID;                                                                \
+	} while (0)
+
 static int get_hex(uint8_t *out, size_t cap, size_t *len, const json_t *o, const char *f, struct err *e)
 {
 	const char *v;
@@ -382,12 +394,12 @@ static int parse_target(struct intake *in, struct relayer *r, const json_t *body
 		if (!json_is_object(oj))
 			FAIL(400, "invalid", "offer", "offer: the signed EIP-712 Offer object is required");
 		if ((rc = srv_offer_parse(&in->offer, oj, &f, e)))
-			FAIL(400, "invalid", f, "%s", e->msg);
+			FAIL_KEEP(400, "invalid", f, NULL);
 		if (get_hex(in->offer_sig, sizeof in->offer_sig, &in->offer_sig_len, body, "offer_signature", e) ||
 		    in->offer_sig_len == 0)
 			FAIL(400, "invalid", "offer_signature", "offer_signature: the provider's signature, 0x-hex");
 		if (escrow_offer_digest(in->it.target, c->chain_id, &c->escrow, &in->offer, e))
-			FAIL(400, "invalid", "offer", "offer: %s", e->msg);
+			FAIL_KEEP(400, "invalid", "offer", "offer");
 		in->tok = server_token(r->s, &in->offer.token);
 	} else {
 		uint8_t enc[ESCROW_TERMS_SIZE];
@@ -447,7 +459,7 @@ static int check_signature(struct intake *in, struct relayer *r, int *status, co
 	struct eth_address signer;
 
 	if (relay_intent_digest(d, r->s->cfg.chain_id, &r->relay, &in->it, e))
-		FAIL(400, "invalid", "intent", "intent: %s", e->msg);
+		FAIL_KEEP(400, "invalid", "intent", NULL);
 	if (secp_recover_address(&signer, d, in->sig, e) || !address_equal(&signer, &in->it.renter))
 		FAIL(401, "bad_signature", "signature",
 		     "the signature is not the renter's signature of this intent for chain %" PRIu64
