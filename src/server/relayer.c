@@ -889,43 +889,78 @@ static int send_row(struct relayer *r, uint64_t id, const uint8_t *cd, size_t n,
 	return set_pending(r, id, nonce, si.current_hash, e);
 }
 
-static int send_queued(struct relayer *r, struct err *e)
+/* One row the worker acts on, copied out of its SELECT: no statement stays open while the sender (its own
+ * connection to the same file) writes, which would leave this connection's snapshot stale (SQLITE_BUSY). */
+struct work_row {
+	uint64_t id;
+	uint64_t n1;   /* queued: gas limit; pending: sender nonce */
+	int64_t n2;    /* queued: deadline */
+	uint8_t *cd;   /* queued: calldata (malloc'd) */
+	size_t cd_len;
+};
+#define WORK_ROWS_MAX 32
+
+static int load_rows(struct relayer *r, struct work_row *rows, size_t *n, const char *sql, bool with_cd,
+		     struct err *e)
 {
 	sqlite3_stmt *st = NULL;
-	struct rpc_block head;
 	int rc = 0;
 
-	if ((rc = rpc_get_block(&r->rpc, &head, "latest", e)))
-		return rc;
-	if (prepare(r, &st, "SELECT id, calldata, gas_limit, deadline FROM relay_intent WHERE state = 'queued'"
-			       " ORDER BY id LIMIT 32", e))
+	*n = 0;
+	if (prepare(r, &st, sql, e))
 		return ERR_IO;
-	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
-		uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
-		size_t n = (size_t)sqlite3_column_bytes(st, 1);
-		uint8_t *cd = malloc(n ? n : 1);
-		if (!cd) {
-			rc = err_set(e, ERR_NOMEM, "calldata");
-			break;
+	while (*n < WORK_ROWS_MAX && sqlite3_step(st) == SQLITE_ROW) {
+		struct work_row *w = &rows[*n];
+		memset(w, 0, sizeof *w);
+		w->id = (uint64_t)sqlite3_column_int64(st, 0);
+		w->n1 = (uint64_t)sqlite3_column_int64(st, 1);
+		w->n2 = sqlite3_column_int64(st, 2);
+		if (with_cd) {
+			w->cd_len = (size_t)sqlite3_column_bytes(st, 3);
+			if (!(w->cd = malloc(w->cd_len ? w->cd_len : 1))) {
+				rc = err_set(e, ERR_NOMEM, "calldata");
+				break;
+			}
+			memcpy(w->cd, sqlite3_column_blob(st, 3), w->cd_len);
 		}
-		memcpy(cd, sqlite3_column_blob(st, 1), n);
-		rc = send_row(r, id, cd, n, (uint64_t)sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3),
-			      (int64_t)head.timestamp, e);
-		free(cd);
+		(*n)++;
 	}
 	sqlite3_finalize(st);
 	return rc;
 }
 
+static void free_rows(struct work_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(rows[i].cd);
+}
+
+static int send_queued(struct relayer *r, struct err *e)
+{
+	struct work_row rows[WORK_ROWS_MAX];
+	struct rpc_block head;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = rpc_get_block(&r->rpc, &head, "latest", e)))
+		return rc;
+	rc = load_rows(r, rows, &n, "SELECT id, gas_limit, deadline, calldata FROM relay_intent WHERE state = 'queued'"
+				   " ORDER BY id LIMIT 32", true, e);
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = send_row(r, rows[i].id, rows[i].cd, rows[i].cd_len, rows[i].n1, rows[i].n2, (int64_t)head.timestamp, e);
+	free_rows(rows, n);
+	return rc;
+}
+
 static int follow_pending(struct relayer *r, struct err *e)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = 0;
+	struct work_row rows[WORK_ROWS_MAX];
+	size_t n = 0;
+	int rc = load_rows(r, rows, &n, "SELECT id, sender_nonce, 0 FROM relay_intent WHERE state = 'pending'"
+					 " ORDER BY id LIMIT 32", false, e);
 
-	if (prepare(r, &st, "SELECT id, sender_nonce FROM relay_intent WHERE state = 'pending' ORDER BY id", e))
-		return ERR_IO;
-	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
-		uint64_t id = (uint64_t)sqlite3_column_int64(st, 0), nonce = (uint64_t)sqlite3_column_int64(st, 1);
+	for (size_t i = 0; !rc && i < n; i++) {
+		uint64_t id = rows[i].id, nonce = rows[i].n1;
 		struct sender_info si;
 		if ((rc = sender_info(r->snd, nonce, &si, e)))
 			break;
@@ -938,7 +973,7 @@ static int follow_pending(struct relayer *r, struct err *e)
 		case SENDER_REJECTED: rc = set_state(r, id, "failed", "the node refused the transaction", e); break;
 		}
 	}
-	sqlite3_finalize(st);
+	free_rows(rows, n);
 	return rc;
 }
 

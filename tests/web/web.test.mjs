@@ -398,8 +398,8 @@ test('receipts: the table links the transactions and the CSV downloads with thei
 	await context.close();
 });
 
-test('gasless: a wallet with dUSDC and no ETH pays the network fee in dUSDC, the relayer sends the open', T, async () => {
-	const { Wallet: W, Contract: C, AbiCoder, keccak256, Signature } = await import('ethers');
+test('gasless: a wallet with dUSDC and no ETH pays the network fee in dUSDC; the relayer sends the open, the extend and the stop', { timeout: 240000 }, async () => {
+	const { Wallet: W, Contract: C } = await import('ethers');
 	const nogas = W.createRandom();
 	const giver = new W(KEYS.renter, node);
 	await (await new C(addr.usdc, ['function transfer(address,uint256)'], giver).transfer(nogas.address, 20000000n)).wait();
@@ -434,34 +434,37 @@ test('gasless: a wallet with dUSDC and no ETH pays the network fee in dUSDC, the
 	assert.equal(await node.getBalance(nogas.address), 0n);
 	assert.equal(await node.getTransactionCount(nogas.address), 0);
 	await context.close();
-	// Stop it through the relay as any client would (intent + permit signed here): the machine is free
-	// for the cases after this one, and the refund minus the fee arrives, still with no ETH.
-	const terms = ev[0].args.terms;
-	const TERMS = 'tuple(uint64,address,address,address,address,address,address,uint128,uint16,bool,uint32,uint32,uint32,uint32,uint40,bytes32)';
-	const rental = keccak256(AbiCoder.defaultAbiCoder().encode([TERMS], [[...terms]]));
-	const head = await node.getBlock('latest');
-	const deadline = BigInt(head.timestamp + 900), maxFee = BigInt(info.tokens.find((t) => t.address.toLowerCase() === addr.usdc.toLowerCase()).quotes.stop.fee) * 2n;
-	const usdc = new C(addr.usdc, ['function nonces(address) view returns (uint256)'], node);
-	const permit = Signature.from(await nogas.signTypedData({ name: 'Dev USD Coin', version: '1', chainId: CHAIN_ID, verifyingContract: addr.usdc },
-		{ Permit: [{ name: 'owner', type: 'address' }, { name: 'spender', type: 'address' }, { name: 'value', type: 'uint256' }, { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }] },
-		{ owner: nogas.address, spender: info.relay, value: maxFee, nonce: await usdc.nonces(nogas.address), deadline }));
-	const it = { renter: nogas.address, rental, maxFee, nonce: 77n, deadline };
-	const sig = await nogas.signTypedData({ name: 'Flopmarket Relay', version: '1', chainId: CHAIN_ID, verifyingContract: info.relay },
-		{ Stop: [{ name: 'renter', type: 'address' }, { name: 'rental', type: 'bytes32' }, { name: 'maxFee', type: 'uint256' }, { name: 'nonce', type: 'uint256' }, { name: 'deadline', type: 'uint256' }] }, it);
-	const enc = AbiCoder.defaultAbiCoder().encode([TERMS], [[...terms]]);
-	let v = await api('/relay/intents', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({
-		kind: 'stop', renter: nogas.address, nonce: '77', max_fee: maxFee.toString(), deadline: Number(deadline), signature: sig,
-		permit: { value: maxFee.toString(), deadline: deadline.toString(), signature: permit.serialized }, terms: enc }) });
-	for (let i = 0; i < 100 && v.state !== 'confirmed'; i++) {
-		assert.notEqual(v.state, 'failed', v.error);
-		await new Promise((r) => setTimeout(r, 300));
-		v = await api(`/relay/intents/${v.id}`);
-	}
-	assert.equal(v.state, 'confirmed');
+	// My rentals: extend and stop, each through the relayer (the wallet still has no ETH); the page says so
+	const p2 = await signedInPage('#/rentals', nogas.privateKey);
+	const card = `article.rental[data-rental="${id}"]`;
+	await p2.page.waitForSelector(`${card} .extend-amount`);
+	await p2.page.fill(`${card} .extend-amount`, '0.25');
+	await p2.page.click(`${card} form.extend button`);
+	await p2.page.waitForFunction((c) => /relayed, confirmed in block \d+; the relayer's fee was/.test(document.querySelector(`${c} form.extend`)?.textContent || ''), card, { timeout: 60000 })
+		.catch(async () => { throw new Error(await p2.page.textContent(`${card} form.extend`)); });
+	const ext = (await rentalEvents(id)).filter((e) => e.name === 'Extended');
+	assert.equal(ext.length, 1);
+	assert.equal(ext[0].args.amount, 250000n);
+	// the extend redraws the list; the stop is pressed on the card as it is after that
+	await p2.page.reload();
+	await p2.page.waitForSelector(`${card} .accrued[data-units]`);
+	await p2.page.click(`${card} button.stop`);
+	await p2.page.waitForSelector(`${card} .confirm .relay-note`);
+	assert.match(await p2.page.textContent(`${card} .confirm`), /relayer sends the stop and takes at most [\d.]+ dUSDC of the refund/);
+	await p2.page.click(`${card} .confirm-stop`);
+	await p2.page.waitForSelector(`${card} .split`, { timeout: 60000 }).catch(async () => { throw new Error(await p2.page.textContent(`${card} .tx-status`)); });
+	const split = await p2.page.$eval(`${card} .split`, (el) => ({ ...el.dataset }));
 	const stopped = (await rentalEvents(id)).find((x) => x.name === 'Stopped');
 	assert.ok(stopped);
+	assert.equal(BigInt(split.refund), stopped.args.refundAmount);
+	// every unit: 20 dUSDC - deposits + refund - the relayer's three fees
+	const fees = (await erc20(addr.usdc).balanceOf(info.relayer)) - relBefore;
+	assert.equal(await erc20(addr.usdc).balanceOf(nogas.address), 20000000n - want - 250000n + stopped.args.refundAmount - fees);
+	assert.ok(!p2.wallet.log.includes('eth_sendTransaction'), 'the wallet sent no transaction');
 	assert.equal(await node.getBalance(nogas.address), 0n);
 	assert.equal(await node.getTransactionCount(nogas.address), 0);
+	await shots(p2.page, 'rentals-gasless');
+	await p2.context.close();
 });
 
 test('rent with approve + deposit (dUSDT has no permit): the approval is exactly the deposit', T, async () => {

@@ -1,7 +1,7 @@
 // escrow.js — the RentalEscrow contract and ERC-20 tokens as the page calls them (docs/escrow.md):
 // ABI fragments, the Offer and Terms tuples from the server's JSON, and revert decoding so a failed
 // transaction is named ("OfferFull", "DepositBelowMinimum", ...).
-import { Contract, Interface, Signature } from 'ethers';
+import { AbiCoder, Contract, Interface, Signature, keccak256 } from 'ethers';
 
 const OFFER = 'tuple(address provider,address payout,address token,address arbiter,uint128 rate,uint32 minSecs,' +
 	'uint32 maxSecs,bool interruptible,uint32 noticeSecs,uint32 graceSecs,uint32 disputeSecs,bytes32 specHash,' +
@@ -73,6 +73,16 @@ export function offerTuple(o) {
 export function termsTuple(t) {
 	return [BigInt(t.id), t.renter, t.provider, t.payout, t.token, t.arbiter, t.monitor, BigInt(t.rate), t.feeBps,
 		!!t.interruptible, t.noticeSecs, t.graceSecs, t.disputeSecs, t.maxSecs, BigInt(t.epoch), t.specHash];
+}
+
+// A rental's Terms ABI-encoded (512 bytes, 0x-hex), and its storage key keccak256 of that (`rentalKey`):
+// what a gasless extend or stop names (relay.js).
+export function termsEncoded(t) {
+	return AbiCoder.defaultAbiCoder().encode([TERMS], [termsTuple(t)]);
+}
+
+export function rentalKey(t) {
+	return keccak256(termsEncoded(t));
 }
 
 // Reads the revert data out of an ethers/wallet error and names it: "OfferFull(1, 1)".

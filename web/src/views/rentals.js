@@ -3,8 +3,11 @@
 // a stop would pay to the unit), the server's event stream tells state changes and reclaim notices at
 // once. Low-balance alerts fire at the threshold the person sets (banner and, when allowed, a browser
 // notification). Extend, stop (with a refund preview, then the split the chain reports), dispute, rate.
+// A wallet holding none of the chain's coin extends and stops through the marketplace's relayer (relay.js)
+// where it relays and the token has a permit: the relayer's maximum fee is said first.
 import { api, config, tokenOf } from '../api.js';
-import { escrowContract, permitSignature, stoppedSplit, termsTuple, tokenContract } from '../escrow.js';
+import { escrowContract, permitSignature, rentalKey, stoppedSplit, termsEncoded, termsTuple, tokenContract } from '../escrow.js';
+import { hasPermit, quoteOf, relayedCall, relayInfo } from '../relay.js';
 import { sendTx } from '../tx.js';
 import { AmountError, cost, parseUnits, secondsFor, showAmount, showDuration, usdOf } from '../money.js';
 import { banner, copyButton, explorerLink, h, mount } from '../ui.js';
@@ -73,6 +76,17 @@ async function chainFigures(cfg, r) {
 	return { at: block.timestamp, block: block.number, billed: q.billedSecs, accrued: q.cost, deposited: st.deposited, paidUntil: st.paidUntil, endedAt: st.endedAt, stopAt: st.stopAt };
 }
 
+// The relayer, when this wallet must use it for `kind`: it holds none of the chain's coin, the token has a
+// permit and the marketplace relays. { info, q } or null (the wallet then sends its own transaction).
+async function relayedFor(token, kind) {
+	if (token.native || !state.ethers || !state.address) return null;
+	if ((await state.ethers.getBalance(state.address)) > 0n) return null;
+	const info = await relayInfo().catch(() => null);
+	const q = quoteOf(info, token, kind);
+	if (!q || !(await hasPermit(token, state.ethers))) return null;
+	return { info, q };
+}
+
 // One transaction, its steps shown in `out`.
 function txStep(cfg, out, label, send) {
 	return sendTx(cfg, label, send, (parts) => out.replaceChildren(...parts));
@@ -92,6 +106,18 @@ function extendForm(cfg, r, token, onDone) {
 			const held = token.native ? await state.ethers.getBalance(state.address) : await tokenContract(token.address, state.ethers).balanceOf(state.address);
 			if (held < units) throw new AmountError(`Not enough ${token.symbol}: you hold ${showAmount(held, token)}.`);
 			const what = `Extend by ${showAmount(units, token)} (${showDuration(secondsFor(units, r.terms.rate))})`;
+			const rel = await relayedFor(token, 'extend');
+			if (rel) {
+				// no gas coin: the relayer sends it and takes its fee (at most rel.q.maxFee) in the token
+				if (held < units + rel.q.maxFee)
+					throw new AmountError(`Not enough ${token.symbol}: you hold ${showAmount(held, token)}; this needs ${showAmount(units, token)} plus at most ${showAmount(rel.q.maxFee, token)} for the relayer.`);
+				const res = await relayedCall(cfg, signer, rel.info, token, 'extend', units, rel.q.maxFee, rentalKey(r.terms),
+					{ terms: termsEncoded(r.terms) }, (t) => out.replaceChildren(t));
+				out.replaceChildren(`${what}: relayed, confirmed in block ${res.receipt.blockNumber}; the relayer's fee was ${showAmount(res.fee, token)}.`);
+				amount.value = '';
+				onDone();
+				return;
+			}
 			let permit = null, deadline = 0n;
 			if (!token.native) {
 				// one transaction where the token has a permit (extendWithPermit), else approve + extend
@@ -117,25 +143,41 @@ function extendForm(cfg, r, token, onDone) {
 	} }, h('label', 'Extend by ', amount), h('button.small', { type: 'submit' }, 'Extend'), out);
 }
 
-function stopControl(cfg, r, token, fig, onDone) {
+// The stop button and its confirmation. busy(true) is called when the stop starts (so the card's event stream
+// does not redraw it under the person while the stop confirms), onStopped() once the split is shown: the card
+// keeps that split instead of being redrawn.
+function stopControl(cfg, r, token, fig, busy, onStopped) {
 	const out = h('div.tx-status', { 'aria-live': 'polite' });
-	const btn = h('button.danger.stop', { type: 'button', onclick: () => {
+	const btn = h('button.danger.stop', { type: 'button', onclick: async () => {
 		const f = fig();
 		const refund = f ? f.deposited - f.accrued : null;
+		const rel = await relayedFor(token, 'stop').catch(() => null);
 		const confirmBox = h('div.confirm', { role: 'dialog', 'aria-label': 'Stop the rental' },
 			h('p', 'Stop now? Access ends at once. ', refund !== null ? ['You get back about ', h('strong.refund-preview', showAmount(refund, token)),
 				' (the exact figure is set by the block the stop lands in).'] : null),
+			rel ? h('p.relay-note', `You hold no gas coin: the marketplace's relayer sends the stop and takes at most ${showAmount(rel.q.maxFee, token)} of the refund as its fee.`) : null,
 			h('button.danger.confirm-stop', { type: 'button', onclick: async () => {
 				confirmBox.remove();
+				busy(true);
 				try {
 					const signer = await requireReady();
-					const receipt = await txStep(cfg, out, 'Stop', () => escrowContract(cfg, signer).stop(termsTuple(r.terms)));
+					let receipt;
+					if (rel) {
+						const res = await relayedCall(cfg, signer, rel.info, token, 'stop', 0n, rel.q.maxFee, rentalKey(r.terms),
+							{ terms: termsEncoded(r.terms) }, (t) => out.replaceChildren(t));
+						out.replaceChildren(`Stop: relayed, confirmed in block ${res.receipt.blockNumber}; the relayer's fee was ${showAmount(res.fee, token)}.`);
+						receipt = res.receipt;
+					} else {
+						receipt = await txStep(cfg, out, 'Stop', () => escrowContract(cfg, signer).stop(termsTuple(r.terms)));
+					}
 					const split = stoppedSplit(cfg, receipt);
 					if (split) out.append(h('p.split', { dataset: { provider: split.provider.toString(), fee: split.fee.toString(), refund: split.refund.toString() } },
 						'Final split on chain: refund to you ', h('strong', showAmount(split.refund, token)), ', provider ', showAmount(split.provider, token),
 						', platform fee ', showAmount(split.fee, token), '.'));
-					onDone();
+					btn.remove();
+					onStopped();
 				} catch (e) {
+					busy(false);
 					out.append(h('p.error', { role: 'alert' }, e.message));
 				}
 			} }, 'Yes, stop and refund'),
@@ -183,7 +225,7 @@ function rentalCard(cfg, r, rerender) {
 		burn: h('strong.burn', `${showAmount(cost(r.rate, 3600), token)}/h`),
 		ends: h('strong.ends', '…'),
 	};
-	let last = null;
+	let last = null, stopping = false;
 	const card = h('article.rental', { dataset: { rental: String(r.id), state: r.state } },
 		h('div.card-head', h('h3', `Rental #${r.id}`), el.state),
 		h('div.stats',
@@ -195,7 +237,12 @@ function rentalCard(cfg, r, rerender) {
 	if (open) {
 		if (r.access) showAccess(accessBox, r.id, r.access, r);
 		else fetchAccess(r, accessBox);
-		card.append(h('div.actions', extendForm(cfg, r, token, rerender), stopControl(cfg, r, token, () => last, rerender)));
+		const ext = extendForm(cfg, r, token, rerender);
+		card.append(h('div.actions', ext, stopControl(cfg, r, token, () => last, (b) => { stopping = b; }, () => {
+			el.state.textContent = 'ended';
+			card.dataset.state = 'ended';
+			ext.remove();
+		})));
 	} else {
 		el.ends.textContent = r.ended_at ? new Date(r.ended_at * 1000).toLocaleString() : '—';
 		el.accrued.textContent = showAmount(BigInt(r.deposited) - BigInt(r.refunded), token);
@@ -231,7 +278,7 @@ function rentalCard(cfg, r, rerender) {
 		const es = new EventSource(`/rentals/${r.id}/stream`);
 		es.addEventListener('status', (ev) => {
 			const d = JSON.parse(ev.data);
-			if (d.state !== 'open') { es.close(); rerender(); }
+			if (d.state !== 'open') { es.close(); if (!stopping) rerender(); }
 		});
 		es.addEventListener('reclaim', (ev) => {
 			const d = JSON.parse(ev.data);
