@@ -241,6 +241,8 @@ function rentalCard(cfg, r, rerender) {
 		card.append(h('div.actions', ext, stopControl(cfg, r, token, () => last, (b) => { stopping = b; }, () => {
 			el.state.textContent = 'ended';
 			card.dataset.state = 'ended';
+			el.ends.textContent = new Date().toLocaleString();
+			accessBox.replaceChildren(h('p.muted', 'Access ended with the stop.'));
 			ext.remove();
 		})));
 	} else {
@@ -254,6 +256,7 @@ function rentalCard(cfg, r, rerender) {
 	}
 	if (open && r.terms && state.ethers) {
 		const tick = async () => {
+			if (stopping) return; /* a stop is under way or done: the card keeps the stop's figures */
 			try {
 				const f = await chainFigures(cfg, r);
 				last = f;
