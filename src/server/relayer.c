@@ -166,6 +166,12 @@ void relayer_free(struct relayer *r)
 
 /* ---------------------------------------------------------------- prices and fees */
 
+/* The gas limit of a relayed call estimated at `est`: the margin and headroom the quotes use too. */
+static uint64_t gas_limit_of(uint64_t est)
+{
+	return est + est / 5 + RELAYER_GAS_HEADROOM;
+}
+
 /* micro-USD of one whole `tok` now: its feed at the latest block, else its fixed price. */
 static int price_now(uint64_t *usd, struct relayer *r, struct rpc *rpc, const struct srv_token *tok,
 		     struct err *e)
@@ -292,7 +298,7 @@ int relayer_info(struct relayer *r, json_t **out, struct err *e)
 		for (size_t k = 0; k < 3; k++) {
 			struct quote q;
 			struct err qe = { 0 };
-			if (prc || quote_with(&q, r, &base, t, token_usd, kinds[k].gas + kinds[k].gas / 5 + RELAYER_GAS_HEADROOM,
+			if (prc || quote_with(&q, r, &base, t, token_usd, gas_limit_of(kinds[k].gas),
 					      &qe)) {
 				if (prc)
 					qe = pe;
@@ -333,6 +339,7 @@ struct intake {
 	struct escrow_terms terms;       /* extend, stop */
 	const struct srv_token *tok;
 	uint64_t rental_id;
+	uint8_t digest[32];              /* what the renter signed (check_signature) */
 };
 
 #define FAIL(st, cd, fld, ...)                                                                     \
@@ -455,12 +462,11 @@ static int parse_intake(struct intake *in, struct relayer *r, const json_t *body
 static int check_signature(struct intake *in, struct relayer *r, int *status, const char **code,
 			   const char **field, struct err *e)
 {
-	uint8_t d[32];
 	struct eth_address signer;
 
-	if (relay_intent_digest(d, r->s->cfg.chain_id, &r->relay, &in->it, e))
+	if (relay_intent_digest(in->digest, r->s->cfg.chain_id, &r->relay, &in->it, e))
 		FAIL_KEEP(400, "invalid", "intent", NULL);
-	if (secp_recover_address(&signer, d, in->sig, e) || !address_equal(&signer, &in->it.renter))
+	if (secp_recover_address(&signer, in->digest, in->sig, e) || !address_equal(&signer, &in->it.renter))
 		FAIL(401, "bad_signature", "signature",
 		     "the signature is not the renter's signature of this intent for chain %" PRIu64
 		     " and this escrow's relay", r->s->cfg.chain_id);
@@ -475,17 +481,17 @@ static int build_calldata(struct buf *cd, const struct intake *in, const u256 *f
 }
 
 /* eth_estimateGas of the relay call from the relayer; a revert gets its decoded reason. */
-static int simulate(uint64_t *gas, struct relayer *r, struct rpc *rpc, const struct buf *cd, struct err *e)
+static int simulate(uint64_t *gas, struct relayer *r, struct rpc *rpc, const uint8_t *cd, size_t n, struct err *e)
 {
 	struct rpc_call_msg m = { .has_from = true, .from = r->addr, .has_to = true, .to = r->relay,
-				  .data = cd->data, .data_len = cd->len };
+				  .data = cd, .data_len = n };
 	struct buf ret;
 	int rc = rpc_estimate_gas(rpc, gas, &m, e);
 
 	if (rc != ERR_REVERT && rc != ERR_RPC)
 		return rc;
 	buf_init(&ret, 4096);
-	if (escrow_eth_call(rpc, &ret, &r->addr, &r->relay, cd->data, cd->len, e) == 0)
+	if (escrow_eth_call(rpc, &ret, &r->addr, &r->relay, cd, n, e) == 0)
 		err_set(e, ERR_REVERT, "the relay call would fail (estimate: node refused)");
 	buf_release(&ret);
 	return ERR_REVERT;
@@ -579,7 +585,6 @@ static int accept_locked(struct relayer *r, struct intake *in, uint64_t *id, int
 	const struct srv_config *c = &r->s->cfg;
 	char renter[ADDRESS_STR_MAX], nonce[U256_DEC_MAX], mf[U256_DEC_MAX], fee[U256_DEC_MAX];
 	char digest[67], seen[67];
-	uint8_t d[32];
 	int64_t n = 0, total = 0, now = server_now();
 	struct quote q;
 	struct rpc rpc;
@@ -589,9 +594,7 @@ static int accept_locked(struct relayer *r, struct intake *in, uint64_t *id, int
 
 	address_to_lower(renter, &in->it.renter);
 	u256_to_dec(nonce, &in->it.nonce);
-	if ((rc = relay_intent_digest(d, c->chain_id, &r->relay, &in->it, e)))
-		return rc;
-	hex_encode_0x(digest, d, 32);
+	hex_encode_0x(digest, in->digest, 32);
 	if (find_row(r, id, seen, renter, nonce, e) == 0) {
 		if (strcmp(seen, digest) != 0)
 			FAIL(409, "nonce_used", "nonce", "this renter's nonce %s is already taken by relay intent %" PRIu64
@@ -640,7 +643,7 @@ static int accept_locked(struct relayer *r, struct intake *in, uint64_t *id, int
 	}
 	if ((rc = build_calldata(&cd, in, &in->it.max_fee, e)))
 		goto out;
-	if ((rc = simulate(&gas, r, &rpc, &cd, e))) {
+	if ((rc = simulate(&gas, r, &rpc, cd.data, cd.len, e))) {
 		if (rc == ERR_REVERT) {
 			*status = 422;
 			*code = "would_revert";
@@ -650,7 +653,7 @@ static int accept_locked(struct relayer *r, struct intake *in, uint64_t *id, int
 		}
 		goto out;
 	}
-	if ((rc = quote_fee(&q, r, &rpc, in->tok, gas + gas / 5 + RELAYER_GAS_HEADROOM, e))) {
+	if ((rc = quote_fee(&q, r, &rpc, in->tok, gas_limit_of(gas), e))) {
 		if (rc == ERR_STATE) {
 			*status = 503;
 			*code = "no_price";
@@ -858,19 +861,12 @@ static int send_row(struct relayer *r, uint64_t id, const uint8_t *cd, size_t n,
 	snprintf(tag, sizeof tag, "relay:%" PRIu64, id);
 	rc = sender_find_tag(r->snd, tag, &nonce, e);
 	if (rc == ERR_NOT_FOUND) {
-		struct rpc_call_msg m = { .has_from = true, .from = r->addr, .has_to = true, .to = r->relay,
-					  .data = cd, .data_len = n };
 		if (chain_now > deadline)
 			return set_state(r, id, "failed", "its deadline passed before it could be sent", e);
 		/* the chain may have moved since acceptance: never pay gas for a call that would fail */
-		if ((rc = rpc_estimate_gas(&r->rpc, &est, &m, e)) == ERR_REVERT || rc == ERR_RPC) {
-			struct buf ret;
-			struct err ce = { 0 };
-			buf_init(&ret, 4096);
-			escrow_eth_call(&r->rpc, &ret, &r->addr, &r->relay, cd, n, &ce);
-			buf_release(&ret);
-			char why[sizeof ce.msg + 64];
-			snprintf(why, sizeof why, "it would fail on chain now: %s", ce.msg[0] ? ce.msg : e->msg);
+		if ((rc = simulate(&est, r, &r->rpc, cd, n, e)) == ERR_REVERT) {
+			char why[sizeof e->msg + 64];
+			snprintf(why, sizeof why, "it would fail on chain now: %s", e->msg);
 			return set_state(r, id, "failed", why, e);
 		}
 		if (rc)
@@ -942,10 +938,10 @@ static int send_queued(struct relayer *r, struct err *e)
 	size_t n = 0;
 	int rc;
 
-	if ((rc = rpc_get_block(&r->rpc, &head, "latest", e)))
-		return rc;
 	rc = load_rows(r, rows, &n, "SELECT id, gas_limit, deadline, calldata FROM relay_intent WHERE state = 'queued'"
 				   " ORDER BY id LIMIT 32", true, e);
+	if (!rc && n) /* the chain's clock for the deadlines: one RPC per round with work, none when idle */
+		rc = rpc_get_block(&r->rpc, &head, "latest", e);
 	for (size_t i = 0; !rc && i < n; i++)
 		rc = send_row(r, rows[i].id, rows[i].cd, rows[i].cd_len, rows[i].n1, rows[i].n2, (int64_t)head.timestamp, e);
 	free_rows(rows, n);
